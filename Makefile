@@ -1,0 +1,92 @@
+# pregon: plain Makefile with pkg-config. See README.md.
+#
+#   make            build build/pregond and build/pregon
+#   make deps       install Debian packages (idempotent; needs root or sudo)
+#   make run        deps, build, start a local Redis if needed, show a job flow
+#   make test       deps, build (normal and ASan+UBSan), run every test
+#   make test-long  the long soak runs
+#   make fuzz       build the libFuzzer targets (clang)
+#   make bench      run bench/run.sh
+#   make clean
+
+PKGS      := libuv hiredis jansson inih libical
+TEST_PKGS := cmocka
+
+BUILD     ?= build
+SAN       ?=
+CC        ?= cc
+OPT       ?= -O2
+CFLAGS    ?= $(OPT) -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -Wno-format-truncation \
+             -Iinclude -I$(BUILD)/gen $(SAN) $(CFLAGS) $(shell pkg-config --cflags $(PKGS))
+LDLIBS     = $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lm
+LDFLAGS   += $(SAN)
+
+LIB_SRCS  := $(filter-out src/pregond.c src/pregon.c,$(wildcard src/*.c)) $(wildcard adapters/*.c)
+LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(BUILD)/gen/lua_scripts.o
+LUA_SRCS  := $(sort $(wildcard src/lua/*.lua))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+
+.PHONY: all deps run test test-long asan fuzz bench clean unit
+all: $(BUILD)/pregond $(BUILD)/pregon
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/gen/lua_scripts.c: $(LUA_SRCS) tools/embed_lua.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed_lua.sh $(LUA_SRCS) > $@
+
+$(BUILD)/gen/lua_scripts.o: $(BUILD)/gen/lua_scripts.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libpregon.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/pregond: $(BUILD)/src/pregond.o $(BUILD)/libpregon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/pregon: $(BUILD)/src/pregon.o $(BUILD)/libpregon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpregon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags $(TEST_PKGS)) -MMD -MP -o $@ $< \
+		$(BUILD)/libpregon.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs $(TEST_PKGS))
+
+unit: $(UNIT_BINS)
+
+deps:
+	@sh ops/install-deps.sh
+
+# The sanitizer build lives beside the normal one so both can be kept.
+asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all unit
+
+run: deps
+	$(MAKE) all
+	@sh ops/run-demo.sh
+
+test: deps
+	$(MAKE) all unit
+	$(MAKE) asan
+	@sh tests/run.sh
+
+test-long: deps
+	$(MAKE) all asan
+	@LONG=1 sh tests/run.sh
+
+fuzz:
+	$(MAKE) -C tests/fuzz
+
+bench: deps
+	$(MAKE) all
+	@bash bench/run.sh
+
+clean:
+	rm -rf build build-asan var/run
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,117 @@
+/* cli.h: the operator tool `pregon` (CONTRACT.md section 5), shared by
+ * src/pregon.c (arguments, help, dispatch) and src/cli_*.c (one file per
+ * command, cli_common.c for what they share).
+ *
+ * The CLI talks to Redis with hiredis's synchronous API: a CLI may block,
+ * and every connect and command has a deadline ([redis] connect_timeout
+ * and command_timeout) so a wedged server cannot hang a script forever.
+ *
+ * Output rule: nothing printed may contain a phone number or an email
+ * address, except `pregon dead show` (the operator asks for the stored job
+ * on purpose). Events carry contact ids only (contract section 3); reasons
+ * and ids that come from producers' jobs go through cli_clean_line().
+ *
+ * Exit status: 0 success, 1 failure, 2 usage error or not implemented. */
+#ifndef PREGON_CLI_H
+#define PREGON_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "config.h"
+#include "err.h"
+#include "job.h"
+
+#define CLI_EXIT_USAGE 2
+#define CLI_DEFAULT_CONFIG "config/pregon.conf"
+#define CLI_KEY_MAX (64 + 16 + JOB_ID_MAX)	/* prefix + "job:" + id */
+#define CLI_STREAM_ID_MAX 48			/* "18446744073709551615-18446744073709551615" */
+
+/* One invocation's state. */
+struct cli {
+	struct config cfg;
+	redisContext *rc;	/* NULL until cli_connect() */
+	struct err err;		/* the one-line reason when a step fails */
+	int exit_code;		/* set with err: 1 failure, 2 usage */
+};
+
+/* Options after the command name; each command accepts a subset. */
+enum cli_opt {
+	CLI_OPT_JSON = 1 << 0,
+	CLI_OPT_JOB = 1 << 1,
+	CLI_OPT_FROM = 1 << 2,
+	CLI_OPT_ALL = 1 << 3,
+	CLI_OPT_COUNT = 1 << 4,
+};
+
+#define CLI_MAX_POS 4
+
+struct cli_args {
+	const char *config;	/* -c FILE */
+	bool json;		/* --json */
+	bool all;		/* --all */
+	const char *job;	/* --job ID */
+	const char *from;	/* --from ID */
+	long long count;	/* --count N, 0 = not given */
+	const char *pos[CLI_MAX_POS];	/* positionals, subcommand first */
+	int npos;
+};
+
+/* The commands. Each returns 0, or -1 with c->err and c->exit_code set. */
+int cli_send(struct cli *c, const struct cli_args *a);
+int cli_status(struct cli *c, const struct cli_args *a);
+int cli_tail(struct cli *c, const struct cli_args *a);
+int cli_dead(struct cli *c, const struct cli_args *a);
+
+/* Records a failure with its exit code; returns -1 for `return cli_fail(...)`. */
+int cli_fail(struct cli *c, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Loads path, else config/pregon.conf when present, else the defaults. */
+int cli_load_config(struct cli *c, const char *path);
+
+/* Connects per [redis] url (AUTH and SELECT as it asks), with the command
+ * timeout extended by extra_ms for blocking reads. */
+int cli_connect(struct cli *c, int64_t extra_ms);
+
+/* Runs one command (hiredis format). Returns the reply, which the caller
+ * frees, or NULL with the failure recorded: I/O error, timeout, or an
+ * error reply. */
+redisReply *cli_cmd(struct cli *c, const char *fmt, ...);
+
+/* Records the context's last hiredis error as the failure. */
+int cli_redis_fail(struct cli *c, const char *what);
+
+/* Builds "<prefix><suffix>" into out (CLI_KEY_MAX bytes). */
+int cli_key(struct cli *c, char *out, const char *suffix);
+
+/* The id of the newest entry of a stream, or "0-0" when it is empty. */
+int cli_stream_last_id(struct cli *c, const char *key, char *out, size_t out_len);
+
+/* ---- pure helpers (unit-tested in tests/unit/test_cli_common.c) ---- */
+
+/* Copies producer text as one printable line, addresses redacted. */
+void cli_clean_line(const char *s, size_t len, char *out, size_t out_len);
+
+/* Unix ms as "2026-11-22T19:03:11.250Z"; "-" when negative. */
+void cli_format_ms(long long ms, char *out, size_t out_len);
+
+/* A whole decimal string within lo..hi. Returns 0 or -1. */
+int cli_parse_ll(const char *s, long long lo, long long hi, long long *out);
+
+/* "MS" or "MS-SEQ", both unsigned 64-bit, as Redis parses stream ids. */
+bool cli_stream_id_valid(const char *s);
+
+/* The smallest id after id ("5-3" -> "5-4"), for exclusive paging. */
+void cli_stream_id_next(const char *id, char *out, size_t out_len);
+
+/* Reply helpers: a string or status reply; a stream entry [id, fields];
+ * the value of one field in a [field, value, ...] array (NULL if absent). */
+bool cli_reply_is_str(const redisReply *r);
+bool cli_entry_ok(const redisReply *e);
+const redisReply *cli_entry_field(const redisReply *fields, const char *name);
+
+#endif

@@ -1,0 +1,117 @@
+/* config.h: pregond's settings, from an INI file (inih) over built-in defaults.
+ *
+ * Every key is one row in the table in config.c (section, name, type,
+ * default, bounds); config/pregon.conf documents each with a comment. */
+#ifndef PREGON_CONFIG_H
+#define PREGON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define CONFIG_STR_MAX 512
+
+struct config {
+	/* [redis] */
+	char redis_url[CONFIG_STR_MAX];		/* redis://host:port/db or unix:/path */
+	char redis_prefix[64];			/* "pregon:" */
+	char redis_consumer[128];		/* default: host name and pid */
+	int64_t redis_connect_timeout_ms;
+	int64_t redis_command_timeout_ms;
+
+	/* [log] */
+	char log_level[16];			/* debug, info, warn, error */
+	char log_file[CONFIG_STR_MAX];		/* empty: stderr */
+
+	/* [http] */
+	char http_listen[128];
+	char http_tokens_file[CONFIG_STR_MAX];
+	char http_public_url[CONFIG_STR_MAX];
+
+	/* [mqtt] */
+	char mqtt_url[CONFIG_STR_MAX];
+	char mqtt_client_id[128];
+	char mqtt_intake_topic[256];
+	char mqtt_events_topic_prefix[256];
+
+	/* [sms] */
+	char sms_provider[32];
+	char sms_base_url[CONFIG_STR_MAX];
+	char sms_account_sid[128];
+	char sms_auth_token_file[CONFIG_STR_MAX];
+	char sms_from[64];
+	char sms_messaging_service_sid[128];
+	double sms_rate;
+	char sms_help_text[CONFIG_STR_MAX];
+	int sms_concurrency;
+
+	/* [email] */
+	char email_provider[32];
+	char email_url[CONFIG_STR_MAX];
+	char email_from[256];
+	char email_username[256];
+	char email_password_file[CONFIG_STR_MAX];
+	double email_rate;
+	int email_concurrency;
+
+	/* [signal] */
+	char signal_provider[32];
+	char signal_url[CONFIG_STR_MAX];
+	char signal_account[64];
+	double signal_rate;
+	int signal_concurrency;
+
+	/* [schedule] */
+	char schedule_quiet_hours[32];
+	char schedule_default_tz[64];
+	int64_t schedule_tick_ms;
+
+	/* [court_reminder] */
+	char court_reminder_offsets[256];
+	bool court_reminder_confirm_on_enrol;
+
+	/* [retry] */
+	int retry_max_attempts;
+	int64_t retry_base_delay_ms;
+	int64_t retry_max_delay_ms;
+
+	/* [templates] */
+	char templates_dir[CONFIG_STR_MAX];
+	char templates_default_lang[16];
+
+	/* [outbox] */
+	char outbox_dir[CONFIG_STR_MAX];
+
+	/* [jobs] */
+	int jobs_dedupe_days;
+	int64_t jobs_max_bytes;
+	int64_t jobs_reclaim_after_ms;
+	int jobs_batch;
+
+	/* [events] */
+	int64_t events_max_len;
+	int events_retention_days;
+
+	/* [shutdown] */
+	int64_t shutdown_grace_ms;
+};
+
+/* Fills cfg with the defaults. */
+void config_defaults(struct config *cfg);
+
+/* Loads path over the defaults. Returns 0, or -1 with err like
+ * "pregon.conf:41: [retry] max_attempts: must be 1..100, got 0". */
+int config_load(struct config *cfg, const char *path, struct err *err);
+
+/* Parses "250ms", "2s", "5m", "1h", "7d", or a bare number of seconds
+ * (fraction allowed) into milliseconds. */
+int config_parse_duration_ms(const char *s, int64_t *ms, struct err *err);
+
+/* Reads a secret from a *_file key's file (first line, trimmed), else from
+ * the environment variable env_name. Returns 0 or -1; out is NUL-terminated. */
+int config_read_secret(const char *file, const char *env_name, char *out,
+		       size_t out_len, struct err *err);
+
+#endif

@@ -1,0 +1,83 @@
+/* engine.h: the delivery engine.
+ *
+ * Reads ready messages (urgent lane first) from <p>ready:<channel>:<lane> on
+ * its own blocking connection, claims them with one script call per batch
+ * (status -> sending, checks consent and expiry), hands them to the
+ * channel's adapter, and writes results back in batches (sent, retry with
+ * backoff via the schedule, or failed with fallback to the next channel).
+ * At most [<channel>] concurrency messages per channel are held at once,
+ * whatever the backlog in Redis. */
+#ifndef PREGON_ENGINE_H
+#define PREGON_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "adapter.h"
+#include "config.h"
+#include "job.h"
+#include "redis_conn.h"
+#include "store.h"
+
+enum lane { LANE_URGENT, LANE_NORMAL, LANE_COUNT };
+
+struct engine_inflight;
+
+struct engine_channel {
+	struct adapter adapter;
+	bool open;
+	int cap;		/* [<channel>] concurrency */
+	int held;		/* read and not yet finished */
+	char stream[LANE_COUNT][128];
+	char claim_cursor[LANE_COUNT][48];
+	uint64_t sent, temp_failed, perm_failed;
+};
+
+struct engine {
+	uv_loop_t *loop;
+	const struct config *cfg;
+	struct store *store;
+	struct rconn *reader;
+	struct engine_channel ch[CHANNEL_COUNT];
+	bool reading;
+	bool stopping;
+	bool urgent_pass;	/* next read: urgent lane only, without blocking */
+	int claims;		/* claim scripts outstanding */
+	int results_out;	/* result scripts outstanding */
+	bool ticking;
+	bool autoclaiming;
+	int autoclaim_index;	/* channel * LANE_COUNT + lane being reclaimed */
+	struct engine_inflight *done_head, *done_tail;	/* results to write */
+	int done_count;
+	uv_idle_t flush_idle;
+	uv_timer_t tick_timer;
+	uv_timer_t claim_timer;
+	uv_timer_t trim_timer;
+	uv_timer_t retry_timer;
+	uv_timer_t grace_timer;
+	int adapters_open;
+	void (*on_drained)(struct engine *e);
+	void (*on_closed)(struct engine *e);
+	int closing_handles;
+};
+
+int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
+		struct store *store, struct rconn *reader, struct err *err);
+void engine_kick(struct engine *e);
+void engine_reader_state(struct engine *e, bool up);
+void engine_store_state(struct engine *e, bool ready);
+void engine_reopen(struct engine *e);
+/* Stops reading; finishes in-flight sends and writes their results (at most
+ * [shutdown] grace), then on_drained. */
+void engine_stop(struct engine *e, void (*on_drained)(struct engine *e));
+/* Closes adapters and timers; on_closed when all is released. */
+void engine_close(struct engine *e, void (*on_closed)(struct engine *e));
+
+/* Retry delay for a temporary failure: base * 2^(attempt-1), capped at
+ * max, with +-20% jitter, and never below the provider's retry_after. */
+int64_t engine_backoff_ms(const struct config *cfg, int attempt, int64_t retry_after_ms,
+			  unsigned int rand_value);
+
+#endif

@@ -1,0 +1,61 @@
+/* intake.h: reads jobs from <p>jobs, validates them and records them.
+ *
+ * One batch at a time: XREADGROUP (blocking, on its own connection), parse
+ * and validate each entry once, then one accept script call that writes
+ * the messages, dead letters, events and acknowledgements together. An
+ * entry is acknowledged only inside that script, so a crash at any instant
+ * leaves it pending for this or another instance. */
+#ifndef PREGON_INTAKE_H
+#define PREGON_INTAKE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "config.h"
+#include "redis_conn.h"
+#include "store.h"
+
+struct intake {
+	uv_loop_t *loop;
+	const struct config *cfg;
+	struct store *store;
+	struct rconn *reader;
+	char stream[128];
+	bool reading;		/* XREADGROUP outstanding */
+	bool claiming;		/* XAUTOCLAIM outstanding */
+	int processing;		/* accept scripts outstanding */
+	bool from_pending;	/* next read re-reads our own pending entries */
+	bool stopping;
+	char claim_cursor[48];
+	uv_timer_t claim_timer;
+	uv_timer_t retry_timer;
+	void (*on_drained)(struct intake *in);
+
+	uint64_t accepted, rejected, duplicates, reclaimed;
+};
+
+void intake_init(struct intake *in, uv_loop_t *loop, const struct config *cfg,
+		 struct store *store, struct rconn *reader);
+/* Reads when both the reader and the store are ready. */
+void intake_kick(struct intake *in);
+void intake_reader_state(struct intake *in, bool up);
+/* Stops reading; on_drained once no batch is being processed. */
+void intake_stop(struct intake *in, void (*on_drained)(struct intake *in));
+void intake_close(struct intake *in);
+
+/* Builds the accept-script arguments for one entry (exposed for tests):
+ * record JSON, raw text, reason, public reason. Returns 0 or -1 (OOM). */
+struct intake_record {
+	char *meta;
+	const char *raw;
+	size_t raw_len;
+	char reason[ERR_MSG_MAX];
+	char public_reason[ERR_MSG_MAX];
+	int kind;		/* job kind or -1 */
+};
+int intake_build_record(const struct config *cfg, const char *entry_id,
+			const char *raw, size_t raw_len, struct intake_record *rec);
+
+#endif

@@ -1,0 +1,90 @@
+/* job.h: a job from the queue, parsed and validated once at intake.
+ *
+ * job_parse() checks every kind in CONTRACT.md section 2, including those
+ * whose sending lands in later issues, and fills the typed fields the core
+ * uses. String fields borrow from `doc` (the jansson tree) and live until
+ * job_free(). Unknown fields are ignored; wrong types are rejected. */
+#ifndef PREGON_JOB_H
+#define PREGON_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "err.h"
+
+#define JOB_ID_MAX 128
+
+enum job_kind {
+	JOB_MESSAGE,
+	JOB_COURT_REMINDER,
+	JOB_ACTION_ALERT,
+	JOB_TOWNHALL_CONFIRMATION,
+	JOB_CANCEL,
+	JOB_CONTACT_UPSERT,
+	JOB_CONTACT_DELETE,
+	JOB_KIND_COUNT
+};
+
+enum channel {
+	CHANNEL_SMS,
+	CHANNEL_EMAIL,
+	CHANNEL_SIGNAL,
+	CHANNEL_COUNT
+};
+
+/* A recipient (contract section 2). Addresses are normalised: phone and
+ * signal in E.164, email trimmed. NULL when absent. */
+struct recipient {
+	const char *id;
+	const char *name;
+	const char *phone;
+	const char *email;
+	const char *signal;
+	const char *lang;
+	const char *tz;
+	/* Order of preference. When the job gives none: sms, email, signal,
+	 * restricted to the channels that have an address. */
+	enum channel channels[CHANNEL_COUNT];
+	int n_channels;
+};
+
+struct job_limits {
+	size_t max_bytes;	/* [jobs] max_bytes */
+	int max_depth;		/* nesting depth of the document */
+	size_t max_text;	/* longest body/subject/message text, in bytes */
+	size_t max_recipients;	/* inline audience size */
+};
+
+/* Defaults used when a caller passes NULL limits. */
+extern const struct job_limits job_limits_default;
+
+struct job {
+	json_t *doc;		/* owned; strings below borrow from it */
+	const char *id;
+	enum job_kind kind;
+
+	/* kind "message" */
+	struct recipient recipient;
+	const char *body;
+	const char *subject;	/* NULL when absent */
+	int64_t send_at_ms;	/* 0 = now; else Unix ms */
+};
+
+/* Parses and validates `len` bytes. Returns 0 and fills *job, or -1 with
+ * err naming the field ("recipient.phone: not an E.164 number: \"323-555\"").
+ * On error job->id may still be set (when the id itself was valid) so the
+ * caller can name the job in the dead-letter entry; job_free() is always
+ * safe after job_parse(), whatever it returned. */
+int job_parse(const char *buf, size_t len, const struct job_limits *limits,
+	      struct job *job, struct err *err);
+void job_free(struct job *job);
+
+const char *job_kind_name(enum job_kind kind);
+int job_kind_from_name(const char *name);	/* -1 if unknown */
+const char *channel_name(enum channel ch);
+int channel_from_name(const char *name);	/* -1 if unknown */
+
+#endif

@@ -1,0 +1,31 @@
+/* keys.h: what pregon keeps in Redis, under [redis] prefix (default "pregon:").
+ *
+ *   <p>jobs                  stream, field job: the intake queue; group "pregon"
+ *   <p>dead                  stream, fields job, reason, at: rejected jobs
+ *   <p>events                stream, field event (JSON): every state change
+ *   <p>seen:<job id>         string: the jobs entry id that first carried the id
+ *                            (idempotency), TTL [jobs] dedupe_days
+ *   <p>job:<job id>          hash: kind, created (ms), messages (count),
+ *                            s:<status> and c:<channel>:<status> counts of its
+ *                            messages now in that status; TTL retention_days
+ *   <p>job:<job id>:msgs     list of its message ids; TTL retention_days
+ *   <p>msg:<message id>      hash: job, kind, contact, channel, chain (fallback
+ *                            channels still to try, comma-separated), a:sms,
+ *                            a:email, a:signal (addresses), body, subject,
+ *                            status, attempt, provider_id, error, urgent,
+ *                            expires, created, updated; TTL retention_days
+ *   <p>msgseq                counter behind message ids ("m<n>")
+ *   <p>ready:<channel>:<lane> stream, field m (message id): due now;
+ *                            lane "urgent" or "normal"; group "pregon"
+ *   <p>scheduled             zset: message id by due time (ms): send_at, retries
+ *   <p>optout:<channel>      set of opted-out addresses
+ *
+ * All writes that change a message's state, and the event that reports it,
+ * happen in one Lua script (src/lua/), so the event stream never disagrees
+ * with the records. */
+#ifndef PREGON_KEYS_H
+#define PREGON_KEYS_H
+
+#define PREGON_GROUP "pregon"
+
+#endif

@@ -1,0 +1,46 @@
+/* validate.h: checks for addresses, times and durations from outside.
+ *
+ * Each returns 0 on success or -1 with err->msg describing the problem
+ * WITHOUT a field name (the caller prefixes it), e.g.
+ * `not an E.164 number: "323-555"`. */
+#ifndef PREGON_VALIDATE_H
+#define PREGON_VALIDATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define PHONE_E164_MAX 16	/* '+' and 15 digits */
+
+/* E.164: '+', 8 to 15 digits, first digit 1-9, an assigned ITU country
+ * code, and the North American Numbering Plan rules for +1 (NPA and NXX
+ * start 2-9, are not N11, NPA's second digit is not 9). Copies the number
+ * into out (PHONE_E164_MAX + 1 bytes). No reformatting: producers send E.164. */
+int phone_check_e164(const char *in, char out[PHONE_E164_MAX + 1], struct err *err);
+
+/* A sane address: one '@', local part 1..64 printable ASCII without spaces
+ * or specials that need quoting, a domain of dot-separated LDH labels with at
+ * least one dot, total at most 254 bytes. */
+int email_check(const char *in, struct err *err);
+
+/* An IANA zone name known to the system's tzdata (via libical). */
+int tz_check(const char *name, struct err *err);
+
+/* ISO-8601 date-time "YYYY-MM-DDTHH:MM[:SS[.fff]]" with "Z" or "+HH:MM"
+ * (absolute), or without an offset, then local to zone `tz` (which must be
+ * non-NULL for such a time: "time has no offset and no time zone").
+ * Result in Unix milliseconds. */
+int time_parse_iso8601(const char *s, const char *tz, int64_t *ms, struct err *err);
+
+/* ISO-8601 duration: P[nY][nM][nW][nD][T[nH][nM][nS]], at least one part. */
+struct duration {
+	int years, months, weeks, days;
+	int hours, minutes, seconds;
+};
+int duration_parse_iso8601(const char *s, struct duration *d, struct err *err);
+
+/* Formats Unix ms as "2026-11-22T19:03:11.250Z" (25 bytes with NUL). */
+void time_format_utc(int64_t ms, char out[32]);
+
+#endif

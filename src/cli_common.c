@@ -1,0 +1,285 @@
+/* cli_common.c: what the pregon commands share: errors, the Redis
+ * connection, stream ids, and the text helpers that keep addresses out of
+ * the output (see cli.h). */
+#include "cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "redis_url.h"
+
+int cli_fail(struct cli *c, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
+	va_end(ap);
+	c->exit_code = code;
+	return -1;
+}
+
+/* Copies text that came from a producer (a reason, a job id) into out as
+ * one printable line, with phone numbers and emails redacted. */
+void cli_clean_line(const char *s, size_t len, char *out, size_t out_len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len && o + 1 < out_len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		out[o++] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+	}
+	out[o] = '\0';
+	log_redact(out, out_len);
+}
+
+/* Formats Unix ms as ISO-8601 UTC with milliseconds, the contract's form
+ * for every time ("2026-11-22T19:03:11.250Z"). */
+void cli_format_ms(long long ms, char *out, size_t out_len)
+{
+	time_t sec;
+	struct tm tm;
+	char date[32];
+
+	if (ms < 0) {
+		snprintf(out, out_len, "-");
+		return;
+	}
+	sec = (time_t)(ms / 1000);
+	if (gmtime_r(&sec, &tm) == NULL ||
+	    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+		snprintf(out, out_len, "-");
+		return;
+	}
+	snprintf(out, out_len, "%s.%03dZ", date, (int)(ms % 1000));
+}
+
+/* Parses a whole decimal string within lo..hi (strtoll alone accepts
+ * leading spaces, signs and trailing junk). */
+int cli_parse_ll(const char *s, long long lo, long long hi, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* A Redis stream id as XRANGE/XREAD take it: "MS" or "MS-SEQ", both
+ * unsigned 64-bit (redis t_stream.c streamParseID). */
+bool cli_stream_id_valid(const char *s)
+{
+	const char *p = s;
+
+	for (int part = 0; part < 2; part++) {
+		const char *start = p;
+		char *end;
+
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p == start || p - start > 20)
+			return false;
+		errno = 0;
+		(void)strtoull(start, &end, 10);
+		if (errno != 0)
+			return false;
+		if (*p == '\0')
+			return true;
+		if (*p != '-' || part == 1)
+			return false;
+		p++;
+	}
+	return false;
+}
+
+/* The id right after `id`, for paging with XRANGE without Redis 6.2's
+ * exclusive "(" ranges. */
+void cli_stream_id_next(const char *id, char *out, size_t out_len)
+{
+	unsigned long long ms, seq = 0;
+	char *end;
+
+	ms = strtoull(id, &end, 10);
+	if (*end == '-')
+		seq = strtoull(end + 1, NULL, 10);
+	if (seq == ULLONG_MAX) {
+		ms++;
+		seq = 0;
+	} else {
+		seq++;
+	}
+	snprintf(out, out_len, "%llu-%llu", ms, seq);
+}
+
+bool cli_reply_is_str(const redisReply *r)
+{
+	return r != NULL && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
+}
+
+/* The value of `name` in a stream entry's [field, value, ...] array. */
+const redisReply *cli_entry_field(const redisReply *fields, const char *name)
+{
+	if (fields == NULL || fields->type != REDIS_REPLY_ARRAY)
+		return NULL;
+	for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+		const redisReply *f = fields->element[i];
+
+		if (cli_reply_is_str(f) && strcmp(f->str, name) == 0 &&
+		    cli_reply_is_str(fields->element[i + 1]))
+			return fields->element[i + 1];
+	}
+	return NULL;
+}
+
+/* An XRANGE/XREAD entry is [id, [field, value, ...]]. */
+bool cli_entry_ok(const redisReply *e)
+{
+	return e != NULL && e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
+	       cli_reply_is_str(e->element[0]);
+}
+
+/* ---- Redis ---- */
+
+static struct timeval ms_to_tv(int64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
+
+	return tv;
+}
+
+/* Builds "<prefix><suffix>" into out (CLI_KEY_MAX bytes). */
+int cli_key(struct cli *c, char *out, const char *suffix)
+{
+	int n = snprintf(out, CLI_KEY_MAX, "%s%s", c->cfg.redis_prefix, suffix);
+
+	if (n < 0 || n >= CLI_KEY_MAX)
+		return cli_fail(c, 1, "key too long: %.40s...", out);
+	return 0;
+}
+
+/* Describes the last hiredis error of the context. */
+int cli_redis_fail(struct cli *c, const char *what)
+{
+	/* A read past SO_RCVTIMEO fails with EAGAIN, which hiredis reports as
+	 * its strerror text (errno itself may have changed since). */
+	if (c->rc->err == REDIS_ERR_IO && strcmp(c->rc->errstr, strerror(EAGAIN)) == 0)
+		return cli_fail(c, 1, "redis: %s: timed out after %lldms", what,
+			    (long long)c->cfg.redis_command_timeout_ms);
+	return cli_fail(c, 1, "redis: %s: %s", what, c->rc->errstr);
+}
+
+/* Runs one command. Returns the reply (caller frees), or NULL with the
+ * failure recorded: an I/O error, or an error reply from Redis. */
+redisReply *cli_cmd(struct cli *c, const char *fmt, ...)
+{
+	va_list ap;
+	redisReply *r;
+	char what[32];
+
+	va_start(ap, fmt);
+	r = redisvCommand(c->rc, fmt, ap);
+	va_end(ap);
+	/* Name the command, not its arguments (they may hold a job). */
+	snprintf(what, sizeof(what), "%s", fmt);
+	what[strcspn(what, " ")] = '\0';
+	if (r == NULL) {
+		cli_redis_fail(c, what);
+		return NULL;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		cli_fail(c, 1, "redis: %s: %s", what, r->str);
+		freeReplyObject(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Connects per [redis] url, with AUTH and SELECT as the url asks. The
+ * command timeout is extended by extra_ms for blocking reads (tail). */
+int cli_connect(struct cli *c, int64_t extra_ms)
+{
+	struct redis_url u;
+	char where[600];
+	redisReply *r;
+
+	if (redis_url_parse(c->cfg.redis_url, &u, &c->err) != 0) {
+		c->exit_code = 1;
+		return -1;
+	}
+	redis_url_describe(&u, where, sizeof(where));
+	if (u.unix_path[0] != '\0')
+		c->rc = redisConnectUnixWithTimeout(u.unix_path,
+						    ms_to_tv(c->cfg.redis_connect_timeout_ms));
+	else
+		c->rc = redisConnectWithTimeout(u.host, u.port,
+						ms_to_tv(c->cfg.redis_connect_timeout_ms));
+	if (c->rc == NULL)
+		return cli_fail(c, 1, "redis: out of memory");
+	if (c->rc->err != 0)
+		return cli_fail(c, 1, "redis: cannot connect to %s: %s", where, c->rc->errstr);
+	if (redisSetTimeout(c->rc, ms_to_tv(c->cfg.redis_command_timeout_ms + extra_ms)) !=
+	    REDIS_OK)
+		return cli_fail(c, 1, "redis: cannot set timeout: %s", c->rc->errstr);
+	if (u.password[0] != '\0') {
+		r = cli_cmd(c, "AUTH %s", u.password);
+		if (r == NULL)
+			return -1;
+		freeReplyObject(r);
+	}
+	if (u.db != 0) {
+		r = cli_cmd(c, "SELECT %d", u.db);
+		if (r == NULL)
+			return -1;
+		freeReplyObject(r);
+	}
+	return 0;
+}
+
+/* The id of the newest entry of a stream, or "0-0" when it is empty or
+ * missing: a fixed starting point, so nothing added between two reads is
+ * lost (re-sending XREAD with "$" would skip those). */
+int cli_stream_last_id(struct cli *c, const char *key, char *out, size_t out_len)
+{
+	redisReply *r = cli_cmd(c, "XREVRANGE %s + - COUNT 1", key);
+
+	if (r == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && cli_entry_ok(r->element[0]))
+		snprintf(out, out_len, "%s", r->element[0]->element[0]->str);
+	else
+		snprintf(out, out_len, "0-0");
+	freeReplyObject(r);
+	return 0;
+}
+
+/* Loads -c FILE, else config/pregon.conf when present, else defaults. */
+int cli_load_config(struct cli *c, const char *path)
+{
+	config_defaults(&c->cfg);
+	if (path == NULL) {
+		if (access(CLI_DEFAULT_CONFIG, F_OK) != 0)
+			return 0;
+		path = CLI_DEFAULT_CONFIG;
+	}
+	if (config_load(&c->cfg, path, &c->err) != 0) {
+		c->exit_code = 1;
+		return -1;
+	}
+	return 0;
+}
+

@@ -1,0 +1,338 @@
+/* config.c: the config table, its defaults and the INI loader (inih).
+ *
+ * One row per key, as in redis's config.c: a bad value is reported with the
+ * file, line, section and key, and the allowed range. */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <ini.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum config_type { CT_STR, CT_INT, CT_DURATION, CT_RATE, CT_BOOL, CT_DAYS };
+
+struct config_key {
+	const char *section;
+	const char *name;
+	enum config_type type;
+	size_t offset;
+	size_t size;		/* CT_STR: buffer size */
+	const char *def;	/* default, as it would be written in the file */
+	double min, max;	/* bounds for numbers and durations (ms) */
+};
+
+#define S(sec, key, field, d) \
+	{ sec, key, CT_STR, offsetof(struct config, field), sizeof(((struct config *)0)->field), d, 0, 0 }
+#define I(sec, key, field, d, lo, hi) \
+	{ sec, key, CT_INT, offsetof(struct config, field), 0, d, lo, hi }
+#define D(sec, key, field, d, lo, hi) \
+	{ sec, key, CT_DURATION, offsetof(struct config, field), 0, d, lo, hi }
+#define R(sec, key, field, d) \
+	{ sec, key, CT_RATE, offsetof(struct config, field), 0, d, 0, 1e6 }
+#define B(sec, key, field, d) \
+	{ sec, key, CT_BOOL, offsetof(struct config, field), 0, d, 0, 0 }
+#define N64(sec, key, field, d, lo, hi) \
+	{ sec, key, CT_DAYS, offsetof(struct config, field), 0, d, lo, hi }
+
+static const struct config_key config_keys[] = {
+	S("redis", "url", redis_url, "redis://127.0.0.1:6379/0"),
+	S("redis", "prefix", redis_prefix, "pregon:"),
+	S("redis", "consumer", redis_consumer, ""),
+	D("redis", "connect_timeout", redis_connect_timeout_ms, "2s", 100, 60000),
+	D("redis", "command_timeout", redis_command_timeout_ms, "5s", 100, 300000),
+
+	S("log", "level", log_level, "info"),
+	S("log", "file", log_file, ""),
+
+	S("http", "listen", http_listen, "127.0.0.1:8080"),
+	S("http", "tokens_file", http_tokens_file, ""),
+	S("http", "public_url", http_public_url, "http://127.0.0.1:8080"),
+
+	S("mqtt", "url", mqtt_url, ""),
+	S("mqtt", "client_id", mqtt_client_id, ""),
+	S("mqtt", "intake_topic", mqtt_intake_topic, ""),
+	S("mqtt", "events_topic_prefix", mqtt_events_topic_prefix, "pregon/events"),
+
+	S("sms", "provider", sms_provider, "outbox"),
+	S("sms", "base_url", sms_base_url, "https://api.twilio.com"),
+	S("sms", "account_sid", sms_account_sid, ""),
+	S("sms", "auth_token_file", sms_auth_token_file, ""),
+	S("sms", "from", sms_from, ""),
+	S("sms", "messaging_service_sid", sms_messaging_service_sid, ""),
+	R("sms", "rate", sms_rate, "0"),
+	S("sms", "help_text", sms_help_text,
+	  "Reminders from your legal team. Reply STOP to stop, START to resume."),
+	I("sms", "concurrency", sms_concurrency, "64", 1, 4096),
+
+	S("email", "provider", email_provider, "outbox"),
+	S("email", "url", email_url, ""),
+	S("email", "from", email_from, ""),
+	S("email", "username", email_username, ""),
+	S("email", "password_file", email_password_file, ""),
+	R("email", "rate", email_rate, "0"),
+	I("email", "concurrency", email_concurrency, "16", 1, 4096),
+
+	S("signal", "provider", signal_provider, "outbox"),
+	S("signal", "url", signal_url, ""),
+	S("signal", "account", signal_account, ""),
+	R("signal", "rate", signal_rate, "0"),
+	I("signal", "concurrency", signal_concurrency, "16", 1, 4096),
+
+	S("schedule", "quiet_hours", schedule_quiet_hours, "21:00-08:00"),
+	S("schedule", "default_tz", schedule_default_tz, "America/Los_Angeles"),
+	D("schedule", "tick", schedule_tick_ms, "100ms", 10, 60000),
+
+	S("court_reminder", "offsets", court_reminder_offsets, "P7D,P3D,P1D,PT3H"),
+	B("court_reminder", "confirm_on_enrol", court_reminder_confirm_on_enrol, "yes"),
+
+	I("retry", "max_attempts", retry_max_attempts, "5", 1, 100),
+	D("retry", "base_delay", retry_base_delay_ms, "2s", 1, 86400000),
+	D("retry", "max_delay", retry_max_delay_ms, "10m", 1, 7 * 86400000.0),
+
+	S("templates", "dir", templates_dir, "config/templates"),
+	S("templates", "default_lang", templates_default_lang, "en"),
+
+	S("outbox", "dir", outbox_dir, "var/outbox"),
+
+	I("jobs", "dedupe_days", jobs_dedupe_days, "30", 1, 3650),
+	N64("jobs", "max_bytes", jobs_max_bytes, "65536", 256, 16777216),
+	D("jobs", "reclaim_after", jobs_reclaim_after_ms, "60", 100, 86400000),
+	I("jobs", "batch", jobs_batch, "64", 1, 1000),
+
+	N64("events", "max_len", events_max_len, "1000000", 1000, 1e10),
+	I("events", "retention_days", events_retention_days, "30", 1, 3650),
+
+	D("shutdown", "grace", shutdown_grace_ms, "10s", 0, 600000),
+};
+
+#define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+int config_parse_duration_ms(const char *s, int64_t *ms, struct err *err)
+{
+	char *end;
+	double v, mult = 1000.0;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno != 0 || !isfinite(v) || v < 0)
+		return err_set(err, "not a duration: \"%.40s\"", s);
+	if (strcmp(end, "") == 0 || strcmp(end, "s") == 0)
+		mult = 1000.0;
+	else if (strcmp(end, "ms") == 0)
+		mult = 1.0;
+	else if (strcmp(end, "m") == 0)
+		mult = 60e3;
+	else if (strcmp(end, "h") == 0)
+		mult = 3600e3;
+	else if (strcmp(end, "d") == 0)
+		mult = 86400e3;
+	else
+		return err_set(err, "not a duration (units: ms, s, m, h, d): \"%.40s\"", s);
+	if (v * mult > 9e15)
+		return err_set(err, "duration too large: \"%.40s\"", s);
+	*ms = (int64_t)llround(v * mult);
+	return 0;
+}
+
+static int parse_number(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	return (end == s || *end != '\0' || errno != 0 || !isfinite(*out)) ? -1 : 0;
+}
+
+/* Sets one key from its text. Returns 0 or -1 with err "[sec] key: problem". */
+static int config_set(struct config *cfg, const struct config_key *k,
+		      const char *value, struct err *err)
+{
+	char *base = (char *)cfg + k->offset;
+	double num;
+	int64_t ms;
+
+	switch (k->type) {
+	case CT_STR:
+		if (strlen(value) >= k->size)
+			return err_set(err, "[%s] %s: longer than %zu bytes", k->section,
+				       k->name, k->size - 1);
+		memcpy(base, value, strlen(value) + 1);
+		return 0;
+	case CT_INT:
+		if (parse_number(value, &num) != 0 || num != (double)(long long)num)
+			return err_set(err, "[%s] %s: not an integer: \"%.40s\"", k->section,
+				       k->name, value);
+		if (num < k->min || num > k->max)
+			return err_set(err, "[%s] %s: must be %.0f..%.0f, got %.0f", k->section,
+				       k->name, k->min, k->max, num);
+		*(int *)base = (int)num;
+		return 0;
+	case CT_DAYS:
+		if (parse_number(value, &num) != 0 || num != (double)(long long)num)
+			return err_set(err, "[%s] %s: not an integer: \"%.40s\"", k->section,
+				       k->name, value);
+		if (num < k->min || num > k->max)
+			return err_set(err, "[%s] %s: must be %.0f..%.0f, got %.0f", k->section,
+				       k->name, k->min, k->max, num);
+		*(int64_t *)base = (int64_t)num;
+		return 0;
+	case CT_RATE:
+		if (parse_number(value, &num) != 0 || num < 0 || num > k->max)
+			return err_set(err, "[%s] %s: must be a rate 0..%.0f per second (0 = unlimited), got \"%.40s\"",
+				       k->section, k->name, k->max, value);
+		*(double *)base = num;
+		return 0;
+	case CT_DURATION:
+		if (config_parse_duration_ms(value, &ms, NULL) != 0) {
+			return err_set(err, "[%s] %s: not a duration (e.g. 250ms, 2s, 5m, 1h, 7d): \"%.40s\"",
+				       k->section, k->name, value);
+		}
+		if ((double)ms < k->min || (double)ms > k->max)
+			return err_set(err, "[%s] %s: must be between %.0fms and %.0fms, got %s",
+				       k->section, k->name, k->min, k->max, value);
+		*(int64_t *)base = ms;
+		return 0;
+	case CT_BOOL:
+		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 ||
+		    strcmp(value, "on") == 0 || strcmp(value, "1") == 0)
+			*(bool *)base = true;
+		else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0 ||
+			 strcmp(value, "off") == 0 || strcmp(value, "0") == 0)
+			*(bool *)base = false;
+		else
+			return err_set(err, "[%s] %s: must be yes or no, got \"%.40s\"", k->section,
+				       k->name, value);
+		return 0;
+	}
+	return err_set(err, "[%s] %s: unknown type", k->section, k->name);
+}
+
+void config_defaults(struct config *cfg)
+{
+	struct err err;
+	char host[64] = "pregond";
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (config_set(cfg, &config_keys[i], config_keys[i].def, &err) != 0) {
+			/* A bad default is a programming error caught by the unit tests. */
+			fprintf(stderr, "config default: %s\n", err.msg);
+			abort();
+		}
+	}
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	snprintf(cfg->redis_consumer, sizeof(cfg->redis_consumer), "%s-%ld", host,
+		 (long)getpid());
+}
+
+struct load_ctx {
+	struct config *cfg;
+	const char *path;
+	struct err *err;
+	int failed;
+	FILE *fp;
+	int lineno;
+};
+
+/* Debian's inih is built without INI_HANDLER_LINENO, so the reader below
+ * counts lines itself: the handler runs right after its line was read. */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct load_ctx *ctx = stream;
+	char *line = fgets(str, num, ctx->fp);
+
+	if (line != NULL)
+		ctx->lineno++;
+	return line;
+}
+
+static int on_ini_value(void *user, const char *section, const char *name,
+			const char *value)
+{
+	struct load_ctx *ctx = user;
+	int lineno = ctx->lineno;
+	struct err e;
+
+	if (ctx->failed)
+		return 0;
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+
+		if (strcmp(k->section, section) != 0 || strcmp(k->name, name) != 0)
+			continue;
+		if (config_set(ctx->cfg, k, value, &e) != 0) {
+			err_set(ctx->err, "%s:%d: %s", ctx->path, lineno, e.msg);
+			ctx->failed = 1;
+			return 0;
+		}
+		return 1;
+	}
+	err_set(ctx->err, "%s:%d: [%s] %s: unknown key", ctx->path, lineno, section, name);
+	ctx->failed = 1;
+	return 0;
+}
+
+int config_load(struct config *cfg, const char *path, struct err *err)
+{
+	struct load_ctx ctx = { cfg, path, err, 0, NULL, 0 };
+	int rc;
+
+	ctx.fp = fopen(path, "r");
+	if (ctx.fp == NULL)
+		return err_set(err, "%s: cannot open: %s", path, strerror(errno));
+	rc = ini_parse_stream(read_line, &ctx, on_ini_value, &ctx);
+	fclose(ctx.fp);
+	if (rc == -2)
+		return err_set(err, "%s: out of memory", path);
+	if (ctx.failed)
+		return -1;
+	if (rc > 0)
+		return err_set(err, "%s:%d: not an INI line (expected key = value or [section])",
+			       path, rc);
+	if (cfg->retry_base_delay_ms > cfg->retry_max_delay_ms)
+		return err_set(err, "%s: [retry] base_delay must not exceed max_delay", path);
+	if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
+	    strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error"))
+		return err_set(err, "%s: [log] level: must be debug, info, warn or error, got \"%.20s\"",
+			       path, cfg->log_level);
+	return 0;
+}
+
+int config_read_secret(const char *file, const char *env_name, char *out,
+		       size_t out_len, struct err *err)
+{
+	size_t n;
+
+	if (file != NULL && file[0] != '\0') {
+		FILE *f = fopen(file, "r");
+
+		if (f == NULL)
+			return err_set(err, "%s: cannot open: %s", file, strerror(errno));
+		if (fgets(out, (int)out_len, f) == NULL) {
+			fclose(f);
+			return err_set(err, "%s: empty", file);
+		}
+		fclose(f);
+	} else {
+		const char *v = env_name ? getenv(env_name) : NULL;
+
+		if (v == NULL || v[0] == '\0')
+			return err_set(err, "secret not set: give a file or set %s",
+				       env_name ? env_name : "(no variable)");
+		if (strlen(v) >= out_len)
+			return err_set(err, "%s: longer than %zu bytes", env_name, out_len - 1);
+		memcpy(out, v, strlen(v) + 1);
+	}
+	n = strlen(out);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
+		out[--n] = '\0';
+	if (n == 0)
+		return err_set(err, "secret is empty");
+	return 0;
+}

@@ -1,0 +1,831 @@
+/* engine.c: ready streams -> claim -> adapter -> result, in batches. */
+#include "engine.h"
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+#include "log.h"
+
+static const char *const lane_names[LANE_COUNT] = { "urgent", "normal" };
+
+/* One message held by this instance, from read to result. */
+struct engine_inflight {
+	struct engine *e;
+	enum channel ch;
+	enum lane lane;
+	char entry[48];
+	struct send_req req;
+	struct send_result res;
+	struct engine_inflight *next;
+	char strings[];		/* mid, to, body, subject, job, contact */
+};
+
+/* A claim script call: which entry each answer belongs to. */
+struct claim_batch {
+	struct engine *e;
+	int n;
+	struct claim_item {
+		enum channel ch;
+		enum lane lane;
+		char entry[48];
+	} items[];
+};
+
+struct result_batch {
+	struct engine *e;
+	struct engine_inflight *head;
+	int n;
+};
+
+static void engine_read(struct engine *e);
+static void maybe_drained(struct engine *e);
+static void on_retry_timer(uv_timer_t *t);
+static void on_tick_timer(uv_timer_t *t);
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+int64_t engine_backoff_ms(const struct config *cfg, int attempt, int64_t retry_after_ms,
+			  unsigned int rand_value)
+{
+	double d = (double)cfg->retry_base_delay_ms;
+
+	for (int i = 1; i < attempt && d < (double)cfg->retry_max_delay_ms; i++)
+		d *= 2;
+	if (d > (double)cfg->retry_max_delay_ms)
+		d = (double)cfg->retry_max_delay_ms;
+	/* +-20% jitter: retries of a burst that failed together spread out. */
+	d *= 0.8 + 0.4 * (double)(rand_value % 10001) / 10000.0;
+	if ((double)retry_after_ms > d)
+		d = (double)retry_after_ms;
+	return (int64_t)d;
+}
+
+/* ---- results ---- */
+
+static void release(struct engine *e, enum channel ch, int n)
+{
+	e->ch[ch].held -= n;
+	if (e->ch[ch].held < 0)
+		e->ch[ch].held = 0;
+}
+
+static void on_result(struct rconn *c, redisReply *r, void *data)
+{
+	struct result_batch *b = data;
+	struct engine *e = b->e;
+	struct engine_inflight *f = b->head, *next;
+
+	(void)c;
+	e->results_out--;
+	if (r == NULL || store_reply_error(e->store, r, "result")) {
+		/* Outcome unknown; the script ignores a result it has applied
+		 * already, so write these again once Redis is back. */
+		struct engine_inflight *last = b->head;
+
+		while (last->next)
+			last = last->next;
+		last->next = e->done_head;
+		e->done_head = b->head;
+		if (e->done_tail == NULL)
+			e->done_tail = last;
+		e->done_count += b->n;
+		free(b);
+		uv_timer_start(&e->retry_timer, on_retry_timer, 500, 0);
+		return;
+	}
+	for (size_t i = 0; f != NULL; f = next, i++) {
+		const char *verdict = (r->type == REDIS_REPLY_ARRAY && i < r->elements &&
+				       r->element[i]->type == REDIS_REPLY_STRING) ?
+					      r->element[i]->str : "?";
+
+		next = f->next;
+		if (strcmp(verdict, "stale") == 0)
+			log_warn("msg=%s %s attempt=%d result stale (reclaimed elsewhere)",
+				 f->req.message_id, channel_name(f->ch), f->req.attempt);
+		else
+			log_debug("msg=%s %s attempt=%d %s", f->req.message_id, channel_name(f->ch),
+				  f->req.attempt, verdict);
+		release(e, f->ch, 1);
+		free(f);
+	}
+	free(b);
+	engine_read(e);
+	maybe_drained(e);
+}
+
+static void flush_results(struct engine *e)
+{
+	enum { MAX_BATCH = 512, PER = 8 };
+	const char **args;
+	struct result_batch *b;
+	char (*nums)[3][24];
+	int n = 0;
+
+	if (e->done_head == NULL || !e->store->ready)
+		return;
+	b = calloc(1, sizeof(*b));
+	args = calloc(1 + MAX_BATCH * PER, sizeof(*args));
+	nums = calloc(MAX_BATCH, sizeof(*nums));
+	if (b == NULL || args == NULL || nums == NULL)
+		goto out;
+	b->e = e;
+	char max_attempts[16];
+	snprintf(max_attempts, sizeof(max_attempts), "%d", e->cfg->retry_max_attempts);
+	args[0] = max_attempts;
+	struct engine_inflight **tail = &b->head;
+	while (e->done_head != NULL && n < MAX_BATCH) {
+		struct engine_inflight *f = e->done_head;
+		const char **a = &args[1 + n * PER];
+
+		e->done_head = f->next;
+		f->next = NULL;
+		*tail = f;
+		tail = &f->next;
+		a[0] = channel_name(f->ch);
+		a[1] = lane_names[f->lane];
+		a[2] = f->entry;
+		a[3] = f->req.message_id;
+		snprintf(nums[n][0], 24, "%d", f->req.attempt);
+		a[4] = nums[n][0];
+		switch (f->res.status) {
+		case SEND_SENT:
+			a[5] = "sent";
+			a[6] = f->res.provider_id[0] ? f->res.provider_id : f->req.message_id;
+			a[7] = "0";
+			break;
+		case SEND_TEMP_FAIL:
+			a[5] = "temp";
+			a[6] = f->res.error[0] ? f->res.error : "temporary failure";
+			snprintf(nums[n][1], 24, "%lld",
+				 (long long)engine_backoff_ms(e->cfg, f->req.attempt,
+							      f->res.retry_after_ms, (unsigned)rand()));
+			a[7] = nums[n][1];
+			break;
+		default:
+			a[5] = "perm";
+			a[6] = f->res.error[0] ? f->res.error : "permanent failure";
+			a[7] = "0";
+			break;
+		}
+		n++;
+	}
+	if (e->done_head == NULL)
+		e->done_tail = NULL;
+	e->done_count -= n;
+	b->n = n;
+	if (store_eval(e->store, "result", 1 + n * PER, args, NULL, on_result, b) != 0) {
+		/* Not connected: put them back; the store-ready callback flushes. */
+		struct engine_inflight *last = b->head;
+
+		while (last->next)
+			last = last->next;
+		last->next = e->done_head;
+		e->done_head = b->head;
+		if (e->done_tail == NULL)
+			e->done_tail = last;
+		e->done_count += n;
+		free(b);
+		b = NULL;
+	} else {
+		e->results_out++;
+		b = NULL;
+	}
+out:
+	free(b);
+	free(args);
+	free(nums);
+}
+
+static void on_flush_idle(uv_idle_t *h)
+{
+	struct engine *e = h->data;
+
+	uv_idle_stop(h);
+	while (e->done_head != NULL && e->store->ready) {
+		int before = e->done_count;
+
+		flush_results(e);
+		if (e->done_count == before)
+			break;
+	}
+}
+
+static void on_send_done(struct send_req *req, const struct send_result *res)
+{
+	struct engine_inflight *f = req->owner;
+	struct engine *e = f->e;
+	struct engine_channel *ch = &e->ch[f->ch];
+
+	f->res = *res;
+	if (res->status == SEND_SENT)
+		ch->sent++;
+	else if (res->status == SEND_TEMP_FAIL)
+		ch->temp_failed++;
+	else
+		ch->perm_failed++;
+	if (res->status != SEND_SENT)
+		log_info("msg=%s job=%s %s attempt=%d %s: %s", req->message_id, req->job_id,
+			 channel_name(f->ch), req->attempt,
+			 res->status == SEND_TEMP_FAIL ? "temp_fail" : "perm_fail", res->error);
+	f->next = NULL;
+	if (e->done_tail)
+		e->done_tail->next = f;
+	else
+		e->done_head = f;
+	e->done_tail = f;
+	e->done_count++;
+	/* Results of one loop turn go to Redis in one script call. */
+	uv_idle_start(&e->flush_idle, on_flush_idle);
+}
+
+/* ---- claiming and sending ---- */
+
+static const char *reply_str(const redisReply *r, size_t i)
+{
+	if (i >= r->elements)
+		return "";
+	if (r->element[i]->type == REDIS_REPLY_STRING)
+		return r->element[i]->str;
+	return "";
+}
+
+static long long reply_int(const redisReply *r, size_t i)
+{
+	if (i >= r->elements)
+		return 0;
+	if (r->element[i]->type == REDIS_REPLY_INTEGER)
+		return r->element[i]->integer;
+	if (r->element[i]->type == REDIS_REPLY_STRING)
+		return strtoll(r->element[i]->str, NULL, 10);
+	return 0;
+}
+
+static void start_send(struct engine *e, const struct claim_item *it, const redisReply *r)
+{
+	/* r: {'send', mid, to, body, subject, attempt, job, contact, urgent, expires} */
+	const char *s[6] = { reply_str(r, 1), reply_str(r, 2), reply_str(r, 3),
+			     reply_str(r, 4), reply_str(r, 6), reply_str(r, 7) };
+	size_t len[6], total = 0;
+	struct engine_inflight *f;
+	struct engine_channel *ch = &e->ch[it->ch];
+	struct err err;
+	char *p;
+
+	for (int i = 0; i < 6; i++)
+		total += (len[i] = strlen(s[i])) + 1;
+	f = calloc(1, sizeof(*f) + total);
+	if (f == NULL) {
+		/* Leave it pending: it is reclaimed after [jobs] reclaim_after. */
+		log_error("engine: out of memory holding a message");
+		release(e, it->ch, 1);
+		return;
+	}
+	f->e = e;
+	f->ch = it->ch;
+	f->lane = it->lane;
+	memcpy(f->entry, it->entry, sizeof(f->entry));
+	p = f->strings;
+	const char *copies[6];
+	for (int i = 0; i < 6; i++) {
+		memcpy(p, s[i], len[i] + 1);
+		copies[i] = p;
+		p += len[i] + 1;
+	}
+	f->req.message_id = copies[0];
+	f->req.to = copies[1];
+	f->req.body = copies[2];
+	f->req.subject = copies[3];
+	f->req.job_id = copies[4];
+	f->req.contact_id = copies[5];
+	f->req.channel = it->ch;
+	f->req.attempt = (int)reply_int(r, 5);
+	f->req.urgent = strcmp(reply_str(r, 8), "1") == 0;
+	f->req.expires_ms = reply_int(r, 9);
+	f->req.owner = f;
+	if (ch->adapter.ops->prepare(&ch->adapter, &f->req, &err) != 0) {
+		struct send_result res = { .status = SEND_PERM_FAIL };
+
+		snprintf(res.error, sizeof(res.error), "%s", err.msg);
+		on_send_done(&f->req, &res);
+		return;
+	}
+	if (ch->adapter.ops->send(&ch->adapter, &f->req, on_send_done) != 0) {
+		struct send_result res = { .status = SEND_TEMP_FAIL };
+
+		snprintf(res.error, sizeof(res.error), "%s: could not start the send",
+			 ch->adapter.ops->name);
+		on_send_done(&f->req, &res);
+	}
+}
+
+static void on_claim(struct rconn *c, redisReply *r, void *data)
+{
+	struct claim_batch *b = data;
+	struct engine *e = b->e;
+
+	(void)c;
+	e->claims--;
+	if (r == NULL || store_reply_error(e->store, r, "claim") || r->type != REDIS_REPLY_ARRAY) {
+		/* Outcome unknown: the entries stay pending for this consumer and
+		 * are reclaimed after [jobs] reclaim_after. */
+		for (int i = 0; i < b->n; i++)
+			release(e, b->items[i].ch, 1);
+		free(b);
+		maybe_drained(e);
+		return;
+	}
+	for (int i = 0; i < b->n; i++) {
+		const redisReply *x = (size_t)i < r->elements ? r->element[i] : NULL;
+
+		if (x != NULL && x->type == REDIS_REPLY_ARRAY && x->elements >= 10 &&
+		    strcmp(reply_str(x, 0), "send") == 0 && !e->stopping)
+			start_send(e, &b->items[i], x);
+		else
+			release(e, b->items[i].ch, 1);
+	}
+	free(b);
+	engine_read(e);
+	maybe_drained(e);
+}
+
+/* Collects entries of one stream reply ([stream, [[id, [f, v]], ...]]) into
+ * the claim arguments. */
+static int find_stream(struct engine *e, const char *name, enum channel *ch, enum lane *lane)
+{
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		for (int l = 0; l < LANE_COUNT; l++)
+			if (strcmp(e->ch[c].stream[l], name) == 0) {
+				*ch = (enum channel)c;
+				*lane = (enum lane)l;
+				return 0;
+			}
+	return -1;
+}
+
+static void claim_entries(struct engine *e, const redisReply *streams[], int nstreams)
+{
+	struct claim_batch *b;
+	const char **args;
+	int total = 0, n = 0;
+
+	for (int s = 0; s < nstreams; s++)
+		total += (int)streams[s]->element[1]->elements;
+	if (total == 0)
+		return;
+	b = calloc(1, sizeof(*b) + (size_t)total * sizeof(b->items[0]));
+	args = calloc((size_t)total * 4, sizeof(*args));
+	if (b == NULL || args == NULL) {
+		free(b);
+		free(args);
+		log_error("engine: out of memory claiming");
+		return;
+	}
+	b->e = e;
+	for (int s = 0; s < nstreams; s++) {
+		enum channel ch;
+		enum lane lane;
+		const redisReply *entries = streams[s]->element[1];
+
+		if (find_stream(e, streams[s]->element[0]->str, &ch, &lane) != 0)
+			continue;
+		for (size_t i = 0; i < entries->elements; i++) {
+			const redisReply *en = entries->element[i];
+			const char *mid = NULL;
+
+			if (en->type != REDIS_REPLY_ARRAY || en->elements != 2 ||
+			    en->element[0]->type != REDIS_REPLY_STRING)
+				continue;
+			if (en->element[1]->type == REDIS_REPLY_ARRAY && en->element[1]->elements >= 2 &&
+			    en->element[1]->element[1]->type == REDIS_REPLY_STRING)
+				mid = en->element[1]->element[1]->str;
+			struct claim_item *it = &b->items[n];
+			it->ch = ch;
+			it->lane = lane;
+			snprintf(it->entry, sizeof(it->entry), "%s", en->element[0]->str);
+			args[4 * n] = channel_name(ch);
+			args[4 * n + 1] = lane_names[lane];
+			args[4 * n + 2] = it->entry;
+			/* A deleted entry has no fields: the script acknowledges it. */
+			args[4 * n + 3] = mid ? mid : "-";
+			e->ch[ch].held++;
+			n++;
+		}
+	}
+	b->n = n;
+	if (n == 0 || store_eval(e->store, "claim", 4 * n, args, NULL, on_claim, b) != 0) {
+		for (int i = 0; i < n; i++)
+			release(e, b->items[i].ch, 1);
+		free(b);
+	} else {
+		e->claims++;
+	}
+	free(args);
+}
+
+/* ---- reading ---- */
+
+static void on_read(struct rconn *c, redisReply *r, void *data)
+{
+	struct engine *e = data;
+	const redisReply *streams[CHANNEL_COUNT * LANE_COUNT];
+	int nstreams = 0;
+
+	(void)c;
+	e->reading = false;
+	if (r == NULL)
+		return;		/* reader down: engine_reader_state kicks */
+	if (r->type == REDIS_REPLY_ERROR) {
+		log_error("engine: XREADGROUP: %.*s", (int)r->len, r->str);
+		if (strncmp(r->str, "NOGROUP", 7) == 0)
+			rconn_reset(e->store->writer, "group missing: recreating");
+		return;
+	}
+	if (r->type == REDIS_REPLY_NIL) {
+		/* Nothing urgent: block on every lane; a blocking read that timed
+		 * out: look at the urgent lanes first again. */
+		e->urgent_pass = !e->urgent_pass;
+		engine_read(e);
+		return;
+	}
+	if (r->type != REDIS_REPLY_ARRAY)
+		return;
+	/* Urgent streams first, so their messages are claimed and sent first. */
+	for (int pass = 0; pass < LANE_COUNT; pass++)
+		for (size_t i = 0; i < r->elements; i++) {
+			const redisReply *s = r->element[i];
+			enum channel ch;
+			enum lane lane;
+
+			if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
+			    s->element[0]->type != REDIS_REPLY_STRING ||
+			    s->element[1]->type != REDIS_REPLY_ARRAY)
+				continue;
+			if (find_stream(e, s->element[0]->str, &ch, &lane) != 0 || (int)lane != pass)
+				continue;
+			streams[nstreams++] = s;
+		}
+	claim_entries(e, streams, nstreams);
+	e->urgent_pass = true;
+	engine_read(e);
+}
+
+static void engine_read(struct engine *e)
+{
+	const char *argv[16 + CHANNEL_COUNT * LANE_COUNT * 2];
+	const char *keys[CHANNEL_COUNT * LANE_COUNT];
+	char count[16];
+	int argc = 0, nkeys = 0, free_min = INT_MAX;
+
+	if (e->reading || e->stopping || !e->reader->up || !e->store->ready)
+		return;
+	for (int l = 0; l < LANE_COUNT; l++) {
+		if (e->urgent_pass && l != LANE_URGENT)
+			continue;
+		for (int c = 0; c < CHANNEL_COUNT; c++) {
+			struct engine_channel *ch = &e->ch[c];
+			int room = ch->cap - ch->held;
+
+			if (!ch->open || room <= 0)
+				continue;
+			if (room < free_min)
+				free_min = room;
+			keys[nkeys++] = ch->stream[l];
+		}
+	}
+	if (nkeys == 0)
+		return;		/* every channel is full: a finished send kicks */
+	snprintf(count, sizeof(count), "%d", free_min);
+	argv[argc++] = "XREADGROUP";
+	argv[argc++] = "GROUP";
+	argv[argc++] = PREGON_GROUP;
+	argv[argc++] = e->cfg->redis_consumer;
+	argv[argc++] = "COUNT";
+	argv[argc++] = count;
+	if (!e->urgent_pass) {
+		argv[argc++] = "BLOCK";
+		argv[argc++] = "1000";
+	}
+	argv[argc++] = "STREAMS";
+	for (int i = 0; i < nkeys; i++)
+		argv[argc++] = keys[i];
+	for (int i = 0; i < nkeys; i++)
+		argv[argc++] = ">";
+	if (rconn_command(e->reader, on_read, e, e->urgent_pass ? 0 : 1000, argc, argv, NULL) == 0)
+		e->reading = true;
+}
+
+void engine_kick(struct engine *e)
+{
+	engine_read(e);
+}
+
+/* ---- the schedule, reclaiming and trimming ---- */
+
+static void on_tick(struct rconn *c, redisReply *r, void *data)
+{
+	struct engine *e = data;
+
+	(void)c;
+	e->ticking = false;
+	if (r == NULL || store_reply_error(e->store, r, "tick") || r->type != REDIS_REPLY_ARRAY ||
+	    r->elements != 2)
+		return;
+	if (r->element[0]->integer > 0)
+		log_debug("schedule: %lld messages due", r->element[0]->integer);
+	if (r->element[0]->integer >= 500)
+		on_tick_timer(&e->tick_timer);	/* more are due: go on at once */
+}
+
+static void on_tick_timer(uv_timer_t *t)
+{
+	struct engine *e = t->data;
+	const char *args[] = { "500" };
+
+	if (e->ticking || !e->store->ready || e->stopping)
+		return;
+	if (store_eval(e->store, "tick", 1, args, NULL, on_tick, e) == 0)
+		e->ticking = true;
+}
+
+static void on_autoclaim(struct rconn *c, redisReply *r, void *data);
+
+static int autoclaim_next(struct engine *e, int from)
+{
+	for (int i = from; i < CHANNEL_COUNT * LANE_COUNT; i++) {
+		struct engine_channel *ch = &e->ch[i / LANE_COUNT];
+		int lane = i % LANE_COUNT, room = ch->cap - ch->held;
+		char idle[24], count[16];
+
+		if (!ch->open || room <= 0)
+			continue;
+		snprintf(idle, sizeof(idle), "%lld", (long long)e->cfg->jobs_reclaim_after_ms);
+		snprintf(count, sizeof(count), "%d", room);
+		const char *argv[] = { "XAUTOCLAIM", ch->stream[lane], PREGON_GROUP,
+				       e->cfg->redis_consumer, idle, ch->claim_cursor[lane],
+				       "COUNT", count };
+		if (rconn_command(e->store->writer, on_autoclaim, e, 0, 8, argv, NULL) == 0) {
+			e->autoclaiming = true;
+			e->autoclaim_index = i;
+			return i;
+		}
+		return -1;
+	}
+	return -1;
+}
+
+static void on_autoclaim(struct rconn *c, redisReply *r, void *data)
+{
+	struct engine *e = data;
+	int i = e->autoclaim_index;
+	struct engine_channel *ch = &e->ch[i / LANE_COUNT];
+	int lane = i % LANE_COUNT;
+
+	(void)c;
+	e->autoclaiming = false;
+	if (r == NULL || store_reply_error(e->store, r, "XAUTOCLAIM"))
+		return;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
+	    r->element[0]->type == REDIS_REPLY_STRING) {
+		snprintf(ch->claim_cursor[lane], sizeof(ch->claim_cursor[lane]), "%s",
+			 r->element[0]->str);
+		if (r->element[1]->type == REDIS_REPLY_ARRAY && r->element[1]->elements > 0 &&
+		    !e->stopping) {
+			/* Shape it like an XREADGROUP stream reply. */
+			redisReply name = { .type = REDIS_REPLY_STRING, .str = ch->stream[lane],
+					    .len = strlen(ch->stream[lane]) };
+			redisReply *pair[2] = { &name, r->element[1] };
+			redisReply stream = { .type = REDIS_REPLY_ARRAY, .elements = 2, .element = pair };
+			const redisReply *streams[1] = { &stream };
+
+			log_warn("engine: reclaimed %zu %s messages from a silent consumer",
+				 r->element[1]->elements, ch->stream[lane]);
+			claim_entries(e, streams, 1);
+		}
+	}
+	if (!e->stopping)
+		autoclaim_next(e, i + 1);
+}
+
+static void on_claim_timer(uv_timer_t *t)
+{
+	struct engine *e = t->data;
+
+	if (!e->autoclaiming && e->store->ready && !e->stopping)
+		autoclaim_next(e, 0);
+}
+
+static void on_trim(struct rconn *c, redisReply *r, void *data)
+{
+	struct engine *e = data;
+
+	(void)c;
+	if (r != NULL && !store_reply_error(e->store, r, "trim") && r->type == REDIS_REPLY_INTEGER &&
+	    r->integer > 0)
+		log_debug("trimmed %lld acknowledged stream entries", r->integer);
+}
+
+static void on_trim_timer(uv_timer_t *t)
+{
+	struct engine *e = t->data;
+	const char *args[1 + CHANNEL_COUNT * LANE_COUNT];
+	char jobs[128];
+	int n = 0;
+
+	if (!e->store->ready)
+		return;
+	store_key(e->store, jobs, sizeof(jobs), "jobs");
+	args[n++] = jobs;
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		for (int l = 0; l < LANE_COUNT; l++)
+			args[n++] = e->ch[c].stream[l];
+	store_eval(e->store, "trim", n, args, NULL, on_trim, e);
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+	struct engine *e = t->data;
+
+	uv_idle_start(&e->flush_idle, on_flush_idle);
+}
+
+/* ---- life cycle ---- */
+
+int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
+		struct store *store, struct rconn *reader, struct err *err)
+{
+	const char *providers[CHANNEL_COUNT] = { cfg->sms_provider, cfg->email_provider,
+						 cfg->signal_provider };
+	const int caps[CHANNEL_COUNT] = { cfg->sms_concurrency, cfg->email_concurrency,
+					  cfg->signal_concurrency };
+	uint64_t every;
+
+	memset(e, 0, sizeof(*e));
+	e->loop = loop;
+	e->cfg = cfg;
+	e->store = store;
+	e->reader = reader;
+	e->urgent_pass = true;
+	for (int c = 0; c < CHANNEL_COUNT; c++) {
+		struct engine_channel *ch = &e->ch[c];
+		const struct adapter_ops *ops = adapter_find(providers[c]);
+
+		for (int l = 0; l < LANE_COUNT; l++) {
+			char name[64];
+
+			snprintf(name, sizeof(name), "ready:%s:%s", channel_name((enum channel)c),
+				 lane_names[l]);
+			store_key(store, ch->stream[l], sizeof(ch->stream[l]), name);
+			snprintf(ch->claim_cursor[l], sizeof(ch->claim_cursor[l]), "0-0");
+		}
+		if (ops == NULL)
+			return err_set(err, "[%s] provider: unknown or not available in this version: \"%s\"",
+				       channel_name((enum channel)c), providers[c]);
+		ch->cap = caps[c];
+		ch->adapter.ops = ops;
+		ch->adapter.channel = (enum channel)c;
+		ch->adapter.loop = loop;
+		ch->adapter.cfg = cfg;
+		if (ops->open(&ch->adapter, err) != 0)
+			return -1;
+		ch->open = true;
+		e->adapters_open++;
+	}
+	uv_idle_init(loop, &e->flush_idle);
+	uv_timer_init(loop, &e->tick_timer);
+	uv_timer_init(loop, &e->claim_timer);
+	uv_timer_init(loop, &e->trim_timer);
+	uv_timer_init(loop, &e->retry_timer);
+	uv_timer_init(loop, &e->grace_timer);
+	e->flush_idle.data = e->tick_timer.data = e->claim_timer.data = e;
+	e->trim_timer.data = e->retry_timer.data = e->grace_timer.data = e;
+	uv_timer_start(&e->tick_timer, on_tick_timer, (uint64_t)cfg->schedule_tick_ms,
+		       (uint64_t)cfg->schedule_tick_ms);
+	every = (uint64_t)cfg->jobs_reclaim_after_ms / 4;
+	every = every < 250 ? 250 : every > 15000 ? 15000 : every;
+	uv_timer_start(&e->claim_timer, on_claim_timer, every, every);
+	uv_timer_start(&e->trim_timer, on_trim_timer, 10000, 10000);
+	return 0;
+}
+
+void engine_reader_state(struct engine *e, bool up)
+{
+	if (!up) {
+		e->reading = false;
+		return;
+	}
+	e->urgent_pass = true;
+	engine_read(e);
+}
+
+void engine_store_state(struct engine *e, bool ready)
+{
+	if (!ready) {
+		e->ticking = false;
+		e->autoclaiming = false;
+		return;
+	}
+	if (e->done_head != NULL)
+		uv_idle_start(&e->flush_idle, on_flush_idle);
+	engine_read(e);
+}
+
+void engine_reopen(struct engine *e)
+{
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		if (e->ch[c].open && e->ch[c].adapter.ops->reopen)
+			e->ch[c].adapter.ops->reopen(&e->ch[c].adapter);
+}
+
+static int held_total(const struct engine *e)
+{
+	int n = 0;
+
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		n += e->ch[c].held;
+	return n;
+}
+
+static void maybe_drained(struct engine *e)
+{
+	void (*cb)(struct engine *);
+
+	if (!e->stopping || e->on_drained == NULL)
+		return;
+	if (held_total(e) > 0 || e->claims > 0 || e->results_out > 0 || e->done_head != NULL)
+		return;
+	cb = e->on_drained;
+	e->on_drained = NULL;
+	uv_timer_stop(&e->grace_timer);
+	cb(e);
+}
+
+static void on_grace(uv_timer_t *t)
+{
+	struct engine *e = t->data;
+	void (*cb)(struct engine *) = e->on_drained;
+
+	log_warn("engine: shutdown grace over with %d messages held; they stay pending and "
+		 "are reclaimed by another instance", held_total(e));
+	e->on_drained = NULL;
+	if (cb)
+		cb(e);
+}
+
+void engine_stop(struct engine *e, void (*on_drained)(struct engine *e))
+{
+	e->stopping = true;
+	e->on_drained = on_drained;
+	uv_timer_stop(&e->tick_timer);
+	uv_timer_stop(&e->claim_timer);
+	uv_timer_stop(&e->trim_timer);
+	uv_timer_start(&e->grace_timer, on_grace, (uint64_t)e->cfg->shutdown_grace_ms, 0);
+	maybe_drained(e);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct engine *e = h->data;
+
+	if (--e->closing_handles == 0 && e->on_closed)
+		e->on_closed(e);
+}
+
+static void on_adapter_closed(struct adapter *a)
+{
+	struct engine_channel *ch = container_of(a, struct engine_channel, adapter);
+	struct engine *e = container_of(ch - a->channel, struct engine, ch);
+
+	if (--e->closing_handles == 0 && e->on_closed)
+		e->on_closed(e);
+}
+
+void engine_close(struct engine *e, void (*on_closed)(struct engine *e))
+{
+	uv_handle_t *handles[] = { (uv_handle_t *)&e->flush_idle, (uv_handle_t *)&e->tick_timer,
+				   (uv_handle_t *)&e->claim_timer, (uv_handle_t *)&e->trim_timer,
+				   (uv_handle_t *)&e->retry_timer, (uv_handle_t *)&e->grace_timer };
+
+	e->on_closed = on_closed;
+	e->closing_handles = (int)(sizeof(handles) / sizeof(handles[0])) + e->adapters_open;
+	/* Results that could not be written (Redis gone) are dropped here:
+	 * their entries stay pending and are reclaimed and sent again. */
+	while (e->done_head) {
+		struct engine_inflight *f = e->done_head;
+
+		e->done_head = f->next;
+		free(f);
+	}
+	e->done_tail = NULL;
+	for (size_t i = 0; i < sizeof(handles) / sizeof(handles[0]); i++)
+		uv_close(handles[i], on_handle_closed);
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		if (e->ch[c].open) {
+			e->ch[c].open = false;
+			e->ch[c].adapter.ops->close(&e->ch[c].adapter, on_adapter_closed);
+		}
+}

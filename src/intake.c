@@ -1,0 +1,394 @@
+/* intake.c: the job queue's consumer. */
+#include "intake.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "job.h"
+#include "keys.h"
+#include "log.h"
+
+/* One batch handed to the accept script; freed when its reply arrives. */
+struct intake_batch {
+	struct intake *in;
+	int n;
+	struct intake_record *recs;
+};
+
+static void public_reason_of(const char *reason, char *out, size_t out_len)
+{
+	/* Events never carry an address: drop the quoted offending value. */
+	const char *q = strstr(reason, ": \"");
+	size_t n = q ? (size_t)(q - reason) : strlen(reason);
+
+	if (n >= out_len)
+		n = out_len - 1;
+	memcpy(out, reason, n);
+	out[n] = '\0';
+}
+
+static json_t *message_record(const struct job *job)
+{
+	const struct recipient *r = &job->recipient;
+	json_t *chain = json_array(), *addr = json_object(), *m;
+
+	for (int i = 0; i < r->n_channels; i++)
+		json_array_append_new(chain, json_string(channel_name(r->channels[i])));
+	if (r->phone)
+		json_object_set_new(addr, "sms", json_string(r->phone));
+	if (r->email)
+		json_object_set_new(addr, "email", json_string(r->email));
+	if (r->signal)
+		json_object_set_new(addr, "signal", json_string(r->signal));
+	m = json_pack("{s:s, s:o, s:o, s:s, s:i, s:I, s:I}", "contact", r->id, "chain", chain,
+		      "addr", addr, "body", job->body, "urgent", 0, "expires", (json_int_t)0,
+		      "due", (json_int_t)job->send_at_ms);
+	if (m != NULL && job->subject != NULL)
+		json_object_set_new(m, "subject", json_string(job->subject));
+	return m;
+}
+
+int intake_build_record(const struct config *cfg, const char *entry_id,
+			const char *raw, size_t raw_len, struct intake_record *rec)
+{
+	struct job_limits limits = job_limits_default;
+	struct job job;
+	struct err err = { "" };
+	json_t *meta;
+	int rc;
+
+	memset(rec, 0, sizeof(*rec));
+	rec->kind = -1;
+	rec->raw = raw;
+	rec->raw_len = raw_len;
+	limits.max_bytes = (size_t)cfg->jobs_max_bytes;
+	if (raw == NULL) {
+		snprintf(rec->reason, sizeof(rec->reason), "job: entry has no \"job\" field");
+		rec->raw = "";
+		memset(&job, 0, sizeof(job));
+		rc = -1;
+	} else {
+		rc = job_parse(raw, raw_len, &limits, &job, &err);
+		if (rc != 0)
+			snprintf(rec->reason, sizeof(rec->reason), "%s", err.msg);
+		else if (job.kind != JOB_MESSAGE) {
+			/* Validated, but sending this kind lands in a later version:
+			 * dead-lettered so `pregon dead replay` can run it then. */
+			snprintf(rec->reason, sizeof(rec->reason),
+				 "kind: \"%s\" is valid but not implemented yet in this version",
+				 job_kind_name(job.kind));
+			rc = -1;
+		}
+	}
+	if (raw_len > (size_t)cfg->jobs_max_bytes)
+		rec->raw_len = (size_t)cfg->jobs_max_bytes;	/* keep the dead stream bounded */
+	public_reason_of(rec->reason, rec->public_reason, sizeof(rec->public_reason));
+	meta = json_pack("{s:s}", "e", entry_id);
+	if (meta == NULL) {
+		job_free(&job);
+		return -1;
+	}
+	if (job.id != NULL)
+		json_object_set_new(meta, "id", json_string(job.id));
+	if (job.doc != NULL) {
+		json_t *k = json_object_get(job.doc, "kind");
+
+		if (json_is_string(k) && job_kind_from_name(json_string_value(k)) >= 0) {
+			json_object_set_new(meta, "kind", json_copy(k));
+			rec->kind = job_kind_from_name(json_string_value(k));
+		}
+	}
+	if (rc == 0) {
+		json_t *msgs = json_array();
+
+		json_array_append_new(msgs, message_record(&job));
+		json_object_set_new(meta, "msgs", msgs);
+	}
+	rec->meta = json_dumps(meta, JSON_COMPACT);
+	json_decref(meta);
+	job_free(&job);
+	return rec->meta ? 0 : -1;
+}
+
+static void on_retry_timer(uv_timer_t *t);
+
+static void batch_free(struct intake_batch *b)
+{
+	for (int i = 0; i < b->n; i++)
+		free(b->recs[i].meta);
+	free(b->recs);
+	free(b);
+}
+
+static void on_accept(struct rconn *c, redisReply *r, void *data)
+{
+	struct intake_batch *b = data;
+	struct intake *in = b->in;
+
+	(void)c;
+	in->processing--;
+	if (r == NULL || store_reply_error(in->store, r, "accept")) {
+		/* Outcome unknown: the entries are still pending for us; read
+		 * them again (the script is idempotent per entry). */
+		in->from_pending = true;
+		if (r != NULL && !in->stopping)
+			uv_timer_start(&in->retry_timer, on_retry_timer, 1000, 0);
+	} else if (r->type == REDIS_REPLY_ARRAY) {
+		for (size_t i = 0; i < r->elements && i < (size_t)b->n; i++) {
+			const char *v = r->element[i]->str;
+
+			if (v == NULL)
+				continue;
+			if (strcmp(v, "accepted") == 0)
+				in->accepted++;
+			else if (strcmp(v, "rejected") == 0) {
+				in->rejected++;
+				log_info("job rejected (kind %s): %s",
+					 b->recs[i].kind >= 0 ? job_kind_name((enum job_kind)b->recs[i].kind) : "-",
+					 b->recs[i].public_reason);
+			} else if (strcmp(v, "duplicate") == 0)
+				in->duplicates++;
+		}
+	}
+	batch_free(b);
+	if (in->stopping && in->processing == 0 && in->on_drained)
+		in->on_drained(in);
+	else
+		intake_kick(in);
+}
+
+/* Entries: an array of [id, [field, value, ...] or nil]. */
+static int process_entries(struct intake *in, const redisReply *entries)
+{
+	struct intake_batch *b;
+	const char **args;
+	size_t *lens;
+	int n = (int)entries->elements;
+
+	if (n == 0)
+		return 0;
+	b = calloc(1, sizeof(*b));
+	args = calloc((size_t)n * 4, sizeof(*args));
+	lens = calloc((size_t)n * 4, sizeof(*lens));
+	if (b != NULL)
+		b->recs = calloc((size_t)n, sizeof(*b->recs));
+	if (b == NULL || b->recs == NULL || args == NULL || lens == NULL)
+		goto oom;
+	b->in = in;
+	for (int i = 0; i < n; i++) {
+		const redisReply *e = entries->element[i];
+		const redisReply *fields;
+		const char *raw = NULL;
+		size_t raw_len = 0;
+		struct intake_record *rec = &b->recs[i];
+
+		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+		    e->element[0]->type != REDIS_REPLY_STRING)
+			continue;
+		fields = e->element[1];
+		if (fields->type == REDIS_REPLY_NIL) {
+			/* Deleted or trimmed since delivery: acknowledge only. */
+			json_t *meta = json_pack("{s:s, s:b}", "e", e->element[0]->str, "gone", 1);
+
+			rec->meta = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+			json_decref(meta);
+			rec->raw = "";
+		} else {
+			for (size_t f = 0; f + 1 < fields->elements; f += 2)
+				if (strcmp(fields->element[f]->str, "job") == 0) {
+					raw = fields->element[f + 1]->str;
+					raw_len = fields->element[f + 1]->len;
+				}
+			if (intake_build_record(in->cfg, e->element[0]->str, raw, raw_len, rec) != 0)
+				rec->meta = NULL;
+		}
+		if (rec->meta == NULL)
+			goto oom;
+		b->n++;
+		args[4 * i] = rec->meta;
+		lens[4 * i] = strlen(rec->meta);
+		args[4 * i + 1] = rec->raw;
+		lens[4 * i + 1] = rec->raw_len;
+		args[4 * i + 2] = rec->reason;
+		lens[4 * i + 2] = strlen(rec->reason);
+		args[4 * i + 3] = rec->public_reason;
+		lens[4 * i + 3] = strlen(rec->public_reason);
+	}
+	if (b->n != n)
+		goto oom;	/* a malformed reply: drop the batch, re-read */
+	if (store_eval(in->store, "accept", 4 * n, args, lens, on_accept, b) != 0) {
+		batch_free(b);
+		free(args);
+		free(lens);
+		in->from_pending = true;
+		return -1;
+	}
+	in->processing++;
+	free(args);
+	free(lens);
+	return n;
+oom:
+	log_error("intake: cannot build batch (out of memory or malformed reply)");
+	if (b != NULL) {
+		if (b->recs != NULL)
+			batch_free(b);
+		else
+			free(b);
+	}
+	free(args);
+	free(lens);
+	in->from_pending = true;
+	return -1;
+}
+
+static void on_read(struct rconn *c, redisReply *r, void *data)
+{
+	struct intake *in = data;
+	bool was_pending = in->from_pending;
+	int n = 0;
+
+	(void)c;
+	in->reading = false;
+	if (r == NULL) {
+		in->from_pending = true;
+		return;		/* reader down; intake_reader_state kicks */
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		log_error("intake: XREADGROUP: %.*s", (int)r->len, r->str);
+		if (strncmp(r->str, "NOGROUP", 7) == 0)
+			rconn_reset(in->store->writer, "group missing: recreating");
+		uv_timer_start(&in->retry_timer, on_retry_timer, 1000, 0);
+		return;
+	}
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+	    r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
+		n = process_entries(in, r->element[0]->element[1]);
+		if (n < 0) {
+			uv_timer_start(&in->retry_timer, on_retry_timer, 1000, 0);
+			return;
+		}
+	}
+	if (was_pending && n == 0)
+		in->from_pending = false;	/* own pending list drained */
+	if (in->processing == 0)
+		intake_kick(in);
+}
+
+void intake_kick(struct intake *in)
+{
+	char count[16];
+	const char *argv[] = { "XREADGROUP", "GROUP", PREGON_GROUP, in->cfg->redis_consumer,
+			       "COUNT", count, "BLOCK", "1000", "STREAMS", in->stream,
+			       in->from_pending ? "0" : ">" };
+	int argc = 11;
+
+	if (in->stopping || in->reading || in->processing > 0 || !in->reader->up ||
+	    !in->store->ready)
+		return;
+	snprintf(count, sizeof(count), "%d", in->cfg->jobs_batch);
+	if (in->from_pending) {
+		/* BLOCK is ignored for the pending history; drop it. */
+		argv[6] = "STREAMS";
+		argv[7] = in->stream;
+		argv[8] = "0";
+		argc = 9;
+	}
+	if (rconn_command(in->reader, on_read, in, 1000, argc, argv, NULL) == 0)
+		in->reading = true;
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+	intake_kick(t->data);
+}
+
+static void on_autoclaim(struct rconn *c, redisReply *r, void *data)
+{
+	struct intake *in = data;
+
+	(void)c;
+	in->claiming = false;
+	if (r == NULL || store_reply_error(in->store, r, "XAUTOCLAIM jobs"))
+		return;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING)
+		return;
+	snprintf(in->claim_cursor, sizeof(in->claim_cursor), "%s", r->element[0]->str);
+	if (r->element[1]->type == REDIS_REPLY_ARRAY && r->element[1]->elements > 0) {
+		int n = process_entries(in, r->element[1]);
+
+		if (n > 0) {
+			in->reclaimed += (uint64_t)n;
+			log_warn("intake: reclaimed %d job entries from a silent consumer", n);
+		}
+	}
+}
+
+static void on_claim_timer(uv_timer_t *t)
+{
+	struct intake *in = t->data;
+	char idle[24], count[16];
+	const char *argv[] = { "XAUTOCLAIM", in->stream, PREGON_GROUP, in->cfg->redis_consumer,
+			       idle, in->claim_cursor, "COUNT", count };
+
+	if (in->stopping || in->claiming || !in->store->ready)
+		return;
+	snprintf(idle, sizeof(idle), "%lld", (long long)in->cfg->jobs_reclaim_after_ms);
+	snprintf(count, sizeof(count), "%d", in->cfg->jobs_batch);
+	if (rconn_command(in->store->writer, on_autoclaim, in, 0, 8, argv, NULL) == 0)
+		in->claiming = true;
+}
+
+void intake_init(struct intake *in, uv_loop_t *loop, const struct config *cfg,
+		 struct store *store, struct rconn *reader)
+{
+	uint64_t every;
+
+	memset(in, 0, sizeof(*in));
+	in->loop = loop;
+	in->cfg = cfg;
+	in->store = store;
+	in->reader = reader;
+	in->from_pending = true;
+	snprintf(in->claim_cursor, sizeof(in->claim_cursor), "0-0");
+	store_key(store, in->stream, sizeof(in->stream), "jobs");
+	uv_timer_init(loop, &in->claim_timer);
+	uv_timer_init(loop, &in->retry_timer);
+	in->claim_timer.data = in;
+	in->retry_timer.data = in;
+	every = (uint64_t)cfg->jobs_reclaim_after_ms / 4;
+	if (every < 250)
+		every = 250;
+	if (every > 15000)
+		every = 15000;
+	uv_timer_start(&in->claim_timer, on_claim_timer, every, every);
+}
+
+void intake_reader_state(struct intake *in, bool up)
+{
+	if (!up) {
+		in->reading = false;
+		in->from_pending = true;
+		return;
+	}
+	intake_kick(in);
+}
+
+void intake_stop(struct intake *in, void (*on_drained)(struct intake *in))
+{
+	in->stopping = true;
+	in->on_drained = on_drained;
+	uv_timer_stop(&in->claim_timer);
+	uv_timer_stop(&in->retry_timer);
+	if (in->processing == 0 && on_drained)
+		on_drained(in);
+}
+
+void intake_close(struct intake *in)
+{
+	uv_close((uv_handle_t *)&in->claim_timer, NULL);
+	uv_close((uv_handle_t *)&in->retry_timer, NULL);
+}

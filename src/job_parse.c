@@ -1,0 +1,986 @@
+/* job_parse.c: a job document from outside, checked once at intake.
+ *
+ * CONTRACT.md section 2 is the authority on fields. Every rejection names
+ * the field by its path and says what is wrong (`recipient.phone: not an
+ * E.164 number: "323-555"`, `audience.recipients[3].email: ...`), because
+ * that text is all a producer sees in the dead-letter stream. Conventions:
+ * - null for an optional field means absent; for a required one, missing;
+ * - unknown fields are ignored (so "charge" in a court case never matters);
+ * - a wrong type is rejected, never coerced ("5" is not 5, 1 is not true);
+ * - normalised values (phone numbers, trimmed email, canonical case of a
+ *   language tag) are written back into the document, so job->doc and the
+ *   typed fields agree and later readers of doc see the normal form.
+ *
+ * Identifier rule (job id, recipient/contact id, contact_id): 1 to 128
+ * bytes of printable ASCII without spaces (0x21..0x7e). Ids end up in Redis
+ * key names, URLs (/v1/jobs/{id}), log lines and events; ASCII without
+ * spaces is unambiguous in all of them, and producers' ids are ASCII
+ * (UUIDs, CRM row ids). References and names chosen by people (case.ref,
+ * event.ref, audience.list, lists[]) may hold spaces and any UTF-8 except
+ * control characters, 1 to 128 bytes. */
+#include "job.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "validate.h"
+#include "validate_quote.h"
+
+const struct job_limits job_limits_default = {
+	.max_bytes = 65536,
+	.max_depth = 16,
+	.max_text = 8192,
+	.max_recipients = 1000,
+};
+
+#define REF_MAX 128		/* case.ref, event.ref, list names */
+#define SHORT_TEXT_MAX 512	/* names, court, address, title: go into SMS */
+#define DURATIONS_MAX 32	/* offsets/reminders: each one is a message */
+#define KEYWORD_MAX 32		/* reply keyword, in characters */
+#define REPLIES_MAX 32
+#define MEANING_MAX 128
+#define PATH_LEN 192
+
+static const char *const kind_names[JOB_KIND_COUNT] = {
+	[JOB_MESSAGE] = "message",
+	[JOB_COURT_REMINDER] = "court_reminder",
+	[JOB_ACTION_ALERT] = "action_alert",
+	[JOB_TOWNHALL_CONFIRMATION] = "townhall_confirmation",
+	[JOB_CANCEL] = "cancel",
+	[JOB_CONTACT_UPSERT] = "contact_upsert",
+	[JOB_CONTACT_DELETE] = "contact_delete",
+};
+
+static const char *const channel_names[CHANNEL_COUNT] = {
+	[CHANNEL_SMS] = "sms",
+	[CHANNEL_EMAIL] = "email",
+	[CHANNEL_SIGNAL] = "signal",
+};
+
+const char *job_kind_name(enum job_kind kind)
+{
+	if ((int)kind < 0 || kind >= JOB_KIND_COUNT)
+		return "unknown";
+	return kind_names[kind];
+}
+
+int job_kind_from_name(const char *name)
+{
+	int i;
+
+	if (name == NULL)
+		return -1;
+	for (i = 0; i < JOB_KIND_COUNT; i++)
+		if (strcmp(name, kind_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *channel_name(enum channel ch)
+{
+	if ((int)ch < 0 || ch >= CHANNEL_COUNT)
+		return "unknown";
+	return channel_names[ch];
+}
+
+int channel_from_name(const char *name)
+{
+	int i;
+
+	if (name == NULL)
+		return -1;
+	for (i = 0; i < CHANNEL_COUNT; i++)
+		if (strcmp(name, channel_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* ---- errors and paths ------------------------------------------------- */
+
+struct parse {
+	const struct job_limits *lim;
+	struct err *err;
+};
+
+static int fail(struct err *err, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct err *err, const char *path, const char *fmt, ...)
+{
+	char msg[ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return err_set(err, "%s: %s", path, msg);
+}
+
+/* A validator from validate.c left "problem" in err; make it "path: problem". */
+static int fail_field(struct err *err, const char *path)
+{
+	char msg[ERR_MSG_MAX];
+
+	if (err == NULL)
+		return -1;
+	memcpy(msg, err->msg, sizeof(msg));
+	msg[sizeof(msg) - 1] = '\0';
+	return err_set(err, "%s: %s", path, msg);
+}
+
+static int fail_oom(struct err *err)
+{
+	return err_set(err, "job: out of memory");
+}
+
+/* Appends src to out (PATH_LEN bytes), cutting what does not fit: a path
+ * only names a field in a message, so a shortened one is still useful. */
+static void path_append(char out[PATH_LEN], const char *src)
+{
+	size_t used = strlen(out), n = strlen(src);
+
+	if (n > PATH_LEN - 1 - used)
+		n = PATH_LEN - 1 - used;
+	memcpy(out + used, src, n);
+	out[used + n] = '\0';
+}
+
+/* "base.key", or "key" at the top level. Keys that come from the document
+ * (languages, reply keywords) are escaped and shortened. */
+static const char *path_key(char out[PATH_LEN], const char *base, const char *key)
+{
+	char k[64];
+
+	validate_escape(k, sizeof(k), key);
+	out[0] = '\0';
+	if (base != NULL && base[0] != '\0') {
+		path_append(out, base);
+		path_append(out, ".");
+	}
+	path_append(out, k);
+	return out;
+}
+
+static const char *path_index(char out[PATH_LEN], const char *base, size_t i)
+{
+	char idx[32];
+
+	snprintf(idx, sizeof(idx), "[%zu]", i);
+	out[0] = '\0';
+	path_append(out, base);
+	path_append(out, idx);
+	return out;
+}
+
+/* ---- generic field access --------------------------------------------- */
+
+/* The member, or NULL when absent or null (null means absent). */
+static json_t *member(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	return json_is_null(v) ? NULL : v;
+}
+
+static int get_string(struct parse *ps, json_t *obj, const char *base,
+		      const char *key, int required, const char **out)
+{
+	char path[PATH_LEN];
+	json_t *v = member(obj, key);
+
+	*out = NULL;
+	if (v == NULL) {
+		if (required)
+			return fail(ps->err, path_key(path, base, key), "missing");
+		return 0;
+	}
+	if (!json_is_string(v))
+		return fail(ps->err, path_key(path, base, key), "must be a string");
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int get_object(struct parse *ps, json_t *obj, const char *base,
+		      const char *key, int required, json_t **out)
+{
+	char path[PATH_LEN];
+	json_t *v = member(obj, key);
+
+	*out = NULL;
+	if (v == NULL) {
+		if (required)
+			return fail(ps->err, path_key(path, base, key), "missing");
+		return 0;
+	}
+	if (!json_is_object(v))
+		return fail(ps->err, path_key(path, base, key), "must be an object");
+	*out = v;
+	return 0;
+}
+
+/* Stores a normalised string back under key and returns the stored copy. */
+static const char *set_string(struct parse *ps, json_t *obj, const char *key,
+			      const char *value)
+{
+	json_t *s = json_string(value);
+
+	if (s == NULL || json_object_set_new(obj, key, s) < 0) {
+		fail_oom(ps->err);
+		return NULL;
+	}
+	return json_string_value(json_object_get(obj, key));
+}
+
+/* ---- value rules ------------------------------------------------------ */
+
+static int check_id(struct parse *ps, const char *path, const char *s)
+{
+	size_t len = strlen(s), i;
+
+	if (len == 0)
+		return fail(ps->err, path, "must not be empty");
+	if (len > JOB_ID_MAX)
+		return fail(ps->err, path, "longer than %d characters", JOB_ID_MAX);
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+			return fail(ps->err, path, "must be printable ASCII without spaces");
+	return 0;
+}
+
+/* C0 controls, DEL, and C1 controls (U+0080..U+009F, UTF-8 C2 80..C2 9F):
+ * jansson guarantees valid UTF-8, so only these need looking for. */
+static int has_control(const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			return 1;
+		if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			return 1;
+	}
+	return 0;
+}
+
+static int check_ref(struct parse *ps, const char *path, const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0)
+		return fail(ps->err, path, "must not be empty");
+	if (len > REF_MAX)
+		return fail(ps->err, path, "longer than %d bytes", REF_MAX);
+	if (has_control(s))
+		return fail(ps->err, path, "must not contain control characters");
+	return 0;
+}
+
+/* Text a person reads: non-empty (unless allowed), at most max bytes. */
+static int check_text(struct parse *ps, const char *path, const char *s,
+		      size_t max, int allow_empty)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 && !allow_empty)
+		return fail(ps->err, path, "must not be empty");
+	if (len > max)
+		return fail(ps->err, path, "longer than %zu bytes", max);
+	return 0;
+}
+
+static int is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static char lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+static char upper(char c)
+{
+	return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+}
+
+/* A BCP 47 language tag of the shapes templates are kept in: language (2-3
+ * letters), optional script (4 letters, "zh-Hant"), optional region (2
+ * letters or 3 digits: "es-MX", "es-419"). Writes the canonical case
+ * (RFC 5646 2.1.1: "es-MX", "zh-Hant-TW") into out[16]. */
+static int lang_normalise(const char *s, char out[16])
+{
+	size_t n = 0, i, len = strlen(s);
+	const char *p = s;
+
+	for (i = 0; i < 3 && is_alpha(p[i]); i++)
+		;
+	if (i < 2 || len > 15)
+		return -1;
+	for (; n < i; n++)
+		out[n] = lower(p[n]);
+	p += i;
+	if (*p == '-' && is_alpha(p[1]) && is_alpha(p[2]) && is_alpha(p[3]) &&
+	    is_alpha(p[4]) && (p[5] == '-' || p[5] == '\0')) {
+		out[n++] = '-';
+		out[n++] = upper(p[1]);
+		out[n++] = lower(p[2]);
+		out[n++] = lower(p[3]);
+		out[n++] = lower(p[4]);
+		p += 5;
+	}
+	if (*p == '-') {
+		if (is_alpha(p[1]) && is_alpha(p[2]) && p[3] == '\0') {
+			out[n++] = '-';
+			out[n++] = upper(p[1]);
+			out[n++] = upper(p[2]);
+			p += 3;
+		} else if (p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
+			   p[3] >= '0' && p[3] <= '9' && p[4] == '\0') {
+			memcpy(out + n, p, 4);
+			n += 4;
+			p += 4;
+		} else {
+			return -1;
+		}
+	}
+	if (*p != '\0')
+		return -1;
+	out[n] = '\0';
+	return 0;
+}
+
+static int fail_quoted(struct parse *ps, const char *path, const char *what,
+		       const char *value)
+{
+	char q[VALIDATE_QUOTE_MAX];
+
+	validate_quote(q, sizeof(q), value);
+	return fail(ps->err, path, "%s %s", what, q);
+}
+
+/* ---- times and durations ---------------------------------------------- */
+
+/* A time field. tz: the zone for a time without offset (NULL: none);
+ * need_offset: the time must be absolute whatever tz says. */
+static int get_time(struct parse *ps, json_t *obj, const char *base,
+		    const char *key, int required, const char *tz,
+		    int need_offset, int64_t *ms, int *present)
+{
+	char path[PATH_LEN];
+	const char *s;
+
+	*present = 0;
+	if (get_string(ps, obj, base, key, required, &s) < 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	path_key(path, base, key);
+	if (time_parse_iso8601(s, need_offset ? NULL : tz, ms, ps->err) < 0) {
+		if (need_offset && ps->err != NULL &&
+		    strcmp(ps->err->msg, "time has no offset and no time zone") == 0)
+			return fail(ps->err, path, "must have an offset or Z");
+		return fail_field(ps->err, path);
+	}
+	*present = 1;
+	return 0;
+}
+
+static int get_durations(struct parse *ps, json_t *obj, const char *key)
+{
+	json_t *arr = member(obj, key), *v;
+	char path[PATH_LEN];
+	size_t i;
+
+	if (arr == NULL)
+		return 0;
+	if (!json_is_array(arr))
+		return fail(ps->err, key, "must be an array");
+	if (json_array_size(arr) == 0)
+		return fail(ps->err, key, "must not be empty");
+	if (json_array_size(arr) > DURATIONS_MAX)
+		return fail(ps->err, key, "more than %d entries", DURATIONS_MAX);
+	json_array_foreach(arr, i, v) {
+		struct duration d;
+
+		path_index(path, key, i);
+		if (!json_is_string(v))
+			return fail(ps->err, path, "must be a string");
+		if (duration_parse_iso8601(json_string_value(v), &d, ps->err) < 0)
+			return fail_field(ps->err, path);
+	}
+	return 0;
+}
+
+/* ---- recipients ------------------------------------------------------- */
+
+static int get_phone(struct parse *ps, json_t *obj, const char *base,
+		     const char *key, const char **out)
+{
+	char path[PATH_LEN], norm[PHONE_E164_MAX + 1];
+	const char *s;
+
+	if (get_string(ps, obj, base, key, 0, &s) < 0)
+		return -1;
+	*out = NULL;
+	if (s == NULL)
+		return 0;
+	if (phone_check_e164(s, norm, ps->err) < 0)
+		return fail_field(ps->err, path_key(path, base, key));
+	if (strcmp(norm, s) == 0) {
+		*out = s;
+		return 0;
+	}
+	*out = set_string(ps, obj, key, norm);
+	return *out == NULL ? -1 : 0;
+}
+
+static int is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Email addresses arrive from web forms and spreadsheets with stray spaces
+ * around them; those are trimmed (job.h: "email trimmed"), nothing else. */
+static int get_email(struct parse *ps, json_t *obj, const char *base,
+		     const char **out)
+{
+	char path[PATH_LEN], buf[300];
+	const char *s, *start;
+	size_t len;
+
+	if (get_string(ps, obj, base, "email", 0, &s) < 0)
+		return -1;
+	*out = NULL;
+	if (s == NULL)
+		return 0;
+	path_key(path, base, "email");
+	start = s;
+	len = strlen(s);
+	while (len > 0 && is_space(*start)) {
+		start++;
+		len--;
+	}
+	while (len > 0 && is_space(start[len - 1]))
+		len--;
+	if (len >= sizeof(buf))	/* far over the 254 bytes email_check allows */
+		return fail_quoted(ps, path, "not an email address:", s);
+	memcpy(buf, start, len);
+	buf[len] = '\0';
+	if (email_check(buf, ps->err) < 0)
+		return fail_field(ps->err, path);
+	if (strcmp(buf, s) == 0) {
+		*out = s;
+		return 0;
+	}
+	*out = set_string(ps, obj, "email", buf);
+	return *out == NULL ? -1 : 0;
+}
+
+static int has_address(const struct recipient *r, int ch)
+{
+	switch (ch) {
+	case CHANNEL_SMS: return r->phone != NULL;
+	case CHANNEL_EMAIL: return r->email != NULL;
+	case CHANNEL_SIGNAL: return r->signal != NULL;
+	default: return 0;
+	}
+}
+
+static int get_channels(struct parse *ps, json_t *obj, const char *base,
+			struct recipient *r)
+{
+	char path[PATH_LEN], ipath[PATH_LEN];
+	json_t *arr = member(obj, "channels"), *v;
+	int seen[CHANNEL_COUNT] = { 0 };
+	size_t i;
+
+	r->n_channels = 0;
+	if (arr == NULL) {
+		/* Default preference: SMS reaches every phone, then email,
+		 * then Signal (CONTRACT.md section 2, job.h). */
+		for (i = 0; i < CHANNEL_COUNT; i++)
+			if (has_address(r, (int)i))
+				r->channels[r->n_channels++] = (enum channel)i;
+		return 0;
+	}
+	path_key(path, base, "channels");
+	if (!json_is_array(arr))
+		return fail(ps->err, path, "must be an array");
+	if (json_array_size(arr) == 0)
+		return fail(ps->err, path, "must not be empty");
+	json_array_foreach(arr, i, v) {
+		int ch;
+
+		path_index(ipath, path, i);
+		if (!json_is_string(v))
+			return fail(ps->err, ipath, "must be a string");
+		ch = channel_from_name(json_string_value(v));
+		if (ch < 0)
+			return fail_quoted(ps, ipath, "unknown channel", json_string_value(v));
+		if (seen[ch])
+			return fail_quoted(ps, ipath, "duplicate channel", json_string_value(v));
+		seen[ch] = 1;
+		/* A listed channel without an address is a preference for
+		 * a channel this contact may get later: kept out, not fatal. */
+		if (has_address(r, ch))
+			r->channels[r->n_channels++] = (enum channel)ch;
+	}
+	if (r->n_channels == 0)
+		return fail(ps->err, path, "no listed channel has an address");
+	return 0;
+}
+
+static int parse_recipient(struct parse *ps, json_t *obj, const char *path,
+			   struct recipient *r)
+{
+	char fpath[PATH_LEN], lang[16];
+
+	memset(r, 0, sizeof(*r));
+	if (!json_is_object(obj))
+		return fail(ps->err, path, "must be an object");
+	if (get_string(ps, obj, path, "id", 1, &r->id) < 0 ||
+	    check_id(ps, path_key(fpath, path, "id"), r->id) < 0)
+		return -1;
+	if (get_string(ps, obj, path, "name", 0, &r->name) < 0)
+		return -1;
+	if (r->name != NULL &&
+	    check_text(ps, path_key(fpath, path, "name"), r->name, SHORT_TEXT_MAX, 1) < 0)
+		return -1;
+	if (get_string(ps, obj, path, "lang", 0, &r->lang) < 0)
+		return -1;
+	if (r->lang != NULL) {
+		if (lang_normalise(r->lang, lang) < 0)
+			return fail_quoted(ps, path_key(fpath, path, "lang"),
+					   "not a language tag:", r->lang);
+		if (strcmp(lang, r->lang) != 0 &&
+		    (r->lang = set_string(ps, obj, "lang", lang)) == NULL)
+			return -1;
+	}
+	if (get_string(ps, obj, path, "tz", 0, &r->tz) < 0)
+		return -1;
+	if (r->tz != NULL && tz_check(r->tz, ps->err) < 0)
+		return fail_field(ps->err, path_key(fpath, path, "tz"));
+	if (get_phone(ps, obj, path, "phone", &r->phone) < 0 ||
+	    get_email(ps, obj, path, &r->email) < 0 ||
+	    get_phone(ps, obj, path, "signal", &r->signal) < 0)
+		return -1;
+	if (r->phone == NULL && r->email == NULL && r->signal == NULL)
+		return fail(ps->err, path, "needs at least one address (phone, email or signal)");
+	return get_channels(ps, obj, path, r);
+}
+
+static int get_recipient(struct parse *ps, json_t *doc, const char *key,
+			 struct recipient *r)
+{
+	json_t *v = member(doc, key);
+
+	if (v == NULL)
+		return fail(ps->err, key, "missing");
+	return parse_recipient(ps, v, key, r);
+}
+
+/* ---- kinds ------------------------------------------------------------ */
+
+static int parse_message(struct parse *ps, struct job *job)
+{
+	json_t *doc = job->doc;
+	int present;
+
+	if (get_recipient(ps, doc, "recipient", &job->recipient) < 0)
+		return -1;
+	if (get_string(ps, doc, NULL, "body", 1, &job->body) < 0 ||
+	    check_text(ps, "body", job->body, ps->lim->max_text, 0) < 0)
+		return -1;
+	if (get_string(ps, doc, NULL, "subject", 0, &job->subject) < 0)
+		return -1;
+	if (job->subject != NULL &&
+	    check_text(ps, "subject", job->subject, ps->lim->max_text, 0) < 0)
+		return -1;
+	return get_time(ps, doc, NULL, "send_at", 0, job->recipient.tz, 0,
+			&job->send_at_ms, &present);
+}
+
+static int parse_court_reminder(struct parse *ps, struct job *job)
+{
+	static const char *const optional[] = { "court", "address", "department" };
+	json_t *doc = job->doc, *c;
+	const char *s, *tz;
+	char path[PATH_LEN];
+	int64_t appearance;
+	size_t i;
+	int present;
+
+	if (get_object(ps, doc, NULL, "case", 1, &c) < 0)
+		return -1;
+	if (get_string(ps, c, "case", "ref", 1, &s) < 0 ||
+	    check_ref(ps, "case.ref", s) < 0)
+		return -1;
+	for (i = 0; i < sizeof(optional) / sizeof(optional[0]); i++) {
+		if (get_string(ps, c, "case", optional[i], 0, &s) < 0)
+			return -1;
+		if (s != NULL && check_text(ps, path_key(path, "case", optional[i]), s,
+					    SHORT_TEXT_MAX, 1) < 0)
+			return -1;
+	}
+	if (get_string(ps, c, "case", "tz", 1, &tz) < 0)
+		return -1;
+	if (tz_check(tz, ps->err) < 0)
+		return fail_field(ps->err, "case.tz");
+	if (get_time(ps, doc, NULL, "appearance", 1, tz, 0, &appearance, &present) < 0)
+		return -1;
+	if (get_recipient(ps, doc, "recipient", &job->recipient) < 0)
+		return -1;
+	return get_durations(ps, doc, "offsets");
+}
+
+/* "message" and "subject" of an alert: a text, or texts by language. The
+ * language keys are rewritten in canonical case ("ES" -> "es") so they
+ * match recipient.lang, which is normalised the same way. */
+static int get_texts(struct parse *ps, json_t *doc, const char *key, int required)
+{
+	json_t *v = member(doc, key), *norm, *text;
+	const char *lang;
+	char path[PATH_LEN], canon[16];
+
+	if (v == NULL)
+		return required ? fail(ps->err, key, "missing") : 0;
+	if (json_is_string(v))
+		return check_text(ps, key, json_string_value(v), ps->lim->max_text, 0);
+	if (!json_is_object(v))
+		return fail(ps->err, key, "must be a text or an object of texts by language");
+	if (json_object_size(v) == 0)
+		return fail(ps->err, key, "must not be empty");
+	norm = json_object();
+	if (norm == NULL)
+		return fail_oom(ps->err);
+	json_object_foreach(v, lang, text) {
+		if (lang_normalise(lang, canon) < 0) {
+			json_decref(norm);
+			return fail_quoted(ps, key, "not a language tag:", lang);
+		}
+		path_key(path, key, canon);
+		if (json_object_get(norm, canon) != NULL) {
+			json_decref(norm);
+			return fail(ps->err, path, "given twice");
+		}
+		if (!json_is_string(text)) {
+			json_decref(norm);
+			return fail(ps->err, path, "must be a string");
+		}
+		if (check_text(ps, path, json_string_value(text), ps->lim->max_text, 0) < 0) {
+			json_decref(norm);
+			return -1;
+		}
+		if (json_object_set(norm, canon, text) < 0) {
+			json_decref(norm);
+			return fail_oom(ps->err);
+		}
+	}
+	if (json_object_set_new(doc, key, norm) < 0)
+		return fail_oom(ps->err);
+	return 0;
+}
+
+/* Inbound consent words (CONTRACT.md section 2) win over reply keywords;
+ * a keyword equal to one could never be answered and would opt people out. */
+static int is_consent_word(const char *s)
+{
+	static const char *const words[] = {
+		"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT",
+		"REVOKE", "OPTOUT", "ALTO", "PARAR", "BASTA", "START",
+		"UNSTOP", "YES", "HELP",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcasecmp(s, words[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+static int get_replies(struct parse *ps, json_t *doc)
+{
+	json_t *obj, *meaning;
+	const char *kw, *other;
+	char path[PATH_LEN];
+	size_t n;
+
+	if (get_object(ps, doc, NULL, "replies", 0, &obj) < 0)
+		return -1;
+	if (obj == NULL)
+		return 0;
+	if (json_object_size(obj) > REPLIES_MAX)
+		return fail(ps->err, "replies", "more than %d keywords", REPLIES_MAX);
+	json_object_foreach(obj, kw, meaning) {
+		n = utf8_chars(kw);
+		if (n < 1 || n > KEYWORD_MAX)
+			return fail_quoted(ps, "replies", "keyword must be 1 to 32 characters:", kw);
+		/* Inbound text is matched as a whole word: a keyword with
+		 * spaces at its ends or control characters would never match. */
+		if (has_control(kw) || is_space(kw[0]) || is_space(kw[strlen(kw) - 1]))
+			return fail_quoted(ps, "replies", "keyword has spaces or control characters:", kw);
+		if (is_consent_word(kw))
+			return fail_quoted(ps, "replies", "keyword is reserved for opt-out and help:", kw);
+		path_key(path, "replies", kw);
+		if (!json_is_string(meaning))
+			return fail(ps->err, path, "must be a string");
+		if (check_text(ps, path, json_string_value(meaning), MEANING_MAX, 0) < 0)
+			return -1;
+	}
+	/* Replies are matched without regard to case ("Si" and "si" are the
+	 * same answer), so two keywords may not differ only in case. */
+	json_object_foreach(obj, kw, meaning) {
+		void *it = json_object_iter_next(obj, json_object_key_to_iter(kw));
+
+		for (; it != NULL; it = json_object_iter_next(obj, it)) {
+			other = json_object_iter_key(it);
+			if (strcasecmp(kw, other) == 0)
+				return fail_quoted(ps, "replies", "keyword given twice (case does not count):", other);
+		}
+	}
+	return 0;
+}
+
+static int get_audience(struct parse *ps, json_t *doc)
+{
+	json_t *aud, *list, *rcps, *r, *ids;
+	char path[PATH_LEN], ipath[PATH_LEN];
+	struct recipient tmp;
+	size_t i;
+
+	if (get_object(ps, doc, NULL, "audience", 1, &aud) < 0)
+		return -1;
+	list = member(aud, "list");
+	rcps = member(aud, "recipients");
+	if (list != NULL && rcps != NULL)
+		return fail(ps->err, "audience", "give either list or recipients, not both");
+	if (list == NULL && rcps == NULL)
+		return fail(ps->err, "audience", "needs list or recipients");
+	if (list != NULL) {
+		if (!json_is_string(list))
+			return fail(ps->err, "audience.list", "must be a string");
+		return check_ref(ps, "audience.list", json_string_value(list));
+	}
+	if (!json_is_array(rcps))
+		return fail(ps->err, "audience.recipients", "must be an array");
+	if (json_array_size(rcps) == 0)
+		return fail(ps->err, "audience.recipients", "must not be empty");
+	if (json_array_size(rcps) > ps->lim->max_recipients)
+		return fail(ps->err, "audience.recipients", "more than %zu recipients",
+			    ps->lim->max_recipients);
+	/* One message per person: the same contact twice in one alert is a
+	 * producer's mistake that would text someone twice. */
+	ids = json_object();
+	if (ids == NULL)
+		return fail_oom(ps->err);
+	json_array_foreach(rcps, i, r) {
+		path_index(path, "audience.recipients", i);
+		if (parse_recipient(ps, r, path, &tmp) < 0)
+			goto out;
+		if (json_object_get(ids, tmp.id) != NULL) {
+			fail_quoted(ps, path_key(ipath, path, "id"), "duplicate id", tmp.id);
+			goto out;
+		}
+		if (json_object_set_new(ids, tmp.id, json_true()) < 0) {
+			fail_oom(ps->err);
+			goto out;
+		}
+	}
+	json_decref(ids);
+	return 0;
+out:
+	json_decref(ids);
+	return -1;
+}
+
+static int parse_action_alert(struct parse *ps, struct job *job)
+{
+	json_t *doc = job->doc, *urgent = member(doc, "urgent");
+	int64_t expires;
+	int present;
+
+	if (urgent != NULL && !json_is_boolean(urgent))
+		return fail(ps->err, "urgent", "must be true or false");
+	if (get_audience(ps, doc) < 0 ||
+	    get_texts(ps, doc, "message", 1) < 0 ||
+	    get_texts(ps, doc, "subject", 0) < 0)
+		return -1;
+	if (get_time(ps, doc, NULL, "expires_at", 0, NULL, 1, &expires, &present) < 0)
+		return -1;
+	return get_replies(ps, doc);
+}
+
+static int parse_townhall(struct parse *ps, struct job *job)
+{
+	json_t *doc = job->doc, *ev;
+	const char *s, *tz;
+	int64_t starts, ends;
+	int present;
+
+	if (get_object(ps, doc, NULL, "event", 1, &ev) < 0)
+		return -1;
+	if (get_string(ps, ev, "event", "ref", 1, &s) < 0 ||
+	    check_ref(ps, "event.ref", s) < 0)
+		return -1;
+	if (get_string(ps, ev, "event", "title", 1, &s) < 0 ||
+	    check_text(ps, "event.title", s, SHORT_TEXT_MAX, 0) < 0)
+		return -1;
+	/* The zone first: starts_at and ends_at are read in it. */
+	if (get_string(ps, ev, "event", "tz", 1, &tz) < 0)
+		return -1;
+	if (tz_check(tz, ps->err) < 0)
+		return fail_field(ps->err, "event.tz");
+	if (get_time(ps, ev, "event", "starts_at", 1, tz, 0, &starts, &present) < 0 ||
+	    get_time(ps, ev, "event", "ends_at", 0, tz, 0, &ends, &present) < 0)
+		return -1;
+	if (present && ends <= starts)
+		return fail(ps->err, "event.ends_at", "must be after event.starts_at");
+	if (get_string(ps, ev, "event", "location", 0, &s) < 0)
+		return -1;
+	if (s != NULL && check_text(ps, "event.location", s, SHORT_TEXT_MAX, 1) < 0)
+		return -1;
+	if (get_string(ps, ev, "event", "join_url", 0, &s) < 0)
+		return -1;
+	/* It goes into emails and calendar invitations as a link. */
+	if (s != NULL && ((strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0) ||
+			  strlen(s) > 2048 || has_control(s) || strchr(s, ' ') != NULL))
+		return fail(ps->err, "event.join_url", "must be an http or https URL");
+	if (get_recipient(ps, doc, "recipient", &job->recipient) < 0)
+		return -1;
+	return get_durations(ps, doc, "reminders");
+}
+
+static int parse_cancel(struct parse *ps, struct job *job)
+{
+	const char *s;
+
+	if (get_string(ps, job->doc, NULL, "case_ref", 1, &s) < 0)
+		return -1;
+	return check_ref(ps, "case_ref", s);
+}
+
+static int parse_contact_upsert(struct parse *ps, struct job *job)
+{
+	json_t *lists, *v;
+	char path[PATH_LEN];
+	size_t i;
+
+	if (get_recipient(ps, job->doc, "contact", &job->recipient) < 0)
+		return -1;
+	lists = member(job->doc, "lists");
+	if (lists == NULL)
+		return 0;
+	if (!json_is_array(lists))
+		return fail(ps->err, "lists", "must be an array");
+	json_array_foreach(lists, i, v) {
+		path_index(path, "lists", i);
+		if (!json_is_string(v))
+			return fail(ps->err, path, "must be a string");
+		if (check_ref(ps, path, json_string_value(v)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_contact_delete(struct parse *ps, struct job *job)
+{
+	const char *s;
+
+	if (get_string(ps, job->doc, NULL, "contact_id", 1, &s) < 0)
+		return -1;
+	return check_id(ps, "contact_id", s);
+}
+
+/* ---- the document ----------------------------------------------------- */
+
+/* Containers only count: {"a":{"b":1}} is 2 deep. jansson already stops at
+ * 2048, which bounds this recursion. */
+static int depth_ok(json_t *v, int depth, int max)
+{
+	const char *key;
+	json_t *child;
+	size_t i;
+
+	if (!json_is_object(v) && !json_is_array(v))
+		return 1;
+	if (depth > max)
+		return 0;
+	if (json_is_object(v)) {
+		json_object_foreach(v, key, child)
+			if (!depth_ok(child, depth + 1, max))
+				return 0;
+	} else {
+		json_array_foreach(v, i, child)
+			if (!depth_ok(child, depth + 1, max))
+				return 0;
+	}
+	return 1;
+}
+
+int job_parse(const char *buf, size_t len, const struct job_limits *limits,
+	      struct job *job, struct err *err)
+{
+	struct parse ps = { limits != NULL ? limits : &job_limits_default, err };
+	json_error_t jerr;
+	const char *id, *kind;
+	char text[VALIDATE_QUOTE_MAX];
+	int k;
+
+	memset(job, 0, sizeof(*job));
+	if (len > ps.lim->max_bytes)
+		return err_set(err, "job: larger than %zu bytes", ps.lim->max_bytes);
+	if (buf == NULL)
+		return err_set(err, "job: not valid JSON: no input");
+	job->doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (job->doc == NULL) {
+		/* jansson echoes the input near the error; escape it. */
+		validate_escape(text, sizeof(text), jerr.text);
+		return err_set(err, "job: not valid JSON: %s at line %d column %d",
+			       text, jerr.line, jerr.column);
+	}
+	if (!json_is_object(job->doc))
+		return err_set(err, "job: must be a JSON object");
+	if (!depth_ok(job->doc, 1, ps.lim->max_depth))
+		return err_set(err, "job: nested deeper than %d levels", ps.lim->max_depth);
+
+	if (get_string(&ps, job->doc, NULL, "id", 1, &id) < 0 ||
+	    check_id(&ps, "id", id) < 0)
+		return -1;
+	job->id = id;
+	if (get_string(&ps, job->doc, NULL, "kind", 1, &kind) < 0)
+		return -1;
+	k = job_kind_from_name(kind);
+	if (k < 0)
+		return fail_quoted(&ps, "kind", "unknown kind", kind);
+	job->kind = (enum job_kind)k;
+
+	switch (job->kind) {
+	case JOB_MESSAGE: return parse_message(&ps, job);
+	case JOB_COURT_REMINDER: return parse_court_reminder(&ps, job);
+	case JOB_ACTION_ALERT: return parse_action_alert(&ps, job);
+	case JOB_TOWNHALL_CONFIRMATION: return parse_townhall(&ps, job);
+	case JOB_CANCEL: return parse_cancel(&ps, job);
+	case JOB_CONTACT_UPSERT: return parse_contact_upsert(&ps, job);
+	case JOB_CONTACT_DELETE: return parse_contact_delete(&ps, job);
+	default: return err_set(err, "kind: unknown kind");
+	}
+}
+
+void job_free(struct job *job)
+{
+	if (job == NULL)
+		return;
+	json_decref(job->doc);
+	memset(job, 0, sizeof(*job));
+}

@@ -1,0 +1,323 @@
+-- pregon.lua: every state change of jobs and messages, with its event, in
+-- one atomic step (CONTRACT.md section 3; include/keys.h has the layout).
+--
+-- One script with an operation name, so that the helpers (event JSON, status
+-- counters, time formatting) exist once. Keys are built from the prefix
+-- inside the script: pregon targets a single Redis (not Cluster).
+--
+-- ARGV[1] op, ARGV[2] prefix, ARGV[3] events max_len, ARGV[4] retention
+-- seconds, ARGV[5] dedupe seconds, ARGV[6] group, then the op's arguments.
+
+local op, P, maxlen = ARGV[1], ARGV[2], ARGV[3]
+local retention, dedupe, group = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+-- Unix ms -> "2026-11-22T19:03:11.250Z" (days-to-civil, H. Hinnant).
+local function iso(ms)
+	local s = math.floor(ms / 1000)
+	local days, rem = math.floor(s / 86400), s % 86400
+	local z = days + 719468
+	local era = math.floor(z / 146097)
+	local doe = z - era * 146097
+	local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
+		- math.floor(doe / 146096)) / 365)
+	local y = yoe + era * 400
+	local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+	local mp = math.floor((5 * doy + 2) / 153)
+	local d = doy - math.floor((153 * mp + 2) / 5) + 1
+	local m = mp < 10 and mp + 3 or mp - 9
+	if m <= 2 then y = y + 1 end
+	return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d,
+		math.floor(rem / 3600), math.floor(rem % 3600 / 60), rem % 60, ms % 1000)
+end
+
+local function js(v)
+	if v == nil or v == false or v == '' then return 'null' end
+	return cjson.encode(v)
+end
+
+-- Events carry ids, never an address or a text.
+local function event(job, kind, mid, contact, channel, status, attempt, provider_id, err, meaning)
+	local e = '{"job":' .. js(job) .. ',"kind":' .. js(kind) .. ',"message":' .. js(mid)
+		.. ',"contact":' .. js(contact) .. ',"channel":' .. js(channel)
+		.. ',"status":"' .. status .. '","attempt":' .. (tonumber(attempt) or 0)
+		.. ',"provider_id":' .. js(provider_id) .. ',"at":"' .. iso(now) .. '"'
+		.. ',"error":' .. js(err) .. ',"meaning":' .. js(meaning) .. '}'
+	redis.call('XADD', P .. 'events', 'MAXLEN', '~', maxlen, '*', 'event', e)
+end
+
+-- Moves a message's status and the job's per-status counters together.
+local function set_status(mkey, job, channel, old, new)
+	redis.call('HSET', mkey, 'status', new, 'updated', now)
+	local jk = P .. 'job:' .. job
+	if old then
+		redis.call('HINCRBY', jk, 's:' .. old, -1)
+		redis.call('HINCRBY', jk, 'c:' .. channel .. ':' .. old, -1)
+	end
+	redis.call('HINCRBY', jk, 's:' .. new, 1)
+	redis.call('HINCRBY', jk, 'c:' .. channel .. ':' .. new, 1)
+end
+
+local function split(s)
+	local out = {}
+	if s == nil or s == '' then return out end
+	for part in string.gmatch(s, '[^,]+') do out[#out + 1] = part end
+	return out
+end
+
+local function opted_out(channel, addr)
+	return redis.call('SISMEMBER', P .. 'optout:' .. channel, addr) == 1
+end
+
+local function lane_of(urgent)
+	if urgent == '1' then return 'urgent' end
+	return 'normal'
+end
+
+-- Creates a message on the first channel of `chain` that has an address
+-- and is not opted out (contract section 2), queues it, and reports it.
+-- m: job, kind, contact, chain (list), addr (channel -> address), body,
+-- subject, urgent ('0'/'1'), expires (ms or 0), due (ms or 0).
+local function create_message(m)
+	local mid = 'm' .. redis.call('INCR', P .. 'msgseq')
+	local mkey = P .. 'msg:' .. mid
+	local chosen, rest = nil, {}
+	local skipped_optout = false
+	for i, ch in ipairs(m.chain) do
+		if chosen then
+			rest[#rest + 1] = ch
+		elseif m.addr[ch] and m.addr[ch] ~= '' then
+			if opted_out(ch, m.addr[ch]) then
+				skipped_optout = true
+			else
+				chosen = ch
+			end
+		end
+	end
+	local channel = chosen or m.chain[1]
+	redis.call('HSET', mkey, 'job', m.job, 'kind', m.kind, 'contact', m.contact,
+		'channel', channel, 'chain', table.concat(rest, ','),
+		'a:sms', m.addr.sms or '', 'a:email', m.addr.email or '',
+		'a:signal', m.addr.signal or '', 'body', m.body, 'subject', m.subject or '',
+		'attempt', 0, 'urgent', m.urgent, 'expires', m.expires, 'created', now)
+	redis.call('EXPIRE', mkey, retention)
+	redis.call('RPUSH', P .. 'job:' .. m.job .. ':msgs', mid)
+	set_status(mkey, m.job, channel, nil, 'accepted')
+	event(m.job, m.kind, mid, m.contact, channel, 'accepted', 0)
+	if not chosen then
+		set_status(mkey, m.job, channel, 'accepted', 'suppressed')
+		local why = skipped_optout and 'opted out' or 'no address for any channel'
+		redis.call('HSET', mkey, 'error', why)
+		event(m.job, m.kind, mid, m.contact, channel, 'suppressed', 0, nil, why)
+	elseif m.expires > 0 and now >= m.expires then
+		set_status(mkey, m.job, channel, 'accepted', 'expired')
+		event(m.job, m.kind, mid, m.contact, channel, 'expired', 0)
+	elseif m.due > now then
+		set_status(mkey, m.job, channel, 'accepted', 'scheduled')
+		redis.call('ZADD', P .. 'scheduled', m.due, mid)
+		event(m.job, m.kind, mid, m.contact, channel, 'scheduled', 0)
+	else
+		redis.call('XADD', P .. 'ready:' .. channel .. ':' .. lane_of(m.urgent), '*', 'm', mid)
+	end
+	return mid
+end
+
+-- accept: ARGV[7..] in fours, one per jobs-stream entry: a JSON record,
+-- the raw job text, the rejection reason ('' if valid) and the reason as
+-- events may carry it (without the offending value, which may be an
+-- address). The record:
+--   {"e": entry id, "id": job id or null, "kind": kind or null,
+--    "gone": true (entry deleted before we read it: acknowledge only),
+--    "msgs": [{"contact","chain":[...],"addr":{...},"body","subject",
+--              "urgent":0|1,"expires":ms,"due":ms}]}
+-- Idempotent by job id: <p>seen:<id> holds the entry that first carried it,
+-- so a retried script (reply lost) is recognised and only acknowledged.
+if op == 'accept' then
+	local out = {}
+	for i = 7, #ARGV, 4 do
+		local r = cjson.decode(ARGV[i])
+		local raw, reason, public_reason = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+		local id = r.id
+		if type(id) ~= 'string' then id = nil end
+		local kind = r.kind
+		if type(kind) ~= 'string' then kind = nil end
+		if r.gone then
+			out[#out + 1] = 'gone'
+		elseif reason ~= '' then
+			redis.call('XADD', P .. 'dead', '*', 'job', raw, 'reason', reason, 'at', iso(now))
+			event(id, kind, nil, nil, nil, 'rejected', 0, nil, public_reason)
+			out[#out + 1] = 'rejected'
+		else
+			local seen_key = P .. 'seen:' .. id
+			local seen = redis.call('GET', seen_key)
+			if seen then
+				if seen ~= r.e then
+					event(id, kind, nil, nil, nil, 'duplicate', 0)
+					out[#out + 1] = 'duplicate'
+				else
+					out[#out + 1] = 'retried'
+				end
+			else
+				redis.call('SET', seen_key, r.e, 'EX', dedupe)
+				local jk = P .. 'job:' .. id
+				redis.call('HSET', jk, 'kind', kind, 'created', now, 'messages', #r.msgs)
+				for _, m in ipairs(r.msgs) do
+					m.job, m.kind = id, kind
+					m.urgent = (m.urgent == 1 or m.urgent == true) and '1' or '0'
+					m.expires = tonumber(m.expires) or 0
+					m.due = tonumber(m.due) or 0
+					if m.subject == cjson.null then m.subject = nil end
+					create_message(m)
+				end
+				redis.call('EXPIRE', jk, retention)
+				redis.call('EXPIRE', jk .. ':msgs', retention)
+				out[#out + 1] = 'accepted'
+			end
+		end
+		redis.call('XACK', P .. 'jobs', group, r.e)
+	end
+	return out
+end
+
+-- claim: ARGV[7..] in fours: channel, lane, entry id, message id.
+-- Returns, per entry, {verdict, mid, to, body, subject, attempt, job, contact, urgent, expires}
+-- where verdict is "send" (now in status sending) or "skip" (acknowledged:
+-- final, expired, suppressed or gone).
+if op == 'claim' then
+	local out = {}
+	for i = 7, #ARGV, 4 do
+		local channel, lane, entry, mid = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+		local stream = P .. 'ready:' .. channel .. ':' .. lane
+		local mkey = P .. 'msg:' .. mid
+		local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status',
+			'attempt', 'urgent', 'expires', 'a:' .. channel, 'body', 'subject', 'chain')
+		local job, kind, contact, mch, status = f[1], f[2], f[3], f[4], f[5]
+		local verdict = 'skip'
+		if not job or mch ~= channel then
+			-- record expired or belongs elsewhere: nothing to send
+		elseif status == 'accepted' or status == 'scheduled' or status == 'sending' then
+			local expires = tonumber(f[8]) or 0
+			if expires > 0 and now >= expires then
+				set_status(mkey, job, channel, status, 'expired')
+				event(job, kind, mid, contact, channel, 'expired', f[6])
+			elseif opted_out(channel, f[9]) then
+				set_status(mkey, job, channel, status, 'suppressed')
+				redis.call('HSET', mkey, 'error', 'opted out')
+				event(job, kind, mid, contact, channel, 'suppressed', f[6], nil, 'opted out')
+			else
+				local attempt = redis.call('HINCRBY', mkey, 'attempt', 1)
+				set_status(mkey, job, channel, status, 'sending')
+				event(job, kind, mid, contact, channel, 'sending', attempt)
+				verdict = 'send'
+				out[#out + 1] = { 'send', mid, f[9], f[10], f[11], attempt, job, contact,
+					f[7], f[8] or '0' }
+			end
+		end
+		if verdict == 'skip' then
+			redis.call('XACK', stream, group, entry)
+			out[#out + 1] = { 'skip', mid }
+		end
+	end
+	return out
+end
+
+-- result: ARGV[7] max attempts, then in eights: channel, lane, entry id,
+-- message id, attempt, outcome (sent|temp|perm), provider id or error,
+-- delay before the retry (ms, for temp).
+-- A result for an attempt that is no longer current (the message was
+-- reclaimed and sent again elsewhere) changes nothing but the ack.
+if op == 'result' then
+	local max_attempts = tonumber(ARGV[7])
+	local out = {}
+	for i = 8, #ARGV, 8 do
+		local channel, lane, entry, mid = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+		local attempt, outcome, detail, due = tonumber(ARGV[i + 4]), ARGV[i + 5], ARGV[i + 6], tonumber(ARGV[i + 7])
+		local mkey = P .. 'msg:' .. mid
+		local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status',
+			'attempt', 'chain', 'a:sms', 'a:email', 'a:signal', 'body', 'subject', 'urgent', 'expires')
+		local job, kind, contact, status = f[1], f[2], f[3], f[5]
+		local r = 'stale'
+		if job and f[4] == channel and status == 'sending' and tonumber(f[6]) == attempt then
+			if outcome == 'temp' and attempt >= max_attempts then
+				outcome = 'perm'
+				detail = 'gave up after ' .. attempt .. ' attempts: ' .. detail
+			end
+			if outcome == 'sent' then
+				set_status(mkey, job, channel, status, 'sent')
+				redis.call('HSET', mkey, 'provider_id', detail)
+				event(job, kind, mid, contact, channel, 'sent', attempt, detail)
+			elseif outcome == 'temp' then
+				set_status(mkey, job, channel, status, 'scheduled')
+				redis.call('HSET', mkey, 'error', detail)
+				redis.call('ZADD', P .. 'scheduled', now + due, mid)
+				event(job, kind, mid, contact, channel, 'scheduled', attempt, nil, detail)
+			else
+				set_status(mkey, job, channel, status, 'failed')
+				redis.call('HSET', mkey, 'error', detail)
+				event(job, kind, mid, contact, channel, 'failed', attempt, nil, detail)
+				local chain = split(f[7])
+				if #chain > 0 then
+					create_message({ job = job, kind = kind, contact = contact, chain = chain,
+						addr = { sms = f[8], email = f[9], signal = f[10] },
+						body = f[11], subject = f[12], urgent = f[13],
+						expires = tonumber(f[14]) or 0, due = 0 })
+				end
+			end
+			r = outcome
+		end
+		redis.call('XACK', P .. 'ready:' .. channel .. ':' .. lane, group, entry)
+		out[#out + 1] = r
+	end
+	return out
+end
+
+-- tick: ARGV[7] batch size. Moves due messages from the schedule to their
+-- ready stream. Returns {moved, ms until the next due one or -1}.
+if op == 'tick' then
+	local due = redis.call('ZRANGEBYSCORE', P .. 'scheduled', '-inf', now, 'LIMIT', 0, tonumber(ARGV[7]))
+	for _, mid in ipairs(due) do
+		local f = redis.call('HMGET', P .. 'msg:' .. mid, 'status', 'channel', 'urgent')
+		if f[1] == 'scheduled' then
+			redis.call('XADD', P .. 'ready:' .. f[2] .. ':' .. lane_of(f[3]), '*', 'm', mid)
+		end
+		redis.call('ZREM', P .. 'scheduled', mid)
+	end
+	local nxt = redis.call('ZRANGE', P .. 'scheduled', 0, 0, 'WITHSCORES')
+	local wait = -1
+	if #nxt == 2 then wait = math.max(0, tonumber(nxt[2]) - now) end
+	return { #due, wait }
+end
+
+-- trim: ARGV[7..] stream keys. Drops entries every consumer of our group
+-- has acknowledged: those before the oldest pending one and not after the
+-- last delivered one. Keeps the queues from growing without bound.
+if op == 'trim' then
+	local trimmed = 0
+	for i = 7, #ARGV do
+		local key = ARGV[i]
+		if redis.call('EXISTS', key) == 1 then
+			local groups = redis.call('XINFO', 'GROUPS', key)
+			if #groups == 1 then
+				local g = groups[1]
+				local info = {}
+				for j = 1, #g, 2 do info[g[j]] = g[j + 1] end
+				local minid = nil
+				local pending = redis.call('XPENDING', key, group)
+				if pending[1] > 0 then
+					minid = pending[2]
+				else
+					local last = info['last-delivered-id']
+					local ms, seq = string.match(last, '^(%d+)-(%d+)$')
+					if ms then minid = ms .. '-' .. (tonumber(seq) + 1) end
+				end
+				if minid then
+					trimmed = trimmed + redis.call('XTRIM', key, 'MINID', '~', minid)
+				end
+			end
+		end
+	end
+	return trimmed
+end
+
+return redis.error_reply('pregon.lua: unknown op ' .. tostring(op))

@@ -1,0 +1,281 @@
+/* pregon.c: the operator's command line tool (CONTRACT.md section 5):
+ * options, help texts and dispatch. The commands live in src/cli_*.c and
+ * cli.h says what they share. */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "cli.h"
+
+/* Parses argv (after the command name): options in `allowed`, -c FILE
+ * anywhere, "--opt value" or "--opt=value", "--" ends options, "-"
+ * is a positional (stdin). */
+static int args_parse(struct cli *c, int argc, char **argv, unsigned allowed,
+		      int max_pos, struct cli_args *a)
+{
+	bool options_done = false;
+
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i], *val = NULL, *eq;
+		char name[32];
+		unsigned opt = 0;
+
+		if (options_done || arg[0] != '-' || strcmp(arg, "-") == 0) {
+			if (a->npos >= max_pos)
+				return cli_fail(c, CLI_EXIT_USAGE, "unexpected argument: %.64s", arg);
+			a->pos[a->npos++] = arg;
+			continue;
+		}
+		if (strcmp(arg, "--") == 0) {
+			options_done = true;
+			continue;
+		}
+		eq = strchr(arg, '=');
+		snprintf(name, sizeof(name), "%.*s", (int)(eq ? (size_t)(eq - arg) : strlen(arg)), arg);
+		if (strcmp(name, "-c") == 0 || strcmp(name, "--config") == 0)
+			opt = 0;
+		else if (strcmp(name, "--json") == 0)
+			opt = CLI_OPT_JSON;
+		else if (strcmp(name, "--job") == 0)
+			opt = CLI_OPT_JOB;
+		else if (strcmp(name, "--from") == 0)
+			opt = CLI_OPT_FROM;
+		else if (strcmp(name, "--all") == 0)
+			opt = CLI_OPT_ALL;
+		else if (strcmp(name, "--count") == 0)
+			opt = CLI_OPT_COUNT;
+		else
+			return cli_fail(c, CLI_EXIT_USAGE, "unknown option: %.64s", arg);
+		if (opt != 0 && !(allowed & opt))
+			return cli_fail(c, CLI_EXIT_USAGE, "option not valid here: %s", name);
+
+		if (opt == CLI_OPT_JSON || opt == CLI_OPT_ALL) {
+			if (eq != NULL)
+				return cli_fail(c, CLI_EXIT_USAGE, "%s takes no value", name);
+			if (opt == CLI_OPT_JSON)
+				a->json = true;
+			else
+				a->all = true;
+			continue;
+		}
+		if (eq != NULL)
+			val = eq + 1;
+		else if (i + 1 < argc)
+			val = argv[++i];
+		else
+			return cli_fail(c, CLI_EXIT_USAGE, "%s needs a value", name);
+		switch (opt) {
+		case 0:
+			a->config = val;
+			break;
+		case CLI_OPT_JOB:
+			a->job = val;
+			break;
+		case CLI_OPT_FROM:
+			a->from = val;
+			break;
+		case CLI_OPT_COUNT:
+			if (cli_parse_ll(val, 1, 100000000, &a->count) != 0)
+				return cli_fail(c, CLI_EXIT_USAGE, "--count: must be 1..100000000, got \"%.20s\"",
+					    val);
+			break;
+		}
+	}
+	return 0;
+}
+
+static const char usage_main[] =
+	"usage: pregon [-c FILE] COMMAND [ARGS]\n"
+	"\n"
+	"The operator's tool for pregon: it talks to the Redis named by [redis] url.\n"
+	"\n"
+	"commands:\n"
+	"  send FILE|-                put a job on the queue, print its id\n"
+	"  status JOB_ID [--json]     counts per status and channel\n"
+	"  tail [--job ID] [--from ID|--all] [--count N]\n"
+	"                             follow events\n"
+	"  dead list [--count N]      dead-lettered jobs, one line each\n"
+	"  dead show ID               the stored job document of one entry\n"
+	"  dead replay ID|--all       put dead-lettered jobs back on the queue\n"
+	"  optout, contacts, template not implemented yet\n"
+	"\n"
+	"options:\n"
+	"  -c FILE    config file (default: config/pregon.conf if it exists,\n"
+	"             else the built-in defaults)\n"
+	"  --help     this text; pregon COMMAND --help for one command\n"
+	"\n"
+	"Exit status: 0 success, 1 failure, 2 usage error or not implemented.\n";
+
+static const char usage_send[] =
+	"usage: pregon send [-c FILE] JOB_FILE|-\n"
+	"\n"
+	"Reads one job (JSON, at most [jobs] max_bytes) from JOB_FILE or stdin,\n"
+	"validates it as pregond will, adds it to <prefix>jobs and prints its id.\n"
+	"An invalid job is not queued: the reason is printed and the exit status is 1.\n";
+
+static const char usage_status[] =
+	"usage: pregon status [-c FILE] [--json] JOB_ID\n"
+	"\n"
+	"Shows a job's kind, creation time, message count, and how many of its\n"
+	"messages are in each status, overall and per channel (zeros left out).\n"
+	"  --json   one JSON object: {job, kind, created, messages, statuses, channels}\n";
+
+static const char usage_tail[] =
+	"usage: pregon tail [-c FILE] [--job ID] [--from ID | --all] [--count N]\n"
+	"\n"
+	"Prints events from <prefix>events as they come, one JSON object a line,\n"
+	"until interrupted (SIGINT or SIGTERM: exit 0).\n"
+	"  --job ID     only the events of this job\n"
+	"  --from ID    start after this stream entry id (default: new events only)\n"
+	"  --all        start from the oldest event kept\n"
+	"  --count N    stop after N events\n";
+
+static const char usage_dead[] =
+	"usage: pregon dead list [--count N]\n"
+	"       pregon dead show ID\n"
+	"       pregon dead replay ID | --all\n"
+	"\n"
+	"Jobs pregond rejected are kept in <prefix>dead with the reason.\n"
+	"  list           one line per entry: entry id, time, job id, reason\n"
+	"                 (--count N: the N most recent). Job bodies are not shown.\n"
+	"  show ID        prints the stored job document (it may hold addresses)\n"
+	"  replay ID      moves the job back to <prefix>jobs, atomically, and\n"
+	"                 prints the new entry id; --all does it for every entry\n"
+	"                 present when the command starts\n";
+
+static const char usage_later[] =
+	"usage: pregon %s ...\n"
+	"\n"
+	"Not implemented yet (see CONTRACT.md section 5 and the README).\n";
+
+/* Handles the commands of later issues: --help works, anything else says
+ * so and exits 2. */
+static int cmd_later(const char *name, int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			printf(usage_later, name);
+			return 0;
+		}
+	fprintf(stderr, "pregon: %s: not implemented yet\n", name);
+	return CLI_EXIT_USAGE;
+}
+
+/* Prints the failure as the contract's one line and picks the exit code. */
+static int finish(struct cli *c, int rc)
+{
+	if (c->rc != NULL)
+		redisFree(c->rc);
+	c->rc = NULL;
+	if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout)) && errno != EPIPE)
+		rc = cli_fail(c, 1, "stdout: %s", strerror(errno));
+	if (rc == 0)
+		return 0;
+	fprintf(stderr, "pregon: %s\n", c->err.msg[0] ? c->err.msg : "failed");
+	return c->exit_code ? c->exit_code : 1;
+}
+
+/* One row per command: the options it takes and its positionals
+ * (dead's subcommand counts as one). */
+struct cli_command {
+	const char *name;
+	unsigned allowed;	/* enum cli_opt bits */
+	int max_pos;
+	const char *help;
+	int (*run)(struct cli *c, const struct cli_args *a);
+};
+
+static const struct cli_command commands[] = {
+	{ "send", 0, 1, usage_send, cli_send },
+	{ "status", CLI_OPT_JSON, 1, usage_status, cli_status },
+	{ "tail", CLI_OPT_JOB | CLI_OPT_FROM | CLI_OPT_ALL | CLI_OPT_COUNT, 0, usage_tail, cli_tail },
+	/* list takes --count, replay --all: cli_dead checks which. */
+	{ "dead", CLI_OPT_COUNT | CLI_OPT_ALL, 2, usage_dead, cli_dead },
+};
+
+/* Commands of later issues (contract section 5). */
+static const char *const later[] = { "optout", "contacts", "template" };
+
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	static struct cli cli;	/* static: struct config is a few KB */
+	struct cli *c = &cli;
+	struct cli_args a;
+	const struct cli_command *cmd = NULL;
+	const char *config_path = NULL;
+	int i = 1;
+
+	memset(&a, 0, sizeof(a));
+	/* A vanished Redis must surface as a write error, not a silent death
+	 * by SIGPIPE; a closed stdout pipe is handled where we write. */
+	signal(SIGPIPE, SIG_IGN);
+
+	/* Options before the command: -c FILE and --help. */
+	for (; i < argc && argv[i][0] == '-' && strcmp(argv[i], "-") != 0; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(usage_main, stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+			if (i + 1 >= argc) {
+				cli_fail(c, CLI_EXIT_USAGE, "%s needs a FILE", argv[i]);
+				return finish(c, -1);
+			}
+			config_path = argv[++i];
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			config_path = argv[i] + 9;
+		} else {
+			cli_fail(c, CLI_EXIT_USAGE, "unknown option: %.64s (see pregon --help)", argv[i]);
+			return finish(c, -1);
+		}
+	}
+	if (i >= argc) {
+		fputs(usage_main, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(argv[i], "help") == 0) {
+		fputs(usage_main, stdout);
+		return 0;
+	}
+	for (size_t k = 0; k < sizeof(later) / sizeof(later[0]); k++)
+		if (strcmp(argv[i], later[k]) == 0)
+			return cmd_later(later[k], argc - i - 1, argv + i + 1);
+	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
+		if (strcmp(argv[i], commands[k].name) == 0)
+			cmd = &commands[k];
+	if (cmd == NULL) {
+		cli_fail(c, CLI_EXIT_USAGE, "unknown command: %.64s (see pregon --help)", argv[i]);
+		return finish(c, -1);
+	}
+	i++;
+	if (wants_help(argc - i, argv + i)) {
+		fputs(cmd->help, stdout);
+		return 0;
+	}
+	if (args_parse(c, argc - i, argv + i, cmd->allowed, cmd->max_pos, &a) != 0)
+		return finish(c, -1);
+	if (cmd->run == cli_dead && (a.npos == 0 || (strcmp(a.pos[0], "list") != 0 &&
+						     strcmp(a.pos[0], "show") != 0 &&
+						     strcmp(a.pos[0], "replay") != 0))) {
+		cli_fail(c, CLI_EXIT_USAGE, a.npos == 0 ? "dead: needs list, show or replay" :
+			 "dead: unknown subcommand (list, show, replay)");
+		return finish(c, -1);
+	}
+	if (a.config != NULL)
+		config_path = a.config;
+	if (cli_load_config(c, config_path) != 0)
+		return finish(c, -1);
+	return finish(c, cmd->run(c, &a));
+}

@@ -1,0 +1,261 @@
+/* pregond: the daemon. One libuv loop; three Redis connections (a blocking
+ * reader for jobs, one for ready messages, one for commands); the intake
+ * and the delivery engine on top. See README.md for the data flow. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "config.h"
+#include "engine.h"
+#include "intake.h"
+#include "log.h"
+#include "redis_conn.h"
+#include "redis_url.h"
+#include "store.h"
+
+#define PREGON_VERSION "0.1.0"
+
+struct pregond {
+	uv_loop_t *loop;
+	struct config cfg;
+	struct redis_url url;
+	struct rconn jobs_reader, ready_reader, writer;
+	struct store store;
+	struct intake intake;
+	struct engine engine;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_timer_t stats_timer;
+	bool stopping;
+	bool intake_drained, engine_drained;
+	int exit_code;
+};
+
+static struct pregond daemon_state;
+
+static void on_writer_state(struct rconn *c, bool up, void *data)
+{
+	struct pregond *d = data;
+
+	(void)c;
+	store_writer_state(&d->store, up);
+}
+
+static void on_store_ready(struct store *s, bool ready, void *data)
+{
+	struct pregond *d = data;
+
+	(void)s;
+	engine_store_state(&d->engine, ready);
+	if (ready)
+		intake_kick(&d->intake);
+}
+
+static void on_jobs_reader_state(struct rconn *c, bool up, void *data)
+{
+	struct pregond *d = data;
+
+	(void)c;
+	intake_reader_state(&d->intake, up);
+}
+
+static void on_ready_reader_state(struct rconn *c, bool up, void *data)
+{
+	struct pregond *d = data;
+
+	(void)c;
+	engine_reader_state(&d->engine, up);
+}
+
+static void log_stats(struct pregond *d)
+{
+	struct engine *e = &d->engine;
+
+	log_info("stats: redis=%s jobs accepted=%llu rejected=%llu duplicate=%llu reclaimed=%llu "
+		 "sms sent=%llu temp=%llu perm=%llu held=%d email sent=%llu held=%d "
+		 "signal sent=%llu held=%d reconnects=%llu",
+		 d->store.ready ? "up" : "down",
+		 (unsigned long long)d->intake.accepted, (unsigned long long)d->intake.rejected,
+		 (unsigned long long)d->intake.duplicates, (unsigned long long)d->intake.reclaimed,
+		 (unsigned long long)e->ch[CHANNEL_SMS].sent,
+		 (unsigned long long)e->ch[CHANNEL_SMS].temp_failed,
+		 (unsigned long long)e->ch[CHANNEL_SMS].perm_failed, e->ch[CHANNEL_SMS].held,
+		 (unsigned long long)e->ch[CHANNEL_EMAIL].sent, e->ch[CHANNEL_EMAIL].held,
+		 (unsigned long long)e->ch[CHANNEL_SIGNAL].sent, e->ch[CHANNEL_SIGNAL].held,
+		 (unsigned long long)(d->writer.reconnects + d->jobs_reader.reconnects +
+				      d->ready_reader.reconnects));
+}
+
+static void on_stats_timer(uv_timer_t *t)
+{
+	log_stats(t->data);
+}
+
+static void on_closed_handle(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void on_writer_closed(struct rconn *c)
+{
+	(void)c;
+}
+
+static void on_engine_closed(struct engine *e)
+{
+	struct pregond *d = e->cfg == &daemon_state.cfg ? &daemon_state : NULL;
+
+	intake_close(&d->intake);
+	rconn_close(&d->writer, on_writer_closed);
+	uv_close((uv_handle_t *)&d->sig_term, on_closed_handle);
+	uv_close((uv_handle_t *)&d->sig_int, on_closed_handle);
+	uv_close((uv_handle_t *)&d->sig_hup, on_closed_handle);
+	uv_close((uv_handle_t *)&d->stats_timer, on_closed_handle);
+}
+
+static void maybe_finish(struct pregond *d)
+{
+	if (!d->intake_drained || !d->engine_drained)
+		return;
+	log_stats(d);
+	engine_close(&d->engine, on_engine_closed);
+}
+
+static void on_intake_drained(struct intake *in)
+{
+	(void)in;
+	daemon_state.intake_drained = true;
+	maybe_finish(&daemon_state);
+}
+
+static void on_engine_drained(struct engine *e)
+{
+	(void)e;
+	daemon_state.engine_drained = true;
+	maybe_finish(&daemon_state);
+}
+
+static void on_reader_closed(struct rconn *c)
+{
+	(void)c;
+}
+
+static void shutdown_start(struct pregond *d, const char *why)
+{
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	log_info("shutting down (%s): no new jobs; finishing messages in flight", why);
+	/* Closing the readers abandons their blocking reads; whatever Redis
+	 * delivered to them stays pending and is reclaimed. */
+	rconn_close(&d->jobs_reader, on_reader_closed);
+	rconn_close(&d->ready_reader, on_reader_closed);
+	intake_stop(&d->intake, on_intake_drained);
+	engine_stop(&d->engine, on_engine_drained);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct pregond *d = h->data;
+
+	if (signum == SIGHUP) {
+		log_info("SIGHUP: reopening log and outbox files");
+		log_reopen();
+		engine_reopen(&d->engine);
+		return;
+	}
+	shutdown_start(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pregond [-c FILE]\n"
+		   "  -c FILE     config file (see config/pregon.conf); default: built-in defaults\n"
+		   "  --version   print the version\n"
+		   "  --help      this text\n"
+		   "Signals: SIGTERM/SIGINT stop taking jobs, finish what is in flight, exit 0;\n"
+		   "SIGHUP reopens the log and outbox files.\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct pregond *d = &daemon_state;
+	const char *config_path = NULL;
+	struct err err;
+	char where[600];
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			config_path = argv[++i];
+		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("pregond %s\n", PREGON_VERSION);
+			return 0;
+		} else {
+			fprintf(stderr, "pregond: unknown argument \"%s\"\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	config_defaults(&d->cfg);
+	if (config_path != NULL && config_load(&d->cfg, config_path, &err) != 0) {
+		fprintf(stderr, "pregond: %s\n", err.msg);
+		return 1;
+	}
+	if (log_init(d->cfg.log_level, d->cfg.log_file) != 0)
+		return 1;
+	if (redis_url_parse(d->cfg.redis_url, &d->url, &err) != 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	signal(SIGPIPE, SIG_IGN);
+	d->loop = uv_default_loop();
+
+	rconn_init(&d->writer, d->loop, "writer", &d->url, d->cfg.redis_connect_timeout_ms,
+		   d->cfg.redis_command_timeout_ms, on_writer_state, d);
+	rconn_init(&d->jobs_reader, d->loop, "jobs-reader", &d->url, d->cfg.redis_connect_timeout_ms,
+		   d->cfg.redis_command_timeout_ms, on_jobs_reader_state, d);
+	rconn_init(&d->ready_reader, d->loop, "ready-reader", &d->url,
+		   d->cfg.redis_connect_timeout_ms, d->cfg.redis_command_timeout_ms,
+		   on_ready_reader_state, d);
+	store_init(&d->store, &d->writer, &d->cfg);
+	store_add_ready_cb(&d->store, on_store_ready, d);
+	if (engine_init(&d->engine, d->loop, &d->cfg, &d->store, &d->ready_reader, &err) != 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	intake_init(&d->intake, d->loop, &d->cfg, &d->store, &d->jobs_reader);
+
+	uv_signal_init(d->loop, &d->sig_term);
+	uv_signal_init(d->loop, &d->sig_int);
+	uv_signal_init(d->loop, &d->sig_hup);
+	d->sig_term.data = d->sig_int.data = d->sig_hup.data = d;
+	uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&d->sig_int, on_signal, SIGINT);
+	uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
+	uv_timer_init(d->loop, &d->stats_timer);
+	d->stats_timer.data = d;
+	uv_timer_start(&d->stats_timer, on_stats_timer, 60000, 60000);
+
+	redis_url_describe(&d->url, where, sizeof(where));
+	log_info("pregond %s starting: redis %s prefix %s consumer %s; sms=%s email=%s signal=%s",
+		 PREGON_VERSION, where, d->cfg.redis_prefix, d->cfg.redis_consumer,
+		 d->cfg.sms_provider, d->cfg.email_provider, d->cfg.signal_provider);
+	rconn_start(&d->writer);
+	rconn_start(&d->jobs_reader);
+	rconn_start(&d->ready_reader);
+
+	uv_run(d->loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(d->loop) != 0)
+		log_warn("loop closed with handles still open");
+	log_info("pregond stopped");
+	log_close();
+	return d->exit_code;
+}

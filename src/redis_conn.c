@@ -1,0 +1,362 @@
+/* redis_conn.c: hiredis 0.14 async on libuv, with watchdog and reconnect.
+ *
+ * Why our own adapter: Debian's hiredis/adapters/libuv.h (0.14.1) returns
+ * early when the poll status is non-zero, and libuv stops a poll handle on
+ * POLLERR, so a refused connect or a reset connection never calls back
+ * (../shared/notes/deps.md section 1; fixed upstream in hiredis 1.0). Ours
+ * hands errors to hiredis as read/write events so it finds the error itself. */
+#include "redis_conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "log.h"
+
+/* ---- the libuv adapter: six hooks, as in hiredis/adapters/libuv.h ---- */
+
+struct rconn_poll {
+	redisAsyncContext *ac;
+	uv_poll_t handle;
+	int events;
+};
+
+static void on_poll(uv_poll_t *handle, int status, int events)
+{
+	struct rconn_poll *p = handle->data;
+	/* On error libuv has stopped the handle: let hiredis discover the
+	 * error through the events it was waiting for (hiredis 1.x does this). */
+	int ev = status < 0 ? p->events : events;
+
+	if (p->ac == NULL)
+		return;
+	if (ev & UV_READABLE)
+		redisAsyncHandleRead(p->ac);
+	/* The read may have freed the context (cleanup sets p->ac = NULL). */
+	if (p->ac != NULL && (ev & UV_WRITABLE))
+		redisAsyncHandleWrite(p->ac);
+}
+
+static void poll_update(struct rconn_poll *p, int events)
+{
+	p->events = events;
+	if (events)
+		uv_poll_start(&p->handle, events, on_poll);
+	else
+		uv_poll_stop(&p->handle);
+}
+
+static void add_read(void *d) { struct rconn_poll *p = d; poll_update(p, p->events | UV_READABLE); }
+static void del_read(void *d) { struct rconn_poll *p = d; poll_update(p, p->events & ~UV_READABLE); }
+static void add_write(void *d) { struct rconn_poll *p = d; poll_update(p, p->events | UV_WRITABLE); }
+static void del_write(void *d) { struct rconn_poll *p = d; poll_update(p, p->events & ~UV_WRITABLE); }
+
+static void on_poll_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void cleanup(void *d)
+{
+	struct rconn_poll *p = d;
+
+	/* Called before hiredis closes the fd: close the handle first (rule 0.2). */
+	p->ac = NULL;
+	uv_close((uv_handle_t *)&p->handle, on_poll_closed);
+}
+
+static int attach(redisAsyncContext *ac, uv_loop_t *loop)
+{
+	struct rconn_poll *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return -1;
+	if (uv_poll_init_socket(loop, &p->handle, ac->c.fd) != 0) {
+		free(p);
+		return -1;
+	}
+	p->ac = ac;
+	p->handle.data = p;
+	ac->ev.addRead = add_read;
+	ac->ev.delRead = del_read;
+	ac->ev.addWrite = add_write;
+	ac->ev.delWrite = del_write;
+	ac->ev.cleanup = cleanup;
+	ac->ev.data = p;
+	return 0;
+}
+
+/* ---- outstanding commands, for the watchdog ---- */
+
+struct rconn_cmd {
+	struct rconn *c;
+	rconn_reply_cb cb;
+	void *privdata;
+	uint64_t deadline;		/* loop ms */
+	struct rconn_cmd *next;
+};
+
+static void schedule_reconnect(struct rconn *c);
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct rconn_cmd *cmd = privdata;
+	struct rconn *c = cmd->c;
+
+	(void)ac;
+	/* Replies arrive in order, so this is the head. */
+	if (c->head == cmd) {
+		c->head = cmd->next;
+		if (c->head == NULL)
+			c->tail = NULL;
+	}
+	c->outstanding--;
+	cmd->cb(c, reply, cmd->privdata);
+	free(cmd);
+}
+
+static void set_down(struct rconn *c, const char *why)
+{
+	bool was_up = c->up;
+
+	c->up = false;
+	c->ac = NULL;
+	if (was_up || c->failures++ % 50 == 0)
+		log_warn("redis %s: down (%s)", c->name, why);
+	if (was_up && c->on_state)
+		c->on_state(c, false, c->data);
+	if (!c->closing)
+		schedule_reconnect(c);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct rconn *c = ac->data;
+
+	set_down(c, status == REDIS_OK ? "closed" : (ac->errstr[0] ? ac->errstr : "error"));
+}
+
+static void on_auth_reply(struct rconn *c, redisReply *r, void *privdata)
+{
+	(void)privdata;
+	if (r == NULL)
+		return;
+	if (r->type == REDIS_REPLY_ERROR) {
+		log_error("redis %s: AUTH/SELECT failed: %.*s", c->name, (int)r->len, r->str);
+		rconn_reset(c, "auth failed");
+	}
+}
+
+static void on_ready_ping(struct rconn *c, redisReply *r, void *privdata)
+{
+	(void)privdata;
+	if (r == NULL || c->ac == NULL || r->type == REDIS_REPLY_ERROR)
+		return;
+	c->up = true;
+	c->backoff_ms = 0;
+	c->failures = 0;
+	if (c->connects++ > 0)
+		c->reconnects++;
+	log_info("redis %s: up", c->name);
+	if (c->on_state)
+		c->on_state(c, true, c->data);
+}
+
+static int send_raw(struct rconn *c, rconn_reply_cb cb, void *privdata,
+		    int64_t extra_timeout_ms, int argc, const char **argv,
+		    const size_t *argvlen)
+{
+	struct rconn_cmd *cmd;
+
+	if (c->ac == NULL)
+		return -1;
+	cmd = calloc(1, sizeof(*cmd));
+	if (cmd == NULL)
+		return -1;
+	cmd->c = c;
+	cmd->cb = cb;
+	cmd->privdata = privdata;
+	cmd->deadline = uv_now(c->loop) + (uint64_t)(c->command_timeout_ms + extra_timeout_ms);
+	if (redisAsyncCommandArgv(c->ac, on_reply, cmd, argc, argv, argvlen) != REDIS_OK) {
+		free(cmd);
+		return -1;
+	}
+	if (c->tail)
+		c->tail->next = cmd;
+	else
+		c->head = cmd;
+	c->tail = cmd;
+	c->outstanding++;
+	return 0;
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+	struct rconn *c = ac->data;
+	char db[16];
+
+	if (status != REDIS_OK) {
+		/* hiredis frees the context after this returns; onDisconnect is
+		 * not called for a connect that never completed. */
+		set_down(c, ac->c.errstr[0] ? ac->c.errstr : "connect failed");
+		return;
+	}
+	c->connect_started = 0;
+	if (c->url.password[0]) {
+		const char *argv[] = { "AUTH", c->url.password };
+		send_raw(c, on_auth_reply, NULL, 0, 2, argv, NULL);
+	}
+	if (c->url.db != 0) {
+		const char *argv[] = { "SELECT", db };
+		snprintf(db, sizeof(db), "%d", c->url.db);
+		send_raw(c, on_auth_reply, NULL, 0, 2, argv, NULL);
+	}
+	{
+		const char *argv[] = { "PING" };
+		send_raw(c, on_ready_ping, NULL, 0, 1, argv, NULL);
+	}
+}
+
+static void do_connect(struct rconn *c)
+{
+	redisAsyncContext *ac;
+
+	if (c->url.unix_path[0])
+		ac = redisAsyncConnectUnix(c->url.unix_path);
+	else
+		ac = redisAsyncConnect(c->url.host, c->url.port);
+	if (ac == NULL) {
+		set_down(c, "out of memory");
+		return;
+	}
+	if (ac->err) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "%s", ac->errstr);
+		redisAsyncFree(ac);
+		set_down(c, why);
+		return;
+	}
+	if (attach(ac, c->loop) != 0) {
+		redisAsyncFree(ac);
+		set_down(c, "cannot watch socket");
+		return;
+	}
+	ac->data = c;
+	c->ac = ac;
+	c->connect_started = (int64_t)uv_now(c->loop);
+	redisAsyncSetConnectCallback(ac, on_connect);
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	if (!c->url.unix_path[0])
+		redisEnableKeepAlive(&ac->c);
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+	struct rconn *c = t->data;
+
+	if (!c->closing && c->ac == NULL)
+		do_connect(c);
+}
+
+static void schedule_reconnect(struct rconn *c)
+{
+	/* 100 ms doubling to 5 s, with up to 25% jitter so that several
+	 * instances do not reconnect in lockstep after a Redis restart. */
+	c->backoff_ms = c->backoff_ms == 0 ? 100 : c->backoff_ms * 2;
+	if (c->backoff_ms > 5000)
+		c->backoff_ms = 5000;
+	uint64_t delay = (uint64_t)c->backoff_ms + (uint64_t)(rand() % (c->backoff_ms / 4 + 1));
+	uv_timer_start(&c->retry, on_retry_timer, delay, 0);
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+	struct rconn *c = t->data;
+	uint64_t now = uv_now(c->loop);
+
+	if (c->ac == NULL)
+		return;
+	if (c->connect_started && now - (uint64_t)c->connect_started >
+	    (uint64_t)c->connect_timeout_ms) {
+		rconn_reset(c, "connect timeout");
+		return;
+	}
+	if (c->head != NULL && now > c->head->deadline)
+		rconn_reset(c, "command timeout");
+}
+
+int rconn_init(struct rconn *c, uv_loop_t *loop, const char *name,
+	       const struct redis_url *url, int64_t connect_timeout_ms,
+	       int64_t command_timeout_ms, rconn_state_cb on_state, void *data)
+{
+	memset(c, 0, sizeof(*c));
+	c->loop = loop;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->url = *url;
+	c->connect_timeout_ms = connect_timeout_ms;
+	c->command_timeout_ms = command_timeout_ms;
+	c->on_state = on_state;
+	c->data = data;
+	uv_timer_init(loop, &c->watchdog);
+	uv_timer_init(loop, &c->retry);
+	c->watchdog.data = c;
+	c->retry.data = c;
+	c->open_handles = 2;
+	return 0;
+}
+
+void rconn_start(struct rconn *c)
+{
+	uv_timer_start(&c->watchdog, on_watchdog, 100, 100);
+	do_connect(c);
+}
+
+int rconn_command(struct rconn *c, rconn_reply_cb cb, void *privdata,
+		  int64_t extra_timeout_ms, int argc, const char **argv,
+		  const size_t *argvlen)
+{
+	if (!c->up)
+		return -1;
+	return send_raw(c, cb, privdata, extra_timeout_ms, argc, argv, argvlen);
+}
+
+void rconn_reset(struct rconn *c, const char *why)
+{
+	redisAsyncContext *ac = c->ac;
+
+	if (ac == NULL)
+		return;
+	log_warn("redis %s: resetting connection: %s", c->name, why);
+	/* Pending callbacks get NULL, then on_disconnect (if it had connected)
+	 * runs set_down, now or, inside a hiredis callback, when it returns.
+	 * A context that never connected gets no callback: do it here. */
+	int flags = ac->c.flags;
+	redisAsyncFree(ac);
+	if (!(flags & REDIS_CONNECTED))
+		set_down(c, why);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct rconn *c = h->data;
+
+	if (--c->open_handles == 0 && c->on_closed)
+		c->on_closed(c);
+}
+
+void rconn_close(struct rconn *c, void (*on_closed)(struct rconn *c))
+{
+	c->closing = true;
+	c->on_closed = on_closed;
+	if (c->ac != NULL) {
+		redisAsyncContext *ac = c->ac;
+
+		redisAsyncFree(ac);
+		c->ac = NULL;
+		c->up = false;
+	}
+	uv_close((uv_handle_t *)&c->watchdog, on_handle_closed);
+	uv_close((uv_handle_t *)&c->retry, on_handle_closed);
+}

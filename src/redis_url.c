@@ -1,0 +1,231 @@
+/* redis_url.c: parses [redis] url (see redis_url.h for the accepted forms).
+ *
+ * Errors never quote the whole url: it may carry the password. */
+#include "redis_url.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/un.h>
+
+/* Parses a run of 1..maxdigits ASCII digits (no sign, no spaces: strtoll
+ * would accept both) within lo..hi. */
+static int parse_uint(const char *s, size_t len, size_t maxdigits, long long lo,
+		      long long hi, long long *out)
+{
+	char buf[24];
+	char *end;
+	long long v;
+
+	if (len == 0 || len > maxdigits || len >= sizeof(buf))
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	errno = 0;
+	v = strtoll(buf, &end, 10);
+	if (errno != 0 || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes RFC 3986 percent-encoding (section 2.1) so that a password may
+ * hold '@', ':' or '/'. A decoded NUL is refused: AUTH would see a shorter
+ * password than the operator wrote. */
+static int percent_decode(const char *s, size_t len, char *out, size_t out_len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		int c = (unsigned char)s[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (len - i < 3)
+				return -1;
+			hi = hex_value(s[i + 1]);
+			lo = hex_value(s[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			c = hi * 16 + lo;
+			if (c == 0)
+				return -1;
+			i += 2;
+		}
+		if (o + 1 >= out_len)
+			return -1;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static int parse_unix(const char *path, struct redis_url *out, struct err *err)
+{
+	struct sockaddr_un sa;
+	size_t len;
+
+	/* unix:///path (the form redis-py and others write) is unix:/path. */
+	if (strncmp(path, "//", 2) == 0)
+		path += 2;
+	len = strlen(path);
+	if (len == 0)
+		return err_set(err, "redis url: unix: needs a socket path (unix:/run/redis/redis.sock)");
+	for (size_t i = 0; i < len; i++)
+		if (iscntrl((unsigned char)path[i]))
+			return err_set(err, "redis url: control character in the socket path");
+	/* connect() takes the path in sockaddr_un.sun_path (108 bytes on
+	 * Linux, unix(7)); hiredis would truncate a longer one silently. */
+	if (len >= sizeof(sa.sun_path) || len >= sizeof(out->unix_path))
+		return err_set(err, "redis url: socket path longer than %zu bytes",
+			       sizeof(sa.sun_path) - 1);
+	memcpy(out->unix_path, path, len + 1);
+	return 0;
+}
+
+/* userinfo is what stands before the last '@': ":password", or
+ * "default:password" (Redis 6 ACL's default user, which plain AUTH
+ * password also authenticates). */
+static int parse_userinfo(const char *s, size_t len, struct redis_url *out,
+			  struct err *err)
+{
+	const char *colon = memchr(s, ':', len);
+
+	if (colon == NULL)
+		return err_set(err, "redis url: give the password as redis://:PASSWORD@HOST");
+	if (colon != s && !((size_t)(colon - s) == 7 && strncmp(s, "default", 7) == 0))
+		return err_set(err, "redis url: user names (Redis ACL) are not supported; "
+			       "use redis://:PASSWORD@HOST");
+	if (percent_decode(colon + 1, len - (size_t)(colon - s) - 1, out->password,
+			   sizeof(out->password)) != 0)
+		return err_set(err, "redis url: password: bad %%-escape, NUL, or longer than %zu bytes",
+			       sizeof(out->password) - 1);
+	return 0;
+}
+
+int redis_url_parse(const char *url, struct redis_url *out, struct err *err)
+{
+	const char *rest, *at, *p, *host_start, *host_end;
+	size_t host_len;
+	long long v;
+	char host[256];
+
+	memset(out, 0, sizeof(*out));
+	if (url == NULL || url[0] == '\0')
+		return err_set(err, "redis url: empty");
+	if (strncmp(url, "unix:", 5) == 0)
+		return parse_unix(url + 5, out, err);
+	if (strncasecmp(url, "rediss://", 9) == 0)
+		return err_set(err, "redis url: rediss:// (TLS) is not supported by hiredis 0.14; "
+			       "use a unix socket or a loopback tunnel");
+	if (strncasecmp(url, "redis://", 8) != 0)
+		return err_set(err, "redis url: must start with redis:// or unix:");
+	rest = url + 8;
+
+	/* The last '@' ends the userinfo, so that an unencoded '/' or '@' in a
+	 * password still works; nothing after the host may contain one. */
+	at = strrchr(rest, '@');
+	if (at != NULL) {
+		if (parse_userinfo(rest, (size_t)(at - rest), out, err) != 0)
+			return -1;
+		rest = at + 1;
+	}
+
+	if (strpbrk(rest, "?#") != NULL)
+		return err_set(err, "redis url: query parameters are not supported");
+
+	p = rest;
+	if (*p == '[') {
+		host_start = p + 1;
+		host_end = strchr(host_start, ']');
+		if (host_end == NULL)
+			return err_set(err, "redis url: missing ']' after the IPv6 address");
+		p = host_end + 1;
+	} else {
+		host_start = p;
+		while (*p != '\0' && *p != ':' && *p != '/')
+			p++;
+		host_end = p;
+	}
+	host_len = (size_t)(host_end - host_start);
+	if (host_len == 0)
+		return err_set(err, "redis url: missing host (redis://127.0.0.1:6379/0)");
+	if (host_len >= sizeof(host))
+		return err_set(err, "redis url: host longer than %zu bytes", sizeof(host) - 1);
+	memcpy(host, host_start, host_len);
+	host[host_len] = '\0';
+
+	if (host_start != rest) {	/* bracketed: IPv6 only */
+		struct in6_addr a6;
+
+		if (inet_pton(AF_INET6, host, &a6) != 1)
+			return err_set(err, "redis url: not an IPv6 address: \"%.64s\"", host);
+	} else if (strcasecmp(host, "localhost") == 0) {
+		memcpy(host, "127.0.0.1", sizeof("127.0.0.1"));
+	} else {
+		struct in_addr a4;
+
+		if (inet_pton(AF_INET, host, &a4) != 1)
+			return err_set(err, "redis url: host must be an IP address or localhost "
+				       "(no DNS lookups): \"%.64s\"", host);
+	}
+	memcpy(out->host, host, strlen(host) + 1);
+
+	out->port = 6379;
+	if (*p == ':') {
+		const char *q = ++p;
+
+		while (*p != '\0' && *p != '/')
+			p++;
+		if (parse_uint(q, (size_t)(p - q), 5, 1, 65535, &v) != 0)
+			return err_set(err, "redis url: port must be 1..65535, got \"%.*s\"",
+				       (int)((p - q) > 16 ? 16 : (p - q)), q);
+		out->port = (int)v;
+	}
+	if (*p == '/') {
+		p++;
+		if (*p != '\0') {
+			size_t n = strlen(p);
+
+			if (parse_uint(p, n, 10, 0, INT_MAX, &v) != 0)
+				return err_set(err, "redis url: database must be a number 0..%d, got \"%.16s\"",
+					       INT_MAX, p);
+			out->db = (int)v;
+		}
+	} else if (*p != '\0') {
+		return err_set(err, "redis url: unexpected \"%.16s\" after the host", p);
+	}
+	return 0;
+}
+
+void redis_url_describe(const struct redis_url *u, char *out, size_t out_len)
+{
+	if (out_len == 0)
+		return;
+	if (u->unix_path[0] != '\0')
+		snprintf(out, out_len, "unix:%s", u->unix_path);
+	else if (strchr(u->host, ':') != NULL)
+		snprintf(out, out_len, "[%s]:%d/%d", u->host, u->port, u->db);
+	else
+		snprintf(out, out_len, "%s:%d/%d", u->host, u->port, u->db);
+}

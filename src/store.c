@@ -1,0 +1,180 @@
+/* store.c: script loading, consumer groups, and calls into pregon.lua. */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job.h"
+#include "keys.h"
+#include "log.h"
+
+extern const char lua_pregon[];
+
+static const char *const lanes[] = { "urgent", "normal" };
+
+void store_init(struct store *s, struct rconn *writer, const struct config *cfg)
+{
+	memset(s, 0, sizeof(*s));
+	s->writer = writer;
+	s->cfg = cfg;
+	snprintf(s->max_len, sizeof(s->max_len), "%lld", (long long)cfg->events_max_len);
+	snprintf(s->retention_s, sizeof(s->retention_s), "%lld",
+		 (long long)cfg->events_retention_days * 86400);
+	snprintf(s->dedupe_s, sizeof(s->dedupe_s), "%lld", (long long)cfg->jobs_dedupe_days * 86400);
+}
+
+void store_add_ready_cb(struct store *s, store_ready_cb cb, void *data)
+{
+	if (s->n_on_ready < 4) {
+		s->on_ready[s->n_on_ready] = cb;
+		s->on_ready_data[s->n_on_ready++] = data;
+	}
+}
+
+void store_key(const struct store *s, char *out, size_t out_len, const char *name)
+{
+	snprintf(out, out_len, "%s%s", s->cfg->redis_prefix, name);
+}
+
+static void notify(struct store *s, bool ready)
+{
+	s->ready = ready;
+	for (int i = 0; i < s->n_on_ready; i++)
+		s->on_ready[i](s, ready, s->on_ready_data[i]);
+}
+
+bool store_reply_error(struct store *s, const redisReply *r, const char *what)
+{
+	if (r == NULL || r->type != REDIS_REPLY_ERROR)
+		return false;
+	s->script_errors++;
+	log_error("redis: %s failed: %.*s", what, (int)(r->len > 200 ? 200 : r->len), r->str);
+	if (strncmp(r->str, "NOSCRIPT", 8) == 0)
+		rconn_reset(s->writer, "script missing: reloading");
+	return true;
+}
+
+static void setup_step_done(struct store *s)
+{
+	if (--s->setup_pending > 0)
+		return;
+	if (s->setup_failed) {
+		rconn_reset(s->writer, "setup failed");
+		return;
+	}
+	log_info("redis: store ready (script %.12s, groups ok)", s->sha);
+	notify(s, true);
+}
+
+static void on_script_load(struct rconn *c, redisReply *r, void *data)
+{
+	struct store *s = data;
+
+	(void)c;
+	if (r == NULL)
+		return;
+	if (r->type != REDIS_REPLY_STRING || r->len >= sizeof(s->sha)) {
+		store_reply_error(s, r, "SCRIPT LOAD");
+		s->setup_failed = true;
+	} else {
+		memcpy(s->sha, r->str, r->len);
+		s->sha[r->len] = '\0';
+	}
+	setup_step_done(s);
+}
+
+static void on_group_create(struct rconn *c, redisReply *r, void *data)
+{
+	struct store *s = data;
+
+	(void)c;
+	if (r == NULL)
+		return;
+	/* BUSYGROUP: the group exists already, which is the normal case. */
+	if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0) {
+		store_reply_error(s, r, "XGROUP CREATE");
+		s->setup_failed = true;
+	}
+	setup_step_done(s);
+}
+
+static int create_group(struct store *s, const char *name)
+{
+	char key[256];
+	/* "0": a group created after jobs were queued still sees them. */
+	const char *argv[] = { "XGROUP", "CREATE", key, PREGON_GROUP, "0", "MKSTREAM" };
+
+	store_key(s, key, sizeof(key), name);
+	if (rconn_command(s->writer, on_group_create, s, 0, 6, argv, NULL) != 0)
+		return -1;
+	s->setup_pending++;
+	return 0;
+}
+
+void store_writer_state(struct store *s, bool up)
+{
+	if (!up) {
+		if (s->ready)
+			notify(s, false);
+		s->setup_pending = 0;
+		return;
+	}
+	s->setup_failed = false;
+	s->setup_pending = 1;	/* held until every command is queued */
+	{
+		const char *argv[] = { "SCRIPT", "LOAD", lua_pregon };
+
+		if (rconn_command(s->writer, on_script_load, s, 0, 3, argv, NULL) == 0)
+			s->setup_pending++;
+	}
+	create_group(s, "jobs");
+	for (int ch = 0; ch < CHANNEL_COUNT; ch++)
+		for (int l = 0; l < 2; l++) {
+			char name[64];
+
+			snprintf(name, sizeof(name), "ready:%s:%s", channel_name((enum channel)ch),
+				 lanes[l]);
+			create_group(s, name);
+		}
+	setup_step_done(s);
+}
+
+int store_eval(struct store *s, const char *op, int nargs, const char **args,
+	       const size_t *lens, rconn_reply_cb cb, void *privdata)
+{
+	enum { FIXED = 9 };
+	int argc = FIXED + nargs, rc;
+	const char **argv;
+	size_t *argvlen;
+
+	if (!s->ready)
+		return -1;
+	argv = malloc(sizeof(*argv) * (size_t)argc);
+	argvlen = malloc(sizeof(*argvlen) * (size_t)argc);
+	if (argv == NULL || argvlen == NULL) {
+		free(argv);
+		free(argvlen);
+		return -1;
+	}
+	argv[0] = "EVALSHA";
+	argv[1] = s->sha;
+	argv[2] = "0";
+	argv[3] = op;
+	argv[4] = s->cfg->redis_prefix;
+	argv[5] = s->max_len;
+	argv[6] = s->retention_s;
+	argv[7] = s->dedupe_s;
+	argv[8] = PREGON_GROUP;
+	for (int i = 0; i < FIXED; i++)
+		argvlen[i] = strlen(argv[i]);
+	for (int i = 0; i < nargs; i++) {
+		argv[FIXED + i] = args[i];
+		argvlen[FIXED + i] = lens ? lens[i] : strlen(args[i]);
+	}
+	/* hiredis copies the arguments into its output buffer. */
+	rc = rconn_command(s->writer, cb, privdata, 0, argc, argv, argvlen);
+	free(argv);
+	free(argvlen);
+	return rc;
+}

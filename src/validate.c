@@ -1,0 +1,541 @@
+/* validate.c: addresses, zones, times and durations from outside.
+ *
+ * Every function here judges one value and says what is wrong with it
+ * without naming the field; job_parse.c and the config code add the field.
+ * All parsing is by hand, byte by byte: no sscanf/strtol locale or
+ * whitespace leniency ("+1 213" must not pass as a number). */
+#include "validate.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "tz.h"
+#include "validate_quote.h"
+
+/* ---- quoting outside text in messages --------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes there
+ * are not one (RFC 3629 section 4: no overlongs, no surrogates, <= U+10FFFF). */
+static int utf8_seq_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80;
+		unsigned char hi = c == 0xed ? 0x9f : 0xbf;
+
+		if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80)
+			return 0;
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		unsigned char lo = c == 0xf0 ? 0x90 : 0x80;
+		unsigned char hi = c == 0xf4 ? 0x8f : 0xbf;
+
+		if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80 ||
+		    (s[3] & 0xc0) != 0x80)
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+/* Escaped form of the character at s into rep (up to 7 bytes + NUL);
+ * returns how many input bytes it covers. Quotes and backslashes only need
+ * escaping inside quotes. */
+static size_t escape_one(const unsigned char *s, char rep[8], int quoted)
+{
+	int n = utf8_seq_len(s);
+
+	if (n == 0) {
+		snprintf(rep, 8, "\\x%02x", s[0]);
+		return 1;
+	}
+	if (n == 1) {
+		switch (quoted ? s[0] : 0) {
+		case '"': memcpy(rep, "\\\"", 3); return 1;
+		case '\\': memcpy(rep, "\\\\", 3); return 1;
+		default: break;
+		}
+		switch (s[0]) {
+		case '\n': memcpy(rep, "\\n", 3); break;
+		case '\r': memcpy(rep, "\\r", 3); break;
+		case '\t': memcpy(rep, "\\t", 3); break;
+		default:
+			if (s[0] < 0x20 || s[0] == 0x7f)
+				snprintf(rep, 8, "\\x%02x", s[0]);
+			else {
+				rep[0] = (char)s[0];
+				rep[1] = '\0';
+			}
+		}
+		return 1;
+	}
+	if (n == 2 && s[0] == 0xc2 && s[1] <= 0x9f) {
+		/* C1 control (U+0080..U+009F): invisible and terminal-hostile. */
+		snprintf(rep, 8, "\\u%04x", (unsigned)s[1]);
+		return 2;
+	}
+	memcpy(rep, s, (size_t)n);
+	rep[n] = '\0';
+	return (size_t)n;
+}
+
+static void quote_core(char *out, size_t out_size, const char *in, int quoted,
+		       size_t max_chars)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t used = 0, chars = 0;
+	/* Room kept back for the closing quote, "..." and the NUL. */
+	size_t tail = quoted ? 5 : 1;
+	int cut = 0;
+
+	if (out_size == 0)
+		return;
+	if (in == NULL) {
+		snprintf(out, out_size, "(null)");
+		return;
+	}
+	if (out_size < tail + 1) {
+		out[0] = '\0';
+		return;
+	}
+	if (quoted)
+		out[used++] = '"';
+	while (*s != '\0') {
+		char rep[8];
+		size_t step, len;
+
+		if (chars == max_chars) {
+			cut = 1;
+			break;
+		}
+		step = escape_one(s, rep, quoted);
+		len = strlen(rep);
+		if (used + len + tail > out_size) {
+			cut = 1;
+			break;
+		}
+		memcpy(out + used, rep, len);
+		used += len;
+		s += step;
+		chars++;
+	}
+	if (quoted) {
+		out[used++] = '"';
+		if (cut) {
+			memcpy(out + used, "...", 3);
+			used += 3;
+		}
+	}
+	out[used] = '\0';
+}
+
+void validate_quote(char *out, size_t out_size, const char *in)
+{
+	quote_core(out, out_size, in, 1, VALIDATE_QUOTE_CHARS);
+}
+
+void validate_escape(char *out, size_t out_size, const char *in)
+{
+	quote_core(out, out_size, in, 0, (size_t)-1);
+}
+
+/* "what value", the value quoted: `not an E.164 number: "323-555"`. */
+static int fail_quoted(struct err *err, const char *what, const char *value)
+{
+	char q[VALIDATE_QUOTE_MAX];
+
+	validate_quote(q, sizeof(q), value);
+	return err_set(err, "%s %s", what, q);
+}
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* ---- E.164 ------------------------------------------------------------ */
+
+/* ITU-T E.164 assigned country codes (the "List of ITU-T Recommendation
+ * E.164 assigned country codes" annexed to the ITU Operational Bulletin),
+ * geographic ones and the networks where a person holds a number
+ * (Inmarsat 870, satellite 881, international networks 882/883). Left out:
+ * spare codes, codes for services rather than subscribers (800 freephone,
+ * 808 shared cost, 878 UPT, 888 OCHA, 979 premium rate), 388 (ETNS,
+ * withdrawn) and 997 (reserved for Kazakhstan, never brought into use:
+ * Kazakhstan kept +7). The set is prefix-free, so with a first digit of 1-9
+ * the value of the leading 1, 2 or 3 digits tells the length. Sorted. */
+static const short e164_country_codes[] = {
+	1, 7,						/* NANP; Russia, Kazakhstan */
+	20, 27,						/* zone 2 */
+	30, 31, 32, 33, 34, 36, 39,			/* zone 3 */
+	40, 41, 43, 44, 45, 46, 47, 48, 49,		/* zone 4 */
+	51, 52, 53, 54, 55, 56, 57, 58,			/* zone 5 */
+	60, 61, 62, 63, 64, 65, 66,			/* zone 6 */
+	81, 82, 84, 86,					/* zone 8 */
+	90, 91, 92, 93, 94, 95, 98,			/* zone 9 */
+	211, 212, 213, 216, 218,			/* South Sudan .. Libya */
+	220, 221, 222, 223, 224, 225, 226, 227, 228, 229,
+	230, 231, 232, 233, 234, 235, 236, 237, 238, 239,
+	240, 241, 242, 243, 244, 245, 246, 247, 248, 249,
+	250, 251, 252, 253, 254, 255, 256, 257, 258,	/* 259 spare */
+	260, 261, 262, 263, 264, 265, 266, 267, 268, 269,
+	290, 291, 297, 298, 299,			/* St Helena .. Greenland */
+	350, 351, 352, 353, 354, 355, 356, 357, 358, 359,
+	370, 371, 372, 373, 374, 375, 376, 377, 378, 379, /* 379 Vatican */
+	380, 381, 382, 383, 385, 386, 387, 389,		/* 383 Kosovo */
+	420, 421, 423,					/* CZ, SK, LI */
+	500, 501, 502, 503, 504, 505, 506, 507, 508, 509,
+	590, 591, 592, 593, 594, 595, 596, 597, 598, 599,
+	670, 672, 673, 674, 675, 676, 677, 678, 679,	/* 671 spare (Guam is +1) */
+	680, 681, 682, 683, 685, 686, 687, 688, 689,	/* 684 spare (+1 684) */
+	690, 691, 692,					/* Tokelau, FSM, Marshall Is. */
+	850, 852, 853, 855, 856,			/* KP, HK, MO, KH, LA */
+	870,						/* Inmarsat */
+	880, 881, 882, 883, 886,			/* BD, GMSS, networks, TW */
+	960, 961, 962, 963, 964, 965, 966, 967, 968,
+	970, 971, 972, 973, 974, 975, 976, 977,
+	992, 993, 994, 995, 996, 998,
+};
+
+static int country_code_len(const char *digits)
+{
+	size_t n = sizeof(e164_country_codes) / sizeof(e164_country_codes[0]);
+	int value = 0, len;
+
+	for (len = 1; len <= 3; len++) {
+		size_t i;
+
+		value = value * 10 + (digits[len - 1] - '0');
+		for (i = 0; i < n; i++)
+			if (e164_country_codes[i] == value)
+				return len;
+	}
+	return 0;
+}
+
+/* NANP numbering rules (ATIS-0300076 / NANPA): NPA-NXX-XXXX; NPA first digit
+ * 2-9, not N11 (service codes), second digit not 9 (reserved for
+ * expansion); NXX first digit 2-9, not N11. 555-01XX is the fictional
+ * range and valid here on purpose. d points at the 10 digits after "1". */
+static int nanp_ok(const char *d)
+{
+	if (d[0] < '2' || (d[1] == '1' && d[2] == '1') || d[1] == '9')
+		return 0;
+	if (d[3] < '2' || (d[4] == '1' && d[5] == '1'))
+		return 0;
+	return 1;
+}
+
+int phone_check_e164(const char *in, char out[PHONE_E164_MAX + 1], struct err *err)
+{
+	char num[PHONE_E164_MAX + 1];
+	size_t n, i;
+
+	if (in == NULL || in[0] != '+')
+		return fail_quoted(err, "not an E.164 number:", in);
+	n = strlen(in + 1);
+	if (n < 8 || n > 15 || in[1] == '0')
+		return fail_quoted(err, "not an E.164 number:", in);
+	for (i = 1; i <= n; i++)
+		if (!is_digit(in[i]))
+			return fail_quoted(err, "not an E.164 number:", in);
+	memcpy(num, in, n + 2);
+
+	/* Mexico dropped the mobile "1" after +52 in 2019 (IFT numbering plan);
+	 * +52 1 + 10 digits still arrives from old address books and is the
+	 * same phone as +52 + 10 digits. Mexican national numbers never start
+	 * with 1, so the rewrite cannot merge two different numbers. */
+	if (n == 13 && memcmp(num + 1, "521", 3) == 0) {
+		memmove(num + 3, num + 4, n - 2);
+		n--;
+	}
+
+	if (country_code_len(num + 1) == 0)
+		return fail_quoted(err, "unknown country code in", in);
+	if (num[1] == '1' && (n != 11 || !nanp_ok(num + 2)))
+		return fail_quoted(err, "not a valid North American number:", in);
+	memcpy(out, num, n + 2);
+	return 0;
+}
+
+/* ---- email ------------------------------------------------------------ */
+
+/* atext of RFC 5322 3.2.3: what a dot-atom local part may hold unquoted. */
+static int is_atext(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+	       (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+static int is_ldh(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+	       c == '-';
+}
+
+/* RFC 5321 4.5.3.1 limits (local part 64, address 254 on the wire) and
+ * RFC 1035 labels. Quoted local parts, IP literals and non-ASCII addresses
+ * are refused: no provider pregon targets handles them reliably. */
+int email_check(const char *in, struct err *err)
+{
+	const char *at, *p, *label;
+	size_t len, local_len;
+	int labels = 0, tld_all_digits = 1;
+
+	if (in == NULL)
+		return fail_quoted(err, "not an email address:", in);
+	len = strlen(in);
+	at = strchr(in, '@');
+	if (len > 254 || at == NULL || strchr(at + 1, '@') != NULL)
+		return fail_quoted(err, "not an email address:", in);
+	local_len = (size_t)(at - in);
+	if (local_len < 1 || local_len > 64 || in[0] == '.' || at[-1] == '.')
+		return fail_quoted(err, "not an email address:", in);
+	for (p = in; p < at; p++)
+		if (!(is_atext(*p) || (*p == '.' && p[1] != '.')))
+			return fail_quoted(err, "not an email address:", in);
+
+	label = at + 1;
+	for (p = label;; p++) {
+		if (*p == '.' || *p == '\0') {
+			size_t ll = (size_t)(p - label);
+
+			if (ll < 1 || ll > 63 || label[0] == '-' || p[-1] == '-')
+				return fail_quoted(err, "not an email address:", in);
+			labels++;
+			if (*p == '\0')
+				break;
+			label = p + 1;
+			tld_all_digits = 1;
+			continue;
+		}
+		if (!is_ldh(*p))
+			return fail_quoted(err, "not an email address:", in);
+		if (!is_digit(*p))
+			tld_all_digits = 0;
+	}
+	/* One dot at least (no bare "localhost"), and an all-digit last label
+	 * means a dotted IP address, not a domain. */
+	if (labels < 2 || tld_all_digits)
+		return fail_quoted(err, "not an email address:", in);
+	return 0;
+}
+
+/* ---- zones ------------------------------------------------------------ */
+
+int tz_check(const char *name, struct err *err)
+{
+	if (!tz_exists(name))
+		return fail_quoted(err, "unknown time zone", name);
+	return 0;
+}
+
+/* ---- times ------------------------------------------------------------ */
+
+/* n digits at *p into *v; advances *p. */
+static int take_digits(const char **p, int n, int *v)
+{
+	int i, x = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!is_digit((*p)[i]))
+			return -1;
+		x = x * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*v = x;
+	return 0;
+}
+
+static int take_char(const char **p, char c)
+{
+	if (**p != c)
+		return -1;
+	(*p)++;
+	return 0;
+}
+
+static int time_range_fail(struct err *err, const char *s, const char *what)
+{
+	char q[VALIDATE_QUOTE_MAX];
+
+	validate_quote(q, sizeof(q), s);
+	return err_set(err, "not an ISO-8601 time: %s (%s)", q, what);
+}
+
+/* RFC 3339 section 5.6 profile of ISO 8601, strictly: "T" and "Z" upper
+ * case, seconds optional (producers write 08:30), no leap second (60), an
+ * offset of +HH:MM or -HH:MM up to 18:00 (-00:00 is read as UTC). */
+int time_parse_iso8601(const char *s, const char *tz, int64_t *ms, struct err *err)
+{
+	const char *p = s;
+	struct tz_wall w;
+	int frac_ms = 0, off_sign = 0, off_h = 0, off_m = 0, have_offset = 0;
+
+	if (s == NULL)
+		return fail_quoted(err, "not an ISO-8601 time:", s);
+	memset(&w, 0, sizeof(w));
+	if (take_digits(&p, 4, &w.year) < 0 || take_char(&p, '-') < 0 ||
+	    take_digits(&p, 2, &w.month) < 0 || take_char(&p, '-') < 0 ||
+	    take_digits(&p, 2, &w.day) < 0 || take_char(&p, 'T') < 0 ||
+	    take_digits(&p, 2, &w.hour) < 0 || take_char(&p, ':') < 0 ||
+	    take_digits(&p, 2, &w.minute) < 0)
+		return fail_quoted(err, "not an ISO-8601 time:", s);
+	if (*p == ':') {
+		p++;
+		if (take_digits(&p, 2, &w.second) < 0)
+			return fail_quoted(err, "not an ISO-8601 time:", s);
+		if (*p == '.') {
+			int nd = 0, scale = 100;
+
+			p++;
+			while (is_digit(*p)) {
+				if (++nd > 9)
+					return fail_quoted(err, "not an ISO-8601 time:", s);
+				/* Milliseconds kept; finer digits truncated. */
+				if (scale > 0) {
+					frac_ms += (*p - '0') * scale;
+					scale /= 10;
+				}
+				p++;
+			}
+			if (nd == 0)
+				return fail_quoted(err, "not an ISO-8601 time:", s);
+		}
+	}
+	if (*p == 'Z') {
+		p++;
+		have_offset = 1;
+	} else if (*p == '+' || *p == '-') {
+		off_sign = *p == '+' ? 1 : -1;
+		p++;
+		if (take_digits(&p, 2, &off_h) < 0 || take_char(&p, ':') < 0 ||
+		    take_digits(&p, 2, &off_m) < 0)
+			return fail_quoted(err, "not an ISO-8601 time:", s);
+		have_offset = 1;
+	}
+	if (*p != '\0')
+		return fail_quoted(err, "not an ISO-8601 time:", s);
+
+	if (w.year < 1970 || w.year > 9999)
+		return time_range_fail(err, s, "year must be 1970..9999");
+	if (w.month < 1 || w.month > 12)
+		return time_range_fail(err, s, "month out of range");
+	if (w.day < 1 || w.day > tz_days_in_month(w.year, w.month))
+		return time_range_fail(err, s, "no such day");
+	if (w.hour > 23)
+		return time_range_fail(err, s, "hour out of range");
+	if (w.minute > 59)
+		return time_range_fail(err, s, "minute out of range");
+	if (w.second > 59)
+		return time_range_fail(err, s, "second out of range");
+	if (off_m > 59 || off_h * 60 + off_m > 18 * 60)
+		return time_range_fail(err, s, "offset out of range");
+	w.msec = frac_ms;
+
+	if (!have_offset) {
+		if (tz == NULL)
+			return err_set(err, "time has no offset and no time zone");
+		if (!tz_exists(tz))
+			return fail_quoted(err, "unknown time zone", tz);
+		return tz_local_to_utc(tz, &w, ms, err);
+	}
+	*ms = ((tz_days_from_civil(w.year, w.month, w.day) * 86400 +
+		w.hour * 3600 + w.minute * 60 + w.second) -
+	       (int64_t)off_sign * (off_h * 3600 + off_m * 60)) * 1000 + w.msec;
+	return 0;
+}
+
+/* ---- durations -------------------------------------------------------- */
+
+#define DURATION_DIGITS_MAX 6	/* 999999 of any unit: more is a mistake */
+
+/* ISO 8601-1 4.4.3.2 format with designators, integers only: P1W2D,
+ * PT3H, P1DT12H. Each designator at most once and in order; "P", "PT"
+ * and "P1DT" are refused; no sign, no fractions. */
+int duration_parse_iso8601(const char *s, struct duration *d, struct err *err)
+{
+	static const char date_units[] = "YMWD";
+	static const char time_units[] = "HMS";
+	const char *p;
+	int last = -1, parts = 0, time_parts = 0, in_time = 0;
+
+	memset(d, 0, sizeof(*d));
+	if (s == NULL || s[0] != 'P')
+		return fail_quoted(err, "not an ISO-8601 duration:", s);
+	for (p = s + 1; *p != '\0';) {
+		const char *unit;
+		int value = 0, nd = 0, slot;
+
+		if (*p == 'T') {
+			if (in_time)
+				return fail_quoted(err, "not an ISO-8601 duration:", s);
+			in_time = 1;
+			p++;
+			continue;
+		}
+		while (is_digit(*p)) {
+			if (++nd > DURATION_DIGITS_MAX) {
+				char q[VALIDATE_QUOTE_MAX];
+
+				validate_quote(q, sizeof(q), s);
+				return err_set(err, "not an ISO-8601 duration: %s (number too large)", q);
+			}
+			value = value * 10 + (*p - '0');
+			p++;
+		}
+		if (nd == 0 || *p == '\0')
+			return fail_quoted(err, "not an ISO-8601 duration:", s);
+		unit = strchr(in_time ? time_units : date_units, *p);
+		if (unit == NULL)
+			return fail_quoted(err, "not an ISO-8601 duration:", s);
+		slot = (int)(unit - (in_time ? time_units : date_units)) + (in_time ? 4 : 0);
+		if (slot <= last)
+			return fail_quoted(err, "not an ISO-8601 duration:", s);
+		last = slot;
+		switch (slot) {
+		case 0: d->years = value; break;
+		case 1: d->months = value; break;
+		case 2: d->weeks = value; break;
+		case 3: d->days = value; break;
+		case 4: d->hours = value; break;
+		case 5: d->minutes = value; break;
+		default: d->seconds = value; break;
+		}
+		parts++;
+		if (in_time)
+			time_parts++;
+		p++;
+	}
+	if (parts == 0 || (in_time && time_parts == 0))
+		return fail_quoted(err, "not an ISO-8601 duration:", s);
+	return 0;
+}
+
+/* ---- formatting ------------------------------------------------------- */
+
+void time_format_utc(int64_t ms, char out[32])
+{
+	int64_t secs = ms / 1000, days, rem, y;
+	int msec = (int)(ms % 1000), m, d;
+
+	if (msec < 0) {
+		msec += 1000;
+		secs--;
+	}
+	days = secs / 86400;
+	rem = secs % 86400;
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	tz_civil_from_days(days, &y, &m, &d);
+	snprintf(out, 32, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
+		 (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), msec);
+}

@@ -1,0 +1,347 @@
+"""harness.py: real servers on free ports for pregon's integration tests.
+
+Each test file does:
+
+    import harness
+    def test_something_happens():
+        srv = harness.redis_server()          # shared by the file's tests
+        cfg = harness.write_config(srv)       # unique key prefix per call
+        r = harness.run_cli(cfg, "send", "-", input=job)
+        assert r.returncode == 0, r.stderr
+    if __name__ == "__main__":
+        harness.main(globals())
+
+and main() prints TAP: "1..N", then "ok K - name" or "not ok K - name"
+followed by the traceback as "# " lines, and exits 0 (tests/run.sh totals
+the TAP lines). A test may call harness.skip("why") for "ok K - name # SKIP".
+
+As redis's tests/support/server.tcl does, every server starts on a free
+loopback port in its own temp dir and is waited for (PING) before use.
+Everything started here is killed at exit, also when the test process is
+killed: children get PR_SET_PDEATHSIG.
+
+Environment: PREGON_BIN (directory of pregon/pregond, default "build",
+relative to the repository root), PREGON_TEST (run only the tests whose
+name contains it), PREGON_KEEP=1 (keep temp dirs for a post-mortem).
+Runs with Debian's /usr/bin/python3 and its python3-redis.
+"""
+
+import atexit
+import ctypes
+import itertools
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+import redis
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.join(ROOT, os.environ.get("PREGON_BIN", "build"))
+KEEP = os.environ.get("PREGON_KEEP") == "1"
+
+_procs = []      # every Popen we started, killed at exit
+_dirs = []       # temp dirs, removed at exit unless PREGON_KEEP=1
+_prefix_seq = itertools.count(1)
+_shared_redis = None
+
+
+class Skip(Exception):
+    """Raised by skip(): the test is reported as ok with a # SKIP note."""
+
+
+def skip(reason):
+    raise Skip(reason)
+
+
+# ---- processes and cleanup ----
+
+def _die_with_parent():
+    # Runs in the child before exec: if this test process dies (even by
+    # SIGKILL), the kernel sends SIGKILL to the child (prctl(2)).
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def spawn(args, **kw):
+    """Starts a process that will be killed at exit; returns the Popen."""
+    p = subprocess.Popen(args, preexec_fn=_die_with_parent, **kw)
+    _procs.append(p)
+    return p
+
+
+def stop(p, sig=signal.SIGTERM, timeout=10):
+    """Sends sig, waits up to timeout seconds, then SIGKILL. Returns the
+    exit status (negative: killed by that signal)."""
+    if p.poll() is None:
+        try:
+            p.send_signal(sig)
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    return p.returncode
+
+
+def _cleanup():
+    for p in reversed(_procs):
+        if p.poll() is None:
+            p.kill()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+    for d in _dirs:
+        if KEEP:
+            sys.stderr.write("# kept %s\n" % d)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_cleanup)
+
+
+def _exit_on_signal(sig, frame):
+    sys.exit(128 + sig)  # runs atexit, so our children go too
+
+
+signal.signal(signal.SIGTERM, _exit_on_signal)
+
+
+def tempdir(name="pregon-test-"):
+    d = tempfile.mkdtemp(prefix=name)
+    _dirs.append(d)
+    return d
+
+
+def free_port():
+    """A loopback TCP port that was free a moment ago (the server start
+    retries on the rare collision)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(cond, timeout=10.0, interval=0.02, what="condition"):
+    """Polls cond() until it returns a true value; returns that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+# ---- redis-server ----
+
+class RedisServer:
+    """A redis-server of its own: free port, temp dir, AOF on by default
+    (pregon's durability promise is tested against what production runs)."""
+
+    def __init__(self, appendonly=True, password=None, unixsocket=False, extra=()):
+        self.dir = tempdir("pregon-redis-")
+        self.password = password
+        self.unixsocket = os.path.join(self.dir, "redis.sock") if unixsocket else None
+        self.log = os.path.join(self.dir, "redis.log")
+        last = None
+        for _ in range(5):
+            self.port = free_port()
+            args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                    "--dir", self.dir, "--appendonly", "yes" if appendonly else "no",
+                    "--save", "", "--logfile", self.log]
+            if password:
+                args += ["--requirepass", password]
+            if self.unixsocket:
+                args += ["--unixsocket", self.unixsocket, "--unixsocketperm", "700"]
+            args += list(extra)
+            self.proc = spawn(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                self._wait_ready()
+                break
+            except AssertionError as e:   # port taken meanwhile: try another
+                last = e
+                stop(self.proc, signal.SIGKILL)
+        else:
+            raise AssertionError("redis-server did not start: %s; log: %s" % (last, self.tail_log()))
+        self.client = self.connect()
+
+    def _ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("redis-server exited with %s" % self.proc.returncode)
+        try:
+            return self.connect(timeout=0.5).ping()
+        except redis.exceptions.ConnectionError:
+            return False
+
+    def _wait_ready(self):
+        wait_for(self._ready, timeout=10, what="redis-server PING on port %d" % self.port)
+
+    def connect(self, db=0, timeout=5):
+        return redis.Redis(host="127.0.0.1", port=self.port, db=db, password=self.password,
+                           decode_responses=True, socket_timeout=timeout,
+                           socket_connect_timeout=timeout)
+
+    def url(self, db=0):
+        """The [redis] url pregon should use for this server."""
+        if self.password:
+            return "redis://:%s@127.0.0.1:%d/%d" % (self.password, self.port, db)
+        return "redis://127.0.0.1:%d/%d" % (self.port, db)
+
+    def tail_log(self, n=20):
+        try:
+            with open(self.log) as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self):
+        stop(self.proc)
+
+
+def redis_server():
+    """The redis-server shared by the tests of this process (they keep
+    apart with unique key prefixes); started on first use."""
+    global _shared_redis
+    if _shared_redis is None or _shared_redis.proc.poll() is not None:
+        _shared_redis = RedisServer()
+    return _shared_redis
+
+
+# ---- config ----
+
+def unique_prefix(tag="t"):
+    return "%s%d.%d:" % (tag, os.getpid(), next(_prefix_seq))
+
+
+class Config:
+    """A written config file; .path for -c, .prefix for keys, .dir for
+    the test's own files (outbox, logs)."""
+
+    def __init__(self, path, prefix, directory, server):
+        self.path = path
+        self.prefix = prefix
+        self.dir = directory
+        self.server = server
+        self.outbox = os.path.join(directory, "outbox")
+
+    def key(self, suffix):
+        return self.prefix + suffix
+
+
+def write_config(server=None, prefix=None, url=None, sections=None, directory=None):
+    """Writes a pregon.conf for server (default: the shared one) with a
+    unique [redis] prefix and [outbox] dir in a temp dir. sections adds or
+    overrides keys: {"jobs": {"max_bytes": "256"}}. Returns a Config."""
+    server = server if server is not None else redis_server()
+    directory = directory or tempdir("pregon-conf-")
+    prefix = prefix or unique_prefix()
+    conf = {
+        "redis": {"url": url or server.url(), "prefix": prefix},
+        "outbox": {"dir": os.path.join(directory, "outbox")},
+        "log": {"level": "info"},
+    }
+    for sec, kv in (sections or {}).items():
+        conf.setdefault(sec, {}).update(kv)
+    path = os.path.join(directory, "pregon.conf")
+    with open(path, "w") as f:
+        for sec, kv in conf.items():
+            f.write("[%s]\n" % sec)
+            for k, v in kv.items():
+                f.write("%s = %s\n" % (k, v))
+            f.write("\n")
+    return Config(path, prefix, directory, server)
+
+
+# ---- the binaries ----
+
+def binary(name):
+    path = os.path.join(BIN, name)
+    if not os.access(path, os.X_OK):
+        raise AssertionError("%s is missing: build it first (make), or set PREGON_BIN" % path)
+    return path
+
+
+def run_cli(cfg, *args, input=None, timeout=20, cwd=None):
+    """Runs pregon -c cfg.path ARGS (cfg None: no -c) and returns the
+    CompletedProcess, text mode."""
+    argv = [binary("pregon")]
+    if cfg is not None:
+        argv += ["-c", cfg.path if isinstance(cfg, Config) else cfg]
+    argv += list(args)
+    return subprocess.run(argv, input=input, capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd, preexec_fn=_die_with_parent)
+
+
+def start_cli(cfg, *args, **kw):
+    """Starts pregon in the background (tail); returns the Popen."""
+    argv = [binary("pregon"), "-c", cfg.path] + list(args)
+    kw.setdefault("stdout", subprocess.PIPE)
+    kw.setdefault("stderr", subprocess.PIPE)
+    return spawn(argv, text=True, **kw)
+
+
+def start_daemon(cfg, log=None, env=None):
+    """Starts pregond -c cfg.path with its stderr in log (default: in the
+    config's dir). Returns the Popen."""
+    log = log or os.path.join(cfg.dir, "pregond.log")
+    out = open(log, "ab")
+    try:
+        return spawn([binary("pregond"), "-c", cfg.path], stdout=out, stderr=out,
+                     cwd=ROOT, env=env)
+    finally:
+        out.close()
+
+
+def one_line_error(r):
+    """Checks the contract's error shape: non-zero exit and exactly one
+    line "pregon: <reason>" on stderr. Returns the reason."""
+    assert r.returncode != 0, "expected failure, got 0; stdout=%r" % r.stdout
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, "stderr should be one line, got %r" % r.stderr
+    assert lines[0].startswith("pregon: "), "stderr should start with 'pregon: ': %r" % r.stderr
+    return lines[0][len("pregon: "):]
+
+
+# ---- TAP ----
+
+def _tests(namespace):
+    fns = [v for k, v in namespace.items() if k.startswith("test_") and callable(v)]
+    fns.sort(key=lambda f: f.__code__.co_firstlineno)
+    only = os.environ.get("PREGON_TEST")
+    if only:
+        fns = [f for f in fns if only in f.__name__]
+    return fns
+
+
+def main(namespace):
+    """Runs the test_* functions of namespace (pass globals()) in file
+    order and prints TAP. Exits 0: failures are in the TAP lines."""
+    tests = _tests(namespace)
+    print("1..%d" % len(tests), flush=True)
+    for k, fn in enumerate(tests, 1):
+        try:
+            fn()
+        except Skip as e:
+            print("ok %d - %s # SKIP %s" % (k, fn.__name__, e), flush=True)
+            continue
+        except BaseException as e:  # noqa: B902 - a test's sys.exit is a failure too
+            print("not ok %d - %s" % (k, fn.__name__))
+            for line in traceback.format_exception(type(e), e, e.__traceback__):
+                for sub in line.rstrip("\n").split("\n"):
+                    print("# " + sub)
+            sys.stdout.flush()
+            if isinstance(e, KeyboardInterrupt):
+                break
+            continue
+        print("ok %d - %s" % (k, fn.__name__), flush=True)
+    sys.exit(0)

@@ -1,0 +1,451 @@
+#!/usr/bin/python3
+"""test_cli.py: the operator CLI `pregon` against a real redis-server.
+
+Keys follow include/keys.h; jobs, job hashes, events and dead letters are
+written here by hand, so these tests need pregon only, not pregond.
+"""
+
+import datetime
+import json
+import os
+import signal
+import subprocess
+import time
+
+import harness
+
+PHONE = "+13235550100"          # NANP fictional range 555-0100..0199
+EMAIL = "ana@example.org"
+
+
+def message_job(job_id="msg-1", phone=PHONE, body="Your hearing is tomorrow at 9:00."):
+    return json.dumps({"id": job_id, "kind": "message",
+                       "recipient": {"id": "contact-1", "phone": phone},
+                       "body": body})
+
+
+def event(job, status, message="m1", channel="sms"):
+    return json.dumps({"job": job, "kind": "message", "message": message,
+                       "contact": "contact-1", "channel": channel, "status": status,
+                       "attempt": 1, "provider_id": None,
+                       "at": "2026-11-22T19:03:11.250Z", "error": None, "meaning": None},
+                      separators=(",", ":"))
+
+
+def iso_ms(ms):
+    t = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
+
+
+def entries(cfg, stream):
+    """[(id, fields)] of a stream under cfg's prefix."""
+    return cfg.server.client.xrange(cfg.key(stream))
+
+
+def wait_for_xread_client(cfg):
+    """Waits until a client is blocked in XREAD (tail has taken its start
+    id), so events added afterwards are certainly seen."""
+    def blocked():
+        return any(c.get("cmd") == "xread" for c in cfg.server.client.client_list())
+    harness.wait_for(blocked, timeout=10, what="pregon tail to block in XREAD")
+
+
+# ---- send ----
+
+def test_send_queues_a_valid_job_and_prints_its_id():
+    cfg = harness.write_config()
+    path = os.path.join(cfg.dir, "job.json")
+    job = message_job("court-42")
+    with open(path, "w") as f:
+        f.write(job)
+    r = harness.run_cli(cfg, "send", path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "court-42\n", r.stdout
+    got = entries(cfg, "jobs")
+    assert len(got) == 1, got
+    assert got[0][1] == {"job": job}, got
+
+
+def test_send_reads_the_job_from_stdin():
+    cfg = harness.write_config()
+    job = message_job("from-stdin")
+    r = harness.run_cli(cfg, "send", "-", input=job)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "from-stdin\n"
+    assert [f for _, f in entries(cfg, "jobs")] == [{"job": job}]
+
+
+def test_send_rejects_invalid_job_with_reason():
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "send", "-", input=message_job(phone="323-555"))
+    reason = harness.one_line_error(r)
+    assert r.returncode == 1
+    assert reason.startswith("recipient.phone"), reason
+    assert r.stdout == ""
+    assert cfg.server.client.xlen(cfg.key("jobs")) == 0
+
+
+def test_send_reason_never_echoes_a_phone_number():
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "send", "-", input=message_job(phone="3235550100"))
+    reason = harness.one_line_error(r)
+    assert "3235550100" not in reason, reason
+    assert cfg.server.client.xlen(cfg.key("jobs")) == 0
+
+
+def test_send_rejects_text_that_is_not_json():
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "send", "-", input="this is not a job\n")
+    harness.one_line_error(r)
+    assert r.returncode == 1
+    assert cfg.server.client.xlen(cfg.key("jobs")) == 0
+
+
+def test_send_rejects_job_over_max_bytes():
+    cfg = harness.write_config(sections={"jobs": {"max_bytes": "256"}})
+    r = harness.run_cli(cfg, "send", "-", input=message_job(body="x" * 300))
+    reason = harness.one_line_error(r)
+    assert "max_bytes" in reason, reason
+    assert cfg.server.client.xlen(cfg.key("jobs")) == 0
+
+
+def test_send_of_a_missing_file_fails_with_one_line():
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "send", os.path.join(cfg.dir, "nope.json"))
+    reason = harness.one_line_error(r)
+    assert "nope.json" in reason, reason
+
+
+def test_send_honours_password_and_db_in_the_url():
+    srv = harness.RedisServer(password="s3cr3t")
+    cfg = harness.write_config(srv, url=srv.url(db=3))
+    r = harness.run_cli(cfg, "send", "-", input=message_job("with-auth"))
+    assert r.returncode == 0, r.stderr
+    assert srv.connect(db=3).xlen(cfg.key("jobs")) == 1
+    assert srv.connect(db=0).xlen(cfg.key("jobs")) == 0
+    srv.stop()
+
+
+def test_send_over_a_unix_socket():
+    srv = harness.RedisServer(unixsocket=True)
+    cfg = harness.write_config(srv, url="unix:" + srv.unixsocket)
+    r = harness.run_cli(cfg, "send", "-", input=message_job("via-socket"))
+    assert r.returncode == 0, r.stderr
+    assert srv.client.xlen(cfg.key("jobs")) == 1
+    srv.stop()
+
+
+def test_wrong_password_fails_without_printing_it():
+    srv = harness.RedisServer(password="right-one")
+    cfg = harness.write_config(srv, url="redis://:wrong-one@127.0.0.1:%d/0" % srv.port)
+    r = harness.run_cli(cfg, "send", "-", input=message_job())
+    reason = harness.one_line_error(r)
+    assert "wrong-one" not in reason and "right-one" not in reason, reason
+    srv.stop()
+
+
+def test_unreachable_redis_fails_with_one_line():
+    cfg = harness.write_config(url="redis://127.0.0.1:%d/0" % harness.free_port())
+    r = harness.run_cli(cfg, "status", "x")
+    reason = harness.one_line_error(r)
+    assert r.returncode == 1
+    assert "redis" in reason and "connect" in reason, reason
+
+
+# ---- status ----
+
+def make_job_hash(cfg, job_id, created_ms):
+    cfg.server.client.hset(cfg.key("job:" + job_id), mapping={
+        "kind": "action_alert", "created": str(created_ms), "messages": "4",
+        "s:delivered": "2", "s:failed": "1", "s:sending": "1", "s:scheduled": "0",
+        "c:sms:delivered": "1", "c:email:delivered": "1", "c:sms:failed": "1",
+        "c:signal:sending": "1", "c:signal:sent": "0",
+    })
+
+
+def test_status_prints_counts_per_status_and_channel():
+    cfg = harness.write_config()
+    created = 1795893791250
+    make_job_hash(cfg, "alert-1", created)
+    r = harness.run_cli(cfg, "status", "alert-1")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    lines = [l.split() for l in out.splitlines()]
+    assert ["kind", "action_alert"] in lines, out
+    assert ["created", iso_ms(created)] in lines, out
+    assert ["messages", "4"] in lines, out
+    for row in (["delivered", "2"], ["failed", "1"], ["sending", "1"],
+                ["sms", "delivered", "1"], ["email", "delivered", "1"],
+                ["sms", "failed", "1"], ["signal", "sending", "1"]):
+        assert row in lines, (row, out)
+    assert "scheduled" not in out and "sent " not in out, "zero counts are skipped: " + out
+
+
+def test_status_json_is_machine_readable():
+    cfg = harness.write_config()
+    created = 1795893791250
+    make_job_hash(cfg, "alert-2", created)
+    r = harness.run_cli(cfg, "status", "--json", "alert-2")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc == {
+        "job": "alert-2", "kind": "action_alert", "created": iso_ms(created), "messages": 4,
+        "statuses": {"sending": 1, "delivered": 2, "failed": 1},
+        "channels": {"sms": {"delivered": 1, "failed": 1}, "email": {"delivered": 1},
+                     "signal": {"sending": 1}},
+    }, doc
+
+
+def test_status_of_an_unknown_job_says_no_such_job():
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "status", "never-sent")
+    assert r.returncode == 1
+    assert r.stderr == "pregon: no such job\n", r.stderr
+
+
+# ---- tail ----
+
+def test_tail_count_prints_new_events_then_exits():
+    cfg = harness.write_config()
+    key = cfg.key("events")
+    cfg.server.client.xadd(key, {"event": event("old", "accepted")})
+    p = harness.start_cli(cfg, "tail", "--count", "2")
+    wait_for_xread_client(cfg)
+    sent = [event("j1", "accepted"), event("j1", "sent"), event("j1", "delivered")]
+    for e in sent:
+        cfg.server.client.xadd(key, {"event": e})
+    out, err = p.communicate(timeout=10)
+    assert p.returncode == 0, err
+    assert out.splitlines() == sent[:2], out
+
+
+def test_tail_all_reads_from_the_start_and_filters_by_job():
+    cfg = harness.write_config()
+    key = cfg.key("events")
+    evs = [event("a", "accepted"), event("b", "accepted"), event("a", "sent"),
+           event("b", "sent"), event("a", "delivered")]
+    for e in evs:
+        cfg.server.client.xadd(key, {"event": e})
+    r = harness.run_cli(cfg, "tail", "--all", "--job", "a", "--count", "3", timeout=10)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [evs[0], evs[2], evs[4]], r.stdout
+
+
+def test_tail_from_starts_after_the_given_id():
+    cfg = harness.write_config()
+    key = cfg.key("events")
+    ids = [cfg.server.client.xadd(key, {"event": event("j", s)})
+           for s in ("accepted", "sent", "delivered")]
+    r = harness.run_cli(cfg, "tail", "--from", ids[0], "--count", "2", timeout=10)
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(l)["status"] for l in r.stdout.splitlines()] == ["sent", "delivered"]
+
+
+def test_tail_stops_on_sigterm_and_sigint_with_exit_0():
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        cfg = harness.write_config()
+        p = harness.start_cli(cfg, "tail")
+        wait_for_xread_client(cfg)
+        t0 = time.monotonic()
+        p.send_signal(sig)
+        out, err = p.communicate(timeout=5)
+        assert p.returncode == 0, (sig, p.returncode, err)
+        assert err == "", err
+        assert time.monotonic() - t0 < 1.0, "tail should stop at once, not after BLOCK"
+
+
+def test_tail_rejects_from_and_all_together():
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "tail", "--all", "--from", "0-0")
+    harness.one_line_error(r)
+    assert r.returncode == 2
+
+
+# ---- dead ----
+
+def add_dead(cfg, job, reason, at):
+    return cfg.server.client.xadd(cfg.key("dead"), {"job": job, "reason": reason, "at": at})
+
+
+def test_dead_list_prints_one_line_per_entry_without_addresses():
+    cfg = harness.write_config()
+    bad = json.dumps({"id": "evt-551", "kind": "message",
+                      "recipient": {"id": "c1", "phone": "323-555", "email": EMAIL},
+                      "body": "call " + PHONE})
+    id1 = add_dead(cfg, bad, 'recipient.phone: not an E.164 number: "323-555"',
+                   "2026-11-22T19:03:11.250Z")
+    id2 = add_dead(cfg, "{not json " + PHONE, "job: not JSON", "1795893791250")
+    id3 = add_dead(cfg, message_job("evt-9", phone="3235550100"),
+                   'recipient.phone: not an E.164 number: "3235550100"', "1795893791250")
+    r = harness.run_cli(cfg, "dead", "list")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 3, r.stdout
+    assert lines[0] == ('%s 2026-11-22T19:03:11.250Z evt-551 recipient.phone: '
+                        'not an E.164 number: "323-555"' % id1), lines[0]
+    assert lines[1] == "%s %s - job: not JSON" % (id2, iso_ms(1795893791250)), lines[1]
+    assert lines[2].startswith("%s %s evt-9 recipient.phone" % (id3, iso_ms(1795893791250)))
+    for secret in (PHONE, "3235550100", EMAIL, "call"):
+        assert secret not in r.stdout, (secret, r.stdout)
+
+
+def test_dead_list_count_shows_the_most_recent_oldest_first():
+    cfg = harness.write_config()
+    ids = [add_dead(cfg, message_job("d%d" % i), "reason %d" % i, "1795893791250")
+           for i in range(5)]
+    r = harness.run_cli(cfg, "dead", "list", "--count", "2")
+    assert r.returncode == 0, r.stderr
+    assert [l.split()[0] for l in r.stdout.splitlines()] == ids[3:], r.stdout
+
+
+def test_dead_list_pages_through_a_long_stream():
+    cfg = harness.write_config()
+    pipe = cfg.server.client.pipeline(transaction=False)
+    for i in range(250):
+        pipe.xadd(cfg.key("dead"), {"job": message_job("p%d" % i), "reason": "r", "at": "1"})
+    ids = pipe.execute()
+    r = harness.run_cli(cfg, "dead", "list")
+    assert r.returncode == 0, r.stderr
+    assert [l.split()[0] for l in r.stdout.splitlines()] == ids
+
+
+def test_dead_list_of_an_empty_stream_prints_nothing():
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "dead", "list")
+    assert r.returncode == 0 and r.stdout == "", (r.returncode, r.stdout, r.stderr)
+
+
+def test_dead_show_prints_the_stored_job():
+    cfg = harness.write_config()
+    job = message_job("shown", phone="323-555")
+    id1 = add_dead(cfg, job, "bad phone", "1")
+    r = harness.run_cli(cfg, "dead", "show", id1)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == job + "\n", r.stdout
+
+
+def test_dead_show_of_an_unknown_entry_fails():
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "dead", "show", "1-0")
+    reason = harness.one_line_error(r)
+    assert r.returncode == 1 and "no such" in reason, reason
+
+
+def test_dead_replay_moves_the_job_back_to_the_queue():
+    cfg = harness.write_config()
+    job = message_job("replay-me")
+    keep = add_dead(cfg, message_job("stay"), "r", "1")
+    id1 = add_dead(cfg, job, "temporary", "1")
+    r = harness.run_cli(cfg, "dead", "replay", id1)
+    assert r.returncode == 0, r.stderr
+    new_id = r.stdout.strip()
+    assert entries(cfg, "jobs") == [(new_id, {"job": job})]
+    assert [i for i, _ in entries(cfg, "dead")] == [keep]
+
+
+def test_dead_replay_all_moves_every_entry():
+    cfg = harness.write_config()
+    pipe = cfg.server.client.pipeline(transaction=False)
+    jobs = [message_job("all-%d" % i) for i in range(230)]
+    for j in jobs:
+        pipe.xadd(cfg.key("dead"), {"job": j, "reason": "r", "at": "1"})
+    pipe.execute()
+    r = harness.run_cli(cfg, "dead", "replay", "--all")
+    assert r.returncode == 0, r.stderr
+    queued = entries(cfg, "jobs")
+    assert r.stdout.split() == [i for i, _ in queued]
+    assert [f["job"] for _, f in queued] == jobs
+    assert cfg.server.client.xlen(cfg.key("dead")) == 0
+
+
+def test_dead_replay_of_an_unknown_entry_queues_nothing():
+    cfg = harness.write_config()
+    add_dead(cfg, message_job("x"), "r", "1")
+    r = harness.run_cli(cfg, "dead", "replay", "1-1")
+    reason = harness.one_line_error(r)
+    assert r.returncode == 1 and "no such" in reason, reason
+    assert cfg.server.client.xlen(cfg.key("jobs")) == 0
+    assert cfg.server.client.xlen(cfg.key("dead")) == 1
+
+
+def test_dead_replay_needs_an_id_or_all():
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "dead", "replay")
+    harness.one_line_error(r)
+    assert r.returncode == 2
+
+
+# ---- usage ----
+
+def test_unknown_command_exits_2_with_one_line():
+    r = harness.run_cli(None, "frobnicate")
+    reason = harness.one_line_error(r)
+    assert r.returncode == 2
+    assert "frobnicate" in reason, reason
+
+
+def test_no_command_prints_usage_and_exits_2():
+    r = harness.run_cli(None)
+    assert r.returncode == 2
+    assert "usage" in r.stderr
+
+
+def test_unknown_option_exits_2():
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "status", "--bogus", "x")
+    harness.one_line_error(r)
+    assert r.returncode == 2
+
+
+def test_help_works_everywhere():
+    for args in (["--help"], ["-h"], ["send", "--help"], ["status", "--help"],
+                 ["tail", "--help"], ["dead", "--help"], ["dead", "list", "--help"],
+                 ["dead", "replay", "--help"], ["optout", "--help"], ["contacts", "--help"],
+                 ["template", "--help"]):
+        # No -c and no Redis: help must not need either.
+        r = harness.run_cli(None, *args)
+        assert r.returncode == 0, (args, r.returncode, r.stderr)
+        assert "usage" in r.stdout, (args, r.stdout)
+        assert r.stderr == "", (args, r.stderr)
+
+
+def test_not_implemented_commands_exit_2():
+    for args in (["optout", "list"], ["optout", "add", "sms", PHONE], ["contacts", "export"],
+                 ["template", "render", "x", "en", "sms", "v.json"]):
+        r = harness.run_cli(None, *args)
+        assert r.returncode == 2, (args, r.returncode)
+        assert r.stderr == "pregon: %s: not implemented yet\n" % args[0], r.stderr
+        assert PHONE not in r.stdout + r.stderr
+
+
+# ---- config ----
+
+def test_config_pregon_conf_in_the_working_dir_is_the_default():
+    srv = harness.redis_server()
+    work = harness.tempdir()
+    os.mkdir(os.path.join(work, "config"))
+    cfg = harness.write_config(srv, directory=os.path.join(work, "config"))
+    srv.client.hset(cfg.key("job:found"), mapping={"kind": "message", "messages": "1"})
+    r = harness.run_cli(None, "status", "found", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert "message" in r.stdout
+
+
+def test_bad_config_is_reported_with_its_line():
+    d = harness.tempdir()
+    path = os.path.join(d, "bad.conf")
+    with open(path, "w") as f:
+        f.write("[retry]\nmax_attempts = 0\n")
+    r = harness.run_cli(path, "status", "x")
+    reason = harness.one_line_error(r)
+    assert "max_attempts" in reason and ":2" in reason, reason
+
+
+def test_missing_config_file_is_an_error():
+    r = harness.run_cli("/nonexistent/pregon.conf", "status", "x")
+    reason = harness.one_line_error(r)
+    assert "/nonexistent/pregon.conf" in reason, reason
+
+
+if __name__ == "__main__":
+    harness.main(globals())
