@@ -6,8 +6,9 @@
  *   <p>seen:<job id>         string: the jobs entry id that first carried the id
  *                            (idempotency), TTL [jobs] dedupe_days
  *   <p>job:<job id>          hash: kind, created (ms), messages (count),
- *                            s:<status> and c:<channel>:<status> counts of its
- *                            messages now in that status; TTL retention_days
+ *                            c:<channel>:<status>: how many of its messages
+ *                            are now in that status on that channel (totals
+ *                            per status are sums); TTL retention_days
  *   <p>job:<job id>:msgs     list of its message ids; TTL retention_days
  *   <p>msg:<message id>      hash: job, kind, contact, channel, chain (fallback
  *                            channels still to try, comma-separated), a:sms,

@@ -32,6 +32,8 @@ local function iso(ms)
 		math.floor(rem / 3600), math.floor(rem % 3600 / 60), rem % 60, ms % 1000)
 end
 
+local now_iso = iso(now)	-- one time per call: every event of the batch shares it
+
 local function js(v)
 	if v == nil or v == false or v == '' then return 'null' end
 	return cjson.encode(v)
@@ -42,20 +44,19 @@ local function event(job, kind, mid, contact, channel, status, attempt, provider
 	local e = '{"job":' .. js(job) .. ',"kind":' .. js(kind) .. ',"message":' .. js(mid)
 		.. ',"contact":' .. js(contact) .. ',"channel":' .. js(channel)
 		.. ',"status":"' .. status .. '","attempt":' .. (tonumber(attempt) or 0)
-		.. ',"provider_id":' .. js(provider_id) .. ',"at":"' .. iso(now) .. '"'
+		.. ',"provider_id":' .. js(provider_id) .. ',"at":"' .. now_iso .. '"'
 		.. ',"error":' .. js(err) .. ',"meaning":' .. js(meaning) .. '}'
 	redis.call('XADD', P .. 'events', 'MAXLEN', '~', maxlen, '*', 'event', e)
 end
 
--- Moves a message's status and the job's per-status counters together.
+-- Moves a message's status and the job's counter of messages per channel
+-- and status together (totals per status are sums over the channels).
 local function set_status(mkey, job, channel, old, new)
 	redis.call('HSET', mkey, 'status', new, 'updated', now)
 	local jk = P .. 'job:' .. job
 	if old then
-		redis.call('HINCRBY', jk, 's:' .. old, -1)
 		redis.call('HINCRBY', jk, 'c:' .. channel .. ':' .. old, -1)
 	end
-	redis.call('HINCRBY', jk, 's:' .. new, 1)
 	redis.call('HINCRBY', jk, 'c:' .. channel .. ':' .. new, 1)
 end
 
@@ -145,7 +146,7 @@ if op == 'accept' then
 		if r.gone then
 			out[#out + 1] = 'gone'
 		elseif reason ~= '' then
-			redis.call('XADD', P .. 'dead', '*', 'job', raw, 'reason', reason, 'at', iso(now))
+			redis.call('XADD', P .. 'dead', '*', 'job', raw, 'reason', reason, 'at', now_iso)
 			event(id, kind, nil, nil, nil, 'rejected', 0, nil, public_reason)
 			out[#out + 1] = 'rejected'
 		else

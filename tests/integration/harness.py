@@ -164,6 +164,7 @@ class RedisServer:
             if self.unixsocket:
                 args += ["--unixsocket", self.unixsocket, "--unixsocketperm", "700"]
             args += list(extra)
+            self.args = args
             self.proc = spawn(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
                 self._wait_ready()
@@ -206,6 +207,15 @@ class RedisServer:
 
     def stop(self):
         stop(self.proc)
+
+    def restart(self, sig=signal.SIGKILL):
+        """Stops the server (SIGKILL: a crash; SIGTERM: a clean shutdown)
+        and starts it again on the same port and dir, so with AOF on it
+        comes back with what it had acknowledged."""
+        stop(self.proc, sig)
+        self.proc = spawn(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._wait_ready()
+        self.client = self.connect()
 
 
 def redis_server():

@@ -1,0 +1,49 @@
+#!/bin/bash
+# bench/run.sh: pregond on the outbox adapter beside the BullMQ peer, on one
+# redis-server of its own (free loopback port, temp dir), then the ratio.
+#
+#   bash bench/run.sh                 N=100000, both sides
+#   N=20000 SKIP_PEER=1 bash bench/run.sh
+#
+# The server runs WITHOUT AOF (appendonly no, no RDB saves): the peer's
+# reference figures (../shared/bench-peers/README.md) were taken that way,
+# and the comparison must not measure the disk. Production pregon runs
+# with AOF; tests/integration does too. Other knobs: see bench_outbox.py.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+for cmd in redis-server redis-cli /usr/bin/python3; do
+	command -v "$cmd" >/dev/null || { echo "bench: $cmd not found (make deps)" >&2; exit 1; }
+done
+if [ "${SKIP_PEER:-}" != 1 ]; then
+	for cmd in node npm; do
+		command -v "$cmd" >/dev/null ||
+			{ echo "bench: $cmd not found: install Node.js, or SKIP_PEER=1" >&2; exit 1; }
+	done
+fi
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/pregon-bench-redis.XXXXXX")
+redis_pid=
+cleanup() {
+	if [ -n "$redis_pid" ]; then
+		kill "$redis_pid" 2>/dev/null || true
+		wait "$redis_pid" 2>/dev/null || true
+	fi
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A free port; the rare race with another process is caught by the PING wait.
+port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --appendonly no --save '' \
+	--logfile "$dir/redis.log" &
+redis_pid=$!
+for _ in $(seq 100); do
+	redis-cli -p "$port" ping >/dev/null 2>&1 && break
+	kill -0 "$redis_pid" 2>/dev/null || { echo "bench: redis-server died:" >&2; cat "$dir/redis.log" >&2; exit 1; }
+	sleep 0.1
+done
+redis-cli -p "$port" ping >/dev/null || { echo "bench: redis-server on port $port did not answer" >&2; exit 1; }
+
+REDIS_PORT=$port /usr/bin/python3 bench/bench_outbox.py

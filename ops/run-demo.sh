@@ -1,0 +1,75 @@
+#!/bin/sh
+# make run: start a local Redis (unless [redis] url in $PREGON_CONF points at
+# one that answers), start pregond with the outbox adapters, put a job in,
+# and show the outbox line and the events coming out. Ctrl-C stops it all.
+set -eu
+cd "$(dirname "$0")/.."
+RUN=var/run
+mkdir -p "$RUN" var/outbox
+CONF=${PREGON_CONF:-}
+PORT=${PREGON_REDIS_PORT:-6390}
+REDIS_PID=""
+PREGOND_PID=""
+
+cleanup() {
+	[ -n "$PREGOND_PID" ] && kill "$PREGOND_PID" 2>/dev/null && wait "$PREGOND_PID" 2>/dev/null
+	[ -n "$REDIS_PID" ] && redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1
+	true
+}
+trap cleanup EXIT INT TERM
+
+if [ -z "$CONF" ]; then
+	# A local Redis with the durability pregon recommends (appendonly yes).
+	if ! redis-cli -p "$PORT" ping >/dev/null 2>&1; then
+		redis-server --port "$PORT" --bind 127.0.0.1 --dir "$RUN" --appendonly yes \
+			--save '' --daemonize yes --pidfile "$PWD/$RUN/redis.pid" \
+			--logfile "$PWD/$RUN/redis.log"
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			redis-cli -p "$PORT" ping >/dev/null 2>&1 && break
+			sleep 0.2
+		done
+		REDIS_PID=$(cat "$RUN/redis.pid")
+		echo "started redis-server on 127.0.0.1:$PORT (data in $RUN)"
+	else
+		echo "using the redis-server already on 127.0.0.1:$PORT"
+	fi
+	CONF=$RUN/pregon.conf
+	sed -e "s|^url = redis://127.0.0.1:6379/0|url = redis://127.0.0.1:$PORT/0|" \
+		config/pregon.conf > "$CONF"
+fi
+
+build/pregond -c "$CONF" 2> "$RUN/pregond.log" &
+PREGOND_PID=$!
+sleep 0.5
+echo "pregond running (pid $PREGOND_PID, log $RUN/pregond.log)"
+
+ID="demo-$(date +%s)"
+cat > "$RUN/demo-job.json" <<JOB
+{"id": "$ID", "kind": "message",
+ "recipient": {"id": "client-7", "name": "Ana", "phone": "+13235550100",
+               "email": "ana@example.org", "channels": ["sms", "email"]},
+ "body": "Hello Ana, this is a test from pregon. Reply STOP to opt out.",
+ "subject": "pregon test"}
+JOB
+echo
+echo "\$ build/pregon send $RUN/demo-job.json"
+build/pregon -c "$CONF" send "$RUN/demo-job.json"
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	grep -q "\"$ID\"" var/outbox/sms.jsonl 2>/dev/null && break
+	sleep 0.2
+done
+echo
+echo "outbox (var/outbox/sms.jsonl), what would have been sent:"
+grep "\"$ID\"" var/outbox/sms.jsonl
+echo
+echo "\$ build/pregon status $ID"
+build/pregon -c "$CONF" status "$ID"
+echo
+echo "events (pregon:events), for this job:"
+build/pregon -c "$CONF" tail --all --job "$ID" --count 3
+echo
+echo "Now try: build/pregon -c $CONF tail     (in another terminal)"
+echo "         build/pregon -c $CONF send FILE.json"
+echo "pregond keeps running; Ctrl-C stops pregond and the local Redis."
+[ "${DEMO_ONCE:-0}" = 1 ] && exit 0
+wait "$PREGOND_PID"
