@@ -103,21 +103,30 @@ void log_redact(char *s, size_t size)
 			i = a + 1;
 			continue;
 		}
-		if (isdigit(c) || (c == '+' && isdigit((unsigned char)s[i + 1]))) {
+		if (isdigit(c) || ((c == '+' || c == '(') && isdigit((unsigned char)s[i + 1]))) {
 			size_t b = i, digits = 0;
 
-			while (s[b] != '\0' && (isdigit((unsigned char)s[b]) ||
-						(is_phone_sep(s[b]) && isdigit((unsigned char)s[b + 1])))) {
-				if (isdigit((unsigned char)s[b]))
+			/* A run of digits with up to two separators between groups:
+			 * "+1 (323) 555-0100", "323.555.0100". */
+			while (s[b] != '\0') {
+				if (isdigit((unsigned char)s[b])) {
 					digits++;
-				b++;
+					b++;
+					continue;
+				}
+				size_t k = b;
+				while (k - b < 2 && s[k] != '\0' && is_phone_sep(s[k]))
+					k++;
+				if (k == b || !isdigit((unsigned char)s[k]))
+					break;
+				b = k;
 			}
-			/* Word-adjacent digit runs (ids like "m1234567", stream ids
-			 * "1700000000000-0") are not phone numbers. */
-			int in_word = (i > 0 && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '_' ||
-						 s[i - 1] == ':' || s[i - 1] == '-')) ||
-				      s[b] == '-' || isalpha((unsigned char)s[b]);
-			if (digits >= 7 && (!in_word || s[i] == '+')) {
+			/* Word-adjacent digit runs (ids like "m1234567") are not phone
+			 * numbers. Counters are logged with '_' groups (1_234_567). */
+			int in_word = i > 0 && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '_');
+			/* An ISO date (2026-11-23) is not a phone number either. */
+			int is_date = b - i == 10 && s[i + 4] == '-' && s[i + 7] == '-';
+			if (digits >= 7 && !is_date && (!in_word || s[i] == '+')) {
 				replace_span(s, size, i, b);
 				i++;
 				continue;

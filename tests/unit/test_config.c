@@ -1,0 +1,185 @@
+/* Unit tests for config.c: defaults, durations, bounds and error lines. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static char path[64];
+
+static const char *write_conf(const char *text)
+{
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/pregon-test-conf-%ld.conf", (long)getpid());
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static void defaults_work_on_a_laptop(void **state)
+{
+	struct config c;
+
+	(void)state;
+	config_defaults(&c);
+	assert_string_equal(c.redis_url, "redis://127.0.0.1:6379/0");
+	assert_string_equal(c.redis_prefix, "pregon:");
+	assert_string_equal(c.sms_provider, "outbox");
+	assert_string_equal(c.outbox_dir, "var/outbox");
+	assert_int_equal(c.retry_max_attempts, 5);
+	assert_int_equal(c.jobs_dedupe_days, 30);
+	assert_int_equal(c.jobs_reclaim_after_ms, 60000);
+	assert_int_equal(c.schedule_tick_ms, 100);
+	assert_true(c.court_reminder_confirm_on_enrol);
+	assert_true(strlen(c.redis_consumer) > 0);
+}
+
+static void durations_take_units_and_bare_seconds(void **state)
+{
+	int64_t ms;
+
+	(void)state;
+	assert_int_equal(config_parse_duration_ms("250ms", &ms, NULL), 0);
+	assert_int_equal(ms, 250);
+	assert_int_equal(config_parse_duration_ms("2s", &ms, NULL), 0);
+	assert_int_equal(ms, 2000);
+	assert_int_equal(config_parse_duration_ms("5m", &ms, NULL), 0);
+	assert_int_equal(ms, 300000);
+	assert_int_equal(config_parse_duration_ms("1h", &ms, NULL), 0);
+	assert_int_equal(ms, 3600000);
+	assert_int_equal(config_parse_duration_ms("7d", &ms, NULL), 0);
+	assert_int_equal(ms, 7 * 86400000LL);
+	assert_int_equal(config_parse_duration_ms("1.5", &ms, NULL), 0);
+	assert_int_equal(ms, 1500);
+	assert_int_equal(config_parse_duration_ms("", &ms, NULL), -1);
+	assert_int_equal(config_parse_duration_ms("5 weeks", &ms, NULL), -1);
+	assert_int_equal(config_parse_duration_ms("-1s", &ms, NULL), -1);
+}
+
+static void file_overrides_defaults(void **state)
+{
+	struct config c;
+	struct err err;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[redis]\nprefix = x:\n[retry]\nmax_attempts = 7\n"
+						    "base_delay = 250ms\n[court_reminder]\nconfirm_on_enrol = no\n"
+						    "[sms]\nrate = 2.5\n"), &err), 0);
+	assert_string_equal(c.redis_prefix, "x:");
+	assert_int_equal(c.retry_max_attempts, 7);
+	assert_int_equal(c.retry_base_delay_ms, 250);
+	assert_false(c.court_reminder_confirm_on_enrol);
+	assert_true(c.sms_rate > 2.4 && c.sms_rate < 2.6);
+	unlink(path);
+}
+
+static void out_of_range_value_names_file_line_key_and_range(void **state)
+{
+	struct config c;
+	struct err err;
+	char want[160];
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("# comment\n[retry]\n\nmax_attempts = 0\n"), &err), -1);
+	snprintf(want, sizeof(want), "%s:4: [retry] max_attempts: must be 1..100, got 0", path);
+	assert_string_equal(err.msg, want);
+	unlink(path);
+}
+
+static void unknown_key_is_an_error(void **state)
+{
+	struct config c;
+	struct err err;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[jobs]\nmax_byte = 10\n"), &err), -1);
+	assert_non_null(strstr(err.msg, ":2: [jobs] max_byte: unknown key"));
+	unlink(path);
+}
+
+static void bad_duration_and_bool_are_explained(void **state)
+{
+	struct config c;
+	struct err err;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[jobs]\nreclaim_after = soon\n"), &err), -1);
+	assert_non_null(strstr(err.msg, "[jobs] reclaim_after: not a duration"));
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[court_reminder]\nconfirm_on_enrol = maybe\n"), &err), -1);
+	assert_non_null(strstr(err.msg, "must be yes or no"));
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[log]\nlevel = loud\n"), &err), -1);
+	assert_non_null(strstr(err.msg, "[log] level"));
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[retry]\nbase_delay = 20m\nmax_delay = 1m\n"), &err), -1);
+	assert_non_null(strstr(err.msg, "base_delay must not exceed max_delay"));
+	unlink(path);
+}
+
+static void missing_file_is_an_error(void **state)
+{
+	struct config c;
+	struct err err;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, "/nonexistent/pregon.conf", &err), -1);
+	assert_non_null(strstr(err.msg, "cannot open"));
+}
+
+static void shipped_config_file_loads(void **state)
+{
+	struct config c;
+	struct err err;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, "config/pregon.conf", &err), 0);
+}
+
+static void secret_comes_from_file_or_environment(void **state)
+{
+	char out[64];
+	struct err err;
+
+	(void)state;
+	assert_int_equal(config_read_secret(write_conf("s3cret\n"), NULL, out, sizeof(out), &err), 0);
+	assert_string_equal(out, "s3cret");
+	unlink(path);
+	setenv("PREGON_TEST_SECRET", "envval", 1);
+	assert_int_equal(config_read_secret("", "PREGON_TEST_SECRET", out, sizeof(out), &err), 0);
+	assert_string_equal(out, "envval");
+	unsetenv("PREGON_TEST_SECRET");
+	assert_int_equal(config_read_secret("", "PREGON_TEST_SECRET", out, sizeof(out), &err), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(defaults_work_on_a_laptop),
+		cmocka_unit_test(durations_take_units_and_bare_seconds),
+		cmocka_unit_test(file_overrides_defaults),
+		cmocka_unit_test(out_of_range_value_names_file_line_key_and_range),
+		cmocka_unit_test(unknown_key_is_an_error),
+		cmocka_unit_test(bad_duration_and_bool_are_explained),
+		cmocka_unit_test(missing_file_is_an_error),
+		cmocka_unit_test(shipped_config_file_loads),
+		cmocka_unit_test(secret_comes_from_file_or_environment),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

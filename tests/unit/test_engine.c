@@ -1,0 +1,128 @@
+/* Unit tests for the engine's retry backoff and intake's records. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "engine.h"
+#include "intake.h"
+
+static void backoff_doubles_within_jitter_and_caps(void **state)
+{
+	struct config c;
+
+	(void)state;
+	config_defaults(&c);
+	c.retry_base_delay_ms = 1000;
+	c.retry_max_delay_ms = 10000;
+	/* rand_value 5000 of 10000: no jitter. */
+	assert_int_equal(engine_backoff_ms(&c, 1, 0, 5000), 1000);
+	assert_int_equal(engine_backoff_ms(&c, 2, 0, 5000), 2000);
+	assert_int_equal(engine_backoff_ms(&c, 3, 0, 5000), 4000);
+	assert_int_equal(engine_backoff_ms(&c, 5, 0, 5000), 10000);
+	assert_int_equal(engine_backoff_ms(&c, 60, 0, 5000), 10000);
+	assert_int_equal(engine_backoff_ms(&c, 1, 0, 0), 800);
+	assert_int_equal(engine_backoff_ms(&c, 1, 0, 10000), 1200);
+}
+
+static void backoff_honours_retry_after(void **state)
+{
+	struct config c;
+
+	(void)state;
+	config_defaults(&c);
+	c.retry_base_delay_ms = 1000;
+	assert_int_equal(engine_backoff_ms(&c, 1, 30000, 5000), 30000);
+	assert_int_equal(engine_backoff_ms(&c, 1, 10, 5000), 1000);
+}
+
+static void valid_message_job_becomes_one_message_record(void **state)
+{
+	struct config c;
+	struct intake_record rec;
+	const char *raw = "{\"id\":\"j1\",\"kind\":\"message\",\"body\":\"hi\",\"subject\":\"s\","
+			  "\"recipient\":{\"id\":\"c1\",\"phone\":\"+13235550100\",\"email\":\"a@example.org\","
+			  "\"channels\":[\"email\",\"sms\"]}}";
+	json_t *meta, *m;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(intake_build_record(&c, "1-0", raw, strlen(raw), &rec), 0);
+	assert_string_equal(rec.reason, "");
+	meta = json_loads(rec.meta, 0, NULL);
+	assert_non_null(meta);
+	assert_string_equal(json_string_value(json_object_get(meta, "e")), "1-0");
+	assert_string_equal(json_string_value(json_object_get(meta, "id")), "j1");
+	assert_string_equal(json_string_value(json_object_get(meta, "kind")), "message");
+	m = json_array_get(json_object_get(meta, "msgs"), 0);
+	assert_string_equal(json_string_value(json_object_get(m, "contact")), "c1");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(m, "chain"), 0)), "email");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(m, "chain"), 1)), "sms");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(m, "addr"), "sms")),
+			    "+13235550100");
+	assert_string_equal(json_string_value(json_object_get(m, "subject")), "s");
+	json_decref(meta);
+	free(rec.meta);
+}
+
+static void invalid_job_keeps_reason_and_hides_value_from_events(void **state)
+{
+	struct config c;
+	struct intake_record rec;
+	const char *raw = "{\"id\":\"j2\",\"kind\":\"message\",\"body\":\"hi\","
+			  "\"recipient\":{\"id\":\"c1\",\"phone\":\"323-555\"}}";
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(intake_build_record(&c, "2-0", raw, strlen(raw), &rec), 0);
+	assert_string_equal(rec.reason, "recipient.phone: not an E.164 number: \"323-555\"");
+	assert_string_equal(rec.public_reason, "recipient.phone: not an E.164 number");
+	assert_null(strstr(rec.meta, "msgs"));
+	assert_non_null(strstr(rec.meta, "\"id\":\"j2\""));
+	free(rec.meta);
+}
+
+static void later_kinds_are_validated_then_held_back(void **state)
+{
+	struct config c;
+	struct intake_record rec;
+	const char *raw = "{\"id\":\"j3\",\"kind\":\"cancel\",\"case_ref\":\"LA-1\"}";
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(intake_build_record(&c, "3-0", raw, strlen(raw), &rec), 0);
+	assert_string_equal(rec.reason, "kind: \"cancel\" is valid but not implemented yet in this version");
+	assert_int_equal(rec.kind, JOB_CANCEL);
+	free(rec.meta);
+}
+
+static void entry_without_job_field_is_rejected(void **state)
+{
+	struct config c;
+	struct intake_record rec;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(intake_build_record(&c, "4-0", NULL, 0, &rec), 0);
+	assert_string_equal(rec.reason, "job: entry has no \"job\" field");
+	free(rec.meta);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(backoff_doubles_within_jitter_and_caps),
+		cmocka_unit_test(backoff_honours_retry_after),
+		cmocka_unit_test(valid_message_job_becomes_one_message_record),
+		cmocka_unit_test(invalid_job_keeps_reason_and_hides_value_from_events),
+		cmocka_unit_test(later_kinds_are_validated_then_held_back),
+		cmocka_unit_test(entry_without_job_field_is_rejected),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
