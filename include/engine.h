@@ -41,9 +41,11 @@ struct engine {
 	struct store *store;
 	struct rconn *reader;
 	struct engine_channel ch[CHANNEL_COUNT];
-	bool reading;
+	int reads_out;		/* XREADGROUPs outstanding on the reader */
+	enum { READ_URGENT, READ_NORMAL, READ_BLOCK } read_phase;
+	bool read_got;		/* this phase's reads returned entries */
+	bool read_failed;
 	bool stopping;
-	bool urgent_pass;	/* next read: urgent lane only, without blocking */
 	int claims;		/* claim scripts outstanding */
 	int results_out;	/* result scripts outstanding */
 	bool ticking;
@@ -57,10 +59,12 @@ struct engine {
 	uv_timer_t trim_timer;
 	uv_timer_t retry_timer;
 	uv_timer_t grace_timer;
+	uv_timer_t read_retry_timer;
 	int adapters_open;
 	void (*on_drained)(struct engine *e);
 	void (*on_closed)(struct engine *e);
 	int closing_handles;
+	uint64_t claim_calls, claim_items, result_calls, result_items;
 };
 
 int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,

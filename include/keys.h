@@ -5,17 +5,17 @@
  *   <p>events                stream, field event (JSON): every state change
  *   <p>seen:<job id>         string: the jobs entry id that first carried the id
  *                            (idempotency), TTL [jobs] dedupe_days
- *   <p>job:<job id>          hash: kind, created (ms), messages (count),
+ *   <p>job:<job id>          hash: kind, created (ms), seq, messages (count:
+ *                            its messages are m<seq>.1 .. m<seq>.<count>),
  *                            c:<channel>:<status>: how many of its messages
  *                            are now in that status on that channel (totals
  *                            per status are sums); TTL retention_days
- *   <p>job:<job id>:msgs     list of its message ids; TTL retention_days
  *   <p>msg:<message id>      hash: job, kind, contact, channel, chain (fallback
  *                            channels still to try, comma-separated), a:sms,
  *                            a:email, a:signal (addresses), body, subject,
  *                            status, attempt, provider_id, error, urgent,
  *                            expires, created, updated; TTL retention_days
- *   <p>msgseq                counter behind message ids ("m<n>")
+ *   <p>jobseq                counter behind message ids
  *   <p>ready:<channel>:<lane> stream, field m (message id): due now;
  *                            lane "urgent" or "normal"; group "pregon"
  *   <p>scheduled             zset: message id by due time (ms): send_at, retries

@@ -30,6 +30,13 @@ static void dead_job_id(const redisReply *doc, char *out, size_t out_len)
 	json_decref(root);
 }
 
+/* True for the characters of an ISO-8601 time ("2026-11-22T19:03:11.250Z"),
+ * printed as they are: log_redact() would take the date for a phone number. */
+static bool is_iso_time(const char *s)
+{
+	return s[0] != '\0' && strspn(s, "0123456789-:.TZ+") == strlen(s);
+}
+
 /* One line: entry id, time, job id, reason; never the job's body. */
 static int dead_print_entry(const redisReply *e)
 {
@@ -38,12 +45,12 @@ static int dead_print_entry(const redisReply *e)
 	char when[CLI_STREAM_ID_MAX], job[JOB_ID_MAX + 64], why[ERR_MSG_MAX + 64];
 	long long ms;
 
-	if (at == NULL)
-		snprintf(when, sizeof(when), "-");
-	else if (cli_parse_ll(at->str, 0, LLONG_MAX, &ms) == 0)	/* stored as Unix ms */
+	if (at != NULL && cli_parse_ll(at->str, 0, LLONG_MAX, &ms) == 0)	/* Unix ms */
 		cli_format_ms(ms, when, sizeof(when));
+	else if (at != NULL && at->len < sizeof(when) && is_iso_time(at->str))
+		memcpy(when, at->str, at->len + 1);
 	else
-		cli_clean_line(at->str, at->len > 40 ? 40 : at->len, when, sizeof(when));
+		snprintf(when, sizeof(when), "-");
 	dead_job_id(cli_entry_field(e->element[1], "job"), job, sizeof(job));
 	if (reason != NULL)
 		cli_clean_line(reason->str, reason->len, why, sizeof(why));

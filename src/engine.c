@@ -46,6 +46,7 @@ static void engine_read(struct engine *e);
 static void maybe_drained(struct engine *e);
 static void on_retry_timer(uv_timer_t *t);
 static void on_tick_timer(uv_timer_t *t);
+static void on_read_retry(uv_timer_t *t);
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -193,6 +194,8 @@ static void flush_results(struct engine *e)
 		b = NULL;
 	} else {
 		e->results_out++;
+		e->result_calls++;
+		e->result_items += (uint64_t)n;
 		b = NULL;
 	}
 out:
@@ -423,11 +426,21 @@ static void claim_entries(struct engine *e, const redisReply *streams[], int nst
 		free(b);
 	} else {
 		e->claims++;
+		e->claim_calls++;
+		e->claim_items += (uint64_t)n;
 	}
 	free(args);
 }
 
-/* ---- reading ---- */
+/* ---- reading ----
+ *
+ * Each channel gets exactly as many entries as it has room for: one
+ * non-blocking XREADGROUP per channel with COUNT = room (COUNT applies per
+ * stream, so one read over every stream could overshoot a channel's cap).
+ * Phases: URGENT drains the urgent lanes first; NORMAL reads the normal
+ * lanes once nothing urgent is left; when both come back empty, BLOCK waits
+ * on every lane at once with COUNT 1, which wakes us within milliseconds of
+ * new work without holding more than one entry per stream. */
 
 static void on_read(struct rconn *c, redisReply *r, void *data)
 {
@@ -436,77 +449,71 @@ static void on_read(struct rconn *c, redisReply *r, void *data)
 	int nstreams = 0;
 
 	(void)c;
-	e->reading = false;
-	if (r == NULL)
+	e->reads_out--;
+	if (r == NULL) {
+		e->reads_out = 0;
 		return;		/* reader down: engine_reader_state kicks */
+	}
 	if (r->type == REDIS_REPLY_ERROR) {
 		log_error("engine: XREADGROUP: %.*s", (int)r->len, r->str);
 		if (strncmp(r->str, "NOGROUP", 7) == 0)
 			rconn_reset(e->store->writer, "group missing: recreating");
-		return;
-	}
-	if (r->type == REDIS_REPLY_NIL) {
-		/* Nothing urgent: block on every lane; a blocking read that timed
-		 * out: look at the urgent lanes first again. */
-		e->urgent_pass = !e->urgent_pass;
-		engine_read(e);
-		return;
-	}
-	if (r->type != REDIS_REPLY_ARRAY)
-		return;
-	/* Urgent streams first, so their messages are claimed and sent first. */
-	for (int pass = 0; pass < LANE_COUNT; pass++)
-		for (size_t i = 0; i < r->elements; i++) {
-			const redisReply *s = r->element[i];
-			enum channel ch;
-			enum lane lane;
+		e->read_failed = true;
+	} else if (r->type == REDIS_REPLY_ARRAY) {
+		/* Urgent streams first, so their messages are claimed and sent first. */
+		for (int pass = 0; pass < LANE_COUNT; pass++)
+			for (size_t i = 0; i < r->elements; i++) {
+				const redisReply *s = r->element[i];
+				enum channel ch;
+				enum lane lane;
 
-			if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
-			    s->element[0]->type != REDIS_REPLY_STRING ||
-			    s->element[1]->type != REDIS_REPLY_ARRAY)
-				continue;
-			if (find_stream(e, s->element[0]->str, &ch, &lane) != 0 || (int)lane != pass)
-				continue;
-			streams[nstreams++] = s;
-		}
-	claim_entries(e, streams, nstreams);
-	e->urgent_pass = true;
+				if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
+				    s->element[0]->type != REDIS_REPLY_STRING ||
+				    s->element[1]->type != REDIS_REPLY_ARRAY)
+					continue;
+				if (find_stream(e, s->element[0]->str, &ch, &lane) != 0 ||
+				    (int)lane != pass)
+					continue;
+				if (s->element[1]->elements > 0)
+					e->read_got = true;
+				streams[nstreams++] = s;
+			}
+		claim_entries(e, streams, nstreams);
+	}
+	if (e->reads_out > 0)
+		return;
+	if (e->read_failed) {
+		e->read_failed = false;
+		uv_timer_start(&e->read_retry_timer, on_read_retry, 1000, 0);
+		return;
+	}
+	switch (e->read_phase) {
+	case READ_URGENT:
+		e->read_phase = e->read_got ? READ_URGENT : READ_NORMAL;
+		break;
+	case READ_NORMAL:
+		e->read_phase = e->read_got ? READ_URGENT : READ_BLOCK;
+		break;
+	case READ_BLOCK:
+		e->read_phase = READ_URGENT;
+		break;
+	}
 	engine_read(e);
 }
 
-static void engine_read(struct engine *e)
+static int send_read(struct engine *e, const char *count, bool block, int nkeys,
+		     const char *const *keys)
 {
 	const char *argv[16 + CHANNEL_COUNT * LANE_COUNT * 2];
-	const char *keys[CHANNEL_COUNT * LANE_COUNT];
-	char count[16];
-	int argc = 0, nkeys = 0, free_min = INT_MAX;
+	int argc = 0;
 
-	if (e->reading || e->stopping || !e->reader->up || !e->store->ready)
-		return;
-	for (int l = 0; l < LANE_COUNT; l++) {
-		if (e->urgent_pass && l != LANE_URGENT)
-			continue;
-		for (int c = 0; c < CHANNEL_COUNT; c++) {
-			struct engine_channel *ch = &e->ch[c];
-			int room = ch->cap - ch->held;
-
-			if (!ch->open || room <= 0)
-				continue;
-			if (room < free_min)
-				free_min = room;
-			keys[nkeys++] = ch->stream[l];
-		}
-	}
-	if (nkeys == 0)
-		return;		/* every channel is full: a finished send kicks */
-	snprintf(count, sizeof(count), "%d", free_min);
 	argv[argc++] = "XREADGROUP";
 	argv[argc++] = "GROUP";
 	argv[argc++] = PREGON_GROUP;
 	argv[argc++] = e->cfg->redis_consumer;
 	argv[argc++] = "COUNT";
 	argv[argc++] = count;
-	if (!e->urgent_pass) {
+	if (block) {
 		argv[argc++] = "BLOCK";
 		argv[argc++] = "1000";
 	}
@@ -515,8 +522,59 @@ static void engine_read(struct engine *e)
 		argv[argc++] = keys[i];
 	for (int i = 0; i < nkeys; i++)
 		argv[argc++] = ">";
-	if (rconn_command(e->reader, on_read, e, e->urgent_pass ? 0 : 1000, argc, argv, NULL) == 0)
-		e->reading = true;
+	if (rconn_command(e->reader, on_read, e, block ? 1000 : 0, argc, argv, NULL) != 0)
+		return -1;
+	e->reads_out++;
+	return 0;
+}
+
+static void engine_read(struct engine *e)
+{
+	const char *keys[CHANNEL_COUNT * LANE_COUNT];
+	int nkeys = 0;
+
+	if (e->reads_out > 0 || e->stopping || !e->reader->up || !e->store->ready)
+		return;
+	e->read_got = false;
+	if (e->read_phase == READ_BLOCK) {
+		bool full = false;
+
+		for (int c = 0; c < CHANNEL_COUNT; c++)
+			if (e->ch[c].open && e->ch[c].cap <= e->ch[c].held)
+				full = true;
+		/* A blocked read cannot be cut short when a full channel frees
+		 * room, so block only when every channel could take more; else
+		 * the next finished send (or this timer, for the other channels)
+		 * starts the next round. */
+		if (full) {
+			e->read_phase = READ_URGENT;
+			uv_timer_start(&e->read_retry_timer, on_read_retry, 100, 0);
+			return;
+		}
+		for (int l = 0; l < LANE_COUNT; l++)
+			for (int c = 0; c < CHANNEL_COUNT; c++)
+				if (e->ch[c].open)
+					keys[nkeys++] = e->ch[c].stream[l];
+		if (nkeys > 0)
+			send_read(e, "1", true, nkeys, keys);
+		return;
+	}
+	for (int c = 0; c < CHANNEL_COUNT; c++) {
+		struct engine_channel *ch = &e->ch[c];
+		int room = ch->cap - ch->held;
+		char count[16];
+		const char *key = ch->stream[e->read_phase == READ_URGENT ? LANE_URGENT : LANE_NORMAL];
+
+		if (!ch->open || room <= 0)
+			continue;
+		snprintf(count, sizeof(count), "%d", room);
+		send_read(e, count, false, 1, &key);
+	}
+}
+
+static void on_read_retry(uv_timer_t *t)
+{
+	engine_read(t->data);
 }
 
 void engine_kick(struct engine *e)
@@ -669,7 +727,7 @@ int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
 	e->cfg = cfg;
 	e->store = store;
 	e->reader = reader;
-	e->urgent_pass = true;
+	e->read_phase = READ_URGENT;
 	for (int c = 0; c < CHANNEL_COUNT; c++) {
 		struct engine_channel *ch = &e->ch[c];
 		const struct adapter_ops *ops = adapter_find(providers[c]);
@@ -701,6 +759,8 @@ int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
 	uv_timer_init(loop, &e->trim_timer);
 	uv_timer_init(loop, &e->retry_timer);
 	uv_timer_init(loop, &e->grace_timer);
+	uv_timer_init(loop, &e->read_retry_timer);
+	e->read_retry_timer.data = e;
 	e->flush_idle.data = e->tick_timer.data = e->claim_timer.data = e;
 	e->trim_timer.data = e->retry_timer.data = e->grace_timer.data = e;
 	uv_timer_start(&e->tick_timer, on_tick_timer, (uint64_t)cfg->schedule_tick_ms,
@@ -715,10 +775,10 @@ int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
 void engine_reader_state(struct engine *e, bool up)
 {
 	if (!up) {
-		e->reading = false;
+		e->reads_out = 0;
 		return;
 	}
-	e->urgent_pass = true;
+	e->read_phase = READ_URGENT;
 	engine_read(e);
 }
 
@@ -783,6 +843,7 @@ void engine_stop(struct engine *e, void (*on_drained)(struct engine *e))
 	uv_timer_stop(&e->tick_timer);
 	uv_timer_stop(&e->claim_timer);
 	uv_timer_stop(&e->trim_timer);
+	uv_timer_stop(&e->read_retry_timer);
 	uv_timer_start(&e->grace_timer, on_grace, (uint64_t)e->cfg->shutdown_grace_ms, 0);
 	maybe_drained(e);
 }
@@ -808,7 +869,8 @@ void engine_close(struct engine *e, void (*on_closed)(struct engine *e))
 {
 	uv_handle_t *handles[] = { (uv_handle_t *)&e->flush_idle, (uv_handle_t *)&e->tick_timer,
 				   (uv_handle_t *)&e->claim_timer, (uv_handle_t *)&e->trim_timer,
-				   (uv_handle_t *)&e->retry_timer, (uv_handle_t *)&e->grace_timer };
+				   (uv_handle_t *)&e->retry_timer, (uv_handle_t *)&e->grace_timer,
+				   (uv_handle_t *)&e->read_retry_timer };
 
 	e->on_closed = on_closed;
 	e->closing_handles = (int)(sizeof(handles) / sizeof(handles[0])) + e->adapters_open;

@@ -273,8 +273,7 @@ static void on_read(struct rconn *c, redisReply *r, void *data)
 	}
 	if (was_pending && n == 0)
 		in->from_pending = false;	/* own pending list drained */
-	if (in->processing == 0)
-		intake_kick(in);
+	intake_kick(in);
 }
 
 void intake_kick(struct intake *in)
@@ -285,8 +284,11 @@ void intake_kick(struct intake *in)
 			       in->from_pending ? "0" : ">" };
 	int argc = 11;
 
-	if (in->stopping || in->reading || in->processing > 0 || !in->reader->up ||
-	    !in->store->ready)
+	/* Two batches in flight keep Redis busy while the next one is parsed;
+	 * re-reading our own pending list waits until none is in flight, or it
+	 * would return entries a script is still working on. */
+	if (in->stopping || in->reading || in->processing >= 2 ||
+	    (in->from_pending && in->processing > 0) || !in->reader->up || !in->store->ready)
 		return;
 	snprintf(count, sizeof(count), "%d", in->cfg->jobs_batch);
 	if (in->from_pending) {

@@ -242,8 +242,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (i >= argc) {
-		fputs(usage_main, stderr);
-		return CLI_EXIT_USAGE;
+		/* The contract's one line, not the whole usage, on stderr. */
+		cli_fail(c, CLI_EXIT_USAGE, "no command given (see pregon --help)");
+		return finish(c, -1);
 	}
 	if (strcmp(argv[i], "help") == 0) {
 		fputs(usage_main, stdout);

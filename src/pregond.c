@@ -105,6 +105,9 @@ static void log_stats(struct pregond *d)
 		 count_str(e->ch[CHANNEL_SIGNAL].sent, b[8]), e->ch[CHANNEL_SIGNAL].held,
 		 (unsigned long long)(d->writer.reconnects + d->jobs_reader.reconnects +
 				      d->ready_reader.reconnects));
+	log_debug("batches: claim %llu calls %llu items, result %llu calls %llu items",
+		  (unsigned long long)e->claim_calls, (unsigned long long)e->claim_items,
+		  (unsigned long long)e->result_calls, (unsigned long long)e->result_items);
 }
 
 static void on_stats_timer(uv_timer_t *t)

@@ -33,9 +33,18 @@ local function iso(ms)
 end
 
 local now_iso = iso(now)	-- one time per call: every event of the batch shares it
+-- Numbers handed to redis.call are formatted with printf("%.17g") each
+-- time; the clock is formatted once.
+local now_s = string.format('%d', now)
 
+-- JSON string of v; ids and statuses rarely need escaping, and
+-- cjson.encode is the costliest step of an event, so it runs only when a
+-- quote, a backslash, a control or a non-ASCII byte is present.
 local function js(v)
 	if v == nil or v == false or v == '' then return 'null' end
+	if type(v) == 'string' and not string.find(v, '[%c"\\\128-\255]') then
+		return '"' .. v .. '"'
+	end
 	return cjson.encode(v)
 end
 
@@ -51,13 +60,15 @@ end
 
 -- Moves a message's status and the job's counter of messages per channel
 -- and status together (totals per status are sums over the channels).
-local function set_status(mkey, job, channel, old, new)
-	redis.call('HSET', mkey, 'status', new, 'updated', now)
+-- Extra fields for the message hash (provider_id, error, attempt) come in
+-- `...` as name, value pairs and are written by the same HSET.
+local function set_status(mkey, job, channel, old, new, ...)
+	redis.call('HSET', mkey, 'status', new, 'updated', now_s, ...)
 	local jk = P .. 'job:' .. job
 	if old then
-		redis.call('HINCRBY', jk, 'c:' .. channel .. ':' .. old, -1)
+		redis.call('HINCRBY', jk, 'c:' .. channel .. ':' .. old, '-1')
 	end
-	redis.call('HINCRBY', jk, 'c:' .. channel .. ':' .. new, 1)
+	redis.call('HINCRBY', jk, 'c:' .. channel .. ':' .. new, '1')
 end
 
 local function split(s)
@@ -80,8 +91,9 @@ end
 -- and is not opted out (contract section 2), queues it, and reports it.
 -- m: job, kind, contact, chain (list), addr (channel -> address), body,
 -- subject, urgent ('0'/'1'), expires (ms or 0), due (ms or 0).
-local function create_message(m)
-	local mid = 'm' .. redis.call('INCR', P .. 'msgseq')
+-- Message ids are "m<job seq>.<n>": the messages of a job are found from
+-- its hash (seq, messages) without a list to keep.
+local function create_message(m, mid)
 	local mkey = P .. 'msg:' .. mid
 	local chosen, rest = nil, {}
 	local skipped_optout = false
@@ -101,15 +113,14 @@ local function create_message(m)
 		'channel', channel, 'chain', table.concat(rest, ','),
 		'a:sms', m.addr.sms or '', 'a:email', m.addr.email or '',
 		'a:signal', m.addr.signal or '', 'body', m.body, 'subject', m.subject or '',
-		'attempt', 0, 'urgent', m.urgent, 'expires', m.expires, 'created', now)
+		'attempt', '0', 'urgent', m.urgent, 'expires', string.format('%d', m.expires),
+		'created', now_s, 'status', 'accepted', 'updated', now_s)
 	redis.call('EXPIRE', mkey, retention)
-	redis.call('RPUSH', P .. 'job:' .. m.job .. ':msgs', mid)
-	set_status(mkey, m.job, channel, nil, 'accepted')
+	redis.call('HINCRBY', P .. 'job:' .. m.job, 'c:' .. channel .. ':accepted', '1')
 	event(m.job, m.kind, mid, m.contact, channel, 'accepted', 0)
 	if not chosen then
-		set_status(mkey, m.job, channel, 'accepted', 'suppressed')
 		local why = skipped_optout and 'opted out' or 'no address for any channel'
-		redis.call('HSET', mkey, 'error', why)
+		set_status(mkey, m.job, channel, 'accepted', 'suppressed', 'error', why)
 		event(m.job, m.kind, mid, m.contact, channel, 'suppressed', 0, nil, why)
 	elseif m.expires > 0 and now >= m.expires then
 		set_status(mkey, m.job, channel, 'accepted', 'expired')
@@ -151,28 +162,26 @@ if op == 'accept' then
 			out[#out + 1] = 'rejected'
 		else
 			local seen_key = P .. 'seen:' .. id
-			local seen = redis.call('GET', seen_key)
-			if seen then
-				if seen ~= r.e then
+			if not redis.call('SET', seen_key, r.e, 'NX', 'EX', dedupe) then
+				if redis.call('GET', seen_key) ~= r.e then
 					event(id, kind, nil, nil, nil, 'duplicate', 0)
 					out[#out + 1] = 'duplicate'
 				else
 					out[#out + 1] = 'retried'
 				end
 			else
-				redis.call('SET', seen_key, r.e, 'EX', dedupe)
 				local jk = P .. 'job:' .. id
-				redis.call('HSET', jk, 'kind', kind, 'created', now, 'messages', #r.msgs)
-				for _, m in ipairs(r.msgs) do
+				local seq = redis.call('INCR', P .. 'jobseq')
+				redis.call('HSET', jk, 'kind', kind, 'created', now_s, 'seq', seq, 'messages', #r.msgs)
+				for k, m in ipairs(r.msgs) do
 					m.job, m.kind = id, kind
 					m.urgent = (m.urgent == 1 or m.urgent == true) and '1' or '0'
 					m.expires = tonumber(m.expires) or 0
 					m.due = tonumber(m.due) or 0
 					if m.subject == cjson.null then m.subject = nil end
-					create_message(m)
+					create_message(m, 'm' .. seq .. '.' .. k)
 				end
 				redis.call('EXPIRE', jk, retention)
-				redis.call('EXPIRE', jk .. ':msgs', retention)
 				out[#out + 1] = 'accepted'
 			end
 		end
@@ -203,12 +212,11 @@ if op == 'claim' then
 				set_status(mkey, job, channel, status, 'expired')
 				event(job, kind, mid, contact, channel, 'expired', f[6])
 			elseif opted_out(channel, f[9]) then
-				set_status(mkey, job, channel, status, 'suppressed')
-				redis.call('HSET', mkey, 'error', 'opted out')
+				set_status(mkey, job, channel, status, 'suppressed', 'error', 'opted out')
 				event(job, kind, mid, contact, channel, 'suppressed', f[6], nil, 'opted out')
 			else
-				local attempt = redis.call('HINCRBY', mkey, 'attempt', 1)
-				set_status(mkey, job, channel, status, 'sending')
+				local attempt = (tonumber(f[6]) or 0) + 1
+				set_status(mkey, job, channel, status, 'sending', 'attempt', attempt)
 				event(job, kind, mid, contact, channel, 'sending', attempt)
 				verdict = 'send'
 				out[#out + 1] = { 'send', mid, f[9], f[10], f[11], attempt, job, contact,
@@ -230,7 +238,7 @@ end
 -- reclaimed and sent again elsewhere) changes nothing but the ack.
 if op == 'result' then
 	local max_attempts = tonumber(ARGV[7])
-	local out = {}
+	local out, acks = {}, {}
 	for i = 8, #ARGV, 8 do
 		local channel, lane, entry, mid = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
 		local attempt, outcome, detail, due = tonumber(ARGV[i + 4]), ARGV[i + 5], ARGV[i + 6], tonumber(ARGV[i + 7])
@@ -245,30 +253,36 @@ if op == 'result' then
 				detail = 'gave up after ' .. attempt .. ' attempts: ' .. detail
 			end
 			if outcome == 'sent' then
-				set_status(mkey, job, channel, status, 'sent')
-				redis.call('HSET', mkey, 'provider_id', detail)
+				set_status(mkey, job, channel, status, 'sent', 'provider_id', detail)
 				event(job, kind, mid, contact, channel, 'sent', attempt, detail)
 			elseif outcome == 'temp' then
-				set_status(mkey, job, channel, status, 'scheduled')
-				redis.call('HSET', mkey, 'error', detail)
+				set_status(mkey, job, channel, status, 'scheduled', 'error', detail)
 				redis.call('ZADD', P .. 'scheduled', now + due, mid)
 				event(job, kind, mid, contact, channel, 'scheduled', attempt, nil, detail)
 			else
-				set_status(mkey, job, channel, status, 'failed')
-				redis.call('HSET', mkey, 'error', detail)
+				set_status(mkey, job, channel, status, 'failed', 'error', detail)
 				event(job, kind, mid, contact, channel, 'failed', attempt, nil, detail)
 				local chain = split(f[7])
 				if #chain > 0 then
+					-- The fallback is a new message of the same job.
+					local n = redis.call('HINCRBY', P .. 'job:' .. job, 'messages', 1)
+					local fallback_mid = string.match(mid, '^(m%d+)%.') .. '.' .. n
 					create_message({ job = job, kind = kind, contact = contact, chain = chain,
 						addr = { sms = f[8], email = f[9], signal = f[10] },
 						body = f[11], subject = f[12], urgent = f[13],
-						expires = tonumber(f[14]) or 0, due = 0 })
+						expires = tonumber(f[14]) or 0, due = 0 }, fallback_mid)
 				end
 			end
 			r = outcome
 		end
-		redis.call('XACK', P .. 'ready:' .. channel .. ':' .. lane, group, entry)
+		local stream = P .. 'ready:' .. channel .. ':' .. lane
+		acks[stream] = acks[stream] or {}
+		table.insert(acks[stream], entry)
 		out[#out + 1] = r
+	end
+	-- One XACK per stream for the whole batch.
+	for stream, ids in pairs(acks) do
+		redis.call('XACK', stream, group, unpack(ids))
 	end
 	return out
 end
