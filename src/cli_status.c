@@ -153,7 +153,8 @@ int cli_status(struct cli *c, const struct cli_args *a)
 		cli_fail(c, 1, "no such job");
 		goto out;
 	}
-	cs = calloc(r->elements / 2 + 1, sizeof(*cs));
+	/* One row per channel and status, plus one total per status. */
+	cs = calloc(r->elements + 1, sizeof(*cs));
 	if (cs == NULL) {
 		cli_fail(c, 1, "out of memory");
 		goto out;
@@ -174,11 +175,10 @@ int cli_status(struct cli *c, const struct cli_args *a)
 			created = num;
 		} else if (strcmp(f->str, "messages") == 0) {
 			messages = num;
-		} else if (strncmp(f->str, "s:", 2) == 0 && num != 0) {
-			snprintf(cs[n].status, sizeof(cs[n].status), "%s", f->str + 2);
-			cs[n++].n = num;
 		} else if (strncmp(f->str, "c:", 2) == 0 && num != 0) {
+			/* c:<channel>:<status>; the totals per status are their sums. */
 			const char *colon = strchr(f->str + 2, ':');
+			size_t t;
 
 			if (colon == NULL)
 				continue;
@@ -186,6 +186,14 @@ int cli_status(struct cli *c, const struct cli_args *a)
 				 (int)(colon - (f->str + 2)), f->str + 2);
 			snprintf(cs[n].status, sizeof(cs[n].status), "%s", colon + 1);
 			cs[n++].n = num;
+			for (t = 0; t < n; t++)
+				if (cs[t].channel[0] == '\0' && strcmp(cs[t].status, colon + 1) == 0)
+					break;
+			if (t == n) {
+				snprintf(cs[n].status, sizeof(cs[n].status), "%s", colon + 1);
+				n++;
+			}
+			cs[t].n += num;
 		}
 	}
 	qsort(cs, n, sizeof(*cs), count_cmp);

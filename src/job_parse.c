@@ -17,7 +17,15 @@
  * spaces is unambiguous in all of them, and producers' ids are ASCII
  * (UUIDs, CRM row ids). References and names chosen by people (case.ref,
  * event.ref, audience.list, lists[]) may hold spaces and any UTF-8 except
- * control characters, 1 to 128 bytes. */
+ * control characters, 1 to 128 bytes.
+ *
+ * Limits beyond CONTRACT.md, each so that one producer's mistake cannot
+ * turn into a flood or an unreadable SMS: names, court, address,
+ * department, title and location at most 512 bytes; offsets and reminders
+ * at most 32 entries (each is a message); replies at most 32 keywords of
+ * 1..32 characters, meanings at most 128 bytes, no keyword that is a
+ * consent word (STOP, HELP...) or differs from another only in case;
+ * inline audience ids unique; join_url an http(s) URL. */
 #include "job.h"
 
 #include <stdio.h>

@@ -156,7 +156,6 @@ def test_unreachable_redis_fails_with_one_line():
 def make_job_hash(cfg, job_id, created_ms):
     cfg.server.client.hset(cfg.key("job:" + job_id), mapping={
         "kind": "action_alert", "created": str(created_ms), "messages": "4",
-        "s:delivered": "2", "s:failed": "1", "s:sending": "1", "s:scheduled": "0",
         "c:sms:delivered": "1", "c:email:delivered": "1", "c:sms:failed": "1",
         "c:signal:sending": "1", "c:signal:sent": "0",
     })
