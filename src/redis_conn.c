@@ -122,7 +122,9 @@ static void set_down(struct rconn *c, const char *why)
 
 	c->up = false;
 	c->ac = NULL;
-	if (was_up || c->failures++ % 50 == 0)
+	if (c->closing)
+		log_debug("redis %s: closed", c->name);
+	else if (was_up || c->failures++ % 50 == 0)
 		log_warn("redis %s: down (%s)", c->name, why);
 	if (was_up && c->on_state)
 		c->on_state(c, false, c->data);

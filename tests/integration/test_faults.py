@@ -116,10 +116,7 @@ def test_redis_killed_and_restarted_mid_run_loses_nothing():
         srv.proc.wait()
         time.sleep(1.0)
         # Same port, same dir: the AOF brings the state back.
-        srv.proc = harness.spawn(["redis-server", "--port", str(srv.port), "--bind", "127.0.0.1",
-                                  "--dir", srv.dir, "--appendonly", "yes", "--appendfsync", "always",
-                                  "--save", "", "--logfile", srv.log],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        srv.proc = harness.spawn(srv.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         srv._wait_ready()
         srv.client = srv.connect()
         load_jobs(srv.client, cfg, 1000, start=4000)
