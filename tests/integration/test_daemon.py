@@ -32,9 +32,11 @@ def outbox_lines(cfg, channel="sms"):
     path = os.path.join(cfg.outbox, channel + ".jsonl")
     try:
         with open(path) as f:
-            return [json.loads(line) for line in f if line.strip()]
+            text = f.read()
     except FileNotFoundError:
         return []
+    # The last line may be mid-write while we read.
+    return [json.loads(line) for line in text.split("\n")[:-1] if line.strip()]
 
 
 def events(cfg, r=None):

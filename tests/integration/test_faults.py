@@ -29,10 +29,12 @@ def outbox(cfg):
     path = os.path.join(cfg.outbox, "sms.jsonl")
     try:
         with open(path) as f:
-            # A line cut by SIGKILL mid-write would fail to parse: count it.
-            return [json.loads(line) for line in f if line.strip()]
+            text = f.read()
     except FileNotFoundError:
         return []
+    # The last line may be mid-write while we read; every complete line must
+    # parse (a line cut by SIGKILL would fail here).
+    return [json.loads(line) for line in text.split("\n")[:-1] if line.strip()]
 
 
 def count_lines(cfg):
