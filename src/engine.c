@@ -345,8 +345,10 @@ static void on_claim(struct rconn *c, redisReply *r, void *data)
 	for (int i = 0; i < b->n; i++) {
 		const redisReply *x = (size_t)i < r->elements ? r->element[i] : NULL;
 
+		/* Claimed messages are sent even while stopping: they are in
+		 * status sending now, and finishing them is part of the drain. */
 		if (x != NULL && x->type == REDIS_REPLY_ARRAY && x->elements >= 10 &&
-		    strcmp(reply_str(x, 0), "send") == 0 && !e->stopping)
+		    strcmp(reply_str(x, 0), "send") == 0)
 			start_send(e, &b->items[i], x);
 		else
 			release(e, b->items[i].ch, 1);

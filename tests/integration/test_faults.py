@@ -158,5 +158,24 @@ def test_second_instance_takes_over_what_a_dead_one_held():
         srv.stop()
 
 
+def test_two_instances_share_the_work_and_send_each_message_once():
+    srv = harness.RedisServer()
+    cfg = harness.write_config(srv, sections=FAST)
+    load_jobs(srv.client, cfg, 4000)
+    a = harness.start_daemon(cfg, log=os.path.join(cfg.dir, "a.log"))
+    b = harness.start_daemon(cfg, log=os.path.join(cfg.dir, "b.log"))
+    try:
+        load_jobs(srv.client, cfg, 2000, start=4000)
+        wait_for(lambda: len({l["job"] for l in outbox(cfg)}) >= 6000, timeout=120, interval=0.2,
+                 what="all 6000")
+        assert check_complete(cfg, 6000) == 0
+        consumers = srv.client.xinfo_consumers(cfg.key("ready:sms:normal"), "pregon")
+        assert len(consumers) == 2, consumers
+    finally:
+        assert harness.stop(a) == 0
+        assert harness.stop(b) == 0
+        srv.stop()
+
+
 if __name__ == "__main__":
     harness.main(globals())
