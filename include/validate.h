@@ -16,7 +16,8 @@
 /* E.164: '+', 8 to 15 digits, first digit 1-9, an assigned ITU country
  * code, and the North American Numbering Plan rules for +1 (NPA and NXX
  * start 2-9, are not N11, NPA's second digit is not 9). Copies the number
- * into out (PHONE_E164_MAX + 1 bytes). No reformatting: producers send E.164. */
+ * into out (PHONE_E164_MAX + 1 bytes). Producers send E.164; the one rewrite
+ * is Mexico's abolished mobile prefix: +52 1 + 10 digits becomes +52 + 10 digits. */
 int phone_check_e164(const char *in, char out[PHONE_E164_MAX + 1], struct err *err);
 
 /* A sane address: one '@', local part 1..64 printable ASCII without spaces

@@ -10,6 +10,7 @@
 #include <hiredis/hiredis.h>
 
 #include "cli.h"
+#include "tz.h"
 
 /* Parses argv (after the command name): options in `allowed`, -c FILE
  * anywhere, "--opt value" or "--opt=value", "--" ends options, "-"
@@ -171,6 +172,7 @@ static int finish(struct cli *c, int rc)
 	if (c->rc != NULL)
 		redisFree(c->rc);
 	c->rc = NULL;
+	tz_shutdown();	/* libical's zone cache, for leak checkers */
 	if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout)) && errno != EPIPE)
 		rc = cli_fail(c, 1, "stdout: %s", strerror(errno));
 	if (rc == 0)

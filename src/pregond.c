@@ -17,6 +17,7 @@
 #include "redis_conn.h"
 #include "redis_url.h"
 #include "store.h"
+#include "tz.h"
 
 #define PREGON_VERSION "0.1.0"
 
@@ -275,6 +276,7 @@ int main(int argc, char **argv)
 	uv_run(d->loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(d->loop) != 0)
 		log_warn("loop closed with handles still open");
+	tz_shutdown();
 	log_info("pregond stopped");
 	log_close();
 	return d->exit_code;
