@@ -21,6 +21,7 @@ Run through bench/run.sh, which starts a redis-server of its own. Env:
   N           jobs (default 100000)
   SKIP_PEER=1 pregond only;  SKIP_PREGON=1 the peer only
   LIVE=1      load while pregond runs (see above)
+  RATE=N      with LIVE=1: load N jobs per second (latency without backlog)
   PREGON_BIN  directory of pregond (default build)
   BENCH_PEERS the bench-peers directory (default ../shared/bench-peers)
   CONCURRENCY the peer worker's (default 50, its best per its README)
@@ -46,6 +47,9 @@ PEERS = os.environ.get("BENCH_PEERS", os.path.join(ROOT, "..", "shared", "bench-
 N = int(os.environ.get("N", "100000"))
 PORT = int(os.environ.get("REDIS_PORT", "0"))
 LIVE = os.environ.get("LIVE") == "1"
+# RATE=jobs/s (with LIVE=1): load at that pace instead of as fast as
+# possible, so enqueue->outbox latency is measured without a backlog.
+RATE = float(os.environ.get("RATE", "0"))
 SKIP_PEER = os.environ.get("SKIP_PEER") == "1"
 SKIP_PREGON = os.environ.get("SKIP_PREGON") == "1"
 CONCURRENCY = int(os.environ.get("CONCURRENCY", "50"))
@@ -81,9 +85,15 @@ def load_jobs(r, n):
     the entry ids (Redis's clock, the same machine as pregond's)."""
     enq = {}
     key = PREFIX + "jobs"
-    for start in range(0, n, BATCH):
+    step = max(1, int(RATE / 100)) if RATE > 0 else BATCH
+    t0 = time.monotonic()
+    for start in range(0, n, step):
+        if RATE > 0:
+            ahead = t0 + start / RATE - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
         pipe = r.pipeline(transaction=False)
-        ids = range(start, min(n, start + BATCH))
+        ids = range(start, min(n, start + step))
         for i in ids:
             pipe.xadd(key, {"job": job(i)})
         for i, entry in zip(ids, pipe.execute()):
