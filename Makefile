@@ -9,7 +9,7 @@
 #   make bench      run bench/run.sh
 #   make clean
 
-PKGS      := libuv hiredis jansson inih libical
+PKGS      := libuv hiredis jansson inih libical libcurl libcrypto
 TEST_PKGS := cmocka
 
 BUILD     ?= build
