@@ -21,7 +21,8 @@
 #include "redis_conn.h"
 #include "store.h"
 
-enum lane { LANE_URGENT, LANE_NORMAL, LANE_COUNT };
+/* LANE_JOB: a message claimed at intake, held by its job's stream entry. */
+enum lane { LANE_URGENT, LANE_NORMAL, LANE_COUNT, LANE_JOB = LANE_COUNT };
 
 struct engine_inflight;
 
@@ -64,7 +65,11 @@ struct engine {
 	void (*on_drained)(struct engine *e);
 	void (*on_closed)(struct engine *e);
 	int closing_handles;
-	uint64_t claim_calls, claim_items, result_calls, result_items;
+	uint64_t claim_calls, claim_items, result_calls, result_items, fast_claims;
+	/* Told when a message claimed at intake is finished with, so intake
+	 * stops treating its job entry as held. */
+	void (*on_entry_released)(void *data, const char *entry);
+	void *release_data;
 };
 
 int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
@@ -78,6 +83,15 @@ void engine_reopen(struct engine *e);
 void engine_stop(struct engine *e, void (*on_drained)(struct engine *e));
 /* Closes adapters and timers; on_closed when all is released. */
 void engine_close(struct engine *e, void (*on_closed)(struct engine *e));
+
+/* Room for messages claimed at intake: reserves up to `max` per channel
+ * (counted as held, so the ready readers leave it alone) into room[]. */
+void engine_reserve(struct engine *e, int max, int room[CHANNEL_COUNT]);
+void engine_unreserve(struct engine *e, const int room[CHANNEL_COUNT]);
+/* Sends a message the accept script claimed in reserved room. send is its
+ * record: {'send', mid, to, payload, attempt, job, contact, urgent,
+ * expires, channel, job entry}. Returns the channel or -1 (bad record). */
+int engine_start_claimed(struct engine *e, const redisReply *send);
 
 /* Retry delay for a temporary failure: base * 2^(attempt-1), capped at
  * max, with +-20% jitter, and never below the provider's retry_after. */

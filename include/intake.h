@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "engine.h"
 #include "redis_conn.h"
 #include "store.h"
 
@@ -29,6 +30,12 @@ struct intake {
 	bool from_pending;	/* next read re-reads our own pending entries */
 	bool stopping;
 	char claim_cursor[48];
+	char pending_cursor[48];	/* where the re-read of our pending list is */
+	struct engine *engine;		/* for messages claimed at intake */
+	/* Job entries that hold a message this instance is sending: skipped
+	 * when our pending list is re-read, or they would be queued twice. */
+	char (*held)[48];
+	size_t n_held, cap_held;
 	uv_timer_t claim_timer;
 	uv_timer_t retry_timer;
 	void (*on_drained)(struct intake *in);
@@ -37,7 +44,7 @@ struct intake {
 };
 
 void intake_init(struct intake *in, uv_loop_t *loop, const struct config *cfg,
-		 struct store *store, struct rconn *reader);
+		 struct store *store, struct rconn *reader, struct engine *engine);
 /* Reads when both the reader and the store are ready. */
 void intake_kick(struct intake *in);
 void intake_reader_state(struct intake *in, bool up);

@@ -8,10 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "keys.h"
 #include "log.h"
 
-static const char *const lane_names[LANE_COUNT] = { "urgent", "normal" };
+static const char *const lane_names[LANE_COUNT + 1] = { "urgent", "normal", "job" };
 
 /* One message held by this instance, from read to result. */
 struct engine_inflight {
@@ -111,6 +113,8 @@ static void on_result(struct rconn *c, redisReply *r, void *data)
 		else
 			log_debug("msg=%s %s attempt=%d %s", f->req.message_id, channel_name(f->ch),
 				  f->req.attempt, verdict);
+		if (f->lane == LANE_JOB && e->on_entry_released)
+			e->on_entry_released(e->release_data, f->entry);
 		release(e, f->ch, 1);
 		free(f);
 	}
@@ -248,6 +252,28 @@ static void on_send_done(struct send_req *req, const struct send_result *res)
 
 /* ---- claiming and sending ---- */
 
+void engine_reserve(struct engine *e, int max, int room[CHANNEL_COUNT])
+{
+	for (int c = 0; c < CHANNEL_COUNT; c++) {
+		struct engine_channel *ch = &e->ch[c];
+		int n = ch->open && !e->stopping ? ch->cap - ch->held : 0;
+
+		room[c] = n < 0 ? 0 : n > max ? max : n;
+		ch->held += room[c];
+	}
+}
+
+void engine_unreserve(struct engine *e, const int room[CHANNEL_COUNT])
+{
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		if (room[c] > 0)
+			release(e, (enum channel)c, room[c]);
+	engine_read(e);
+	maybe_drained(e);
+}
+
+static void start_send(struct engine *e, const struct claim_item *it, const redisReply *r);
+
 static const char *reply_str(const redisReply *r, size_t i)
 {
 	if (i >= r->elements)
@@ -268,23 +294,45 @@ static long long reply_int(const redisReply *r, size_t i)
 	return 0;
 }
 
+/* The body and subject travel in the record's payload field (JSON). */
+static int payload_texts(const char *d, const char **body, const char **subject, json_t **doc)
+{
+	json_t *j = json_loads(d, 0, NULL);
+
+	if (!json_is_object(j) || !json_is_string(json_object_get(j, "body"))) {
+		json_decref(j);
+		return -1;
+	}
+	*body = json_string_value(json_object_get(j, "body"));
+	*subject = json_is_string(json_object_get(j, "subject")) ?
+			   json_string_value(json_object_get(j, "subject")) : "";
+	*doc = j;
+	return 0;
+}
+
 static void start_send(struct engine *e, const struct claim_item *it, const redisReply *r)
 {
-	/* r: {'send', mid, to, body, subject, attempt, job, contact, urgent, expires} */
-	const char *s[6] = { reply_str(r, 1), reply_str(r, 2), reply_str(r, 3),
-			     reply_str(r, 4), reply_str(r, 6), reply_str(r, 7) };
+	/* r: {'send', mid, to, payload, attempt, job, contact, urgent, expires} */
+	const char *s[6] = { reply_str(r, 1), reply_str(r, 2), "", "", reply_str(r, 5),
+			     reply_str(r, 6) };
 	size_t len[6], total = 0;
 	struct engine_inflight *f;
 	struct engine_channel *ch = &e->ch[it->ch];
 	struct err err;
+	json_t *doc = NULL;
 	char *p;
 
+	if (payload_texts(reply_str(r, 3), &s[2], &s[3], &doc) != 0)
+		log_error("msg=%s: record has no readable payload", s[0]);
 	for (int i = 0; i < 6; i++)
 		total += (len[i] = strlen(s[i])) + 1;
 	f = calloc(1, sizeof(*f) + total);
 	if (f == NULL) {
 		/* Leave it pending: it is reclaimed after [jobs] reclaim_after. */
 		log_error("engine: out of memory holding a message");
+		json_decref(doc);
+		if (it->lane == LANE_JOB && e->on_entry_released)
+			e->on_entry_released(e->release_data, it->entry);
 		release(e, it->ch, 1);
 		return;
 	}
@@ -299,6 +347,7 @@ static void start_send(struct engine *e, const struct claim_item *it, const redi
 		copies[i] = p;
 		p += len[i] + 1;
 	}
+	json_decref(doc);
 	f->req.message_id = copies[0];
 	f->req.to = copies[1];
 	f->req.body = copies[2];
@@ -306,10 +355,17 @@ static void start_send(struct engine *e, const struct claim_item *it, const redi
 	f->req.job_id = copies[4];
 	f->req.contact_id = copies[5];
 	f->req.channel = it->ch;
-	f->req.attempt = (int)reply_int(r, 5);
-	f->req.urgent = strcmp(reply_str(r, 8), "1") == 0;
-	f->req.expires_ms = reply_int(r, 9);
+	f->req.attempt = (int)reply_int(r, 4);
+	f->req.urgent = strcmp(reply_str(r, 7), "1") == 0;
+	f->req.expires_ms = reply_int(r, 8);
 	f->req.owner = f;
+	if (f->req.body[0] == '\0') {
+		struct send_result res = { .status = SEND_PERM_FAIL };
+
+		snprintf(res.error, sizeof(res.error), "message record has no body");
+		on_send_done(&f->req, &res);
+		return;
+	}
 	if (ch->adapter.ops->prepare(&ch->adapter, &f->req, &err) != 0) {
 		struct send_result res = { .status = SEND_PERM_FAIL };
 
@@ -324,6 +380,22 @@ static void start_send(struct engine *e, const struct claim_item *it, const redi
 			 ch->adapter.ops->name);
 		on_send_done(&f->req, &res);
 	}
+}
+
+int engine_start_claimed(struct engine *e, const redisReply *send)
+{
+	struct claim_item it;
+	int ch;
+
+	if (send->type != REDIS_REPLY_ARRAY || send->elements < 11 ||
+	    (ch = channel_from_name(reply_str(send, 9))) < 0)
+		return -1;
+	it.ch = (enum channel)ch;
+	it.lane = LANE_JOB;
+	snprintf(it.entry, sizeof(it.entry), "%s", reply_str(send, 10));
+	e->fast_claims++;
+	start_send(e, &it, send);
+	return ch;
 }
 
 static void on_claim(struct rconn *c, redisReply *r, void *data)
@@ -347,7 +419,7 @@ static void on_claim(struct rconn *c, redisReply *r, void *data)
 
 		/* Claimed messages are sent even while stopping: they are in
 		 * status sending now, and finishing them is part of the drain. */
-		if (x != NULL && x->type == REDIS_REPLY_ARRAY && x->elements >= 10 &&
+		if (x != NULL && x->type == REDIS_REPLY_ARRAY && x->elements >= 9 &&
 		    strcmp(reply_str(x, 0), "send") == 0)
 			start_send(e, &b->items[i], x);
 		else

@@ -16,7 +16,44 @@ struct intake_batch {
 	struct intake *in;
 	int n;
 	struct intake_record *recs;
+	int room[CHANNEL_COUNT];	/* reserved for messages claimed at once */
 };
+
+static bool held_has(const struct intake *in, const char *entry)
+{
+	for (size_t i = 0; i < in->n_held; i++)
+		if (strcmp(in->held[i], entry) == 0)
+			return true;
+	return false;
+}
+
+static int held_add(struct intake *in, const char *entry)
+{
+	if (in->n_held == in->cap_held) {
+		size_t cap = in->cap_held ? in->cap_held * 2 : 64;
+		char (*h)[48] = realloc(in->held, cap * sizeof(*h));
+
+		if (h == NULL)
+			return -1;
+		in->held = h;
+		in->cap_held = cap;
+	}
+	snprintf(in->held[in->n_held++], sizeof(in->held[0]), "%s", entry);
+	return 0;
+}
+
+/* The engine finished with a message claimed at intake. */
+static void on_entry_released(void *data, const char *entry)
+{
+	struct intake *in = data;
+
+	for (size_t i = 0; i < in->n_held; i++)
+		if (strcmp(in->held[i], entry) == 0) {
+			in->held[i][0] = '\0';
+			memcpy(in->held[i], in->held[--in->n_held], sizeof(in->held[0]));
+			return;
+		}
+}
 
 static void public_reason_of(const char *reason, char *out, size_t out_len)
 {
@@ -33,7 +70,8 @@ static void public_reason_of(const char *reason, char *out, size_t out_len)
 static json_t *message_record(const struct job *job)
 {
 	const struct recipient *r = &job->recipient;
-	json_t *chain = json_array(), *addr = json_object(), *m;
+	json_t *chain = json_array(), *addr = json_object(), *m, *payload;
+	char *d;
 
 	for (int i = 0; i < r->n_channels; i++)
 		json_array_append_new(chain, json_string(channel_name(r->channels[i])));
@@ -43,11 +81,22 @@ static json_t *message_record(const struct job *job)
 		json_object_set_new(addr, "email", json_string(r->email));
 	if (r->signal)
 		json_object_set_new(addr, "signal", json_string(r->signal));
+	/* The payload is stored as one JSON field of the message record; the
+	 * script reads chain and addr from the record itself to pick the
+	 * channel. */
+	payload = json_pack("{s:s, s:s, s:O, s:O}", "body", job->body,
+			    "subject", job->subject ? job->subject : "", "chain", chain, "addr", addr);
+	d = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+	json_decref(payload);
+	if (d == NULL) {
+		json_decref(chain);
+		json_decref(addr);
+		return NULL;
+	}
 	m = json_pack("{s:s, s:o, s:o, s:s, s:i, s:I, s:I}", "contact", r->id, "chain", chain,
-		      "addr", addr, "body", job->body, "urgent", 0, "expires", (json_int_t)0,
+		      "addr", addr, "d", d, "urgent", 0, "expires", (json_int_t)0,
 		      "due", (json_int_t)job->send_at_ms);
-	if (m != NULL && job->subject != NULL)
-		json_object_set_new(m, "subject", json_string(job->subject));
+	free(d);
 	return m;
 }
 
@@ -115,6 +164,14 @@ int intake_build_record(const struct config *cfg, const char *entry_id,
 
 static void on_retry_timer(uv_timer_t *t);
 
+/* Our own pending list is read again from its start, a batch at a time:
+ * after a failed script call, a reconnect, or at start. */
+static void pending_restart(struct intake *in)
+{
+	in->from_pending = true;
+	snprintf(in->pending_cursor, sizeof(in->pending_cursor), "0");
+}
+
 static void batch_free(struct intake_batch *b)
 {
 	for (int i = 0; i < b->n; i++)
@@ -130,10 +187,32 @@ static void on_accept(struct rconn *c, redisReply *r, void *data)
 
 	(void)c;
 	in->processing--;
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[1]->type == REDIS_REPLY_ARRAY) {
+		/* Messages claimed at once: send them in the room reserved. */
+		const redisReply *sends = r->element[1];
+
+		for (size_t i = 0; i < sends->elements; i++) {
+			const redisReply *x = sends->element[i];
+			int ch;
+
+			if (x->type != REDIS_REPLY_ARRAY || x->elements < 11 ||
+			    x->element[10]->type != REDIS_REPLY_STRING)
+				continue;
+			/* Held before the send starts: done may come back at once. */
+			if (held_add(in, x->element[10]->str) != 0)
+				log_error("intake: out of memory tracking a held entry");
+			ch = engine_start_claimed(in->engine, x);
+			if (ch >= 0 && b->room[ch] > 0)
+				b->room[ch]--;
+		}
+		r = r->element[0];
+	}
+	engine_unreserve(in->engine, b->room);
 	if (r == NULL || store_reply_error(in->store, r, "accept")) {
 		/* Outcome unknown: the entries are still pending for us; read
 		 * them again (the script is idempotent per entry). */
-		in->from_pending = true;
+		pending_restart(in);
 		if (r != NULL && !in->stopping)
 			uv_timer_start(&in->retry_timer, on_retry_timer, 1000, 0);
 	} else if (r->type == REDIS_REPLY_ARRAY) {
@@ -166,13 +245,15 @@ static int process_entries(struct intake *in, const redisReply *entries)
 	struct intake_batch *b;
 	const char **args;
 	size_t *lens;
-	int n = (int)entries->elements;
+	int n = (int)entries->elements, skipped = 0;
+	size_t k;
+	char room[64];
 
 	if (n == 0)
 		return 0;
 	b = calloc(1, sizeof(*b));
-	args = calloc((size_t)n * 4, sizeof(*args));
-	lens = calloc((size_t)n * 4, sizeof(*lens));
+	args = calloc((size_t)n * 4 + 1, sizeof(*args));
+	lens = calloc((size_t)n * 4 + 1, sizeof(*lens));
 	if (b != NULL)
 		b->recs = calloc((size_t)n, sizeof(*b->recs));
 	if (b == NULL || b->recs == NULL || args == NULL || lens == NULL)
@@ -183,11 +264,16 @@ static int process_entries(struct intake *in, const redisReply *entries)
 		const redisReply *fields;
 		const char *raw = NULL;
 		size_t raw_len = 0;
-		struct intake_record *rec = &b->recs[i];
+		struct intake_record *rec;
 
 		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
 		    e->element[0]->type != REDIS_REPLY_STRING)
-			continue;
+			goto oom;
+		if (held_has(in, e->element[0]->str)) {
+			skipped++;
+			continue;	/* its message is being sent by us right now */
+		}
+		rec = &b->recs[b->n];
 		fields = e->element[1];
 		if (fields->type == REDIS_REPLY_NIL) {
 			/* Deleted or trimmed since delivery: acknowledge only. */
@@ -207,29 +293,39 @@ static int process_entries(struct intake *in, const redisReply *entries)
 		}
 		if (rec->meta == NULL)
 			goto oom;
-		b->n++;
-		args[4 * i] = rec->meta;
-		lens[4 * i] = strlen(rec->meta);
-		args[4 * i + 1] = rec->raw;
-		lens[4 * i + 1] = rec->raw_len;
-		args[4 * i + 2] = rec->reason;
-		lens[4 * i + 2] = strlen(rec->reason);
-		args[4 * i + 3] = rec->public_reason;
-		lens[4 * i + 3] = strlen(rec->public_reason);
+		k = 1 + 4 * b->n++;
+		args[k] = rec->meta;
+		lens[k] = strlen(rec->meta);
+		args[k + 1] = rec->raw;
+		lens[k + 1] = rec->raw_len;
+		args[k + 2] = rec->reason;
+		lens[k + 2] = strlen(rec->reason);
+		args[k + 3] = rec->public_reason;
+		lens[k + 3] = strlen(rec->public_reason);
 	}
-	if (b->n != n)
-		goto oom;	/* a malformed reply: drop the batch, re-read */
-	if (store_eval(in->store, "accept", 4 * n, args, lens, on_accept, b) != 0) {
+	if (b->n == 0) {
 		batch_free(b);
 		free(args);
 		free(lens);
-		in->from_pending = true;
+		return 0;
+	}
+	engine_reserve(in->engine, b->n, b->room);
+	snprintf(room, sizeof(room), "sms=%d,email=%d,signal=%d", b->room[CHANNEL_SMS],
+		 b->room[CHANNEL_EMAIL], b->room[CHANNEL_SIGNAL]);
+	args[0] = room;
+	lens[0] = strlen(room);
+	if (store_eval(in->store, "accept", 1 + 4 * b->n, args, lens, on_accept, b) != 0) {
+		engine_unreserve(in->engine, b->room);
+		batch_free(b);
+		free(args);
+		free(lens);
+		pending_restart(in);
 		return -1;
 	}
 	in->processing++;
 	free(args);
 	free(lens);
-	return n;
+	return b->n + skipped;
 oom:
 	log_error("intake: cannot build batch (out of memory or malformed reply)");
 	if (b != NULL) {
@@ -240,7 +336,7 @@ oom:
 	}
 	free(args);
 	free(lens);
-	in->from_pending = true;
+	pending_restart(in);
 	return -1;
 }
 
@@ -253,7 +349,7 @@ static void on_read(struct rconn *c, redisReply *r, void *data)
 	(void)c;
 	in->reading = false;
 	if (r == NULL) {
-		in->from_pending = true;
+		pending_restart(in);
 		return;		/* reader down; intake_reader_state kicks */
 	}
 	if (r->type == REDIS_REPLY_ERROR) {
@@ -265,14 +361,21 @@ static void on_read(struct rconn *c, redisReply *r, void *data)
 	}
 	if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
 	    r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
-		n = process_entries(in, r->element[0]->element[1]);
-		if (n < 0) {
+		const redisReply *entries = r->element[0]->element[1];
+
+		n = (int)entries->elements;
+		if (was_pending && n > 0 && entries->element[n - 1]->type == REDIS_REPLY_ARRAY &&
+		    entries->element[n - 1]->elements > 0 &&
+		    entries->element[n - 1]->element[0]->type == REDIS_REPLY_STRING)
+			snprintf(in->pending_cursor, sizeof(in->pending_cursor), "%s",
+				 entries->element[n - 1]->element[0]->str);
+		if (process_entries(in, entries) < 0) {
 			uv_timer_start(&in->retry_timer, on_retry_timer, 1000, 0);
 			return;
 		}
 	}
 	if (was_pending && n == 0)
-		in->from_pending = false;	/* own pending list drained */
+		in->from_pending = false;	/* own pending list read to its end */
 	intake_kick(in);
 }
 
@@ -295,7 +398,7 @@ void intake_kick(struct intake *in)
 		/* BLOCK is ignored for the pending history; drop it. */
 		argv[6] = "STREAMS";
 		argv[7] = in->stream;
-		argv[8] = "0";
+		argv[8] = in->pending_cursor;
 		argc = 9;
 	}
 	if (rconn_command(in->reader, on_read, in, 1000, argc, argv, NULL) == 0)
@@ -345,7 +448,7 @@ static void on_claim_timer(uv_timer_t *t)
 }
 
 void intake_init(struct intake *in, uv_loop_t *loop, const struct config *cfg,
-		 struct store *store, struct rconn *reader)
+		 struct store *store, struct rconn *reader, struct engine *engine)
 {
 	uint64_t every;
 
@@ -354,7 +457,10 @@ void intake_init(struct intake *in, uv_loop_t *loop, const struct config *cfg,
 	in->cfg = cfg;
 	in->store = store;
 	in->reader = reader;
-	in->from_pending = true;
+	in->engine = engine;
+	engine->on_entry_released = on_entry_released;
+	engine->release_data = in;
+	pending_restart(in);
 	snprintf(in->claim_cursor, sizeof(in->claim_cursor), "0-0");
 	store_key(store, in->stream, sizeof(in->stream), "jobs");
 	uv_timer_init(loop, &in->claim_timer);
@@ -373,7 +479,7 @@ void intake_reader_state(struct intake *in, bool up)
 {
 	if (!up) {
 		in->reading = false;
-		in->from_pending = true;
+		pending_restart(in);
 		return;
 	}
 	intake_kick(in);
@@ -391,6 +497,9 @@ void intake_stop(struct intake *in, void (*on_drained)(struct intake *in))
 
 void intake_close(struct intake *in)
 {
+	free(in->held);
+	in->held = NULL;
+	in->n_held = in->cap_held = 0;
 	uv_close((uv_handle_t *)&in->claim_timer, NULL);
 	uv_close((uv_handle_t *)&in->retry_timer, NULL);
 }

@@ -71,13 +71,6 @@ local function set_status(mkey, job, channel, old, new, ...)
 	redis.call('HINCRBY', jk, 'c:' .. channel .. ':' .. new, '1')
 end
 
-local function split(s)
-	local out = {}
-	if s == nil or s == '' then return out end
-	for part in string.gmatch(s, '[^,]+') do out[#out + 1] = part end
-	return out
-end
-
 local function opted_out(channel, addr)
 	return redis.call('SISMEMBER', P .. 'optout:' .. channel, addr) == 1
 end
@@ -89,71 +82,97 @@ end
 
 -- Creates a message on the first channel of `chain` that has an address
 -- and is not opted out (contract section 2), queues it, and reports it.
--- m: job, kind, contact, chain (list), addr (channel -> address), body,
--- subject, urgent ('0'/'1'), expires (ms or 0), due (ms or 0).
+-- m: job, kind, contact, chain (list), addr (channel -> address), d (the
+-- payload as JSON: body, subject, chain, addr; stored as one field, since
+-- every field of a hash costs on each write and read), urgent ('0'/'1'),
+-- expires (ms or 0), due (ms or 0).
 -- Message ids are "m<job seq>.<n>": the messages of a job are found from
 -- its hash (seq, messages) without a list to keep.
+--
+-- With m.room (channel -> messages the caller can send now), a message due
+-- now is claimed at once (status sending, attempt 1) instead of queued, and
+-- returned as a send record; see the accept op for what holds it.
 local function create_message(m, mid)
 	local mkey = P .. 'msg:' .. mid
-	local chosen, rest = nil, {}
+	local chosen = nil
 	local skipped_optout = false
-	for i, ch in ipairs(m.chain) do
-		if chosen then
-			rest[#rest + 1] = ch
-		elseif m.addr[ch] and m.addr[ch] ~= '' then
+	for _, ch in ipairs(m.chain) do
+		if m.addr[ch] and m.addr[ch] ~= '' then
 			if opted_out(ch, m.addr[ch]) then
 				skipped_optout = true
 			else
 				chosen = ch
+				break
 			end
 		end
 	end
 	local channel = chosen or m.chain[1]
-	redis.call('HSET', mkey, 'job', m.job, 'kind', m.kind, 'contact', m.contact,
-		'channel', channel, 'chain', table.concat(rest, ','),
-		'a:sms', m.addr.sms or '', 'a:email', m.addr.email or '',
-		'a:signal', m.addr.signal or '', 'body', m.body, 'subject', m.subject or '',
-		'attempt', '0', 'urgent', m.urgent, 'expires', string.format('%d', m.expires),
-		'created', now_s, 'status', 'accepted', 'updated', now_s)
-	redis.call('EXPIRE', mkey, retention)
-	redis.call('HINCRBY', P .. 'job:' .. m.job, 'c:' .. channel .. ':accepted', '1')
-	event(m.job, m.kind, mid, m.contact, channel, 'accepted', 0)
+	-- The first status is decided before the record is written, so the
+	-- record and the counters are written once.
+	local status, why = 'accepted', nil
 	if not chosen then
-		local why = skipped_optout and 'opted out' or 'no address for any channel'
-		set_status(mkey, m.job, channel, 'accepted', 'suppressed', 'error', why)
-		event(m.job, m.kind, mid, m.contact, channel, 'suppressed', 0, nil, why)
+		status = 'suppressed'
+		why = skipped_optout and 'opted out' or 'no address for any channel'
 	elseif m.expires > 0 and now >= m.expires then
-		set_status(mkey, m.job, channel, 'accepted', 'expired')
-		event(m.job, m.kind, mid, m.contact, channel, 'expired', 0)
+		status = 'expired'
 	elseif m.due > now then
-		set_status(mkey, m.job, channel, 'accepted', 'scheduled')
-		redis.call('ZADD', P .. 'scheduled', m.due, mid)
-		event(m.job, m.kind, mid, m.contact, channel, 'scheduled', 0)
-	else
+		status = 'scheduled'
+	elseif m.room and (m.room[channel] or 0) > 0 then
+		m.room[channel] = m.room[channel] - 1
+		status = 'sending'
+	end
+	local to = m.addr[channel] or ''
+	local attempt = status == 'sending' and '1' or '0'
+	redis.call('HSET', mkey, 'job', m.job, 'kind', m.kind, 'contact', m.contact,
+		'channel', channel, 'to', to, 'd', m.d,
+		'attempt', attempt, 'urgent', m.urgent, 'expires', string.format('%d', m.expires),
+		'created', now_s, 'status', status, 'updated', now_s, 'error', why or '')
+	redis.call('EXPIRE', mkey, retention)
+	redis.call('HINCRBY', P .. 'job:' .. m.job, 'c:' .. channel .. ':' .. status, '1')
+	event(m.job, m.kind, mid, m.contact, channel, 'accepted', 0)
+	if status == 'accepted' then
 		redis.call('XADD', P .. 'ready:' .. channel .. ':' .. lane_of(m.urgent), '*', 'm', mid)
+	elseif status == 'sending' then
+		event(m.job, m.kind, mid, m.contact, channel, 'sending', 1)
+		return mid, { 'send', mid, to, m.d, 1, m.job, m.contact, m.urgent,
+			string.format('%d', m.expires), channel }
+	else
+		if status == 'scheduled' then
+			redis.call('ZADD', P .. 'scheduled', m.due, mid)
+		end
+		event(m.job, m.kind, mid, m.contact, channel, status, 0, nil, why)
 	end
 	return mid
 end
 
--- accept: ARGV[7..] in fours, one per jobs-stream entry: a JSON record,
--- the raw job text, the rejection reason ('' if valid) and the reason as
--- events may carry it (without the offending value, which may be an
--- address). The record:
+-- accept: ARGV[7] the caller's room per channel ("sms=n,email=n,signal=n"),
+-- then ARGV[8..] in fours, one per jobs-stream entry: a JSON record, the
+-- raw job text, the rejection reason ('' if valid) and the reason as events
+-- may carry it (without the offending value, which may be an address).
+-- The record:
 --   {"e": entry id, "id": job id or null, "kind": kind or null,
 --    "gone": true (entry deleted before we read it: acknowledge only),
---    "msgs": [{"contact","chain":[...],"addr":{...},"body","subject",
+--    "msgs": [{"contact","chain":[...],"addr":{...},"d": payload JSON,
 --              "urgent":0|1,"expires":ms,"due":ms}]}
--- Idempotent by job id: <p>seen:<id> holds the entry that first carried it,
--- so a retried script (reply lost) is recognised and only acknowledged.
+-- Returns {statuses, sends}: one status per entry, and a send record per
+-- message claimed at once (the fast path: a job of one message, due now,
+-- with room on its channel). Such a job's entry is NOT acknowledged here:
+-- it stays pending in the jobs group as the message's lease, and the
+-- result acknowledges it. If the instance dies first, the entry is
+-- reclaimed, comes back here as "retried", and its message is queued.
+-- Idempotent by job id: <p>seen:<id> holds the entry that first carried it.
 if op == 'accept' then
-	local out = {}
-	for i = 7, #ARGV, 4 do
+	local out, sends = {}, {}
+	local room = {}
+	for ch, n in string.gmatch(ARGV[7], '(%a+)=(%d+)') do room[ch] = tonumber(n) end
+	for i = 8, #ARGV, 4 do
 		local r = cjson.decode(ARGV[i])
 		local raw, reason, public_reason = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
 		local id = r.id
 		if type(id) ~= 'string' then id = nil end
 		local kind = r.kind
 		if type(kind) ~= 'string' then kind = nil end
+		local ack = true
 		if r.gone then
 			out[#out + 1] = 'gone'
 		elseif reason ~= '' then
@@ -162,15 +181,26 @@ if op == 'accept' then
 			out[#out + 1] = 'rejected'
 		else
 			local seen_key = P .. 'seen:' .. id
+			local jk = P .. 'job:' .. id
 			if not redis.call('SET', seen_key, r.e, 'NX', 'EX', dedupe) then
 				if redis.call('GET', seen_key) ~= r.e then
 					event(id, kind, nil, nil, nil, 'duplicate', 0)
 					out[#out + 1] = 'duplicate'
 				else
+					-- This entry was accepted before and not acknowledged:
+					-- its message was claimed at once by an instance that
+					-- is gone. Queue what is still in flight.
+					local j = redis.call('HMGET', jk, 'seq', 'messages')
+					for k = 1, tonumber(j[2]) or 0 do
+						local mid = 'm' .. j[1] .. '.' .. k
+						local f = redis.call('HMGET', P .. 'msg:' .. mid, 'status', 'channel', 'urgent')
+						if f[1] == 'sending' then
+							redis.call('XADD', P .. 'ready:' .. f[2] .. ':' .. lane_of(f[3]), '*', 'm', mid)
+						end
+					end
 					out[#out + 1] = 'retried'
 				end
 			else
-				local jk = P .. 'job:' .. id
 				local seq = redis.call('INCR', P .. 'jobseq')
 				redis.call('HSET', jk, 'kind', kind, 'created', now_s, 'seq', seq, 'messages', #r.msgs)
 				for k, m in ipairs(r.msgs) do
@@ -178,20 +208,27 @@ if op == 'accept' then
 					m.urgent = (m.urgent == 1 or m.urgent == true) and '1' or '0'
 					m.expires = tonumber(m.expires) or 0
 					m.due = tonumber(m.due) or 0
-					if m.subject == cjson.null then m.subject = nil end
-					create_message(m, 'm' .. seq .. '.' .. k)
+					if #r.msgs == 1 then m.room = room end
+					local _, send = create_message(m, 'm' .. seq .. '.' .. k)
+					if send then
+						send[#send + 1] = r.e
+						sends[#sends + 1] = send
+						ack = false
+					end
 				end
 				redis.call('EXPIRE', jk, retention)
 				out[#out + 1] = 'accepted'
 			end
 		end
-		redis.call('XACK', P .. 'jobs', group, r.e)
+		if ack then
+			redis.call('XACK', P .. 'jobs', group, r.e)
+		end
 	end
-	return out
+	return { out, sends }
 end
 
 -- claim: ARGV[7..] in fours: channel, lane, entry id, message id.
--- Returns, per entry, {verdict, mid, to, body, subject, attempt, job, contact, urgent, expires}
+-- Returns, per entry, {verdict, mid, to, payload (JSON), attempt, job, contact, urgent, expires}
 -- where verdict is "send" (now in status sending) or "skip" (acknowledged:
 -- final, expired, suppressed or gone).
 if op == 'claim' then
@@ -201,7 +238,7 @@ if op == 'claim' then
 		local stream = P .. 'ready:' .. channel .. ':' .. lane
 		local mkey = P .. 'msg:' .. mid
 		local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status',
-			'attempt', 'urgent', 'expires', 'a:' .. channel, 'body', 'subject', 'chain')
+			'attempt', 'urgent', 'expires', 'to', 'd')
 		local job, kind, contact, mch, status = f[1], f[2], f[3], f[4], f[5]
 		local verdict = 'skip'
 		if not job or mch ~= channel then
@@ -219,7 +256,7 @@ if op == 'claim' then
 				set_status(mkey, job, channel, status, 'sending', 'attempt', attempt)
 				event(job, kind, mid, contact, channel, 'sending', attempt)
 				verdict = 'send'
-				out[#out + 1] = { 'send', mid, f[9], f[10], f[11], attempt, job, contact,
+				out[#out + 1] = { 'send', mid, f[9], f[10], attempt, job, contact,
 					f[7], f[8] or '0' }
 			end
 		end
@@ -231,7 +268,8 @@ if op == 'claim' then
 	return out
 end
 
--- result: ARGV[7] max attempts, then in eights: channel, lane, entry id,
+-- result: ARGV[7] max attempts, then in eights: channel, lane ("urgent",
+-- "normal", or "job" for a message claimed at intake), entry id,
 -- message id, attempt, outcome (sent|temp|perm), provider id or error,
 -- delay before the retry (ms, for temp).
 -- A result for an attempt that is no longer current (the message was
@@ -243,8 +281,7 @@ if op == 'result' then
 		local channel, lane, entry, mid = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
 		local attempt, outcome, detail, due = tonumber(ARGV[i + 4]), ARGV[i + 5], ARGV[i + 6], tonumber(ARGV[i + 7])
 		local mkey = P .. 'msg:' .. mid
-		local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status',
-			'attempt', 'chain', 'a:sms', 'a:email', 'a:signal', 'body', 'subject', 'urgent', 'expires')
+		local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status', 'attempt')
 		local job, kind, contact, status = f[1], f[2], f[3], f[5]
 		local r = 'stale'
 		if job and f[4] == channel and status == 'sending' and tonumber(f[6]) == attempt then
@@ -262,20 +299,27 @@ if op == 'result' then
 			else
 				set_status(mkey, job, channel, status, 'failed', 'error', detail)
 				event(job, kind, mid, contact, channel, 'failed', attempt, nil, detail)
-				local chain = split(f[7])
-				if #chain > 0 then
-					-- The fallback is a new message of the same job.
+				-- Fall back to the channels after this one in the recipient's
+				-- order: a new message of the same job.
+				local g = redis.call('HMGET', mkey, 'd', 'urgent', 'expires')
+				local d = cjson.decode(g[1])
+				local rest, after = {}, false
+				for _, ch in ipairs(d.chain) do
+					if after then rest[#rest + 1] = ch end
+					if ch == channel then after = true end
+				end
+				if #rest > 0 then
 					local n = redis.call('HINCRBY', P .. 'job:' .. job, 'messages', 1)
 					local fallback_mid = string.match(mid, '^(m%d+)%.') .. '.' .. n
-					create_message({ job = job, kind = kind, contact = contact, chain = chain,
-						addr = { sms = f[8], email = f[9], signal = f[10] },
-						body = f[11], subject = f[12], urgent = f[13],
-						expires = tonumber(f[14]) or 0, due = 0 }, fallback_mid)
+					create_message({ job = job, kind = kind, contact = contact, chain = rest,
+						addr = d.addr, d = g[1], urgent = g[2],
+						expires = tonumber(g[3]) or 0, due = 0 }, fallback_mid)
 				end
 			end
 			r = outcome
 		end
-		local stream = P .. 'ready:' .. channel .. ':' .. lane
+		-- A message claimed at intake is held by its job's entry.
+		local stream = lane == 'job' and P .. 'jobs' or P .. 'ready:' .. channel .. ':' .. lane
 		acks[stream] = acks[stream] or {}
 		table.insert(acks[stream], entry)
 		out[#out + 1] = r

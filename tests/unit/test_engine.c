@@ -66,7 +66,12 @@ static void valid_message_job_becomes_one_message_record(void **state)
 	assert_string_equal(json_string_value(json_array_get(json_object_get(m, "chain"), 1)), "sms");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(m, "addr"), "sms")),
 			    "+13235550100");
-	assert_string_equal(json_string_value(json_object_get(m, "subject")), "s");
+	json_t *d = json_loads(json_string_value(json_object_get(m, "d")), 0, NULL);
+	assert_non_null(d);
+	assert_string_equal(json_string_value(json_object_get(d, "subject")), "s");
+	assert_string_equal(json_string_value(json_object_get(d, "body")), "hi");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(d, "chain"), 0)), "email");
+	json_decref(d);
 	json_decref(meta);
 	free(rec.meta);
 }
