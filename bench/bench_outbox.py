@@ -22,6 +22,7 @@ Run through bench/run.sh, which starts a redis-server of its own. Env:
   SKIP_PEER=1 pregond only;  SKIP_PREGON=1 the peer only
   LIVE=1      load while pregond runs (see above)
   RATE=N      with LIVE=1: load N jobs per second (latency without backlog)
+  PREGON_CONF_EXTRA="[sms];concurrency = 256"  extra config lines, ";"-separated
   PREGON_BIN  directory of pregond (default build)
   BENCH_PEERS the bench-peers directory (default ../shared/bench-peers)
   CONCURRENCY the peer worker's (default 50, its best per its README)
@@ -107,6 +108,9 @@ def write_config(d):
         f.write("[redis]\nurl = redis://127.0.0.1:%d/0\nprefix = %s\n\n" % (PORT, PREFIX))
         f.write("[outbox]\ndir = %s\n\n" % os.path.join(d, "outbox"))
         f.write("[log]\nlevel = warn\n")
+        for line in os.environ.get("PREGON_CONF_EXTRA", "").split(";"):
+            if line.strip():
+                f.write(line.strip() + "\n")
     return path
 
 
