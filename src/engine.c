@@ -77,6 +77,22 @@ static void release(struct engine *e, enum channel ch, int n)
 		e->ch[ch].held = 0;
 }
 
+/* Puts a batch's results back at the front of the queue to write, and frees
+ * the batch. */
+static void requeue_results(struct engine *e, struct result_batch *b)
+{
+	struct engine_inflight *last = b->head;
+
+	while (last->next)
+		last = last->next;
+	last->next = e->done_head;
+	e->done_head = b->head;
+	if (e->done_tail == NULL)
+		e->done_tail = last;
+	e->done_count += b->n;
+	free(b);
+}
+
 static void on_result(struct rconn *c, redisReply *r, void *data)
 {
 	struct result_batch *b = data;
@@ -88,16 +104,7 @@ static void on_result(struct rconn *c, redisReply *r, void *data)
 	if (r == NULL || store_reply_error(e->store, r, "result")) {
 		/* Outcome unknown; the script ignores a result it has applied
 		 * already, so write these again once Redis is back. */
-		struct engine_inflight *last = b->head;
-
-		while (last->next)
-			last = last->next;
-		last->next = e->done_head;
-		e->done_head = b->head;
-		if (e->done_tail == NULL)
-			e->done_tail = last;
-		e->done_count += b->n;
-		free(b);
+		requeue_results(e, b);
 		uv_timer_start(&e->retry_timer, on_retry_timer, 500, 0);
 		return;
 	}
@@ -185,16 +192,7 @@ static void flush_results(struct engine *e)
 	b->n = n;
 	if (store_eval(e->store, "result", 1 + n * PER, args, NULL, on_result, b) != 0) {
 		/* Not connected: put them back; the store-ready callback flushes. */
-		struct engine_inflight *last = b->head;
-
-		while (last->next)
-			last = last->next;
-		last->next = e->done_head;
-		e->done_head = b->head;
-		if (e->done_tail == NULL)
-			e->done_tail = last;
-		e->done_count += n;
-		free(b);
+		requeue_results(e, b);
 		b = NULL;
 	} else {
 		e->results_out++;
