@@ -663,7 +663,7 @@ static void on_tick(struct rconn *c, redisReply *r, void *data)
 	(void)c;
 	e->ticking = false;
 	if (r == NULL || store_reply_error(e->store, r, "tick") || r->type != REDIS_REPLY_ARRAY ||
-	    r->elements != 2)
+	    r->elements != 2 || r->element[0]->type != REDIS_REPLY_INTEGER)
 		return;
 	if (r->element[0]->integer > 0)
 		log_debug("schedule: %lld messages due", r->element[0]->integer);

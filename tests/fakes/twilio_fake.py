@@ -467,14 +467,14 @@ class Handler(BaseHTTPRequestHandler):
         """The test's side: rules, records, callbacks and inbound messages."""
         req = json.loads(body) if body.strip() else {}
         what = (method, path.rstrip("/"))
-        lists = {"requests": fake.requests, "callbacks": fake.callbacks}
+        name = what[1][len("/_fake/"):]
         if what == ("POST", "/_fake/reset"):
             fake.reset()
             out = {"ok": True}
-        elif method in ("GET", "DELETE") and what[1][7:] in lists:
-            with fake.lock:
-                items = lists[what[1][7:]]
-                out = {what[1][7:]: snapshot(items)}
+        elif method in ("GET", "DELETE") and name in ("requests", "callbacks"):
+            with fake.lock:   # DELETE answers what it cleared
+                items = getattr(fake, name)
+                out = {name: snapshot(items)}
                 if method == "DELETE":
                     del items[:]
         elif what == ("GET", "/_fake/messages"):
