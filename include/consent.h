@@ -1,0 +1,28 @@
+/* consent.h: what an inbound message says about consent.
+ *
+ * CONTRACT.md section 2: a message whose whole text is a stop word opts the
+ * sender out (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT;
+ * ALTO, PARAR, BASTA in Spanish); START, UNSTOP, YES opt back in; HELP gets
+ * the help text. Organizers also see people write "remove me" or "wrong
+ * number" (field-research.md section 5): short messages made of such a
+ * phrase count as STOP too, in English and Spanish. */
+#ifndef PREGON_CONSENT_H
+#define PREGON_CONSENT_H
+
+#include <stddef.h>
+
+enum consent_intent {
+	CONSENT_NONE,		/* a reply like any other */
+	CONSENT_STOP,
+	CONSENT_START,
+	CONSENT_HELP,
+};
+
+/* Classifies an inbound text (UTF-8). Case, accents, punctuation and
+ * surrounding space do not matter. *matched (may be NULL) is set to the
+ * canonical keyword or phrase that decided, for the consent ledger. */
+enum consent_intent consent_classify(const char *text, size_t len, const char **matched);
+
+const char *consent_intent_name(enum consent_intent intent);
+
+#endif
