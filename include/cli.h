@@ -65,6 +65,7 @@ int cli_send(struct cli *c, const struct cli_args *a);
 int cli_status(struct cli *c, const struct cli_args *a);
 int cli_tail(struct cli *c, const struct cli_args *a);
 int cli_dead(struct cli *c, const struct cli_args *a);
+int cli_optout(struct cli *c, const struct cli_args *a);
 
 /* Records a failure with its exit code; returns -1 for `return cli_fail(...)`. */
 int cli_fail(struct cli *c, int code, const char *fmt, ...)

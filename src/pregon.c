@@ -102,7 +102,8 @@ static const char usage_main[] =
 	"  dead list [--count N]      dead-lettered jobs, one line each\n"
 	"  dead show ID               the stored job document of one entry\n"
 	"  dead replay ID|--all       put dead-lettered jobs back on the queue\n"
-	"  optout, contacts, template not implemented yet\n"
+	"  optout list|add|remove|history   opt-outs and the consent ledger\n"
+	"  contacts, template         not implemented yet\n"
 	"\n"
 	"options:\n"
 	"  -c FILE    config file (default: config/pregon.conf if it exists,\n"
@@ -134,6 +135,17 @@ static const char usage_tail[] =
 	"  --from ID    start after this stream entry id (default: new events only)\n"
 	"  --all        start from the oldest event kept\n"
 	"  --count N    stop after N events\n";
+
+static const char usage_optout[] =
+	"usage: pregon optout list [sms|email|signal]\n"
+	"       pregon optout add CHANNEL ADDRESS [NOTE]\n"
+	"       pregon optout remove CHANNEL ADDRESS [NOTE]\n"
+	"       pregon optout history ADDRESS\n"
+	"\n"
+	"Opt-outs are per channel and address and are checked before every send.\n"
+	"add/remove record the change in the address's consent ledger with the\n"
+	"source \"operator\", the note and the time; history prints that ledger\n"
+	"(one JSON object per change: channel, action, source, detail, at).\n";
 
 static const char usage_dead[] =
 	"usage: pregon dead list [--count N]\n"
@@ -197,10 +209,11 @@ static const struct cli_command commands[] = {
 	{ "tail", CLI_OPT_JOB | CLI_OPT_FROM | CLI_OPT_ALL | CLI_OPT_COUNT, 0, usage_tail, cli_tail },
 	/* list takes --count, replay --all: cli_dead checks which. */
 	{ "dead", CLI_OPT_COUNT | CLI_OPT_ALL, 2, usage_dead, cli_dead },
+	{ "optout", 0, 4, usage_optout, cli_optout },
 };
 
 /* Commands of later issues (contract section 5). */
-static const char *const later[] = { "optout", "contacts", "template" };
+static const char *const later[] = { "contacts", "template" };
 
 static bool wants_help(int argc, char **argv)
 {

@@ -71,8 +71,14 @@ local function set_status(mkey, job, channel, old, new, ...)
 	redis.call('HINCRBY', jk, 'c:' .. channel .. ':' .. new, '1')
 end
 
+-- Email addresses are compared in lower case (what people type varies).
+local function consent_addr(channel, addr)
+	if channel == 'email' then return string.lower(addr) end
+	return addr
+end
+
 local function opted_out(channel, addr)
-	return redis.call('SISMEMBER', P .. 'optout:' .. channel, addr) == 1
+	return redis.call('SISMEMBER', P .. 'optout:' .. channel, consent_addr(channel, addr)) == 1
 end
 
 local function lane_of(urgent)
@@ -377,6 +383,32 @@ if op == 'trim' then
 		end
 	end
 	return trimmed
+end
+
+-- consent: ARGV[7] channel, ARGV[8] address, ARGV[9] "out" or "in",
+-- ARGV[10] source (keyword, carrier, operator, crm, email), ARGV[11] detail
+-- (the keyword and inbound message id, the carrier error, an operator's
+-- note). Changes the opt-out set and appends to the address's consent
+-- ledger <p>consent:<address>, which never expires: an organization must be
+-- able to show when and how a person opted out or back in, also after the
+-- contact was deleted. Returns 1 if the state changed, 0 if it already was so.
+if op == 'consent' then
+	local channel, action, source, detail = ARGV[7], ARGV[9], ARGV[10], ARGV[11]
+	local addr = consent_addr(channel, ARGV[8])
+	local key = P .. 'optout:' .. channel
+	local changed
+	if action == 'out' then
+		changed = redis.call('SADD', key, addr)
+	elseif action == 'in' then
+		changed = redis.call('SREM', key, addr)
+	else
+		return redis.error_reply('consent: action must be out or in')
+	end
+	redis.call('RPUSH', P .. 'consent:' .. addr, '{"channel":' .. js(channel)
+		.. ',"action":' .. js(action) .. ',"source":' .. js(source)
+		.. ',"detail":' .. js(detail) .. ',"at":"' .. now_iso .. '","changed":'
+		.. (changed == 1 and 'true' or 'false') .. '}')
+	return changed
 end
 
 return redis.error_reply('pregon.lua: unknown op ' .. tostring(op))

@@ -409,12 +409,49 @@ def test_help_works_everywhere():
 
 
 def test_not_implemented_commands_exit_2():
-    for args in (["optout", "list"], ["optout", "add", "sms", PHONE], ["contacts", "export"],
-                 ["template", "render", "x", "en", "sms", "v.json"]):
+    for args in (["contacts", "export"], ["template", "render", "x", "en", "sms", "v.json"]):
         r = harness.run_cli(None, *args)
         assert r.returncode == 2, (args, r.returncode)
         assert r.stderr == "pregon: %s: not implemented yet\n" % args[0], r.stderr
         assert PHONE not in r.stdout + r.stderr
+
+
+# ---- optout ----
+
+def test_optout_add_list_history_remove_keeps_a_ledger():
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "optout", "add", "sms", PHONE, "called the office")
+    assert r.returncode == 0, r.stderr
+    assert "opted out" in r.stdout
+    assert cfg.server.client.sismember(cfg.key("optout:sms"), PHONE)
+    r = harness.run_cli(cfg, "optout", "add", "sms", PHONE)
+    assert "(no change)" in r.stdout
+    r = harness.run_cli(cfg, "optout", "add", "email", "Ana@Example.ORG")
+    assert r.returncode == 0, r.stderr
+    assert cfg.server.client.sismember(cfg.key("optout:email"), "ana@example.org")
+    r = harness.run_cli(cfg, "optout", "list")
+    assert r.stdout.splitlines() == ["sms " + PHONE, "email ana@example.org"], r.stdout
+    r = harness.run_cli(cfg, "optout", "list", "email")
+    assert r.stdout.splitlines() == ["email ana@example.org"], r.stdout
+    r = harness.run_cli(cfg, "optout", "remove", "sms", PHONE, "asked to resume")
+    assert "opted in" in r.stdout and not cfg.server.client.sismember(cfg.key("optout:sms"), PHONE)
+    r = harness.run_cli(cfg, "optout", "history", PHONE)
+    entries = [json.loads(l) for l in r.stdout.splitlines()]
+    assert [(e["action"], e["source"], e["changed"]) for e in entries] == [
+        ("out", "operator", True), ("out", "operator", False), ("in", "operator", True)], entries
+    assert entries[0]["detail"] == "called the office" and entries[0]["channel"] == "sms"
+    assert entries[0]["at"].endswith("Z")
+
+
+def test_optout_rejects_bad_channel_and_address():
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "optout", "add", "fax", PHONE)
+    assert r.returncode == 2
+    r = harness.run_cli(cfg, "optout", "add", "sms", "323-555")
+    reason = harness.one_line_error(r)
+    assert reason.startswith("address: not an E.164 number"), reason
+    r = harness.run_cli(cfg, "optout", "history", "+1323555")
+    assert r.returncode == 1
 
 
 # ---- config ----

@@ -1,0 +1,146 @@
+/* cli_optout.c: `pregon optout list|add|remove|history` (contract sections
+ * 2 and 5): the per-channel opt-out sets and the consent ledger, changed
+ * through the same script pregond uses, so every change is in the ledger
+ * with its source ("operator") and time. This command prints addresses:
+ * that is what the operator asked for. */
+#include "cli.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "validate.h"
+
+extern const char lua_pregon[];
+
+/* Checks and normalises an address for channel into out. */
+static int optout_address(struct cli *c, const char *channel, const char *in, char *out,
+			  size_t out_len)
+{
+	struct err err;
+
+	if (strcmp(channel, "email") == 0) {
+		if (email_check(in, &err) != 0)
+			return cli_fail(c, 1, "address: %s", err.msg);
+		snprintf(out, out_len, "%s", in);
+		for (char *p = out; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		return 0;
+	}
+	char phone[PHONE_E164_MAX + 1];
+	if (phone_check_e164(in, phone, &err) != 0)
+		return cli_fail(c, 1, "address: %s", err.msg);
+	snprintf(out, out_len, "%s", phone);
+	return 0;
+}
+
+static int optout_change(struct cli *c, const char *action, const char *channel,
+			 const char *address, const char *note)
+{
+	char addr[320], group[] = "pregon";
+	char maxlen[24], retention[24], dedupe[24];
+	redisReply *r;
+
+	if (optout_address(c, channel, address, addr, sizeof(addr)) != 0)
+		return -1;
+	snprintf(maxlen, sizeof(maxlen), "%lld", (long long)c->cfg.events_max_len);
+	snprintf(retention, sizeof(retention), "%lld", (long long)c->cfg.events_retention_days * 86400);
+	snprintf(dedupe, sizeof(dedupe), "%lld", (long long)c->cfg.jobs_dedupe_days * 86400);
+	if (cli_connect(c, 0) != 0)
+		return -1;
+	r = cli_cmd(c, "EVAL %s 0 consent %s %s %s %s %s %s %s %s operator %s", lua_pregon,
+		    c->cfg.redis_prefix, maxlen, retention, dedupe, group, channel, addr, action,
+		    note ? note : "");
+	if (r == NULL)
+		return -1;
+	printf("%s %s %s%s\n", channel, addr,
+	       strcmp(action, "out") == 0 ? "opted out" : "opted in",
+	       r->type == REDIS_REPLY_INTEGER && r->integer == 0 ? " (no change)" : "");
+	freeReplyObject(r);
+	return 0;
+}
+
+static int optout_list(struct cli *c, const char *channel)
+{
+	static const char *const all[] = { "sms", "email", "signal" };
+
+	if (cli_connect(c, 0) != 0)
+		return -1;
+	for (size_t i = 0; i < 3; i++) {
+		char key[CLI_KEY_MAX], suffix[32], cursor[32] = "0";
+
+		if (channel && strcmp(channel, all[i]) != 0)
+			continue;
+		snprintf(suffix, sizeof(suffix), "optout:%s", all[i]);
+		cli_key(c, key, suffix);
+		/* SSCAN, not SMEMBERS: the set can be large. */
+		do {
+			redisReply *r = cli_cmd(c, "SSCAN %s %s COUNT 1000", key, cursor);
+
+			if (r == NULL)
+				return -1;
+			if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+				freeReplyObject(r);
+				return cli_fail(c, 1, "unexpected SSCAN reply");
+			}
+			snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+			for (size_t k = 0; k < r->element[1]->elements; k++)
+				printf("%s %s\n", all[i], r->element[1]->element[k]->str);
+			freeReplyObject(r);
+		} while (strcmp(cursor, "0") != 0);
+	}
+	return 0;
+}
+
+static int optout_history(struct cli *c, const char *address)
+{
+	char key[CLI_KEY_MAX + 320], suffix[340], addr[320];
+	const char *channel = strchr(address, '@') ? "email" : "sms";
+	redisReply *r;
+
+	if (optout_address(c, channel, address, addr, sizeof(addr)) != 0)
+		return -1;
+	snprintf(suffix, sizeof(suffix), "consent:%s", addr);
+	snprintf(key, sizeof(key), "%s%s", c->cfg.redis_prefix, suffix);
+	if (cli_connect(c, 0) != 0)
+		return -1;
+	r = cli_cmd(c, "LRANGE %s 0 -1", key);
+	if (r == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 0)
+		printf("no consent changes recorded for %s\n", addr);
+	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+		printf("%s\n", r->element[i]->str);
+	freeReplyObject(r);
+	return 0;
+}
+
+static bool channel_ok(const char *s)
+{
+	return strcmp(s, "sms") == 0 || strcmp(s, "email") == 0 || strcmp(s, "signal") == 0;
+}
+
+int cli_optout(struct cli *c, const struct cli_args *a)
+{
+	const char *sub = a->npos > 0 ? a->pos[0] : NULL;
+
+	if (sub == NULL)
+		return cli_fail(c, CLI_EXIT_USAGE, "optout: needs list, add, remove or history");
+	if (strcmp(sub, "list") == 0) {
+		if (a->npos > 2 || (a->npos == 2 && !channel_ok(a->pos[1])))
+			return cli_fail(c, CLI_EXIT_USAGE, "optout list [sms|email|signal]");
+		return optout_list(c, a->npos == 2 ? a->pos[1] : NULL);
+	}
+	if (strcmp(sub, "add") == 0 || strcmp(sub, "remove") == 0) {
+		if (a->npos < 3 || !channel_ok(a->pos[1]))
+			return cli_fail(c, CLI_EXIT_USAGE, "optout %s sms|email|signal ADDRESS [NOTE]", sub);
+		return optout_change(c, strcmp(sub, "add") == 0 ? "out" : "in", a->pos[1], a->pos[2],
+				     a->npos > 3 ? a->pos[3] : NULL);
+	}
+	if (strcmp(sub, "history") == 0) {
+		if (a->npos != 2)
+			return cli_fail(c, CLI_EXIT_USAGE, "optout history ADDRESS");
+		return optout_history(c, a->pos[1]);
+	}
+	return cli_fail(c, CLI_EXIT_USAGE, "optout: unknown subcommand \"%.20s\"", sub);
+}
