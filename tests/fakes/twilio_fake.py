@@ -346,13 +346,9 @@ class Handler(BaseHTTPRequestHandler):
             sys.stderr.write("twilio_fake: " + fmt % args + "\n")
 
     def do_GET(self):
-        self.route("GET")
+        self.route(self.command)
 
-    def do_POST(self):
-        self.route("POST")
-
-    def do_DELETE(self):
-        self.route("DELETE")
+    do_POST = do_DELETE = do_GET
 
     def read_body(self):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

@@ -421,7 +421,9 @@ def test_requests_are_recorded_and_can_be_cleared():
     send(port, msg(body="one"))
     send(port, msg(to="bad"))
     reqs = ctl("GET", "requests")["requests"]
-    assert [(q["id"], q["status"], q["params"]["Body"]) for q in reqs] == [(1, 201, "one"), (2, 400, "Court reminder: Dept 30, Dec 1 at 8:30.")]
+    assert [(q["id"], q["status"], q["params"]["To"]) for q in reqs] == [
+        (1, 201, "+13235550100"), (2, 400, "bad")]
+    assert reqs[0]["params"]["Body"] == "one"
     assert reqs[0]["method"] == "POST" and reqs[0]["auth"] == SID
     assert ctl("DELETE", "requests")["requests"] == reqs
     assert ctl("GET", "requests")["requests"] == []
