@@ -34,6 +34,8 @@ enum send_status {
 	SEND_SENT,		/* the provider took it */
 	SEND_TEMP_FAIL,		/* try again later (timeout, 429, 5xx) */
 	SEND_PERM_FAIL,		/* will never work on this channel */
+	SEND_DEFERRED,		/* not attempted (the provider's circuit is open):
+				 * again after retry_after_ms, the attempt not counted */
 };
 
 struct send_result {
@@ -41,6 +43,8 @@ struct send_result {
 	char provider_id[128];
 	char error[256];	/* ids and codes only: never the address or text */
 	int64_t retry_after_ms;	/* provider's hint for SEND_TEMP_FAIL, or 0 */
+	bool opted_out;		/* SEND_PERM_FAIL: the recipient opted out at the
+				 * carrier; the address is opted out here too */
 };
 
 struct adapter;
@@ -63,11 +67,14 @@ struct adapter_ops {
 	void (*close)(struct adapter *a, adapter_closed_cb closed);
 };
 
+struct http_client;
+
 struct adapter {
 	const struct adapter_ops *ops;
 	enum channel channel;
 	uv_loop_t *loop;
 	const struct config *cfg;
+	struct http_client *http;	/* shared by the adapters that speak HTTP */
 	void *state;		/* the adapter's own */
 };
 

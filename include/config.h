@@ -44,6 +44,10 @@ struct config {
 	char sms_from[64];
 	char sms_messaging_service_sid[128];
 	double sms_rate;
+	int sms_burst;				/* 0: a tenth of a second's worth */
+	int64_t sms_timeout_ms;			/* one provider request, in total */
+	int sms_breaker_failures;		/* failures in a row that open the breaker */
+	int64_t sms_breaker_cooldown_ms;	/* before a probe is let through */
 	char sms_help_text[CONFIG_STR_MAX];
 	int sms_concurrency;
 
@@ -54,6 +58,7 @@ struct config {
 	char email_username[256];
 	char email_password_file[CONFIG_STR_MAX];
 	double email_rate;
+	int email_burst;
 	int email_concurrency;
 
 	/* [signal] */
@@ -61,6 +66,7 @@ struct config {
 	char signal_url[CONFIG_STR_MAX];
 	char signal_account[64];
 	double signal_rate;
+	int signal_burst;
 	int signal_concurrency;
 
 	/* [schedule] */

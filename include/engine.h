@@ -18,6 +18,7 @@
 #include "adapter.h"
 #include "config.h"
 #include "job.h"
+#include "rate.h"
 #include "redis_conn.h"
 #include "store.h"
 
@@ -33,7 +34,10 @@ struct engine_channel {
 	int held;		/* read and not yet finished */
 	char stream[LANE_COUNT][128];
 	char claim_cursor[LANE_COUNT][48];
-	uint64_t sent, temp_failed, perm_failed;
+	uint64_t sent, temp_failed, perm_failed, deferred;
+	struct rate_budget rate;	/* [<channel>] rate, shared through Redis */
+	bool more;		/* its queues may hold work (read full, or woke a block) */
+	int asked, got;		/* this read round's COUNT and entries */
 };
 
 struct engine {
@@ -62,6 +66,7 @@ struct engine {
 	uv_timer_t grace_timer;
 	uv_timer_t read_retry_timer;
 	int adapters_open;
+	int rate_timers;	/* channels whose rate timer needs closing */
 	void (*on_drained)(struct engine *e);
 	void (*on_closed)(struct engine *e);
 	int closing_handles;
@@ -72,8 +77,11 @@ struct engine {
 	void *release_data;
 };
 
+/* http: the HTTP client the adapters share (may be NULL when no adapter
+ * needs one). */
 int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
-		struct store *store, struct rconn *reader, struct err *err);
+		struct store *store, struct rconn *reader, struct http_client *http,
+		struct err *err);
 void engine_kick(struct engine *e);
 void engine_reader_state(struct engine *e, bool up);
 void engine_store_state(struct engine *e, bool ready);

@@ -178,8 +178,15 @@ static void flush_results(struct engine *e)
 							      f->res.retry_after_ms, (unsigned)rand()));
 			a[7] = nums[n][1];
 			break;
+		case SEND_DEFERRED:
+			a[5] = "defer";
+			a[6] = f->res.error[0] ? f->res.error : "deferred";
+			snprintf(nums[n][1], 24, "%lld", (long long)(f->res.retry_after_ms > 0 ?
+								     f->res.retry_after_ms : 1000));
+			a[7] = nums[n][1];
+			break;
 		default:
-			a[5] = "perm";
+			a[5] = f->res.opted_out ? "optout" : "perm";
 			a[6] = f->res.error[0] ? f->res.error : "permanent failure";
 			a[7] = "0";
 			break;
@@ -227,16 +234,25 @@ static void on_send_done(struct send_req *req, const struct send_result *res)
 	struct engine_channel *ch = &e->ch[f->ch];
 
 	f->res = *res;
-	if (res->status == SEND_SENT)
+	switch (res->status) {
+	case SEND_SENT:
 		ch->sent++;
-	else if (res->status == SEND_TEMP_FAIL)
+		break;
+	case SEND_TEMP_FAIL:
 		ch->temp_failed++;
-	else
+		break;
+	case SEND_DEFERRED:
+		ch->deferred++;
+		break;
+	default:
 		ch->perm_failed++;
+		break;
+	}
 	if (res->status != SEND_SENT)
 		log_info("msg=%s job=%s %s attempt=%d %s: %s", req->message_id, req->job_id,
 			 channel_name(f->ch), req->attempt,
-			 res->status == SEND_TEMP_FAIL ? "temp_fail" : "perm_fail", res->error);
+			 res->status == SEND_TEMP_FAIL ? "temp_fail" :
+			 res->status == SEND_DEFERRED ? "deferred" : "perm_fail", res->error);
 	f->next = NULL;
 	if (e->done_tail)
 		e->done_tail->next = f;
@@ -256,16 +272,23 @@ void engine_reserve(struct engine *e, int max, int room[CHANNEL_COUNT])
 		struct engine_channel *ch = &e->ch[c];
 		int n = ch->open && !e->stopping ? ch->cap - ch->held : 0;
 
+		if (rate_limited(&ch->rate) && n > rate_available(&ch->rate))
+			n = rate_available(&ch->rate);
 		room[c] = n < 0 ? 0 : n > max ? max : n;
 		ch->held += room[c];
+		if (rate_limited(&ch->rate))
+			rate_spend(&ch->rate, room[c]);
 	}
 }
 
 void engine_unreserve(struct engine *e, const int room[CHANNEL_COUNT])
 {
 	for (int c = 0; c < CHANNEL_COUNT; c++)
-		if (room[c] > 0)
+		if (room[c] > 0) {
 			release(e, (enum channel)c, room[c]);
+			if (rate_limited(&e->ch[c].rate))
+				rate_spend(&e->ch[c].rate, -room[c]);
+		}
 	engine_read(e);
 	maybe_drained(e);
 }
@@ -488,6 +511,8 @@ static void claim_entries(struct engine *e, const redisReply *streams[], int nst
 			/* A deleted entry has no fields: the script acknowledges it. */
 			args[4 * n + 3] = mid ? mid : "-";
 			e->ch[ch].held++;
+			if (rate_limited(&e->ch[ch].rate))
+				rate_spend(&e->ch[ch].rate, 1);
 			n++;
 		}
 	}
@@ -546,8 +571,11 @@ static void on_read(struct rconn *c, redisReply *r, void *data)
 				if (find_stream(e, s->element[0]->str, &ch, &lane) != 0 ||
 				    (int)lane != pass)
 					continue;
-				if (s->element[1]->elements > 0)
+				if (s->element[1]->elements > 0) {
 					e->read_got = true;
+					e->ch[ch].got += (int)s->element[1]->elements;
+					e->ch[ch].more = true;
+				}
 				streams[nstreams++] = s;
 			}
 		claim_entries(e, streams, nstreams);
@@ -559,6 +587,10 @@ static void on_read(struct rconn *c, redisReply *r, void *data)
 		uv_timer_start(&e->read_retry_timer, on_read_retry, 1000, 0);
 		return;
 	}
+	if (e->read_phase == READ_NORMAL)
+		for (int i = 0; i < CHANNEL_COUNT; i++)
+			if (e->ch[i].asked > 0 && e->ch[i].got < e->ch[i].asked)
+				e->ch[i].more = false;
 	switch (e->read_phase) {
 	case READ_URGENT:
 		e->read_phase = e->read_got ? READ_URGENT : READ_NORMAL;
@@ -573,9 +605,11 @@ static void on_read(struct rconn *c, redisReply *r, void *data)
 	engine_read(e);
 }
 
-static int send_read(struct engine *e, const char *count, bool block, int nkeys,
+static int send_read(struct engine *e, const char *count, int64_t block_ms, int nkeys,
 		     const char *const *keys)
 {
+	char block[24];
+
 	const char *argv[16 + CHANNEL_COUNT * LANE_COUNT * 2];
 	int argc = 0;
 
@@ -585,50 +619,90 @@ static int send_read(struct engine *e, const char *count, bool block, int nkeys,
 	argv[argc++] = e->cfg->redis_consumer;
 	argv[argc++] = "COUNT";
 	argv[argc++] = count;
-	if (block) {
+	if (block_ms > 0) {
+		snprintf(block, sizeof(block), "%lld", (long long)block_ms);
 		argv[argc++] = "BLOCK";
-		argv[argc++] = "1000";
+		argv[argc++] = block;
 	}
 	argv[argc++] = "STREAMS";
 	for (int i = 0; i < nkeys; i++)
 		argv[argc++] = keys[i];
 	for (int i = 0; i < nkeys; i++)
 		argv[argc++] = ">";
-	if (rconn_command(e->reader, on_read, e, block ? 1000 : 0, argc, argv, NULL) != 0)
+	if (rconn_command(e->reader, on_read, e, block_ms > 0 ? block_ms : 0, argc, argv,
+			  NULL) != 0)
 		return -1;
 	e->reads_out++;
 	return 0;
 }
 
-static void engine_read(struct engine *e)
+/* A rate-limited channel with work but no tokens sits out the blocked
+ * read (its work is there; it lacks only tokens), which then ends when its
+ * next token is due. An idle one takes part: what wakes it is paid for
+ * from its next grant (rate.h). */
+static bool rate_starved(const struct engine_channel *ch)
+{
+	return rate_limited(&ch->rate) && ch->more && rate_available(&ch->rate) == 0;
+}
+
+static void engine_read_block(struct engine *e)
 {
 	const char *keys[CHANNEL_COUNT * LANE_COUNT];
+	int64_t block_ms = 1000;
 	int nkeys = 0;
 
+	for (int c = 0; c < CHANNEL_COUNT; c++) {
+		struct engine_channel *ch = &e->ch[c];
+
+		if (!ch->open)
+			continue;
+		/* A blocked read cannot be cut short when a full channel frees
+		 * room, so block only when every channel could take more; else
+		 * the next finished send (or this timer, for the other channels)
+		 * starts the next round. Likewise for a channel that got tokens
+		 * but has not looked at its queues since. */
+		if (ch->cap <= ch->held ||
+		    (rate_limited(&ch->rate) && ch->more && rate_available(&ch->rate) > 0)) {
+			e->read_phase = READ_URGENT;
+			uv_timer_start(&e->read_retry_timer, on_read_retry,
+				       ch->cap <= ch->held ? 100 : 0, 0);
+			return;
+		}
+		if (rate_starved(ch)) {
+			int64_t hint = rate_wait_hint(&ch->rate);
+
+			if (hint < 0)
+				rate_request(&ch->rate, ch->cap - ch->held);
+			hint = hint < 5 ? 5 : hint;
+			if (hint < block_ms)
+				block_ms = hint;
+		}
+	}
+	for (int l = 0; l < LANE_COUNT; l++)
+		for (int c = 0; c < CHANNEL_COUNT; c++) {
+			struct engine_channel *ch = &e->ch[c];
+
+			if (!ch->open || rate_starved(ch))
+				continue;
+			if (l == 0 && rate_limited(&ch->rate))
+				rate_refund(&ch->rate);	/* idle: let others use them */
+			keys[nkeys++] = ch->stream[l];
+		}
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		e->ch[c].asked = e->ch[c].got = 0;
+	if (nkeys > 0)
+		send_read(e, "1", block_ms, nkeys, keys);
+	else
+		uv_timer_start(&e->read_retry_timer, on_read_retry, (uint64_t)block_ms, 0);
+}
+
+static void engine_read(struct engine *e)
+{
 	if (e->reads_out > 0 || e->stopping || !e->reader->up || !e->store->ready)
 		return;
 	e->read_got = false;
 	if (e->read_phase == READ_BLOCK) {
-		bool full = false;
-
-		for (int c = 0; c < CHANNEL_COUNT; c++)
-			if (e->ch[c].open && e->ch[c].cap <= e->ch[c].held)
-				full = true;
-		/* A blocked read cannot be cut short when a full channel frees
-		 * room, so block only when every channel could take more; else
-		 * the next finished send (or this timer, for the other channels)
-		 * starts the next round. */
-		if (full) {
-			e->read_phase = READ_URGENT;
-			uv_timer_start(&e->read_retry_timer, on_read_retry, 100, 0);
-			return;
-		}
-		for (int l = 0; l < LANE_COUNT; l++)
-			for (int c = 0; c < CHANNEL_COUNT; c++)
-				if (e->ch[c].open)
-					keys[nkeys++] = e->ch[c].stream[l];
-		if (nkeys > 0)
-			send_read(e, "1", true, nkeys, keys);
+		engine_read_block(e);
 		return;
 	}
 	for (int c = 0; c < CHANNEL_COUNT; c++) {
@@ -637,10 +711,20 @@ static void engine_read(struct engine *e)
 		char count[16];
 		const char *key = ch->stream[e->read_phase == READ_URGENT ? LANE_URGENT : LANE_NORMAL];
 
+		ch->asked = ch->got = 0;
 		if (!ch->open || room <= 0)
 			continue;
+		if (rate_limited(&ch->rate)) {
+			if (ch->more && rate_available(&ch->rate) < room)
+				rate_request(&ch->rate, room - rate_available(&ch->rate));
+			if (rate_available(&ch->rate) < room)
+				room = rate_available(&ch->rate);
+			if (room <= 0)
+				continue;
+		}
 		snprintf(count, sizeof(count), "%d", room);
-		send_read(e, count, false, 1, &key);
+		if (send_read(e, count, 0, 1, &key) == 0)
+			ch->asked = room;
 	}
 }
 
@@ -785,13 +869,21 @@ static void on_retry_timer(uv_timer_t *t)
 
 /* ---- life cycle ---- */
 
+static void on_rate_tokens(void *data)
+{
+	engine_read(data);
+}
+
 int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
-		struct store *store, struct rconn *reader, struct err *err)
+		struct store *store, struct rconn *reader, struct http_client *http,
+		struct err *err)
 {
 	const char *providers[CHANNEL_COUNT] = { cfg->sms_provider, cfg->email_provider,
 						 cfg->signal_provider };
 	const int caps[CHANNEL_COUNT] = { cfg->sms_concurrency, cfg->email_concurrency,
 					  cfg->signal_concurrency };
+	const double rates[CHANNEL_COUNT] = { cfg->sms_rate, cfg->email_rate, cfg->signal_rate };
+	const int bursts[CHANNEL_COUNT] = { cfg->sms_burst, cfg->email_burst, cfg->signal_burst };
 	uint64_t every;
 
 	memset(e, 0, sizeof(*e));
@@ -816,10 +908,15 @@ int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
 			return err_set(err, "[%s] provider: unknown or not available in this version: \"%s\"",
 				       channel_name((enum channel)c), providers[c]);
 		ch->cap = caps[c];
+		ch->more = true;
+		rate_init(&ch->rate, loop, store, (enum channel)c, rates[c], bursts[c],
+			  on_rate_tokens, e);
+		e->rate_timers++;
 		ch->adapter.ops = ops;
 		ch->adapter.channel = (enum channel)c;
 		ch->adapter.loop = loop;
 		ch->adapter.cfg = cfg;
+		ch->adapter.http = http;
 		if (ops->open(&ch->adapter, err) != 0)
 			return -1;
 		ch->open = true;
@@ -945,7 +1042,8 @@ void engine_close(struct engine *e, void (*on_closed)(struct engine *e))
 				   (uv_handle_t *)&e->read_retry_timer };
 
 	e->on_closed = on_closed;
-	e->closing_handles = (int)(sizeof(handles) / sizeof(handles[0])) + e->adapters_open;
+	e->closing_handles = (int)(sizeof(handles) / sizeof(handles[0])) + e->adapters_open +
+			     e->rate_timers;
 	/* Results that could not be written (Redis gone) are dropped here:
 	 * their entries stay pending and are reclaimed and sent again. */
 	while (e->done_head) {
@@ -957,6 +1055,10 @@ void engine_close(struct engine *e, void (*on_closed)(struct engine *e))
 	e->done_tail = NULL;
 	for (size_t i = 0; i < sizeof(handles) / sizeof(handles[0]); i++)
 		uv_close(handles[i], on_handle_closed);
+	for (int c = 0; c < e->rate_timers; c++) {
+		e->ch[c].rate.timer.data = e;	/* on_handle_closed's */
+		rate_close(&e->ch[c].rate, on_handle_closed);
+	}
 	for (int c = 0; c < CHANNEL_COUNT; c++)
 		if (e->ch[c].open) {
 			e->ch[c].open = false;

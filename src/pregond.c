@@ -248,7 +248,7 @@ int main(int argc, char **argv)
 		   on_ready_reader_state, d);
 	store_init(&d->store, &d->writer, &d->cfg);
 	store_add_ready_cb(&d->store, on_store_ready, d);
-	if (engine_init(&d->engine, d->loop, &d->cfg, &d->store, &d->ready_reader, &err) != 0) {
+	if (engine_init(&d->engine, d->loop, &d->cfg, &d->store, &d->ready_reader, NULL, &err) != 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}

@@ -104,7 +104,7 @@ local function create_message(m, mid)
 	local skipped_optout = false
 	for _, ch in ipairs(m.chain) do
 		if m.addr[ch] and m.addr[ch] ~= '' then
-			if opted_out(ch, m.addr[ch]) then
+			if not m.bypass and opted_out(ch, m.addr[ch]) then
 				skipped_optout = true
 			else
 				chosen = ch
@@ -133,6 +133,9 @@ local function create_message(m, mid)
 		'channel', channel, 'to', to, 'd', m.d,
 		'attempt', attempt, 'urgent', m.urgent, 'expires', string.format('%d', m.expires),
 		'created', now_s, 'status', status, 'updated', now_s, 'error', why or '')
+	if m.bypass then
+		redis.call('HSET', mkey, 'bypass', '1')
+	end
 	redis.call('EXPIRE', mkey, retention)
 	redis.call('HINCRBY', P .. 'job:' .. m.job, 'c:' .. channel .. ':' .. status, '1')
 	event(m.job, m.kind, mid, m.contact, channel, 'accepted', 0)
@@ -149,6 +152,73 @@ local function create_message(m, mid)
 		event(m.job, m.kind, mid, m.contact, channel, status, 0, nil, why)
 	end
 	return mid
+end
+
+
+-- Falls back to the channels after `channel` in the recipient's order
+-- (contract section 2): a new message of the same job.
+local function fall_back(mkey, mid, job, kind, contact, channel)
+	local g = redis.call('HMGET', mkey, 'd', 'urgent', 'expires')
+	if not g[1] then return end
+	local d = cjson.decode(g[1])
+	local rest, after = {}, false
+	for _, ch in ipairs(d.chain or {}) do
+		if after then rest[#rest + 1] = ch end
+		if ch == channel then after = true end
+	end
+	if #rest > 0 then
+		local n = redis.call('HINCRBY', P .. 'job:' .. job, 'messages', 1)
+		local fallback_mid = string.match(mid, '^(m%d+)%.') .. '.' .. n
+		create_message({ job = job, kind = kind, contact = contact, chain = rest,
+			addr = d.addr, d = g[1], urgent = g[2],
+			expires = tonumber(g[3]) or 0, due = 0 }, fallback_mid)
+	end
+end
+
+-- Opts addr out of (or back into) channel and appends the change to the
+-- address's consent ledger <p>consent:<address>, which never expires: an
+-- organization must be able to show when and how a person opted out or
+-- back in, also after the contact was deleted. Returns 1 if the state
+-- changed, 0 if it already was so.
+local function consent_change(channel, addr, action, source, detail)
+	addr = consent_addr(channel, addr)
+	local key = P .. 'optout:' .. channel
+	local changed
+	if action == 'out' then
+		changed = redis.call('SADD', key, addr)
+	else
+		changed = redis.call('SREM', key, addr)
+	end
+	redis.call('RPUSH', P .. 'consent:' .. addr, '{"channel":' .. js(channel)
+		.. ',"action":' .. js(action) .. ',"source":' .. js(source)
+		.. ',"detail":' .. js(detail) .. ',"at":"' .. now_iso .. '","changed":'
+		.. (changed == 1 and 'true' or 'false') .. '}')
+	return changed
+end
+
+-- Where provider feedback can move a message, by rank: a callback never
+-- moves it back (a late "sent" after "delivered").
+local feedback_rank = { sent = 1, delivered = 2, undelivered = 2, failed = 2, read = 3 }
+
+-- Applies provider feedback (a status callback) to message mid.
+local function apply_feedback(mid, status, err, provider_id)
+	local mkey = P .. 'msg:' .. mid
+	local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status', 'attempt')
+	local job, kind, contact, channel, cur = f[1], f[2], f[3], f[4], f[5]
+	if not job then return 'stale' end
+	local have, want = feedback_rank[cur], feedback_rank[status]
+	if not have or not want then return 'stale' end
+	if want <= have then return 'ignored' end
+	if err ~= '' then
+		set_status(mkey, job, channel, cur, status, 'error', err)
+	else
+		set_status(mkey, job, channel, cur, status)
+	end
+	event(job, kind, mid, contact, channel, status, f[6], provider_id, err)
+	if status == 'failed' or status == 'undelivered' then
+		fall_back(mkey, mid, job, kind, contact, channel)
+	end
+	return 'applied'
 end
 
 -- accept: ARGV[7] the caller's room per channel ("sms=n,email=n,signal=n"),
@@ -244,7 +314,7 @@ if op == 'claim' then
 		local stream = P .. 'ready:' .. channel .. ':' .. lane
 		local mkey = P .. 'msg:' .. mid
 		local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status',
-			'attempt', 'urgent', 'expires', 'to', 'd')
+			'attempt', 'urgent', 'expires', 'to', 'd', 'bypass')
 		local job, kind, contact, mch, status = f[1], f[2], f[3], f[4], f[5]
 		local verdict = 'skip'
 		if not job or mch ~= channel then
@@ -254,7 +324,7 @@ if op == 'claim' then
 			if expires > 0 and now >= expires then
 				set_status(mkey, job, channel, status, 'expired')
 				event(job, kind, mid, contact, channel, 'expired', f[6])
-			elseif opted_out(channel, f[9]) then
+			elseif not f[11] and opted_out(channel, f[9]) then
 				set_status(mkey, job, channel, status, 'suppressed', 'error', 'opted out')
 				event(job, kind, mid, contact, channel, 'suppressed', f[6], nil, 'opted out')
 			else
@@ -276,8 +346,15 @@ end
 
 -- result: ARGV[7] max attempts, then in eights: channel, lane ("urgent",
 -- "normal", or "job" for a message claimed at intake), entry id,
--- message id, attempt, outcome (sent|temp|perm), provider id or error,
--- delay before the retry (ms, for temp).
+-- message id, attempt, outcome, provider id or error, delay before the
+-- retry (ms, for temp and defer). Outcomes: sent; temp (retried, the
+-- attempt counts); defer (not attempted: the provider's circuit is open;
+-- retried without counting); perm (failed, falls back to the next
+-- channel); optout (perm, and the provider says the recipient opted out
+-- at the carrier: the address is opted out of the channel too).
+-- A provider id other than the message id is mapped back to the message
+-- for status callbacks, and the address to its contact and job for
+-- replies (<p>pid:<id>, <p>last:<channel>:<address>).
 -- A result for an attempt that is no longer current (the message was
 -- reclaimed and sent again elsewhere) changes nothing but the ack.
 if op == 'result' then
@@ -287,7 +364,7 @@ if op == 'result' then
 		local channel, lane, entry, mid = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
 		local attempt, outcome, detail, due = tonumber(ARGV[i + 4]), ARGV[i + 5], ARGV[i + 6], tonumber(ARGV[i + 7])
 		local mkey = P .. 'msg:' .. mid
-		local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status', 'attempt')
+		local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status', 'attempt', 'to')
 		local job, kind, contact, status = f[1], f[2], f[3], f[5]
 		local r = 'stale'
 		if job and f[4] == channel and status == 'sending' and tonumber(f[6]) == attempt then
@@ -298,29 +375,35 @@ if op == 'result' then
 			if outcome == 'sent' then
 				set_status(mkey, job, channel, status, 'sent', 'provider_id', detail)
 				event(job, kind, mid, contact, channel, 'sent', attempt, detail)
+				if detail ~= mid and detail ~= '' then
+					redis.call('SET', P .. 'pid:' .. detail, mid, 'EX', retention)
+					local lk = P .. 'last:' .. channel .. ':' .. consent_addr(channel, f[7] or '')
+					redis.call('HSET', lk, 'contact', contact or '', 'job', job)
+					redis.call('EXPIRE', lk, retention)
+					-- A callback may beat this result here.
+					local fk = P .. 'fb:' .. detail
+					local early = redis.call('HMGET', fk, 'status', 'error')
+					if early[1] then
+						redis.call('DEL', fk)
+						apply_feedback(mid, early[1], early[2] or '', detail)
+					end
+				end
 			elseif outcome == 'temp' then
 				set_status(mkey, job, channel, status, 'scheduled', 'error', detail)
 				redis.call('ZADD', P .. 'scheduled', now + due, mid)
 				event(job, kind, mid, contact, channel, 'scheduled', attempt, nil, detail)
+			elseif outcome == 'defer' then
+				set_status(mkey, job, channel, status, 'scheduled', 'error', detail,
+					'attempt', attempt - 1)
+				redis.call('ZADD', P .. 'scheduled', now + due, mid)
+				event(job, kind, mid, contact, channel, 'scheduled', attempt - 1, nil, detail)
 			else
+				if outcome == 'optout' then
+					consent_change(channel, f[7] or '', 'out', 'carrier', detail)
+				end
 				set_status(mkey, job, channel, status, 'failed', 'error', detail)
 				event(job, kind, mid, contact, channel, 'failed', attempt, nil, detail)
-				-- Fall back to the channels after this one in the recipient's
-				-- order: a new message of the same job.
-				local g = redis.call('HMGET', mkey, 'd', 'urgent', 'expires')
-				local d = cjson.decode(g[1])
-				local rest, after = {}, false
-				for _, ch in ipairs(d.chain) do
-					if after then rest[#rest + 1] = ch end
-					if ch == channel then after = true end
-				end
-				if #rest > 0 then
-					local n = redis.call('HINCRBY', P .. 'job:' .. job, 'messages', 1)
-					local fallback_mid = string.match(mid, '^(m%d+)%.') .. '.' .. n
-					create_message({ job = job, kind = kind, contact = contact, chain = rest,
-						addr = d.addr, d = g[1], urgent = g[2],
-						expires = tonumber(g[3]) or 0, due = 0 }, fallback_mid)
-				end
+				fall_back(mkey, mid, job, kind, contact, channel)
 			end
 			r = outcome
 		end
@@ -393,22 +476,115 @@ end
 -- able to show when and how a person opted out or back in, also after the
 -- contact was deleted. Returns 1 if the state changed, 0 if it already was so.
 if op == 'consent' then
-	local channel, action, source, detail = ARGV[7], ARGV[9], ARGV[10], ARGV[11]
-	local addr = consent_addr(channel, ARGV[8])
-	local key = P .. 'optout:' .. channel
-	local changed
-	if action == 'out' then
-		changed = redis.call('SADD', key, addr)
-	elseif action == 'in' then
-		changed = redis.call('SREM', key, addr)
-	else
+	local action = ARGV[9]
+	if action ~= 'out' and action ~= 'in' then
 		return redis.error_reply('consent: action must be out or in')
 	end
-	redis.call('RPUSH', P .. 'consent:' .. addr, '{"channel":' .. js(channel)
-		.. ',"action":' .. js(action) .. ',"source":' .. js(source)
-		.. ',"detail":' .. js(detail) .. ',"at":"' .. now_iso .. '","changed":'
-		.. (changed == 1 and 'true' or 'false') .. '}')
-	return changed
+	return consent_change(ARGV[7], ARGV[8], action, ARGV[10], ARGV[11])
+end
+
+-- feedback: ARGV[7] provider message id, ARGV[8] status (sent, delivered,
+-- undelivered, failed, read), ARGV[9] error ('' if none). Moves the message
+-- the provider id belongs to, never backwards. A callback that comes
+-- before the send's result is written is kept (<p>fb:<id>, an hour) and
+-- applied by the result. Returns applied, ignored (a regression or a
+-- repeat), early, or stale (no such message any more).
+if op == 'feedback' then
+	local pid, status, err = ARGV[7], ARGV[8], ARGV[9]
+	if not feedback_rank[status] then
+		return redis.error_reply('feedback: unknown status')
+	end
+	local mid = redis.call('GET', P .. 'pid:' .. pid)
+	if not mid then
+		local fk = P .. 'fb:' .. pid
+		local have = redis.call('HGET', fk, 'status')
+		if not have or feedback_rank[status] > feedback_rank[have] then
+			redis.call('HSET', fk, 'status', status, 'error', err)
+			redis.call('EXPIRE', fk, 3600)
+		end
+		return 'early'
+	end
+	return apply_feedback(mid, status, err, pid)
+end
+
+-- inbound: ARGV[7] channel, ARGV[8] sender's address, ARGV[9] text,
+-- ARGV[10] provider message id, ARGV[11] intent (none, stop, start, help),
+-- ARGV[12] the keyword that decided, ARGV[13] the answer to send ('' for
+-- none), ARGV[14] the answer's message kind. Once per provider message id
+-- (providers retry webhooks): a repeat returns 'duplicate'. Consent words
+-- change consent (source keyword) and are answered once per change; HELP
+-- is always answered, opted out or not (carriers require it). Anything
+-- else goes to <p>inbound for a person to answer, with the contact and
+-- the job last sent to that address when known. Returns the intent's
+-- outcome: inbound, stop, stop-repeat, start, start-repeat, help.
+if op == 'inbound' then
+	local channel, from, text, sid = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+	local intent, keyword, answer, answer_kind = ARGV[11], ARGV[12], ARGV[13], ARGV[14]
+	if not redis.call('SET', P .. 'inb:' .. sid, '1', 'NX', 'EX', retention) then
+		return 'duplicate'
+	end
+	local last = redis.call('HMGET', P .. 'last:' .. channel .. ':' .. consent_addr(channel, from),
+		'contact', 'job')
+	local result = intent
+	if intent == 'stop' or intent == 'start' then
+		local changed = consent_change(channel, from, intent == 'stop' and 'out' or 'in',
+			'keyword', keyword .. ' ' .. sid)
+		if changed == 0 then
+			answer = ''
+			result = intent .. '-repeat'
+		end
+	elseif intent ~= 'help' then
+		redis.call('XADD', P .. 'inbound', 'MINID', '~', string.format('%d', now - retention * 1000), '*',
+			'contact', last[1] or '', 'channel', channel, 'from', from, 'text', text,
+			'at', now_iso, 'job', last[2] or '', 'provider_id', sid)
+		return 'inbound'
+	end
+	if answer ~= '' then
+		-- The answer is a job of its own, so that it is tracked, retried
+		-- and counted like any message.
+		local id = answer_kind .. '-' .. sid
+		local jk = P .. 'job:' .. id
+		local seq = redis.call('INCR', P .. 'jobseq')
+		redis.call('HSET', jk, 'kind', answer_kind, 'created', now_s, 'seq', seq, 'messages', 1)
+		redis.call('EXPIRE', jk, retention)
+		local addr = {}
+		addr[channel] = from
+		local d = cjson.encode({ body = answer, subject = '', chain = { channel }, addr = addr })
+		create_message({ job = id, kind = answer_kind, contact = last[1] or '', chain = { channel },
+			addr = addr, d = d, urgent = '1', expires = now + 86400000, due = 0,
+			bypass = true }, 'm' .. seq .. '.1')
+	end
+	return result
+end
+
+-- rate: ARGV[7] channel, ARGV[8] messages per second, ARGV[9] burst,
+-- ARGV[10] tokens wanted, ARGV[11] unspent tokens given back. GCRA: the key
+-- holds the theoretical arrival time (TAT, ms) of the next message; a
+-- message may leave when TAT - now <= burst * T, T = 1000 / rate. Grants
+-- as many of the wanted tokens as that allows and returns {granted, ms
+-- until the next token is due}.
+if op == 'rate' then
+	local key = P .. 'rate:' .. ARGV[7]
+	local rate, burst = tonumber(ARGV[8]), tonumber(ARGV[9])
+	local want, refund = tonumber(ARGV[10]), tonumber(ARGV[11])
+	if not rate or rate <= 0 or not burst or burst < 1 or not want or not refund then
+		return redis.error_reply('rate: bad arguments')
+	end
+	local T = 1000 / rate
+	local tau = burst * T
+	local tat = tonumber(redis.call('GET', key)) or now
+	if tat < now then tat = now end
+	if refund > 0 then tat = math.max(now, tat - refund * T) end
+	local room = math.floor((now + tau - tat) / T + 1e-9)
+	if room < 0 then room = 0 end
+	local granted = math.min(want, room)
+	tat = tat + granted * T
+	local wait = 0
+	if granted < want then
+		wait = math.max(1, math.ceil(tat + T - tau - now))
+	end
+	redis.call('SET', key, string.format('%.3f', tat), 'PX', math.ceil(tat - now + tau) + 1000)
+	return { granted, wait }
 end
 
 return redis.error_reply('pregon.lua: unknown op ' .. tostring(op))
