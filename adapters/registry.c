@@ -5,10 +5,12 @@
 
 extern const struct adapter_ops outbox_adapter_ops;
 extern const struct adapter_ops faulty_adapter_ops;
+extern const struct adapter_ops twilio_adapter_ops;
 
 static const struct adapter_ops *const adapters[] = {
 	&outbox_adapter_ops,
 	&faulty_adapter_ops,
+	&twilio_adapter_ops,
 };
 
 const struct adapter_ops *adapter_find(const char *name)

@@ -9,6 +9,7 @@
 #ifndef PREGON_CONSENT_H
 #define PREGON_CONSENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum consent_intent {
@@ -24,5 +25,9 @@ enum consent_intent {
 enum consent_intent consent_classify(const char *text, size_t len, const char **matched);
 
 const char *consent_intent_name(enum consent_intent intent);
+
+/* Whether the keyword or phrase consent_classify matched is Spanish, so
+ * that the confirmation goes out in the sender's language. */
+bool consent_spanish(const char *matched);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "adapter.h"
 #include "config.h"
+#include "histogram.h"
 #include "job.h"
 #include "rate.h"
 #include "redis_conn.h"
@@ -35,6 +36,7 @@ struct engine_channel {
 	char stream[LANE_COUNT][128];
 	char claim_cursor[LANE_COUNT][48];
 	uint64_t sent, temp_failed, perm_failed, deferred;
+	struct histogram latency;	/* adapter send to outcome */
 	struct rate_budget rate;	/* [<channel>] rate, shared through Redis */
 	bool more;		/* its queues may hold work (read full, or woke a block) */
 	int asked, got;		/* this read round's COUNT and entries */

@@ -24,12 +24,15 @@ static const char *const stop_phrases[] = {
 	"remove me", "take me off", "stop texting me", "stop texting", "stop messaging me",
 	"stop sending", "no more texts", "no more messages", "wrong number", "unsubscribe me",
 	"do not text me", "dont text me", "leave me alone",
-	/* Spanish */
+	/* Spanish: from here on (see first_spanish_phrase) */
 	"no me envien mas", "no me manden mas", "dejen de enviarme", "dejen de mandarme",
 	"dejen de escribirme", "no mas mensajes", "no mas textos", "numero equivocado",
 	"quitenme de la lista", "quitenme", "borrenme", "eliminenme", "ya no quiero mensajes",
 	"ya no me escriban",
 };
+
+static const size_t first_spanish_phrase = 13;
+static const char *const spanish_words[] = { "alto", "parar", "basta", "ayuda" };
 
 /* Words a phrase may be wrapped in without changing its meaning. */
 #define SHORT_MESSAGE_WORDS 8
@@ -139,4 +142,17 @@ const char *consent_intent_name(enum consent_intent intent)
 	default:
 		return "none";
 	}
+}
+
+bool consent_spanish(const char *matched)
+{
+	if (matched == NULL)
+		return false;
+	for (size_t i = 0; i < sizeof(spanish_words) / sizeof(spanish_words[0]); i++)
+		if (strcmp(matched, spanish_words[i]) == 0)
+			return true;
+	for (size_t i = first_spanish_phrase; i < sizeof(stop_phrases) / sizeof(stop_phrases[0]); i++)
+		if (strcmp(matched, stop_phrases[i]) == 0)
+			return true;
+	return false;
 }

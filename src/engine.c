@@ -23,6 +23,7 @@ struct engine_inflight {
 	char entry[48];
 	struct send_req req;
 	struct send_result res;
+	uint64_t started_ns;	/* when the adapter got it; 0 if it never did */
 	struct engine_inflight *next;
 	char strings[];		/* mid, to, body, subject, job, contact */
 };
@@ -234,6 +235,8 @@ static void on_send_done(struct send_req *req, const struct send_result *res)
 	struct engine_channel *ch = &e->ch[f->ch];
 
 	f->res = *res;
+	if (f->started_ns != 0)
+		histogram_observe(&ch->latency, (double)(uv_hrtime() - f->started_ns) / 1e9);
 	switch (res->status) {
 	case SEND_SENT:
 		ch->sent++;
@@ -394,6 +397,7 @@ static void start_send(struct engine *e, const struct claim_item *it, const redi
 		on_send_done(&f->req, &res);
 		return;
 	}
+	f->started_ns = uv_hrtime();
 	if (ch->adapter.ops->send(&ch->adapter, &f->req, on_send_done) != 0) {
 		struct send_result res = { .status = SEND_TEMP_FAIL };
 

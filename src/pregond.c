@@ -10,10 +10,16 @@
 
 #include <uv.h>
 
+#include <curl/curl.h>
+
 #include "config.h"
 #include "engine.h"
+#include "http_client.h"
+#include "http_server.h"
 #include "intake.h"
 #include "log.h"
+#include "metrics.h"
+#include "sms_webhooks.h"
 #include "redis_conn.h"
 #include "redis_url.h"
 #include "store.h"
@@ -29,6 +35,10 @@ struct pregond {
 	struct store store;
 	struct intake intake;
 	struct engine engine;
+	struct http_client *http_client;	/* the adapters' */
+	struct http_server *http_server;	/* webhooks, API, metrics */
+	struct sms_webhooks sms_webhooks;
+	struct metrics metrics;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t stats_timer;
 	bool stopping;
@@ -126,10 +136,27 @@ static void on_writer_closed(struct rconn *c)
 	(void)c;
 }
 
+static void on_http_client_closed(void *data)
+{
+	(void)data;
+}
+
+static void on_http_server_closed(void *data)
+{
+	(void)data;
+}
+
 static void on_engine_closed(struct engine *e)
 {
 	struct pregond *d = e->cfg == &daemon_state.cfg ? &daemon_state : NULL;
 
+	/* The adapters are closed: no request of theirs is out any more. */
+	http_client_close(d->http_client, on_http_client_closed, NULL);
+	if (d->http_server) {
+		sms_webhooks_close(&d->sms_webhooks);
+		metrics_close(&d->metrics, on_closed_handle);
+		http_server_close(d->http_server, on_http_server_closed, NULL);
+	}
 	intake_close(&d->intake);
 	rconn_close(&d->writer, on_writer_closed);
 	uv_close((uv_handle_t *)&d->sig_term, on_closed_handle);
@@ -192,6 +219,32 @@ static void on_signal(uv_signal_t *h, int signum)
 	shutdown_start(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+static int start_http(struct pregond *d, struct err *err)
+{
+	struct http_server_limits lim;
+
+	http_server_limits_default(&lim);
+	d->http_server = http_server_new(d->loop, &lim);
+	if (d->http_server == NULL)
+		return err_set(err, "http: out of memory");
+	d->metrics = (struct metrics){ .version = PREGON_VERSION, .instance = d->cfg.redis_consumer,
+				       .engine = &d->engine, .intake = &d->intake,
+				       .store = &d->store, .http = d->http_server,
+				       .conns = { &d->writer, &d->jobs_reader, &d->ready_reader } };
+	if (sms_webhooks_init(&d->sms_webhooks, &d->cfg, &d->store, d->http_server, err) != 0)
+		return -1;
+	d->metrics.sms = &d->sms_webhooks;
+	if (metrics_init(&d->metrics, d->loop, err) != 0)
+		return -1;
+	if (http_server_listen(d->http_server, d->cfg.http_listen, err) != 0) {
+		err_prefix(err, "[http] listen");
+		return -1;
+	}
+	log_info("http: listening on %s (port %d)", d->cfg.http_listen,
+		 http_server_port(d->http_server));
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: pregond [-c FILE]\n"
@@ -248,11 +301,17 @@ int main(int argc, char **argv)
 		   on_ready_reader_state, d);
 	store_init(&d->store, &d->writer, &d->cfg);
 	store_add_ready_cb(&d->store, on_store_ready, d);
-	if (engine_init(&d->engine, d->loop, &d->cfg, &d->store, &d->ready_reader, NULL, &err) != 0) {
+	if (http_client_new(&d->http_client, d->loop, NULL, &err) != 0 ||
+	    engine_init(&d->engine, d->loop, &d->cfg, &d->store, &d->ready_reader,
+			d->http_client, &err) != 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}
 	intake_init(&d->intake, d->loop, &d->cfg, &d->store, &d->jobs_reader, &d->engine);
+	if (d->cfg.http_listen[0] != '\0' && start_http(d, &err) != 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
 
 	uv_signal_init(d->loop, &d->sig_term);
 	uv_signal_init(d->loop, &d->sig_int);
@@ -277,6 +336,7 @@ int main(int argc, char **argv)
 	if (uv_loop_close(d->loop) != 0)
 		log_warn("loop closed with handles still open");
 	tz_shutdown();
+	curl_global_cleanup();
 	log_info("pregond stopped");
 	log_close();
 	return d->exit_code;

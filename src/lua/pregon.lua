@@ -587,4 +587,28 @@ if op == 'rate' then
 	return { granted, wait }
 end
 
+-- depth: ARGV[7..] stream keys. For each, the entries our group has not
+-- read yet (lag) plus those read and not acknowledged (pending); then the
+-- number of scheduled messages. Returns {n1, n2, ..., scheduled}.
+if op == 'depth' then
+	local out = {}
+	for i = 7, #ARGV do
+		local n = 0
+		if redis.call('EXISTS', ARGV[i]) == 1 then
+			for _, g in ipairs(redis.call('XINFO', 'GROUPS', ARGV[i])) do
+				local info = {}
+				for j = 1, #g, 2 do info[g[j]] = g[j + 1] end
+				if info['name'] == group then
+					local lag = tonumber(info['lag'])
+					if not lag then lag = 0 end
+					n = lag + (tonumber(info['pending']) or 0)
+				end
+			end
+		end
+		out[#out + 1] = n
+	end
+	out[#out + 1] = redis.call('ZCARD', P .. 'scheduled')
+	return out
+end
+
 return redis.error_reply('pregon.lua: unknown op ' .. tostring(op))

@@ -259,6 +259,9 @@ def write_config(server=None, prefix=None, url=None, sections=None, directory=No
         "redis": {"url": url or server.url(), "prefix": prefix},
         "outbox": {"dir": os.path.join(directory, "outbox")},
         "log": {"level": "info"},
+        # An ephemeral port, so that instances side by side do not clash;
+        # tests that call the HTTP listener set their own.
+        "http": {"listen": "127.0.0.1:0"},
     }
     for sec, kv in (sections or {}).items():
         conf.setdefault(sec, {}).update(kv)

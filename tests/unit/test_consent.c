@@ -81,6 +81,23 @@ static void keyword_reported_for_the_ledger(void **state)
 	assert_string_equal(consent_intent_name(CONSENT_START), "start");
 }
 
+static void language_of_the_keyword(void **state)
+{
+	const char *m = NULL;
+
+	(void)state;
+	assert_int_equal(consent_classify("ALTO", 4, &m), CONSENT_STOP);
+	assert_true(consent_spanish(m));
+	assert_int_equal(consent_classify("Número equivocado", strlen("Número equivocado"), &m),
+			 CONSENT_STOP);
+	assert_true(consent_spanish(m));
+	assert_int_equal(consent_classify("stop", 4, &m), CONSENT_STOP);
+	assert_false(consent_spanish(m));
+	assert_int_equal(consent_classify("leave me alone", 14, &m), CONSENT_STOP);
+	assert_false(consent_spanish(m));
+	assert_false(consent_spanish(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -90,6 +107,7 @@ int main(void)
 		cmocka_unit_test(free_text_opt_outs_count_as_stop),
 		cmocka_unit_test(ordinary_replies_are_not_consent),
 		cmocka_unit_test(keyword_reported_for_the_ledger),
+		cmocka_unit_test(language_of_the_keyword),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

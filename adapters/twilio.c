@@ -1,0 +1,511 @@
+/* twilio.c: SMS through Twilio's Programmable Messaging API, or any
+ * provider that speaks it.
+ *
+ * One POST per message to {base_url}/2010-04-01/Accounts/{sid}/Messages.json
+ * with HTTP basic auth and a form body (To, Body, From or
+ * MessagingServiceSid, StatusCallback, ValidityPeriod when the message
+ * expires); https://www.twilio.com/docs/messaging/api/message-resource.
+ * The answer decides the outcome:
+ *
+ *   2xx                       sent, provider id = the Message sid
+ *   429                       temporary, after Retry-After if given
+ *   5xx, timeout, no answer   temporary; counts against the breaker
+ *   401, 403, 404             temporary (credentials or account SID are
+ *                             wrong: every message would fail alike);
+ *                             counts against the breaker
+ *   other 4xx                 permanent, with Twilio's error code; 21610
+ *                             (the recipient replied STOP to the carrier)
+ *                             opts the address out too
+ *
+ * Error texts carry the code and pregon's own words, never Twilio's
+ * message, which may quote the phone number. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "adapter.h"
+#include "breaker.h"
+#include "http_client.h"
+#include "log.h"
+#include "validate.h"
+
+/* Twilio's own limits: 1600 characters of Body, ValidityPeriod 1..36000 s. */
+#define TWILIO_MAX_BODY_CHARS 1600
+#define TWILIO_MAX_VALIDITY_S 36000
+
+struct twilio_send;
+
+struct twilio {
+	struct adapter *a;
+	char url[CONFIG_STR_MAX + 128];
+	char callback_url[CONFIG_STR_MAX + 32];
+	char token[256];
+	struct breaker breaker;
+	int inflight;			/* requests out and deferrals queued */
+	struct twilio_send *sends;	/* every send in progress */
+	struct twilio_send *deferred_head;	/* turned away by the breaker */
+	uv_timer_t defer_timer;
+	adapter_closed_cb closed;
+	bool closing;
+	bool auth_warned;
+};
+
+struct twilio_send {
+	struct twilio *t;
+	struct send_req *req;
+	adapter_done_cb done;
+	struct http_call *call;
+	struct send_result res;		/* for a deferral */
+	struct twilio_send *prev, *next;	/* t->sends */
+	struct twilio_send *next_deferred;
+};
+
+/* ---- setup ---- */
+
+static int check_sid(const char *sid, const char *prefix)
+{
+	if (strlen(sid) != 34 || strncmp(sid, prefix, 2) != 0)
+		return -1;
+	for (int i = 2; i < 34; i++)
+		if (!isxdigit((unsigned char)sid[i]))
+			return -1;
+	return 0;
+}
+
+static void on_defer_timer(uv_timer_t *h);
+
+static int twilio_open(struct adapter *a, struct err *err)
+{
+	const struct config *cfg = a->cfg;
+	struct twilio *t;
+	size_t base_len = strlen(cfg->sms_base_url);
+	char from[PHONE_E164_MAX + 1];
+
+	if (a->http == NULL)
+		return err_set(err, "[sms] provider twilio: no HTTP client");
+	if (strncmp(cfg->sms_base_url, "https://", 8) != 0 &&
+	    strncmp(cfg->sms_base_url, "http://", 7) != 0)
+		return err_set(err, "[sms] base_url: must start with https:// (or http:// for a local test)");
+	if (check_sid(cfg->sms_account_sid, "AC") != 0)
+		return err_set(err, "[sms] account_sid: must be AC and 32 hex digits");
+	if (cfg->sms_messaging_service_sid[0] != '\0') {
+		if (check_sid(cfg->sms_messaging_service_sid, "MG") != 0)
+			return err_set(err, "[sms] messaging_service_sid: must be MG and 32 hex digits");
+	} else if (cfg->sms_from[0] == '\0') {
+		return err_set(err, "[sms] from: set it (or messaging_service_sid) for provider twilio");
+	} else if (phone_check_e164(cfg->sms_from, from, err) != 0) {
+		err_prefix(err, "[sms] from");
+		return -1;
+	}
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return err_set(err, "[sms] twilio: out of memory");
+	if (config_read_secret(cfg->sms_auth_token_file, "PREGON_SMS_AUTH_TOKEN", t->token,
+			       sizeof(t->token), err) != 0 || t->token[0] == '\0') {
+		free(t);
+		if (err->msg[0] == '\0')
+			err_set(err, "[sms] auth_token_file: empty");
+		err_prefix(err, "[sms] auth_token_file");
+		return -1;
+	}
+	while (base_len > 0 && cfg->sms_base_url[base_len - 1] == '/')
+		base_len--;
+	snprintf(t->url, sizeof(t->url), "%.*s/2010-04-01/Accounts/%s/Messages.json",
+		 (int)base_len, cfg->sms_base_url, cfg->sms_account_sid);
+	if (cfg->http_public_url[0] != '\0') {
+		size_t n = strlen(cfg->http_public_url);
+
+		while (n > 0 && cfg->http_public_url[n - 1] == '/')
+			n--;
+		snprintf(t->callback_url, sizeof(t->callback_url), "%.*s/webhooks/sms/status",
+			 (int)n, cfg->http_public_url);
+	}
+	breaker_init(&t->breaker, cfg->sms_breaker_failures, cfg->sms_breaker_cooldown_ms);
+	uv_timer_init(a->loop, &t->defer_timer);
+	t->defer_timer.data = t;
+	t->a = a;
+	a->state = t;
+	log_info("sms: twilio at %.*s, account %.6s..., status callbacks to %s", (int)base_len,
+		 cfg->sms_base_url, cfg->sms_account_sid,
+		 t->callback_url[0] ? t->callback_url : "(none: [http] public_url is empty)");
+	return 0;
+}
+
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+static int twilio_prepare(struct adapter *a, const struct send_req *req, struct err *err)
+{
+	char e164[PHONE_E164_MAX + 1];
+
+	(void)a;
+	if (phone_check_e164(req->to, e164, err) != 0) {
+		err_prefix(err, "to");
+		return -1;
+	}
+	if (req->body[0] == '\0')
+		return err_set(err, "body: empty");
+	if (utf8_chars(req->body) > TWILIO_MAX_BODY_CHARS)
+		return err_set(err, "body: over Twilio's %d characters", TWILIO_MAX_BODY_CHARS);
+	return 0;
+}
+
+/* ---- the request ---- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 512;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		p = realloc(b->p, cap);
+		if (p == NULL) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* application/x-www-form-urlencoded: every byte but the unreserved ones
+ * escaped, which every decoder reads the same way. */
+static void form_field(struct buf *b, const char *name, const char *value)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	if (b->len > 0)
+		buf_add(b, "&", 1);
+	buf_add(b, name, strlen(name));
+	buf_add(b, "=", 1);
+	for (const unsigned char *v = (const unsigned char *)value; *v; v++) {
+		if (isalnum(*v) || *v == '-' || *v == '.' || *v == '_' || *v == '~') {
+			buf_add(b, (const char *)v, 1);
+		} else {
+			char esc[3] = { '%', hex[*v >> 4], hex[*v & 15] };
+
+			buf_add(b, esc, 3);
+		}
+	}
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	struct twilio *t = h->data;
+	struct adapter *a = t->a;
+	adapter_closed_cb closed = t->closed;
+
+	a->state = NULL;
+	free(t);
+	closed(a);
+}
+
+static void shut(struct twilio *t)
+{
+	t->closing = false;
+	uv_close((uv_handle_t *)&t->defer_timer, on_timer_closed);
+}
+
+/* Takes s off the list of sends and frees it. */
+static void forget(struct twilio_send *s)
+{
+	struct twilio *t = s->t;
+
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		t->sends = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	free(s);
+	t->inflight--;
+}
+
+static void finish(struct twilio_send *s, const struct send_result *res)
+{
+	struct twilio *t = s->t;
+	struct send_req *req = s->req;
+	adapter_done_cb done = s->done;
+
+	forget(s);
+	done(req, res);
+	if (t->closing && t->inflight == 0)
+		shut(t);
+}
+
+/* What pregon says about a Twilio error code (never Twilio's own message:
+ * it may quote the number). */
+static const char *code_words(long code)
+{
+	switch (code) {
+	case 21211: return "invalid To number";
+	case 21408: return "sending to this region is not enabled";
+	case 21602: return "message body required";
+	case 21603: return "From or MessagingServiceSid required";
+	case 21604: return "To required";
+	case 21606: return "From is not a number of this account";
+	case 21610: return "recipient unsubscribed (replied STOP to the carrier)";
+	case 21612: return "cannot route to this number";
+	case 21614: return "To is not a mobile number";
+	case 21617: return "body too long";
+	case 21624: return "invalid ValidityPeriod";
+	case 20003: return "authentication failed: check [sms] account_sid and auth_token_file";
+	case 20404: return "not found: check [sms] account_sid and base_url";
+	case 20429: return "too many requests";
+	case 30007: return "filtered by the carrier";
+	}
+	return "error";
+}
+
+static long error_code(const struct http_response *res)
+{
+	json_error_t jerr;
+	json_t *doc, *code;
+	long out = 0;
+
+	if (res->body_len == 0)
+		return 0;
+	doc = json_loadb(res->body, res->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (doc == NULL)
+		return 0;
+	code = json_object_get(doc, "code");
+	if (code == NULL)
+		code = json_object_get(doc, "error_code");
+	if (json_is_integer(code) && json_integer_value(code) > 0 &&
+	    json_integer_value(code) < 1000000)
+		out = (long)json_integer_value(code);
+	json_decref(doc);
+	return out;
+}
+
+static void sent_sid(const struct http_response *res, struct send_result *out)
+{
+	json_error_t jerr;
+	json_t *doc = json_loadb(res->body, res->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	const char *sid = json_string_value(json_object_get(doc, "sid"));
+
+	/* A sid is letters and digits ("SM" + 32 hex); anything else is not
+	 * kept, so a strange answer cannot put odd bytes in events. */
+	if (sid != NULL && strlen(sid) >= 2 && strlen(sid) < sizeof(out->provider_id)) {
+		bool ok = true;
+
+		for (const char *p = sid; *p; p++)
+			if (!isalnum((unsigned char)*p))
+				ok = false;
+		if (ok)
+			snprintf(out->provider_id, sizeof(out->provider_id), "%s", sid);
+	}
+	if (out->provider_id[0] == '\0')
+		log_warn("sms: twilio took a message (HTTP %ld) but gave no usable sid: "
+			 "its status callbacks cannot be matched", res->status);
+	json_decref(doc);
+}
+
+static void on_response(void *data, const struct http_response *res)
+{
+	struct twilio_send *s = data;
+	struct twilio *t = s->t;
+	struct send_result out = { 0 };
+	uint64_t now = uv_now(t->a->loop);
+	long code;
+
+	s->call = NULL;
+	if (res->error != HTTP_OK) {
+		out.status = SEND_TEMP_FAIL;
+		snprintf(out.error, sizeof(out.error), "twilio: %s",
+			 res->error == HTTP_ERR_TIMEOUT ? "timed out" :
+			 res->error == HTTP_ERR_CONNECT ? "cannot connect" :
+			 res->error == HTTP_ERR_TOO_BIG ? "answer too big" :
+			 res->error == HTTP_ERR_CANCELLED ? "cancelled (shutting down)" :
+			 "connection failed");
+		if (res->error != HTTP_ERR_CANCELLED)
+			breaker_failure(&t->breaker, now);
+	} else if (res->status >= 200 && res->status < 300) {
+		out.status = SEND_SENT;
+		sent_sid(res, &out);
+		breaker_success(&t->breaker);
+	} else if (res->status == 429) {
+		out.status = SEND_TEMP_FAIL;
+		out.retry_after_ms = res->retry_after_ms > 0 ? res->retry_after_ms : 0;
+		snprintf(out.error, sizeof(out.error), "twilio: HTTP 429 too many requests");
+		breaker_neutral(&t->breaker);
+	} else if (res->status >= 500 || res->status == 401 || res->status == 403 ||
+		   res->status == 404) {
+		code = error_code(res);
+		out.status = SEND_TEMP_FAIL;
+		out.retry_after_ms = res->retry_after_ms > 0 ? res->retry_after_ms : 0;
+		snprintf(out.error, sizeof(out.error), "twilio: HTTP %ld%s%.0ld%s%s", res->status,
+			 code ? " code " : "", code, code ? ": " : "", code ? code_words(code) : "");
+		if (res->status < 500 && !t->auth_warned) {
+			log_error("sms: twilio answers HTTP %ld (%s): messages wait until this is fixed",
+				  res->status, code_words(code));
+			t->auth_warned = true;
+		}
+		breaker_failure(&t->breaker, now);
+	} else {
+		code = error_code(res);
+		out.status = SEND_PERM_FAIL;
+		out.opted_out = code == 21610;
+		if (code)
+			snprintf(out.error, sizeof(out.error), "twilio %ld: %s", code, code_words(code));
+		else
+			snprintf(out.error, sizeof(out.error), "twilio: HTTP %ld", res->status);
+		breaker_neutral(&t->breaker);
+	}
+	if (out.status == SEND_SENT || out.status == SEND_PERM_FAIL)
+		t->auth_warned = false;
+	finish(s, &out);
+}
+
+static void on_defer_timer(uv_timer_t *h)
+{
+	struct twilio *t = h->data;
+
+	while (t->deferred_head) {
+		struct twilio_send *s = t->deferred_head;
+		struct send_result res = s->res;
+
+		t->deferred_head = s->next_deferred;
+		finish(s, &res);
+	}
+}
+
+static int twilio_send(struct adapter *a, struct send_req *req, adapter_done_cb done)
+{
+	struct twilio *t = a->state;
+	struct twilio_send *s;
+	struct buf form = { 0 };
+	struct err err;
+	int64_t retry_in = 0;
+	const struct config *cfg = a->cfg;
+	int rc;
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -1;
+	s->t = t;
+	s->req = req;
+	s->done = done;
+	s->next = t->sends;
+	if (t->sends)
+		t->sends->prev = s;
+	t->sends = s;
+	t->inflight++;
+	if (!breaker_allow(&t->breaker, uv_now(a->loop), &retry_in)) {
+		/* done must not run inside send(): answer from the loop. */
+		s->res.status = SEND_DEFERRED;
+		s->res.retry_after_ms = retry_in;
+		snprintf(s->res.error, sizeof(s->res.error),
+			 "twilio: circuit %s after %d failures in a row; not attempted",
+			 breaker_state_name(t->breaker.state), t->breaker.failures);
+		s->next_deferred = t->deferred_head;
+		t->deferred_head = s;
+		uv_timer_start(&t->defer_timer, on_defer_timer, 0, 0);
+		return 0;
+	}
+	form_field(&form, "To", req->to);
+	form_field(&form, "Body", req->body);
+	if (cfg->sms_messaging_service_sid[0])
+		form_field(&form, "MessagingServiceSid", cfg->sms_messaging_service_sid);
+	else
+		form_field(&form, "From", cfg->sms_from);
+	if (t->callback_url[0])
+		form_field(&form, "StatusCallback", t->callback_url);
+	if (req->expires_ms > 0) {
+		/* The carrier drops it too once it is stale (an alert about a
+		 * place and time that has passed). */
+		struct timespec ts;
+		int64_t left;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		left = req->expires_ms - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+		if (left < 1000)
+			left = 1000;
+		if (left / 1000 <= TWILIO_MAX_VALIDITY_S) {
+			char v[24];
+
+			snprintf(v, sizeof(v), "%lld", (long long)(left / 1000));
+			form_field(&form, "ValidityPeriod", v);
+		}
+	}
+	if (form.oom) {
+		free(form.p);
+		forget(s);
+		return -1;
+	}
+	static const char *const headers[] = {
+		"Content-Type: application/x-www-form-urlencoded",
+		"Accept: application/json",
+		NULL,
+	};
+	struct http_request hr = {
+		.method = "POST",
+		.url = t->url,
+		.headers = headers,
+		.body = form.p,
+		.body_len = form.len,
+		.username = cfg->sms_account_sid,
+		.password = t->token,
+		.timeout_ms = cfg->sms_timeout_ms,
+		.max_response_bytes = 64 * 1024,
+	};
+	rc = http_client_request(a->http, &hr, on_response, s, &s->call, &err);
+	free(form.p);
+	if (rc != 0) {
+		log_error("sms: %s", err.msg);
+		forget(s);
+		return -1;
+	}
+	return 0;
+}
+
+static void twilio_close(struct adapter *a, adapter_closed_cb closed)
+{
+	struct twilio *t = a->state;
+
+	t->closed = closed;
+	if (t->inflight == 0) {
+		shut(t);
+		return;
+	}
+	t->closing = true;
+	/* Requests still out are cancelled: their messages stay claimed in
+	 * Redis and are reclaimed (the shutdown grace is over). */
+	for (struct twilio_send *s = t->sends; s; s = s->next)
+		if (s->call)
+			http_call_cancel(s->call);
+	uv_timer_start(&t->defer_timer, on_defer_timer, 0, 0);
+}
+
+const struct adapter_ops twilio_adapter_ops = {
+	.name = "twilio",
+	.open = twilio_open,
+	.prepare = twilio_prepare,
+	.send = twilio_send,
+	.reopen = NULL,
+	.close = twilio_close,
+};

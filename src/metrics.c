@@ -1,0 +1,270 @@
+/* metrics.c: GET /healthz and GET /metrics (see metrics.h). */
+#include "metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "histogram.h"
+#include "log.h"
+
+static const char *const lane_label[LANE_COUNT] = { "urgent", "normal" };
+
+struct text {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->oom)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->cap - t->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->oom = true;
+			return;
+		}
+		if (t->p && t->len + (size_t)n < t->cap) {
+			t->len += (size_t)n;
+			return;
+		}
+		size_t cap = t->cap ? t->cap * 2 : 8192;
+
+		while (cap < t->len + (size_t)n + 1)
+			cap *= 2;
+		char *p = realloc(t->p, cap);
+
+		if (p == NULL) {
+			t->oom = true;
+			return;
+		}
+		t->p = p;
+		t->cap = cap;
+	}
+}
+
+static void head(struct text *t, const char *name, const char *type, const char *help)
+{
+	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+char *metrics_render(const struct metrics *m)
+{
+	struct text t = { 0 };
+	const struct engine *e = m->engine;
+	struct http_server_stats hs = { 0 };
+
+	head(&t, "pregon_info", "gauge", "Version and instance of this pregond.");
+	put(&t, "pregon_info{version=\"%s\",instance=\"%s\"} 1\n", m->version, m->instance);
+	head(&t, "pregon_redis_up", "gauge", "1 when Redis is reachable and set up.");
+	put(&t, "pregon_redis_up %d\n", m->store->ready ? 1 : 0);
+	head(&t, "pregon_redis_reconnects_total", "counter", "Reconnections to Redis.");
+	for (int i = 0; i < 3; i++)
+		if (m->conns[i])
+			put(&t, "pregon_redis_reconnects_total{connection=\"%s\"} %llu\n",
+			    m->conns[i]->name, (unsigned long long)m->conns[i]->reconnects);
+	head(&t, "pregon_jobs_total", "counter", "Jobs taken from the stream, by outcome.");
+	put(&t, "pregon_jobs_total{outcome=\"accepted\"} %llu\n",
+	    (unsigned long long)m->intake->accepted);
+	put(&t, "pregon_jobs_total{outcome=\"rejected\"} %llu\n",
+	    (unsigned long long)m->intake->rejected);
+	put(&t, "pregon_jobs_total{outcome=\"duplicate\"} %llu\n",
+	    (unsigned long long)m->intake->duplicates);
+	put(&t, "pregon_jobs_total{outcome=\"reclaimed\"} %llu\n",
+	    (unsigned long long)m->intake->reclaimed);
+
+	head(&t, "pregon_messages_total", "counter",
+	     "Send attempts finished by this instance, by channel and outcome.");
+	for (int c = 0; c < CHANNEL_COUNT; c++) {
+		const struct engine_channel *ch = &e->ch[c];
+		const char *name = channel_name((enum channel)c);
+
+		put(&t, "pregon_messages_total{channel=\"%s\",outcome=\"sent\"} %llu\n", name,
+		    (unsigned long long)ch->sent);
+		put(&t, "pregon_messages_total{channel=\"%s\",outcome=\"temporary_failure\"} %llu\n",
+		    name, (unsigned long long)ch->temp_failed);
+		put(&t, "pregon_messages_total{channel=\"%s\",outcome=\"failed\"} %llu\n", name,
+		    (unsigned long long)ch->perm_failed);
+		put(&t, "pregon_messages_total{channel=\"%s\",outcome=\"deferred\"} %llu\n", name,
+		    (unsigned long long)ch->deferred);
+	}
+	head(&t, "pregon_retries_total", "counter",
+	     "Sends that failed for now and were scheduled again.");
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		put(&t, "pregon_retries_total{channel=\"%s\"} %llu\n", channel_name((enum channel)c),
+		    (unsigned long long)e->ch[c].temp_failed);
+	head(&t, "pregon_messages_in_flight", "gauge", "Messages held by this instance.");
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		put(&t, "pregon_messages_in_flight{channel=\"%s\"} %d\n",
+		    channel_name((enum channel)c), e->ch[c].held);
+
+	head(&t, "pregon_send_duration_seconds", "histogram",
+	     "From handing a message to the provider to its answer.");
+	for (int c = 0; c < CHANNEL_COUNT; c++) {
+		const struct histogram *h = &e->ch[c].latency;
+		const char *name = channel_name((enum channel)c);
+		uint64_t cum = 0;
+
+		for (int b = 0; b < HISTOGRAM_BUCKETS - 1; b++) {
+			cum += h->counts[b];
+			put(&t, "pregon_send_duration_seconds_bucket{channel=\"%s\",le=\"%g\"} %llu\n",
+			    name, histogram_bounds[b], (unsigned long long)cum);
+		}
+		put(&t, "pregon_send_duration_seconds_bucket{channel=\"%s\",le=\"+Inf\"} %llu\n",
+		    name, (unsigned long long)h->count);
+		put(&t, "pregon_send_duration_seconds_sum{channel=\"%s\"} %.6f\n", name, h->sum);
+		put(&t, "pregon_send_duration_seconds_count{channel=\"%s\"} %llu\n", name,
+		    (unsigned long long)h->count);
+	}
+
+	head(&t, "pregon_queue_depth", "gauge",
+	     "Entries waiting or claimed and unfinished, shared by all instances (-1: not read yet).");
+	put(&t, "pregon_queue_depth{queue=\"jobs\"} %lld\n", (long long)m->jobs_depth);
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		for (int l = 0; l < LANE_COUNT; l++)
+			put(&t, "pregon_queue_depth{queue=\"ready\",channel=\"%s\",lane=\"%s\"} %lld\n",
+			    channel_name((enum channel)c), lane_label[l], (long long)m->depth[c][l]);
+	put(&t, "pregon_queue_depth{queue=\"scheduled\"} %lld\n", (long long)m->scheduled);
+
+	head(&t, "pregon_rate_tokens", "gauge",
+	     "Send tokens this instance holds from the shared rate budget (below 0: owed).");
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		if (rate_limited(&e->ch[c].rate))
+			put(&t, "pregon_rate_tokens{channel=\"%s\"} %d\n",
+			    channel_name((enum channel)c), e->ch[c].rate.tokens);
+
+	if (m->sms) {
+		const struct sms_webhooks *w = m->sms;
+
+		head(&t, "pregon_sms_webhooks_total", "counter", "SMS webhooks, by kind and outcome.");
+		put(&t, "pregon_sms_webhooks_total{kind=\"status\",outcome=\"ok\"} %llu\n",
+		    (unsigned long long)w->status_ok);
+		put(&t, "pregon_sms_webhooks_total{kind=\"inbound\",outcome=\"ok\"} %llu\n",
+		    (unsigned long long)w->inbound_ok);
+		put(&t, "pregon_sms_webhooks_total{kind=\"any\",outcome=\"bad_signature\"} %llu\n",
+		    (unsigned long long)w->bad_signature);
+		put(&t, "pregon_sms_webhooks_total{kind=\"any\",outcome=\"bad_request\"} %llu\n",
+		    (unsigned long long)w->bad_request);
+		head(&t, "pregon_sms_inbound_total", "counter", "Inbound SMS by what they said.");
+		put(&t, "pregon_sms_inbound_total{intent=\"stop\"} %llu\n",
+		    (unsigned long long)w->stops);
+		put(&t, "pregon_sms_inbound_total{intent=\"start\"} %llu\n",
+		    (unsigned long long)w->starts);
+		put(&t, "pregon_sms_inbound_total{intent=\"help\"} %llu\n",
+		    (unsigned long long)w->helps);
+		put(&t, "pregon_sms_inbound_total{intent=\"reply\"} %llu\n",
+		    (unsigned long long)w->replies);
+	}
+	if (m->http) {
+		http_server_stats(m->http, &hs);
+		head(&t, "pregon_http_requests_total", "counter", "HTTP requests served.");
+		put(&t, "pregon_http_requests_total %llu\n", (unsigned long long)hs.requests);
+		head(&t, "pregon_http_connections_open", "gauge", "Open HTTP connections.");
+		put(&t, "pregon_http_connections_open %llu\n",
+		    (unsigned long long)hs.connections_open);
+	}
+	if (t.oom) {
+		free(t.p);
+		return NULL;
+	}
+	return t.p;
+}
+
+static void on_metrics(struct http_exchange *x, const struct http_req *req, void *data)
+{
+	char *body = metrics_render(data);
+
+	(void)req;
+	if (body == NULL) {
+		http_reply_json(x, 503, "{\"error\":\"out of memory\"}");
+		return;
+	}
+	http_reply(x, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, body, strlen(body));
+	free(body);
+}
+
+static void on_healthz(struct http_exchange *x, const struct http_req *req, void *data)
+{
+	struct metrics *m = data;
+	char body[512];
+	bool up = m->store->ready;
+	uint64_t now = uv_now(m->engine->loop);
+
+	(void)req;
+	snprintf(body, sizeof(body),
+		 "{\"status\":\"%s\",\"redis\":\"%s\",\"version\":\"%s\",\"instance\":\"%s\","
+		 "\"uptime_s\":%llu,\"in_flight\":%d}",
+		 up ? "ok" : "unavailable", up ? "up" : "down", m->version, m->instance,
+		 (unsigned long long)((now - m->started_ms) / 1000),
+		 m->engine->ch[0].held + m->engine->ch[1].held + m->engine->ch[2].held);
+	http_reply_json(x, up ? 200 : 503, body);
+}
+
+static void on_depth(struct rconn *c, redisReply *r, void *data)
+{
+	struct metrics *m = data;
+	size_t n = 1 + CHANNEL_COUNT * LANE_COUNT;
+
+	(void)c;
+	m->depth_out = false;
+	if (r == NULL || store_reply_error(m->store, r, "depth") || r->type != REDIS_REPLY_ARRAY ||
+	    r->elements != n + 1)
+		return;
+	for (size_t i = 0; i <= n; i++)
+		if (r->element[i]->type != REDIS_REPLY_INTEGER)
+			return;
+	m->jobs_depth = r->element[0]->integer;
+	for (int ch = 0; ch < CHANNEL_COUNT; ch++)
+		for (int l = 0; l < LANE_COUNT; l++)
+			m->depth[ch][l] = r->element[1 + ch * LANE_COUNT + l]->integer;
+	m->scheduled = r->element[n]->integer;
+}
+
+static void on_depth_timer(uv_timer_t *h)
+{
+	struct metrics *m = h->data;
+	const char *args[1 + CHANNEL_COUNT * LANE_COUNT];
+	char jobs[128];
+	int n = 0;
+
+	if (m->depth_out || !m->store->ready)
+		return;
+	store_key(m->store, jobs, sizeof(jobs), "jobs");
+	args[n++] = jobs;
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		for (int l = 0; l < LANE_COUNT; l++)
+			args[n++] = m->engine->ch[c].stream[l];
+	if (store_eval(m->store, "depth", n, args, NULL, on_depth, m) == 0)
+		m->depth_out = true;
+}
+
+int metrics_init(struct metrics *m, uv_loop_t *loop, struct err *err)
+{
+	m->jobs_depth = m->scheduled = -1;
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		for (int l = 0; l < LANE_COUNT; l++)
+			m->depth[c][l] = -1;
+	m->started_ms = uv_now(loop);
+	if (http_server_route(m->http, "GET", "/healthz", on_healthz, m) != 0 ||
+	    http_server_route(m->http, "GET", "/metrics", on_metrics, m) != 0)
+		return err_set(err, "metrics: cannot add routes");
+	uv_timer_init(loop, &m->depth_timer);
+	m->depth_timer.data = m;
+	uv_timer_start(&m->depth_timer, on_depth_timer, 200, 5000);
+	return 0;
+}
+
+void metrics_close(struct metrics *m, uv_close_cb closed)
+{
+	uv_close((uv_handle_t *)&m->depth_timer, closed);
+}

@@ -1,0 +1,405 @@
+"""SMS through the Twilio adapter, end to end against the loopback fake
+(tests/fakes/twilio_fake.py): sends, status callbacks, every failure mode,
+signatures, consent keywords, replies, the circuit breaker, and a Redis
+restart in the middle of sending."""
+
+import http.client
+import json
+import os
+import sys
+import time
+import urllib.parse
+
+import harness
+from harness import wait_for
+
+sys.path.insert(0, os.path.join(harness.ROOT, "tests", "fakes"))
+import twilio_fake  # noqa: E402
+
+SID = "AC" + "2e" * 16
+TOKEN = "sms-test-token-0123"
+FROM = "+15005550006"
+_fake = None
+
+
+def fake_port():
+    global _fake
+    if _fake is None or _fake[0].poll() is not None:
+        _fake = twilio_fake.start(SID, TOKEN, ["--from-numbers", FROM, "--callback-delay", "0.02"],
+                                  popen=harness.spawn)
+    twilio_fake.control(_fake[1], "POST", "reset")
+    return _fake[1]
+
+
+def ctl(method, path, obj=None):
+    return twilio_fake.control(_fake[1], method, path, obj)
+
+
+class Gateway:
+    """A pregond on the Twilio adapter with its HTTP listener."""
+
+    def __init__(self, server=None, sms=None, extra=None):
+        port = fake_port()
+        self.http_port = harness.free_port()
+        self.public = "http://127.0.0.1:%d" % self.http_port
+        d = harness.tempdir("pregon-sms-")
+        token_file = os.path.join(d, "token")
+        with open(token_file, "w") as f:
+            f.write(TOKEN + "\n")
+        conf = {"provider": "twilio", "base_url": "http://127.0.0.1:%d" % port,
+                "account_sid": SID, "auth_token_file": token_file, "from": FROM,
+                "timeout": "2s"}
+        conf.update(sms or {})
+        sections = {"sms": conf, "http": {"listen": "127.0.0.1:%d" % self.http_port,
+                                          "public_url": self.public},
+                    "retry": {"base_delay": "100ms", "max_delay": "1s", "max_attempts": "4"},
+                    "schedule": {"tick": "20ms"}}
+        for k, v in (extra or {}).items():
+            sections.setdefault(k, {}).update(v)
+        self.cfg = harness.write_config(server, sections=sections, directory=d)
+        self.r = self.cfg.server.client
+        self.proc = harness.start_daemon(self.cfg)
+        wait_for(self.healthy, timeout=10, what="pregond /healthz")
+
+    def healthy(self):
+        try:
+            return self.get("/healthz")[0] == 200
+        except OSError:
+            return False
+
+    def get(self, path):
+        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=5)
+        try:
+            c.request("GET", path)
+            r = c.getresponse()
+            return r.status, r.read().decode()
+        finally:
+            c.close()
+
+    def stop(self):
+        assert harness.stop(self.proc) == 0
+
+    def job(self, jid, phone, body="Your court date is Dec 1 at 8:30, Dept 12.", channels=None):
+        rec = {"id": "c-" + jid, "phone": phone}
+        if channels:
+            rec["channels"] = channels
+        self.r.xadd(self.cfg.key("jobs"), {"job": json.dumps(
+            {"id": jid, "kind": "message", "recipient": rec, "body": body})})
+
+    def message(self, jid, n=1):
+        seq = self.r.hget(self.cfg.key("job:" + jid), "seq")
+        if seq is None:
+            return None
+        return self.r.hgetall(self.cfg.key("msg:m%s.%d" % (seq, n)))
+
+    def status(self, jid, n=1):
+        m = self.message(jid, n)
+        return m.get("status") if m else None
+
+    def wait_status(self, jid, want, timeout=15, n=1):
+        wait_for(lambda: self.status(jid, n) == want, timeout=timeout,
+                 what="%s %s (now %s)" % (jid, want, self.status(jid, n)))
+        return self.message(jid, n)
+
+    def events(self, jid):
+        out = []
+        for _, f in self.r.xrange(self.cfg.key("events")):
+            e = json.loads(f["event"])
+            if e["job"] == jid:
+                out.append(e)
+        return out
+
+    def inbound(self, phone, body):
+        return ctl("POST", "inbound", {"url": self.public + "/webhooks/sms/inbound",
+                                       "from": phone, "to": FROM, "body": body})
+
+
+def sent_to(phone):
+    return [r for r in ctl("GET", "requests")["requests"] if r["params"].get("To") == phone]
+
+
+def test_message_goes_out_and_ends_delivered_through_the_callback():
+    g = Gateway()
+    try:
+        g.job("sms-ok", "+13235550100")
+        m = g.wait_status("sms-ok", "delivered")
+        assert m["provider_id"].startswith("SM") and m["attempt"] == "1", m
+        reqs = sent_to("+13235550100")
+        assert len(reqs) == 1, reqs
+        p = reqs[0]["params"]
+        assert reqs[0]["auth_ok"] and reqs[0]["auth"] == SID
+        assert p["From"] == FROM and p["Body"].startswith("Your court date")
+        assert p["StatusCallback"] == g.public + "/webhooks/sms/status"
+        assert "ValidityPeriod" not in p
+        statuses = [e["status"] for e in g.events("sms-ok")]
+        assert statuses == ["accepted", "sending", "sent", "delivered"], statuses
+        assert all(e["provider_id"] == m["provider_id"] for e in g.events("sms-ok")[2:])
+        # No number or text in events.
+        raw = json.dumps(g.events("sms-ok"))
+        assert "3235550100" not in raw and "court" not in raw
+        status, text = g.get("/metrics")
+        assert status == 200 and 'pregon_messages_total{channel="sms",outcome="sent"} 1' in text
+        assert "pregon_send_duration_seconds_bucket" in text
+    finally:
+        g.stop()
+
+
+def test_failure_modes_end_in_the_right_status_attempts_and_error():
+    g = Gateway()
+    try:
+        ctl("POST", "rules", {"rules": [
+            {"to": "+13235550111", "code": 21211},
+            {"to": "+13235550112", "code": 21614},
+            {"to": "+13235550113", "count": 2, "status": 429, "retry_after": 1},
+            {"to": "+13235550114", "count": 1, "status": 500},
+            {"to": "+13235550115", "count": 1, "respond": "drop"},
+            {"to": "+13235550116", "count": 1, "delay": 3},
+            {"to": "+13235550117", "final": "undelivered", "error_code": 30007},
+            {"to": "+13235550118", "status": 503},
+        ]})
+        t0 = time.time()
+        for n in range(111, 119):
+            g.job("fm-%d" % n, "+1323555%04d" % (n + 0))
+        m = g.wait_status("fm-111", "failed")
+        assert m["attempt"] == "1" and "21211" in m["error"], m
+        m = g.wait_status("fm-112", "failed")
+        assert m["attempt"] == "1" and "21614" in m["error"], m
+        m = g.wait_status("fm-113", "delivered")
+        assert m["attempt"] == "3", m
+        assert time.time() - t0 >= 2.0, "Retry-After: 1 not honoured"
+        assert len(sent_to("+13235550113")) == 3
+        m = g.wait_status("fm-114", "delivered")
+        assert m["attempt"] == "2", m
+        # A connection dropped before any answer: libcurl itself retries a
+        # request on a reused connection once, else it is our attempt 2.
+        m = g.wait_status("fm-115", "delivered")
+        assert m["attempt"] in ("1", "2") and len(sent_to("+13235550115")) == 2, m
+        m = g.wait_status("fm-116", "delivered")
+        assert m["attempt"] == "2", m
+        scheduled = [e for e in g.events("fm-116") if e["status"] == "scheduled"]
+        assert scheduled and "timed out" in scheduled[0]["error"], scheduled
+        m = g.wait_status("fm-117", "undelivered")
+        assert m["error"] == "twilio 30007", m
+        m = g.wait_status("fm-118", "failed", timeout=20)
+        assert m["attempt"] == "4" and "gave up after 4 attempts" in m["error"], m
+        assert "HTTP 503" in m["error"], m
+    finally:
+        g.stop()
+
+
+def test_carrier_stop_21610_fails_the_message_and_opts_the_number_out():
+    g = Gateway()
+    try:
+        ctl("POST", "rules", {"to": "+13235550120", "code": 21610})
+        g.job("stop-carrier", "+13235550120")
+        m = g.wait_status("stop-carrier", "failed")
+        assert "21610" in m["error"], m
+        assert g.r.sismember(g.cfg.key("optout:sms"), "+13235550120")
+        ledger = [json.loads(x) for x in g.r.lrange(g.cfg.key("consent:+13235550120"), 0, -1)]
+        assert ledger[-1]["source"] == "carrier" and ledger[-1]["action"] == "out", ledger
+        g.job("stop-carrier-2", "+13235550120")
+        g.wait_status("stop-carrier-2", "suppressed")
+        assert len(sent_to("+13235550120")) == 1
+    finally:
+        g.stop()
+
+
+def test_invalid_signature_gets_403_and_changes_nothing():
+    g = Gateway()
+    try:
+        ctl("POST", "rules", {"to": "+13235550130", "callbacks": [{"status": "sent"}]})
+        g.job("sig", "+13235550130")
+        m = g.wait_status("sig", "sent")
+        sid = m["provider_id"]
+        bad = ctl("POST", "callback", {"sid": sid, "status": "delivered",
+                                       "signature": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="})
+        assert bad["status"] == 403, bad
+        none = ctl("POST", "callback", {"sid": sid, "status": "failed", "signature": False})
+        assert none["status"] == 403, none
+        # Signed for another URL: still refused.
+        other = ctl("POST", "callback", {"sid": sid, "status": "delivered",
+                                         "url": g.public + "/webhooks/sms/status?x=1",
+                                         "signature": twilio_fake.signature(
+                                             TOKEN, g.public + "/webhooks/sms/status",
+                                             {"MessageSid": sid})})
+        assert other["status"] == 403, other
+        bad_in = ctl("POST", "inbound", {"url": g.public + "/webhooks/sms/inbound",
+                                         "from": "+13235550130", "to": FROM, "body": "STOP",
+                                         "signature": "nope"})
+        assert bad_in["status"] == 403, bad_in
+        time.sleep(0.3)
+        assert g.status("sig") == "sent"
+        assert not g.r.sismember(g.cfg.key("optout:sms"), "+13235550130")
+        good = ctl("POST", "callback", {"sid": sid, "status": "delivered"})
+        assert good["status"] in (200, 204), good
+        g.wait_status("sig", "delivered")
+    finally:
+        g.stop()
+
+
+def test_out_of_order_callbacks_never_move_a_message_back():
+    g = Gateway()
+    try:
+        ctl("POST", "rules", {"to": "+13235550140", "callbacks": [
+            {"status": "delivered"}, {"status": "sent", "delay": 0.1}]})
+        g.job("order", "+13235550140")
+        g.wait_status("order", "delivered")
+        time.sleep(0.4)
+        assert g.status("order") == "delivered"
+        statuses = [e["status"] for e in g.events("order")]
+        assert statuses.count("delivered") == 1 and statuses[-1] == "delivered", statuses
+    finally:
+        g.stop()
+
+
+def test_stop_and_alto_opt_out_once_with_one_confirmation_and_start_opts_back_in():
+    g = Gateway()
+    try:
+        phone = "+13235550150"
+        r = g.inbound(phone, "STOP")
+        assert r["status"] == 200, r
+        wait_for(lambda: len(sent_to(phone)) == 1, what="STOP confirmation")
+        assert "unsubscribed" in sent_to(phone)[0]["params"]["Body"]
+        assert g.r.sismember(g.cfg.key("optout:sms"), phone)
+        assert g.inbound(phone, "stop")["status"] == 200
+        time.sleep(0.5)
+        assert len(sent_to(phone)) == 1, "a second confirmation was sent"
+        g.job("after-stop", phone)
+        g.wait_status("after-stop", "suppressed")
+        ledger = [json.loads(x) for x in g.r.lrange(g.cfg.key("consent:" + phone), 0, -1)]
+        assert ledger[0]["source"] == "keyword" and ledger[0]["detail"].startswith("stop SM"), ledger
+        assert g.inbound(phone, "START")["status"] == 200
+        wait_for(lambda: len(sent_to(phone)) == 2, what="START confirmation")
+        assert "subscribed again" in sent_to(phone)[1]["params"]["Body"]
+        assert not g.r.sismember(g.cfg.key("optout:sms"), phone)
+        g.job("after-start", phone)
+        g.wait_status("after-start", "delivered")
+
+        es = "+13235550151"
+        assert g.inbound(es, "Alto")["status"] == 200
+        wait_for(lambda: len(sent_to(es)) == 1, what="ALTO confirmation")
+        assert "no recibirás más mensajes" in sent_to(es)[0]["params"]["Body"]
+        assert g.r.sismember(g.cfg.key("optout:sms"), es)
+        r = harness.run_cli(g.cfg, "optout", "history", es)
+        assert r.returncode == 0 and "keyword" in r.stdout, r.stdout + r.stderr
+    finally:
+        g.stop()
+
+
+def test_help_is_answered_even_when_opted_out_and_replies_go_to_inbound():
+    g = Gateway()
+    try:
+        phone = "+13235550160"
+        g.job("to-reply", phone)
+        g.wait_status("to-reply", "delivered")
+        assert g.inbound(phone, "can I bring my daughter?")["status"] == 200
+        entries = g.r.xrange(g.cfg.key("inbound"))
+        assert len(entries) == 1, entries
+        f = entries[0][1]
+        assert f["text"] == "can I bring my daughter?" and f["from"] == phone
+        assert f["contact"] == "c-to-reply" and f["job"] == "to-reply" and f["channel"] == "sms"
+        g.r.sadd(g.cfg.key("optout:sms"), phone)
+        assert g.inbound(phone, "HELP")["status"] == 200
+        wait_for(lambda: len(sent_to(phone)) == 2, what="HELP answer")
+        assert "Reply STOP" in sent_to(phone)[1]["params"]["Body"]
+        # The same inbound message twice (a provider retry): handled once.
+        entry = ctl("POST", "inbound", {"url": g.public + "/webhooks/sms/inbound", "from": phone,
+                                        "to": FROM, "body": "thanks",
+                                        "params": {"MessageSid": "SM" + "7" * 32,
+                                                   "SmsSid": "SM" + "7" * 32,
+                                                   "SmsMessageSid": "SM" + "7" * 32}})
+        assert entry["status"] == 200, entry
+        ctl("POST", "inbound", {"url": g.public + "/webhooks/sms/inbound", "from": phone,
+                                "to": FROM, "body": "thanks",
+                                "params": {"MessageSid": "SM" + "7" * 32,
+                                           "SmsSid": "SM" + "7" * 32,
+                                           "SmsMessageSid": "SM" + "7" * 32}})
+        assert len(g.r.xrange(g.cfg.key("inbound"))) == 2
+    finally:
+        g.stop()
+
+
+def test_webhook_requests_that_are_malformed_get_clear_errors():
+    g = Gateway()
+    try:
+        def post(path, body, ctype="application/x-www-form-urlencoded", sign=True):
+            params = urllib.parse.parse_qsl(body, keep_blank_values=True)
+            headers = {"Content-Type": ctype}
+            if sign:
+                headers["X-Twilio-Signature"] = twilio_fake.signature(TOKEN, g.public + path,
+                                                                      params)
+            c = http.client.HTTPConnection("127.0.0.1", g.http_port, timeout=5)
+            c.request("POST", path, body=body, headers=headers)
+            r = c.getresponse()
+            out = r.status, r.read().decode()
+            c.close()
+            return out
+        s, b = post("/webhooks/sms/status", "MessageStatus=delivered")
+        assert s == 400 and "MessageSid" in b, (s, b)
+        s, b = post("/webhooks/sms/status", "MessageSid=SM1&MessageStatus=exploded")
+        assert s == 400 and "MessageStatus" in b, (s, b)
+        s, b = post("/webhooks/sms/status", "MessageSid=SM1&MessageStatus=failed&ErrorCode=x")
+        assert s == 400 and "ErrorCode" in b, (s, b)
+        s, b = post("/webhooks/sms/inbound", "MessageSid=SM1&From=12&Body=hi")
+        assert s == 400 and "From" in b, (s, b)
+        s, b = post("/webhooks/sms/status", "MessageSid=%ZZ")
+        assert s == 400, (s, b)
+        s, b = post("/webhooks/sms/status", "{}", ctype="application/json")
+        assert s == 415, (s, b)
+        s, b = g.get("/webhooks/sms/status")
+        assert s == 405, (s, b)
+        s, b = g.get("/nope")
+        assert s == 404, (s, b)
+        # An unknown sid is kept for a while, not an error (the callback
+        # may beat the send's result).
+        s, b = post("/webhooks/sms/status", "MessageSid=SMabc&MessageStatus=delivered")
+        assert s in (200, 204), (s, b)
+    finally:
+        g.stop()
+
+
+def test_circuit_breaker_stops_hammering_a_failing_provider_then_probes():
+    g = Gateway(sms={"breaker_failures": "3", "breaker_cooldown": "1s", "concurrency": "1"},
+                extra={"retry": {"max_attempts": "20"}})
+    try:
+        ctl("POST", "rules", {"status": 503})
+        for i in range(5):
+            g.job("cb-%d" % i, "+132355502%02d" % i)
+        wait_for(lambda: any(e["status"] == "scheduled" and "circuit" in (e["error"] or "")
+                             for i in range(5) for e in g.events("cb-%d" % i)),
+                 timeout=10, what="a deferral")
+        time.sleep(1.5)
+        # Three failures open it; then about one probe per cooldown.
+        n = len(ctl("GET", "requests")["requests"])
+        assert n <= 6, "%d requests to a failing provider in ~2s" % n
+        ctl("DELETE", "rules")
+        for i in range(5):
+            g.wait_status("cb-%d" % i, "delivered", timeout=20)
+        _, text = g.get("/metrics")
+        assert 'outcome="deferred"' in text
+    finally:
+        g.stop()
+
+
+def test_redis_restart_while_sending_loses_nothing():
+    srv = harness.RedisServer()
+    g = Gateway(server=srv, sms={"concurrency": "8"})
+    try:
+        n = 150
+        for i in range(n):
+            g.job("rr-%d" % i, "+1213555%04d" % i)
+        wait_for(lambda: len(ctl("GET", "requests")["requests"]) >= 30, timeout=20,
+                 what="sending started")
+        srv.restart()
+        g.r = srv.client
+        wait_for(lambda: sum(1 for i in range(n) if g.status("rr-%d" % i) == "delivered") == n,
+                 timeout=60, interval=0.3, what="all delivered")
+        got = {r["params"]["To"] for r in ctl("GET", "requests")["requests"]}
+        assert len(got) == n
+    finally:
+        g.stop()
+        srv.stop()
+
+
+if __name__ == "__main__":
+    harness.main(globals())
