@@ -28,6 +28,7 @@ struct http_parse {
 	struct http_server_limits lim;
 	enum http_parse_phase phase;
 	int error;			/* status once failed, else 0 */
+	bool closed;			/* a request without keep-alive was last */
 	const char *error_name;
 
 	/* The request being assembled. */
@@ -117,8 +118,9 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
 	struct http_parse *p = hp->data;
 
 	if (p->phase != HTTP_PARSE_HEADERS) {
-		/* A trailer after a chunked body: counted, not kept. */
-		p->trailer_bytes += n + 4;
+		/* A trailer after a chunked body: counted, not kept. Only
+		 * the bytes count, not the calls: fragments must not matter. */
+		p->trailer_bytes += n;
 		if (p->trailer_bytes > p->lim.max_header_bytes)
 			return fail(p, 431, "trailers too large");
 		return 0;
@@ -188,6 +190,11 @@ static int split_target(struct http_parse *p, size_t *path_at, size_t *query_at)
 	if (u.field_set & (1 << UF_PATH)) {
 		size_t off = u.field_data[UF_PATH].off, len = u.field_data[UF_PATH].len;
 
+		/* origin-form or absolute-form; "*" and the like are not
+		 * paths pregon serves (RFC 9112 3.2). */
+		if (len == 0 || p->buf[off] != '/')
+			return fail(p, 400, "target is not a path");
+
 		/* Decoded in place in a copy at the end: the target stays. */
 		if (buf_add_self(p, off, len) < 0)
 			return -1;
@@ -223,6 +230,9 @@ static int on_headers_complete(http_parser *hp)
 	size_t i, path_at, query_at;
 	bool has_body;
 
+	/* HTTP/0.9 ("GET /path" alone) and anything but 1.x: refused. */
+	if (hp->http_major != 1)
+		return fail(p, 400, "not HTTP/1.x");
 	if (p->n_headers == 0 && buf_add(p, "", 1) < 0)	/* ends the url */
 		return -1;
 	if (p->n_headers > 0 && buf_add(p, "", 1) < 0)	/* ends the last value */
@@ -351,6 +361,8 @@ void http_parse__next(struct http_parse *p)
 {
 	if (p->error != 0)
 		return;
+	if (p->phase == HTTP_PARSE_DONE && !p->keep_alive)
+		p->closed = true;
 	clear_request(p);
 	p->phase = HTTP_PARSE_IDLE;
 	http_parser_pause(&p->parser, 0);
@@ -359,6 +371,8 @@ void http_parse__next(struct http_parse *p)
 int http_parse__run(struct http_parse *p, const char *buf, size_t len, size_t *used)
 {
 	*used = 0;
+	if (p->closed && len > 0)
+		fail(p, 400, "data after a closing request");
 	if (p->error != 0)
 		return p->error;
 	while (*used < len && p->phase != HTTP_PARSE_DONE) {
@@ -449,16 +463,8 @@ int http_parse_feed(struct http_parse *p, const char *buf, size_t len,
 		if (p->phase != HTTP_PARSE_DONE)
 			break;
 		on_request(data, &p->req);
-		if (!p->keep_alive) {
-			/* http-parser refuses anything after a closing
-			 * request; so does the server, which closes. */
-			http_parse__next(p);
-			if (off < len) {
-				fail(p, 400, "data after a closing request");
-				return p->error;
-			}
-			break;
-		}
+		/* After a request without keep-alive, anything more is an
+		 * error (the server closes instead of reading it). */
 		http_parse__next(p);
 	}
 	return 0;

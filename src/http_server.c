@@ -257,30 +257,32 @@ static void on_write(uv_write_t *req, int status)
 	conn_arm(c, false);
 }
 
-/* Queues head + body (copied) on c. Returns 0 or -1 (c then aborted). */
-static int conn_write(struct conn *c, const char *head, size_t hlen, const char *body,
-		      size_t blen)
+/* Queues the n pieces (copied into one buffer, one uv_write) on c.
+ * Returns 0 or -1 (c then aborted). */
+static int conn_writev(struct conn *c, const uv_buf_t *parts, size_t n)
 {
 	struct wbuf *w;
 	uv_buf_t b;
-	int rc;
+	size_t len = 0, i;
 
 	if (c->state == C_CLOSING)
 		return -1;
-	w = malloc(sizeof(*w) + hlen + blen);
+	for (i = 0; i < n; i++)
+		len += parts[i].len;
+	w = malloc(sizeof(*w) + len);
 	if (w == NULL) {
 		conn_abort(c);
 		return -1;
 	}
 	w->c = c;
-	w->len = hlen + blen;
-	if (hlen > 0)
-		memcpy(w->data, head, hlen);
-	if (blen > 0)
-		memcpy(w->data + hlen, body, blen);
+	w->len = 0;
+	for (i = 0; i < n; i++) {
+		if (parts[i].len > 0)
+			memcpy(w->data + w->len, parts[i].base, parts[i].len);
+		w->len += parts[i].len;
+	}
 	b = uv_buf_init(w->data, (unsigned)w->len);
-	rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
-	if (rc < 0) {
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
 		free(w);
 		conn_abort(c);
 		return -1;
@@ -288,6 +290,16 @@ static int conn_write(struct conn *c, const char *head, size_t hlen, const char 
 	c->writes_pending++;
 	conn_arm(c, false);
 	return 0;
+}
+
+/* Queues head + body (copied) on c. */
+static int conn_write(struct conn *c, const char *head, size_t hlen, const char *body,
+		      size_t blen)
+{
+	uv_buf_t parts[2] = { uv_buf_init((char *)head, (unsigned)hlen),
+			      uv_buf_init((char *)body, (unsigned)blen) };
+
+	return conn_writev(c, parts, 2);
 }
 
 static bool header_ok(const char *h)
@@ -901,6 +913,7 @@ int http_stream_start(struct http_exchange *x, int status, const char *content_t
 int http_stream_write(struct http_exchange *x, const char *buf, size_t len)
 {
 	struct conn *c = x->c;
+	uv_buf_t parts[3];
 	char head[24];
 	int n;
 
@@ -920,30 +933,10 @@ int http_stream_write(struct http_exchange *x, const char *buf, size_t len)
 	if (!x->chunked)
 		return conn_write(c, NULL, 0, buf, len);
 	n = snprintf(head, sizeof(head), "%zx\r\n", len);
-	{
-		/* one write: size line, data, CRLF */
-		struct wbuf *w = malloc(sizeof(*w) + (size_t)n + len + 2);
-		uv_buf_t b;
-
-		if (w == NULL) {
-			conn_abort(c);
-			return -1;
-		}
-		w->c = c;
-		w->len = (size_t)n + len + 2;
-		memcpy(w->data, head, (size_t)n);
-		memcpy(w->data + n, buf, len);
-		memcpy(w->data + n + len, "\r\n", 2);
-		b = uv_buf_init(w->data, (unsigned)w->len);
-		if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
-			free(w);
-			conn_abort(c);
-			return -1;
-		}
-		c->writes_pending++;
-		conn_arm(c, false);
-	}
-	return 0;
+	parts[0] = uv_buf_init(head, (unsigned)n);
+	parts[1] = uv_buf_init((char *)buf, (unsigned)len);
+	parts[2] = uv_buf_init((char *)"\r\n", 2);
+	return conn_writev(c, parts, 3);	/* size line, data, CRLF */
 }
 
 void http_stream_end(struct http_exchange *x)

@@ -371,6 +371,32 @@ static void h_live(struct http_exchange *x, const struct http_req *req, void *da
 	uv_timer_start(&t->timer_a, on_live_tick, 20, 20);
 }
 
+static void on_flood_gone(void *data)
+{
+	struct t *t = data;
+
+	t->gone++;
+	http_stream_end(t->pending);
+	t->pending = NULL;
+}
+
+/* Writes 64 KiB pieces to a client that does not read, until dropped. */
+static void h_flood(struct http_exchange *x, const struct http_req *req, void *data)
+{
+	static char piece[65536];
+	struct t *t = data;
+	int i;
+
+	(void)req;
+	memset(piece, 'f', sizeof(piece));
+	t->pending = x;
+	assert_int_equal(http_stream_start(x, 200, "text/event-stream", on_flood_gone, t), 0);
+	for (i = 0; i < 2048; i++)
+		if (http_stream_write(x, piece, sizeof(piece)) != 0)
+			break;
+	t->replied = i;	/* pieces accepted before the drop */
+}
+
 static void on_wake(uv_async_t *a)
 {
 	(void)a;
@@ -399,6 +425,7 @@ static void start_server(struct t *t, const struct http_server_limits *lim)
 	assert_int_equal(http_server_route(t->s, "GET", "/events", h_stream, t), 0);
 	assert_int_equal(http_server_route(t->s, "HEAD", "/events", h_stream, t), 0);
 	assert_int_equal(http_server_route(t->s, "GET", "/live", h_live, t), 0);
+	assert_int_equal(http_server_route(t->s, "GET", "/flood", h_flood, t), 0);
 	assert_int_equal(http_server_route(t->s, "GET", "/a/{1}/{2}/{3}/{4}/{5}", h_hello, t), -1);
 	assert_int_equal(http_server_route(t->s, "GET", "no-slash", h_hello, t), -1);
 	assert_int_equal(http_server_listen(t->s, "127.0.0.1:0", &err), 0);
@@ -1002,6 +1029,32 @@ static void stream_client_leaving_calls_on_gone_once(void **state)
 	stop_server(t);
 }
 
+static void client_not_reading(struct t *t)
+{
+	static struct cl c;
+
+	cl_open(&c, t->port);
+	cl_send(&c, "GET /flood HTTP/1.1\r\nHost: a\r\n\r\n");
+	msleep(200);
+	t->closed = cl_closed(&c, 10);	/* reset or EOF after what was buffered */
+	cl_close(&c);
+}
+
+static void stream_reader_falling_behind_is_dropped(void **state)
+{
+	struct t *t = new_t(NULL);
+
+	(void)state;
+	run_client(t, client_not_reading);
+	run_until(t, &t->gone);
+	assert_int_equal(t->gone, 1);
+	/* dropped after the kernel's buffers and 1 MiB queued, not 128 MiB */
+	assert_true(t->replied > 0);
+	assert_true(t->replied < 2048);
+	assert_null(t->pending);
+	stop_server(t);
+}
+
 static void client_during_close(struct t *t)
 {
 	static struct cl a, b;
@@ -1118,6 +1171,34 @@ static void parse_reports_limits(void **state)
 	assert_int_equal(s.n, 0);
 }
 
+/* What the fuzzer found: each fed in one piece or in two, the same. */
+static void parse_refuses_http09_asterisk_and_data_after_close(void **state)
+{
+	static const char *const bad[] = {
+		"GET /v\r\n\r\n",				/* HTTP/0.9 */
+		"GET */metrics HTTP/1.0\r\n\r\n",		/* not a path */
+		"GET /a HTTP/1.1\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+	};
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		for (k = 0; k < 2; k++) {
+			struct http_parse *p = http_parse_new(NULL);
+			struct seen s = { 0 };
+			size_t n = strlen(bad[i]), half = k ? n / 2 : n;
+			int st = http_parse_feed(p, bad[i], half, on_req, &s);
+
+			if (st == 0 && half < n)
+				st = http_parse_feed(p, bad[i] + half, n - half, on_req, &s);
+			if (st != 400)
+				fail_msg("input %zu split %zu: status %d, want 400", i, k, st);
+			assert_int_equal(s.n, i == 2 ? 1 : 0);
+			http_parse_free(p);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1142,10 +1223,12 @@ int main(void)
 		cmocka_unit_test(connections_over_max_are_refused),
 		cmocka_unit_test(stream_is_sent_chunked),
 		cmocka_unit_test(stream_client_leaving_calls_on_gone_once),
+		cmocka_unit_test(stream_reader_falling_behind_is_dropped),
 		cmocka_unit_test(close_waits_for_outstanding_exchange_and_drops_idle),
 		cmocka_unit_test(listen_rejects_bad_addresses),
 		cmocka_unit_test(parse_feeds_byte_by_byte),
 		cmocka_unit_test(parse_reports_limits),
+		cmocka_unit_test(parse_refuses_http09_asterisk_and_data_after_close),
 	};
 
 	return cmocka_run_group_tests_name("http_server", tests, NULL, NULL);
