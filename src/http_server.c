@@ -83,8 +83,7 @@ struct conn {
 };
 
 struct http_exchange {
-	struct http_server *s;		/* NULL once orphaned: s may be gone */
-	struct conn *c;			/* NULL once orphaned */
+	struct conn *c;			/* NULL once orphaned (the server may be gone) */
 	struct http_req req;
 	bool head, keep_alive, streaming, chunked;
 	int minor;
@@ -388,7 +387,6 @@ static void on_conn_closed(uv_handle_t *h)
 		/* The client went away before the answer: the handler still
 		 * holds x and answers it later, which then only frees it. */
 		x->c = NULL;
-		x->s = NULL;
 		if (x->streaming && x->on_gone != NULL)
 			x->on_gone(x->gone_data);	/* may free x */
 	}
@@ -613,7 +611,6 @@ static struct http_exchange *exchange_new(struct conn *c, const struct http_req 
 		return NULL;
 	fields = (struct http_header_field *)(x + 1);
 	at = (char *)(fields + req->n_headers);
-	x->s = c->s;
 	x->c = c;
 	x->req.method = req->method;	/* http-parser's static names */
 	x->req.target = put(&at, req->target, strlen(req->target));
