@@ -29,6 +29,9 @@ struct config {
 	char http_listen[128];
 	char http_tokens_file[CONFIG_STR_MAX];
 	char http_public_url[CONFIG_STR_MAX];
+	int64_t http_header_timeout_ms;		/* and between body reads */
+	int http_max_connections;
+	int64_t http_max_body;
 
 	/* [mqtt] */
 	char mqtt_url[CONFIG_STR_MAX];

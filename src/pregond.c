@@ -224,6 +224,9 @@ static int start_http(struct pregond *d, struct err *err)
 	struct http_server_limits lim;
 
 	http_server_limits_default(&lim);
+	lim.header_timeout_ms = lim.body_timeout_ms = d->cfg.http_header_timeout_ms;
+	lim.max_connections = (size_t)d->cfg.http_max_connections;
+	lim.max_body_bytes = (size_t)d->cfg.http_max_body;
 	d->http_server = http_server_new(d->loop, &lim);
 	if (d->http_server == NULL)
 		return err_set(err, "http: out of memory");
