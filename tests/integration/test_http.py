@@ -30,7 +30,10 @@ def raw(port, data, timeout=5.0, shut=False):
     except OSError:
         return b""
     try:
-        s.sendall(data)
+        try:
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            return b""
         if shut:
             s.shutdown(socket.SHUT_WR)
         out = b""
@@ -40,6 +43,8 @@ def raw(port, data, timeout=5.0, shut=False):
                 chunk = s.recv(65536)
             except socket.timeout:
                 break
+            except ConnectionResetError:
+                break		# refused over the connection limit
             if not chunk:
                 break
             out += chunk
