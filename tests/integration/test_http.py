@@ -165,7 +165,9 @@ def test_connections_over_the_limit_are_refused_not_queued():
     cfg, proc, port = start(http={"max_connections": "5", "header_timeout": "3s"})
     try:
         held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(5)]
-        time.sleep(0.2)
+        for h in held:		# served and kept alive: surely counted
+            h.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert h.recv(4096).startswith(b"HTTP/1.1 200")
         r = raw(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         assert status_of(r) != 200, r
         for s in held:
