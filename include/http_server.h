@@ -17,8 +17,9 @@
  *
  * A handler may answer at once or later (after a Redis call): the exchange
  * stays valid until http_reply() (or http_stream_end()) is called, even if
- * the client has gone away meanwhile (the answer is then dropped). Every
- * handler must eventually answer exactly once. */
+ * the client has gone away meanwhile (the answer is then dropped), and even
+ * after http_server_close() has called closed (answering then only frees
+ * it). Every handler must eventually answer exactly once. */
 #ifndef PREGON_HTTP_SERVER_H
 #define PREGON_HTTP_SERVER_H
 
@@ -33,6 +34,7 @@
 struct http_server;
 struct http_exchange;
 
+/* A field left 0 takes its default. */
 struct http_server_limits {
 	size_t max_header_bytes;	/* request line + headers, default 8 KiB */
 	size_t max_headers;		/* default 64 */
