@@ -82,7 +82,7 @@ static int twilio_open(struct adapter *a, struct err *err)
 {
 	const struct config *cfg = a->cfg;
 	struct twilio *t;
-	size_t base_len = strlen(cfg->sms_base_url);
+	int base_len = config_url_base_len(cfg->sms_base_url);
 	char from[PHONE_E164_MAX + 1];
 
 	if (a->http == NULL)
@@ -112,24 +112,17 @@ static int twilio_open(struct adapter *a, struct err *err)
 		err_prefix(err, "[sms] auth_token_file");
 		return -1;
 	}
-	while (base_len > 0 && cfg->sms_base_url[base_len - 1] == '/')
-		base_len--;
 	snprintf(t->url, sizeof(t->url), "%.*s/2010-04-01/Accounts/%s/Messages.json",
-		 (int)base_len, cfg->sms_base_url, cfg->sms_account_sid);
-	if (cfg->http_public_url[0] != '\0') {
-		size_t n = strlen(cfg->http_public_url);
-
-		while (n > 0 && cfg->http_public_url[n - 1] == '/')
-			n--;
+		 base_len, cfg->sms_base_url, cfg->sms_account_sid);
+	if (cfg->http_public_url[0] != '\0')
 		snprintf(t->callback_url, sizeof(t->callback_url), "%.*s/webhooks/sms/status",
-			 (int)n, cfg->http_public_url);
-	}
+			 config_url_base_len(cfg->http_public_url), cfg->http_public_url);
 	breaker_init(&t->breaker, cfg->sms_breaker_failures, cfg->sms_breaker_cooldown_ms);
 	uv_timer_init(a->loop, &t->defer_timer);
 	t->defer_timer.data = t;
 	t->a = a;
 	a->state = t;
-	log_info("sms: twilio at %.*s, account %.6s..., status callbacks to %s", (int)base_len,
+	log_info("sms: twilio at %.*s, account %.6s..., status callbacks to %s", base_len,
 		 cfg->sms_base_url, cfg->sms_account_sid,
 		 t->callback_url[0] ? t->callback_url : "(none: [http] public_url is empty)");
 	return 0;

@@ -118,6 +118,11 @@ int config_load(struct config *cfg, const char *path, struct err *err);
  * (fraction allowed) into milliseconds. */
 int config_parse_duration_ms(const char *s, int64_t *ms, struct err *err);
 
+/* The length of url without its trailing '/'s, so that a path can be
+ * appended ("https://api.twilio.com/" + "/2010-04-01/..."). Webhook
+ * signatures depend on the URL being built the same way everywhere. */
+int config_url_base_len(const char *url);
+
 /* Reads a secret from a *_file key's file (first line, trimmed), else from
  * the environment variable env_name. Returns 0 or -1; out is NUL-terminated. */
 int config_read_secret(const char *file, const char *env_name, char *out,

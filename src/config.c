@@ -345,3 +345,12 @@ int config_read_secret(const char *file, const char *env_name, char *out,
 		return err_set(err, "secret is empty");
 	return 0;
 }
+
+int config_url_base_len(const char *url)
+{
+	size_t n = strlen(url);
+
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	return (int)n;
+}

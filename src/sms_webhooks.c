@@ -403,15 +403,11 @@ out:
 int sms_webhooks_init(struct sms_webhooks *w, const struct config *cfg, struct store *store,
 		      struct http_server *srv, struct err *err)
 {
-	size_t n;
-
 	memset(w, 0, sizeof(*w));
 	w->cfg = cfg;
 	w->store = store;
-	n = strlen(cfg->http_public_url);
-	while (n > 0 && cfg->http_public_url[n - 1] == '/')
-		n--;
-	snprintf(w->public_url, sizeof(w->public_url), "%.*s", (int)n, cfg->http_public_url);
+	snprintf(w->public_url, sizeof(w->public_url), "%.*s",
+		 config_url_base_len(cfg->http_public_url), cfg->http_public_url);
 	if (cfg->sms_auth_token_file[0] != '\0' || getenv("PREGON_SMS_AUTH_TOKEN") != NULL) {
 		if (config_read_secret(cfg->sms_auth_token_file, "PREGON_SMS_AUTH_TOKEN", w->token,
 				       sizeof(w->token), err) != 0) {
