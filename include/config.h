@@ -90,6 +90,11 @@ struct config {
 	char templates_dir[CONFIG_STR_MAX];
 	char templates_default_lang[16];
 
+	/* [alerts] */
+	int64_t alerts_reply_window_ms;		/* a reply answers the latest alert within it */
+	int alerts_expand_batch;		/* recipients per expansion step */
+	int64_t alerts_urgent_scan_ms;		/* how often a jobs backlog is scanned for urgent alerts */
+
 	/* [outbox] */
 	char outbox_dir[CONFIG_STR_MAX];
 

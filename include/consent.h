@@ -30,4 +30,11 @@ const char *consent_intent_name(enum consent_intent intent);
  * that the confirmation goes out in the sender's language. */
 bool consent_spanish(const char *matched);
 
+/* The text as reply keywords ("1" = responding) are matched: surrounding
+ * space and trailing punctuation (. ! ? , ;) dropped, ASCII letters in
+ * lower case (" Si! " -> "si", "1." -> "1"); other bytes kept as they are.
+ * A text longer than out_len - 1 after trimming cannot be a keyword and
+ * gives "". Returns out. */
+char *consent_reply_fold(const char *text, size_t len, char *out, size_t out_len);
+
 #endif

@@ -40,6 +40,7 @@ struct engine_channel {
 	struct rate_budget rate;	/* [<channel>] rate, shared through Redis */
 	bool more;		/* its queues may hold work (read full, or woke a block) */
 	int asked, got;		/* this read round's COUNT and entries */
+	bool urgent_more;	/* its urgent lane may hold work: normal waits */
 };
 
 struct engine {
@@ -53,6 +54,7 @@ struct engine {
 	bool read_got;		/* this phase's reads returned entries */
 	bool read_failed;
 	bool stopping;
+	bool urgent_hold;	/* an urgent audience is being expanded here */
 	int claims;		/* claim scripts outstanding */
 	int results_out;	/* result scripts outstanding */
 	bool ticking;
@@ -93,6 +95,11 @@ void engine_reopen(struct engine *e);
 void engine_stop(struct engine *e, void (*on_drained)(struct engine *e));
 /* Closes adapters and timers; on_closed when all is released. */
 void engine_close(struct engine *e, void (*on_closed)(struct engine *e));
+
+/* While hold is set (an urgent alert's audience is being expanded), only
+ * urgent lanes are read and nothing is claimed at intake, so the whole
+ * audience is served before normal work resumes. */
+void engine_set_urgent_hold(struct engine *e, bool hold);
 
 /* Room for messages claimed at intake: reserves up to `max` per channel
  * (counted as held, so the ready readers leave it alone) into room[]. */

@@ -18,6 +18,8 @@
 #include "redis_conn.h"
 #include "store.h"
 
+struct expander;
+
 struct intake {
 	uv_loop_t *loop;
 	const struct config *cfg;
@@ -38,9 +40,16 @@ struct intake {
 	size_t n_held, cap_held;
 	uv_timer_t claim_timer;
 	uv_timer_t retry_timer;
+	/* The urgent scan (intake.c): while reads come back full. */
+	bool backlog;
+	bool scanning;
+	char scan_last[50];	/* "(<id>": scan only what is newer */
+	uv_timer_t scan_timer;
+	struct expander *expander;	/* told when an alert is accepted */
 	void (*on_drained)(struct intake *in);
 
 	uint64_t accepted, rejected, duplicates, reclaimed;
+	uint64_t urgent_early;		/* urgent alerts taken ahead of a backlog */
 };
 
 void intake_init(struct intake *in, uv_loop_t *loop, const struct config *cfg,
@@ -61,6 +70,7 @@ struct intake_record {
 	char reason[ERR_MSG_MAX];
 	char public_reason[ERR_MSG_MAX];
 	int kind;		/* job kind or -1 */
+	bool urgent;		/* a valid urgent action_alert */
 };
 int intake_build_record(const struct config *cfg, const char *entry_id,
 			const char *raw, size_t raw_len, struct intake_record *rec);

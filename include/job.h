@@ -71,6 +71,11 @@ struct job {
 	const char *body;
 	const char *subject;	/* NULL when absent */
 	int64_t send_at_ms;	/* 0 = now; else Unix ms */
+
+	/* kind "action_alert" (texts, replies and audience stay in doc,
+	 * normalised) */
+	bool urgent;
+	int64_t expires_ms;	/* 0 = never */
 };
 
 /* Parses and validates `len` bytes. Returns 0 and fills *job, or -1 with
@@ -81,6 +86,13 @@ struct job {
 int job_parse(const char *buf, size_t len, const struct job_limits *limits,
 	      struct job *job, struct err *err);
 void job_free(struct job *job);
+
+/* Checks one recipient object the way a job's recipient is checked (a
+ * contact from a CSV row, a contact_upsert). path prefixes field names in
+ * the error ("" for none: "phone: not an E.164 number: ..."). Normalised
+ * values (E.164, trimmed email, canonical language tag) are written back
+ * into obj; r's strings borrow from obj. Returns 0 or -1 with err set. */
+int recipient_parse(json_t *obj, const char *path, struct recipient *r, struct err *err);
 
 const char *job_kind_name(enum job_kind kind);
 int job_kind_from_name(const char *name);	/* -1 if unknown */

@@ -22,8 +22,8 @@ struct store {
 	int setup_pending;	/* replies still awaited during setup */
 	bool setup_failed;
 	char max_len[24], retention_s[24], dedupe_s[24];
-	store_ready_cb on_ready[4];
-	void *on_ready_data[4];
+	store_ready_cb on_ready[8];
+	void *on_ready_data[8];
 	int n_on_ready;
 	uint64_t script_errors;
 };

@@ -49,6 +49,43 @@ static int count_cmp(const void *pa, const void *pb)
 	return d;
 }
 
+/* What an action alert adds: replies counted per meaning (each person's
+ * latest answer; <p>job: r:<meaning>), free-text replies (rtext), and
+ * how far its audience was expanded (x, xn, xdup). */
+struct alert_info {
+	struct reply_count {
+		char meaning[192];	/* cleaned for printing */
+		long long n;
+	} *replies;
+	size_t n_replies;
+	long long free_text;
+	const char *expansion;	/* "run", "done", or NULL: not an alert */
+	long long expanded, skipped;
+	const char *list;
+};
+
+static void alert_field(struct alert_info *ai, const char *name, const char *value, size_t len)
+{
+	long long num = 0;
+	bool is_num = cli_parse_ll(value, LLONG_MIN, LLONG_MAX, &num) == 0;
+
+	if (strncmp(name, "r:", 2) == 0 && is_num) {
+		struct reply_count *rc = &ai->replies[ai->n_replies++];
+
+		cli_clean_line(name + 2, strlen(name + 2), rc->meaning, sizeof(rc->meaning));
+		rc->n = num;
+	} else if (strcmp(name, "rtext") == 0 && is_num)
+		ai->free_text = num;
+	else if (strcmp(name, "x") == 0)
+		ai->expansion = value;
+	else if (strcmp(name, "xn") == 0 && is_num)
+		ai->expanded = num;
+	else if (strcmp(name, "xdup") == 0 && is_num)
+		ai->skipped = num;
+	else if (strcmp(name, "list") == 0 && len > 0)
+		ai->list = value;
+}
+
 /* jansson helpers: remember any allocation failure instead of checking
  * each call (json_object_set_new with a NULL value returns -1). */
 static void jset(json_t *obj, const char *key, json_t *val, bool *oom)
@@ -59,7 +96,7 @@ static void jset(json_t *obj, const char *key, json_t *val, bool *oom)
 
 static int print_status_json(struct cli *c, const char *id, const char *kind,
 			     long long created, long long messages,
-			     const struct count *cs, size_t n)
+			     const struct count *cs, size_t n, const struct alert_info *ai)
 {
 	json_t *root = json_object(), *st = json_object(), *ch = json_object();
 	bool oom = root == NULL || st == NULL || ch == NULL;
@@ -86,6 +123,18 @@ static int print_status_json(struct cli *c, const char *id, const char *kind,
 	}
 	jset(root, "statuses", json_incref(st), &oom);
 	jset(root, "channels", json_incref(ch), &oom);
+	if (ai->expansion != NULL && !oom) {
+		json_t *rp = json_object();
+
+		jset(root, "replies", rp, &oom);
+		for (size_t i = 0; i < ai->n_replies && !oom; i++)
+			jset(rp, ai->replies[i].meaning, json_integer(ai->replies[i].n), &oom);
+		jset(root, "free_text_replies", json_integer(ai->free_text), &oom);
+		jset(root, "audience", json_pack("{s:s, s:s?, s:I, s:I}", "expansion",
+						 strcmp(ai->expansion, "done") == 0 ? "done" : "running",
+						 "list", ai->list, "messages", (json_int_t)ai->expanded,
+						 "skipped_same_person", (json_int_t)ai->skipped), &oom);
+	}
 	text = oom ? NULL : json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(st);
 	json_decref(ch);
@@ -98,7 +147,8 @@ static int print_status_json(struct cli *c, const char *id, const char *kind,
 }
 
 static int print_status_text(const char *id, const char *kind, long long created,
-			     long long messages, const struct count *cs, size_t n)
+			     long long messages, const struct count *cs, size_t n,
+			     const struct alert_info *ai)
 {
 	char at[40];
 	bool any = false;
@@ -125,6 +175,22 @@ static int print_status_text(const char *id, const char *kind, long long created
 		}
 	if (!any)
 		printf("  (none)\n");
+	if (ai->expansion == NULL)
+		return 0;
+	if (ai->list != NULL) {
+		char list[192];
+
+		cli_clean_line(ai->list, strlen(ai->list), list, sizeof(list));
+		printf("audience  list \"%s\": %lld messages, %lld skipped as the same person (%s)\n",
+		       list, ai->expanded, ai->skipped,
+		       strcmp(ai->expansion, "done") == 0 ? "expanded" : "expanding");
+	} else
+		printf("audience  %lld messages, %lld skipped as the same person (%s)\n", ai->expanded,
+		       ai->skipped, strcmp(ai->expansion, "done") == 0 ? "expanded" : "expanding");
+	printf("replies (each person's latest answer):\n");
+	for (size_t i = 0; i < ai->n_replies; i++)
+		printf("  %-20s %lld\n", ai->replies[i].meaning, ai->replies[i].n);
+	printf("  %-20s %lld\n", "(free text)", ai->free_text);
 	return 0;
 }
 
@@ -133,6 +199,7 @@ int cli_status(struct cli *c, const struct cli_args *a)
 	char key[CLI_KEY_MAX], suffix[8 + JOB_ID_MAX];
 	redisReply *r = NULL;
 	struct count *cs = NULL;
+	struct alert_info ai = { 0 };
 	size_t n = 0;
 	const char *kind = NULL, *id;
 	long long created = -1, messages = 0;
@@ -155,7 +222,8 @@ int cli_status(struct cli *c, const struct cli_args *a)
 	}
 	/* One row per channel and status, plus one total per status. */
 	cs = calloc(r->elements + 1, sizeof(*cs));
-	if (cs == NULL) {
+	ai.replies = calloc(r->elements / 2 + 1, sizeof(*ai.replies));
+	if (cs == NULL || ai.replies == NULL) {
 		cli_fail(c, 1, "out of memory");
 		goto out;
 	}
@@ -169,6 +237,7 @@ int cli_status(struct cli *c, const struct cli_args *a)
 			kind = v->str;
 			continue;
 		}
+		alert_field(&ai, f->str, v->str, v->len);
 		if (cli_parse_ll(v->str, LLONG_MIN, LLONG_MAX, &num) != 0)
 			continue;
 		if (strcmp(f->str, "created") == 0) {
@@ -199,10 +268,11 @@ int cli_status(struct cli *c, const struct cli_args *a)
 	qsort(cs, n, sizeof(*cs), count_cmp);
 
 	if (a->json)
-		result = print_status_json(c, id, kind, created, messages, cs, n);
+		result = print_status_json(c, id, kind, created, messages, cs, n, &ai);
 	else
-		result = print_status_text(id, kind, created, messages, cs, n);
+		result = print_status_text(id, kind, created, messages, cs, n, &ai);
 out:
+	free(ai.replies);
 	free(cs);
 	freeReplyObject(r);
 	return result;

@@ -106,6 +106,10 @@ static const struct config_key config_keys[] = {
 	S("templates", "dir", templates_dir, "config/templates"),
 	S("templates", "default_lang", templates_default_lang, "en"),
 
+	D("alerts", "reply_window", alerts_reply_window_ms, "24h", 1000, 30 * 86400000.0),
+	I("alerts", "expand_batch", alerts_expand_batch, "500", 10, 10000),
+	D("alerts", "urgent_scan", alerts_urgent_scan_ms, "20ms", 5, 10000),
+
 	S("outbox", "dir", outbox_dir, "var/outbox"),
 
 	I("jobs", "dedupe_days", jobs_dedupe_days, "30", 1, 3650),

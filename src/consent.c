@@ -156,3 +156,26 @@ bool consent_spanish(const char *matched)
 			return true;
 	return false;
 }
+
+char *consent_reply_fold(const char *text, size_t len, char *out, size_t out_len)
+{
+	size_t start = 0, end = len;
+
+	while (start < end && (text[start] == ' ' || (text[start] >= '\t' && text[start] <= '\r')))
+		start++;
+	while (end > start && strchr(" \t\n\v\f\r.!?,;", text[end - 1]) != NULL)
+		end--;
+	if (out_len == 0)
+		return out;
+	if (end - start > out_len - 1) {
+		out[0] = '\0';
+		return out;
+	}
+	for (size_t i = start; i < end; i++) {
+		char c = text[i];
+
+		out[i - start] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+	out[end - start] = '\0';
+	return out;
+}

@@ -273,7 +273,10 @@ void engine_reserve(struct engine *e, int max, int room[CHANNEL_COUNT])
 {
 	for (int c = 0; c < CHANNEL_COUNT; c++) {
 		struct engine_channel *ch = &e->ch[c];
-		int n = ch->open && !e->stopping ? ch->cap - ch->held : 0;
+		/* Jobs claimed at intake are normal work: none while urgent
+		 * work is being expanded. */
+		int n = ch->open && !e->stopping && !e->urgent_hold && !ch->urgent_more ?
+				ch->cap - ch->held : 0;
 
 		if (rate_limited(&ch->rate) && n > rate_available(&ch->rate))
 			n = rate_available(&ch->rate);
@@ -577,6 +580,8 @@ static void on_read(struct rconn *c, redisReply *r, void *data)
 					continue;
 				if (s->element[1]->elements > 0) {
 					e->read_got = true;
+					if (lane == LANE_URGENT)
+						e->ch[ch].urgent_more = true;
 					e->ch[ch].got += (int)s->element[1]->elements;
 					e->ch[ch].more = true;
 				}
@@ -595,9 +600,15 @@ static void on_read(struct rconn *c, redisReply *r, void *data)
 		for (int i = 0; i < CHANNEL_COUNT; i++)
 			if (e->ch[i].asked > 0 && e->ch[i].got < e->ch[i].asked)
 				e->ch[i].more = false;
+	if (e->read_phase == READ_URGENT)
+		for (int i = 0; i < CHANNEL_COUNT; i++)
+			if (e->ch[i].asked > 0)
+				e->ch[i].urgent_more = e->ch[i].got >= e->ch[i].asked;
 	switch (e->read_phase) {
 	case READ_URGENT:
-		e->read_phase = e->read_got ? READ_URGENT : READ_NORMAL;
+		/* While an urgent audience is being expanded, its lane may be
+		 * empty for a moment: wait on it rather than take normal work. */
+		e->read_phase = e->read_got ? READ_URGENT : e->urgent_hold ? READ_BLOCK : READ_NORMAL;
 		break;
 	case READ_NORMAL:
 		e->read_phase = e->read_got ? READ_URGENT : READ_BLOCK;
@@ -682,7 +693,7 @@ static void engine_read_block(struct engine *e)
 				block_ms = hint;
 		}
 	}
-	for (int l = 0; l < LANE_COUNT; l++)
+	for (int l = 0; l < (e->urgent_hold ? 1 : LANE_COUNT); l++)
 		for (int c = 0; c < CHANNEL_COUNT; c++) {
 			struct engine_channel *ch = &e->ch[c];
 
@@ -718,6 +729,11 @@ static void engine_read(struct engine *e)
 		ch->asked = ch->got = 0;
 		if (!ch->open || room <= 0)
 			continue;
+		/* A channel reads its normal lane only once its urgent lane came
+		 * back short (each channel has its own room and tokens, so the
+		 * phase alone does not say that). */
+		if (e->read_phase == READ_NORMAL && (ch->urgent_more || e->urgent_hold))
+			continue;
 		if (rate_limited(&ch->rate)) {
 			if (ch->more && rate_available(&ch->rate) < room)
 				rate_request(&ch->rate, room - rate_available(&ch->rate));
@@ -735,6 +751,15 @@ static void engine_read(struct engine *e)
 static void on_read_retry(uv_timer_t *t)
 {
 	engine_read(t->data);
+}
+
+void engine_set_urgent_hold(struct engine *e, bool hold)
+{
+	if (e->urgent_hold == hold)
+		return;
+	e->urgent_hold = hold;
+	if (!hold && e->reads_out == 0)
+		engine_read(e);
 }
 
 void engine_kick(struct engine *e)

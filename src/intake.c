@@ -7,9 +7,11 @@
 
 #include <jansson.h>
 
+#include "expander.h"
 #include "job.h"
 #include "keys.h"
 #include "log.h"
+#include "sms_segments.h"
 
 /* One batch handed to the accept script; freed when its reply arrives. */
 struct intake_batch {
@@ -17,6 +19,7 @@ struct intake_batch {
 	int n;
 	struct intake_record *recs;
 	int room[CHANNEL_COUNT];	/* reserved for messages claimed at once */
+	bool urgent_only;		/* taken early by the urgent scan */
 };
 
 static bool held_has(const struct intake *in, const char *entry)
@@ -100,6 +103,221 @@ static json_t *message_record(const struct job *job)
 	return m;
 }
 
+/* The channel chain and addresses of a recipient, as the scripts take them. */
+static json_t *recipient_chain(const struct recipient *r)
+{
+	json_t *chain = json_array();
+
+	for (int i = 0; chain != NULL && i < r->n_channels; i++)
+		json_array_append_new(chain, json_string(channel_name(r->channels[i])));
+	return chain;
+}
+
+static json_t *recipient_addr(const struct recipient *r)
+{
+	json_t *addr = json_object();
+
+	if (addr == NULL)
+		return NULL;
+	if (r->phone)
+		json_object_set_new(addr, "sms", json_string(r->phone));
+	if (r->email)
+		json_object_set_new(addr, "email", json_string(r->email));
+	if (r->signal)
+		json_object_set_new(addr, "signal", json_string(r->signal));
+	return addr;
+}
+
+/* texts: a string or {lang: text} (normalised by job_parse). Sets *tx to
+ * the texts as JSON {lang: text} ("*" for a text without a language) and
+ * *first to the first language given, for recipients whose language and
+ * the default are both missing. */
+static int alert_texts(json_t *v, char **tx, const char **first)
+{
+	json_t *obj;
+
+	*tx = NULL;
+	*first = "*";
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (json_is_string(v))
+		obj = json_pack("{s:O}", "*", v);
+	else {
+		obj = json_incref(v);
+		*first = json_object_iter_key(json_object_iter(v));
+	}
+	if (obj == NULL)
+		return -1;
+	*tx = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	return *tx ? 0 : -1;
+}
+
+/* The SMS segments of each text, logged with the job and kept in its
+ * record ({"en": {"segments": 2, "encoding": "GSM-7"}}): what an alert
+ * costs is decided by them. */
+static json_t *alert_segments(const char *job_id, json_t *message)
+{
+	json_t *out = json_object(), *text;
+	const char *lang;
+
+	if (out == NULL)
+		return NULL;
+	if (json_is_string(message)) {
+		json_t *one = json_object();
+
+		json_object_set(one, "*", message);
+		message = one;
+	} else
+		json_incref(message);
+	json_object_foreach(message, lang, text) {
+		struct sms_segments seg;
+		const char *t = json_string_value(text);
+
+		if (t == NULL || sms_segments_count(t, strlen(t), &seg) != 0)
+			continue;
+		json_object_set_new(out, lang, json_pack("{s:i, s:s}", "segments", seg.segments,
+							  "encoding", sms_encoding_name(seg.encoding)));
+		log_info("job %s: text %s: %d SMS segment%s (%s, %d units)", job_id,
+			 strcmp(lang, "*") == 0 ? "(one for all)" : lang, seg.segments,
+			 seg.segments == 1 ? "" : "s", sms_encoding_name(seg.encoding), seg.units);
+	}
+	json_decref(message);
+	return out;
+}
+
+/* The accept script's "alert" record of an action_alert (see pregon.lua). */
+static json_t *alert_record(const struct config *cfg, const struct job *job)
+{
+	json_t *doc = job->doc, *aud = json_object_get(doc, "audience");
+	json_t *a, *replies = json_object_get(doc, "replies"), *rcps, *r;
+	const char *tf, *sf;
+	char *tx = NULL, *sj = NULL, *rj = NULL, *segj = NULL;
+	json_t *seg = NULL;
+	size_t i;
+
+	if (alert_texts(json_object_get(doc, "message"), &tx, &tf) != 0 ||
+	    alert_texts(json_object_get(doc, "subject"), &sj, &sf) != 0)
+		goto oom;
+	if (json_is_object(replies) && (rj = json_dumps(replies, JSON_COMPACT)) == NULL)
+		goto oom;
+	seg = alert_segments(job->id, json_object_get(doc, "message"));
+	if (seg == NULL || (segj = json_dumps(seg, JSON_COMPACT)) == NULL)
+		goto oom;
+	a = json_pack("{s:b, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s}",
+		      "urgent", job->urgent, "expires", (json_int_t)job->expires_ms,
+		      "tx", tx, "tf", tf, "sj", sj ? sj : "", "sf", sf,
+		      "dl", cfg->templates_default_lang, "replies", rj ? rj : "",
+		      "rw", (json_int_t)(cfg->alerts_reply_window_ms / 1000), "segments", segj);
+	if (a == NULL)
+		goto oom;
+	if (json_is_string(json_object_get(aud, "list")))
+		json_object_set(a, "list", json_object_get(aud, "list"));
+	rcps = json_object_get(aud, "recipients");
+	if (json_is_array(rcps)) {
+		json_t *rc = json_array();
+
+		json_object_set_new(a, "rc", rc);
+		json_array_foreach(rcps, i, r) {
+			struct recipient rec;
+			struct err err;
+			json_t *one;
+			char *txt;
+
+			/* Normalised by job_parse already; this fills the chain. */
+			if (recipient_parse(r, "", &rec, &err) != 0)
+				continue;
+			one = json_pack("{s:s, s:o, s:o, s:s}", "c", rec.id, "chain", recipient_chain(&rec),
+					"addr", recipient_addr(&rec), "lang", rec.lang ? rec.lang : "");
+			txt = one ? json_dumps(one, JSON_COMPACT) : NULL;
+			json_decref(one);
+			if (txt == NULL || json_array_append_new(rc, json_string(txt)) != 0) {
+				free(txt);
+				json_decref(a);
+				goto oom;
+			}
+			free(txt);
+		}
+	}
+	free(tx);
+	free(sj);
+	free(rj);
+	free(segj);
+	json_decref(seg);
+	return a;
+oom:
+	free(tx);
+	free(sj);
+	free(rj);
+	free(segj);
+	json_decref(seg);
+	return NULL;
+}
+
+/* A contact_upsert's contact as stored: the known fields only, channels
+ * only when the producer gave an order (else the default order applies
+ * when an alert reaches the contact). */
+static json_t *contact_record(const struct job *job)
+{
+	const struct recipient *r = &job->recipient;
+	json_t *c = json_pack("{s:s}", "id", r->id);
+	json_t *given = json_object_get(json_object_get(job->doc, "contact"), "channels");
+
+	if (c == NULL)
+		return NULL;
+	if (r->name)
+		json_object_set_new(c, "name", json_string(r->name));
+	if (r->phone)
+		json_object_set_new(c, "phone", json_string(r->phone));
+	if (r->email)
+		json_object_set_new(c, "email", json_string(r->email));
+	if (r->signal)
+		json_object_set_new(c, "signal", json_string(r->signal));
+	if (r->lang)
+		json_object_set_new(c, "lang", json_string(r->lang));
+	if (r->tz)
+		json_object_set_new(c, "tz", json_string(r->tz));
+	if (json_is_array(given))
+		json_object_set_new(c, "channels", recipient_chain(r));
+	return c;
+}
+
+/* What the accept script needs of a valid job, added to meta. */
+static int add_job_record(const struct config *cfg, const struct job *job, json_t *meta)
+{
+	json_t *v;
+
+	switch (job->kind) {
+	case JOB_MESSAGE:
+		v = json_array();
+		if (v == NULL || json_array_append_new(v, message_record(job)) != 0) {
+			json_decref(v);
+			return -1;
+		}
+		return json_object_set_new(meta, "msgs", v);
+	case JOB_ACTION_ALERT:
+		v = alert_record(cfg, job);
+		return v ? json_object_set_new(meta, "alert", v) : -1;
+	case JOB_CONTACT_UPSERT:
+		v = contact_record(job);
+		if (v == NULL || json_object_set_new(meta, "contact", v) != 0)
+			return -1;
+		if (json_is_array(json_object_get(job->doc, "lists")))
+			return json_object_set(meta, "lists", json_object_get(job->doc, "lists"));
+		return 0;
+	case JOB_CONTACT_DELETE:
+		return json_object_set(meta, "contact_id", json_object_get(job->doc, "contact_id"));
+	default:
+		return -1;
+	}
+}
+
+static bool kind_implemented(enum job_kind kind)
+{
+	return kind == JOB_MESSAGE || kind == JOB_ACTION_ALERT || kind == JOB_CONTACT_UPSERT ||
+	       kind == JOB_CONTACT_DELETE;
+}
+
 int intake_build_record(const struct config *cfg, const char *entry_id,
 			const char *raw, size_t raw_len, struct intake_record *rec)
 {
@@ -123,7 +341,7 @@ int intake_build_record(const struct config *cfg, const char *entry_id,
 		rc = job_parse(raw, raw_len, &limits, &job, &err);
 		if (rc != 0)
 			snprintf(rec->reason, sizeof(rec->reason), "%s", err.msg);
-		else if (job.kind != JOB_MESSAGE) {
+		else if (!kind_implemented(job.kind)) {
 			/* Validated, but sending this kind lands in a later version:
 			 * dead-lettered so `pregon dead replay` can run it then. */
 			snprintf(rec->reason, sizeof(rec->reason),
@@ -151,10 +369,12 @@ int intake_build_record(const struct config *cfg, const char *entry_id,
 		}
 	}
 	if (rc == 0) {
-		json_t *msgs = json_array();
-
-		json_array_append_new(msgs, message_record(&job));
-		json_object_set_new(meta, "msgs", msgs);
+		rec->urgent = job.kind == JOB_ACTION_ALERT && job.urgent;
+		if (add_job_record(cfg, &job, meta) != 0) {
+			json_decref(meta);
+			job_free(&job);
+			return -1;
+		}
 	}
 	rec->meta = json_dumps(meta, JSON_COMPACT);
 	json_decref(meta);
@@ -223,6 +443,13 @@ static void on_accept(struct rconn *c, redisReply *r, void *data)
 				continue;
 			if (strcmp(v, "accepted") == 0)
 				in->accepted++;
+			else if (strcmp(v, "expand") == 0) {
+				in->accepted++;
+				if (b->urgent_only)
+					in->urgent_early++;
+				if (in->expander != NULL)
+					expander_kick(in->expander);
+			}
 			else if (strcmp(v, "rejected") == 0) {
 				in->rejected++;
 				log_info("job rejected (kind %s): %s",
@@ -239,8 +466,17 @@ static void on_accept(struct rconn *c, redisReply *r, void *data)
 		intake_kick(in);
 }
 
-/* Entries: an array of [id, [field, value, ...] or nil]. */
-static int process_entries(struct intake *in, const redisReply *entries)
+/* A cheap look before parsing: could this job be an urgent alert? */
+static bool maybe_urgent(const char *raw, size_t len)
+{
+	return memmem(raw, len, "\"urgent\"", 8) != NULL &&
+	       memmem(raw, len, "action_alert", 12) != NULL;
+}
+
+/* Entries: an array of [id, [field, value, ...] or nil]. With urgent_only
+ * (the urgent scan), only valid urgent alerts are taken; the rest is left
+ * for the reads in order. */
+static int process_entries(struct intake *in, const redisReply *entries, bool urgent_only)
 {
 	struct intake_batch *b;
 	const char **args;
@@ -259,6 +495,7 @@ static int process_entries(struct intake *in, const redisReply *entries)
 	if (b == NULL || b->recs == NULL || args == NULL || lens == NULL)
 		goto oom;
 	b->in = in;
+	b->urgent_only = urgent_only;
 	for (int i = 0; i < n; i++) {
 		const redisReply *e = entries->element[i];
 		const redisReply *fields;
@@ -275,6 +512,8 @@ static int process_entries(struct intake *in, const redisReply *entries)
 		}
 		rec = &b->recs[b->n];
 		fields = e->element[1];
+		if (urgent_only && fields->type != REDIS_REPLY_ARRAY)
+			continue;
 		if (fields->type == REDIS_REPLY_NIL) {
 			/* Deleted or trimmed since delivery: acknowledge only. */
 			json_t *meta = json_pack("{s:s, s:b}", "e", e->element[0]->str, "gone", 1);
@@ -288,8 +527,15 @@ static int process_entries(struct intake *in, const redisReply *entries)
 					raw = fields->element[f + 1]->str;
 					raw_len = fields->element[f + 1]->len;
 				}
+			if (urgent_only && (raw == NULL || !maybe_urgent(raw, raw_len)))
+				continue;
 			if (intake_build_record(in->cfg, e->element[0]->str, raw, raw_len, rec) != 0)
 				rec->meta = NULL;
+			else if (urgent_only && !rec->urgent) {
+				free(rec->meta);
+				memset(rec, 0, sizeof(*rec));
+				continue;
+			}
 		}
 		if (rec->meta == NULL)
 			goto oom;
@@ -340,6 +586,58 @@ oom:
 	return -1;
 }
 
+/* ---- the urgent scan ----
+ *
+ * The stream is read in order, so an urgent alert behind a backlog of
+ * 200,000 jobs would wait for all of them. While reads come back full
+ * (a backlog), the newest entries are looked at every [alerts]
+ * urgent_scan, and urgent alerts among them are accepted at once, out of
+ * order. When the in-order read reaches such an entry, the accept script
+ * finds it recorded by this very entry and only acknowledges it. Each
+ * scan reads up to SCAN_COUNT entries newer than the last one scanned: an
+ * inflow faster than that per interval is left to the in-order read. */
+
+#define SCAN_COUNT "500"
+
+static void on_scan(struct rconn *c, redisReply *r, void *data)
+{
+	struct intake *in = data;
+
+	(void)c;
+	in->scanning = false;
+	if (r == NULL || in->stopping || store_reply_error(in->store, r, "XREVRANGE jobs") ||
+	    r->type != REDIS_REPLY_ARRAY || r->elements == 0)
+		return;
+	if (r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2 &&
+	    r->element[0]->element[0]->type == REDIS_REPLY_STRING)
+		snprintf(in->scan_last, sizeof(in->scan_last), "(%s", r->element[0]->element[0]->str);
+	process_entries(in, r, true);
+}
+
+static void on_scan_timer(uv_timer_t *t)
+{
+	struct intake *in = t->data;
+	const char *argv[] = { "XREVRANGE", in->stream, "+", in->scan_last[0] ? in->scan_last : "-",
+			       "COUNT", SCAN_COUNT };
+
+	if (in->scanning || in->stopping || !in->store->ready)
+		return;
+	if (rconn_command(in->store->writer, on_scan, in, 0, 6, argv, NULL) == 0)
+		in->scanning = true;
+}
+
+static void backlog_state(struct intake *in, bool backlog)
+{
+	if (backlog == in->backlog)
+		return;
+	in->backlog = backlog;
+	if (backlog) {
+		log_debug("intake: backlog: scanning for urgent alerts");
+		uv_timer_start(&in->scan_timer, on_scan_timer, 0, (uint64_t)in->cfg->alerts_urgent_scan_ms);
+	} else
+		uv_timer_stop(&in->scan_timer);
+}
+
 static void on_read(struct rconn *c, redisReply *r, void *data)
 {
 	struct intake *in = data;
@@ -369,13 +667,15 @@ static void on_read(struct rconn *c, redisReply *r, void *data)
 		    entries->element[n - 1]->element[0]->type == REDIS_REPLY_STRING)
 			snprintf(in->pending_cursor, sizeof(in->pending_cursor), "%s",
 				 entries->element[n - 1]->element[0]->str);
-		if (process_entries(in, entries) < 0) {
+		if (process_entries(in, entries, false) < 0) {
 			uv_timer_start(&in->retry_timer, on_retry_timer, 1000, 0);
 			return;
 		}
 	}
 	if (was_pending && n == 0)
 		in->from_pending = false;	/* own pending list read to its end */
+	if (!was_pending)
+		backlog_state(in, n >= in->cfg->jobs_batch);
 	intake_kick(in);
 }
 
@@ -423,7 +723,7 @@ static void on_autoclaim(struct rconn *c, redisReply *r, void *data)
 		return;
 	snprintf(in->claim_cursor, sizeof(in->claim_cursor), "%s", r->element[0]->str);
 	if (r->element[1]->type == REDIS_REPLY_ARRAY && r->element[1]->elements > 0) {
-		int n = process_entries(in, r->element[1]);
+		int n = process_entries(in, r->element[1], false);
 
 		if (n > 0) {
 			in->reclaimed += (uint64_t)n;
@@ -465,8 +765,10 @@ void intake_init(struct intake *in, uv_loop_t *loop, const struct config *cfg,
 	store_key(store, in->stream, sizeof(in->stream), "jobs");
 	uv_timer_init(loop, &in->claim_timer);
 	uv_timer_init(loop, &in->retry_timer);
+	uv_timer_init(loop, &in->scan_timer);
 	in->claim_timer.data = in;
 	in->retry_timer.data = in;
+	in->scan_timer.data = in;
 	every = (uint64_t)cfg->jobs_reclaim_after_ms / 4;
 	if (every < 250)
 		every = 250;
@@ -491,6 +793,7 @@ void intake_stop(struct intake *in, void (*on_drained)(struct intake *in))
 	in->on_drained = on_drained;
 	uv_timer_stop(&in->claim_timer);
 	uv_timer_stop(&in->retry_timer);
+	uv_timer_stop(&in->scan_timer);
 	if (in->processing == 0 && on_drained)
 		on_drained(in);
 }
@@ -502,4 +805,5 @@ void intake_close(struct intake *in)
 	in->n_held = in->cap_held = 0;
 	uv_close((uv_handle_t *)&in->claim_timer, NULL);
 	uv_close((uv_handle_t *)&in->retry_timer, NULL);
+	uv_close((uv_handle_t *)&in->scan_timer, NULL);
 }

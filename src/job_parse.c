@@ -578,6 +578,13 @@ static int parse_recipient(struct parse *ps, json_t *obj, const char *path,
 	return get_channels(ps, obj, path, r);
 }
 
+int recipient_parse(json_t *obj, const char *path, struct recipient *r, struct err *err)
+{
+	struct parse ps = { &job_limits_default, err };
+
+	return parse_recipient(&ps, obj, path != NULL ? path : "", r);
+}
+
 static int get_recipient(struct parse *ps, json_t *doc, const char *key,
 			 struct recipient *r)
 {
@@ -826,6 +833,8 @@ static int parse_action_alert(struct parse *ps, struct job *job)
 		return -1;
 	if (get_time(ps, doc, NULL, "expires_at", 0, NULL, 1, &expires, &present) < 0)
 		return -1;
+	job->urgent = json_is_true(urgent);
+	job->expires_ms = present ? expires : 0;
 	return get_replies(ps, doc);
 }
 

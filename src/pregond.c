@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "expander.h"
 #include "http_client.h"
 #include "http_server.h"
 #include "intake.h"
@@ -35,6 +36,7 @@ struct pregond {
 	struct store store;
 	struct intake intake;
 	struct engine engine;
+	struct expander expander;
 	struct http_client *http_client;	/* the adapters' */
 	struct http_server *http_server;	/* webhooks, API, metrics */
 	struct sms_webhooks sms_webhooks;
@@ -62,8 +64,10 @@ static void on_store_ready(struct store *s, bool ready, void *data)
 
 	(void)s;
 	engine_store_state(&d->engine, ready);
-	if (ready)
+	if (ready) {
 		intake_kick(&d->intake);
+		expander_kick(&d->expander);
+	}
 }
 
 static void on_jobs_reader_state(struct rconn *c, bool up, void *data)
@@ -158,6 +162,7 @@ static void on_engine_closed(struct engine *e)
 		http_server_close(d->http_server, on_http_server_closed, NULL);
 	}
 	intake_close(&d->intake);
+	expander_close(&d->expander);
 	rconn_close(&d->writer, on_writer_closed);
 	uv_close((uv_handle_t *)&d->sig_term, on_closed_handle);
 	uv_close((uv_handle_t *)&d->sig_int, on_closed_handle);
@@ -202,6 +207,7 @@ static void shutdown_start(struct pregond *d, const char *why)
 	 * delivered to them stays pending and is reclaimed. */
 	rconn_close(&d->jobs_reader, on_reader_closed);
 	rconn_close(&d->ready_reader, on_reader_closed);
+	expander_stop(&d->expander);
 	intake_stop(&d->intake, on_intake_drained);
 	engine_stop(&d->engine, on_engine_drained);
 }
@@ -311,6 +317,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	intake_init(&d->intake, d->loop, &d->cfg, &d->store, &d->jobs_reader, &d->engine);
+	expander_init(&d->expander, d->loop, &d->cfg, &d->store, &d->engine);
+	d->intake.expander = &d->expander;
 	if (d->cfg.http_listen[0] != '\0' && start_http(d, &err) != 0) {
 		log_error("%s", err.msg);
 		return 1;

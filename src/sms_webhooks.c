@@ -112,7 +112,7 @@ struct held_call {
 	struct http_exchange *x;
 	bool inbound;
 	int nargs;
-	char *args[8];
+	char *args[9];
 };
 
 static void held_free(struct held_call *h)
@@ -393,9 +393,11 @@ static void on_inbound(struct http_exchange *x, const struct http_req *req, void
 		break;
 	}
 	w->inbound_ok++;
-	const char *args[8] = { "sms", e164, body, sid, consent_intent_name(intent),
-				matched ? matched : "", answer, kind };
-	store_call(w, x, true, 8, args);
+	char folded[160];
+	const char *args[9] = { "sms", e164, body, sid, consent_intent_name(intent),
+				matched ? matched : "", answer, kind,
+				consent_reply_fold(body, strlen(body), folded, sizeof(folded)) };
+	store_call(w, x, true, 9, args);
 out:
 	form_free(&f);
 }

@@ -26,7 +26,7 @@ void store_init(struct store *s, struct rconn *writer, const struct config *cfg)
 
 void store_add_ready_cb(struct store *s, store_ready_cb cb, void *data)
 {
-	if (s->n_on_ready < 4) {
+	if (s->n_on_ready < (int)(sizeof(s->on_ready) / sizeof(s->on_ready[0]))) {
 		s->on_ready[s->n_on_ready] = cb;
 		s->on_ready_data[s->n_on_ready++] = data;
 	}
@@ -129,6 +129,8 @@ void store_writer_state(struct store *s, bool up)
 			s->setup_pending++;
 	}
 	create_group(s, "jobs");
+	create_group(s, "expand:urgent");
+	create_group(s, "expand:normal");
 	for (int ch = 0; ch < CHANNEL_COUNT; ch++)
 		for (int l = 0; l < 2; l++) {
 			char name[64];

@@ -91,7 +91,8 @@ end
 -- m: job, kind, contact, chain (list), addr (channel -> address), d (the
 -- payload as JSON: body, subject, chain, addr; stored as one field, since
 -- every field of a hash costs on each write and read), urgent ('0'/'1'),
--- expires (ms or 0), due (ms or 0).
+-- expires (ms or 0), due (ms or 0), rp (seconds a reply is matched to
+-- this message, when its job has reply keywords; else nil).
 -- Message ids are "m<job seq>.<n>": the messages of a job are found from
 -- its hash (seq, messages) without a list to keep.
 --
@@ -136,7 +137,17 @@ local function create_message(m, mid)
 	if m.bypass then
 		redis.call('HSET', mkey, 'bypass', '1')
 	end
+	if m.rp then
+		redis.call('HSET', mkey, 'rp', m.rp)
+	end
 	redis.call('EXPIRE', mkey, retention)
+	-- Which messages hold this contact's addresses: contact_delete erases
+	-- them (contract section 2).
+	if m.contact and m.contact ~= '' then
+		local ck = P .. 'cm:' .. m.contact
+		redis.call('SADD', ck, mid)
+		redis.call('EXPIRE', ck, retention)
+	end
 	redis.call('HINCRBY', P .. 'job:' .. m.job, 'c:' .. channel .. ':' .. status, '1')
 	event(m.job, m.kind, mid, m.contact, channel, 'accepted', 0)
 	if status == 'accepted' then
@@ -158,8 +169,8 @@ end
 -- Falls back to the channels after `channel` in the recipient's order
 -- (contract section 2): a new message of the same job.
 local function fall_back(mkey, mid, job, kind, contact, channel)
-	local g = redis.call('HMGET', mkey, 'd', 'urgent', 'expires')
-	if not g[1] then return end
+	local g = redis.call('HMGET', mkey, 'd', 'urgent', 'expires', 'rp')
+	if not g[1] or g[1] == '' then return end	-- gone, or erased with its contact
 	local d = cjson.decode(g[1])
 	local rest, after = {}, false
 	for _, ch in ipairs(d.chain or {}) do
@@ -171,7 +182,7 @@ local function fall_back(mkey, mid, job, kind, contact, channel)
 		local fallback_mid = string.match(mid, '^(m%d+)%.') .. '.' .. n
 		create_message({ job = job, kind = kind, contact = contact, chain = rest,
 			addr = d.addr, d = g[1], urgent = g[2],
-			expires = tonumber(g[3]) or 0, due = 0 }, fallback_mid)
+			expires = tonumber(g[3]) or 0, due = 0, rp = g[4] }, fallback_mid)
 	end
 end
 
@@ -198,7 +209,8 @@ end
 
 -- Where provider feedback can move a message, by rank: a callback never
 -- moves it back (a late "sent" after "delivered").
-local feedback_rank = { sent = 1, delivered = 2, undelivered = 2, failed = 2, read = 3 }
+-- A reply outranks them all: whoever answers got the message.
+local feedback_rank = { sent = 1, delivered = 2, undelivered = 2, failed = 2, read = 3, replied = 4 }
 
 -- Applies provider feedback (a status callback) to message mid.
 local function apply_feedback(mid, status, err, provider_id)
@@ -221,6 +233,204 @@ local function apply_feedback(mid, status, err, provider_id)
 	return 'applied'
 end
 
+-- The reply keywords of a job, keyword (lower case) -> meaning.
+local function reply_keywords(jk)
+	local raw = redis.call('HGET', jk, 'replies')
+	if not raw or raw == '' then return nil end
+	local out = {}
+	for kw, meaning in pairs(cjson.decode(raw)) do out[string.lower(kw)] = meaning end
+	return out
+end
+
+-- Matches an inbound text to the latest message that asked this address
+-- for a reply (<p>rto:<channel>:<address>, set when it was sent, kept for
+-- the job's reply window). A keyword records `replied` with its meaning;
+-- the person's latest meaning is the one counted (<p>job: r:<meaning>).
+-- Anything else is a free-text reply, kept with the job (<p>replies:<job>,
+-- never in events) and counted (rtext). norm is the text as the caller
+-- folded it; keywords are folded with string.lower (ASCII).
+-- Returns nil (no message asked), or {meaning, contact, job}.
+local function match_reply(channel, from, text, norm, sid)
+	local mid = redis.call('GET', P .. 'rto:' .. channel .. ':' .. consent_addr(channel, from))
+	if not mid then return nil end
+	local mkey = P .. 'msg:' .. mid
+	local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status', 'attempt', 'meaning')
+	local job, kind, contact, mch, cur = f[1], f[2], f[3], f[4], f[5]
+	if not job then return nil end
+	local jk = P .. 'job:' .. job
+	if norm == '' then norm = string.lower(string.match(text, '^%s*(.-)%s*$')) end
+	local kws = reply_keywords(jk) or {}
+	local meaning = kws[norm]
+	if meaning then
+		if f[7] == meaning then return { meaning = meaning, contact = contact, job = job } end
+		if f[7] and f[7] ~= '' then redis.call('HINCRBY', jk, 'r:' .. f[7], -1) end
+		redis.call('HINCRBY', jk, 'r:' .. meaning, 1)
+	else
+		redis.call('HINCRBY', jk, 'rtext', 1)
+		local rk = P .. 'replies:' .. job
+		redis.call('XADD', rk, '*', 'message', mid, 'contact', contact or '', 'channel', channel,
+			'text', text, 'at', now_iso, 'provider_id', sid)
+		redis.call('EXPIRE', rk, retention)
+	end
+	-- A message still being sent keeps its status; the reply is recorded.
+	if feedback_rank[cur] and cur ~= 'replied' then
+		set_status(mkey, job, mch, cur, 'replied', 'meaning', meaning or f[7] or '')
+	elseif meaning then
+		redis.call('HSET', mkey, 'meaning', meaning)
+	end
+	event(job, kind, mid, contact, mch, 'replied', f[6], nil, nil, meaning)
+	return { meaning = meaning, contact = contact or '', job = job }
+end
+
+-- ---- contacts and lists (contract section 2) ----
+--
+-- <p>contact:<id>  hash: name, phone, email, signal, lang, tz, channels
+--                  (comma-separated), lists (JSON array), updated, source
+-- <p>contacts      set of contact ids; <p>list:<name> set of contact ids;
+-- <p>lists         set of list names that have members
+-- <p>cm:<id>       set of the message ids that hold the contact's address
+
+local function str(v)
+	if type(v) == 'string' then return v end
+	return ''
+end
+
+local function json_array(t)
+	if #t == 0 then return '[]' end
+	return cjson.encode(t)
+end
+
+-- Names in order, each once.
+local function unique(list)
+	local out, seen = {}, {}
+	for _, v in ipairs(list) do
+		if type(v) == 'string' and not seen[v] then
+			seen[v] = true
+			out[#out + 1] = v
+		end
+	end
+	return out
+end
+
+local function list_remove(name, id)
+	redis.call('SREM', P .. 'list:' .. name, id)
+	if redis.call('SCARD', P .. 'list:' .. name) == 0 then
+		redis.call('SREM', P .. 'lists', name)
+	end
+end
+
+-- Creates or replaces contact c (a recipient object, already validated
+-- and normalised by the caller) and its memberships: mode keep (as they
+-- are), set (exactly `lists`) or add (and `lists`).
+local function contact_upsert(c, mode, lists, source)
+	local id = c.id
+	local ck = P .. 'contact:' .. id
+	local existed = redis.call('EXISTS', ck) == 1
+	local raw = redis.call('HGET', ck, 'lists')
+	local old = (raw and raw ~= '') and cjson.decode(raw) or {}
+	local new
+	if mode == 'set' then
+		new = unique(lists)
+	elseif mode == 'add' then
+		new = {}
+		for _, v in ipairs(old) do new[#new + 1] = v end
+		for _, v in ipairs(lists) do new[#new + 1] = v end
+		new = unique(new)
+	else
+		new = unique(old)
+	end
+	local keep = {}
+	for _, name in ipairs(new) do keep[name] = true end
+	for _, name in ipairs(old) do
+		if not keep[name] then list_remove(name, id) end
+	end
+	for _, name in ipairs(new) do
+		redis.call('SADD', P .. 'list:' .. name, id)
+		redis.call('SADD', P .. 'lists', name)
+	end
+	local chans = {}
+	if type(c.channels) == 'table' then
+		for _, ch in ipairs(c.channels) do chans[#chans + 1] = str(ch) end
+	end
+	redis.call('DEL', ck)
+	redis.call('HSET', ck, 'name', str(c.name), 'phone', str(c.phone), 'email', str(c.email),
+		'signal', str(c.signal), 'lang', str(c.lang), 'tz', str(c.tz),
+		'channels', table.concat(chans, ','), 'lists', json_array(new),
+		'updated', now_s, 'source', str(source))
+	redis.call('SADD', P .. 'contacts', id)
+	return existed and 'updated' or 'created'
+end
+
+-- Erases contact id: its record, its list memberships, the addresses in
+-- its message records (which keep the contact id, status and counts) and
+-- the address-keyed reply and last-job pointers. Messages not yet sent to
+-- it are cancelled. The opt-out sets and consent ledgers stay: consent
+-- must survive deletion.
+local function contact_delete(id)
+	local ck = P .. 'contact:' .. id
+	local existed = redis.call('EXISTS', ck) == 1
+	local c = redis.call('HMGET', ck, 'phone', 'email', 'signal', 'lists')
+	local addrs = {}
+	local function forget(ch, a)
+		if a and a ~= '' then addrs[#addrs + 1] = { ch, a } end
+	end
+	forget('sms', c[1])
+	forget('signal', c[1])
+	forget('email', c[2])
+	forget('signal', c[3])
+	forget('sms', c[3])
+	if c[4] and c[4] ~= '' then
+		for _, name in ipairs(cjson.decode(c[4])) do list_remove(name, id) end
+	end
+	redis.call('DEL', ck)
+	redis.call('SREM', P .. 'contacts', id)
+	local mk = P .. 'cm:' .. id
+	for _, mid in ipairs(redis.call('SMEMBERS', mk)) do
+		local mkey = P .. 'msg:' .. mid
+		local f = redis.call('HMGET', mkey, 'job', 'kind', 'channel', 'status', 'attempt', 'to')
+		if f[1] then
+			forget(f[3], f[6])
+			if f[4] == 'accepted' or f[4] == 'scheduled' then
+				set_status(mkey, f[1], f[3], f[4], 'cancelled', 'error', 'contact deleted')
+				event(f[1], f[2], mid, id, f[3], 'cancelled', f[5], nil, 'contact deleted')
+				redis.call('ZREM', P .. 'scheduled', mid)
+			end
+			redis.call('HSET', mkey, 'to', '', 'd', '', 'erased', '1')
+		end
+	end
+	redis.call('DEL', mk)
+	for _, a in ipairs(addrs) do
+		local addr = consent_addr(a[1], a[2])
+		redis.call('DEL', P .. 'last:' .. a[1] .. ':' .. addr, P .. 'rto:' .. a[1] .. ':' .. addr)
+	end
+	return existed and 'deleted' or 'absent'
+end
+
+-- Records an action alert: the job's texts, reply keywords and audience
+-- (a list, walked later; or the inline recipients, one list entry each),
+-- and queues its expansion (<p>expand:<lane>, one entry per job, pending
+-- in the group while an instance expands it).
+local function alert_accept(id, kind, a, jk)
+	local seq = redis.call('INCR', P .. 'jobseq')
+	local src = a.list and 'list' or 'inline'
+	redis.call('HSET', jk, 'kind', kind, 'created', now_s, 'seq', seq, 'messages', 0,
+		'urgent', a.urgent and '1' or '0', 'expires', string.format('%d', tonumber(a.expires) or 0),
+		'tx', str(a.tx), 'tf', str(a.tf), 'sj', str(a.sj), 'sf', str(a.sf), 'dl', str(a.dl),
+		'replies', str(a.replies), 'rw', string.format('%d', tonumber(a.rw) or 0),
+		'segments', str(a.segments), 'src', src, 'list', str(a.list),
+		'xc', '0', 'xn', 0, 'xdup', 0, 'x', 'run')
+	redis.call('EXPIRE', jk, retention)
+	if src == 'inline' then
+		local xr = P .. 'xr:' .. id
+		local rc = a.rc or {}
+		for i = 1, #rc, 100 do
+			redis.call('RPUSH', xr, unpack(rc, i, math.min(i + 99, #rc)))
+		end
+		redis.call('EXPIRE', xr, retention)
+	end
+	redis.call('XADD', P .. 'expand:' .. lane_of(a.urgent and '1' or '0'), '*', 'job', id)
+end
+
 -- accept: ARGV[7] the caller's room per channel ("sms=n,email=n,signal=n"),
 -- then ARGV[8..] in fours, one per jobs-stream entry: a JSON record, the
 -- raw job text, the rejection reason ('' if valid) and the reason as events
@@ -229,8 +439,17 @@ end
 --   {"e": entry id, "id": job id or null, "kind": kind or null,
 --    "gone": true (entry deleted before we read it: acknowledge only),
 --    "msgs": [{"contact","chain":[...],"addr":{...},"d": payload JSON,
---              "urgent":0|1,"expires":ms,"due":ms}]}
--- Returns {statuses, sends}: one status per entry, and a send record per
+--              "urgent":0|1,"expires":ms,"due":ms}],
+--    or, for an action alert, "alert": {"urgent", "expires", "tx" (texts by
+--    language, JSON), "tf" (the first language), "sj"/"sf" (subjects, the
+--    same), "dl" (default language), "replies" (JSON or absent), "rw" (reply
+--    window, s), "segments" (JSON), "list" or "rc" (inline recipients, each
+--    a JSON {"c","chain","addr","lang"})},
+--    or "contact" (a normalised recipient) with "lists" (absent: keep), or
+--    "contact_id" (delete)}
+-- Returns {statuses, sends}: one status per entry (accepted, expand: an
+-- alert whose expansion is queued, rejected, duplicate, retried, gone),
+-- and a send record per
 -- message claimed at once (the fast path: a job of one message, due now,
 -- with room on its channel). Such a job's entry is NOT acknowledged here:
 -- it stays pending in the jobs group as the message's lease, and the
@@ -265,9 +484,12 @@ if op == 'accept' then
 				else
 					-- This entry was accepted before and not acknowledged:
 					-- its message was claimed at once by an instance that
-					-- is gone. Queue what is still in flight.
-					local j = redis.call('HMGET', jk, 'seq', 'messages')
-					for k = 1, tonumber(j[2]) or 0 do
+					-- is gone. Queue what is still in flight. (Only a
+					-- "message" job is claimed at once; an alert read
+					-- early by the urgent scan comes back here too.)
+					local j = redis.call('HMGET', jk, 'seq', 'messages', 'kind')
+					local n = j[3] == 'message' and (tonumber(j[2]) or 0) or 0
+					for k = 1, n do
 						local mid = 'm' .. j[1] .. '.' .. k
 						local f = redis.call('HMGET', P .. 'msg:' .. mid, 'status', 'channel', 'urgent')
 						if f[1] == 'sending' then
@@ -276,6 +498,23 @@ if op == 'accept' then
 					end
 					out[#out + 1] = 'retried'
 				end
+			elseif r.alert then
+				alert_accept(id, kind, r.alert, jk)
+				out[#out + 1] = 'expand'
+			elseif r.contact or r.contact_id then
+				local result
+				if r.contact then
+					result = contact_upsert(r.contact, type(r.lists) == 'table' and 'set' or 'keep',
+						type(r.lists) == 'table' and r.lists or {}, 'crm job ' .. id)
+				else
+					result = contact_delete(r.contact_id)
+				end
+				local contact = r.contact and r.contact.id or r.contact_id
+				redis.call('HSET', jk, 'kind', kind, 'created', now_s, 'result', result,
+					'contact', contact)
+				redis.call('EXPIRE', jk, retention)
+				event(id, kind, nil, contact, nil, 'accepted', 0, nil, nil)
+				out[#out + 1] = 'accepted'
 			else
 				local seq = redis.call('INCR', P .. 'jobseq')
 				redis.call('HSET', jk, 'kind', kind, 'created', now_s, 'seq', seq, 'messages', #r.msgs)
@@ -314,14 +553,18 @@ if op == 'claim' then
 		local stream = P .. 'ready:' .. channel .. ':' .. lane
 		local mkey = P .. 'msg:' .. mid
 		local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status',
-			'attempt', 'urgent', 'expires', 'to', 'd', 'bypass')
+			'attempt', 'urgent', 'expires', 'to', 'd', 'bypass', 'erased')
 		local job, kind, contact, mch, status = f[1], f[2], f[3], f[4], f[5]
 		local verdict = 'skip'
 		if not job or mch ~= channel then
 			-- record expired or belongs elsewhere: nothing to send
 		elseif status == 'accepted' or status == 'scheduled' or status == 'sending' then
 			local expires = tonumber(f[8]) or 0
-			if expires > 0 and now >= expires then
+			if f[12] then
+				-- Its contact was deleted while it was being sent.
+				set_status(mkey, job, channel, status, 'cancelled', 'error', 'contact deleted')
+				event(job, kind, mid, contact, channel, 'cancelled', f[6], nil, 'contact deleted')
+			elseif expires > 0 and now >= expires then
 				set_status(mkey, job, channel, status, 'expired')
 				event(job, kind, mid, contact, channel, 'expired', f[6])
 			elseif not f[11] and opted_out(channel, f[9]) then
@@ -364,7 +607,8 @@ if op == 'result' then
 		local channel, lane, entry, mid = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
 		local attempt, outcome, detail, due = tonumber(ARGV[i + 4]), ARGV[i + 5], ARGV[i + 6], tonumber(ARGV[i + 7])
 		local mkey = P .. 'msg:' .. mid
-		local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status', 'attempt', 'to')
+		local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status', 'attempt',
+			'to', 'rp')
 		local job, kind, contact, status = f[1], f[2], f[3], f[5]
 		local r = 'stale'
 		if job and f[4] == channel and status == 'sending' and tonumber(f[6]) == attempt then
@@ -375,7 +619,13 @@ if op == 'result' then
 			if outcome == 'sent' then
 				set_status(mkey, job, channel, status, 'sent', 'provider_id', detail)
 				event(job, kind, mid, contact, channel, 'sent', attempt, detail)
-				if detail ~= mid and detail ~= '' then
+				-- A reply from this address within the window answers the
+				-- latest message sent to it that asked for one.
+				if f[8] and f[7] and f[7] ~= '' then
+					redis.call('SET', P .. 'rto:' .. channel .. ':' .. consent_addr(channel, f[7]),
+						mid, 'EX', f[8])
+				end
+				if detail ~= mid and detail ~= '' and (f[7] or '') ~= '' then
 					redis.call('SET', P .. 'pid:' .. detail, mid, 'EX', retention)
 					local lk = P .. 'last:' .. channel .. ':' .. consent_addr(channel, f[7] or '')
 					redis.call('HSET', lk, 'contact', contact or '', 'job', job)
@@ -510,7 +760,8 @@ end
 -- inbound: ARGV[7] channel, ARGV[8] sender's address, ARGV[9] text,
 -- ARGV[10] provider message id, ARGV[11] intent (none, stop, start, help),
 -- ARGV[12] the keyword that decided, ARGV[13] the answer to send ('' for
--- none), ARGV[14] the answer's message kind. Once per provider message id
+-- none), ARGV[14] the answer's message kind, ARGV[15] the text as reply
+-- keywords are matched (trimmed, case-folded; see match_reply). Once per provider message id
 -- (providers retry webhooks): a repeat returns 'duplicate'. Consent words
 -- change consent (source keyword) and are answered once per change; HELP
 -- is always answered, opted out or not (carriers require it). Anything
@@ -534,10 +785,19 @@ if op == 'inbound' then
 			result = intent .. '-repeat'
 		end
 	elseif intent ~= 'help' then
+		local contact, job = last[1] or '', last[2] or ''
+		local replied = match_reply(channel, from, text, ARGV[15] or '', sid)
+		if replied then
+			if replied.meaning then return 'replied' end
+			contact, job = replied.contact, replied.job
+			result = 'reply-text'
+		else
+			result = 'inbound'
+		end
 		redis.call('XADD', P .. 'inbound', 'MINID', '~', string.format('%d', now - retention * 1000), '*',
-			'contact', last[1] or '', 'channel', channel, 'from', from, 'text', text,
-			'at', now_iso, 'job', last[2] or '', 'provider_id', sid)
-		return 'inbound'
+			'contact', contact, 'channel', channel, 'from', from, 'text', text,
+			'at', now_iso, 'job', job, 'provider_id', sid)
+		return result
 	end
 	if answer ~= '' then
 		-- The answer is a job of its own, so that it is tracked, retried
@@ -555,6 +815,150 @@ if op == 'inbound' then
 			bypass = true }, 'm' .. seq .. '.1')
 	end
 	return result
+end
+
+-- contacts: ARGV[7] source (kept with the contact: "import people.csv"),
+-- then in fours: action (upsert or delete), payload (upsert: the
+-- normalised contact JSON; delete: the contact id), list mode (keep, set,
+-- add) and lists (JSON array). Each contact is written whole, so an
+-- import stopped at any point leaves complete contacts only. Returns
+-- created, updated, deleted or absent per contact.
+if op == 'contacts' then
+	local out = {}
+	for i = 8, #ARGV, 4 do
+		local action = ARGV[i]
+		if action == 'upsert' then
+			local c = cjson.decode(ARGV[i + 1])
+			if type(c) ~= 'table' or type(c.id) ~= 'string' or c.id == '' then
+				return redis.error_reply('contacts: upsert needs a contact with an id')
+			end
+			local mode = ARGV[i + 2]
+			if mode ~= 'keep' and mode ~= 'set' and mode ~= 'add' then
+				return redis.error_reply('contacts: list mode must be keep, set or add')
+			end
+			local lists = cjson.decode(ARGV[i + 3] ~= '' and ARGV[i + 3] or '[]')
+			if type(lists) ~= 'table' then lists = {} end
+			out[#out + 1] = contact_upsert(c, mode, lists, ARGV[7])
+		elseif action == 'delete' then
+			out[#out + 1] = contact_delete(ARGV[i + 1])
+		else
+			return redis.error_reply('contacts: action must be upsert or delete')
+		end
+	end
+	return out
+end
+
+-- The channels of a contact record in order, keeping those with an
+-- address; without any, the default order (sms, email, signal).
+local default_chain = { 'sms', 'email', 'signal' }
+local function contact_chain(channels, addr)
+	local chain = {}
+	for ch in string.gmatch(channels or '', '[^,]+') do
+		if addr[ch] then chain[#chain + 1] = ch end
+	end
+	if #chain == 0 then
+		for _, ch in ipairs(default_chain) do
+			if addr[ch] then chain[#chain + 1] = ch end
+		end
+	end
+	return chain
+end
+
+-- The text for a language: its own, else its primary language's ("es"
+-- for "es-MX"), else the default language's, else the first given.
+local function text_for(texts, lang, dl, first)
+	if not texts then return '' end
+	if lang and lang ~= '' then
+		if texts[lang] then return texts[lang] end
+		local primary = string.match(lang, '^(%a+)%-')
+		if primary and texts[primary] then return texts[primary] end
+	end
+	return texts[dl] or texts[first] or ''
+end
+
+-- expand: ARGV[7] job id, ARGV[8] batch size, ARGV[9] lane, ARGV[10] the
+-- job's <p>expand:<lane> entry. One step of an alert's expansion: the next
+-- batch of its audience (SSCAN of the list from the cursor kept in the job
+-- record, or the next slice of its inline recipients) becomes messages,
+-- and the cursor moves, in one atomic step, so a crash resumes at the last
+-- step written; steps may run from several instances, since each reads
+-- and writes the cursor atomically. One person, one message: a recipient
+-- sharing an address with one already served is skipped (<p>xs:<job>
+-- holds SHA-1s of the addresses, never the addresses; it also absorbs what
+-- SSCAN may return twice). Returns {done|more|gone, created, skipped}.
+if op == 'expand' then
+	local id, batch, lane, entry = ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
+	local jk = P .. 'job:' .. id
+	local xstream = P .. 'expand:' .. lane
+	local j = redis.call('HMGET', jk, 'x', 'src', 'list', 'xc', 'seq', 'messages', 'kind',
+		'urgent', 'expires', 'tx', 'sj', 'tf', 'sf', 'dl', 'replies', 'rw')
+	if j[1] ~= 'run' then
+		redis.call('XACK', xstream, group, entry)
+		return { j[1] == 'done' and 'done' or 'gone', 0, 0 }
+	end
+	local recips, cursor, finished = {}, j[4], false
+	if j[2] == 'list' then
+		local res = redis.call('SSCAN', P .. 'list:' .. j[3], cursor, 'COUNT', batch)
+		cursor = res[1]
+		finished = cursor == '0'
+		for _, cid in ipairs(res[2]) do
+			local c = redis.call('HMGET', P .. 'contact:' .. cid, 'phone', 'email', 'signal',
+				'lang', 'channels')
+			local addr = {}
+			if c[1] and c[1] ~= '' then addr.sms = c[1] end
+			if c[2] and c[2] ~= '' then addr.email = c[2] end
+			if c[3] and c[3] ~= '' then addr.signal = c[3] end
+			local chain = contact_chain(c[5], addr)
+			if #chain > 0 then
+				recips[#recips + 1] = { c = cid, chain = chain, addr = addr, lang = c[4] }
+			end
+		end
+	else
+		local from = tonumber(cursor) or 0
+		local items = redis.call('LRANGE', P .. 'xr:' .. id, from, from + batch - 1)
+		for _, raw in ipairs(items) do recips[#recips + 1] = cjson.decode(raw) end
+		cursor = string.format('%d', from + #items)
+		finished = #items < batch
+	end
+	local texts = cjson.decode(j[10])
+	local subjects = (j[11] and j[11] ~= '') and cjson.decode(j[11]) or nil
+	local rp = nil
+	if j[15] and j[15] ~= '' and (tonumber(j[16]) or 0) > 0 then rp = j[16] end
+	local n, seq = tonumber(j[6]) or 0, j[5]
+	local seen = P .. 'xs:' .. id
+	local created, skipped = 0, 0
+	for _, rc in ipairs(recips) do
+		local hashes = {}
+		for ch, a in pairs(rc.addr) do hashes[#hashes + 1] = redis.sha1hex(consent_addr(ch, a)) end
+		local known = redis.call('SMISMEMBER', seen, unpack(hashes))
+		local dup = false
+		for _, k in ipairs(known) do if k == 1 then dup = true end end
+		redis.call('SADD', seen, unpack(hashes))
+		if dup then
+			skipped = skipped + 1
+		else
+			n = n + 1
+			created = created + 1
+			local body = text_for(texts, rc.lang, j[14], j[12])
+			local subject = subjects and text_for(subjects, rc.lang, j[14], j[13]) or ''
+			create_message({ job = id, kind = j[7], contact = rc.c, chain = rc.chain,
+				addr = rc.addr, d = cjson.encode({ body = body, subject = subject,
+					chain = rc.chain, addr = rc.addr }),
+				urgent = j[8], expires = tonumber(j[9]) or 0, due = 0, rp = rp },
+				'm' .. seq .. '.' .. n)
+		end
+	end
+	redis.call('HSET', jk, 'messages', n, 'xc', cursor)
+	redis.call('HINCRBY', jk, 'xn', created)
+	redis.call('HINCRBY', jk, 'xdup', skipped)
+	if finished then
+		redis.call('HSET', jk, 'x', 'done')
+		redis.call('DEL', seen, P .. 'xr:' .. id)
+		redis.call('XACK', xstream, group, entry)
+	else
+		redis.call('EXPIRE', seen, retention)
+	end
+	return { finished and 'done' or 'more', created, skipped }
 end
 
 -- rate: ARGV[7] channel, ARGV[8] messages per second, ARGV[9] burst,

@@ -98,6 +98,30 @@ static void language_of_the_keyword(void **state)
 	assert_false(consent_spanish(NULL));
 }
 
+/* Reply keywords ("1" = responding) match what people type around them. */
+static void reply_fold_trims_and_folds_ascii(void **state)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "1", "1" },
+		{ " 1. ", "1" },
+		{ "Si!", "si" },
+		{ "\tYES?!\r\n", "yes" },
+		{ "S\xc3\x8d", "s\xc3\x8d" },	/* non-ASCII letters kept as typed */
+		{ "", "" },
+		{ " ... ", "" },
+		{ "I can bring water", "i can bring water" },
+	};
+	char out[24];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_string_equal(consent_reply_fold(cases[i].in, strlen(cases[i].in), out,
+						       sizeof(out)), cases[i].out);
+	/* Longer than the buffer after trimming: cannot be a keyword. */
+	assert_string_equal(consent_reply_fold("a reply far too long to be any keyword", 38, out,
+					       sizeof(out)), "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -108,6 +132,7 @@ int main(void)
 		cmocka_unit_test(ordinary_replies_are_not_consent),
 		cmocka_unit_test(keyword_reported_for_the_ledger),
 		cmocka_unit_test(language_of_the_keyword),
+		cmocka_unit_test(reply_fold_trims_and_folds_ascii),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,297 @@
+/* expander.c: an alert's audience, a batch at a time (expander.h).
+ *
+ * One command at a time (x->busy): a read of an expand stream, a reclaim,
+ * or one step of the script. The order of work, each time a reply comes:
+ * the urgent job in hand; else a new urgent job; else a step of the normal
+ * job in hand (so an urgent job arriving meanwhile waits one step at
+ * most); else a new normal job; else idle until kicked or polled. */
+#include "expander.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+#include "log.h"
+
+static const char *const lane_name[LANE_COUNT] = { "urgent", "normal" };
+
+static void expander_next(struct expander *x);
+static void read_lane(struct expander *x, enum lane lane, bool pending);
+
+static void set_hold(struct expander *x)
+{
+	engine_set_urgent_hold(x->engine, x->slot[LANE_URGENT].active);
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+	expander_next(t->data);
+}
+
+static void retry_later(struct expander *x)
+{
+	if (!x->stopping)
+		uv_timer_start(&x->retry_timer, on_retry_timer, 1000, 0);
+}
+
+static void slot_take(struct expander *x, enum lane lane, const char *entry, const char *job)
+{
+	struct expand_slot *s = &x->slot[lane];
+
+	memset(s, 0, sizeof(*s));
+	s->active = true;
+	snprintf(s->entry, sizeof(s->entry), "%s", entry);
+	snprintf(s->job, sizeof(s->job), "%s", job);
+	s->started_ns = uv_hrtime();
+	set_hold(x);
+}
+
+/* ---- one step ---- */
+
+static void on_step(struct rconn *c, redisReply *r, void *data)
+{
+	struct expander *x = data;
+	enum lane lane = x->step_lane;
+	struct expand_slot *s = &x->slot[lane];
+
+	(void)c;
+	x->busy = false;
+	if (r == NULL)
+		return;		/* Redis went away: the store's ready callback kicks */
+	if (store_reply_error(x->store, r, "expand") || r->type != REDIS_REPLY_ARRAY ||
+	    r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING) {
+		retry_later(x);
+		return;
+	}
+	x->steps++;
+	s->steps++;
+	if (r->element[1]->type == REDIS_REPLY_INTEGER && r->element[2]->type == REDIS_REPLY_INTEGER) {
+		s->created += (uint64_t)r->element[1]->integer;
+		s->skipped += (uint64_t)r->element[2]->integer;
+		x->created += (uint64_t)r->element[1]->integer;
+		x->skipped += (uint64_t)r->element[2]->integer;
+	}
+	if (strcmp(r->element[0]->str, "more") != 0) {
+		if (strcmp(r->element[0]->str, "done") == 0) {
+			x->jobs_done++;
+			log_info("job %s: %s audience expanded (here: %llu messages, %llu skipped "
+				 "as the same person, %.1f ms)", s->job, lane_name[lane],
+				 (unsigned long long)s->created, (unsigned long long)s->skipped,
+				 (double)(uv_hrtime() - s->started_ns) / 1e6);
+		} else
+			log_warn("job %s: its record is gone (expired?): expansion dropped", s->job);
+		s->active = false;
+		set_hold(x);
+	}
+	expander_next(x);
+}
+
+static void step(struct expander *x, enum lane lane)
+{
+	struct expand_slot *s = &x->slot[lane];
+	char batch[16];
+	int n = x->cfg->alerts_expand_batch;
+	const char *args[4] = { s->job, batch, lane_name[lane], s->entry };
+
+	/* A small first step: the first messages leave while the rest of
+	 * the audience is still being expanded. */
+	if (s->steps == 0) {
+		n /= 10;
+		if (n < 10)
+			n = 10;
+	}
+	snprintf(batch, sizeof(batch), "%d", n);
+	x->step_lane = lane;
+	if (store_eval(x->store, "expand", 4, args, NULL, on_step, x) == 0)
+		x->busy = true;
+}
+
+/* ---- reading the expand streams ---- */
+
+/* The first entry of an XREADGROUP/XAUTOCLAIM entry list, if any. A
+ * deleted entry has no fields: its job is "-", which the script finds
+ * gone and acknowledges. */
+static bool first_entry(const redisReply *entries, const char **entry, const char **job)
+{
+	const redisReply *e, *f;
+
+	if (entries == NULL || entries->type != REDIS_REPLY_ARRAY || entries->elements == 0)
+		return false;
+	e = entries->element[0];
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING)
+		return false;
+	*entry = e->element[0]->str;
+	*job = "-";
+	f = e->element[1];
+	if (f->type == REDIS_REPLY_ARRAY)
+		for (size_t i = 0; i + 1 < f->elements; i += 2)
+			if (f->element[i]->type == REDIS_REPLY_STRING &&
+			    f->element[i + 1]->type == REDIS_REPLY_STRING &&
+			    strcmp(f->element[i]->str, "job") == 0)
+				*job = f->element[i + 1]->str;
+	return true;
+}
+
+static void on_read(struct rconn *c, redisReply *r, void *data)
+{
+	struct expander *x = data;
+	enum lane lane = x->read_lane;
+	bool pending = x->read_pending;
+	const char *entry, *job;
+
+	(void)c;
+	x->busy = false;
+	if (r == NULL)
+		return;
+	if (r->type == REDIS_REPLY_ERROR) {
+		store_reply_error(x->store, r, "XREADGROUP expand");
+		if (strncmp(r->str, "NOGROUP", 7) == 0)
+			rconn_reset(x->store->writer, "group missing: recreating");
+		retry_later(x);
+		return;
+	}
+	if (x->stopping)
+		return;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+	    r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2 &&
+	    first_entry(r->element[0]->element[1], &entry, &job)) {
+		if (pending)
+			log_info("job %s: resuming the expansion this consumer left", job);
+		slot_take(x, lane, entry, job);
+		expander_next(x);
+	} else if (pending) {
+		/* Our own pending entries (a restart under the same consumer
+		 * name) come first; then new work. */
+		if (lane == LANE_URGENT)
+			read_lane(x, LANE_NORMAL, true);
+		else {
+			x->from_pending = false;
+			expander_next(x);
+		}
+	} else if (lane == LANE_URGENT) {
+		/* Nothing urgent waits: on with normal work. */
+		if (x->slot[LANE_NORMAL].active)
+			step(x, LANE_NORMAL);
+		else
+			read_lane(x, LANE_NORMAL, false);
+	}
+	/* else: idle until kicked or polled */
+}
+
+static void read_lane(struct expander *x, enum lane lane, bool pending)
+{
+	const char *argv[] = { "XREADGROUP", "GROUP", PREGON_GROUP, x->cfg->redis_consumer,
+			       "COUNT", "1", "STREAMS", x->stream[lane], pending ? "0" : ">" };
+
+	x->read_lane = lane;
+	x->read_pending = pending;
+	if (rconn_command(x->store->writer, on_read, x, 0, 9, argv, NULL) == 0)
+		x->busy = true;
+}
+
+static void expander_next(struct expander *x)
+{
+	if (x->busy || x->stopping || !x->store->ready)
+		return;
+	if (x->slot[LANE_URGENT].active)
+		step(x, LANE_URGENT);
+	else if (x->from_pending)
+		read_lane(x, LANE_URGENT, true);
+	else
+		read_lane(x, LANE_URGENT, false);
+}
+
+void expander_kick(struct expander *x)
+{
+	expander_next(x);
+}
+
+/* ---- reclaiming what a dead instance left half-expanded ---- */
+
+static void on_autoclaim(struct rconn *c, redisReply *r, void *data)
+{
+	struct expander *x = data;
+	enum lane lane = x->read_lane;
+	const char *entry, *job;
+
+	(void)c;
+	x->busy = false;
+	if (r == NULL || store_reply_error(x->store, r, "XAUTOCLAIM expand") || x->stopping)
+		return;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
+	    first_entry(r->element[1], &entry, &job) && !x->slot[lane].active) {
+		x->reclaimed++;
+		log_warn("job %s: taking over its expansion from a silent instance", job);
+		slot_take(x, lane, entry, job);
+	}
+	expander_next(x);
+}
+
+static void on_poll_timer(uv_timer_t *t)
+{
+	struct expander *x = t->data;
+	char idle[24];
+	const char *argv[] = { "XAUTOCLAIM", NULL, PREGON_GROUP, x->cfg->redis_consumer,
+			       idle, "0-0", "COUNT", "1" };
+
+	if (x->busy || x->stopping || !x->store->ready)
+		return;
+	/* Alternate the lanes; only into an empty slot. */
+	x->claim_lane = x->claim_lane == LANE_URGENT ? LANE_NORMAL : LANE_URGENT;
+	if (x->slot[x->claim_lane].active) {
+		expander_next(x);
+		return;
+	}
+	argv[1] = x->stream[x->claim_lane];
+	snprintf(idle, sizeof(idle), "%lld", (long long)x->cfg->jobs_reclaim_after_ms);
+	x->read_lane = (enum lane)x->claim_lane;
+	if (rconn_command(x->store->writer, on_autoclaim, x, 0, 8, argv, NULL) == 0)
+		x->busy = true;
+}
+
+void expander_init(struct expander *x, uv_loop_t *loop, const struct config *cfg,
+		   struct store *store, struct engine *engine)
+{
+	uint64_t every;
+
+	memset(x, 0, sizeof(*x));
+	x->loop = loop;
+	x->cfg = cfg;
+	x->store = store;
+	x->engine = engine;
+	x->from_pending = true;
+	for (int l = 0; l < LANE_COUNT; l++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "expand:%s", lane_name[l]);
+		store_key(store, x->stream[l], sizeof(x->stream[l]), name);
+	}
+	uv_timer_init(loop, &x->poll_timer);
+	uv_timer_init(loop, &x->retry_timer);
+	x->poll_timer.data = x;
+	x->retry_timer.data = x;
+	/* Often enough that a job nobody announced (its instance died after
+	 * accepting it) waits little; reclaims after [jobs] reclaim_after. */
+	every = (uint64_t)cfg->jobs_reclaim_after_ms / 4;
+	if (every < 250)
+		every = 250;
+	if (every > 1000)
+		every = 1000;
+	uv_timer_start(&x->poll_timer, on_poll_timer, every, every);
+}
+
+void expander_stop(struct expander *x)
+{
+	x->stopping = true;
+	uv_timer_stop(&x->poll_timer);
+	uv_timer_stop(&x->retry_timer);
+	x->slot[LANE_URGENT].active = false;
+	set_hold(x);
+}
+
+void expander_close(struct expander *x)
+{
+	uv_close((uv_handle_t *)&x->poll_timer, NULL);
+	uv_close((uv_handle_t *)&x->retry_timer, NULL);
+}
