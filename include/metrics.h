@@ -14,6 +14,7 @@
 
 #include "engine.h"
 #include "err.h"
+#include "expander.h"
 #include "http_server.h"
 #include "intake.h"
 #include "redis_conn.h"
@@ -25,6 +26,7 @@ struct metrics {
 	const char *instance;		/* the consumer name */
 	struct engine *engine;
 	struct intake *intake;
+	struct expander *expander;	/* may be NULL */
 	struct store *store;
 	struct rconn *conns[3];
 	struct http_server *http;

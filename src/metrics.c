@@ -82,6 +82,29 @@ char *metrics_render(const struct metrics *m)
 	    (unsigned long long)m->intake->duplicates);
 	put(&t, "pregon_jobs_total{outcome=\"reclaimed\"} %llu\n",
 	    (unsigned long long)m->intake->reclaimed);
+	head(&t, "pregon_urgent_ahead_total", "counter",
+	     "Urgent alerts taken ahead of a job backlog by the urgent scan.");
+	put(&t, "pregon_urgent_ahead_total %llu\n", (unsigned long long)m->intake->urgent_early);
+	if (m->expander != NULL) {
+		const struct expander *x = m->expander;
+
+		head(&t, "pregon_alert_expansions_total", "counter",
+		     "Alert audiences this instance finished expanding.");
+		put(&t, "pregon_alert_expansions_total %llu\n", (unsigned long long)x->jobs_done);
+		head(&t, "pregon_alert_recipients_total", "counter",
+		     "Alert recipients expanded here, by outcome (a message, or skipped as the "
+		     "same person as another recipient).");
+		put(&t, "pregon_alert_recipients_total{outcome=\"message\"} %llu\n",
+		    (unsigned long long)x->created);
+		put(&t, "pregon_alert_recipients_total{outcome=\"same_person\"} %llu\n",
+		    (unsigned long long)x->skipped);
+		head(&t, "pregon_alert_expanding", "gauge",
+		     "Alert audiences being expanded here now, by lane.");
+		put(&t, "pregon_alert_expanding{lane=\"urgent\"} %d\n",
+		    x->slot[LANE_URGENT].active ? 1 : 0);
+		put(&t, "pregon_alert_expanding{lane=\"normal\"} %d\n",
+		    x->slot[LANE_NORMAL].active ? 1 : 0);
+	}
 
 	head(&t, "pregon_messages_total", "counter",
 	     "Send attempts finished by this instance, by channel and outcome.");

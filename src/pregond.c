@@ -238,6 +238,7 @@ static int start_http(struct pregond *d, struct err *err)
 		return err_set(err, "http: out of memory");
 	d->metrics = (struct metrics){ .version = PREGON_VERSION, .instance = d->cfg.redis_consumer,
 				       .engine = &d->engine, .intake = &d->intake,
+				       .expander = &d->expander,
 				       .store = &d->store, .http = d->http_server,
 				       .conns = { &d->writer, &d->jobs_reader, &d->ready_reader } };
 	if (sms_webhooks_init(&d->sms_webhooks, &d->cfg, &d->store, d->http_server, err) != 0)

@@ -342,6 +342,10 @@ def test_replies_by_keyword_are_counted_and_free_text_is_kept_with_the_alert():
         out = harness.run_cli(cfg, "status", "ice")
         assert out.returncode == 0, out.stderr
         assert "responding" in out.stdout and "cannot" in out.stdout, out.stdout
+        status, text = g.get("/metrics")
+        assert status == 200 and "pregon_alert_expansions_total 1\n" in text, text
+        assert 'pregon_alert_recipients_total{outcome="message"} 3\n' in text
+        assert 'pregon_alert_expanding{lane="urgent"} 0\n' in text
         # STOP still opts out, also in answer to an alert.
         assert g.inbound(phones[1], "STOP")["status"] == 200
         wait_for(lambda: r.sismember(cfg.key("optout:sms"), phones[1]), what="opted out")

@@ -624,6 +624,12 @@ static void job_action_alert_accepts_the_contract_example(void **state)
 		 "'es':'Actividad de ICE en 5th y Main. Por favor vayan ahora.'},"
 		 "'expires_at':'2026-11-22T20:00:00Z','replies':{'1':'responding','2':'cannot'}}", &job);
 	assert_int_equal(job.kind, JOB_ACTION_ALERT);
+	assert_true(job.urgent);
+	assert_int_equal(job.expires_ms, 1795377600000LL);	/* 2026-11-22T20:00:00Z */
+	job_free(&job);
+	parse_ok(ALERT("'audience':{'list':'x'},'message':'Go.'"), &job);
+	assert_false(job.urgent);
+	assert_int_equal(job.expires_ms, 0);
 	job_free(&job);
 	accepted(ALERT("'audience':{'recipients':[{'id':'r1','phone':'+13235550101'},"
 		       "{'id':'r2','email':'r2@example.org'}]},'message':'Go.','urgent':false,"
