@@ -20,6 +20,21 @@
  *                            lane "urgent" or "normal"; group "pregon"
  *   <p>scheduled             zset: message id by due time (ms): send_at, retries
  *   <p>optout:<channel>      set of opted-out addresses
+ *   <p>consent:<address>     list: the consent ledger (never expires)
+ *   <p>rate:<channel>        the shared rate's theoretical arrival time
+ *   <p>pid:<provider id>, <p>fb:<provider id>, <p>inb:<provider id>,
+ *   <p>last:<channel>:<address>  callbacks and inbound messages (sms_webhooks)
+ *   <p>inbound               stream: replies for a person to answer
+ *   <p>contact:<id>          hash: name, phone, email, signal, lang, tz,
+ *                            channels, lists (JSON), updated, source
+ *   <p>contacts, <p>lists    sets: contact ids; list names with members
+ *   <p>list:<name>           set of contact ids
+ *   <p>cm:<contact id>       set: its message ids (erased on contact_delete)
+ *   <p>expand:<lane>         stream, field job: alerts to expand; group "pregon"
+ *   <p>xr:<job>, <p>xs:<job> an alert's inline recipients; SHA-1s of the
+ *                            addresses already served (while expanding)
+ *   <p>rto:<channel>:<address>  the message a reply from there answers
+ *   <p>replies:<job>         stream: free-text replies to an alert
  *
  * All writes that change a message's state, and the event that reports it,
  * happen in one Lua script (src/lua/), so the event stream never disagrees
