@@ -60,7 +60,7 @@ static void on_step(struct rconn *c, redisReply *r, void *data)
 	if (r == NULL)
 		return;		/* Redis went away: the store's ready callback kicks */
 	if (store_reply_error(x->store, r, "expand") || r->type != REDIS_REPLY_ARRAY ||
-	    r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING) {
+	    r->elements < 3 || r->element[0]->type != REDIS_REPLY_STRING) {
 		retry_later(x);
 		return;
 	}
@@ -73,7 +73,13 @@ static void on_step(struct rconn *c, redisReply *r, void *data)
 		x->skipped += (uint64_t)r->element[2]->integer;
 	}
 	if (strcmp(r->element[0]->str, "more") != 0) {
-		if (strcmp(r->element[0]->str, "done") == 0) {
+		if (strcmp(r->element[0]->str, "done") == 0 && r->elements == 4 &&
+		    r->element[3]->type == REDIS_REPLY_INTEGER && r->element[3]->integer == 0) {
+			/* A list name with a typo must not look like a success. */
+			x->jobs_done++;
+			log_warn("job %s: its audience is empty (no such list, or no member with an "
+				 "address): nothing to send", s->job);
+		} else if (strcmp(r->element[0]->str, "done") == 0) {
 			x->jobs_done++;
 			log_info("job %s: %s audience expanded (here: %llu messages, %llu skipped "
 				 "as the same person, %.1f ms)", s->job, lane_name[lane],

@@ -885,7 +885,8 @@ end
 -- and writes the cursor atomically. One person, one message: a recipient
 -- sharing an address with one already served is skipped (<p>xs:<job>
 -- holds SHA-1s of the addresses, never the addresses; it also absorbs what
--- SSCAN may return twice). Returns {done|more|gone, created, skipped}.
+-- SSCAN may return twice). Returns {done|more|gone, created, skipped,
+-- messages of the job so far}.
 if op == 'expand' then
 	local id, batch, lane, entry = ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
 	local jk = P .. 'job:' .. id
@@ -949,7 +950,7 @@ if op == 'expand' then
 		end
 	end
 	redis.call('HSET', jk, 'messages', n, 'xc', cursor)
-	redis.call('HINCRBY', jk, 'xn', created)
+	local total = redis.call('HINCRBY', jk, 'xn', created)
 	redis.call('HINCRBY', jk, 'xdup', skipped)
 	if finished then
 		redis.call('HSET', jk, 'x', 'done')
@@ -958,7 +959,7 @@ if op == 'expand' then
 	else
 		redis.call('EXPIRE', seen, retention)
 	end
-	return { finished and 'done' or 'more', created, skipped }
+	return { finished and 'done' or 'more', created, skipped, total }
 end
 
 -- rate: ARGV[7] channel, ARGV[8] messages per second, ARGV[9] burst,

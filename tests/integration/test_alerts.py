@@ -187,6 +187,19 @@ def test_expired_alert_sends_nothing_and_says_expired():
         assert harness.stop(d) == 0
 
 
+def test_alert_to_an_unknown_list_sends_nothing_and_says_so():
+    cfg, d = daemon()
+    try:
+        xadd(cfg, {"id": "typo", "kind": "action_alert", "audience": {"list": "rapid-responders"},
+                   "message": "Go."})
+        wait_for(lambda: expanded(cfg, "typo"), what="expansion done")
+        assert job_hash(cfg, "typo")["xn"] == "0"
+        log = os.path.join(cfg.dir, "pregond.log")
+        wait_for(lambda: "job typo: its audience is empty" in open(log).read(), what="warning")
+    finally:
+        assert harness.stop(d) == 0
+
+
 def test_list_alert_of_10000_reaches_each_person_exactly_once():
     n = 10000
     cfg, d = daemon({"sms": {"concurrency": "256"}})
