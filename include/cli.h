@@ -8,8 +8,11 @@
  *
  * Output rule: nothing printed may contain a phone number or an email
  * address, except `pregon dead show` (the operator asks for the stored job
- * on purpose). Events carry contact ids only (contract section 3); reasons
- * and ids that come from producers' jobs go through cli_clean_line().
+ * on purpose) and `pregon contacts export` (the CSV is the contacts, for
+ * the CRM round trip). `contacts import` reports bad rows without the
+ * cell's value for phone, email and signal. Events carry contact ids
+ * only (contract section 3); reasons and ids that come from producers'
+ * jobs go through cli_clean_line().
  *
  * Exit status: 0 success, 1 failure, 2 usage error or not implemented. */
 #ifndef PREGON_CLI_H
@@ -45,6 +48,7 @@ enum cli_opt {
 	CLI_OPT_FROM = 1 << 2,
 	CLI_OPT_ALL = 1 << 3,
 	CLI_OPT_COUNT = 1 << 4,
+	CLI_OPT_LIST = 1 << 5,
 };
 
 #define CLI_MAX_POS 4
@@ -56,6 +60,7 @@ struct cli_args {
 	const char *job;	/* --job ID */
 	const char *from;	/* --from ID */
 	long long count;	/* --count N, 0 = not given */
+	const char *list;	/* --list NAME */
 	const char *pos[CLI_MAX_POS];	/* positionals, subcommand first */
 	int npos;
 };
@@ -66,6 +71,7 @@ int cli_status(struct cli *c, const struct cli_args *a);
 int cli_tail(struct cli *c, const struct cli_args *a);
 int cli_dead(struct cli *c, const struct cli_args *a);
 int cli_optout(struct cli *c, const struct cli_args *a);
+int cli_contacts(struct cli *c, const struct cli_args *a);
 
 /* Records a failure with its exit code; returns -1 for `return cli_fail(...)`. */
 int cli_fail(struct cli *c, int code, const char *fmt, ...)
@@ -82,6 +88,11 @@ int cli_connect(struct cli *c, int64_t extra_ms);
  * frees, or NULL with the failure recorded: I/O error, timeout, or an
  * error reply. */
 redisReply *cli_cmd(struct cli *c, const char *fmt, ...);
+
+/* Loads src/lua/pregon.lua into the server's script cache (SCRIPT LOAD)
+ * and writes its SHA1 into sha (at least 41 bytes), for commands that
+ * call it many times with EVALSHA instead of sending it each time. */
+int cli_script_load(struct cli *c, char *sha, size_t sha_len);
 
 /* Records the context's last hiredis error as the failure. */
 int cli_redis_fail(struct cli *c, const char *what);

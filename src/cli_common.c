@@ -250,6 +250,25 @@ int cli_connect(struct cli *c, int64_t extra_ms)
 	return 0;
 }
 
+extern const char lua_pregon[];
+
+/* SCRIPT LOAD of pregon.lua: a command that makes many calls (contacts
+ * import: one per batch) sends the 30 KB script once, then EVALSHA. */
+int cli_script_load(struct cli *c, char *sha, size_t sha_len)
+{
+	redisReply *r = cli_cmd(c, "SCRIPT LOAD %s", lua_pregon);
+
+	if (r == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_STRING || r->len != 40 || sha_len < 41) {
+		freeReplyObject(r);
+		return cli_fail(c, 1, "redis: SCRIPT LOAD: unexpected reply");
+	}
+	memcpy(sha, r->str, 41);
+	freeReplyObject(r);
+	return 0;
+}
+
 /* The id of the newest entry of a stream, or "0-0" when it is empty or
  * missing: a fixed starting point, so nothing added between two reads is
  * lost (re-sending XREAD with "$" would skip those). */
