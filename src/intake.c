@@ -70,39 +70,6 @@ static void public_reason_of(const char *reason, char *out, size_t out_len)
 	out[n] = '\0';
 }
 
-static json_t *message_record(const struct job *job)
-{
-	const struct recipient *r = &job->recipient;
-	json_t *chain = json_array(), *addr = json_object(), *m, *payload;
-	char *d;
-
-	for (int i = 0; i < r->n_channels; i++)
-		json_array_append_new(chain, json_string(channel_name(r->channels[i])));
-	if (r->phone)
-		json_object_set_new(addr, "sms", json_string(r->phone));
-	if (r->email)
-		json_object_set_new(addr, "email", json_string(r->email));
-	if (r->signal)
-		json_object_set_new(addr, "signal", json_string(r->signal));
-	/* The payload is stored as one JSON field of the message record; the
-	 * script reads chain and addr from the record itself to pick the
-	 * channel. */
-	payload = json_pack("{s:s, s:s, s:O, s:O}", "body", job->body,
-			    "subject", job->subject ? job->subject : "", "chain", chain, "addr", addr);
-	d = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
-	json_decref(payload);
-	if (d == NULL) {
-		json_decref(chain);
-		json_decref(addr);
-		return NULL;
-	}
-	m = json_pack("{s:s, s:o, s:o, s:s, s:i, s:I, s:I}", "contact", r->id, "chain", chain,
-		      "addr", addr, "d", d, "urgent", 0, "expires", (json_int_t)0,
-		      "due", (json_int_t)job->send_at_ms);
-	free(d);
-	return m;
-}
-
 /* The channel chain and addresses of a recipient, as the scripts take them. */
 static json_t *recipient_chain(const struct recipient *r)
 {
@@ -126,6 +93,31 @@ static json_t *recipient_addr(const struct recipient *r)
 	if (r->signal)
 		json_object_set_new(addr, "signal", json_string(r->signal));
 	return addr;
+}
+
+static json_t *message_record(const struct job *job)
+{
+	const struct recipient *r = &job->recipient;
+	json_t *chain = recipient_chain(r), *addr = recipient_addr(r), *m, *payload;
+	char *d;
+
+	/* The payload is stored as one JSON field of the message record; the
+	 * script reads chain and addr from the record itself to pick the
+	 * channel. */
+	payload = json_pack("{s:s, s:s, s:O, s:O}", "body", job->body,
+			    "subject", job->subject ? job->subject : "", "chain", chain, "addr", addr);
+	d = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+	json_decref(payload);
+	if (d == NULL) {
+		json_decref(chain);
+		json_decref(addr);
+		return NULL;
+	}
+	m = json_pack("{s:s, s:o, s:o, s:s, s:i, s:I, s:I}", "contact", r->id, "chain", chain,
+		      "addr", addr, "d", d, "urgent", 0, "expires", (json_int_t)0,
+		      "due", (json_int_t)job->send_at_ms);
+	free(d);
+	return m;
 }
 
 /* texts: a string or {lang: text} (normalised by job_parse). Sets *tx to
