@@ -9,7 +9,9 @@
 #   make bench      run bench/run.sh
 #   make clean
 
-PKGS      := libuv hiredis jansson inih libical libcurl libcrypto
+# libmosquitto: MQTT; libssl: SSL_is_init_finished, to finish the MQTT TLS
+# handshake before the loop takes the socket (src/mqtt_conn.c).
+PKGS      := libuv hiredis jansson inih libical libcurl libcrypto libmosquitto libssl
 TEST_PKGS := cmocka
 
 BUILD     ?= build

@@ -38,6 +38,14 @@ struct config {
 	char mqtt_client_id[128];
 	char mqtt_intake_topic[256];
 	char mqtt_events_topic_prefix[256];
+	char mqtt_username[256];
+	char mqtt_password_file[CONFIG_STR_MAX];	/* else $PREGON_MQTT_PASSWORD */
+	char mqtt_cafile[CONFIG_STR_MAX];	/* mqtts: CA to verify the broker */
+	char mqtt_capath[CONFIG_STR_MAX];
+	char mqtt_certfile[CONFIG_STR_MAX];	/* client certificate, with keyfile */
+	char mqtt_keyfile[CONFIG_STR_MAX];
+	bool mqtt_tls_insecure;			/* skip the host name check (tests only) */
+	int64_t mqtt_keepalive_ms;
 
 	/* [sms] */
 	char sms_provider[32];

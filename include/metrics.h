@@ -18,6 +18,8 @@
 #include "http_server.h"
 #include "intake.h"
 #include "redis_conn.h"
+#include "mqtt_events.h"
+#include "mqtt_intake.h"
 #include "sms_webhooks.h"
 #include "store.h"
 
@@ -31,6 +33,8 @@ struct metrics {
 	struct rconn *conns[3];
 	struct http_server *http;
 	struct sms_webhooks *sms;	/* may be NULL */
+	struct mqtt_events *mqtt_events;	/* NULL without [mqtt] url */
+	struct mqtt_intake *mqtt_intake;	/* NULL without [mqtt] intake_topic */
 	uv_timer_t depth_timer;
 	bool depth_out;
 	/* Entries waiting per ready stream ([channel][lane]) and in the jobs

@@ -5,7 +5,8 @@ set -eu
 PKGS="build-essential pkg-config libuv1-dev libhiredis-dev libcurl4-openssl-dev
 libmosquitto-dev libsignal-protocol-c-dev libjansson-dev libinih-dev
 libhttp-parser-dev libical-dev libcmocka-dev libssl-dev
-redis-server redis-tools mosquitto python3 python3-redis python3-aiosmtpd"
+redis-server redis-tools mosquitto mosquitto-clients python3 python3-redis python3-aiosmtpd
+python3-paho-mqtt"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mqtt_conn.h"
+
 enum config_type { CT_STR, CT_INT, CT_DURATION, CT_RATE, CT_BOOL, CT_DAYS };
 
 struct config_key {
@@ -60,6 +62,15 @@ static const struct config_key config_keys[] = {
 	S("mqtt", "client_id", mqtt_client_id, ""),
 	S("mqtt", "intake_topic", mqtt_intake_topic, ""),
 	S("mqtt", "events_topic_prefix", mqtt_events_topic_prefix, "pregon/events"),
+	S("mqtt", "username", mqtt_username, ""),
+	S("mqtt", "password_file", mqtt_password_file, ""),
+	S("mqtt", "cafile", mqtt_cafile, ""),
+	S("mqtt", "capath", mqtt_capath, ""),
+	S("mqtt", "certfile", mqtt_certfile, ""),
+	S("mqtt", "keyfile", mqtt_keyfile, ""),
+	B("mqtt", "tls_insecure", mqtt_tls_insecure, "no"),
+	/* libmosquitto takes whole seconds, at least 5 (lib/connect.c). */
+	D("mqtt", "keepalive", mqtt_keepalive_ms, "30s", 5000, 65535000),
 
 	S("sms", "provider", sms_provider, "outbox"),
 	S("sms", "base_url", sms_base_url, "https://api.twilio.com"),
@@ -310,6 +321,8 @@ int config_load(struct config *cfg, const char *path, struct err *err)
 			       path, rc);
 	if (cfg->retry_base_delay_ms > cfg->retry_max_delay_ms)
 		return err_set(err, "%s: [retry] base_delay must not exceed max_delay", path);
+	if (mqtt_config_check(cfg, path, err) != 0)
+		return -1;
 	if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
 	    strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error"))
 		return err_set(err, "%s: [log] level: must be debug, info, warn or error, got \"%.20s\"",

@@ -188,6 +188,27 @@ char *metrics_render(const struct metrics *m)
 		put(&t, "pregon_sms_inbound_total{intent=\"reply\"} %llu\n",
 		    (unsigned long long)w->replies);
 	}
+	if (m->mqtt_events) {
+		const struct mqtt_events *ev = m->mqtt_events;
+
+		head(&t, "pregon_mqtt_connected", "gauge", "1 when the MQTT connection is up, by role.");
+		put(&t, "pregon_mqtt_connected{role=\"events\"} %d\n", mqtt_conn_is_up(&ev->conn));
+		if (m->mqtt_intake)
+			put(&t, "pregon_mqtt_connected{role=\"intake\"} %d\n",
+			    mqtt_conn_is_up(&m->mqtt_intake->conn));
+		head(&t, "pregon_mqtt_events_leader", "gauge",
+		     "1 when this instance holds the lease and publishes the events.");
+		put(&t, "pregon_mqtt_events_leader %d\n", ev->leader ? 1 : 0);
+		head(&t, "pregon_mqtt_published_total", "counter",
+		     "Events published by this instance whose PUBACK arrived.");
+		put(&t, "pregon_mqtt_published_total %llu\n", (unsigned long long)ev->published);
+		if (m->mqtt_intake) {
+			head(&t, "pregon_mqtt_intake_total", "counter",
+			     "MQTT messages added to the job stream.");
+			put(&t, "pregon_mqtt_intake_total %llu\n",
+			    (unsigned long long)m->mqtt_intake->added);
+		}
+	}
 	if (m->http) {
 		http_server_stats(m->http, &hs);
 		head(&t, "pregon_http_requests_total", "counter", "HTTP requests served.");

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include <curl/curl.h>
+#include <mosquitto.h>
 
 #include "config.h"
 #include "engine.h"
@@ -20,6 +21,8 @@
 #include "intake.h"
 #include "log.h"
 #include "metrics.h"
+#include "mqtt_events.h"
+#include "mqtt_intake.h"
 #include "sms_webhooks.h"
 #include "redis_conn.h"
 #include "redis_url.h"
@@ -37,6 +40,9 @@ struct pregond {
 	struct intake intake;
 	struct engine engine;
 	struct expander expander;
+	struct mqtt_events mqtt_events;		/* when [mqtt] url is set */
+	struct mqtt_intake mqtt_intake;		/* and [mqtt] intake_topic */
+	int mqtt_running;			/* of those, not yet stopped */
 	struct http_client *http_client;	/* the adapters' */
 	struct http_server *http_server;	/* webhooks, API, metrics */
 	struct sms_webhooks sms_webhooks;
@@ -150,6 +156,16 @@ static void on_http_server_closed(void *data)
 	(void)data;
 }
 
+static void on_mqtt_events_closed(struct mqtt_events *ev)
+{
+	(void)ev;
+}
+
+static void on_mqtt_intake_closed(struct mqtt_intake *in)
+{
+	(void)in;
+}
+
 static void on_engine_closed(struct engine *e)
 {
 	struct pregond *d = e->cfg == &daemon_state.cfg ? &daemon_state : NULL;
@@ -163,6 +179,11 @@ static void on_engine_closed(struct engine *e)
 	}
 	intake_close(&d->intake);
 	expander_close(&d->expander);
+	if (d->cfg.mqtt_url[0] != '\0') {
+		mqtt_events_close(&d->mqtt_events, on_mqtt_events_closed);
+		if (d->cfg.mqtt_intake_topic[0] != '\0')
+			mqtt_intake_close(&d->mqtt_intake, on_mqtt_intake_closed);
+	}
 	rconn_close(&d->writer, on_writer_closed);
 	uv_close((uv_handle_t *)&d->sig_term, on_closed_handle);
 	uv_close((uv_handle_t *)&d->sig_int, on_closed_handle);
@@ -172,7 +193,7 @@ static void on_engine_closed(struct engine *e)
 
 static void maybe_finish(struct pregond *d)
 {
-	if (!d->intake_drained || !d->engine_drained)
+	if (!d->intake_drained || !d->engine_drained || d->mqtt_running > 0)
 		return;
 	log_stats(d);
 	engine_close(&d->engine, on_engine_closed);
@@ -197,6 +218,22 @@ static void on_reader_closed(struct rconn *c)
 	(void)c;
 }
 
+/* MQTT stops before the writer closes: the event publisher saves its
+ * cursor and releases its lease through it. */
+static void on_mqtt_events_stopped(struct mqtt_events *ev)
+{
+	(void)ev;
+	daemon_state.mqtt_running--;
+	maybe_finish(&daemon_state);
+}
+
+static void on_mqtt_intake_stopped(struct mqtt_intake *in)
+{
+	(void)in;
+	daemon_state.mqtt_running--;
+	maybe_finish(&daemon_state);
+}
+
 static void shutdown_start(struct pregond *d, const char *why)
 {
 	if (d->stopping)
@@ -210,6 +247,11 @@ static void shutdown_start(struct pregond *d, const char *why)
 	expander_stop(&d->expander);
 	intake_stop(&d->intake, on_intake_drained);
 	engine_stop(&d->engine, on_engine_drained);
+	if (d->cfg.mqtt_url[0] != '\0') {
+		mqtt_events_stop(&d->mqtt_events, on_mqtt_events_stopped);
+		if (d->cfg.mqtt_intake_topic[0] != '\0')
+			mqtt_intake_stop(&d->mqtt_intake, on_mqtt_intake_stopped);
+	}
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -244,6 +286,11 @@ static int start_http(struct pregond *d, struct err *err)
 	if (sms_webhooks_init(&d->sms_webhooks, &d->cfg, &d->store, d->http_server, err) != 0)
 		return -1;
 	d->metrics.sms = &d->sms_webhooks;
+	if (d->cfg.mqtt_url[0] != '\0') {
+		d->metrics.mqtt_events = &d->mqtt_events;
+		if (d->cfg.mqtt_intake_topic[0] != '\0')
+			d->metrics.mqtt_intake = &d->mqtt_intake;
+	}
 	if (metrics_init(&d->metrics, d->loop, err) != 0)
 		return -1;
 	if (http_server_listen(d->http_server, d->cfg.http_listen, err) != 0) {
@@ -252,6 +299,21 @@ static int start_http(struct pregond *d, struct err *err)
 	}
 	log_info("http: listening on %s (port %d)", d->cfg.http_listen,
 		 http_server_port(d->http_server));
+	return 0;
+}
+
+/* The event publisher, and the intake when a topic is set, each on a
+ * connection of its own (mqtt_events.h, mqtt_intake.h). */
+static int start_mqtt(struct pregond *d, struct err *err)
+{
+	if (mqtt_events_init(&d->mqtt_events, d->loop, &d->cfg, &d->store, err) != 0)
+		return -1;
+	d->mqtt_running++;
+	if (d->cfg.mqtt_intake_topic[0] != '\0') {
+		if (mqtt_intake_init(&d->mqtt_intake, d->loop, &d->cfg, &d->store, err) != 0)
+			return -1;
+		d->mqtt_running++;
+	}
 	return 0;
 }
 
@@ -320,6 +382,12 @@ int main(int argc, char **argv)
 	intake_init(&d->intake, d->loop, &d->cfg, &d->store, &d->jobs_reader, &d->engine);
 	expander_init(&d->expander, d->loop, &d->cfg, &d->store, &d->engine);
 	d->intake.expander = &d->expander;
+	/* Once, before any thread: the MQTT connect step runs in the pool. */
+	mosquitto_lib_init();
+	if (d->cfg.mqtt_url[0] != '\0' && start_mqtt(d, &err) != 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
 	if (d->cfg.http_listen[0] != '\0' && start_http(d, &err) != 0) {
 		log_error("%s", err.msg);
 		return 1;
@@ -349,6 +417,7 @@ int main(int argc, char **argv)
 		log_warn("loop closed with handles still open");
 	tz_shutdown();
 	curl_global_cleanup();
+	mosquitto_lib_cleanup();
 	log_info("pregond stopped");
 	log_close();
 	return d->exit_code;

@@ -1016,4 +1016,118 @@ if op == 'depth' then
 	return out
 end
 
+-- mqtt: the MQTT event publisher's lease, cursor and reads
+-- (src/mqtt_events.c). One instance publishes at a time: the one holding
+-- <p>mqtt:leader (its consumer name, with a PX expiry). <p>mqtt:cursor is
+-- a hash: id, the last <p>events entry whose PUBACK arrived (and every
+-- entry before it); n, its ordinal in the stream's history (XINFO
+-- entries-added when it was added, -1 unknown), which tells how many
+-- entries MAXLEN trimmed before they were published; by; at. Only the
+-- lease holder moves the cursor, and only forward. ARGV[7] is the action:
+--   init                   creates the cursor if missing, at the end of
+--                          the stream (MQTT carries events from then on,
+--                          not the history). Returns {id, n}.
+--   hold C MS [ID N]       takes or renews the lease for consumer C for
+--                          MS ms and, when held, saves the cursor ID N.
+--                          Returns {1, id, n} (the stored cursor) or
+--                          {0, holder}.
+--   release C [ID N]       saves the cursor and drops the lease, if C
+--                          holds it. Returns 1, else 0.
+--   read ID N COUNT        up to COUNT entries after ID (ordinal N).
+--                          Returns {skipped, n0, resume, id1, event1,
+--                          id2, ...}. When entries after ID were trimmed
+--                          unread (MAXLEN removes the oldest, so the
+--                          entries with ordinals up to entries-added -
+--                          length are gone), resume is an id just below
+--                          the first entry left, n0 its ordinal and
+--                          skipped how many; otherwise resume is '' and
+--                          n0 = N.
+-- XINFO's entries-added and recorded-first-entry-id exist from Redis 7.0;
+-- before that nothing is reported as skipped.
+if op == 'mqtt' then
+	local action = ARGV[7]
+	local lkey, ckey, skey = P .. 'mqtt:leader', P .. 'mqtt:cursor', P .. 'events'
+	local function id_less(a, b)
+		local am, as = string.match(a or '', '^(%d+)-(%d+)$')
+		local bm, bs = string.match(b or '', '^(%d+)-(%d+)$')
+		if not am or not bm then return false end
+		am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+		return am < bm or (am == bm and as < bs)
+	end
+	local function stream_info()
+		if redis.call('EXISTS', skey) == 0 then return nil end
+		local flat = redis.call('XINFO', 'STREAM', skey)
+		local info = {}
+		for i = 1, #flat, 2 do info[flat[i]] = flat[i + 1] end
+		return info
+	end
+	local function save(id, n, by)
+		if not id or id == '' then return end
+		local cur = redis.call('HGET', ckey, 'id')
+		if cur and not id_less(cur, id) then return end
+		redis.call('HSET', ckey, 'id', id, 'n', n or '-1', 'by', by, 'at', now_iso)
+	end
+	if action == 'init' then
+		local c = redis.call('HMGET', ckey, 'id', 'n')
+		if c[1] then return { c[1], c[2] or '-1' } end
+		local id, n = '0-0', '0'
+		local info = stream_info()
+		if info then
+			id = info['last-generated-id'] or '0-0'
+			n = info['entries-added'] and string.format('%d', info['entries-added']) or '-1'
+		end
+		redis.call('HSET', ckey, 'id', id, 'n', n, 'by', 'init', 'at', now_iso)
+		return { id, n }
+	end
+	if action == 'hold' then
+		local me, ms = ARGV[8], ARGV[9]
+		local holder = redis.call('GET', lkey)
+		if holder and holder ~= me then return { 0, holder } end
+		redis.call('SET', lkey, me, 'PX', ms)
+		save(ARGV[10], ARGV[11], me)
+		local c = redis.call('HMGET', ckey, 'id', 'n')
+		return { 1, c[1] or '0-0', c[2] or '-1' }
+	end
+	if action == 'release' then
+		local me = ARGV[8]
+		if redis.call('GET', lkey) ~= me then return 0 end
+		save(ARGV[9], ARGV[10], me)
+		redis.call('DEL', lkey)
+		return 1
+	end
+	if action == 'read' then
+		local from, n, count = ARGV[8], tonumber(ARGV[9]) or -1, tonumber(ARGV[10]) or 100
+		local info = stream_info()
+		if not info then return { 0, n, '' } end
+		local skipped, resume = 0, ''
+		local added, len = tonumber(info['entries-added']), tonumber(info['length'])
+		local first = info['recorded-first-entry-id']
+		if n >= 0 and added and len and first and added - len > n then
+			skipped = added - len - n
+			if len == 0 then
+				resume = info['last-generated-id']
+			else
+				local ms, seq = string.match(first, '^(%d+)-(%d+)$')
+				if tonumber(seq) > 0 then
+					resume = ms .. '-' .. string.format('%d', tonumber(seq) - 1)
+				else
+					resume = string.format('%d', tonumber(ms) - 1) .. '-18446744073709551615'
+				end
+			end
+			n, from = added - len, resume
+		end
+		local out = { skipped, n, resume }
+		for _, e in ipairs(redis.call('XRANGE', skey, '(' .. from, '+', 'COUNT', count)) do
+			local ev = ''
+			for j = 1, #e[2], 2 do
+				if e[2][j] == 'event' then ev = e[2][j + 1] end
+			end
+			out[#out + 1] = e[1]
+			out[#out + 1] = ev
+		end
+		return out
+	end
+	return redis.error_reply('mqtt: unknown action ' .. tostring(action))
+end
+
 return redis.error_reply('pregon.lua: unknown op ' .. tostring(op))

@@ -358,3 +358,140 @@ def main(namespace):
             continue
         print("ok %d - %s" % (k, fn.__name__), flush=True)
     sys.exit(0)
+
+
+# ---- mosquitto (MQTT broker) ----
+
+class MosquittoServer:
+    """A mosquitto of its own on free loopback ports, in its own temp dir,
+    with persistence on (a restart keeps sessions and their queued
+    messages: persistence is saved on a clean stop, SIGTERM). Options:
+    tls=True adds a TLS listener (.tls_port) with a CA and a server
+    certificate made here by openssl (subjectAltName IP:127.0.0.1 and
+    DNS:localhost; .cafile for clients); users={"name": "password"} turns
+    anonymous access off and writes a password_file with mosquitto_passwd."""
+
+    def __init__(self, tls=False, users=None, extra=()):
+        self.dir = tempdir("pregon-mqtt-")
+        self.log = os.path.join(self.dir, "mosquitto.log")
+        self.conf = os.path.join(self.dir, "mosquitto.conf")
+        self.users = dict(users or {})
+        self.cafile = None
+        if tls:
+            self._make_certs()
+        if self.users:
+            pw = os.path.join(self.dir, "passwd")
+            for i, (u, p) in enumerate(self.users.items()):
+                args = ["mosquitto_passwd", "-b", pw, u, p]
+                if i == 0:
+                    args.insert(1, "-c")
+                subprocess.run(args, check=True, capture_output=True)
+        last = None
+        for _ in range(5):
+            self.port = free_port()
+            self.tls_port = free_port() if tls else None
+            self._write_conf(extra)
+            self.proc = self._spawn()
+            try:
+                self._wait_ready()
+                break
+            except AssertionError as e:  # a port taken meanwhile: try others
+                last = e
+                stop(self.proc, signal.SIGKILL)
+        else:
+            raise AssertionError("mosquitto did not start: %s; log: %s" % (last, self.tail_log()))
+
+    def _make_certs(self):
+        d = self.dir
+
+        def ossl(*args):
+            subprocess.run(["openssl"] + list(args), check=True, capture_output=True, cwd=d)
+        ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+             "-subj", "/CN=pregon test CA")
+        ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+        with open(os.path.join(d, "san.cnf"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.cnf")
+        self.cafile = os.path.join(d, "ca.crt")
+
+    def _write_conf(self, extra):
+        lines = [
+            "persistence true",
+            "persistence_location %s/" % self.dir,
+            "log_dest file %s" % self.log,
+            "log_type error", "log_type warning", "log_type notice", "log_type information",
+            "connection_messages true",
+            # Subscribers away for a while must not lose queued events.
+            "max_queued_messages 0",
+            "per_listener_settings false",
+            "allow_anonymous %s" % ("false" if self.users else "true"),
+        ]
+        if os.geteuid() == 0:
+            lines.append("user root")  # else it drops to "mosquitto", who cannot read our dir
+        if self.users:
+            lines.append("password_file %s" % os.path.join(self.dir, "passwd"))
+        lines.append("listener %d 127.0.0.1" % self.port)
+        if self.tls_port:
+            d = self.dir
+            lines += ["listener %d 127.0.0.1" % self.tls_port,
+                      "cafile %s" % os.path.join(d, "ca.crt"),
+                      "certfile %s" % os.path.join(d, "server.crt"),
+                      "keyfile %s" % os.path.join(d, "server.key")]
+        lines += list(extra)
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def _spawn(self):
+        return spawn(["mosquitto", "-c", self.conf], stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL)
+
+    def _ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("mosquitto exited with %s" % self.proc.returncode)
+        for port in filter(None, (self.port, self.tls_port)):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            except OSError:
+                return False
+        return True
+
+    def _wait_ready(self):
+        wait_for(self._ready, timeout=10, what="mosquitto on port %d" % self.port)
+
+    def url(self, tls=False, host="127.0.0.1"):
+        """The [mqtt] url for pregond: plain, or TLS (host "localhost" or
+        "127.0.0.1": both are in the certificate)."""
+        if tls:
+            return "mqtts://%s:%d" % (host, self.tls_port)
+        return "mqtt://127.0.0.1:%d" % self.port
+
+    def tail_log(self, n=20):
+        try:
+            with open(self.log) as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self, sig=signal.SIGTERM):
+        """Stops the broker (SIGTERM saves persistence; SIGKILL is a crash
+        that loses what was not saved yet)."""
+        stop(self.proc, sig)
+
+    def start(self):
+        """Starts it again on the same ports, dir and persistence."""
+        assert self.proc.poll() is not None, "mosquitto is still running"
+        self.proc = self._spawn()
+        self._wait_ready()
+
+    def restart(self, sig=signal.SIGTERM, down_for=0.0):
+        self.stop(sig)
+        time.sleep(down_for)
+        self.start()
+
+
+def mosquitto_server(tls=False, users=None, extra=()):
+    """Starts a mosquitto of its own (see MosquittoServer); killed at exit."""
+    return MosquittoServer(tls=tls, users=users, extra=extra)
