@@ -279,11 +279,22 @@ def run_pregond(r, work):
 
 
 def wait4_rss(p):
-    """Waits for p and returns its peak RSS in MB (wait4(2) ru_maxrss, kB),
-    read at exit, when /proc no longer has it."""
-    _, status, ru = os.wait4(p.pid, 0)
+    """Waits for p and returns its peak RSS in MB: the largest VmHWM seen
+    in /proc while it ran, which is the exec'd program's own. Not wait4(2)'s
+    ru_maxrss: Linux carries the high-water mark of the memory a child had
+    before exec (a copy of this Python's) into it, so a small program
+    forked from a large Python reports the Python's size. p.rusage keeps
+    wait4's rusage (its CPU times are the program's)."""
+    hwm = 0
+    while True:
+        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        hwm = max(hwm, proc_status_kb(p.pid, "VmHWM"))
+        time.sleep(0.02)
     p.returncode = os.waitstatus_to_exitcode(status)
-    return ru.ru_maxrss / 1024.0
+    p.rusage = ru
+    return hwm / 1024.0
 
 
 def drop_our_keys(r):

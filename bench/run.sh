@@ -4,6 +4,9 @@
 #
 #   bash bench/run.sh                 N=100000, both sides
 #   N=20000 SKIP_PEER=1 bash bench/run.sh
+#   bash bench/run.sh alerts          action alerts through the Twilio
+#                                     adapter to an nginx mock, and the
+#                                     urgent lane (bench_alerts.py)
 #
 # The server runs WITHOUT AOF (appendonly no, no RDB saves): the peer's
 # reference figures (../shared/bench-peers/README.md) were taken that way,
@@ -11,6 +14,13 @@
 # with AOF; tests/integration does too. Other knobs: see bench_outbox.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+what=${1:-outbox}
+case "$what" in
+outbox) script=bench/bench_outbox.py ;;
+alerts) script=bench/bench_alerts.py ;;
+*) echo "usage: bash bench/run.sh [outbox|alerts]" >&2; exit 2 ;;
+esac
 
 for cmd in redis-server redis-cli /usr/bin/python3; do
 	command -v "$cmd" >/dev/null || { echo "bench: $cmd not found (make deps)" >&2; exit 1; }
@@ -20,6 +30,10 @@ if [ "${SKIP_PEER:-}" != 1 ]; then
 		command -v "$cmd" >/dev/null ||
 			{ echo "bench: $cmd not found: install Node.js, or SKIP_PEER=1" >&2; exit 1; }
 	done
+fi
+if [ "$what" = alerts ] && [ -z "${NGINX:-}" ] && [ ! -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null; then
+	echo "bench: nginx not found (apt-get install nginx), or set NGINX" >&2
+	exit 1
 fi
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/pregon-bench-redis.XXXXXX")
@@ -46,4 +60,4 @@ for _ in $(seq 100); do
 done
 redis-cli -p "$port" ping >/dev/null || { echo "bench: redis-server on port $port did not answer" >&2; exit 1; }
 
-REDIS_PORT=$port /usr/bin/python3 bench/bench_outbox.py
+REDIS_PORT=$port /usr/bin/python3 "$script"

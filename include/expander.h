@@ -46,6 +46,7 @@ struct expander {
 	enum lane step_lane;	/* the job being stepped, */
 	enum lane read_lane;	/* or the lane being read or reclaimed */
 	bool read_pending;	/* (our own pending entries) */
+	bool kicked;		/* work announced since the last urgent read */
 	bool stopping;
 	bool from_pending;	/* read our own pending entries first (restart) */
 	int claim_lane;

@@ -758,6 +758,12 @@ void engine_set_urgent_hold(struct engine *e, bool hold)
 	if (e->urgent_hold == hold)
 		return;
 	e->urgent_hold = hold;
+	/* The audience just expanded is on the urgent lanes, unread: keep
+	 * normal work (and the fast path at intake) back until an urgent
+	 * read comes back short. */
+	if (!hold)
+		for (int c = 0; c < CHANNEL_COUNT; c++)
+			e->ch[c].urgent_more = true;
 	if (!hold && e->reads_out == 0)
 		engine_read(e);
 }

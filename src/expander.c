@@ -167,6 +167,7 @@ static void on_read(struct rconn *c, redisReply *r, void *data)
 		slot_take(x, lane, entry, job);
 		expander_next(x);
 	} else if (pending) {
+		x->kicked = true;	/* new work may have come meanwhile */
 		/* Our own pending entries (a restart under the same consumer
 		 * name) come first; then new work. */
 		if (lane == LANE_URGENT)
@@ -181,12 +182,16 @@ static void on_read(struct rconn *c, redisReply *r, void *data)
 			step(x, LANE_NORMAL);
 		else
 			read_lane(x, LANE_NORMAL, false);
-	}
+	} else if (x->kicked)
+		expander_next(x);	/* work announced while this read was out */
 	/* else: idle until kicked or polled */
 }
 
 static void read_lane(struct expander *x, enum lane lane, bool pending)
 {
+	/* A read of the urgent lane from here on sees whatever was announced. */
+	if (lane == LANE_URGENT)
+		x->kicked = false;
 	const char *argv[] = { "XREADGROUP", "GROUP", PREGON_GROUP, x->cfg->redis_consumer,
 			       "COUNT", "1", "STREAMS", x->stream[lane], pending ? "0" : ">" };
 
@@ -210,6 +215,10 @@ static void expander_next(struct expander *x)
 
 void expander_kick(struct expander *x)
 {
+	/* While a command is out, remember the kick: a read already sent may
+	 * have missed the new entry, and idling then would leave an urgent
+	 * alert to the poll timer. */
+	x->kicked = true;
 	expander_next(x);
 }
 

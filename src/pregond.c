@@ -373,7 +373,19 @@ int main(int argc, char **argv)
 		   on_ready_reader_state, d);
 	store_init(&d->store, &d->writer, &d->cfg);
 	store_add_ready_cb(&d->store, on_store_ready, d);
-	if (http_client_new(&d->http_client, d->loop, NULL, &err) != 0 ||
+	/* One connection per message in flight: a provider on HTTP/1.1 takes
+	 * one request per connection, so a smaller cap than [<channel>]
+	 * concurrency would only queue sends inside libcurl. */
+	struct http_client_opts http_opts = { 0 };
+
+	http_opts.max_host_connections = d->cfg.sms_concurrency;
+	if (d->cfg.email_concurrency > http_opts.max_host_connections)
+		http_opts.max_host_connections = d->cfg.email_concurrency;
+	if (d->cfg.signal_concurrency > http_opts.max_host_connections)
+		http_opts.max_host_connections = d->cfg.signal_concurrency;
+	http_opts.max_total_connections = (long)d->cfg.sms_concurrency + d->cfg.email_concurrency +
+					  d->cfg.signal_concurrency;
+	if (http_client_new(&d->http_client, d->loop, &http_opts, &err) != 0 ||
 	    engine_init(&d->engine, d->loop, &d->cfg, &d->store, &d->ready_reader,
 			d->http_client, &err) != 0) {
 		log_error("%s", err.msg);
