@@ -620,7 +620,7 @@ static void on_scan_timer(uv_timer_t *t)
 
 static void backlog_state(struct intake *in, bool backlog)
 {
-	if (backlog == in->backlog)
+	if (backlog == in->backlog || in->stopping)
 		return;
 	in->backlog = backlog;
 	if (backlog) {

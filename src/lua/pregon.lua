@@ -761,13 +761,17 @@ end
 -- ARGV[10] provider message id, ARGV[11] intent (none, stop, start, help),
 -- ARGV[12] the keyword that decided, ARGV[13] the answer to send ('' for
 -- none), ARGV[14] the answer's message kind, ARGV[15] the text as reply
--- keywords are matched (trimmed, case-folded; see match_reply). Once per provider message id
--- (providers retry webhooks): a repeat returns 'duplicate'. Consent words
+-- keywords are matched (trimmed, case-folded; see match_reply). Once per
+-- provider message id (providers retry webhooks): a repeat returns
+-- 'duplicate'. Consent words
 -- change consent (source keyword) and are answered once per change; HELP
 -- is always answered, opted out or not (carriers require it). Anything
 -- else goes to <p>inbound for a person to answer, with the contact and
--- the job last sent to that address when known. Returns the intent's
--- outcome: inbound, stop, stop-repeat, start, start-repeat, help.
+-- the job last sent to that address when known; a reply to an alert that
+-- asked for one is matched first (match_reply). Returns the intent's
+-- outcome: inbound, replied (a keyword), reply-text (free text to an
+-- alert, also put on <p>inbound), stop, stop-repeat, start, start-repeat,
+-- help.
 if op == 'inbound' then
 	local channel, from, text, sid = ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 	local intent, keyword, answer, answer_kind = ARGV[11], ARGV[12], ARGV[13], ARGV[14]
