@@ -7,6 +7,7 @@
 #define PREGON_LOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
@@ -21,6 +22,11 @@ void log_write(enum log_level level, const char *fmt, ...)
 /* Rewrites s in place: digit runs of 7 or more (with + - . space ( ) between
  * them) and tokens with an '@' between word characters become "[redacted]". */
 void log_redact(char *s, size_t size);
+
+/* n with '_' between groups of three ("1_234_567"), for counts in log
+ * lines: log_redact() takes long plain digit runs for phone numbers.
+ * Returns buf. */
+const char *log_count(uint64_t n, char buf[32]);
 
 #define log_debug(...) do { if (log_enabled(LOG_DEBUG)) log_write(LOG_DEBUG, __VA_ARGS__); } while (0)
 #define log_info(...)  log_write(LOG_INFO, __VA_ARGS__)

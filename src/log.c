@@ -161,3 +161,17 @@ void log_write(enum log_level level, const char *fmt, ...)
 	fprintf(log_fp ? log_fp : stderr, "%s.%03dZ %s %s\n", ts, (int)(tv.tv_usec / 1000),
 		level_names[level], line);
 }
+
+const char *log_count(uint64_t n, char buf[32])
+{
+	char tmp[32];
+	int len = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)n), o = 0;
+
+	for (int i = 0; i < len; i++) {
+		if (i > 0 && (len - i) % 3 == 0)
+			buf[o++] = '_';
+		buf[o++] = tmp[i];
+	}
+	buf[o] = '\0';
+	return buf;
+}

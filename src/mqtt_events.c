@@ -35,19 +35,11 @@ static void stop_step(struct mqtt_events *ev);
  * digit runs for phone numbers. */
 static const char *ord_str(int64_t n, char buf[40])
 {
-	char tmp[32];
-	int len, o = 1;
+	char count[32];
 
 	if (n < 0)
 		return "#?";
-	len = snprintf(tmp, sizeof(tmp), "%lld", (long long)n);
-	buf[0] = '#';
-	for (int i = 0; i < len; i++) {
-		if (i > 0 && (len - i) % 3 == 0)
-			buf[o++] = '_';
-		buf[o++] = tmp[i];
-	}
-	buf[o] = '\0';
+	snprintf(buf, 40, "#%s", log_count((uint64_t)n, count));
 	return buf;
 }
 

@@ -92,22 +92,6 @@ static void on_ready_reader_state(struct rconn *c, bool up, void *data)
 	engine_reader_state(&d->engine, up);
 }
 
-/* Formats n with '_' between groups of three ("1_234_567"): the log
- * redactor takes long plain digit runs for phone numbers. */
-static const char *count_str(uint64_t n, char buf[32])
-{
-	char tmp[32];
-	int len = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)n), o = 0;
-
-	for (int i = 0; i < len; i++) {
-		if (i > 0 && (len - i) % 3 == 0)
-			buf[o++] = '_';
-		buf[o++] = tmp[i];
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
 static void log_stats(struct pregond *d)
 {
 	struct engine *e = &d->engine;
@@ -117,13 +101,13 @@ static void log_stats(struct pregond *d)
 		 "sms sent=%s temp=%s perm=%s held=%d email sent=%s held=%d "
 		 "signal sent=%s held=%d reconnects=%llu",
 		 d->store.ready ? "up" : "down",
-		 count_str(d->intake.accepted, b[0]), count_str(d->intake.rejected, b[1]),
-		 count_str(d->intake.duplicates, b[2]), count_str(d->intake.reclaimed, b[3]),
-		 count_str(e->ch[CHANNEL_SMS].sent, b[4]),
-		 count_str(e->ch[CHANNEL_SMS].temp_failed, b[5]),
-		 count_str(e->ch[CHANNEL_SMS].perm_failed, b[6]), e->ch[CHANNEL_SMS].held,
-		 count_str(e->ch[CHANNEL_EMAIL].sent, b[7]), e->ch[CHANNEL_EMAIL].held,
-		 count_str(e->ch[CHANNEL_SIGNAL].sent, b[8]), e->ch[CHANNEL_SIGNAL].held,
+		 log_count(d->intake.accepted, b[0]), log_count(d->intake.rejected, b[1]),
+		 log_count(d->intake.duplicates, b[2]), log_count(d->intake.reclaimed, b[3]),
+		 log_count(e->ch[CHANNEL_SMS].sent, b[4]),
+		 log_count(e->ch[CHANNEL_SMS].temp_failed, b[5]),
+		 log_count(e->ch[CHANNEL_SMS].perm_failed, b[6]), e->ch[CHANNEL_SMS].held,
+		 log_count(e->ch[CHANNEL_EMAIL].sent, b[7]), e->ch[CHANNEL_EMAIL].held,
+		 log_count(e->ch[CHANNEL_SIGNAL].sent, b[8]), e->ch[CHANNEL_SIGNAL].held,
 		 (unsigned long long)(d->writer.reconnects + d->jobs_reader.reconnects +
 				      d->ready_reader.reconnects));
 	log_debug("batches: claim %llu calls %llu items, result %llu calls %llu items",

@@ -54,6 +54,19 @@ static void short_buffer_is_blanked_not_overflowed(void **state)
 	assert_null(strstr(buf, "3235550100"));
 }
 
+/* Counts in log lines must not look like phone numbers to the redactor. */
+static void counts_are_grouped_by_three(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	assert_string_equal(log_count(0, buf), "0");
+	assert_string_equal(log_count(999, buf), "999");
+	assert_string_equal(log_count(1000, buf), "1_000");
+	assert_string_equal(log_count(13235550100ULL, buf), "13_235_550_100");
+	assert_string_equal(log_count(UINT64_MAX, buf), "18_446_744_073_709_551_615");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -61,6 +74,7 @@ int main(void)
 		cmocka_unit_test(emails_are_redacted),
 		cmocka_unit_test(ids_counts_and_times_survive),
 		cmocka_unit_test(short_buffer_is_blanked_not_overflowed),
+		cmocka_unit_test(counts_are_grouped_by_three),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
