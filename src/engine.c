@@ -746,6 +746,13 @@ static void engine_read(struct engine *e)
 		if (send_read(e, count, 0, 1, &key) == 0)
 			ch->asked = room;
 	}
+	/* No channel could read in this phase (no room, no tokens, or only
+	 * normal lanes held back behind urgent work): the blocked phase
+	 * decides what to wait for, so that the loop never just stops. */
+	if (e->reads_out == 0 && e->reader->up) {
+		e->read_phase = READ_BLOCK;
+		engine_read_block(e);
+	}
 }
 
 static void on_read_retry(uv_timer_t *t)

@@ -296,6 +296,9 @@ def test_urgent_alert_jumps_a_backlog_and_is_served_before_it_resumes():
         assert pending_bulk > 5000, "the backlog was gone before the alert: make it bigger"
         assert first_ms < 1000, first_ms
         assert len(during) <= 100, len(during)
+        # And the backlog resumes (the engine must not stall after the lane).
+        done = len(lines)
+        wait_for(lambda: len(outbox(cfg)) >= done + 3000, timeout=10, what="backlog resumed")
     finally:
         assert harness.stop(d) == 0
 
