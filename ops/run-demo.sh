@@ -67,6 +67,38 @@ build/pregon -c "$CONF" status "$ID"
 echo
 echo "events (pregon:events), for this job:"
 build/pregon -c "$CONF" tail --all --job "$ID" --count 3
+
+# An action alert to a list: contacts from a CSV file, one urgent alert in
+# two languages, one message per person.
+cat > "$RUN/demo-contacts.csv" <<CSV
+id,name,phone,lang
+resp-1,Luis,+13235550101,es
+resp-2,Kim,+13235550102,en
+resp-3,"Rosa, the organizer",+13235550103,es
+CSV
+echo
+echo "\$ build/pregon contacts import $RUN/demo-contacts.csv --list demo-responders"
+build/pregon -c "$CONF" contacts import "$RUN/demo-contacts.csv" --list demo-responders
+AID="demo-alert-$(date +%s)"
+cat > "$RUN/demo-alert.json" <<JOB
+{"id": "$AID", "kind": "action_alert", "urgent": true,
+ "audience": {"list": "demo-responders"},
+ "message": {"en": "Demo alert: ICE activity reported at 5th & Main. Reply 1 if responding, 2 if not.",
+             "es": "Alerta de prueba: actividad de ICE en 5th y Main. Responda 1 si va, 2 si no."},
+ "replies": {"1": "responding", "2": "cannot"}}
+JOB
+echo "\$ build/pregon send $RUN/demo-alert.json"
+build/pregon -c "$CONF" send "$RUN/demo-alert.json"
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	[ "$(grep -c "\"$AID\"" var/outbox/sms.jsonl 2>/dev/null)" -ge 3 ] && break
+	sleep 0.2
+done
+echo
+echo "outbox: the alert, each person in their language:"
+grep "\"$AID\"" var/outbox/sms.jsonl
+echo
+echo "\$ build/pregon status $AID"
+build/pregon -c "$CONF" status "$AID"
 echo
 echo "Now try: build/pregon -c $CONF tail     (in another terminal)"
 echo "         build/pregon -c $CONF send FILE.json"

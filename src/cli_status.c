@@ -60,6 +60,7 @@ struct alert_info {
 	size_t n_replies;
 	long long free_text;
 	const char *expansion;	/* "run", "done", or NULL: not an alert */
+	const char *keywords;	/* the job's replies (JSON), for meanings not yet answered */
 	long long expanded, skipped;
 	const char *list;
 };
@@ -84,6 +85,42 @@ static void alert_field(struct alert_info *ai, const char *name, const char *val
 		ai->skipped = num;
 	else if (strcmp(name, "list") == 0 && len > 0)
 		ai->list = value;
+	else if (strcmp(name, "replies") == 0 && len > 0)
+		ai->keywords = value;
+}
+
+/* Every meaning the alert asked for is listed, 0 when nobody gave it
+ * yet: an organizer reads "cannot 0" differently from a missing line. */
+static int add_unanswered(struct alert_info *ai)
+{
+	json_t *kw = ai->keywords ? json_loads(ai->keywords, 0, NULL) : NULL, *v;
+	const char *key;
+	struct reply_count *grown;
+
+	json_object_foreach(kw, key, v) {
+		char meaning[192];
+		size_t i;
+
+		if (!json_is_string(v))
+			continue;
+		cli_clean_line(json_string_value(v), strlen(json_string_value(v)), meaning,
+			       sizeof(meaning));
+		for (i = 0; i < ai->n_replies; i++)
+			if (strcmp(ai->replies[i].meaning, meaning) == 0)
+				break;
+		if (i < ai->n_replies)
+			continue;
+		grown = realloc(ai->replies, (ai->n_replies + 1) * sizeof(*grown));
+		if (grown == NULL) {
+			json_decref(kw);
+			return -1;
+		}
+		ai->replies = grown;
+		snprintf(ai->replies[ai->n_replies].meaning, sizeof(grown->meaning), "%s", meaning);
+		ai->replies[ai->n_replies++].n = 0;
+	}
+	json_decref(kw);
+	return 0;
 }
 
 /* jansson helpers: remember any allocation failure instead of checking
@@ -266,6 +303,10 @@ int cli_status(struct cli *c, const struct cli_args *a)
 		}
 	}
 	qsort(cs, n, sizeof(*cs), count_cmp);
+	if (add_unanswered(&ai) != 0) {
+		cli_fail(c, 1, "out of memory");
+		goto out;
+	}
 
 	if (a->json)
 		result = print_status_json(c, id, kind, created, messages, cs, n, &ai);

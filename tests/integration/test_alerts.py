@@ -358,6 +358,9 @@ def test_replies_by_keyword_are_counted_and_free_text_is_kept_with_the_alert():
         out = harness.run_cli(cfg, "status", "ice")
         assert out.returncode == 0, out.stderr
         assert "responding" in out.stdout and "cannot" in out.stdout, out.stdout
+        js = json.loads(harness.run_cli(cfg, "status", "ice", "--json").stdout)
+        assert js["replies"] == {"responding": 1, "cannot": 1} and js["free_text_replies"] == 1, js
+        assert js["audience"]["list"] == "responders" and js["audience"]["messages"] == 3, js
         status, text = g.get("/metrics")
         assert status == 200 and "pregon_alert_expansions_total 1\n" in text, text
         assert 'pregon_alert_recipients_total{outcome="message"} 3\n' in text
