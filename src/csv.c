@@ -8,6 +8,7 @@
  * the input, so compaction only moves `base`. Both buffers start small and
  * grow (to the limits at most) only when a record needs it. */
 #include "csv.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -226,43 +227,7 @@ static void skip_bom(struct csv_reader *r)
  * SMS and email texts: a bad byte is found here, with its row. */
 bool csv_utf8_valid(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s, *e = p + len;
-
-	while (p < e) {
-		unsigned c = *p, lo = 0x80, hi = 0xbf;
-		size_t n, i;
-
-		if (c < 0x80) {
-			p++;
-			continue;
-		}
-		/* RFC 3629 section 4: the second byte's range rules out
-		 * overlong forms (E0, F0), surrogates (ED) and > U+10FFFF (F4). */
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			if (c == 0xe0)
-				lo = 0xa0;
-			else if (c == 0xed)
-				hi = 0x9f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			if (c == 0xf0)
-				lo = 0x90;
-			else if (c == 0xf4)
-				hi = 0x8f;
-		} else {
-			return false;
-		}
-		if ((size_t)(e - p) <= n || p[1] < lo || p[1] > hi)
-			return false;
-		for (i = 2; i <= n; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				return false;
-		p += n + 1;
-	}
-	return true;
+	return utf8_valid(s, len);
 }
 
 /* Where the record being read started, for errors and the re-read. */

@@ -1,5 +1,6 @@
 /* form.c: application/x-www-form-urlencoded decoding (see form.h). */
 #include "form.h"
+#include "utf8.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -51,47 +52,6 @@ long form_unescape(char *out, const char *in, size_t len, int plus_is_space)
 	return (long)o;
 }
 
-/* RFC 3629 section 4: no overlong forms, no surrogates, nothing above
- * U+10FFFF. */
-static int utf8_valid(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t need, k;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (len - i <= need)
-			return 0;
-		for (k = 1; k <= need; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return 0;
-		i += need + 1;
-	}
-	return 1;
-}
 
 /* " (Name)" when the decoded name is short plain ASCII, so that an error
  * can say which field was wrong without echoing anything a client could
@@ -138,7 +98,7 @@ static int decode_part(char **dst, const char *in, size_t len, size_t max,
 	if (memchr(*dst, '\0', (size_t)n) != NULL)
 		return err_set(err, "form: pair %zu%s: %s contains a NUL byte",
 			       index, label, what);
-	if (!utf8_valid((const unsigned char *)*dst, (size_t)n))
+	if (!utf8_valid(*dst, (size_t)n))
 		return err_set(err, "form: pair %zu%s: %s is not valid UTF-8",
 			       index, label, what);
 	(*dst)[n] = '\0';

@@ -4,6 +4,7 @@
  * the index to jump to, so rendering is one loop without recursion. Every
  * check that can be made without the values is made by template_compile(). */
 #include "template.h"
+#include "utf8.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -59,50 +60,6 @@ static void pos_advance(struct pos *p, const char *s, size_t off)
 	}
 }
 
-/* Offset of the first byte that makes s invalid UTF-8 (RFC 3629 section 4:
- * no overlong forms, no surrogates, nothing above U+10FFFF) or a NUL (the
- * output is a C string), or len when there is none. */
-static size_t utf8_bad_offset(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t need, k;
-		uint32_t cp;
-
-		if (c == 0)
-			return i;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			cp = c & 0x07;
-		} else {
-			return i;
-		}
-		if (len - i <= need)
-			return i;
-		for (k = 1; k <= need; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return i;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return i;
-		i += need + 1;
-	}
-	return len;
-}
 
 /* Appends a node; the array grows by doubling since the number of tags is
  * only known at the end. */
@@ -290,7 +247,14 @@ int template_compile(const char *text, size_t len, const char *const *known,
 		err_set(err, "template longer than %u bytes", TEMPLATE_MAX_TEXT);
 		goto out;
 	}
-	bad = utf8_bad_offset((const unsigned char *)text, len);
+	/* The first NUL or malformed sequence, whichever comes first. */
+	bad = utf8_valid_prefix(text, len);
+	{
+		const char *nul = bad > 0 ? memchr(text, '\0', bad) : NULL;
+
+		if (nul != NULL)
+			bad = (size_t)(nul - text);
+	}
 	if (bad < len) {
 		pos_advance(&p, text, bad);
 		err_set(err, "line %zu, column %zu: %s", p.line, p.col,
