@@ -343,9 +343,14 @@ def test_intake_survives_broker_restarts_and_pregond_being_away():
 
 def test_intake_loses_nothing_when_pregond_is_killed():
     broker = harness.mosquitto_server()
-    conf = {"intake_topic": "t/jobs", "client_id": "pregon-kill-%d" % os.getpid()}
-    g = Gateway(broker, mqtt_conf=conf)
-    cfg = g.cfg
+    conf = {"url": broker.url(), "events_topic_prefix": "t/ev", "keepalive": "5s",
+            "intake_topic": "t/jobs", "client_id": "pregon-kill-%d" % os.getpid()}
+    # Job entries the killed instance had read but not yet accepted stay in
+    # its pending list until another consumer reclaims them: after
+    # reclaim_after (60 s by default, longer than this test waits).
+    cfg = harness.write_config(sections={"mqtt": conf, "schedule": {"tick": "20ms"},
+                                         "jobs": {"reclaim_after": "1s"}})
+    g = Gateway(broker, cfg=cfg)
     pub = Publisher(broker)
     jobs = ["kill-%d" % i for i in range(300)]
     try:
@@ -365,8 +370,9 @@ def test_intake_loses_nothing_when_pregond_is_killed():
         wait_for(lambda: set(jobs) <= accepted_jobs(g), timeout=30,
                  what="every job after the SIGKILL")
         twice = sum(1 for _, e in g.stream_events() if json.loads(e)["status"] == "duplicate")
-        print("# SIGKILL: %d jobs published, all accepted, %d delivered again (duplicate)"
-              % (len(jobs), twice))
+        reclaimed = sum(int(n) for n in re.findall(r"reclaimed (\d+) job entries", g.text()))
+        print("# SIGKILL: %d jobs published, all accepted, %d delivered again (duplicate), "
+              "%d reclaimed from the killed instance" % (len(jobs), twice, reclaimed))
     finally:
         pub.close()
         g.stop()
