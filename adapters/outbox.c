@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "adapter.h"
+#include "clock.h"
 #include "log.h"
 #include "validate.h"
 
@@ -196,11 +197,9 @@ static int outbox_send(struct adapter *a, struct send_req *req, adapter_done_cb 
 	struct outbox_item *it;
 	json_t *line;
 	char *text, at[32];
-	struct timeval tv;
 	size_t n;
 
-	gettimeofday(&tv, NULL);
-	time_format_utc((int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000, at);
+	time_format_utc(clock_now_ms(), at);
 	line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i}",
 			 "message", req->message_id, "job", req->job_id,
 			 "contact", req->contact_id ? req->contact_id : "",
@@ -208,8 +207,11 @@ static int outbox_send(struct adapter *a, struct send_req *req, adapter_done_cb 
 			 "body", req->body, "at", at, "attempt", req->attempt);
 	if (line == NULL)
 		return -1;
-	if (a->channel == CHANNEL_EMAIL)
+	if (a->channel == CHANNEL_EMAIL) {
 		json_object_set_new(line, "subject", json_string(req->subject ? req->subject : ""));
+		if (req->html != NULL)
+			json_object_set_new(line, "html", json_string(req->html));
+	}
 	text = json_dumps(line, JSON_COMPACT);
 	json_decref(line);
 	it = calloc(1, sizeof(*it));

@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "adapter.h"
+#include "clock.h"
 #include "breaker.h"
 #include "http_client.h"
 #include "log.h"
@@ -431,11 +432,8 @@ static int twilio_send(struct adapter *a, struct send_req *req, adapter_done_cb 
 	if (req->expires_ms > 0) {
 		/* The carrier drops it too once it is stale (an alert about a
 		 * place and time that has passed). */
-		struct timespec ts;
-		int64_t left;
+		int64_t left = req->expires_ms - clock_now_ms();
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		left = req->expires_ms - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 		if (left < 1000)
 			left = 1000;
 		if (left / 1000 <= TWILIO_MAX_VALIDITY_S) {

@@ -282,6 +282,8 @@ class Pregond:
             # production, and nobody calls it back.
             ("http", {"listen": "127.0.0.1:0", "public_url": "http://127.0.0.1:9"}),
             ("outbox", {"dir": os.path.join(self.dir, "outbox")}),
+            # Runs at any hour: quiet hours would hold the normal backlog.
+            ("schedule", {"quiet_hours": "none"}),
             ("sms", dict({"provider": "twilio", "account_sid": SID, "auth_token_file": token,
                           "from": FROM, "rate": "0", "concurrency": str(CONCURRENCY)}, **sms)),
             # Room for every event of the run (3 per message and more).

@@ -107,6 +107,8 @@ def write_config(d):
     with open(path, "w") as f:
         f.write("[redis]\nurl = redis://127.0.0.1:%d/0\nprefix = %s\n\n" % (PORT, PREFIX))
         f.write("[outbox]\ndir = %s\n\n" % os.path.join(d, "outbox"))
+        # Runs at any hour: quiet hours would hold the messages.
+        f.write("[schedule]\nquiet_hours = none\n\n")
         f.write("[log]\nlevel = warn\n")
         for line in os.environ.get("PREGON_CONF_EXTRA", "").split(";"):
             if line.strip():

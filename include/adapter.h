@@ -24,6 +24,7 @@ struct send_req {
 	const char *to;		/* address on this channel */
 	const char *subject;	/* email; may be empty */
 	const char *body;
+	const char *html;	/* email: a text/html alternative, or NULL */
 	int attempt;		/* 1 for the first try */
 	bool urgent;
 	int64_t expires_ms;	/* 0 = never */

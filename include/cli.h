@@ -51,7 +51,7 @@ enum cli_opt {
 	CLI_OPT_LIST = 1 << 5,
 };
 
-#define CLI_MAX_POS 4
+#define CLI_MAX_POS 5
 
 struct cli_args {
 	const char *config;	/* -c FILE */
@@ -72,6 +72,7 @@ int cli_tail(struct cli *c, const struct cli_args *a);
 int cli_dead(struct cli *c, const struct cli_args *a);
 int cli_optout(struct cli *c, const struct cli_args *a);
 int cli_contacts(struct cli *c, const struct cli_args *a);
+int cli_template(struct cli *c, const struct cli_args *a);
 
 /* Records a failure with its exit code; returns -1 for `return cli_fail(...)`. */
 int cli_fail(struct cli *c, int code, const char *fmt, ...)

@@ -10,8 +10,11 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "quiet_hours.h"
+#include "validate.h"
 
 #define CONFIG_STR_MAX 512
+#define CONFIG_OFFSETS_MAX 32	/* as many as a job may give (job_parse.c) */
 
 struct config {
 	/* [redis] */
@@ -84,10 +87,14 @@ struct config {
 	char schedule_quiet_hours[32];
 	char schedule_default_tz[64];
 	int64_t schedule_tick_ms;
+	bool schedule_test_clock;		/* tests only: include/clock.h */
+	struct quiet_hours quiet;		/* quiet_hours, parsed */
 
 	/* [court_reminder] */
 	char court_reminder_offsets[256];
 	bool court_reminder_confirm_on_enrol;
+	struct duration court_offsets[CONFIG_OFFSETS_MAX];	/* offsets, parsed */
+	int n_court_offsets;
 
 	/* [retry] */
 	int retry_max_attempts;

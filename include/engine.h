@@ -23,6 +23,8 @@
 #include "redis_conn.h"
 #include "store.h"
 
+struct templates;
+
 /* LANE_JOB: a message claimed at intake, held by its job's stream entry. */
 enum lane { LANE_URGENT, LANE_NORMAL, LANE_COUNT, LANE_JOB = LANE_COUNT };
 
@@ -46,6 +48,7 @@ struct engine_channel {
 struct engine {
 	uv_loop_t *loop;
 	const struct config *cfg;
+	struct templates *const *templates;	/* the daemon's current set (SIGHUP swaps it) */
 	struct store *store;
 	struct rconn *reader;
 	struct engine_channel ch[CHANNEL_COUNT];

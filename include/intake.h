@@ -19,6 +19,7 @@
 #include "store.h"
 
 struct expander;
+struct templates;
 
 struct intake {
 	uv_loop_t *loop;
@@ -46,6 +47,7 @@ struct intake {
 	char scan_last[50];	/* "(<id>": scan only what is newer */
 	uv_timer_t scan_timer;
 	struct expander *expander;	/* told when an alert is accepted */
+	struct templates *const *templates;	/* the daemon's current set (SIGHUP swaps it) */
 	void (*on_drained)(struct intake *in);
 
 	uint64_t accepted, rejected, duplicates, reclaimed;
@@ -72,7 +74,8 @@ struct intake_record {
 	int kind;		/* job kind or -1 */
 	bool urgent;		/* a valid urgent action_alert */
 };
-int intake_build_record(const struct config *cfg, const char *entry_id,
-			const char *raw, size_t raw_len, struct intake_record *rec);
+int intake_build_record(const struct config *cfg, const struct templates *set, int64_t now_ms,
+			const char *entry_id, const char *raw, size_t raw_len,
+			struct intake_record *rec);
 
 #endif

@@ -14,8 +14,10 @@
 #include <jansson.h>
 
 #include "err.h"
+#include "validate.h"
 
 #define JOB_ID_MAX 128
+#define JOB_DURATIONS_MAX 32	/* offsets/reminders: each one is a message */
 
 enum job_kind {
 	JOB_MESSAGE,
@@ -76,6 +78,16 @@ struct job {
 	 * normalised) */
 	bool urgent;
 	int64_t expires_ms;	/* 0 = never */
+
+	/* kind "court_reminder" (recipient above); "cancel" sets case_ref */
+	const char *case_ref;
+	const char *court;	/* NULL when absent, as address and department */
+	const char *address;
+	const char *department;
+	const char *case_tz;
+	int64_t appearance_ms;
+	struct duration offsets[JOB_DURATIONS_MAX];
+	int n_offsets;		/* 0: the job gave none ([court_reminder] offsets) */
 };
 
 /* Parses and validates `len` bytes. Returns 0 and fills *job, or -1 with

@@ -41,6 +41,13 @@ struct duration {
 };
 int duration_parse_iso8601(const char *s, struct duration *d, struct err *err);
 
+/* A BCP 47 language tag of the shapes templates are kept in: language (2-3
+ * letters), optional script (4 letters, "zh-Hant"), optional region (2
+ * letters or 3 digits: "es-MX", "es-419"). Writes the canonical case
+ * (RFC 5646 2.1.1: "es-MX", "zh-Hant-TW") into out; -1 for anything else. */
+#define LANG_TAG_MAX 16
+int lang_tag_normalise(const char *s, char out[LANG_TAG_MAX]);
+
 /* Formats Unix ms as "2026-11-22T19:03:11.250Z" (25 bytes with NUL). */
 void time_format_utc(int64_t ms, char out[32]);
 

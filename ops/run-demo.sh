@@ -34,7 +34,10 @@ if [ -z "$CONF" ]; then
 		echo "using the redis-server already on 127.0.0.1:$PORT"
 	fi
 	CONF=$RUN/pregon.conf
+	# Quiet hours off, so the demo shows a message leaving at any hour
+	# (with them on, a message at night waits for 08:00 in Los Angeles).
 	sed -e "s|^url = redis://127.0.0.1:6379/0|url = redis://127.0.0.1:$PORT/0|" \
+		-e "s|^quiet_hours = .*|quiet_hours = none|" \
 		config/pregon.conf > "$CONF"
 fi
 

@@ -28,7 +28,7 @@
 #define BATCH_CONTACTS 500		/* contacts per script call */
 #define BATCH_BYTES (1u << 20)		/* and at most this much payload */
 #define PIPELINE_DEPTH 4		/* batches sent before the first reply is read */
-#define FIXED_ARGS 10			/* EVALSHA sha 0 op prefix maxlen retention dedupe group source */
+#define FIXED_ARGS 10			/* EVALSHA sha 0 op prefix maxlen retention dedupe now source */
 #define LIST_NAME_MAX 128		/* as job_parse.c's REF_MAX */
 #define EXPORT_PAGE 500			/* SSCAN COUNT, and HGETALLs per pipeline */
 
@@ -653,7 +653,7 @@ static int import_prepare(struct import *im)
 	im->argv[5] = im->maxlen;
 	im->argv[6] = im->retention;
 	im->argv[7] = im->dedupe;
-	im->argv[8] = PREGON_GROUP;
+	im->argv[8] = "";	/* Redis' clock */
 	im->argv[9] = im->source;
 	for (size_t i = 0; i < FIXED_ARGS; i++)
 		im->argvlen[i] = strlen(im->argv[i]);

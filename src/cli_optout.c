@@ -37,7 +37,7 @@ static int optout_address(struct cli *c, const char *channel, const char *in, ch
 static int optout_change(struct cli *c, const char *action, const char *channel,
 			 const char *address, const char *note)
 {
-	char addr[320], group[] = "pregon";
+	char addr[320];
 	char maxlen[24], retention[24], dedupe[24];
 	redisReply *r;
 
@@ -48,9 +48,10 @@ static int optout_change(struct cli *c, const char *action, const char *channel,
 	snprintf(dedupe, sizeof(dedupe), "%lld", (long long)c->cfg.jobs_dedupe_days * 86400);
 	if (cli_connect(c, 0) != 0)
 		return -1;
-	r = cli_cmd(c, "EVAL %s 0 consent %s %s %s %s %s %s %s %s operator %s", lua_pregon,
-		    c->cfg.redis_prefix, maxlen, retention, dedupe, group, channel, addr, action,
-		    note ? note : "");
+	/* The empty argument: the script reads Redis' own clock. */
+	r = cli_cmd(c, "EVAL %s 0 consent %s %s %s %s %b %s %s %s operator %s", lua_pregon,
+		    c->cfg.redis_prefix, maxlen, retention, dedupe, "", (size_t)0, channel, addr,
+		    action, note ? note : "");
 	if (r == NULL)
 		return -1;
 	printf("%s %s %s%s\n", channel, addr,

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "mqtt_conn.h"
+#include "tz.h"
 
 enum config_type { CT_STR, CT_INT, CT_DURATION, CT_RATE, CT_BOOL, CT_DAYS };
 
@@ -106,6 +107,7 @@ static const struct config_key config_keys[] = {
 	S("schedule", "quiet_hours", schedule_quiet_hours, "21:00-08:00"),
 	S("schedule", "default_tz", schedule_default_tz, "America/Los_Angeles"),
 	D("schedule", "tick", schedule_tick_ms, "100ms", 10, 60000),
+	B("schedule", "test_clock", schedule_test_clock, "no"),
 
 	S("court_reminder", "offsets", court_reminder_offsets, "P7D,P3D,P1D,PT3H"),
 	B("court_reminder", "confirm_on_enrol", court_reminder_confirm_on_enrol, "yes"),
@@ -236,6 +238,45 @@ static int config_set(struct config *cfg, const struct config_key *k,
 	return err_set(err, "[%s] %s: unknown type", k->section, k->name);
 }
 
+/* "P7D,P3D,P1D,PT3H": at most CONFIG_OFFSETS_MAX durations, each > 0. */
+static int parse_offsets(struct config *cfg, struct err *err)
+{
+	char buf[sizeof(cfg->court_reminder_offsets)], *save = NULL, *tok;
+	int n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", cfg->court_reminder_offsets);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		struct err e;
+
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		for (size_t len = strlen(tok); len > 0 && (tok[len - 1] == ' ' || tok[len - 1] == '\t');)
+			tok[--len] = '\0';
+		if (n == CONFIG_OFFSETS_MAX)
+			return err_set(err, "[court_reminder] offsets: more than %d", CONFIG_OFFSETS_MAX);
+		if (duration_parse_iso8601(tok, &cfg->court_offsets[n], &e) != 0)
+			return err_set(err, "[court_reminder] offsets: \"%.40s\": %s", tok, e.msg);
+		n++;
+	}
+	if (n == 0)
+		return err_set(err, "[court_reminder] offsets: give at least one duration, e.g. P1D");
+	cfg->n_court_offsets = n;
+	return 0;
+}
+
+/* Values that are parsed once, after the file (or the defaults). */
+static int config_derive(struct config *cfg, struct err *err)
+{
+	struct err e;
+
+	if (quiet_hours_parse(cfg->schedule_quiet_hours, &cfg->quiet, &e) != 0)
+		return err_set(err, "[schedule] %s", e.msg);
+	if (!tz_exists(cfg->schedule_default_tz))
+		return err_set(err, "[schedule] default_tz: unknown time zone \"%.64s\"",
+			       cfg->schedule_default_tz);
+	return parse_offsets(cfg, err);
+}
+
 void config_defaults(struct config *cfg)
 {
 	struct err err;
@@ -248,6 +289,10 @@ void config_defaults(struct config *cfg)
 			fprintf(stderr, "config default: %s\n", err.msg);
 			abort();
 		}
+	}
+	if (config_derive(cfg, &err) != 0) {
+		fprintf(stderr, "config default: %s\n", err.msg);
+		abort();
 	}
 	gethostname(host, sizeof(host) - 1);
 	host[sizeof(host) - 1] = '\0';
@@ -323,6 +368,12 @@ int config_load(struct config *cfg, const char *path, struct err *err)
 		return err_set(err, "%s: [retry] base_delay must not exceed max_delay", path);
 	if (mqtt_config_check(cfg, path, err) != 0)
 		return -1;
+	{
+		struct err e;
+
+		if (config_derive(cfg, &e) != 0)
+			return err_set(err, "%s: %s", path, e.msg);
+	}
 	if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
 	    strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error"))
 		return err_set(err, "%s: [log] level: must be debug, info, warn or error, got \"%.20s\"",

@@ -10,8 +10,11 @@
 
 #include <jansson.h>
 
+#include "clock.h"
+#include "court.h"
 #include "keys.h"
 #include "log.h"
+#include "quiet_hours.h"
 
 static const char *const lane_names[LANE_COUNT + 1] = { "urgent", "normal", "job" };
 
@@ -25,7 +28,7 @@ struct engine_inflight {
 	struct send_result res;
 	uint64_t started_ns;	/* when the adapter got it; 0 if it never did */
 	struct engine_inflight *next;
-	char strings[];		/* mid, to, body, subject, job, contact */
+	char strings[];		/* mid, to, body, subject, job, contact, html */
 };
 
 /* A claim script call: which entry each answer belongs to. */
@@ -321,43 +324,95 @@ static long long reply_int(const redisReply *r, size_t i)
 	return 0;
 }
 
-/* The body and subject travel in the record's payload field (JSON). */
-static int payload_texts(const char *d, const char **body, const char **subject, json_t **doc)
-{
-	json_t *j = json_loads(d, 0, NULL);
+/* What goes out: the body and subject from the record's payload field
+ * (JSON), or, for a templated message ("tpl"), rendered from its job's
+ * values (court.h). */
+struct composed {
+	json_t *doc;			/* the payload */
+	struct templates_text t;	/* when rendered */
+	const char *body, *subject, *html;
+	const char *quiet_zone;		/* "qz": waits out quiet hours there */
+};
 
-	if (!json_is_object(j) || !json_is_string(json_object_get(j, "body"))) {
-		json_decref(j);
-		return -1;
+static int compose(struct engine *e, enum channel ch, const char *d, const char *vars,
+		   struct composed *c, struct err *err)
+{
+	const char *tpl;
+
+	memset(c, 0, sizeof(*c));
+	c->body = c->subject = "";
+	c->doc = json_loads(d, 0, NULL);
+	if (!json_is_object(c->doc))
+		return err_set(err, "record has no readable payload");
+	c->quiet_zone = json_string_value(json_object_get(c->doc, "qz"));
+	tpl = json_string_value(json_object_get(c->doc, "tpl"));
+	if (tpl != NULL) {
+		bool changed = json_is_true(json_object_get(c->doc, "changed"));
+
+		if (court_render(e->templates ? *e->templates : NULL, tpl, vars, ch, clock_now_ms(),
+				 changed, &c->t, err) != 0)
+			return -1;
+		c->body = c->t.body;
+		c->subject = c->t.subject ? c->t.subject : "";
+		c->html = c->t.html;
+		return 0;
 	}
-	*body = json_string_value(json_object_get(j, "body"));
-	*subject = json_is_string(json_object_get(j, "subject")) ?
-			   json_string_value(json_object_get(j, "subject")) : "";
-	*doc = j;
+	if (!json_is_string(json_object_get(c->doc, "body")))
+		return err_set(err, "record has no readable payload");
+	c->body = json_string_value(json_object_get(c->doc, "body"));
+	if (json_is_string(json_object_get(c->doc, "subject")))
+		c->subject = json_string_value(json_object_get(c->doc, "subject"));
 	return 0;
+}
+
+static void composed_free(struct composed *c)
+{
+	templates_text_free(&c->t);
+	json_decref(c->doc);
+}
+
+/* A message that waits out quiet hours and was claimed inside them (it
+ * sat in a backlog past their start): how long until they end, else 0. */
+static int64_t quiet_hold_ms(const struct engine *e, const struct composed *c, bool urgent)
+{
+	int64_t now, open;
+	struct err err;
+
+	if (c->quiet_zone == NULL || urgent || e->cfg->quiet.off)
+		return 0;
+	now = clock_now_ms();
+	if (quiet_hours_next_allowed(&e->cfg->quiet, c->quiet_zone, now, &open, &err) != 0)
+		return 0;
+	return open > now ? open - now : 0;
 }
 
 static void start_send(struct engine *e, const struct claim_item *it, const redisReply *r)
 {
-	/* r: {'send', mid, to, payload, attempt, job, contact, urgent, expires} */
-	const char *s[6] = { reply_str(r, 1), reply_str(r, 2), "", "", reply_str(r, 5),
-			     reply_str(r, 6) };
-	size_t len[6], total = 0;
+	/* r: {'send', mid, to, payload, attempt, job, contact, urgent, expires, vars} */
+	struct composed c;
+	const char *s[7] = { reply_str(r, 1), reply_str(r, 2), "", "", reply_str(r, 5),
+			     reply_str(r, 6), "" };
+	size_t len[7], total = 0;
 	struct engine_inflight *f;
 	struct engine_channel *ch = &e->ch[it->ch];
-	struct err err;
-	json_t *doc = NULL;
+	struct err err = { "" }, compose_err = { "" };
+	int64_t hold_ms;
+	int composed_ok;
 	char *p;
 
-	if (payload_texts(reply_str(r, 3), &s[2], &s[3], &doc) != 0)
-		log_error("msg=%s: record has no readable payload", s[0]);
-	for (int i = 0; i < 6; i++)
+	composed_ok = compose(e, it->ch, reply_str(r, 3), reply_str(r, 9), &c, &compose_err);
+	if (composed_ok != 0)
+		log_error("msg=%s: %s", s[0], compose_err.msg);
+	s[2] = c.body;
+	s[3] = c.subject;
+	s[6] = c.html ? c.html : "";
+	for (int i = 0; i < 7; i++)
 		total += (len[i] = strlen(s[i])) + 1;
 	f = calloc(1, sizeof(*f) + total);
 	if (f == NULL) {
 		/* Leave it pending: it is reclaimed after [jobs] reclaim_after. */
 		log_error("engine: out of memory holding a message");
-		json_decref(doc);
+		composed_free(&c);
 		if (it->lane == LANE_JOB && e->on_entry_released)
 			e->on_entry_released(e->release_data, it->entry);
 		release(e, it->ch, 1);
@@ -368,28 +423,38 @@ static void start_send(struct engine *e, const struct claim_item *it, const redi
 	f->lane = it->lane;
 	memcpy(f->entry, it->entry, sizeof(f->entry));
 	p = f->strings;
-	const char *copies[6];
-	for (int i = 0; i < 6; i++) {
+	const char *copies[7];
+	for (int i = 0; i < 7; i++) {
 		memcpy(p, s[i], len[i] + 1);
 		copies[i] = p;
 		p += len[i] + 1;
 	}
-	json_decref(doc);
 	f->req.message_id = copies[0];
 	f->req.to = copies[1];
 	f->req.body = copies[2];
 	f->req.subject = copies[3];
 	f->req.job_id = copies[4];
 	f->req.contact_id = copies[5];
+	f->req.html = c.html ? copies[6] : NULL;
 	f->req.channel = it->ch;
 	f->req.attempt = (int)reply_int(r, 4);
 	f->req.urgent = strcmp(reply_str(r, 7), "1") == 0;
 	f->req.expires_ms = reply_int(r, 8);
 	f->req.owner = f;
-	if (f->req.body[0] == '\0') {
+	hold_ms = composed_ok == 0 ? quiet_hold_ms(e, &c, f->req.urgent) : 0;
+	composed_free(&c);
+	if (composed_ok != 0 || f->req.body[0] == '\0') {
 		struct send_result res = { .status = SEND_PERM_FAIL };
 
-		snprintf(res.error, sizeof(res.error), "message record has no body");
+		snprintf(res.error, sizeof(res.error), "%s",
+			 composed_ok != 0 ? compose_err.msg : "message record has no body");
+		on_send_done(&f->req, &res);
+		return;
+	}
+	if (hold_ms > 0) {
+		struct send_result res = { .status = SEND_DEFERRED, .retry_after_ms = hold_ms };
+
+		snprintf(res.error, sizeof(res.error), "held by quiet hours");
 		on_send_done(&f->req, &res);
 		return;
 	}

@@ -7,8 +7,11 @@
 
 #include <jansson.h>
 
+#include "clock.h"
+#include "court.h"
 #include "expander.h"
 #include "job.h"
+#include "quiet_hours.h"
 #include "keys.h"
 #include "log.h"
 #include "sms_segments.h"
@@ -95,17 +98,36 @@ static json_t *recipient_addr(const struct recipient *r)
 	return addr;
 }
 
-static json_t *message_record(const struct job *job)
+/* The zone whose quiet hours hold a recipient's messages (contract
+ * section 2: the recipient's, the job's own, [schedule] default_tz). */
+static const char *quiet_zone(const struct config *cfg, const struct recipient *r,
+			      const char *job_tz)
+{
+	return r->tz ? r->tz : job_tz ? job_tz : cfg->schedule_default_tz;
+}
+
+/* A message that waits out quiet hours: it is due when they end (and the
+ * engine checks again when it sends, "qz" in its payload). */
+static json_t *message_record(const struct config *cfg, const struct job *job, int64_t now_ms)
 {
 	const struct recipient *r = &job->recipient;
 	json_t *chain = recipient_chain(r), *addr = recipient_addr(r), *m, *payload;
+	const char *zone = quiet_zone(cfg, r, NULL);
+	int64_t due = job->send_at_ms, open;
+	struct err err;
 	char *d;
 
+	if (!cfg->quiet.off &&
+	    quiet_hours_next_allowed(&cfg->quiet, zone, due > now_ms ? due : now_ms, &open, &err) == 0 &&
+	    open > now_ms && open != due)
+		due = open;
 	/* The payload is stored as one JSON field of the message record; the
 	 * script reads chain and addr from the record itself to pick the
 	 * channel. */
 	payload = json_pack("{s:s, s:s, s:O, s:O}", "body", job->body,
 			    "subject", job->subject ? job->subject : "", "chain", chain, "addr", addr);
+	if (payload != NULL && !cfg->quiet.off)
+		json_object_set_new(payload, "qz", json_string(zone));
 	d = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
 	json_decref(payload);
 	if (d == NULL) {
@@ -115,9 +137,86 @@ static json_t *message_record(const struct job *job)
 	}
 	m = json_pack("{s:s, s:o, s:o, s:s, s:i, s:I, s:I}", "contact", r->id, "chain", chain,
 		      "addr", addr, "d", d, "urgent", 0, "expires", (json_int_t)0,
-		      "due", (json_int_t)job->send_at_ms);
+		      "due", (json_int_t)due);
 	free(d);
 	return m;
+}
+
+/* Renders every text a court_reminder job will send, on every channel the
+ * recipient has, so that a job whose text cannot be made is refused now
+ * (with the template's own error) rather than failing weeks later. Warns
+ * when an SMS needs more than 2 segments with the job's values. */
+static int court_check(const struct config *cfg, const struct templates *set,
+		       const struct job *job, const char *vars, int64_t now_ms, struct err *err)
+{
+	static const char *const names[] = { COURT_TEMPLATE_REMINDER, COURT_TEMPLATE_ENROLMENT };
+
+	if (set == NULL)
+		return err_set(err, "kind: court_reminder needs the templates, which are not loaded");
+	for (int i = 0; i < job->recipient.n_channels; i++) {
+		enum channel ch = job->recipient.channels[i];
+
+		for (size_t k = 0; k < 2; k++) {
+			struct templates_text t;
+			struct sms_segments seg;
+
+			if (k == 1 && !cfg->court_reminder_confirm_on_enrol)
+				continue;
+			if (court_render(set, names[k], vars, ch, now_ms, false, &t, err) != 0)
+				return -1;
+			if (ch == CHANNEL_SMS && sms_segments_count(t.body, strlen(t.body), &seg) == 0 &&
+			    seg.segments > TEMPLATES_SMS_SEGMENTS_WARN)
+				log_warn("job %s: %s/%s.sms renders to %d SMS segments (%s)", job->id,
+					 names[k], t.lang, seg.segments, sms_encoding_name(seg.encoding));
+			templates_text_free(&t);
+		}
+	}
+	return 0;
+}
+
+/* The accept script's "court" record of a court_reminder (pregon.lua's
+ * court_accept): the planned messages, and what replacement compares. */
+static json_t *court_record(const struct config *cfg, const struct job *job, const char *vars,
+			    const struct court_plan *plan)
+{
+	const struct recipient *r = &job->recipient;
+	char sig[2048];
+	json_t *c, *msgs = json_array();
+
+	/* Same date, time and place: a replacement job needs no new notice. */
+	snprintf(sig, sizeof(sig), "%lld|%s|%s|%s", (long long)job->appearance_ms, job->court,
+		 job->address ? job->address : "", job->department ? job->department : "");
+	c = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:o}", "ref", job->case_ref, "rid", r->id,
+		      "vars", vars, "sig", sig, "at", (json_int_t)job->appearance_ms,
+		      "notice", cfg->court_reminder_confirm_on_enrol, "msgs", msgs);
+	if (c == NULL)
+		return NULL;
+	for (int i = 0; i < plan->n; i++) {
+		const struct court_msg *pm = &plan->msgs[i];
+		bool enrol = pm->kind == COURT_MSG_ENROLMENT;
+		json_t *payload = json_pack("{s:o, s:o, s:s}", "chain", recipient_chain(r),
+					    "addr", recipient_addr(r), "tpl",
+					    enrol ? COURT_TEMPLATE_ENROLMENT : COURT_TEMPLATE_REMINDER);
+		char *d;
+		json_t *m;
+
+		/* Reminders moved earlier already; the notice waits quiet hours out. */
+		if (payload != NULL && enrol && !cfg->quiet.off)
+			json_object_set_new(payload, "qz", json_string(plan->quiet_tz));
+		d = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+		json_decref(payload);
+		m = d ? json_pack("{s:s, s:o, s:o, s:s, s:i, s:I, s:I, s:b, s:b}", "contact", r->id,
+				  "chain", recipient_chain(r), "addr", recipient_addr(r), "d", d,
+				  "urgent", 0, "expires", (json_int_t)job->appearance_ms,
+				  "due", (json_int_t)pm->due_ms, "past", pm->past, "enrol", enrol)
+		      : NULL;
+		free(d);
+		if (m == NULL || json_array_append_new(msgs, m) != 0) {
+			json_decref(c);
+			return NULL;
+		}
+	}
+	return c;
 }
 
 /* texts: a string or {lang: text} (normalised by job_parse). Sets *tx to
@@ -203,6 +302,8 @@ static json_t *alert_record(const struct config *cfg, const struct job *job)
 		      "rw", (json_int_t)(cfg->alerts_reply_window_ms / 1000), "segments", segj);
 	if (a == NULL)
 		goto oom;
+	/* The zone of recipients without one, for quiet hours ("" when off). */
+	json_object_set_new(a, "qz", json_string(cfg->quiet.off ? "" : cfg->schedule_default_tz));
 	if (json_is_string(json_object_get(aud, "list")))
 		json_object_set(a, "list", json_object_get(aud, "list"));
 	rcps = json_object_get(aud, "recipients");
@@ -219,8 +320,9 @@ static json_t *alert_record(const struct config *cfg, const struct job *job)
 			/* Normalised by job_parse already; this fills the chain. */
 			if (recipient_parse(r, "", &rec, &err) != 0)
 				continue;
-			one = json_pack("{s:s, s:o, s:o, s:s}", "c", rec.id, "chain", recipient_chain(&rec),
-					"addr", recipient_addr(&rec), "lang", rec.lang ? rec.lang : "");
+			one = json_pack("{s:s, s:o, s:o, s:s, s:s}", "c", rec.id, "chain",
+					recipient_chain(&rec), "addr", recipient_addr(&rec),
+					"lang", rec.lang ? rec.lang : "", "tz", rec.tz ? rec.tz : "");
 			txt = one ? json_dumps(one, JSON_COMPACT) : NULL;
 			json_decref(one);
 			if (txt == NULL || json_array_append_new(rc, json_string(txt)) != 0) {
@@ -274,15 +376,34 @@ static json_t *contact_record(const struct job *job)
 	return c;
 }
 
-/* What the accept script needs of a valid job, added to meta. */
-static int add_job_record(const struct config *cfg, const struct job *job, json_t *meta)
+/* What the accept script needs of a valid job, added to meta. Returns 0,
+ * -1 when out of memory, or 1 when the job is refused (reason in err). */
+static int add_job_record(const struct config *cfg, const struct templates *set, int64_t now_ms,
+			  const struct job *job, json_t *meta, struct err *err)
 {
 	json_t *v;
 
 	switch (job->kind) {
+	case JOB_COURT_REMINDER: {
+		struct court_plan plan;
+		char *vars = court_vars_json(job);
+
+		if (vars == NULL)
+			return -1;
+		if (court_check(cfg, set, job, vars, now_ms, err) != 0 ||
+		    court_plan_make(cfg, job, now_ms, &plan, err) != 0) {
+			free(vars);
+			return 1;
+		}
+		v = court_record(cfg, job, vars, &plan);
+		free(vars);
+		return v ? json_object_set_new(meta, "court", v) : -1;
+	}
+	case JOB_CANCEL:
+		return json_object_set_new(meta, "cancel", json_string(job->case_ref));
 	case JOB_MESSAGE:
 		v = json_array();
-		if (v == NULL || json_array_append_new(v, message_record(job)) != 0) {
+		if (v == NULL || json_array_append_new(v, message_record(cfg, job, now_ms)) != 0) {
 			json_decref(v);
 			return -1;
 		}
@@ -306,12 +427,12 @@ static int add_job_record(const struct config *cfg, const struct job *job, json_
 
 static bool kind_implemented(enum job_kind kind)
 {
-	return kind == JOB_MESSAGE || kind == JOB_ACTION_ALERT || kind == JOB_CONTACT_UPSERT ||
-	       kind == JOB_CONTACT_DELETE;
+	return kind != JOB_TOWNHALL_CONFIRMATION;
 }
 
-int intake_build_record(const struct config *cfg, const char *entry_id,
-			const char *raw, size_t raw_len, struct intake_record *rec)
+int intake_build_record(const struct config *cfg, const struct templates *set, int64_t now_ms,
+			const char *entry_id, const char *raw, size_t raw_len,
+			struct intake_record *rec)
 {
 	struct job_limits limits = job_limits_default;
 	struct job job;
@@ -361,11 +482,21 @@ int intake_build_record(const struct config *cfg, const char *entry_id,
 		}
 	}
 	if (rc == 0) {
+		int added;
+
 		rec->urgent = job.kind == JOB_ACTION_ALERT && job.urgent;
-		if (add_job_record(cfg, &job, meta) != 0) {
+		added = add_job_record(cfg, set, now_ms, &job, meta, &err);
+		if (added < 0) {
 			json_decref(meta);
 			job_free(&job);
 			return -1;
+		}
+		if (added > 0) {
+			/* Refused after all (a template cannot be rendered for it):
+			 * dead-lettered with the reason, like a parse error. */
+			snprintf(rec->reason, sizeof(rec->reason), "%s", err.msg);
+			public_reason_of(rec->reason, rec->public_reason, sizeof(rec->public_reason));
+			json_object_del(meta, "court");
 		}
 	}
 	rec->meta = json_dumps(meta, JSON_COMPACT);
@@ -521,7 +652,9 @@ static int process_entries(struct intake *in, const redisReply *entries, bool ur
 				}
 			if (urgent_only && (raw == NULL || !maybe_urgent(raw, raw_len)))
 				continue;
-			if (intake_build_record(in->cfg, e->element[0]->str, raw, raw_len, rec) != 0)
+			if (intake_build_record(in->cfg, in->templates ? *in->templates : NULL,
+						clock_now_ms(), e->element[0]->str, raw, raw_len,
+						rec) != 0)
 				rec->meta = NULL;
 			else if (urgent_only && !rec->urgent) {
 				free(rec->meta);

@@ -29,6 +29,7 @@
 #include "job.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -44,7 +45,6 @@ const struct job_limits job_limits_default = {
 
 #define REF_MAX 128		/* case.ref, event.ref, list names */
 #define SHORT_TEXT_MAX 512	/* names, court, address, title: go into SMS */
-#define DURATIONS_MAX 32	/* offsets/reminders: each one is a message */
 #define KEYWORD_MAX 32		/* reply keyword, in characters */
 #define REPLIES_MAX 32
 #define MEANING_MAX 128
@@ -297,64 +297,47 @@ static int check_text(struct parse *ps, const char *path, const char *s,
 	return 0;
 }
 
-static int is_alpha(char c)
+/* Line breaks and tabs in a one-line value (a name or an address from a
+ * CRM's multi-line field) become single spaces, written back into the
+ * document: "210 W Temple St\r\nLos Angeles" reads "210 W Temple St Los
+ * Angeles" in a reminder. *s is updated. */
+static int fold_line(struct parse *ps, json_t *obj, const char *key, const char **s)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
+	size_t len = strlen(*s), o = 0;
+	char *buf;
 
-static char lower(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
-static char upper(char c)
-{
-	return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
-}
-
-/* A BCP 47 language tag of the shapes templates are kept in: language (2-3
- * letters), optional script (4 letters, "zh-Hant"), optional region (2
- * letters or 3 digits: "es-MX", "es-419"). Writes the canonical case
- * (RFC 5646 2.1.1: "es-MX", "zh-Hant-TW") into out[16]. */
-static int lang_normalise(const char *s, char out[16])
-{
-	size_t n = 0, i, len = strlen(s);
-	const char *p = s;
-
-	for (i = 0; i < 3 && is_alpha(p[i]); i++)
-		;
-	if (i < 2 || len > 15)
-		return -1;
-	for (; n < i; n++)
-		out[n] = lower(p[n]);
-	p += i;
-	if (*p == '-' && is_alpha(p[1]) && is_alpha(p[2]) && is_alpha(p[3]) &&
-	    is_alpha(p[4]) && (p[5] == '-' || p[5] == '\0')) {
-		out[n++] = '-';
-		out[n++] = upper(p[1]);
-		out[n++] = lower(p[2]);
-		out[n++] = lower(p[3]);
-		out[n++] = lower(p[4]);
-		p += 5;
-	}
-	if (*p == '-') {
-		if (is_alpha(p[1]) && is_alpha(p[2]) && p[3] == '\0') {
-			out[n++] = '-';
-			out[n++] = upper(p[1]);
-			out[n++] = upper(p[2]);
-			p += 3;
-		} else if (p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
-			   p[3] >= '0' && p[3] <= '9' && p[4] == '\0') {
-			memcpy(out + n, p, 4);
-			n += 4;
-			p += 4;
-		} else {
-			return -1;
+	if (strpbrk(*s, "\r\n\t") == NULL)
+		return 0;
+	buf = malloc(len + 1);
+	if (buf == NULL)
+		return fail_oom(ps->err);
+	for (const char *p = *s; *p; p++) {
+		if (*p == '\r' || *p == '\n' || *p == '\t' || *p == ' ') {
+			if (o > 0 && buf[o - 1] != ' ')
+				buf[o++] = ' ';
+			continue;
 		}
+		buf[o++] = *p;
 	}
-	if (*p != '\0')
+	while (o > 0 && buf[o - 1] == ' ')
+		o--;
+	buf[o] = '\0';
+	*s = set_string(ps, obj, key, buf);
+	free(buf);
+	return *s ? 0 : -1;
+}
+
+/* A text that lands in one line of a message or in an email header (a
+ * name, a court, a subject): no control characters, so a value can never
+ * start a new header or break a template's layout. */
+static int check_line(struct parse *ps, const char *path, const char *s,
+		      size_t max, int allow_empty)
+{
+	if (check_text(ps, path, s, max, allow_empty) < 0)
 		return -1;
-	out[n] = '\0';
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return fail(ps->err, path, "must be one line (control character 0x%02x)", *p);
 	return 0;
 }
 
@@ -394,7 +377,8 @@ static int get_time(struct parse *ps, json_t *obj, const char *base,
 	return 0;
 }
 
-static int get_durations(struct parse *ps, json_t *obj, const char *key)
+static int get_durations(struct parse *ps, json_t *obj, const char *key,
+			 struct duration *out, int *n_out)
 {
 	json_t *arr = member(obj, key), *v;
 	char path[PATH_LEN];
@@ -406,8 +390,8 @@ static int get_durations(struct parse *ps, json_t *obj, const char *key)
 		return fail(ps->err, key, "must be an array");
 	if (json_array_size(arr) == 0)
 		return fail(ps->err, key, "must not be empty");
-	if (json_array_size(arr) > DURATIONS_MAX)
-		return fail(ps->err, key, "more than %d entries", DURATIONS_MAX);
+	if (json_array_size(arr) > JOB_DURATIONS_MAX)
+		return fail(ps->err, key, "more than %d entries", JOB_DURATIONS_MAX);
 	json_array_foreach(arr, i, v) {
 		struct duration d;
 
@@ -416,7 +400,11 @@ static int get_durations(struct parse *ps, json_t *obj, const char *key)
 			return fail(ps->err, path, "must be a string");
 		if (duration_parse_iso8601(json_string_value(v), &d, ps->err) < 0)
 			return fail_field(ps->err, path);
+		if (out != NULL)
+			out[i] = d;
 	}
+	if (n_out != NULL)
+		*n_out = (int)json_array_size(arr);
 	return 0;
 }
 
@@ -552,13 +540,13 @@ static int parse_recipient(struct parse *ps, json_t *obj, const char *path,
 		return -1;
 	if (get_string(ps, obj, path, "name", 0, &r->name) < 0)
 		return -1;
-	if (r->name != NULL &&
-	    check_text(ps, path_key(fpath, path, "name"), r->name, SHORT_TEXT_MAX, 1) < 0)
+	if (r->name != NULL && (fold_line(ps, obj, "name", &r->name) < 0 ||
+	    check_line(ps, path_key(fpath, path, "name"), r->name, SHORT_TEXT_MAX, 1) < 0))
 		return -1;
 	if (get_string(ps, obj, path, "lang", 0, &r->lang) < 0)
 		return -1;
 	if (r->lang != NULL) {
-		if (lang_normalise(r->lang, lang) < 0)
+		if (lang_tag_normalise(r->lang, lang) < 0)
 			return fail_quoted(ps, path_key(fpath, path, "lang"),
 					   "not a language tag:", r->lang);
 		if (strcmp(lang, r->lang) != 0 &&
@@ -610,7 +598,7 @@ static int parse_message(struct parse *ps, struct job *job)
 	if (get_string(ps, doc, NULL, "subject", 0, &job->subject) < 0)
 		return -1;
 	if (job->subject != NULL &&
-	    check_text(ps, "subject", job->subject, ps->lim->max_text, 0) < 0)
+	    check_line(ps, "subject", job->subject, ps->lim->max_text, 0) < 0)
 		return -1;
 	return get_time(ps, doc, NULL, "send_at", 0, job->recipient.tz, 0,
 			&job->send_at_ms, &present);
@@ -618,35 +606,40 @@ static int parse_message(struct parse *ps, struct job *job)
 
 static int parse_court_reminder(struct parse *ps, struct job *job)
 {
-	static const char *const optional[] = { "court", "address", "department" };
+	/* The court is required: a reminder must say where to go. */
+	static const char *const places[] = { "court", "address", "department" };
+	const char **fields[] = { &job->court, &job->address, &job->department };
 	json_t *doc = job->doc, *c;
-	const char *s, *tz;
 	char path[PATH_LEN];
-	int64_t appearance;
 	size_t i;
 	int present;
 
 	if (get_object(ps, doc, NULL, "case", 1, &c) < 0)
 		return -1;
-	if (get_string(ps, c, "case", "ref", 1, &s) < 0 ||
-	    check_ref(ps, "case.ref", s) < 0)
+	if (get_string(ps, c, "case", "ref", 1, &job->case_ref) < 0 ||
+	    check_ref(ps, "case.ref", job->case_ref) < 0)
 		return -1;
-	for (i = 0; i < sizeof(optional) / sizeof(optional[0]); i++) {
-		if (get_string(ps, c, "case", optional[i], 0, &s) < 0)
+	for (i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
+		const char *s;
+
+		if (get_string(ps, c, "case", places[i], i == 0, &s) < 0)
 			return -1;
-		if (s != NULL && check_text(ps, path_key(path, "case", optional[i]), s,
-					    SHORT_TEXT_MAX, 1) < 0)
+		if (s != NULL && (fold_line(ps, c, places[i], &s) < 0 ||
+				  check_line(ps, path_key(path, "case", places[i]), s,
+					     SHORT_TEXT_MAX, i != 0) < 0))
 			return -1;
+		*fields[i] = (s != NULL && s[0] != '\0') ? s : NULL;
 	}
-	if (get_string(ps, c, "case", "tz", 1, &tz) < 0)
+	if (get_string(ps, c, "case", "tz", 1, &job->case_tz) < 0)
 		return -1;
-	if (tz_check(tz, ps->err) < 0)
+	if (tz_check(job->case_tz, ps->err) < 0)
 		return fail_field(ps->err, "case.tz");
-	if (get_time(ps, doc, NULL, "appearance", 1, tz, 0, &appearance, &present) < 0)
+	if (get_time(ps, doc, NULL, "appearance", 1, job->case_tz, 0, &job->appearance_ms,
+		     &present) < 0)
 		return -1;
 	if (get_recipient(ps, doc, "recipient", &job->recipient) < 0)
 		return -1;
-	return get_durations(ps, doc, "offsets");
+	return get_durations(ps, doc, "offsets", job->offsets, &job->n_offsets);
 }
 
 /* "message" and "subject" of an alert: a text, or texts by language. The
@@ -660,8 +653,12 @@ static int get_texts(struct parse *ps, json_t *doc, const char *key, int require
 
 	if (v == NULL)
 		return required ? fail(ps->err, key, "missing") : 0;
+	/* A subject becomes an email header: one line. */
+	int (*check)(struct parse *, const char *, const char *, size_t, int) =
+		strcmp(key, "subject") == 0 ? check_line : check_text;
+
 	if (json_is_string(v))
-		return check_text(ps, key, json_string_value(v), ps->lim->max_text, 0);
+		return check(ps, key, json_string_value(v), ps->lim->max_text, 0);
 	if (!json_is_object(v))
 		return fail(ps->err, key, "must be a text or an object of texts by language");
 	if (json_object_size(v) == 0)
@@ -670,7 +667,7 @@ static int get_texts(struct parse *ps, json_t *doc, const char *key, int require
 	if (norm == NULL)
 		return fail_oom(ps->err);
 	json_object_foreach(v, lang, text) {
-		if (lang_normalise(lang, canon) < 0) {
+		if (lang_tag_normalise(lang, canon) < 0) {
 			json_decref(norm);
 			return fail_quoted(ps, key, "not a language tag:", lang);
 		}
@@ -683,7 +680,7 @@ static int get_texts(struct parse *ps, json_t *doc, const char *key, int require
 			json_decref(norm);
 			return fail(ps->err, path, "must be a string");
 		}
-		if (check_text(ps, path, json_string_value(text), ps->lim->max_text, 0) < 0) {
+		if (check(ps, path, json_string_value(text), ps->lim->max_text, 0) < 0) {
 			json_decref(norm);
 			return -1;
 		}
@@ -750,7 +747,7 @@ static int get_replies(struct parse *ps, json_t *doc)
 		path_key(path, "replies", kw);
 		if (!json_is_string(meaning))
 			return fail(ps->err, path, "must be a string");
-		if (check_text(ps, path, json_string_value(meaning), MEANING_MAX, 0) < 0)
+		if (check_line(ps, path, json_string_value(meaning), MEANING_MAX, 0) < 0)
 			return -1;
 	}
 	/* Replies are matched without regard to case ("Si" and "si" are the
@@ -850,8 +847,8 @@ static int parse_townhall(struct parse *ps, struct job *job)
 	if (get_string(ps, ev, "event", "ref", 1, &s) < 0 ||
 	    check_ref(ps, "event.ref", s) < 0)
 		return -1;
-	if (get_string(ps, ev, "event", "title", 1, &s) < 0 ||
-	    check_text(ps, "event.title", s, SHORT_TEXT_MAX, 0) < 0)
+	if (get_string(ps, ev, "event", "title", 1, &s) < 0 || fold_line(ps, ev, "title", &s) < 0 ||
+	    check_line(ps, "event.title", s, SHORT_TEXT_MAX, 0) < 0)
 		return -1;
 	/* The zone first: starts_at and ends_at are read in it. */
 	if (get_string(ps, ev, "event", "tz", 1, &tz) < 0)
@@ -865,7 +862,8 @@ static int parse_townhall(struct parse *ps, struct job *job)
 		return fail(ps->err, "event.ends_at", "must be after event.starts_at");
 	if (get_string(ps, ev, "event", "location", 0, &s) < 0)
 		return -1;
-	if (s != NULL && check_text(ps, "event.location", s, SHORT_TEXT_MAX, 1) < 0)
+	if (s != NULL && (fold_line(ps, ev, "location", &s) < 0 ||
+			  check_line(ps, "event.location", s, SHORT_TEXT_MAX, 1) < 0))
 		return -1;
 	if (get_string(ps, ev, "event", "join_url", 0, &s) < 0)
 		return -1;
@@ -875,16 +873,14 @@ static int parse_townhall(struct parse *ps, struct job *job)
 		return fail(ps->err, "event.join_url", "must be an http or https URL");
 	if (get_recipient(ps, doc, "recipient", &job->recipient) < 0)
 		return -1;
-	return get_durations(ps, doc, "reminders");
+	return get_durations(ps, doc, "reminders", NULL, NULL);
 }
 
 static int parse_cancel(struct parse *ps, struct job *job)
 {
-	const char *s;
-
-	if (get_string(ps, job->doc, NULL, "case_ref", 1, &s) < 0)
+	if (get_string(ps, job->doc, NULL, "case_ref", 1, &job->case_ref) < 0)
 		return -1;
-	return check_ref(ps, "case_ref", s);
+	return check_ref(ps, "case_ref", job->case_ref);
 }
 
 static int parse_contact_upsert(struct parse *ps, struct job *job)

@@ -112,7 +112,8 @@ static const char usage_main[] =
 	"                             add or update contacts from a CSV file\n"
 	"  contacts export [--list NAME]\n"
 	"                             all contacts (or one list's) as CSV\n"
-	"  template                   not implemented yet\n"
+	"  template render NAME LANG CHANNEL VARS.json\n"
+	"                             print one template rendered with VARS\n"
 	"\n"
 	"options:\n"
 	"  -c FILE    config file (default: config/pregon.conf if it exists,\n"
@@ -193,23 +194,20 @@ static const char usage_dead[] =
 	"                 prints the new entry id; --all does it for every entry\n"
 	"                 present when the command starts\n";
 
-static const char usage_later[] =
-	"usage: pregon %s ...\n"
+static const char usage_template[] =
+	"usage: pregon template render NAME LANG CHANNEL VARS.json|-\n"
 	"\n"
-	"Not implemented yet (see CONTRACT.md section 5 and the README).\n";
-
-/* Handles the commands of later issues: --help works, anything else says
- * so and exits 2. */
-static int cmd_later(const char *name, int argc, char **argv)
-{
-	for (int i = 0; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			printf(usage_later, name);
-			return 0;
-		}
-	fprintf(stderr, "pregon: %s: not implemented yet\n", name);
-	return CLI_EXIT_USAGE;
-}
+	"Renders the one file [templates] dir/NAME/LANG.CHANNEL with the values in\n"
+	"VARS.json and prints it; for sms and signal, stderr says how many SMS\n"
+	"segments it takes and warns above 2. NAME: court_reminder, court_enrolment.\n"
+	"CHANNEL: sms, signal (falls back to LANG.sms), email (printed with its\n"
+	"Subject line), email.html. VARS.json: an object of the template's variables,\n"
+	"strings, or true/false for today/tomorrow/changed; \"appearance\" (ISO-8601)\n"
+	"with \"tz\" gives date and time formatted in LANG.\n"
+	"Example:\n"
+	"  echo '{\"name\":\"Ana\",\"court\":\"Foltz CJC\",\"appearance\":\"2026-12-01T08:30:00\",\n"
+	"        \"tz\":\"America/Los_Angeles\",\"tomorrow\":true}' |\n"
+	"    pregon template render court_reminder es sms -\n";
 
 /* Prints the failure as the contract's one line and picks the exit code. */
 static int finish(struct cli *c, int rc)
@@ -244,10 +242,8 @@ static const struct cli_command commands[] = {
 	{ "dead", CLI_OPT_COUNT | CLI_OPT_ALL, 2, usage_dead, cli_dead },
 	{ "optout", 0, 4, usage_optout, cli_optout },
 	{ "contacts", CLI_OPT_LIST, 2, usage_contacts, cli_contacts },
+	{ "template", 0, 5, usage_template, cli_template },
 };
-
-/* Commands of later issues (contract section 5). */
-static const char *const later[] = { "template" };
 
 static bool wants_help(int argc, char **argv)
 {
@@ -299,9 +295,6 @@ int main(int argc, char **argv)
 		fputs(usage_main, stdout);
 		return 0;
 	}
-	for (size_t k = 0; k < sizeof(later) / sizeof(later[0]); k++)
-		if (strcmp(argv[i], later[k]) == 0)
-			return cmd_later(later[k], argc - i - 1, argv + i + 1);
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
 		if (strcmp(argv[i], commands[k].name) == 0)
 			cmd = &commands[k];

@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 #include <mosquitto.h>
 
+#include "clock.h"
 #include "config.h"
 #include "engine.h"
 #include "expander.h"
@@ -27,6 +28,7 @@
 #include "redis_conn.h"
 #include "redis_url.h"
 #include "store.h"
+#include "templates.h"
 #include "tz.h"
 
 #define PREGON_VERSION "0.1.0"
@@ -49,6 +51,12 @@ struct pregond {
 	struct metrics metrics;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t stats_timer;
+	struct templates *templates;		/* [templates] dir, swapped on SIGHUP */
+	uv_work_t templates_work;		/* a reload in the thread pool */
+	bool templates_loading;
+	struct templates *templates_new;	/* the reload's result, or NULL */
+	struct err templates_err;
+	uv_timer_t test_clock_timer;		/* [schedule] test_clock */
 	bool stopping;
 	bool intake_drained, engine_drained;
 	int exit_code;
@@ -173,6 +181,7 @@ static void on_engine_closed(struct engine *e)
 	uv_close((uv_handle_t *)&d->sig_int, on_closed_handle);
 	uv_close((uv_handle_t *)&d->sig_hup, on_closed_handle);
 	uv_close((uv_handle_t *)&d->stats_timer, on_closed_handle);
+	uv_close((uv_handle_t *)&d->test_clock_timer, on_closed_handle);
 }
 
 static void maybe_finish(struct pregond *d)
@@ -238,14 +247,85 @@ static void shutdown_start(struct pregond *d, const char *why)
 	}
 }
 
+/* Templates are read in the thread pool (file I/O stays off the loop) and
+ * swapped in on the loop; a set that fails to load leaves the old one. */
+static void templates_load_work(uv_work_t *w)
+{
+	struct pregond *d = w->data;
+
+	if (templates_load(d->cfg.templates_dir, d->cfg.templates_default_lang, &d->templates_new,
+			   &d->templates_err) != 0)
+		d->templates_new = NULL;
+}
+
+static void templates_load_done(uv_work_t *w, int status)
+{
+	struct pregond *d = w->data;
+
+	d->templates_loading = false;
+	if (status != 0 || d->templates_new == NULL) {
+		log_error("templates: reload failed, keeping the ones loaded before: %s",
+			  status != 0 ? "cancelled" : d->templates_err.msg);
+		return;
+	}
+	templates_free(d->templates);
+	d->templates = d->templates_new;
+	d->templates_new = NULL;
+	log_info("templates: reloaded %zu files from %s", templates_count(d->templates),
+		 d->cfg.templates_dir);
+}
+
+static void templates_reload(struct pregond *d)
+{
+	if (d->templates_loading || d->stopping)
+		return;
+	d->templates_loading = true;
+	d->templates_work.data = d;
+	if (uv_queue_work(d->loop, &d->templates_work, templates_load_work, templates_load_done) != 0)
+		d->templates_loading = false;
+}
+
+/* [schedule] test_clock: the offset tests write to <prefix>test:clock. */
+static void on_test_clock(struct rconn *c, redisReply *r, void *data)
+{
+	(void)c;
+	(void)data;
+	static int64_t logged = -1;
+	int64_t offset;
+
+	if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
+		return;
+	offset = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
+	clock_test_set_offset(offset);
+	if (offset != logged) {
+		/* Tests wait for this line before they count on the time. */
+		char b[32];
+
+		log_info("test clock: offset %s%s ms", offset < 0 ? "-" : "",
+			 log_count((uint64_t)(offset < 0 ? -offset : offset), b));
+		logged = offset;
+	}
+}
+
+static void on_test_clock_timer(uv_timer_t *t)
+{
+	struct pregond *d = t->data;
+	char key[128];
+	const char *argv[] = { "GET", key };
+
+	snprintf(key, sizeof(key), "%stest:clock", d->cfg.redis_prefix);
+	rconn_command(&d->writer, on_test_clock, d, 0, 2, argv, NULL);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct pregond *d = h->data;
 
 	if (signum == SIGHUP) {
-		log_info("SIGHUP: reopening log and outbox files");
+		log_info("SIGHUP: reopening log and outbox files, reloading templates");
 		log_reopen();
 		engine_reopen(&d->engine);
+		templates_reload(d);
 		return;
 	}
 	shutdown_start(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -308,7 +388,7 @@ static void usage(FILE *f)
 		   "  --version   print the version\n"
 		   "  --help      this text\n"
 		   "Signals: SIGTERM/SIGINT stop taking jobs, finish what is in flight, exit 0;\n"
-		   "SIGHUP reopens the log and outbox files.\n");
+		   "SIGHUP reopens the log and outbox files and reloads the templates.\n");
 }
 
 int main(int argc, char **argv)
@@ -344,6 +424,17 @@ int main(int argc, char **argv)
 		log_error("%s", err.msg);
 		return 1;
 	}
+	/* Before the loop: a template that cannot be loaded stops the start. */
+	if (templates_load(d->cfg.templates_dir, d->cfg.templates_default_lang, &d->templates,
+			   &err) != 0) {
+		log_error("templates: %s", err.msg);
+		return 1;
+	}
+	if (d->cfg.schedule_test_clock) {
+		clock_test_enable();
+		log_warn("[schedule] test_clock is on: the time is moved by %stest:clock "
+			 "(for tests only)", d->cfg.redis_prefix);
+	}
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	signal(SIGPIPE, SIG_IGN);
 	d->loop = uv_default_loop();
@@ -375,7 +466,9 @@ int main(int argc, char **argv)
 		log_error("%s", err.msg);
 		return 1;
 	}
+	d->engine.templates = &d->templates;
 	intake_init(&d->intake, d->loop, &d->cfg, &d->store, &d->jobs_reader, &d->engine);
+	d->intake.templates = &d->templates;
 	expander_init(&d->expander, d->loop, &d->cfg, &d->store, &d->engine);
 	d->intake.expander = &d->expander;
 	/* Once, before any thread: the MQTT connect step runs in the pool. */
@@ -399,6 +492,10 @@ int main(int argc, char **argv)
 	uv_timer_init(d->loop, &d->stats_timer);
 	d->stats_timer.data = d;
 	uv_timer_start(&d->stats_timer, on_stats_timer, 60000, 60000);
+	uv_timer_init(d->loop, &d->test_clock_timer);
+	d->test_clock_timer.data = d;
+	if (d->cfg.schedule_test_clock)
+		uv_timer_start(&d->test_clock_timer, on_test_clock_timer, 0, 20);
 
 	redis_url_describe(&d->url, where, sizeof(where));
 	log_info("pregond %s starting: redis %s prefix %s consumer %s; sms=%s email=%s signal=%s",
@@ -411,6 +508,8 @@ int main(int argc, char **argv)
 	uv_run(d->loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(d->loop) != 0)
 		log_warn("loop closed with handles still open");
+	templates_free(d->templates);
+	templates_free(d->templates_new);
 	tz_shutdown();
 	curl_global_cleanup();
 	mosquitto_lib_cleanup();

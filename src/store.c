@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "job.h"
 #include "keys.h"
 #include "log.h"
@@ -147,6 +148,7 @@ int store_eval(struct store *s, const char *op, int nargs, const char **args,
 {
 	enum { FIXED = 9 };
 	int argc = FIXED + nargs, rc;
+	char now[24];
 	const char **argv;
 	size_t *argvlen;
 
@@ -167,7 +169,11 @@ int store_eval(struct store *s, const char *op, int nargs, const char **args,
 	argv[5] = s->max_len;
 	argv[6] = s->retention_s;
 	argv[7] = s->dedupe_s;
-	argv[8] = PREGON_GROUP;
+	argv[8] = "";
+	if (clock_test_enabled()) {
+		snprintf(now, sizeof(now), "%lld", (long long)clock_now_ms());
+		argv[8] = now;
+	}
 	for (int i = 0; i < FIXED; i++)
 		argvlen[i] = strlen(argv[i]);
 	for (int i = 0; i < nargs; i++) {

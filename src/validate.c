@@ -539,3 +539,60 @@ void time_format_utc(int64_t ms, char out[32])
 	snprintf(out, 32, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
 		 (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), msec);
 }
+
+static int is_alpha_ascii(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static char lower_ascii(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+static char upper_ascii(char c)
+{
+	return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+}
+
+int lang_tag_normalise(const char *s, char out[LANG_TAG_MAX])
+{
+	size_t n = 0, i, len = strlen(s);
+	const char *p = s;
+
+	for (i = 0; i < 3 && is_alpha_ascii(p[i]); i++)
+		;
+	if (i < 2 || len > 15)
+		return -1;
+	for (; n < i; n++)
+		out[n] = lower_ascii(p[n]);
+	p += i;
+	if (*p == '-' && is_alpha_ascii(p[1]) && is_alpha_ascii(p[2]) && is_alpha_ascii(p[3]) &&
+	    is_alpha_ascii(p[4]) && (p[5] == '-' || p[5] == '\0')) {
+		out[n++] = '-';
+		out[n++] = upper_ascii(p[1]);
+		out[n++] = lower_ascii(p[2]);
+		out[n++] = lower_ascii(p[3]);
+		out[n++] = lower_ascii(p[4]);
+		p += 5;
+	}
+	if (*p == '-') {
+		if (is_alpha_ascii(p[1]) && is_alpha_ascii(p[2]) && p[3] == '\0') {
+			out[n++] = '-';
+			out[n++] = upper_ascii(p[1]);
+			out[n++] = upper_ascii(p[2]);
+			p += 3;
+		} else if (p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
+			   p[3] >= '0' && p[3] <= '9' && p[4] == '\0') {
+			memcpy(out + n, p, 4);
+			n += 4;
+			p += 4;
+		} else {
+			return -1;
+		}
+	}
+	if (*p != '\0')
+		return -1;
+	out[n] = '\0';
+	return 0;
+}

@@ -6,12 +6,21 @@
 -- inside the script: pregon targets a single Redis (not Cluster).
 --
 -- ARGV[1] op, ARGV[2] prefix, ARGV[3] events max_len, ARGV[4] retention
--- seconds, ARGV[5] dedupe seconds, ARGV[6] group, then the op's arguments.
+-- seconds, ARGV[5] dedupe seconds, ARGV[6] the caller's clock (Unix ms)
+-- or '' for Redis' TIME, then the op's arguments. Only the test clock
+-- (include/clock.h) passes a time: otherwise every instance decides by the
+-- one clock they share.
 
 local op, P, maxlen = ARGV[1], ARGV[2], ARGV[3]
-local retention, dedupe, group = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local retention, dedupe = tonumber(ARGV[4]), tonumber(ARGV[5])
+local group = 'pregon'	-- PREGON_GROUP in include/keys.h
+local now
+if ARGV[6] ~= '' then
+	now = tonumber(ARGV[6])
+else
+	local t = redis.call('TIME')
+	now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 
 -- Unix ms -> "2026-11-22T19:03:11.250Z" (days-to-civil, H. Hinnant).
 local function iso(ms)
@@ -81,6 +90,15 @@ local function opted_out(channel, addr)
 	return redis.call('SISMEMBER', P .. 'optout:' .. channel, consent_addr(channel, addr)) == 1
 end
 
+-- Seconds to keep a record: the retention period, counted from `at` (Unix
+-- ms) when that is later than now.
+local function keep_until(at)
+	if at and at > now then
+		return retention + math.ceil((at - now) / 1000)
+	end
+	return retention
+end
+
 local function lane_of(urgent)
 	if urgent == '1' then return 'urgent' end
 	return 'normal'
@@ -120,7 +138,7 @@ local function create_message(m, mid)
 	if not chosen then
 		status = 'suppressed'
 		why = skipped_optout and 'opted out' or 'no address for any channel'
-	elseif m.expires > 0 and now >= m.expires then
+	elseif (m.expires > 0 and now >= m.expires) or m.past then
 		status = 'expired'
 	elseif m.due > now then
 		status = 'scheduled'
@@ -140,13 +158,16 @@ local function create_message(m, mid)
 	if m.rp then
 		redis.call('HSET', mkey, 'rp', m.rp)
 	end
-	redis.call('EXPIRE', mkey, retention)
+	-- Kept for the retention period after it is due (a reminder weeks
+	-- ahead must not expire before it is sent).
+	local ttl = keep_until(status == 'scheduled' and m.due or 0)
+	redis.call('EXPIRE', mkey, ttl)
 	-- Which messages hold this contact's addresses: contact_delete erases
 	-- them (contract section 2).
 	if m.contact and m.contact ~= '' then
 		local ck = P .. 'cm:' .. m.contact
 		redis.call('SADD', ck, mid)
-		redis.call('EXPIRE', ck, retention)
+		if redis.call('TTL', ck) < ttl then redis.call('EXPIRE', ck, ttl) end
 	end
 	redis.call('HINCRBY', P .. 'job:' .. m.job, 'c:' .. channel .. ':' .. status, '1')
 	event(m.job, m.kind, mid, m.contact, channel, 'accepted', 0)
@@ -417,7 +438,7 @@ local function alert_accept(id, kind, a, jk)
 		'urgent', a.urgent and '1' or '0', 'expires', string.format('%d', tonumber(a.expires) or 0),
 		'tx', str(a.tx), 'tf', str(a.tf), 'sj', str(a.sj), 'sf', str(a.sf), 'dl', str(a.dl),
 		'replies', str(a.replies), 'rw', string.format('%d', tonumber(a.rw) or 0),
-		'segments', str(a.segments), 'src', src, 'list', str(a.list),
+		'segments', str(a.segments), 'src', src, 'list', str(a.list), 'qz', str(a.qz),
 		'xc', '0', 'xn', 0, 'xdup', 0, 'x', 'run')
 	redis.call('EXPIRE', jk, retention)
 	if src == 'inline' then
@@ -429,6 +450,91 @@ local function alert_accept(id, kind, a, jk)
 		redis.call('EXPIRE', xr, retention)
 	end
 	redis.call('XADD', P .. 'expand:' .. lane_of(a.urgent and '1' or '0'), '*', 'job', id)
+end
+
+-- ---- court reminders (contract section 2) ----
+--
+-- <p>case:<ref>   hash: recipient id -> the job whose reminders are pending
+-- <p>job:<id>     also: vars (the template values, JSON), sig (date, time
+--                 and place: a replacement with another sig gets a notice)
+
+-- Cancels the messages of job that have not gone out yet (accepted: in a
+-- ready stream, where the claim skips it; scheduled). Returns how many.
+local function cancel_job(job, why)
+	local j = redis.call('HMGET', P .. 'job:' .. job, 'seq', 'messages')
+	if not j[1] then return 0 end
+	local n = 0
+	for k = 1, tonumber(j[2]) or 0 do
+		local mid = 'm' .. j[1] .. '.' .. k
+		local mkey = P .. 'msg:' .. mid
+		local f = redis.call('HMGET', mkey, 'status', 'channel', 'kind', 'contact', 'attempt')
+		if f[1] == 'accepted' or f[1] == 'scheduled' then
+			set_status(mkey, job, f[2], f[1], 'cancelled', 'error', why)
+			event(job, f[3], mid, f[4], f[2], 'cancelled', f[5], nil, why)
+			redis.call('ZREM', P .. 'scheduled', mid)
+			n = n + 1
+		end
+	end
+	return n
+end
+
+-- A court_reminder job (intake.c's court_record): replaces the pending
+-- reminders of the previous job for the same case and recipient, and
+-- creates its own; the enrolment notice only for the first job of the
+-- case and recipient, or when the date, time or place changed.
+local function court_accept(id, kind, c, jk)
+	local ck = P .. 'case:' .. c.ref
+	local prev = redis.call('HGET', ck, c.rid)
+	local notice, replaced = 'first', 0
+	if prev and prev ~= id then
+		replaced = cancel_job(prev, 'replaced by job ' .. id)
+		if redis.call('HGET', P .. 'job:' .. prev, 'sig') == c.sig then
+			notice = nil
+		else
+			notice = 'changed'
+		end
+	end
+	local seq = redis.call('INCR', P .. 'jobseq')
+	local ttl = keep_until(tonumber(c.at))
+	redis.call('HSET', jk, 'kind', kind, 'created', now_s, 'seq', seq, 'messages', 0,
+		'vars', c.vars, 'sig', c.sig, 'case', c.ref, 'replaced', prev or '')
+	local n = 0
+	for _, m in ipairs(c.msgs) do
+		if not m.enrol or (c.notice and notice) then
+			m.job, m.kind = id, kind
+			m.urgent = '0'
+			m.expires = tonumber(m.expires) or 0
+			m.due = tonumber(m.due) or 0
+			if m.enrol and notice == 'changed' then
+				-- The payload is intake.c's compact JSON object.
+				m.d = string.sub(m.d, 1, -2) .. ',"changed":true}'
+			end
+			n = n + 1
+			create_message(m, 'm' .. seq .. '.' .. n)
+		end
+	end
+	redis.call('HSET', jk, 'messages', n)
+	redis.call('EXPIRE', jk, ttl)
+	redis.call('HSET', ck, c.rid, id)
+	if redis.call('TTL', ck) < ttl then redis.call('EXPIRE', ck, ttl) end
+	return replaced
+end
+
+-- A cancel job: every pending reminder of the case, for every recipient.
+-- The case is forgotten: a later job for it is a first one again.
+local function court_cancel(id, kind, ref, jk)
+	local ck = P .. 'case:' .. ref
+	local jobs = redis.call('HGETALL', ck)
+	local n = 0
+	for i = 2, #jobs, 2 do
+		n = n + cancel_job(jobs[i], 'cancelled by job ' .. id)
+	end
+	redis.call('DEL', ck)
+	redis.call('HSET', jk, 'kind', kind, 'created', now_s, 'case', ref,
+		'result', string.format('%d', n))
+	redis.call('EXPIRE', jk, retention)
+	event(id, kind, nil, nil, nil, 'accepted', 0)
+	return n
 end
 
 -- accept: ARGV[7] the caller's room per channel ("sms=n,email=n,signal=n"),
@@ -498,6 +604,12 @@ if op == 'accept' then
 					end
 					out[#out + 1] = 'retried'
 				end
+			elseif r.court then
+				court_accept(id, kind, r.court, jk)
+				out[#out + 1] = 'accepted'
+			elseif r.cancel then
+				court_cancel(id, kind, r.cancel, jk)
+				out[#out + 1] = 'accepted'
 			elseif r.alert then
 				alert_accept(id, kind, r.alert, jk)
 				out[#out + 1] = 'expand'
@@ -575,8 +687,13 @@ if op == 'claim' then
 				set_status(mkey, job, channel, status, 'sending', 'attempt', attempt)
 				event(job, kind, mid, contact, channel, 'sending', attempt)
 				verdict = 'send'
+				-- A templated message is rendered from its job's values.
+				local vars = ''
+				if f[10] and string.find(f[10], '"tpl":', 1, true) then
+					vars = redis.call('HGET', P .. 'job:' .. job, 'vars') or ''
+				end
 				out[#out + 1] = { 'send', mid, f[9], f[10], attempt, job, contact,
-					f[7], f[8] or '0' }
+					f[7], f[8] or '0', vars }
 			end
 		end
 		if verdict == 'skip' then
@@ -896,7 +1013,10 @@ if op == 'expand' then
 	local jk = P .. 'job:' .. id
 	local xstream = P .. 'expand:' .. lane
 	local j = redis.call('HMGET', jk, 'x', 'src', 'list', 'xc', 'seq', 'messages', 'kind',
-		'urgent', 'expires', 'tx', 'sj', 'tf', 'sf', 'dl', 'replies', 'rw')
+		'urgent', 'expires', 'tx', 'sj', 'tf', 'sf', 'dl', 'replies', 'rw', 'qz')
+	-- A normal alert waits out each recipient's quiet hours (the engine
+	-- holds it, "qz" in its payload); an urgent one ignores them.
+	local quiet_default = (j[8] ~= '1' and j[17] and j[17] ~= '') and j[17] or nil
 	if j[1] ~= 'run' then
 		redis.call('XACK', xstream, group, entry)
 		return { j[1] == 'done' and 'done' or 'gone', 0, 0 }
@@ -908,14 +1028,14 @@ if op == 'expand' then
 		finished = cursor == '0'
 		for _, cid in ipairs(res[2]) do
 			local c = redis.call('HMGET', P .. 'contact:' .. cid, 'phone', 'email', 'signal',
-				'lang', 'channels')
+				'lang', 'channels', 'tz')
 			local addr = {}
 			if c[1] and c[1] ~= '' then addr.sms = c[1] end
 			if c[2] and c[2] ~= '' then addr.email = c[2] end
 			if c[3] and c[3] ~= '' then addr.signal = c[3] end
 			local chain = contact_chain(c[5], addr)
 			if #chain > 0 then
-				recips[#recips + 1] = { c = cid, chain = chain, addr = addr, lang = c[4] }
+				recips[#recips + 1] = { c = cid, chain = chain, addr = addr, lang = c[4], tz = c[6] }
 			end
 		end
 	else
@@ -946,9 +1066,13 @@ if op == 'expand' then
 			created = created + 1
 			local body = text_for(texts, rc.lang, j[14], j[12])
 			local subject = subjects and text_for(subjects, rc.lang, j[14], j[13]) or ''
+			local qz = nil
+			if quiet_default then
+				qz = (type(rc.tz) == 'string' and rc.tz ~= '') and rc.tz or quiet_default
+			end
 			create_message({ job = id, kind = j[7], contact = rc.c, chain = rc.chain,
 				addr = rc.addr, d = cjson.encode({ body = body, subject = subject,
-					chain = rc.chain, addr = rc.addr }),
+					chain = rc.chain, addr = rc.addr, qz = qz }),
 				urgent = j[8], expires = tonumber(j[9]) or 0, due = 0, rp = rp },
 				'm' .. seq .. '.' .. n)
 		end

@@ -262,6 +262,9 @@ def write_config(server=None, prefix=None, url=None, sections=None, directory=No
         # An ephemeral port, so that instances side by side do not clash;
         # tests that call the HTTP listener set their own.
         "http": {"listen": "127.0.0.1:0"},
+        # Tests run at any hour: quiet hours would hold their messages.
+        # The tests of quiet hours set them (and the test clock).
+        "schedule": {"quiet_hours": "none"},
     }
     for sec, kv in (sections or {}).items():
         conf.setdefault(sec, {}).update(kv)

@@ -408,12 +408,13 @@ def test_help_works_everywhere():
         assert r.stderr == "", (args, r.stderr)
 
 
-def test_not_implemented_commands_exit_2():
-    for args in (["template", "render", "x", "en", "sms", "v.json"],):
+def test_template_usage_errors_exit_2():
+    for args in (["template"], ["template", "show", "a", "b", "c", "d"],
+                 ["template", "render", "court_reminder", "en", "sms"]):
         r = harness.run_cli(None, *args)
         assert r.returncode == 2, (args, r.returncode)
-        assert r.stderr == "pregon: %s: not implemented yet\n" % args[0], r.stderr
-        assert PHONE not in r.stdout + r.stderr
+        assert r.stderr == ("pregon: template: usage: template render NAME LANG CHANNEL "
+                            "VARS.json\n"), r.stderr
 
 
 # ---- optout ----

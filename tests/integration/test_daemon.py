@@ -147,9 +147,10 @@ def test_garbage_entries_are_dead_lettered_not_dropped():
         r.xadd(cfg.key("jobs"), {"other": "field"})
         xadd(cfg, {"id": "k", "kind": "fax"})
         xadd(cfg, job("big", body="x" * 400))
-        xadd(cfg, {"id": "cr", "kind": "court_reminder",
-                   "case": {"ref": "LA-1", "tz": "America/Los_Angeles"},
-                   "appearance": "2026-12-01T08:30:00", "recipient": {"id": "c", "phone": PHONE}})
+        xadd(cfg, {"id": "th", "kind": "townhall_confirmation",
+                   "event": {"ref": "th-1", "title": "Town Hall", "tz": "America/Los_Angeles",
+                             "starts_at": "2026-12-05T18:00:00"},
+                   "recipient": {"id": "c", "phone": PHONE}})
         d = wait_for(lambda: len(dead_entries(cfg)) == 5 and dead_entries(cfg), what="5 dead letters")
         reasons = [x["reason"] for x in d]
         assert reasons[0].startswith("job: not valid JSON"), reasons

@@ -98,7 +98,7 @@ def test_rate_script_grants_burst_then_paces():
     sha = r.script_load(lua)
 
     def rate(want, refund=0, rate_=10, burst=3):
-        return r.evalsha(sha, 0, "rate", cfg.prefix, "1000", "86400", "86400", "pregon",
+        return r.evalsha(sha, 0, "rate", cfg.prefix, "1000", "86400", "86400", "",
                          "sms", str(rate_), str(burst), str(want), str(refund))
 
     g, wait = rate(5)
@@ -114,7 +114,7 @@ def test_rate_script_grants_burst_then_paces():
     ttl = r.pttl(cfg.key("rate:sms"))
     assert 0 < ttl <= 2000, ttl
     try:
-        r.evalsha(sha, 0, "rate", cfg.prefix, "1000", "86400", "86400", "pregon",
+        r.evalsha(sha, 0, "rate", cfg.prefix, "1000", "86400", "86400", "",
                   "sms", "0", "1", "1", "0")
         raise AssertionError("rate 0 accepted")
     except Exception as e:

@@ -53,7 +53,7 @@ static void valid_message_job_becomes_one_message_record(void **state)
 
 	(void)state;
 	config_defaults(&c);
-	assert_int_equal(intake_build_record(&c, "1-0", raw, strlen(raw), &rec), 0);
+	assert_int_equal(intake_build_record(&c, NULL, 0, "1-0", raw, strlen(raw), &rec), 0);
 	assert_string_equal(rec.reason, "");
 	meta = json_loads(rec.meta, 0, NULL);
 	assert_non_null(meta);
@@ -85,7 +85,7 @@ static void invalid_job_keeps_reason_and_hides_value_from_events(void **state)
 
 	(void)state;
 	config_defaults(&c);
-	assert_int_equal(intake_build_record(&c, "2-0", raw, strlen(raw), &rec), 0);
+	assert_int_equal(intake_build_record(&c, NULL, 0, "2-0", raw, strlen(raw), &rec), 0);
 	assert_string_equal(rec.reason, "recipient.phone: not an E.164 number: \"323-555\"");
 	assert_string_equal(rec.public_reason, "recipient.phone: not an E.164 number");
 	assert_null(strstr(rec.meta, "msgs"));
@@ -97,13 +97,48 @@ static void later_kinds_are_validated_then_held_back(void **state)
 {
 	struct config c;
 	struct intake_record rec;
-	const char *raw = "{\"id\":\"j3\",\"kind\":\"cancel\",\"case_ref\":\"LA-1\"}";
+	const char *raw = "{\"id\":\"j3\",\"kind\":\"townhall_confirmation\",\"event\":{\"ref\":\"th-1\","
+			  "\"title\":\"Town Hall\",\"starts_at\":\"2026-12-05T18:00:00\","
+			  "\"tz\":\"America/Los_Angeles\"},\"recipient\":{\"id\":\"m3\","
+			  "\"email\":\"m3@example.org\"}}";
 
 	(void)state;
 	config_defaults(&c);
-	assert_int_equal(intake_build_record(&c, "3-0", raw, strlen(raw), &rec), 0);
-	assert_string_equal(rec.reason, "kind: \"cancel\" is valid but not implemented yet in this version");
-	assert_int_equal(rec.kind, JOB_CANCEL);
+	assert_int_equal(intake_build_record(&c, NULL, 0, "3-0", raw, strlen(raw), &rec), 0);
+	assert_string_equal(rec.reason, "kind: \"townhall_confirmation\" is valid but not "
+			    "implemented yet in this version");
+	assert_int_equal(rec.kind, JOB_TOWNHALL_CONFIRMATION);
+	free(rec.meta);
+}
+
+static void court_reminder_without_templates_is_refused_with_the_reason(void **state)
+{
+	struct config c;
+	struct intake_record rec;
+	const char *raw = "{\"id\":\"j5\",\"kind\":\"court_reminder\",\"case\":{\"ref\":\"LA-1\","
+			  "\"court\":\"Foltz\",\"tz\":\"America/Los_Angeles\"},"
+			  "\"appearance\":\"2026-12-01T08:30:00\","
+			  "\"recipient\":{\"id\":\"c1\",\"phone\":\"+13235550100\"}}";
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(intake_build_record(&c, NULL, 0, "5-0", raw, strlen(raw), &rec), 0);
+	assert_string_equal(rec.reason, "kind: court_reminder needs the templates, which are not loaded");
+	assert_null(strstr(rec.meta, "\"court\""));
+	free(rec.meta);
+}
+
+static void cancel_job_carries_its_case_ref(void **state)
+{
+	struct config c;
+	struct intake_record rec;
+	const char *raw = "{\"id\":\"j6\",\"kind\":\"cancel\",\"case_ref\":\"LA-1\"}";
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(intake_build_record(&c, NULL, 0, "6-0", raw, strlen(raw), &rec), 0);
+	assert_string_equal(rec.reason, "");
+	assert_non_null(strstr(rec.meta, "\"cancel\":\"LA-1\""));
 	free(rec.meta);
 }
 
@@ -114,7 +149,7 @@ static void entry_without_job_field_is_rejected(void **state)
 
 	(void)state;
 	config_defaults(&c);
-	assert_int_equal(intake_build_record(&c, "4-0", NULL, 0, &rec), 0);
+	assert_int_equal(intake_build_record(&c, NULL, 0, "4-0", NULL, 0, &rec), 0);
 	assert_string_equal(rec.reason, "job: entry has no \"job\" field");
 	free(rec.meta);
 }
@@ -127,6 +162,8 @@ int main(void)
 		cmocka_unit_test(valid_message_job_becomes_one_message_record),
 		cmocka_unit_test(invalid_job_keeps_reason_and_hides_value_from_events),
 		cmocka_unit_test(later_kinds_are_validated_then_held_back),
+		cmocka_unit_test(court_reminder_without_templates_is_refused_with_the_reason),
+		cmocka_unit_test(cancel_job_carries_its_case_ref),
 		cmocka_unit_test(entry_without_job_field_is_rejected),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

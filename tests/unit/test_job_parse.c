@@ -84,7 +84,7 @@ static void rejected(const char *doc, const char *reason)
 #define MSG_HEAD "{'id':'msg-1','kind':'message','body':'Hola',"
 #define RCP(fields) MSG_HEAD "'recipient':{'id':'client-7'," fields "}}"
 #define MSG(fields) MSG_HEAD "'recipient':{'id':'c-7','phone':'+13235550100'}," fields "}"
-#define CASE_OK "'case':{'ref':'LA-24CR-01234','tz':'America/Los_Angeles'}"
+#define CASE_OK "'case':{'ref':'LA-24CR-01234','court':'Foltz CJC','tz':'America/Los_Angeles'}"
 #define COURT(fields) "{'id':'evt-551','kind':'court_reminder'," fields "}"
 #define COURT_OK(extra) COURT(CASE_OK ",'appearance':'2026-12-01T08:30:00'," \
 	"'recipient':{'id':'client-7','phone':'+13235550100'}" extra)
@@ -544,6 +544,22 @@ static void job_court_reminder_accepts_the_contract_example(void **state)
 	assert_string_equal(job.recipient.id, "client-7");
 	assert_string_equal(job.recipient.phone, "+13235550100");
 	assert_int_equal(job.recipient.n_channels, 1);
+	assert_string_equal(job.case_ref, "LA-24CR-01234");
+	assert_string_equal(job.court, "Clara Shortridge Foltz CJC");
+	assert_string_equal(job.department, "Dept. 30");
+	assert_string_equal(job.case_tz, "America/Los_Angeles");
+	assert_int_equal(job.appearance_ms, 1796142600000LL);	/* 16:30Z, PST */
+	assert_int_equal(job.n_offsets, 3);
+	assert_int_equal(job.offsets[0].days, 7);
+	assert_int_equal(job.offsets[2].hours, 3);
+	job_free(&job);
+	/* A CRM's multi-line address and name read as one line. */
+	parse_ok(COURT("'case':{'ref':'LA-1','court':'Foltz\\tCJC','tz':'America/Los_Angeles',"
+		       "'address':'210 W Temple St\\r\\n  Los Angeles\\n'},'appearance':'2026-12-01T08:30:00',"
+		       "'recipient':{'id':'c-7','phone':'+13235550100','name':'Ana\\r\\nMaria'}"), &job);
+	assert_string_equal(job.court, "Foltz CJC");
+	assert_string_equal(job.address, "210 W Temple St Los Angeles");
+	assert_string_equal(job.recipient.name, "Ana Maria");
 	job_free(&job);
 	accepted(COURT_OK(""));
 	accepted(COURT_OK(",'offsets':null"));
@@ -555,7 +571,7 @@ static void job_court_reminder_ignores_charge_anywhere(void **state)
 {
 	(void)state;
 	accepted(COURT_OK(",'charge':'PC 459'"));
-	accepted(COURT("'case':{'ref':'LA-1','tz':'America/Los_Angeles','charge':{'code':7}},"
+	accepted(COURT("'case':{'ref':'LA-1','court':'Foltz','tz':'America/Los_Angeles','charge':{'code':7}},"
 		       "'appearance':'2026-12-01T08:30:00','charge':[1,2],"
 		       "'recipient':{'id':'c-7','phone':'+13235550100','charge':null}"));
 }
@@ -570,13 +586,20 @@ static void job_court_reminder_rejects_case_problems(void **state)
 	rejected(COURT("'case':{'ref':'','tz':'America/Los_Angeles'}"), "case.ref: must not be empty");
 	rejected(COURT("'case':{'ref':'LA\\u0007','tz':'America/Los_Angeles'}"),
 		 "case.ref: must not contain control characters");
-	rejected(COURT("'case':{'ref':'LA-1'}"), "case.tz: missing");
-	rejected(COURT("'case':{'ref':'LA-1','tz':'Mars/Base'}"),
+	rejected(COURT("'case':{'ref':'LA-1','court':'Foltz'}"), "case.tz: missing");
+	rejected(COURT("'case':{'ref':'LA-1','court':'Foltz','tz':'Mars/Base'}"),
 		 "case.tz: unknown time zone \"Mars/Base\"");
 	rejected(COURT("'case':{'ref':'LA-1','tz':'America/Los_Angeles','court':5}"),
 		 "case.court: must be a string");
-	rejected(COURT("'case':{'ref':'LA-1','tz':'America/Los_Angeles','department':[]}"),
+	rejected(COURT("'case':{'ref':'LA-1','tz':'America/Los_Angeles'}"), "case.court: missing");
+	rejected(COURT("'case':{'ref':'LA-1','tz':'America/Los_Angeles','court':''}"),
+		 "case.court: must not be empty");
+	rejected(COURT("'case':{'ref':'LA-1','tz':'America/Los_Angeles','court':'Foltz\\u001bx'}"),
+		 "case.court: must be one line (control character 0x1b)");
+	rejected(COURT("'case':{'ref':'LA-1','court':'F','tz':'America/Los_Angeles','department':[]}"),
 		 "case.department: must be a string");
+	rejected(COURT("'case':{'ref':'LA-1','court':'F','tz':'America/Los_Angeles','address':'a\\u007fb'}"),
+		 "case.address: must be one line (control character 0x7f)");
 }
 
 static void job_court_reminder_rejects_bad_appearance(void **state)
