@@ -102,6 +102,35 @@ grep "\"$AID\"" var/outbox/sms.jsonl
 echo
 echo "\$ build/pregon status $AID"
 build/pregon -c "$CONF" status "$AID"
+# A court reminder: a hearing ten days from now, 08:30 in Los Angeles. The
+# enrolment notice leaves now; four reminders wait in the schedule.
+CID="demo-court-$(date +%s)"
+DAY=$(date -u -d "+10 days" +%Y-%m-%d)
+cat > "$RUN/demo-court.json" <<JOB
+{"id": "$CID", "kind": "court_reminder",
+ "case": {"ref": "DEMO-$(date +%H%M%S)", "court": "Clara Shortridge Foltz CJC", "department": "Dept. 30",
+          "address": "210 W Temple St, Los Angeles, CA 90012", "tz": "America/Los_Angeles",
+          "charge": "never shown to anyone"},
+ "appearance": "${DAY}T08:30:00",
+ "recipient": {"id": "client-7", "name": "Ana", "phone": "+13235550100", "lang": "es"}}
+JOB
+echo
+echo "\$ build/pregon send $RUN/demo-court.json"
+build/pregon -c "$CONF" send "$RUN/demo-court.json"
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	grep -q "\"$CID\"" var/outbox/sms.jsonl 2>/dev/null && break
+	sleep 0.2
+done
+echo
+echo "outbox: the enrolment notice, in Spanish (the charge is in no text):"
+grep "\"$CID\"" var/outbox/sms.jsonl
+echo
+echo "\$ build/pregon status $CID     (four reminders scheduled)"
+build/pregon -c "$CONF" status "$CID"
+echo
+echo "\$ build/pregon template render court_reminder es sms -   (the day-before text)"
+printf '{"name":"Ana","court":"Clara Shortridge Foltz CJC","department":"Dept. 30","appearance":"%sT08:30:00","tz":"America/Los_Angeles","tomorrow":true}' "$DAY" |
+	build/pregon -c "$CONF" template render court_reminder es sms -
 echo
 echo "Now try: build/pregon -c $CONF tail     (in another terminal)"
 echo "         build/pregon -c $CONF send FILE.json"

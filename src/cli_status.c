@@ -231,6 +231,61 @@ static int print_status_text(const char *id, const char *kind, long long created
 	return 0;
 }
 
+/* A court reminder's messages one by one, with when each is due: an
+ * advocate checking a client's reminders wants the times, not counts. At
+ * most a job's offsets and its notice (a few dozen). */
+static int print_schedule(struct cli *c, const char *id)
+{
+	char key[CLI_KEY_MAX], suffix[8 + JOB_ID_MAX], sched[CLI_KEY_MAX];
+	redisReply *j;
+	long long seq, n;
+
+	snprintf(suffix, sizeof(suffix), "job:%s", id);
+	if (cli_key(c, key, suffix) != 0 || cli_key(c, sched, "scheduled") != 0)
+		return -1;
+	if ((j = cli_cmd(c, "HMGET %s seq messages case", key)) == NULL)
+		return -1;
+	if (j->type != REDIS_REPLY_ARRAY || j->elements != 3 || !cli_reply_is_str(j->element[0]) ||
+	    !cli_reply_is_str(j->element[1]) ||
+	    cli_parse_ll(j->element[0]->str, 0, LLONG_MAX, &seq) != 0 ||
+	    cli_parse_ll(j->element[1]->str, 0, 64, &n) != 0) {
+		freeReplyObject(j);
+		return 0;
+	}
+	if (cli_reply_is_str(j->element[2])) {
+		char ref[192];
+
+		cli_clean_line(j->element[2]->str, j->element[2]->len, ref, sizeof(ref));
+		printf("case      %s\n", ref);
+	}
+	freeReplyObject(j);
+	printf("messages one by one (due times UTC):\n");
+	for (long long k = 1; k <= n; k++) {
+		char mid[48], mkey[CLI_KEY_MAX], at[40] = "-";
+		redisReply *m, *z;
+		long long due;
+
+		snprintf(mid, sizeof(mid), "m%lld.%lld", seq, k);
+		snprintf(suffix, sizeof(suffix), "msg:%s", mid);
+		if (cli_key(c, mkey, suffix) != 0 ||
+		    (m = cli_cmd(c, "HMGET %s status channel", mkey)) == NULL)
+			return -1;
+		if ((z = cli_cmd(c, "ZSCORE %s %s", sched, mid)) == NULL) {
+			freeReplyObject(m);
+			return -1;
+		}
+		if (cli_reply_is_str(z) && cli_parse_ll(z->str, 0, LLONG_MAX, &due) == 0)
+			cli_format_ms(due, at, sizeof(at));
+		if (m->type == REDIS_REPLY_ARRAY && m->elements == 2 && cli_reply_is_str(m->element[0]))
+			printf("  %-10s %-7s %-10s %s\n", mid,
+			       cli_reply_is_str(m->element[1]) ? m->element[1]->str : "-",
+			       m->element[0]->str, at);
+		freeReplyObject(m);
+		freeReplyObject(z);
+	}
+	return 0;
+}
+
 int cli_status(struct cli *c, const struct cli_args *a)
 {
 	char key[CLI_KEY_MAX], suffix[8 + JOB_ID_MAX];
@@ -310,8 +365,11 @@ int cli_status(struct cli *c, const struct cli_args *a)
 
 	if (a->json)
 		result = print_status_json(c, id, kind, created, messages, cs, n, &ai);
-	else
+	else {
 		result = print_status_text(id, kind, created, messages, cs, n, &ai);
+		if (result == 0 && kind != NULL && strcmp(kind, "court_reminder") == 0)
+			result = print_schedule(c, id);
+	}
 out:
 	free(ai.replies);
 	free(cs);

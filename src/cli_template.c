@@ -131,6 +131,7 @@ static int report_segments(const char *text, const char *ext)
 {
 	struct sms_segments seg;
 
+	fflush(stdout);	/* the text first, then what it costs */
 	if (sms_segments_count(text, strlen(text), &seg) != 0) {
 		fprintf(stderr, "%s: not valid UTF-8 text\n", ext);
 		return -1;

@@ -149,6 +149,14 @@ def test_reminders_go_out_at_their_instants_and_never_name_the_charge():
         wait_for(lambda: set(c.scheduled("evt-1").values()) == want,
                  what="three reminders at appearance minus 7 days, 1 day, 3 hours")
         assert len(c.events("evt-1", "scheduled")) == 3
+        # pregon status lists each message with its due time.
+        r = harness.run_cli(c.cfg, "status", "evt-1")
+        assert r.returncode == 0, r.stderr
+        assert "case      LA-24CR-01234" in r.stdout, r.stdout
+        for due in ("2027-01-07T21:30:00", "2027-01-13T21:30:00", "2027-01-14T18:30:00"):
+            assert any(due in line and "scheduled" in line for line in r.stdout.splitlines()), \
+                r.stdout
+        assert "+1323" not in r.stdout
         by_due = sorted(c.scheduled("evt-1").items(), key=lambda kv: kv[1])
         for k, (mid, due) in enumerate(by_due):
             c.set_clock(due - 3000)
