@@ -98,6 +98,11 @@ int templates_lang(const struct templates *set, const char *name, const char *la
 int templates_compile_file(const char *dir, const char *name, const char *lang,
 			   const char *ext, struct template **subject,
 			   struct template **body, struct err *err);
+/* Compiles text[0..len) as file extension ext ("sms", "email"...) of
+ * template `name`, the way templates_load does each file (the email's
+ * subject line included). Exposed for the fuzzer. */
+int templates_compile_text(const char *name, const char *ext, const char *text, size_t len,
+			   struct template **subject, struct template **body, struct err *err);
 /* The known variables of a name, or NULL. */
 const char *const *templates_vars_of(const char *name);
 /* "sms", "signal", "email", "email.html" -> enum; -1 if none. */

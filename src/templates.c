@@ -168,6 +168,19 @@ static int compile_text(const struct template_name *name, enum template_ext ext,
 	return template_compile(text, len, name->vars, body, err);
 }
 
+int templates_compile_text(const char *name, const char *ext, const char *text, size_t len,
+			   struct template **subject, struct template **body, struct err *err)
+{
+	const struct template_name *tn = name_lookup(name);
+	int e = template_ext_from_name(ext);
+
+	*subject = NULL;
+	*body = NULL;
+	if (tn == NULL || e < 0)
+		return err_set(err, "unknown template \"%s\" or channel \"%s\"", name, ext);
+	return compile_text(tn, (enum template_ext)e, text, len, subject, body, err);
+}
+
 int templates_compile_file(const char *dir, const char *name, const char *lang,
 			   const char *ext, struct template **subject,
 			   struct template **body, struct err *err)
