@@ -12,9 +12,10 @@
  *   reminder goes out now ("now" moved to the end of quiet hours when that
  *   is still before the appearance; otherwise now: a late text beats none).
  * - An enrolment notice goes out now, held by quiet hours the same way
- *   (the script sends it only for the first job of a case and recipient, or
- *   when the date or place changed; [court_reminder] confirm_on_enrol = no
- *   turns it off).
+ *   (the script sends it only for the first job of a case and recipient,
+ *   as a change notice when a job replaces one whose date or place was
+ *   different and still ahead, and again for the next hearing after a past
+ *   one; [court_reminder] confirm_on_enrol = no turns it off).
  * - Two reminders at the same instant are one.
  * Every message expires at the appearance: nothing is sent after it.
  *

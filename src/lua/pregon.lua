@@ -488,16 +488,19 @@ local function court_accept(id, kind, c, jk)
 	local notice, replaced = 'first', 0
 	if prev and prev ~= id then
 		replaced = cancel_job(prev, 'replaced by job ' .. id)
-		if redis.call('HGET', P .. 'job:' .. prev, 'sig') == c.sig then
+		local p = redis.call('HMGET', P .. 'job:' .. prev, 'sig', 'at')
+		if p[1] == c.sig then
 			notice = nil
-		else
+		elseif (tonumber(p[2]) or 0) > now then
 			notice = 'changed'
 		end
+		-- (A next hearing after a past one is a new enrolment, not a change.)
 	end
 	local seq = redis.call('INCR', P .. 'jobseq')
 	local ttl = keep_until(tonumber(c.at))
 	redis.call('HSET', jk, 'kind', kind, 'created', now_s, 'seq', seq, 'messages', 0,
-		'vars', c.vars, 'sig', c.sig, 'case', c.ref, 'replaced', prev or '')
+		'vars', c.vars, 'sig', c.sig, 'at', string.format('%d', tonumber(c.at) or 0),
+		'case', c.ref, 'replaced', prev or '')
 	local n = 0
 	for _, m in ipairs(c.msgs) do
 		if not m.enrol or (c.notice and notice) then

@@ -230,6 +230,18 @@ def test_a_rescheduled_case_replaces_the_old_reminders_and_says_so():
         c.xadd(reminder("r-4", "2027-01-21T09:00:00", rid="client-8"))
         wait_for(lambda: len(c.outbox()) == 3, what="the second recipient's notice")
         assert len(c.scheduled("r-3")) == 4
+        assert c.outbox()[2]["body"] == first.replace("January 14", "January 21").replace(
+            "1:30 PM", "9:00 AM"), (first, c.outbox()[2]["body"])
+        # After the hearing, the next one of the case is a new enrolment
+        # (not a "change"), and the day-before reminder of the past one is
+        # not cancelled by it (it went out already).
+        c.set_clock(ms("2027-01-21T20:00:00Z"))
+        c.xadd(reminder("r-5", "2027-02-11T09:00:00"))
+        wait_for(lambda: c.outbox()[-1]["job"] == "r-5",
+                 what="the next hearing's notice")
+        assert "February 11" in c.outbox()[-1]["body"]
+        assert c.outbox()[-1]["body"] == first.replace("Thursday, January 14", "Thursday, February 11").replace(
+            "1:30 PM", "9:00 AM"), c.outbox()[-1]["body"]
     finally:
         c.stop()
 
