@@ -632,12 +632,14 @@ if op == 'accept' then
 				out[#out + 1] = 'accepted'
 			else
 				local seq = redis.call('INCR', P .. 'jobseq')
+				local last_due = 0
 				redis.call('HSET', jk, 'kind', kind, 'created', now_s, 'seq', seq, 'messages', #r.msgs)
 				for k, m in ipairs(r.msgs) do
 					m.job, m.kind = id, kind
 					m.urgent = (m.urgent == 1 or m.urgent == true) and '1' or '0'
 					m.expires = tonumber(m.expires) or 0
 					m.due = tonumber(m.due) or 0
+					last_due = math.max(last_due, m.due)
 					if #r.msgs == 1 then m.room = room end
 					local _, send = create_message(m, 'm' .. seq .. '.' .. k)
 					if send then
@@ -646,7 +648,8 @@ if op == 'accept' then
 						ack = false
 					end
 				end
-				redis.call('EXPIRE', jk, retention)
+				-- As long as its messages: a send_at months ahead keeps it.
+				redis.call('EXPIRE', jk, keep_until(last_due))
 				out[#out + 1] = 'accepted'
 			end
 		end

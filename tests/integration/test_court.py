@@ -263,6 +263,17 @@ def test_cancel_by_case_ref_cancels_every_pending_reminder_of_the_case():
         # No enrolment notices at all with confirm_on_enrol = no.
         time.sleep(0.2)
         assert c.outbox() == []
+        # Records live for the retention period after they are due, not
+        # after the job came in (30 days by default).
+        day = 86400
+        mid = max(c.scheduled("c-3").items(), key=lambda kv: kv[1])[0]   # due on 01-14
+        for key in ("job:c-3", "msg:" + mid, "case:LA-10", "cm:client-9"):
+            assert c.r.ttl(c.cfg.key(key)) > 30 * day + 9 * day, key
+        c.xadd({"id": "later-1", "kind": "message", "body": "See you in March.",
+                "send_at": "2027-03-05T18:00:00Z",
+                "recipient": {"id": "m9", "phone": "+13235550119"}})
+        wait_for(lambda: c.job("later-1").get("c:sms:scheduled") == "1", what="send_at")
+        assert c.r.ttl(c.cfg.key("job:later-1")) > 30 * day + 59 * day
         # A cancel for a case nobody has is accepted and changes nothing.
         c.xadd({"id": "cancel-2", "kind": "cancel", "case_ref": "LA-404"})
         wait_for(lambda: c.job("cancel-2").get("result") == "0", what="empty cancel")
