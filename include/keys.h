@@ -9,16 +9,24 @@
  *                            its messages are m<seq>.1 .. m<seq>.<count>),
  *                            c:<channel>:<status>: how many of its messages
  *                            are now in that status on that channel (totals
- *                            per status are sums); TTL retention_days
+ *                            per status are sums); a court_reminder's also
+ *                            vars (template values, JSON), sig (date, time,
+ *                            place), at (appearance ms), case; TTL
+ *                            retention_days after its last message is due
  *   <p>msg:<message id>      hash: job, kind, contact, channel, chain (fallback
  *                            channels still to try, comma-separated), a:sms,
  *                            a:email, a:signal (addresses), body, subject,
  *                            status, attempt, provider_id, error, urgent,
  *                            expires, created, updated; TTL retention_days
+ *                            after it is due
  *   <p>jobseq                counter behind message ids
  *   <p>ready:<channel>:<lane> stream, field m (message id): due now;
  *                            lane "urgent" or "normal"; group "pregon"
- *   <p>scheduled             zset: message id by due time (ms): send_at, retries
+ *   <p>scheduled             zset: message id by due time (ms): reminders,
+ *                            send_at, retries, messages held by quiet hours
+ *   <p>case:<ref>            hash: recipient id -> the court_reminder job whose
+ *                            reminders are pending (replacement, cancel)
+ *   <p>test:clock            [schedule] test_clock only: ms added to the time
  *   <p>optout:<channel>      set of opted-out addresses
  *   <p>consent:<address>     list: the consent ledger (never expires)
  *   <p>rate:<channel>        the shared rate's theoretical arrival time
