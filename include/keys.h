@@ -13,11 +13,11 @@
  *                            vars (template values, JSON), sig (date, time,
  *                            place), at (appearance ms), case; TTL
  *                            retention_days after its last message is due
- *   <p>msg:<message id>      hash: job, kind, contact, channel, chain (fallback
- *                            channels still to try, comma-separated), a:sms,
- *                            a:email, a:signal (addresses), body, subject,
- *                            status, attempt, provider_id, error, urgent,
- *                            expires, created, updated; TTL retention_days
+ *   <p>msg:<message id>      hash: job, kind, contact, channel, to, d (the
+ *                            payload, JSON: body and subject, or tpl for a
+ *                            templated one; chain, addr, qz), status,
+ *                            attempt, provider_id, error, urgent, expires,
+ *                            created, updated; TTL retention_days
  *                            after it is due
  *   <p>jobseq                counter behind message ids
  *   <p>ready:<channel>:<lane> stream, field m (message id): due now;
