@@ -269,12 +269,23 @@ struct sample {
 	char time[32];
 	const char *const *vars;	/* the template name's variables */
 	unsigned flags;		/* bit i: vars[i], an {{#if}} variable, is "yes" */
+	bool bare;		/* the values a job may leave out have none */
 };
+
+/* What a job may leave out (a recipient without a name, a case without an
+ * address or department). */
+static bool optional_value(const char *name)
+{
+	return strcmp(name, "name") == 0 || strcmp(name, "address") == 0 ||
+	       strcmp(name, "department") == 0;
+}
 
 static const char *sample_lookup(void *data, const char *name)
 {
 	struct sample *s = data;
 
+	if (s->bare && optional_value(name))
+		return NULL;
 	if (strcmp(name, "name") == 0)
 		return "Maria Guadalupe Hernandez";
 	if (strcmp(name, "court") == 0)
@@ -340,6 +351,27 @@ static int check_segments(const char *path, const struct tfile *f, struct err *e
 	return 0;
 }
 
+/* A template that prints a value a job may leave out, outside an {{#if}}
+ * on it, makes such jobs fail to render: they are refused at intake. That
+ * is safe (never a blank in a sent message) but rarely meant: say so. */
+static void check_optional(const char *path, const struct tfile *f)
+{
+	struct sample s = { .lang = f->lang, .vars = f->name->vars, .bare = true };
+	const struct template *parts[2] = { f->subject, f->body };
+	struct err err;
+
+	for (int i = 0; i < 2; i++) {
+		char *out = NULL;
+
+		if (parts[i] == NULL)
+			continue;
+		if (template_render(parts[i], sample_lookup, &s, TEMPLATE_PLAIN, &out, NULL, &err) != 0)
+			log_warn("templates: %s: %s%s: jobs without that value will be refused; "
+				 "print it inside {{#if}}", path, i == 0 ? "subject: " : "", err.msg);
+		free(out);
+	}
+}
+
 static int add_file(struct templates *set, const char *dir, const struct template_name *tn,
 		    const char *file, struct err *err)
 {
@@ -381,6 +413,7 @@ static int add_file(struct templates *set, const char *dir, const struct templat
 		snprintf(why, sizeof(why), "%s", err->msg);
 		return err_set(err, "%s: %s", rel, why);
 	}
+	check_optional(rel, &f);
 	if ((f.ext == TEMPLATE_EXT_SMS || f.ext == TEMPLATE_EXT_SIGNAL) &&
 	    check_segments(rel, &f, err) != 0) {
 		free_file(&f);

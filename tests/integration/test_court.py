@@ -418,6 +418,9 @@ def test_templates_refuse_a_job_they_cannot_render_and_reload_on_sighup():
         job = reminder("t-1", "2027-01-14T13:30:00")
         del job["case"]["address"]
         c.xadd(job)
+        # Said at load already: the template prints a value jobs may lack.
+        assert ('court_reminder/en.sms: line 1, column 28: variable "address" has no value: '
+                'jobs without that value will be refused') in c.log_text(), c.log_text()
         dead = wait_for(lambda: c.r.xrange(c.cfg.key("dead")), what="dead letter")
         reason = dead[0][1]["reason"]
         assert reason == ('court_reminder/en.sms: line 1, column 28: variable "address" '
