@@ -19,7 +19,8 @@ what=${1:-outbox}
 case "$what" in
 outbox) script=bench/bench_outbox.py ;;
 alerts) script=bench/bench_alerts.py ;;
-*) echo "usage: bash bench/run.sh [outbox|alerts]" >&2; exit 2 ;;
+schedule) script=bench/bench_schedule.py ;;	# court reminders: N=250000 jobs (bench_schedule.py)
+*) echo "usage: bash bench/run.sh [outbox|alerts|schedule]" >&2; exit 2 ;;
 esac
 
 for cmd in redis-server redis-cli /usr/bin/python3; do

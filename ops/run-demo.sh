@@ -22,6 +22,7 @@ if [ -z "$CONF" ]; then
 	# A local Redis with the durability pregon recommends (appendonly yes).
 	if ! redis-cli -p "$PORT" ping >/dev/null 2>&1; then
 		redis-server --port "$PORT" --bind 127.0.0.1 --dir "$RUN" --appendonly yes \
+			--hash-max-listpack-value 512 \
 			--save '' --daemonize yes --pidfile "$PWD/$RUN/redis.pid" \
 			--logfile "$PWD/$RUN/redis.log"
 		for _ in 1 2 3 4 5 6 7 8 9 10; do

@@ -110,11 +110,36 @@ static int tz_unknown(struct err *err, const char *name)
 	return err_set(err, "unknown time zone %s", q);
 }
 
+/* libical finds a zone by comparing the name with each of its ~600 zones
+ * (icaltimezone_get_builtin_timezone), which a profile of the intake of
+ * court reminders showed as a third of pregond's CPU: a job names the same
+ * zone several times. The zones most recently asked for are kept here;
+ * libical keeps the zones themselves until tz_shutdown(). */
+#define TZ_CACHE 16
+static struct {
+	char name[TZ_NAME_MAX + 1];
+	icaltimezone *zone;
+} tz_cache[TZ_CACHE];
+static unsigned tz_cache_next;
+
 static icaltimezone *tz_zone(const char *name)
 {
-	if (!tz_name_ok(name))
+	icaltimezone *z;
+
+	if (name == NULL)
 		return NULL;
-	return icaltimezone_get_builtin_timezone(name);
+	for (unsigned i = 0; i < TZ_CACHE; i++)
+		if (tz_cache[i].zone != NULL && strcmp(tz_cache[i].name, name) == 0)
+			return tz_cache[i].zone;
+	if (!tz_name_ok(name) || (z = icaltimezone_get_builtin_timezone(name)) == NULL)
+		return NULL;
+	if (strlen(name) <= TZ_NAME_MAX) {
+		unsigned i = tz_cache_next++ % TZ_CACHE;
+
+		memcpy(tz_cache[i].name, name, strlen(name) + 1);
+		tz_cache[i].zone = z;
+	}
+	return z;
 }
 
 int tz_exists(const char *name)
@@ -285,5 +310,6 @@ int tz_add_duration(const char *zone, int64_t ms, const struct duration *d,
 
 void tz_shutdown(void)
 {
+	memset(tz_cache, 0, sizeof(tz_cache));
 	icaltimezone_free_builtin_timezones();
 }

@@ -373,5 +373,30 @@ def _ping(r):
         return False
 
 
+
+def test_trim_script_removes_every_acknowledged_entry_in_one_call():
+    """The Lua op that keeps the queues short: 30,000 acknowledged entries
+    go in one call (with "~" and no LIMIT, Redis stops at 10,000 a call,
+    and a queue filling faster than that per trim interval grew without
+    bound). Entries still pending stay."""
+    cfg = harness.write_config()
+    r = cfg.server.client
+    sha = r.script_load(open(os.path.join(harness.ROOT, "src/lua/pregon.lua")).read())
+    key = cfg.key("ready:sms:normal")
+    r.xgroup_create(key, "pregon", id="0", mkstream=True)
+    p = r.pipeline(transaction=False)
+    for i in range(30000):
+        p.xadd(key, {"m": "m%d" % i})
+    p.execute()
+    got = r.xreadgroup("pregon", "c1", {key: ">"}, count=30000)[0][1]
+    ids = [eid for eid, _ in got]
+    for i in range(0, 29990, 1000):
+        r.xack(key, "pregon", *ids[i:min(i + 1000, 29990)])
+    trimmed = r.evalsha(sha, 0, "trim", cfg.prefix, "1000", "86400", "86400", "", key)
+    # "~" frees whole nodes (100 entries each): all but the last partial one.
+    assert trimmed >= 29900, trimmed
+    assert r.xlen(key) <= 100, r.xlen(key)
+    assert [eid for eid, _ in r.xrange(key, ids[29990], "+")] == ids[29990:]
+
 if __name__ == "__main__":
     harness.main(globals())
