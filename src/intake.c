@@ -98,21 +98,15 @@ static json_t *recipient_addr(const struct recipient *r)
 	return addr;
 }
 
-/* The zone whose quiet hours hold a recipient's messages (contract
- * section 2: the recipient's, the job's own, [schedule] default_tz). */
-static const char *quiet_zone(const struct config *cfg, const struct recipient *r,
-			      const char *job_tz)
-{
-	return r->tz ? r->tz : job_tz ? job_tz : cfg->schedule_default_tz;
-}
-
 /* A message that waits out quiet hours: it is due when they end (and the
  * engine checks again when it sends, "qz" in its payload). */
 static json_t *message_record(const struct config *cfg, const struct job *job, int64_t now_ms)
 {
 	const struct recipient *r = &job->recipient;
 	json_t *chain = recipient_chain(r), *addr = recipient_addr(r), *m, *payload;
-	const char *zone = quiet_zone(cfg, r, NULL);
+	/* A message job names no zone of its own (contract section 2: the
+	 * recipient's, else the job's, else [schedule] default_tz). */
+	const char *zone = r->tz ? r->tz : cfg->schedule_default_tz;
 	int64_t due = job->send_at_ms, open;
 	struct err err;
 	char *d;
