@@ -45,6 +45,14 @@ struct engine_channel {
 	bool urgent_more;	/* its urgent lane may hold work: normal waits */
 };
 
+/* Whether a zone is in quiet hours now, kept for a second (engine.c). */
+#define ENGINE_QUIET_CACHE 16
+struct engine_quiet {
+	char zone[64];
+	int64_t at_ms;		/* when it was asked; 0: empty */
+	int64_t until_ms;	/* the end of the quiet window, or <= at_ms: none */
+};
+
 struct engine {
 	uv_loop_t *loop;
 	const struct config *cfg;
@@ -78,6 +86,9 @@ struct engine {
 	void (*on_closed)(struct engine *e);
 	int closing_handles;
 	uint64_t claim_calls, claim_items, result_calls, result_items, fast_claims;
+	uint64_t quiet_held;	/* ready entries held for quiet hours, not claimed */
+	struct engine_quiet quiet[ENGINE_QUIET_CACHE];
+	unsigned quiet_next;
 	/* Told when a message claimed at intake is finished with, so intake
 	 * stops treating its job entry as held. */
 	void (*on_entry_released)(void *data, const char *entry);

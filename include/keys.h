@@ -17,10 +17,12 @@
  *                            payload, JSON: body and subject, or tpl for a
  *                            templated one; chain, addr, qz), status,
  *                            attempt, provider_id, error, urgent, expires,
+ *                            qz (the zone whose quiet hours hold it),
  *                            created, updated; TTL retention_days
  *                            after it is due
  *   <p>jobseq                counter behind message ids
- *   <p>ready:<channel>:<lane> stream, field m (message id): due now;
+ *   <p>ready:<channel>:<lane> stream, field m (message id), q (its quiet-hours
+ *                            zone, if it waits them out): due now;
  *                            lane "urgent" or "normal"; group "pregon"
  *   <p>scheduled             zset: message id by due time (ms): reminders,
  *                            send_at, retries, messages held by quiet hours

@@ -331,7 +331,6 @@ struct composed {
 	json_t *doc;			/* the payload */
 	struct templates_text t;	/* when rendered */
 	const char *body, *subject, *html;
-	const char *quiet_zone;		/* "qz": waits out quiet hours there */
 };
 
 static int compose(struct engine *e, enum channel ch, const char *d, const char *vars,
@@ -344,7 +343,6 @@ static int compose(struct engine *e, enum channel ch, const char *d, const char 
 	c->doc = json_loads(d, 0, NULL);
 	if (!json_is_object(c->doc))
 		return err_set(err, "record has no readable payload");
-	c->quiet_zone = json_string_value(json_object_get(c->doc, "qz"));
 	tpl = json_string_value(json_object_get(c->doc, "tpl"));
 	if (tpl != NULL) {
 		bool changed = json_is_true(json_object_get(c->doc, "changed"));
@@ -371,24 +369,41 @@ static void composed_free(struct composed *c)
 	json_decref(c->doc);
 }
 
-/* A message that waits out quiet hours and was claimed inside them (it
- * sat in a backlog past their start): how long until they end, else 0. */
-static int64_t quiet_hold_ms(const struct engine *e, const struct composed *c, bool urgent)
+/* A message that waits out quiet hours (zone: its recipient's, or "" for
+ * one that does not wait), read or claimed inside them: the instant they
+ * end, else 0. Asked for each message read, so the answer per zone is kept
+ * for a second (an edge is then seen at most a second late). */
+static int64_t quiet_until(struct engine *e, const char *zone, bool urgent)
 {
 	int64_t now, open;
 	struct err err;
+	unsigned i;
 
-	if (c->quiet_zone == NULL || urgent || e->cfg->quiet.off)
+	if (zone == NULL || zone[0] == '\0' || urgent || e->cfg->quiet.off)
 		return 0;
 	now = clock_now_ms();
-	if (quiet_hours_next_allowed(&e->cfg->quiet, c->quiet_zone, now, &open, &err) != 0)
+	for (i = 0; i < ENGINE_QUIET_CACHE; i++) {
+		struct engine_quiet *q = &e->quiet[i];
+
+		if (q->at_ms != 0 && now >= q->at_ms && now - q->at_ms < 1000 &&
+		    strcmp(q->zone, zone) == 0)
+			return q->until_ms > now ? q->until_ms : 0;
+	}
+	if (quiet_hours_next_allowed(&e->cfg->quiet, zone, now, &open, &err) != 0)
 		return 0;
-	return open > now ? open - now : 0;
+	if (strlen(zone) < sizeof(e->quiet[0].zone)) {
+		struct engine_quiet *q = &e->quiet[e->quiet_next++ % ENGINE_QUIET_CACHE];
+
+		snprintf(q->zone, sizeof(q->zone), "%s", zone);
+		q->at_ms = now;
+		q->until_ms = open;
+	}
+	return open > now ? open : 0;
 }
 
 static void start_send(struct engine *e, const struct claim_item *it, const redisReply *r)
 {
-	/* r: {'send', mid, to, payload, attempt, job, contact, urgent, expires, vars} */
+	/* r: {'send', mid, to, payload, attempt, job, contact, urgent, expires, vars, qz} */
 	struct composed c;
 	const char *s[7] = { reply_str(r, 1), reply_str(r, 2), "", "", reply_str(r, 5),
 			     reply_str(r, 6), "" };
@@ -441,7 +456,11 @@ static void start_send(struct engine *e, const struct claim_item *it, const redi
 	f->req.urgent = strcmp(reply_str(r, 7), "1") == 0;
 	f->req.expires_ms = reply_int(r, 8);
 	f->req.owner = f;
-	hold_ms = composed_ok == 0 ? quiet_hold_ms(e, &c, f->req.urgent) : 0;
+	/* Held already when read inside quiet hours (hold_entries); this is
+	 * for the one claimed as they began. */
+	hold_ms = composed_ok == 0 ? quiet_until(e, reply_str(r, 10), f->req.urgent) : 0;
+	if (hold_ms > 0)
+		hold_ms -= clock_now_ms();
 	composed_free(&c);
 	if (composed_ok != 0 || f->req.body[0] == '\0') {
 		struct send_result res = { .status = SEND_PERM_FAIL };
@@ -480,12 +499,13 @@ int engine_start_claimed(struct engine *e, const redisReply *send)
 	struct claim_item it;
 	int ch;
 
-	if (send->type != REDIS_REPLY_ARRAY || send->elements < 11 ||
-	    (ch = channel_from_name(reply_str(send, 9))) < 0)
+	/* The claim's record, then the channel and the job's entry. */
+	if (send->type != REDIS_REPLY_ARRAY || send->elements < 13 ||
+	    (ch = channel_from_name(reply_str(send, 11))) < 0)
 		return -1;
 	it.ch = (enum channel)ch;
 	it.lane = LANE_JOB;
-	snprintf(it.entry, sizeof(it.entry), "%s", reply_str(send, 10));
+	snprintf(it.entry, sizeof(it.entry), "%s", reply_str(send, 12));
 	e->fast_claims++;
 	start_send(e, &it, send);
 	return ch;
@@ -537,11 +557,35 @@ static int find_stream(struct engine *e, const char *name, enum channel *ch, enu
 	return -1;
 }
 
+static void on_hold(struct rconn *c, redisReply *r, void *data)
+{
+	struct engine *e = data;
+
+	(void)c;
+	/* On failure the entries stay pending and are reclaimed later. */
+	if (r != NULL && !store_reply_error(e->store, r, "hold") && r->type == REDIS_REPLY_INTEGER)
+		e->quiet_held += (uint64_t)r->integer;
+}
+
+/* The zone of a ready entry that waits out quiet hours ("q"), or NULL. */
+static const char *entry_zone(const redisReply *fields)
+{
+	if (fields->type != REDIS_REPLY_ARRAY)
+		return NULL;
+	for (size_t f = 0; f + 1 < fields->elements; f += 2)
+		if (fields->element[f]->type == REDIS_REPLY_STRING &&
+		    strcmp(fields->element[f]->str, "q") == 0 &&
+		    fields->element[f + 1]->type == REDIS_REPLY_STRING)
+			return fields->element[f + 1]->str;
+	return NULL;
+}
+
 static void claim_entries(struct engine *e, const redisReply *streams[], int nstreams)
 {
 	struct claim_batch *b;
-	const char **args;
-	int total = 0, n = 0;
+	const char **args, **hold;
+	char (*due)[24];
+	int total = 0, n = 0, nh = 0;
 
 	for (int s = 0; s < nstreams; s++)
 		total += (int)streams[s]->element[1]->elements;
@@ -549,9 +593,13 @@ static void claim_entries(struct engine *e, const redisReply *streams[], int nst
 		return;
 	b = calloc(1, sizeof(*b) + (size_t)total * sizeof(b->items[0]));
 	args = calloc((size_t)total * 4, sizeof(*args));
-	if (b == NULL || args == NULL) {
+	hold = calloc((size_t)total * 5, sizeof(*hold));
+	due = calloc((size_t)total, sizeof(*due));
+	if (b == NULL || args == NULL || hold == NULL || due == NULL) {
 		free(b);
 		free(args);
+		free(hold);
+		free(due);
 		log_error("engine: out of memory claiming");
 		return;
 	}
@@ -573,6 +621,20 @@ static void claim_entries(struct engine *e, const redisReply *streams[], int nst
 			if (en->element[1]->type == REDIS_REPLY_ARRAY && en->element[1]->elements >= 2 &&
 			    en->element[1]->element[1]->type == REDIS_REPLY_STRING)
 				mid = en->element[1]->element[1]->str;
+			/* Read inside its recipient's quiet hours: back to the
+			 * schedule, never claimed (no `sending` for a held message). */
+			int64_t until = mid ? quiet_until(e, entry_zone(en->element[1]),
+							  lane == LANE_URGENT) : 0;
+			if (until > 0) {
+				snprintf(due[nh], sizeof(due[nh]), "%lld", (long long)until);
+				hold[5 * nh] = channel_name(ch);
+				hold[5 * nh + 1] = lane_names[lane];
+				hold[5 * nh + 2] = en->element[0]->str;
+				hold[5 * nh + 3] = mid;
+				hold[5 * nh + 4] = due[nh];
+				nh++;
+				continue;
+			}
 			struct claim_item *it = &b->items[n];
 			it->ch = ch;
 			it->lane = lane;
@@ -588,6 +650,11 @@ static void claim_entries(struct engine *e, const redisReply *streams[], int nst
 			n++;
 		}
 	}
+	/* The strings of hold[] live in the reply until store_eval copied them. */
+	if (nh > 0)
+		store_eval(e->store, "hold", 5 * nh, hold, NULL, on_hold, e);
+	free(hold);
+	free(due);
 	b->n = n;
 	if (n == 0 || store_eval(e->store, "claim", 4 * n, args, NULL, on_claim, b) != 0) {
 		for (int i = 0; i < n; i++)

@@ -99,7 +99,7 @@ static json_t *recipient_addr(const struct recipient *r)
 }
 
 /* A message that waits out quiet hours: it is due when they end (and the
- * engine checks again when it sends, "qz" in its payload). */
+ * engine checks again when it reads it, "qz" in its record). */
 static json_t *message_record(const struct config *cfg, const struct job *job, int64_t now_ms)
 {
 	const struct recipient *r = &job->recipient;
@@ -120,8 +120,6 @@ static json_t *message_record(const struct config *cfg, const struct job *job, i
 	 * channel. */
 	payload = json_pack("{s:s, s:s, s:O, s:O}", "body", job->body,
 			    "subject", job->subject ? job->subject : "", "chain", chain, "addr", addr);
-	if (payload != NULL && !cfg->quiet.off)
-		json_object_set_new(payload, "qz", json_string(zone));
 	d = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
 	json_decref(payload);
 	if (d == NULL) {
@@ -133,6 +131,9 @@ static json_t *message_record(const struct config *cfg, const struct job *job, i
 		      "addr", addr, "d", d, "urgent", 0, "expires", (json_int_t)0,
 		      "due", (json_int_t)due);
 	free(d);
+	/* The engine holds it again if it is read inside quiet hours. */
+	if (m != NULL && !cfg->quiet.off)
+		json_object_set_new(m, "qz", json_string(zone));
 	return m;
 }
 
@@ -194,9 +195,6 @@ static json_t *court_record(const struct config *cfg, const struct job *job, con
 		char *d;
 		json_t *m;
 
-		/* Reminders moved earlier already; the notice waits quiet hours out. */
-		if (payload != NULL && enrol && !cfg->quiet.off)
-			json_object_set_new(payload, "qz", json_string(plan->quiet_tz));
 		d = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
 		json_decref(payload);
 		m = d ? json_pack("{s:s, s:o, s:o, s:s, s:i, s:I, s:I, s:b, s:b}", "contact", r->id,
@@ -205,6 +203,9 @@ static json_t *court_record(const struct config *cfg, const struct job *job, con
 				  "due", (json_int_t)pm->due_ms, "past", pm->past, "enrol", enrol)
 		      : NULL;
 		free(d);
+		/* Reminders moved earlier already; the notice waits quiet hours out. */
+		if (m != NULL && enrol && !cfg->quiet.off)
+			json_object_set_new(m, "qz", json_string(plan->quiet_tz));
 		if (m == NULL || json_array_append_new(msgs, m) != 0) {
 			json_decref(c);
 			return NULL;

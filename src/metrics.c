@@ -126,6 +126,9 @@ char *metrics_render(const struct metrics *m)
 	for (int c = 0; c < CHANNEL_COUNT; c++)
 		put(&t, "pregon_retries_total{channel=\"%s\"} %llu\n", channel_name((enum channel)c),
 		    (unsigned long long)e->ch[c].temp_failed);
+	head(&t, "pregon_quiet_hours_held_total", "counter",
+	     "Messages read inside their recipient's quiet hours and scheduled for the window's end.");
+	put(&t, "pregon_quiet_hours_held_total %llu\n", (unsigned long long)e->quiet_held);
 	head(&t, "pregon_messages_in_flight", "gauge", "Messages held by this instance.");
 	for (int c = 0; c < CHANNEL_COUNT; c++)
 		put(&t, "pregon_messages_in_flight{channel=\"%s\"} %d\n",

@@ -104,6 +104,18 @@ local function lane_of(urgent)
 	return 'normal'
 end
 
+-- Queues message mid on its ready stream. A message that waits out quiet
+-- hours carries its recipient's zone (q), so that the engine can hold it
+-- before claiming it (op hold) when it is read inside them.
+local function queue_ready(channel, urgent, mid, qz)
+	local stream = P .. 'ready:' .. channel .. ':' .. lane_of(urgent)
+	if qz and qz ~= '' and urgent ~= '1' then
+		redis.call('XADD', stream, '*', 'm', mid, 'q', qz)
+	else
+		redis.call('XADD', stream, '*', 'm', mid)
+	end
+end
+
 -- Creates a message on the first channel of `chain` that has an address
 -- and is not opted out (contract section 2), queues it, and reports it.
 -- m: job, kind, contact, chain (list), addr (channel -> address), d (the
@@ -158,6 +170,9 @@ local function create_message(m, mid)
 	if m.rp then
 		redis.call('HSET', mkey, 'rp', m.rp)
 	end
+	if m.qz and m.qz ~= '' then
+		redis.call('HSET', mkey, 'qz', m.qz)
+	end
 	-- Kept for the retention period after it is due (a reminder weeks
 	-- ahead must not expire before it is sent).
 	local ttl = keep_until(status == 'scheduled' and m.due or 0)
@@ -172,11 +187,13 @@ local function create_message(m, mid)
 	redis.call('HINCRBY', P .. 'job:' .. m.job, 'c:' .. channel .. ':' .. status, '1')
 	event(m.job, m.kind, mid, m.contact, channel, 'accepted', 0)
 	if status == 'accepted' then
-		redis.call('XADD', P .. 'ready:' .. channel .. ':' .. lane_of(m.urgent), '*', 'm', mid)
+		queue_ready(channel, m.urgent, mid, m.qz)
 	elseif status == 'sending' then
 		event(m.job, m.kind, mid, m.contact, channel, 'sending', 1)
+		-- The claim's record (below), then the channel (and the caller
+		-- appends the job's entry).
 		return mid, { 'send', mid, to, m.d, 1, m.job, m.contact, m.urgent,
-			string.format('%d', m.expires), channel }
+			string.format('%d', m.expires), '', m.qz or '', channel }
 	else
 		if status == 'scheduled' then
 			redis.call('ZADD', P .. 'scheduled', m.due, mid)
@@ -190,7 +207,7 @@ end
 -- Falls back to the channels after `channel` in the recipient's order
 -- (contract section 2): a new message of the same job.
 local function fall_back(mkey, mid, job, kind, contact, channel)
-	local g = redis.call('HMGET', mkey, 'd', 'urgent', 'expires', 'rp')
+	local g = redis.call('HMGET', mkey, 'd', 'urgent', 'expires', 'rp', 'qz')
 	if not g[1] or g[1] == '' then return end	-- gone, or erased with its contact
 	local d = cjson.decode(g[1])
 	local rest, after = {}, false
@@ -203,7 +220,7 @@ local function fall_back(mkey, mid, job, kind, contact, channel)
 		local fallback_mid = string.match(mid, '^(m%d+)%.') .. '.' .. n
 		create_message({ job = job, kind = kind, contact = contact, chain = rest,
 			addr = d.addr, d = g[1], urgent = g[2],
-			expires = tonumber(g[3]) or 0, due = 0, rp = g[4] }, fallback_mid)
+			expires = tonumber(g[3]) or 0, due = 0, rp = g[4], qz = g[5] }, fallback_mid)
 	end
 end
 
@@ -600,9 +617,9 @@ if op == 'accept' then
 					local n = j[3] == 'message' and (tonumber(j[2]) or 0) or 0
 					for k = 1, n do
 						local mid = 'm' .. j[1] .. '.' .. k
-						local f = redis.call('HMGET', P .. 'msg:' .. mid, 'status', 'channel', 'urgent')
+						local f = redis.call('HMGET', P .. 'msg:' .. mid, 'status', 'channel', 'urgent', 'qz')
 						if f[1] == 'sending' then
-							redis.call('XADD', P .. 'ready:' .. f[2] .. ':' .. lane_of(f[3]), '*', 'm', mid)
+							queue_ready(f[2], f[3], mid, f[4])
 						end
 					end
 					out[#out + 1] = 'retried'
@@ -661,7 +678,9 @@ if op == 'accept' then
 end
 
 -- claim: ARGV[7..] in fours: channel, lane, entry id, message id.
--- Returns, per entry, {verdict, mid, to, payload (JSON), attempt, job, contact, urgent, expires}
+-- Returns, per entry, {verdict, mid, to, payload (JSON), attempt, job,
+-- contact, urgent, expires, vars (a templated message's job values, or ''),
+-- qz (the zone whose quiet hours hold it, or '')}
 -- where verdict is "send" (now in status sending) or "skip" (acknowledged:
 -- final, expired, suppressed or gone).
 if op == 'claim' then
@@ -671,7 +690,7 @@ if op == 'claim' then
 		local stream = P .. 'ready:' .. channel .. ':' .. lane
 		local mkey = P .. 'msg:' .. mid
 		local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status',
-			'attempt', 'urgent', 'expires', 'to', 'd', 'bypass', 'erased')
+			'attempt', 'urgent', 'expires', 'to', 'd', 'bypass', 'erased', 'qz')
 		local job, kind, contact, mch, status = f[1], f[2], f[3], f[4], f[5]
 		local verdict = 'skip'
 		if not job or mch ~= channel then
@@ -699,7 +718,7 @@ if op == 'claim' then
 					vars = redis.call('HGET', P .. 'job:' .. job, 'vars') or ''
 				end
 				out[#out + 1] = { 'send', mid, f[9], f[10], attempt, job, contact,
-					f[7], f[8] or '0', vars }
+					f[7], f[8] or '0', vars, f[13] or '' }
 			end
 		end
 		if verdict == 'skip' then
@@ -793,14 +812,37 @@ if op == 'result' then
 	return out
 end
 
+-- hold: ARGV[7..] in fives: channel, lane, entry id, message id, due (ms).
+-- Ready entries the engine read inside their recipient's quiet hours: the
+-- message goes back to the schedule until the window opens, without being
+-- claimed (no `sending`, no attempt), and the entry is acknowledged. A
+-- message no longer waiting (cancelled, final) is only acknowledged.
+if op == 'hold' then
+	local held = 0
+	for i = 7, #ARGV, 5 do
+		local channel, lane, entry, mid, due = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
+			tonumber(ARGV[i + 4])
+		local mkey = P .. 'msg:' .. mid
+		local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status', 'attempt')
+		if f[1] and f[4] == channel and (f[5] == 'accepted' or f[5] == 'scheduled') and due then
+			set_status(mkey, f[1], channel, f[5], 'scheduled', 'error', 'held by quiet hours')
+			redis.call('ZADD', P .. 'scheduled', due, mid)
+			event(f[1], f[2], mid, f[3], channel, 'scheduled', f[6], nil, 'held by quiet hours')
+			held = held + 1
+		end
+		redis.call('XACK', P .. 'ready:' .. channel .. ':' .. lane, group, entry)
+	end
+	return held
+end
+
 -- tick: ARGV[7] batch size. Moves due messages from the schedule to their
 -- ready stream. Returns {moved, ms until the next due one or -1}.
 if op == 'tick' then
 	local due = redis.call('ZRANGEBYSCORE', P .. 'scheduled', '-inf', now, 'LIMIT', 0, tonumber(ARGV[7]))
 	for _, mid in ipairs(due) do
-		local f = redis.call('HMGET', P .. 'msg:' .. mid, 'status', 'channel', 'urgent')
+		local f = redis.call('HMGET', P .. 'msg:' .. mid, 'status', 'channel', 'urgent', 'qz')
 		if f[1] == 'scheduled' then
-			redis.call('XADD', P .. 'ready:' .. f[2] .. ':' .. lane_of(f[3]), '*', 'm', mid)
+			queue_ready(f[2], f[3], mid, f[4])
 		end
 		redis.call('ZREM', P .. 'scheduled', mid)
 	end
@@ -1026,7 +1068,7 @@ if op == 'expand' then
 	local j = redis.call('HMGET', jk, 'x', 'src', 'list', 'xc', 'seq', 'messages', 'kind',
 		'urgent', 'expires', 'tx', 'sj', 'tf', 'sf', 'dl', 'replies', 'rw', 'qz')
 	-- A normal alert waits out each recipient's quiet hours (the engine
-	-- holds it, "qz" in its payload); an urgent one ignores them.
+	-- holds it: qz in its record and ready entry); an urgent one ignores them.
 	local quiet_default = (j[8] ~= '1' and j[17] and j[17] ~= '') and j[17] or nil
 	if j[1] ~= 'run' then
 		redis.call('XACK', xstream, group, entry)
@@ -1083,8 +1125,8 @@ if op == 'expand' then
 			end
 			create_message({ job = id, kind = j[7], contact = rc.c, chain = rc.chain,
 				addr = rc.addr, d = cjson.encode({ body = body, subject = subject,
-					chain = rc.chain, addr = rc.addr, qz = qz }),
-				urgent = j[8], expires = tonumber(j[9]) or 0, due = 0, rp = rp },
+					chain = rc.chain, addr = rc.addr }),
+				urgent = j[8], expires = tonumber(j[9]) or 0, due = 0, rp = rp, qz = qz },
 				'm' .. seq .. '.' .. n)
 		end
 	end

@@ -394,12 +394,41 @@ def test_quiet_hours_hold_messages_and_normal_alerts_but_not_urgent_ones():
         wait_for(held, what="the normal alert held")
         assert all(e["error"] == "held by quiet hours"
                    for e in c.events("qa-normal", "scheduled"))
+        # Held when read, never claimed: no `sending`, no attempt counted.
+        assert not c.events("qa-normal", "sending")
+        assert all(e["attempt"] == 0 for e in c.events("qa-normal", "scheduled"))
         c.set_clock(open_ms + 1000)
         wait_for(lambda: {o["job"] for o in c.outbox()} == {"qa-urgent", "qm-1", "qa-normal"},
                  what="quiet hours over in Los Angeles")
         assert len(c.outbox()) == 3, "Honolulu's recipient still waits"
         c.set_clock(ms("2027-01-11T18:00:01Z"))
         wait_for(lambda: len(c.outbox()) == 4, what="quiet hours over in Honolulu")
+    finally:
+        c.stop()
+
+
+def test_a_retry_that_falls_due_in_quiet_hours_waits_for_them_to_end():
+    # 20:59:50 PST: a message fails for now; its retry falls due after 21:00
+    # and is read inside quiet hours: held (from the schedule's ready entry,
+    # which carries the recipient's zone), never claimed, until 08:00.
+    c = Court(now=ms("2027-01-11T04:59:50Z"),
+              sections={"sms": {"provider": "faulty"},
+                        "retry": {"base_delay": "20s", "max_delay": "20s"}})
+    try:
+        c.xadd({"id": "rq-1", "kind": "message", "body": "Meeting moved. [temp-fail:1]",
+                "recipient": {"id": "m1", "phone": "+13235550111"}})
+        wait_for(lambda: len(c.events("rq-1", "scheduled")) == 1, what="the retry scheduled")
+        retry_at = c.scheduled("rq-1")
+        c.set_clock(max(retry_at.values()) + 100)
+        open_ms = ms("2027-01-11T16:00:00Z")
+        wait_for(lambda: any(0 <= d - open_ms < 1000 for d in c.scheduled("rq-1").values()),
+                 what="held until 08:00")
+        assert c.events("rq-1", "scheduled")[-1]["error"] == "held by quiet hours"
+        assert len(c.events("rq-1", "sending")) == 1, "the retry was never claimed"
+        assert not c.outbox()
+        c.set_clock(open_ms + 1000)
+        line = wait_for(lambda: c.outbox(), what="sent when the window opens")[0]
+        assert line["attempt"] == 2, line
     finally:
         c.stop()
 
