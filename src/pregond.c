@@ -54,6 +54,7 @@ struct pregond {
 	struct templates *templates;		/* [templates] dir, swapped on SIGHUP */
 	uv_work_t templates_work;		/* a reload in the thread pool */
 	bool templates_loading;
+	bool log_reopen_pending;		/* a SIGHUP came during a load */
 	struct templates *templates_new;	/* the reload's result, or NULL */
 	struct err templates_err;
 	uv_timer_t test_clock_timer;		/* [schedule] test_clock */
@@ -263,6 +264,10 @@ static void templates_load_done(uv_work_t *w, int status)
 	struct pregond *d = w->data;
 
 	d->templates_loading = false;
+	if (d->log_reopen_pending) {
+		d->log_reopen_pending = false;
+		log_reopen();
+	}
 	if (status != 0 || d->templates_new == NULL) {
 		log_error("templates: reload failed, keeping the ones loaded before: %s",
 			  status != 0 ? "cancelled" : d->templates_err.msg);
@@ -323,7 +328,12 @@ static void on_signal(uv_signal_t *h, int signum)
 
 	if (signum == SIGHUP) {
 		log_info("SIGHUP: reopening log and outbox files, reloading templates");
-		log_reopen();
+		/* A template load in the thread pool may be writing to the log:
+		 * the log is reopened when it is done. */
+		if (d->templates_loading)
+			d->log_reopen_pending = true;
+		else
+			log_reopen();
 		engine_reopen(&d->engine);
 		templates_reload(d);
 		return;
