@@ -78,14 +78,13 @@ import time
 
 import redis
 
+# Run as a script: benchlib sits beside it.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_outbox import (log_tail, parse_at, percentile, proc_cpu_s,  # noqa: E402
-                          proc_status_kb, wait4_rss)
+import benchlib  # noqa: E402
+from benchlib import (BUILD, PEERS, PORT, PREFIX, ROOT, cmdstats, fail,  # noqa: E402
+                      free_port, log_tail, machine_info, parse_at, peer_dir, percentile, phone,
+                      proc_cpu_s, run_producer, say, stop_proc, wait4_rss)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.path.join(ROOT, os.environ.get("PREGON_BIN", "build"))
-PEERS = os.environ.get("BENCH_PEERS", os.path.join(ROOT, "..", "shared", "bench-peers"))
-PORT = int(os.environ.get("REDIS_PORT", "0"))
 N = int(os.environ.get("N", "100000"))
 CONCURRENCY = int(os.environ.get("CONCURRENCY", "256"))
 PEER_CONCURRENCY = int(os.environ.get("PEER_CONCURRENCY", "50"))
@@ -104,7 +103,6 @@ TIMELINE = os.environ.get("TIMELINE") == "1"
 SLOWLOG_US = int(os.environ.get("SLOWLOG_US", "20"))
 NGINX = os.environ.get("NGINX") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK)
                                     else shutil.which("nginx") or "nginx")
-PREFIX = "bench:"
 # Twilio's shapes: AC + 32 hex (the adapter checks it); any POST path is
 # answered 201 by the mock, so the peer's AC_test path reaches it too.
 SID = "AC" + "be" * 16
@@ -115,37 +113,7 @@ TEXTS = {"en": "ICE activity reported at 5th & Main. Responders please go now.",
 LANGS = ["en", "es", "es-MX", "en"]
 
 
-def say(msg=""):
-    print(msg, flush=True)
-
-
-def fail(msg):
-    print("bench: " + msg, file=sys.stderr, flush=True)
-    sys.exit(1)
-
-
-# ---- numbers, processes, clocks ----
-
-# Valid NANP numbers (validate.c nanp_ok): LA-area codes, exchanges 555 and
-# up without N11, 10,000 lines each; distinct for any i.
-AREAS = [323, 213, 310, 424, 818, 747, 626, 562, 714, 949,
-         909, 951, 805, 661, 760, 858, 619, 415, 510, 408]
-EXCHANGES = [x for x in range(555, 1000) if x % 100 != 11]
-
-
-def phone(i):
-    block = i // 10000
-    return "+1%03d%03d%04d" % (AREAS[block % len(AREAS)],
-                               EXCHANGES[block // len(AREAS)], i % 10000)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
+# ---- processes, clocks ----
 
 def children(pid):
     try:
@@ -172,40 +140,9 @@ def wait_port(port, proc, timeout=10):
     return False
 
 
-def stop_proc(p, sig=signal.SIGTERM, timeout=30):
-    if p is None or p.poll() is not None:
-        return p.returncode if p else None
-    p.send_signal(sig)
-    try:
-        p.wait(timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-    return p.returncode
-
-
 def machine():
-    model, mem = "?", 0
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-        mem = proc_meminfo_kb("MemTotal")
-    except OSError:
-        pass
-    return "%d CPUs (nproc %d), %s, %.1f GiB RAM, Linux %s" % (
-        os.cpu_count() or 0, len(os.sched_getaffinity(0)), model, mem / 1048576.0,
-        os.uname().release)
-
-
-def proc_meminfo_kb(field):
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
+    return ("%(cpus)d CPUs (nproc %(usable)d), %(model)s, %(mem_gib).1f GiB RAM, Linux %(kernel)s"
+            % machine_info())
 
 
 def machine_busy_s():
@@ -266,78 +203,39 @@ class Nginx:
 
 # ---- pregond ----
 
-class Pregond:
+class Pregond(benchlib.Pregond):
+    """pregond on the twilio adapter (sms: the base_url and such), in
+    work/name."""
+
     def __init__(self, work, name, sms, level="info"):
-        self.dir = os.path.join(work, name)
-        os.makedirs(self.dir, exist_ok=True)
-        token = os.path.join(self.dir, "token")
+        d = os.path.join(work, name)
+        os.makedirs(d, exist_ok=True)
+        token = os.path.join(d, "token")
         with open(token, "w") as f:
             f.write(TOKEN + "\n")
-        self.conf = os.path.join(self.dir, "pregon.conf")
-        sections = [
-            ("redis", {"url": "redis://127.0.0.1:%d/0" % PORT, "prefix": PREFIX}),
+        super().__init__(d, [
             ("log", {"level": level}),
             # An ephemeral listener (no clash with anything on 8080); the
             # StatusCallback URL still goes into every request, as in
             # production, and nobody calls it back.
             ("http", {"listen": "127.0.0.1:0", "public_url": "http://127.0.0.1:9"}),
-            ("outbox", {"dir": os.path.join(self.dir, "outbox")}),
+            ("outbox", {"dir": os.path.join(d, "outbox")}),
             # Runs at any hour: quiet hours would hold the normal backlog.
             ("schedule", {"quiet_hours": "none"}),
             ("sms", dict({"provider": "twilio", "account_sid": SID, "auth_token_file": token,
                           "from": FROM, "rate": "0", "concurrency": str(CONCURRENCY)}, **sms)),
             # Room for every event of the run (3 per message and more).
             ("events", {"max_len": "5000000"}),
-        ]
-        with open(self.conf, "w") as f:
-            for sec, kv in sections:
-                f.write("[%s]\n" % sec)
-                for k, v in kv.items():
-                    f.write("%s = %s\n" % (k, v))
-                f.write("\n")
-            for line in os.environ.get("PREGON_CONF_EXTRA", "").split(";"):
-                if line.strip():
-                    f.write(line.strip() + "\n")
-        self.log = os.path.join(self.dir, "pregond.log")
-        self.p = None
-        self.hwm = 0
-
-    def start(self, r):
-        exe = os.path.join(BUILD, "pregond")
-        if not os.access(exe, os.X_OK):
-            fail("%s is missing: run make first" % exe)
-        with open(self.log, "ab") as logf:
-            self.p = subprocess.Popen([exe, "-c", self.conf], stdout=logf, stderr=logf, cwd=ROOT)
-        # Ready when its consumer group exists on the job stream.
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if r.xinfo_groups(PREFIX + "jobs"):
-                    return
-            except redis.ResponseError:
-                pass
-            if self.p.poll() is not None or time.monotonic() > deadline:
-                fail("pregond did not create its consumer group; log:\n" + log_tail(self.log))
-            time.sleep(0.02)
-
-    def check(self):
-        if self.p.poll() is not None:
-            fail("pregond exited with %s; log:\n%s" % (self.p.returncode, log_tail(self.log)))
-        self.hwm = max(self.hwm, proc_status_kb(self.p.pid, "VmHWM"))
-
-    def cpu(self):
-        return proc_cpu_s(self.p.pid)
+        ])
 
     def stop(self):
-        if self.p is not None and self.p.poll() is None:
-            self.hwm = max(self.hwm, proc_status_kb(self.p.pid, "VmHWM"))
-        rc = stop_proc(self.p)
+        # benchlib's, with a check of the log's size before the exit warning.
+        rc = self.halt()
         lines = self.log_count()
         if lines > 1000:
             say("WARNING: pregond wrote %d log lines (%s): logging per message costs CPU and "
                 "skews the figures; is %s a debug build?" % (lines, self.log, BUILD))
-        if rc not in (0, None):
-            say("warning: pregond exited with %s on SIGTERM; log:\n%s" % (rc, log_tail(self.log)))
+        self.warn_exit(rc)
         return rc
 
     def metrics(self):
@@ -452,14 +350,6 @@ def sent_events(r, start_id, want=None, statuses=("sent",), job_prefix=None):
     return out
 
 
-def redis_cmdstats(r):
-    """{command: (calls, usec)} from INFO commandstats."""
-    out = {}
-    for k, v in r.info("commandstats").items():
-        out[k.replace("cmdstat_", "")] = (int(v["calls"]), int(v["usec"]))
-    return out
-
-
 def script_ops(r):
     """[(op, (calls, usec, items))] of the EVALSHA calls in the slow log
     (the script's ARGV[1] is the op; items: the op's argument groups, an
@@ -501,6 +391,8 @@ def import_contacts(conf, work, n, list_name, id_prefix="c", offset=0):
         f.write("id,phone,lang\n")
         for i in range(n):
             f.write("%s%d,%s,%s\n" % (id_prefix, i, phone(offset + i), LANGS[i % 4]))
+    # Not benchlib.run_to_exit: the time is taken at the exit, before the
+    # output is read.
     with open(os.path.join(work, "import.out"), "w+") as fo, \
             open(os.path.join(work, "import.err"), "w+") as fe:
         t0 = time.monotonic()
@@ -622,7 +514,7 @@ def run_alert(r, d, n, label, extra_pids=()):
             "provider %3.0f" % (b[0] / 1000.0, b[1], b[2], (b[2] - a[2]) / dt,
                                 100 * (b[3] - a[3]) / dt, 100 * (b[4] - a[4]) / dt,
                                 100 * (b[5] - a[5]) / dt))
-    cmds = redis_cmdstats(r)
+    cmds = cmdstats(r)
     ops = script_ops(r)
     ats = sorted(sent_events(r, entry, {jid}).get(jid, []))
     lat = [a - t_in for a in ats]
@@ -745,30 +637,20 @@ def part_fake(r, work):
 
 
 def run_peer(r, work, ngx, n):
-    src = os.path.join(PEERS, "bullmq")
-    if not os.path.isfile(os.path.join(src, "worker.js")):
-        fail("peer not found at %s (set BENCH_PEERS)" % src)
-    dst = os.path.join(BUILD, "bench-peer")
-    os.makedirs(dst, exist_ok=True)
-    for name in ("package.json", "producer.js", "worker.js"):
-        shutil.copy2(os.path.join(src, name), dst)
-    if not os.path.isdir(os.path.join(dst, "node_modules", "bullmq")):
-        say("npm install in %s" % dst)
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
-                       cwd=dst, check=True)
+    dst, why = peer_dir()
+    if dst is None:
+        fail(why)
     env = dict(os.environ, N=str(n), REDIS_PORT=str(PORT), CONCURRENCY=str(PEER_CONCURRENCY),
                MOCK_URL=ngx.mock_url)
     env.pop("OUTBOX_FILE", None)
-    prod = subprocess.run(["node", "producer.js"], cwd=dst, env=env, capture_output=True,
-                          text=True)
-    if prod.returncode != 0:
-        fail("peer producer failed: %s" % (prod.stderr.strip() or prod.stdout.strip()))
-    say("peer " + prod.stdout.strip())
-    m = re.search(r"seconds=([\d.]+)", prod.stdout)
+    prod_out = run_producer(dst, env)
+    m = re.search(r"seconds=([\d.]+)", prod_out)
     prod_s = float(m.group(1)) if m else float("nan")
     redis_pid = int(r.info("server")["process_id"])
     cpu0 = (proc_cpu_s(redis_pid), cpu_of(ngx.pids()))
     busy0, self0 = machine_busy_s(), self_cpu_s()
+    # Not benchlib.run_to_exit: the CPU counters are read at the worker's
+    # exit, before its output is.
     with open(os.path.join(work, "peer-worker.out"), "w+") as fo, \
             open(os.path.join(work, "peer-worker.err"), "w+") as fe:
         w = subprocess.Popen(["node", "worker.js"], cwd=dst, env=env, stdout=fo, stderr=fe)

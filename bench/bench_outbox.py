@@ -29,24 +29,22 @@ Run through bench/run.sh, which starts a redis-server of its own. Env:
   TIMEOUT_S   give up when nothing moves for this long (default 120)
 """
 
-import datetime
 import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 
 import redis
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.path.join(ROOT, os.environ.get("PREGON_BIN", "build"))
-PEERS = os.environ.get("BENCH_PEERS", os.path.join(ROOT, "..", "shared", "bench-peers"))
+# Run as a script: benchlib sits beside it.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (BUILD, PORT, PREFIX, Pregond, fail, log_tail, parse_at,  # noqa: E402
+                      peer_dir, percentile, run_producer, run_to_exit, say, stop_proc)
+
 N = int(os.environ.get("N", "100000"))
-PORT = int(os.environ.get("REDIS_PORT", "0"))
 LIVE = os.environ.get("LIVE") == "1"
 # RATE=jobs/s (with LIVE=1): load at that pace instead of as fast as
 # possible, so enqueue->outbox latency is measured without a backlog.
@@ -55,17 +53,7 @@ SKIP_PEER = os.environ.get("SKIP_PEER") == "1"
 SKIP_PREGON = os.environ.get("SKIP_PREGON") == "1"
 CONCURRENCY = int(os.environ.get("CONCURRENCY", "50"))
 TIMEOUT_S = float(os.environ.get("TIMEOUT_S", "120"))
-PREFIX = "bench:"
 BATCH = 1000
-
-
-def say(msg):
-    print(msg, flush=True)
-
-
-def fail(msg):
-    print("bench: " + msg, file=sys.stderr, flush=True)
-    sys.exit(1)
 
 
 def body(i):
@@ -102,20 +90,6 @@ def load_jobs(r, n):
     return enq
 
 
-def write_config(d):
-    path = os.path.join(d, "pregon.conf")
-    with open(path, "w") as f:
-        f.write("[redis]\nurl = redis://127.0.0.1:%d/0\nprefix = %s\n\n" % (PORT, PREFIX))
-        f.write("[outbox]\ndir = %s\n\n" % os.path.join(d, "outbox"))
-        # Runs at any hour: quiet hours would hold the messages.
-        f.write("[schedule]\nquiet_hours = none\n\n")
-        f.write("[log]\nlevel = warn\n")
-        for line in os.environ.get("PREGON_CONF_EXTRA", "").split(";"):
-            if line.strip():
-                f.write(line.strip() + "\n")
-    return path
-
-
 class LineCounter:
     """Counts lines appended to the *.jsonl files of a dir, reading only
     what is new each time."""
@@ -141,56 +115,17 @@ class LineCounter:
         return self.lines
 
 
-def proc_status_kb(pid, field):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def proc_cpu_s(pid):
-    """utime + stime of a live process, in seconds (proc(5))."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def parse_at(s):
-    """ISO-8601 UTC with ms ("2026-11-22T19:03:11.250Z") to Unix ms."""
-    t = datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
-    return int(round(t.timestamp() * 1000))
-
-
-def percentile(sorted_vals, p):
-    """Nearest-rank percentile of a sorted list."""
-    if not sorted_vals:
-        return float("nan")
-    k = max(0, min(len(sorted_vals) - 1, int(-(-p * len(sorted_vals) // 100)) - 1))
-    return sorted_vals[k]
-
-
-def log_tail(path, n=15):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-n:])
-    except OSError:
-        return "(no log)"
-
-
 def run_pregond(r, work):
     pregond = os.path.join(BUILD, "pregond")
     if not os.access(pregond, os.X_OK):
         fail("%s is missing: run make first (or SKIP_PREGON=1)" % pregond)
-    conf = write_config(work)
     outbox = os.path.join(work, "outbox")
-    log = os.path.join(work, "pregond.log")
+    d = Pregond(work, [
+        ("outbox", {"dir": outbox}),
+        # Runs at any hour: quiet hours would hold the messages.
+        ("schedule", {"quiet_hours": "none"}),
+        ("log", {"level": "warn"}),
+    ])
     counter = LineCounter(outbox)
 
     enq = {}
@@ -198,47 +133,35 @@ def run_pregond(r, work):
         t0 = time.monotonic()
         enq = load_jobs(r, N)
         say("loaded %d jobs in %.2fs (pipelined, batches of %d)" % (N, time.monotonic() - t0, BATCH))
-    with open(log, "ab") as logf:
-        p = subprocess.Popen([pregond, "-c", conf], stdout=logf, stderr=logf, cwd=ROOT)
+    # With a backlog nothing waits for pregond to be ready: the jobs are
+    # all in before it starts.
+    d.spawn()
     try:
         if LIVE:
             # Wait for the consumer group, so the first jobs are not
             # measured against pregond's start-up.
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if r.xinfo_groups(PREFIX + "jobs"):
-                        break
-                except redis.ResponseError:
-                    pass
-                if p.poll() is not None or time.monotonic() > deadline:
-                    fail("pregond did not create its consumer group; log:\n" + log_tail(log))
-                time.sleep(0.02)
+            d.wait_ready(r)
             enq = load_jobs(r, N)
-        last_change, last_seen, hwm = time.monotonic(), -1, 0
+        last_change, last_seen = time.monotonic(), -1
         while counter.poll() < N:
-            if p.poll() is not None:
+            if d.p.poll() is not None:
                 fail("pregond exited with %s after %d of %d lines; log:\n%s"
-                     % (p.returncode, counter.lines, N, log_tail(log)))
+                     % (d.p.returncode, counter.lines, N, log_tail(d.log)))
             if counter.lines != last_seen:
                 last_seen, last_change = counter.lines, time.monotonic()
             elif time.monotonic() - last_change > TIMEOUT_S:
                 fail("no progress for %.0fs at %d of %d lines; log:\n%s"
-                     % (TIMEOUT_S, counter.lines, N, log_tail(log)))
-            hwm = max(hwm, proc_status_kb(p.pid, "VmHWM"))
+                     % (TIMEOUT_S, counter.lines, N, log_tail(d.log)))
+            d.sample()
             time.sleep(0.05)
-        hwm = max(hwm, proc_status_kb(p.pid, "VmHWM"))
-        cpu = proc_cpu_s(p.pid)
+        d.sample()
+        cpu = d.cpu()
     finally:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-    if p.returncode != 0:
-        say("warning: pregond exited with %s on SIGTERM" % p.returncode)
+        # stop_proc, not d.stop(): no RSS sample after the ones above, and
+        # this bench's own warning below.
+        stop_proc(d.p)
+    if d.p.returncode != 0:
+        say("warning: pregond exited with %s on SIGTERM" % d.p.returncode)
 
     ats, lat, seen, dups, bad = [], [], set(), 0, 0
     for name in sorted(os.listdir(outbox)):
@@ -272,31 +195,12 @@ def run_pregond(r, work):
         "span_s": span,
         "p50_ms": percentile(lat, 50),
         "p99_ms": percentile(lat, 99),
-        "rss_mb": hwm / 1024.0,
+        "rss_mb": d.hwm / 1024.0,
         "cpu_s": cpu,
         "dups": dups,
         "missing": missing,
-        "exit": p.returncode,
+        "exit": d.p.returncode,
     }
-
-
-def wait4_rss(p):
-    """Waits for p and returns its peak RSS in MB: the largest VmHWM seen
-    in /proc while it ran, which is the exec'd program's own. Not wait4(2)'s
-    ru_maxrss: Linux carries the high-water mark of the memory a child had
-    before exec (a copy of this Python's) into it, so a small program
-    forked from a large Python reports the Python's size. p.rusage keeps
-    wait4's rusage (its CPU times are the program's)."""
-    hwm = 0
-    while True:
-        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
-        if pid:
-            break
-        hwm = max(hwm, proc_status_kb(p.pid, "VmHWM"))
-        time.sleep(0.02)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    p.rusage = ru
-    return hwm / 1024.0
 
 
 def drop_our_keys(r):
@@ -313,33 +217,13 @@ def drop_our_keys(r):
 
 
 def run_peer(work):
-    src = os.path.join(PEERS, "bullmq")
-    if not os.path.isfile(os.path.join(src, "worker.js")):
-        fail("peer not found at %s (set BENCH_PEERS)" % src)
-    dst = os.path.join(BUILD, "bench-peer")
-    os.makedirs(dst, exist_ok=True)
-    for name in ("package.json", "producer.js", "worker.js"):
-        shutil.copy2(os.path.join(src, name), dst)
-    if not os.path.isdir(os.path.join(dst, "node_modules", "bullmq")):
-        say("npm install in %s" % dst)
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
-                       cwd=dst, check=True)
+    dst, why = peer_dir()
+    if dst is None:
+        fail(why)
     env = dict(os.environ, N=str(N), REDIS_PORT=str(PORT), CONCURRENCY=str(CONCURRENCY),
                OUTBOX_FILE=os.path.join(work, "peer-outbox.jsonl"))
-    prod = subprocess.run(["node", "producer.js"], cwd=dst, env=env, capture_output=True,
-                          text=True)
-    if prod.returncode != 0:
-        fail("peer producer failed: %s" % (prod.stderr.strip() or prod.stdout.strip()))
-    say("peer " + prod.stdout.strip())
-    # Output to files, not pipes: wait4() must reap the worker itself (for
-    # its rusage), so nothing may be left to drain a full pipe meanwhile.
-    with open(os.path.join(work, "peer-worker.out"), "w+") as fo, \
-            open(os.path.join(work, "peer-worker.err"), "w+") as fe:
-        w = subprocess.Popen(["node", "worker.js"], cwd=dst, env=env, stdout=fo, stderr=fe)
-        rss = wait4_rss(w)
-        fo.seek(0)
-        fe.seek(0)
-        out, err = fo.read(), fe.read()
+    run_producer(dst, env)
+    w, rss, out, err = run_to_exit(["node", "worker.js"], work, "peer-worker", cwd=dst, env=env)
     if w.returncode != 0:
         fail("peer worker exited with %s: %s" % (w.returncode, (err or out).strip()[-500:]))
     say("peer " + out.strip())

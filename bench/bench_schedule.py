@@ -94,13 +94,13 @@ import time
 
 import redis
 
+# Run as a script: benchlib sits beside it.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_outbox import log_tail, parse_at, proc_cpu_s, proc_status_kb, wait4_rss  # noqa: E402
+import benchlib  # noqa: E402
+from benchlib import (BUILD, PORT, PREFIX, ROOT, cmdstats, fail, log_tail,  # noqa: E402
+                      machine_info, parse_at, peer_dir, phone, proc_cpu_s, run_to_exit, say,
+                      stop_proc, used_memory)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.path.join(ROOT, os.environ.get("PREGON_BIN", "build"))
-PEERS = os.environ.get("BENCH_PEERS", os.path.join(ROOT, "..", "shared", "bench-peers"))
-PORT = int(os.environ.get("REDIS_PORT", "0"))
 N = int(os.environ.get("N", "250000"))
 CLAIM_N = int(os.environ.get("CLAIM_N", "10000"))
 TICK = os.environ.get("TICK", "20ms")
@@ -114,7 +114,6 @@ PERF = os.environ.get("PERF", "") in ("1", "dwarf")
 PERF_DWARF = os.environ.get("PERF") == "dwarf"
 TIMEOUT_S = float(os.environ.get("TIMEOUT_S", "120"))
 KEEP = os.environ.get("KEEP") == "1"
-PREFIX = "bench:"
 SMALL = "tick1k:"
 OFFSETS = ["P7D", "P3D", "P1D", "PT3H"]
 LA = "America/Los_Angeles"
@@ -125,28 +124,7 @@ MINUTES = 540                   # 08:00-16:59
 DAYS = 30                       # weekdays from 2027-02-01 (a Monday)
 
 
-def say(msg=""):
-    print(msg, flush=True)
-
-
-def fail(msg):
-    print("bench: " + msg, file=sys.stderr, flush=True)
-    sys.exit(1)
-
-
 # ---- the jobs ----
-
-AREAS = [323, 213, 310, 424, 818, 747, 626, 562, 714, 949,
-         909, 951, 805, 661, 760, 858, 619, 415, 510, 408]
-EXCHANGES = [x for x in range(555, 1000) if x % 100 != 11]
-
-
-def phone(i):
-    """Valid NANP numbers (validate.c), distinct for any i (bench_alerts.py's)."""
-    block = i // 10000
-    return "+1%03d%03d%04d" % (AREAS[block % len(AREAS)],
-                               EXCHANGES[block // len(AREAS)], i % 10000)
-
 
 WEEKDAYS = []
 _d = datetime.date(2027, 2, 1)
@@ -176,28 +154,9 @@ def job(i):
 
 # ---- the machine, processes ----
 
-def meminfo_kb(field):
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
 def machine():
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return "%d CPUs (usable %d), %s, %.1f GiB RAM (%.1f GiB available), Linux %s" % (
-        os.cpu_count() or 0, len(os.sched_getaffinity(0)), model,
-        meminfo_kb("MemTotal") / 1048576.0, meminfo_kb("MemAvailable") / 1048576.0,
-        os.uname().release)
+    return ("%(cpus)d CPUs (usable %(usable)d), %(model)s, %(mem_gib).1f GiB RAM "
+            "(%(avail_gib).1f GiB available), Linux %(kernel)s" % machine_info())
 
 
 def build_info():
@@ -209,23 +168,8 @@ def build_info():
     return "%s, built %s" % (exe, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st.st_mtime)))
 
 
-def stop_proc(p, sig=signal.SIGTERM, timeout=30):
-    if p is None or p.poll() is not None:
-        return p.returncode if p else None
-    p.send_signal(sig)
-    try:
-        p.wait(timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-    return p.returncode
-
-
-def used_memory(r):
-    return int(r.info("memory")["used_memory"])
-
-
 def evalsha_stats(r):
+    # EVALSHA's line alone: read before and after each timed tick (part 2a).
     s = r.info("commandstats").get("cmdstat_evalsha")
     return (int(s["calls"]), int(s["usec"])) if s else (0, 0)
 
@@ -234,71 +178,25 @@ def mb(b):
     return b / 1048576.0
 
 
-class Pregond:
+class Pregond(benchlib.Pregond):
+    """pregond on the outbox adapter and the test clock, in work/pregond."""
+
     def __init__(self, work):
-        self.dir = os.path.join(work, "pregond")
-        os.makedirs(self.dir, exist_ok=True)
-        self.outbox = os.path.join(self.dir, "outbox")
-        self.conf = os.path.join(self.dir, "pregon.conf")
-        sections = [
-            ("redis", {"url": "redis://127.0.0.1:%d/0" % PORT, "prefix": PREFIX}),
+        d = os.path.join(work, "pregond")
+        self.outbox = os.path.join(d, "outbox")
+        super().__init__(d, [
             ("log", {"level": "warn"}),
             ("http", {"listen": "127.0.0.1:0"}),
             ("outbox", {"dir": self.outbox}),
             ("schedule", {"quiet_hours": "none", "tick": TICK, "test_clock": "yes"}),
             ("court_reminder", {"confirm_on_enrol": "no"}),
             ("events", {"max_len": str(EVENTS_MAX_LEN)}),
-        ]
-        with open(self.conf, "w") as f:
-            for sec, kv in sections:
-                f.write("[%s]\n" % sec)
-                for k, v in kv.items():
-                    f.write("%s = %s\n" % (k, v))
-                f.write("\n")
-            for line in os.environ.get("PREGON_CONF_EXTRA", "").split(";"):
-                if line.strip():
-                    f.write(line.strip() + "\n")
-        self.log = os.path.join(self.dir, "pregond.log")
-        self.p = None
-        self.hwm = 0
+        ])
 
     def start(self, r):
-        exe = os.path.join(BUILD, "pregond")
-        if not os.access(exe, os.X_OK):
-            fail("%s is missing: run make first" % exe)
-        with open(self.log, "ab") as logf:
-            self.p = subprocess.Popen([exe, "-c", self.conf], stdout=logf, stderr=logf, cwd=ROOT)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if r.xinfo_groups(PREFIX + "jobs"):
-                    break
-            except redis.ResponseError:
-                pass
-            if self.p.poll() is not None or time.monotonic() > deadline:
-                fail("pregond did not create its consumer group; log:\n" + log_tail(self.log))
-            time.sleep(0.02)
+        super().start(r)
         # The test clock is polled every 20 ms on the same connection.
         time.sleep(0.2)
-
-    def check(self):
-        if self.p.poll() is not None:
-            fail("pregond exited with %s; log:\n%s" % (self.p.returncode, log_tail(self.log)))
-        self.hwm = max(self.hwm, proc_status_kb(self.p.pid, "VmHWM"))
-
-    def rss_kb(self):
-        return proc_status_kb(self.p.pid, "VmRSS")
-
-    def cpu(self):
-        return proc_cpu_s(self.p.pid)
-
-    def stop(self):
-        if self.p is not None and self.p.poll() is None:
-            self.hwm = max(self.hwm, proc_status_kb(self.p.pid, "VmHWM"))
-        rc = stop_proc(self.p)
-        if rc not in (0, None):
-            say("warning: pregond exited with %s on SIGTERM; log:\n%s" % (rc, log_tail(self.log)))
-        return rc
 
 
 def outbox_lines(path):
@@ -402,8 +300,7 @@ def part_schedule(r, d, work):
     d.check()
     calls, usec = evalsha_stats(r)
     # Commands inside scripts are counted under their own names too.
-    cmds = sorted(((k.replace("cmdstat_", ""), int(v["calls"]), int(v["usec"]))
-                   for k, v in r.info("commandstats").items() if k != "cmdstat_evalsha"),
+    cmds = sorted(((c, n, us) for c, (n, us) in cmdstats(r).items() if c != "evalsha"),
                   key=lambda x: -x[2])
     # The intake must be finished too (nothing pending, nothing unread).
     deadline = time.monotonic() + TIMEOUT_S
@@ -706,32 +603,9 @@ def part_tick(r):
 
 # ---- part 3: the peer ----
 
-def peer_dir():
-    src = os.path.join(PEERS, "bullmq")
-    if not os.path.isfile(os.path.join(src, "package.json")):
-        return None, "peer not found at %s (set BENCH_PEERS)" % src
-    dst = os.path.join(BUILD, "bench-peer")
-    os.makedirs(dst, exist_ok=True)
-    for name in ("package.json", "producer.js", "worker.js"):
-        shutil.copy2(os.path.join(src, name), dst)
-    shutil.copy2(os.path.join(ROOT, "bench", "schedule_peer.js"), dst)
-    if not os.path.isdir(os.path.join(dst, "node_modules", "bullmq")):
-        say("npm install in %s" % dst)
-        p = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
-                           cwd=dst, capture_output=True, text=True)
-        if p.returncode != 0:
-            return None, "npm install failed (no network?): %s" % (p.stderr.strip()[-400:])
-    return dst, None
-
-
 def run_node(dst, env, work, name):
-    with open(os.path.join(work, name + ".out"), "w+") as fo, \
-            open(os.path.join(work, name + ".err"), "w+") as fe:
-        p = subprocess.Popen(["node", "schedule_peer.js"], cwd=dst, env=env, stdout=fo, stderr=fe)
-        rss = wait4_rss(p)
-        fo.seek(0)
-        fe.seek(0)
-        out, err = fo.read().strip(), fe.read().strip()
+    p, rss, out, err = run_to_exit(["node", "schedule_peer.js"], work, name, cwd=dst, env=env)
+    out, err = out.strip(), err.strip()
     if p.returncode != 0:
         say("PEER FAILED: %s exited with %s: %s" % (name, p.returncode, (err or out)[-500:]))
         return None, rss
@@ -747,7 +621,8 @@ def part_peer(r, work, k):
     n = 4 * N
     say("== part 3: BullMQ peer, %d delayed jobs (addBulk, chunks of 1,000), then %d due at once "
         "with a worker (concurrency %d) ==" % (n, k, PEER_CONCURRENCY))
-    dst, why = peer_dir()
+    # The peer's own files, and its MODE=add / MODE=due driver beside them.
+    dst, why = peer_dir(extra=[os.path.join(ROOT, "bench", "schedule_peer.js")])
     if dst is None:
         say("PEER NOT RUN: " + why)
         return None

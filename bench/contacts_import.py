@@ -20,7 +20,6 @@ KEEP=1 (keep the temp dir).
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,27 +27,15 @@ import time
 
 import redis
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, os.environ.get("PREGON_BIN", "build"), "pregon")
+# Run as a script: benchlib sits beside it.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import BUILD, fail, free_port, say, used_memory  # noqa: E402
+
+BIN = os.path.join(BUILD, "pregon")
 N = int(os.environ.get("N", "100000"))
 AOF = os.environ.get("AOF") == "1"
 KEEP = os.environ.get("KEEP") == "1"
 TIME = "/usr/bin/time"	# GNU time (Debian package "time")
-
-
-def say(msg):
-    print(msg, flush=True)
-
-
-def fail(msg):
-    print("bench: " + msg, file=sys.stderr, flush=True)
-    sys.exit(1)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_redis(d):
@@ -115,7 +102,7 @@ def main():
         generate(csv, N)
         say("generated %d rows, %.1f MB, in %.2fs" % (N, os.path.getsize(csv) / 1e6,
                                                      time.monotonic() - t0))
-        base_mem = r.info("memory")["used_memory"]
+        base_mem = used_memory(r)
         for what in ("import", "reimport"):
             c0 = redis_cpu(r)
             wall, rss, cpu = run(["-c", conf, "contacts", "import", csv], subprocess.DEVNULL, d)
@@ -124,7 +111,7 @@ def main():
                                                    redis_cpu(r) - c0))
         if r.scard("bench:contacts") != N:
             fail("expected %d contacts, found %d" % (N, r.scard("bench:contacts")))
-        mem = r.info("memory")["used_memory"] - base_mem
+        mem = used_memory(r) - base_mem
         say("redis memory for %d contacts: %.1f MB (%.0f bytes each)" % (N, mem / 1e6, mem / N))
         out = os.path.join(d, "export.csv")
         c0 = redis_cpu(r)
