@@ -18,6 +18,17 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# Waits (up to 2 s) until the outbox has N lines of job ID, then shows them.
+show_outbox() {	# ID N TITLE
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		[ "$(grep -c "\"$1\"" var/outbox/sms.jsonl 2>/dev/null)" -ge "$2" ] && break
+		sleep 0.2
+	done
+	echo
+	echo "$3"
+	grep "\"$1\"" var/outbox/sms.jsonl
+}
+
 if [ -z "$CONF" ]; then
 	# A local Redis with the durability pregon recommends (appendonly yes).
 	if ! redis-cli -p "$PORT" ping >/dev/null 2>&1; then
@@ -58,13 +69,7 @@ JOB
 echo
 echo "\$ build/pregon send $RUN/demo-job.json"
 build/pregon -c "$CONF" send "$RUN/demo-job.json"
-for _ in 1 2 3 4 5 6 7 8 9 10; do
-	grep -q "\"$ID\"" var/outbox/sms.jsonl 2>/dev/null && break
-	sleep 0.2
-done
-echo
-echo "outbox (var/outbox/sms.jsonl), what would have been sent:"
-grep "\"$ID\"" var/outbox/sms.jsonl
+show_outbox "$ID" 1 "outbox (var/outbox/sms.jsonl), what would have been sent:"
 echo
 echo "\$ build/pregon status $ID"
 build/pregon -c "$CONF" status "$ID"
@@ -93,13 +98,7 @@ cat > "$RUN/demo-alert.json" <<JOB
 JOB
 echo "\$ build/pregon send $RUN/demo-alert.json"
 build/pregon -c "$CONF" send "$RUN/demo-alert.json"
-for _ in 1 2 3 4 5 6 7 8 9 10; do
-	[ "$(grep -c "\"$AID\"" var/outbox/sms.jsonl 2>/dev/null)" -ge 3 ] && break
-	sleep 0.2
-done
-echo
-echo "outbox: the alert, each person in their language:"
-grep "\"$AID\"" var/outbox/sms.jsonl
+show_outbox "$AID" 3 "outbox: the alert, each person in their language:"
 echo
 echo "\$ build/pregon status $AID"
 build/pregon -c "$CONF" status "$AID"
@@ -118,13 +117,7 @@ JOB
 echo
 echo "\$ build/pregon send $RUN/demo-court.json"
 build/pregon -c "$CONF" send "$RUN/demo-court.json"
-for _ in 1 2 3 4 5 6 7 8 9 10; do
-	grep -q "\"$CID\"" var/outbox/sms.jsonl 2>/dev/null && break
-	sleep 0.2
-done
-echo
-echo "outbox: the enrolment notice, in Spanish (the charge is in no text):"
-grep "\"$CID\"" var/outbox/sms.jsonl
+show_outbox "$CID" 1 "outbox: the enrolment notice, in Spanish (the charge is in no text):"
 echo
 echo "\$ build/pregon status $CID     (four reminders scheduled)"
 build/pregon -c "$CONF" status "$CID"
