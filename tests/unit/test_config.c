@@ -131,6 +131,39 @@ static void bad_duration_and_bool_are_explained(void **state)
 	unlink(path);
 }
 
+static void schedule_and_reminder_values_are_parsed_at_load(void **state)
+{
+	struct config c;
+	struct err err;
+
+	(void)state;
+	config_defaults(&c);
+	assert_false(c.quiet.off);
+	assert_int_equal(c.quiet.start_min, 21 * 60);
+	assert_int_equal(c.quiet.end_min, 8 * 60);
+	assert_int_equal(c.n_court_offsets, 4);
+	assert_int_equal(c.court_offsets[3].hours, 3);
+	assert_false(c.schedule_test_clock);
+	assert_int_equal(config_load(&c, write_conf("[schedule]\nquiet_hours = none\n"
+						    "[court_reminder]\noffsets = P2D, PT90M\n"), &err), 0);
+	assert_true(c.quiet.off);
+	assert_int_equal(c.n_court_offsets, 2);
+	assert_int_equal(c.court_offsets[1].minutes, 90);
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[schedule]\nquiet_hours = 9pm-8am\n"), &err), -1);
+	assert_non_null(strstr(err.msg, "[schedule] quiet_hours: expected HH:MM-HH:MM or none"));
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[schedule]\ndefault_tz = Pacific/Atlantis\n"), &err), -1);
+	assert_non_null(strstr(err.msg, "[schedule] default_tz: unknown time zone \"Pacific/Atlantis\""));
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[court_reminder]\noffsets = P7D,7 days\n"), &err), -1);
+	assert_non_null(strstr(err.msg, "[court_reminder] offsets: \"7 days\": not an ISO-8601 duration"));
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[court_reminder]\noffsets = ,\n"), &err), -1);
+	assert_non_null(strstr(err.msg, "[court_reminder] offsets: give at least one duration"));
+	unlink(path);
+}
+
 static void missing_file_is_an_error(void **state)
 {
 	struct config c;
@@ -177,6 +210,7 @@ int main(void)
 		cmocka_unit_test(out_of_range_value_names_file_line_key_and_range),
 		cmocka_unit_test(unknown_key_is_an_error),
 		cmocka_unit_test(bad_duration_and_bool_are_explained),
+		cmocka_unit_test(schedule_and_reminder_values_are_parsed_at_load),
 		cmocka_unit_test(missing_file_is_an_error),
 		cmocka_unit_test(shipped_config_file_loads),
 		cmocka_unit_test(secret_comes_from_file_or_environment),
