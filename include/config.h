@@ -143,6 +143,10 @@ int config_parse_duration_ms(const char *s, int64_t *ms, struct err *err);
  * signatures depend on the URL being built the same way everywhere. */
 int config_url_base_len(const char *url);
 
+/* How often a consumer looks for entries a silent instance left pending:
+ * a quarter of [jobs] reclaim_after, between 250 ms and max_ms. */
+uint64_t config_reclaim_poll_ms(const struct config *cfg, uint64_t max_ms);
+
 /* Reads a secret from a *_file key's file (first line, trimmed), else from
  * the environment variable env_name. Returns 0 or -1; out is NUL-terminated. */
 int config_read_secret(const char *file, const char *env_name, char *out,

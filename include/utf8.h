@@ -7,6 +7,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* Decodes the character at s[0..len) (len >= 1) into *cp and returns its
+ * length in bytes, or 0 if it does not start a well-formed sequence
+ * (a truncated one included). */
+size_t utf8_decode(const char *s, size_t len, uint32_t *cp);
 
 /* The offset of the first byte that does not start a well-formed
  * sequence, or len when all of s is well formed. NUL is well formed here

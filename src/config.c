@@ -422,3 +422,12 @@ int config_url_base_len(const char *url)
 		n--;
 	return (int)n;
 }
+
+uint64_t config_reclaim_poll_ms(const struct config *cfg, uint64_t max_ms)
+{
+	uint64_t every = (uint64_t)cfg->jobs_reclaim_after_ms / 4;
+
+	if (every < 250)
+		every = 250;
+	return every > max_ms ? max_ms : every;
+}

@@ -288,11 +288,7 @@ void expander_init(struct expander *x, uv_loop_t *loop, const struct config *cfg
 	x->retry_timer.data = x;
 	/* Often enough that a job nobody announced (its instance died after
 	 * accepting it) waits little; reclaims after [jobs] reclaim_after. */
-	every = (uint64_t)cfg->jobs_reclaim_after_ms / 4;
-	if (every < 250)
-		every = 250;
-	if (every > 1000)
-		every = 1000;
+	every = config_reclaim_poll_ms(cfg, 1000);
 	uv_timer_start(&x->poll_timer, on_poll_timer, every, every);
 }
 

@@ -889,11 +889,7 @@ void intake_init(struct intake *in, uv_loop_t *loop, const struct config *cfg,
 	in->claim_timer.data = in;
 	in->retry_timer.data = in;
 	in->scan_timer.data = in;
-	every = (uint64_t)cfg->jobs_reclaim_after_ms / 4;
-	if (every < 250)
-		every = 250;
-	if (every > 15000)
-		every = 15000;
+	every = config_reclaim_poll_ms(cfg, 15000);
 	uv_timer_start(&in->claim_timer, on_claim_timer, every, every);
 }
 

@@ -131,54 +131,42 @@ int quiet_hours_contains(const struct quiet_hours *q, const char *zone,
 	return window_at(q, zone, ms, inside, &open, &close, err);
 }
 
-/* Jump to the end of the window holding t until t is outside one. */
-int quiet_hours_next_allowed(const struct quiet_hours *q, const char *zone,
-			     int64_t ms, int64_t *out, struct err *err)
+/* From ms, while inside a window: forward to its end, or back to the whole
+ * minute before it opened. The minute is on the instant line (not the wall
+ * clock), so the answer is before the window opened even when its start
+ * moved in a spring-forward gap. */
+static int walk_out(const struct quiet_hours *q, const char *zone, int64_t ms, bool forward,
+		    int64_t *out, struct err *err)
 {
 	int64_t t = ms, open = 0, close = 0;
 	bool inside;
-	int i;
 
 	if (q->off) {
 		*out = ms;
 		return 0;
 	}
-	for (i = 0; i < QUIET_HOURS_MAX_STEPS; i++) {
+	for (int i = 0; i < QUIET_HOURS_MAX_STEPS; i++) {
 		if (window_at(q, zone, t, &inside, &open, &close, err) < 0)
 			return -1;
 		if (!inside) {
 			*out = t;
 			return 0;
 		}
-		t = close;
+		t = forward ? close : floor_div(open - 1, MS_PER_MIN) * MS_PER_MIN;
 	}
-	return err_set(err, "quiet_hours: no allowed time after the window in %s", zone);
+	return err_set(err, "quiet_hours: no allowed time %s the window in %s",
+		       forward ? "after" : "before", zone);
 }
 
-/* Jump to the whole minute before the window holding t opened, until t is
- * outside one. The minute is on the instant line (not the wall clock), so
- * the answer is before the window opened even when its start moved in a
- * spring-forward gap. */
+int quiet_hours_next_allowed(const struct quiet_hours *q, const char *zone,
+			     int64_t ms, int64_t *out, struct err *err)
+{
+	return walk_out(q, zone, ms, true, out, err);
+}
+
 int quiet_hours_last_allowed_before(const struct quiet_hours *q,
 				    const char *zone, int64_t ms, int64_t *out,
 				    struct err *err)
 {
-	int64_t t = ms, open = 0, close = 0;
-	bool inside;
-	int i;
-
-	if (q->off) {
-		*out = ms;
-		return 0;
-	}
-	for (i = 0; i < QUIET_HOURS_MAX_STEPS; i++) {
-		if (window_at(q, zone, t, &inside, &open, &close, err) < 0)
-			return -1;
-		if (!inside) {
-			*out = t;
-			return 0;
-		}
-		t = floor_div(open - 1, MS_PER_MIN) * MS_PER_MIN;
-	}
-	return err_set(err, "quiet_hours: no allowed time before the window in %s", zone);
+	return walk_out(q, zone, ms, false, out, err);
 }

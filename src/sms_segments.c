@@ -1,5 +1,6 @@
 /* sms_segments.c: SMS segment counting (see sms_segments.h). */
 #include "sms_segments.h"
+#include "utf8.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -89,46 +90,6 @@ static int gsm7_septets(uint32_t cp)
 	return 0;
 }
 
-/* Decodes the character at s[0..len) (len >= 1) into *cp and returns its
- * length in bytes, or 0 if it is not valid UTF-8 (RFC 3629 section 4: no
- * overlong forms, no surrogates, nothing above U+10FFFF, no truncated
- * sequence). */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	unsigned char c = s[0];
-	size_t need, k;
-	uint32_t v;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 1;
-		v = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 2;
-		v = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 3;
-		v = c & 0x07;
-	} else {
-		return 0;	/* continuation byte, 0xc0/0xc1, or 0xf5..0xff */
-	}
-	if (len <= need)
-		return 0;
-	for (k = 1; k <= need; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[k] & 0x3f);
-	}
-	if ((need == 2 && v < 0x800) || (need == 3 && v < 0x10000) ||
-	    (v >= 0xd800 && v <= 0xdfff) || v > 0x10ffff)
-		return 0;
-	*cp = v;
-	return need + 1;
-}
-
 /* Segments of one encoding while the text is read: the units of the whole
  * text, and how many concatenated segments of cap units hold it. */
 struct packing {
@@ -164,7 +125,7 @@ int sms_segments_count(const char *text, size_t len, struct sms_segments *out)
 		return -1;
 	while (i < len) {
 		uint32_t cp;
-		size_t n = utf8_decode(s + i, len - i, &cp);
+		size_t n = utf8_decode((const char *)s + i, len - i, &cp);
 		int w;
 
 		if (n == 0 || cp == 0)
