@@ -78,6 +78,11 @@ int cli_template(struct cli *c, const struct cli_args *a);
 int cli_fail(struct cli *c, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Reads all of path ("-": stdin) into a malloc'ed buffer, refusing more
+ * than max bytes with "<too_big> (<max> bytes)". */
+int cli_read_input(struct cli *c, const char *path, size_t max, const char *too_big,
+		   char **out, size_t *out_len);
+
 /* Loads path, else config/pregon.conf when present, else the defaults. */
 int cli_load_config(struct cli *c, const char *path);
 

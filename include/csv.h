@@ -91,9 +91,6 @@ void csv_close(struct csv_reader *r);
  * quote"); rec->line has it. */
 enum csv_result csv_next(struct csv_reader *r, struct csv_record *rec, struct err *err);
 
-/* Whether len bytes are valid UTF-8 (RFC 3629). */
-bool csv_utf8_valid(const char *s, size_t len);
-
 /* Whether a field must be quoted when written: it holds ',', '"', CR or
  * LF, starts or ends with a space or tab (readers that trim would change
  * it), or starts with a UTF-8 byte order mark (which a reader skips at

@@ -302,3 +302,58 @@ int cli_load_config(struct cli *c, const char *path)
 	return 0;
 }
 
+int cli_read_input(struct cli *c, const char *path, size_t max, const char *too_big,
+		   char **out, size_t *out_len)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	size_t cap = max + 1 < 65536 ? max + 1 : 65536, len = 0;
+	char *buf = NULL;
+	int result = -1;
+
+	if (f == NULL)
+		return cli_fail(c, 1, "%s: %s", path, strerror(errno));
+	buf = malloc(cap);
+	if (buf == NULL) {
+		cli_fail(c, 1, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		size_t n;
+
+		if (len == cap) {
+			char *nb;
+
+			if (cap > max)
+				break;	/* read max + 1 bytes: too big */
+			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+			nb = realloc(buf, cap);
+			if (nb == NULL) {
+				cli_fail(c, 1, "out of memory");
+				goto out;
+			}
+			buf = nb;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0) {
+			if (ferror(f)) {
+				cli_fail(c, 1, "%s: %s", path, strerror(errno));
+				goto out;
+			}
+			break;
+		}
+	}
+	if (len > max) {
+		cli_fail(c, 1, "%s (%zu bytes)", too_big, max);
+		goto out;
+	}
+	*out = buf;
+	*out_len = len;
+	buf = NULL;
+	result = 0;
+out:
+	free(buf);
+	if (f != stdin)
+		fclose(f);
+	return result;
+}

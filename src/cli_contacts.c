@@ -12,6 +12,7 @@
  * Export walks the contact set with SSCAN and prints every contact,
  * addresses included: the operator asks for them (cli.h, output rule). */
 #include "cli.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -172,7 +173,7 @@ static const char *list_name_problem(const char *s, size_t len)
 		return "must not be empty";
 	if (len > LIST_NAME_MAX)
 		return "longer than 128 bytes";
-	if (!csv_utf8_valid(s, len))
+	if (!utf8_valid(s, len))
 		return "not valid UTF-8";
 	for (i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)s[i];

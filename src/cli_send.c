@@ -7,63 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Reads all of path ("-": stdin) into a malloc'ed buffer, refusing more
- * than max bytes (the daemon would dead-letter it anyway). */
-static int read_input(struct cli *c, const char *path, size_t max, char **out, size_t *out_len)
-{
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	size_t cap = max + 1 < 65536 ? max + 1 : 65536, len = 0;
-	char *buf = NULL;
-	int result = -1;
-
-	if (f == NULL)
-		return cli_fail(c, 1, "%s: %s", path, strerror(errno));
-	buf = malloc(cap);
-	if (buf == NULL) {
-		cli_fail(c, 1, "out of memory");
-		goto out;
-	}
-	for (;;) {
-		size_t n;
-
-		if (len == cap) {
-			char *nb;
-
-			if (cap > max)
-				break;	/* read max + 1 bytes: too big */
-			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-			nb = realloc(buf, cap);
-			if (nb == NULL) {
-				cli_fail(c, 1, "out of memory");
-				goto out;
-			}
-			buf = nb;
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (n == 0) {
-			if (ferror(f)) {
-				cli_fail(c, 1, "%s: %s", path, strerror(errno));
-				goto out;
-			}
-			break;
-		}
-	}
-	if (len > max) {
-		cli_fail(c, 1, "job is larger than [jobs] max_bytes (%zu bytes)", max);
-		goto out;
-	}
-	*out = buf;
-	*out_len = len;
-	buf = NULL;
-	result = 0;
-out:
-	free(buf);
-	if (f != stdin)
-		fclose(f);
-	return result;
-}
-
 int cli_send(struct cli *c, const struct cli_args *a)
 {
 	struct job_limits limits = job_limits_default;
@@ -78,7 +21,8 @@ int cli_send(struct cli *c, const struct cli_args *a)
 	memset(&job, 0, sizeof(job));
 	if (a->npos != 1)
 		return cli_fail(c, CLI_EXIT_USAGE, "send: needs one FILE (or - for stdin)");
-	if (read_input(c, a->pos[0], (size_t)c->cfg.jobs_max_bytes, &buf, &len) != 0)
+	if (cli_read_input(c, a->pos[0], (size_t)c->cfg.jobs_max_bytes, "job is larger than [jobs] max_bytes",
+			   &buf, &len) != 0)
 		return -1;
 	limits.max_bytes = (size_t)c->cfg.jobs_max_bytes;
 	/* Validate here with the daemon's own parser, so the operator hears

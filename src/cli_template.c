@@ -40,31 +40,18 @@ static const char *vars_lookup(void *data, const char *name)
 		return "yes";
 	if (json_is_false(j))
 		return "";
-	return json_string_value(j);
+	/* As the daemon renders (court.c): "" is no value. */
+	return (json_string_value(j) && json_string_value(j)[0]) ? json_string_value(j) : NULL;
 }
 
 static int read_vars(struct cli *c, const char *path, json_t **out)
 {
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	json_error_t jerr;
 	char *buf;
 	size_t n;
-	json_error_t jerr;
 
-	if (f == NULL)
-		return cli_fail(c, 1, "%s: cannot open", path);
-	buf = malloc(VARS_MAX_BYTES + 1);
-	if (buf == NULL) {
-		if (f != stdin)
-			fclose(f);
-		return cli_fail(c, 1, "out of memory");
-	}
-	n = fread(buf, 1, VARS_MAX_BYTES + 1, f);
-	if (f != stdin)
-		fclose(f);
-	if (n > VARS_MAX_BYTES) {
-		free(buf);
-		return cli_fail(c, 1, "%s: larger than %d bytes", path, VARS_MAX_BYTES);
-	}
+	if (cli_read_input(c, path, VARS_MAX_BYTES, "VARS.json is larger than allowed", &buf, &n) != 0)
+		return -1;
 	*out = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &jerr);
 	free(buf);
 	if (*out == NULL)

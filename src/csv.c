@@ -223,12 +223,6 @@ static void skip_bom(struct csv_reader *r)
 	r->retain = false;
 }
 
-/* Cells go into JSON (jansson refuses invalid UTF-8) and into Redis for
- * SMS and email texts: a bad byte is found here, with its row. */
-bool csv_utf8_valid(const char *s, size_t len)
-{
-	return utf8_valid(s, len);
-}
 
 /* Where the record being read started, for errors and the re-read. */
 struct rec_state {
@@ -404,7 +398,9 @@ static enum csv_result read_record(struct csv_reader *r, struct csv_record *rec,
 			err_set(err, "field %zu: contains a NUL byte", i + 1);
 			return CSV_BAD;
 		}
-		if (!csv_utf8_valid(rec->field[i], rec->len[i])) {
+		/* Cells go into JSON (jansson refuses invalid UTF-8) and into
+		 * Redis for SMS and email texts: a bad byte is found here. */
+		if (!utf8_valid(rec->field[i], rec->len[i])) {
 			rec->n = 0;
 			rec->bad_field = (int)(i + 1);
 			err_set(err, "field %zu: not valid UTF-8", i + 1);

@@ -500,12 +500,12 @@ int engine_start_claimed(struct engine *e, const redisReply *send)
 	int ch;
 
 	/* The claim's record, then the channel and the job's entry. */
-	if (send->type != REDIS_REPLY_ARRAY || send->elements < 13 ||
-	    (ch = channel_from_name(reply_str(send, 11))) < 0)
+	if (send->type != REDIS_REPLY_ARRAY || send->elements <= ENGINE_SEND_ENTRY ||
+	    (ch = channel_from_name(reply_str(send, ENGINE_SEND_CHANNEL))) < 0)
 		return -1;
 	it.ch = (enum channel)ch;
 	it.lane = LANE_JOB;
-	snprintf(it.entry, sizeof(it.entry), "%s", reply_str(send, 12));
+	snprintf(it.entry, sizeof(it.entry), "%s", reply_str(send, ENGINE_SEND_ENTRY));
 	e->fast_claims++;
 	start_send(e, &it, send);
 	return ch;

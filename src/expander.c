@@ -80,10 +80,13 @@ static void on_step(struct rconn *c, redisReply *r, void *data)
 			log_warn("job %s: its audience is empty (no such list, or no member with an "
 				 "address): nothing to send", s->job);
 		} else if (strcmp(r->element[0]->str, "done") == 0) {
+			char b[2][32];
+
 			x->jobs_done++;
-			log_info("job %s: %s audience expanded (here: %llu messages, %llu skipped "
+			/* log_count: a plain 7-digit count would be redacted as a phone. */
+			log_info("job %s: %s audience expanded (here: %s messages, %s skipped "
 				 "as the same person, %.1f ms)", s->job, lane_name[lane],
-				 (unsigned long long)s->created, (unsigned long long)s->skipped,
+				 log_count(s->created, b[0]), log_count(s->skipped, b[1]),
 				 (double)(uv_hrtime() - s->started_ns) / 1e6);
 		} else
 			log_warn("job %s: its record is gone (expired?): expansion dropped", s->job);
@@ -164,6 +167,10 @@ static void on_read(struct rconn *c, redisReply *r, void *data)
 	    first_entry(r->element[0]->element[1], &entry, &job)) {
 		if (pending)
 			log_info("job %s: resuming the expansion this consumer left", job);
+		/* The normal lane's pending list is read last: done with them
+		 * (reading it again would find this same entry, for ever). */
+		if (pending && lane == LANE_NORMAL)
+			x->from_pending = false;
 		slot_take(x, lane, entry, job);
 		expander_next(x);
 	} else if (pending) {

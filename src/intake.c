@@ -181,9 +181,9 @@ static json_t *court_record(const struct config *cfg, const struct job *job, con
 	/* Same date, time and place: a replacement job needs no new notice. */
 	snprintf(sig, sizeof(sig), "%lld|%s|%s|%s", (long long)job->appearance_ms, job->court,
 		 job->address ? job->address : "", job->department ? job->department : "");
-	c = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:o}", "ref", job->case_ref, "rid", r->id,
-		      "vars", vars, "sig", sig, "at", (json_int_t)job->appearance_ms,
-		      "notice", cfg->court_reminder_confirm_on_enrol, "msgs", msgs);
+	/* (The plan has an enrolment message only with confirm_on_enrol.) */
+	c = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "ref", job->case_ref, "rid", r->id,
+		      "vars", vars, "sig", sig, "at", (json_int_t)job->appearance_ms, "msgs", msgs);
 	if (c == NULL)
 		return NULL;
 	for (int i = 0; i < plan->n; i++) {
@@ -534,11 +534,11 @@ static void on_accept(struct rconn *c, redisReply *r, void *data)
 			const redisReply *x = sends->element[i];
 			int ch;
 
-			if (x->type != REDIS_REPLY_ARRAY || x->elements < 11 ||
-			    x->element[10]->type != REDIS_REPLY_STRING)
+			if (x->type != REDIS_REPLY_ARRAY || x->elements <= ENGINE_SEND_ENTRY ||
+			    x->element[ENGINE_SEND_ENTRY]->type != REDIS_REPLY_STRING)
 				continue;
 			/* Held before the send starts: done may come back at once. */
-			if (held_add(in, x->element[10]->str) != 0)
+			if (held_add(in, x->element[ENGINE_SEND_ENTRY]->str) != 0)
 				log_error("intake: out of memory tracking a held entry");
 			ch = engine_start_claimed(in->engine, x);
 			if (ch >= 0 && b->room[ch] > 0)

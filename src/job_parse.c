@@ -338,6 +338,8 @@ static int check_line(struct parse *ps, const char *path, const char *s,
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			return fail(ps->err, path, "must be one line (control character 0x%02x)", *p);
+	if (has_control(s))	/* the C1 controls, U+0085 (next line) among them */
+		return fail(ps->err, path, "must be one line (control character U+0080..U+009F)");
 	return 0;
 }
 

@@ -399,6 +399,17 @@ local function contact_upsert(c, mode, lists, source)
 	return existed and 'updated' or 'created'
 end
 
+-- Cancels message mid if it has not gone out yet: accepted (in a ready
+-- stream, where the claim skips it) or scheduled. f: its job, kind,
+-- contact, channel, status, attempt. Returns true if it was cancelled.
+local function cancel_message(mid, f, why)
+	if f[5] ~= 'accepted' and f[5] ~= 'scheduled' then return false end
+	set_status(P .. 'msg:' .. mid, f[1], f[4], f[5], 'cancelled', 'error', why)
+	event(f[1], f[2], mid, f[3], f[4], 'cancelled', f[6], nil, why)
+	redis.call('ZREM', P .. 'scheduled', mid)
+	return true
+end
+
 -- Erases contact id: its record, its list memberships, the addresses in
 -- its message records (which keep the contact id, status and counts) and
 -- the address-keyed reply and last-job pointers. Messages not yet sent to
@@ -425,14 +436,11 @@ local function contact_delete(id)
 	local mk = P .. 'cm:' .. id
 	for _, mid in ipairs(redis.call('SMEMBERS', mk)) do
 		local mkey = P .. 'msg:' .. mid
-		local f = redis.call('HMGET', mkey, 'job', 'kind', 'channel', 'status', 'attempt', 'to')
+		local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status',
+			'attempt', 'to')
 		if f[1] then
-			forget(f[3], f[6])
-			if f[4] == 'accepted' or f[4] == 'scheduled' then
-				set_status(mkey, f[1], f[3], f[4], 'cancelled', 'error', 'contact deleted')
-				event(f[1], f[2], mid, id, f[3], 'cancelled', f[5], nil, 'contact deleted')
-				redis.call('ZREM', P .. 'scheduled', mid)
-			end
+			forget(f[4], f[7])
+			cancel_message(mid, { f[1], f[2], id, f[4], f[5], f[6] }, 'contact deleted')
 			redis.call('HSET', mkey, 'to', '', 'd', '', 'erased', '1')
 		end
 	end
@@ -483,14 +491,9 @@ local function cancel_job(job, why)
 	local n = 0
 	for k = 1, tonumber(j[2]) or 0 do
 		local mid = 'm' .. j[1] .. '.' .. k
-		local mkey = P .. 'msg:' .. mid
-		local f = redis.call('HMGET', mkey, 'status', 'channel', 'kind', 'contact', 'attempt')
-		if f[1] == 'accepted' or f[1] == 'scheduled' then
-			set_status(mkey, job, f[2], f[1], 'cancelled', 'error', why)
-			event(job, f[3], mid, f[4], f[2], 'cancelled', f[5], nil, why)
-			redis.call('ZREM', P .. 'scheduled', mid)
-			n = n + 1
-		end
+		local f = redis.call('HMGET', P .. 'msg:' .. mid, 'job', 'kind', 'contact', 'channel',
+			'status', 'attempt')
+		if f[1] and cancel_message(mid, f, why) then n = n + 1 end
 	end
 	return n
 end
@@ -520,7 +523,7 @@ local function court_accept(id, kind, c, jk)
 		'case', c.ref, 'replaced', prev or '')
 	local n = 0
 	for _, m in ipairs(c.msgs) do
-		if not m.enrol or (c.notice and notice) then
+		if not m.enrol or notice then
 			m.job, m.kind = id, kind
 			m.urgent = '0'
 			m.expires = tonumber(m.expires) or 0
@@ -824,7 +827,9 @@ if op == 'hold' then
 			tonumber(ARGV[i + 4])
 		local mkey = P .. 'msg:' .. mid
 		local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status', 'attempt')
-		if f[1] and f[4] == channel and (f[5] == 'accepted' or f[5] == 'scheduled') and due then
+		-- (sending: a claimed message queued again, after its instance died)
+		if f[1] and f[4] == channel and due and
+			(f[5] == 'accepted' or f[5] == 'scheduled' or f[5] == 'sending') then
 			set_status(mkey, f[1], channel, f[5], 'scheduled', 'error', 'held by quiet hours')
 			redis.call('ZADD', P .. 'scheduled', due, mid)
 			event(f[1], f[2], mid, f[3], channel, 'scheduled', f[6], nil, 'held by quiet hours')

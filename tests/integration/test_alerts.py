@@ -264,6 +264,33 @@ def test_kill_during_expansion_then_restart_skips_and_doubles_nobody():
         assert harness.stop(d) == 0
 
 
+def test_restart_under_the_same_consumer_name_resumes_its_own_expansion():
+    # A stable [redis] consumer (what the README advises): the restarted
+    # instance finds the expansion in its own pending list at once, long
+    # before [jobs] reclaim_after (60 s here) would let anyone take it over.
+    n = 3000
+    sections = {"alerts": {"expand_batch": "20"}, "sms": {"concurrency": "32"},
+                "jobs": {"reclaim_after": "60s"},
+                "redis": {"consumer": "stable-%d" % os.getpid()}}
+    cfg, d = daemon(sections)
+    r = cfg.server.client
+    try:
+        xadd_many(cfg, contact_jobs(n, ["same"]))
+        wait_for(lambda: r.scard(cfg.key("list:same")) == n, timeout=60, what="contacts stored")
+        xadd(cfg, {"id": "s", "kind": "action_alert", "audience": {"list": "same"},
+                   "message": "Rally at noon."})
+        wait_for(lambda: int(job_hash(cfg, "s").get("xn", 0)) >= 300, timeout=30,
+                 what="expansion under way")
+        d.send_signal(signal.SIGKILL)
+        d.wait()
+        assert int(job_hash(cfg, "s")["xn"]) < n, "expansion finished before the kill"
+        d = harness.start_daemon(cfg)
+        wait_for(lambda: expanded(cfg, "s"), timeout=20, what="the expansion resumed and done")
+        assert job_hash(cfg, "s")["xn"] == str(n)
+    finally:
+        assert harness.stop(d) == 0
+
+
 def test_urgent_alert_jumps_a_backlog_and_is_served_before_it_resumes():
     backlog = 30000
     # One job per read keeps the stream backlogged for seconds, and a rate

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -169,6 +170,9 @@ static void a_late_text_beats_none_when_quiet_hours_end_after_the_appearance(voi
 	config_defaults(&cfg);
 	cfg.court_reminder_confirm_on_enrol = false;
 	p = plan_of(&cfg, &job, at("2026-12-01T13:00:00Z"));	/* 05:00 PST */
+	assert_int_equal(p.n, 5);	/* four past reminders and the catch-up */
+	for (int i = 0; i < 4; i++)
+		assert_true(p.msgs[i].past);
 	assert_int_equal(p.msgs[p.n - 1].kind, COURT_MSG_CATCH_UP);
 	assert_int_equal(p.msgs[p.n - 1].due_ms, at("2026-12-01T13:00:00Z"));
 }
@@ -191,18 +195,27 @@ static void after_the_appearance_nothing_is_planned_to_go(void **state)
 
 static void vars_keep_the_values_and_never_a_charge(void **state)
 {
-	struct job job = court_job("2026-12-01T08:30:00", NULL);
+	/* A producer's job with a charge in the case and at the top. */
+	static const char doc[] =
+		"{\"id\":\"evt-1\",\"kind\":\"court_reminder\",\"charge\":\"PC 459\","
+		"\"case\":{\"ref\":\"LA-1\",\"court\":\"Foltz\",\"department\":\"Dept. 30\","
+		"\"tz\":\"America/Los_Angeles\",\"charge\":\"PC 459 burglary\"},"
+		"\"appearance\":\"2026-12-01T08:30:00\","
+		"\"recipient\":{\"id\":\"client-7\",\"name\":\"Ana\",\"phone\":\"+13235550100\","
+		"\"lang\":\"es\"}}";
+	struct job job;
+	struct err err;
 	char *v;
 
 	(void)state;
-	job.recipient.lang = "es";
-	job.recipient.name = "Ana";
-	job.department = "Dept. 30";
+	assert_int_equal(job_parse(doc, sizeof(doc) - 1, NULL, &job, &err), 0);
 	v = court_vars_json(&job);
 	assert_non_null(v);
 	assert_string_equal(v, "{\"lang\":\"es\",\"name\":\"Ana\",\"court\":\"Foltz\",\"address\":\"\","
 			    "\"department\":\"Dept. 30\",\"at\":1796142600000,\"tz\":\"America/Los_Angeles\"}");
+	assert_null(strstr(v, "459"));
 	free(v);
+	job_free(&job);
 }
 
 int main(void)

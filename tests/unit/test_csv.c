@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "csv.h"
+#include "utf8.h"
 
 /* A growing string for transcripts. */
 struct sbuf {
@@ -434,24 +435,24 @@ static void csv_reports_a_read_error(void **state)
 static void csv_utf8_valid_follows_rfc3629(void **state)
 {
 	(void)state;
-	assert_true(csv_utf8_valid("", 0));
-	assert_true(csv_utf8_valid("abc", 3));
-	assert_true(csv_utf8_valid("\xc2\x80", 2));
-	assert_true(csv_utf8_valid("\xdf\xbf", 2));
-	assert_true(csv_utf8_valid("\xe0\xa0\x80", 3));
-	assert_true(csv_utf8_valid("\xed\x9f\xbf", 3));	/* U+D7FF */
-	assert_true(csv_utf8_valid("\xee\x80\x80", 3));	/* U+E000 */
-	assert_true(csv_utf8_valid("\xf0\x90\x80\x80", 4));
-	assert_true(csv_utf8_valid("\xf4\x8f\xbf\xbf", 4));	/* U+10FFFF */
-	assert_false(csv_utf8_valid("\x80", 1));
-	assert_false(csv_utf8_valid("\xc1\xbf", 2));		/* overlong */
-	assert_false(csv_utf8_valid("\xe0\x9f\xbf", 3));	/* overlong */
-	assert_false(csv_utf8_valid("\xed\xa0\x80", 3));	/* surrogate */
-	assert_false(csv_utf8_valid("\xf0\x8f\xbf\xbf", 4));	/* overlong */
-	assert_false(csv_utf8_valid("\xf4\x90\x80\x80", 4));	/* > U+10FFFF */
-	assert_false(csv_utf8_valid("\xf5\x80\x80\x80", 4));
-	assert_false(csv_utf8_valid("\xe2\x82", 2));		/* truncated */
-	assert_false(csv_utf8_valid("\xe2\x28\xa1", 3));	/* bad continuation */
+	assert_true(utf8_valid("", 0));
+	assert_true(utf8_valid("abc", 3));
+	assert_true(utf8_valid("\xc2\x80", 2));
+	assert_true(utf8_valid("\xdf\xbf", 2));
+	assert_true(utf8_valid("\xe0\xa0\x80", 3));
+	assert_true(utf8_valid("\xed\x9f\xbf", 3));	/* U+D7FF */
+	assert_true(utf8_valid("\xee\x80\x80", 3));	/* U+E000 */
+	assert_true(utf8_valid("\xf0\x90\x80\x80", 4));
+	assert_true(utf8_valid("\xf4\x8f\xbf\xbf", 4));	/* U+10FFFF */
+	assert_false(utf8_valid("\x80", 1));
+	assert_false(utf8_valid("\xc1\xbf", 2));		/* overlong */
+	assert_false(utf8_valid("\xe0\x9f\xbf", 3));	/* overlong */
+	assert_false(utf8_valid("\xed\xa0\x80", 3));	/* surrogate */
+	assert_false(utf8_valid("\xf0\x8f\xbf\xbf", 4));	/* overlong */
+	assert_false(utf8_valid("\xf4\x90\x80\x80", 4));	/* > U+10FFFF */
+	assert_false(utf8_valid("\xf5\x80\x80\x80", 4));
+	assert_false(utf8_valid("\xe2\x82", 2));		/* truncated */
+	assert_false(utf8_valid("\xe2\x28\xa1", 3));	/* bad continuation */
 }
 
 /* ---- writer ---- */
