@@ -238,7 +238,8 @@ static int config_set(struct config *cfg, const struct config_key *k,
 	return err_set(err, "[%s] %s: unknown type", k->section, k->name);
 }
 
-/* "P7D,P3D,P1D,PT3H": at most CONFIG_OFFSETS_MAX durations, each > 0. */
+/* "P7D,P3D,P1D,PT3H": one to CONFIG_OFFSETS_MAX ISO-8601 durations (empty
+ * items are skipped; P0D, a reminder at the appearance itself, is allowed). */
 static int parse_offsets(struct config *cfg, struct err *err)
 {
 	char buf[sizeof(cfg->court_reminder_offsets)], *save = NULL, *tok;

@@ -176,7 +176,7 @@ static json_t *court_record(const struct config *cfg, const struct job *job, con
 {
 	const struct recipient *r = &job->recipient;
 	char sig[2048];
-	json_t *c, *msgs = json_array();
+	json_t *c, *msgs = json_array(), *chain = recipient_chain(r), *addr = recipient_addr(r);
 
 	/* Same date, time and place: a replacement job needs no new notice. */
 	snprintf(sig, sizeof(sig), "%lld|%s|%s|%s", (long long)job->appearance_ms, job->court,
@@ -184,21 +184,24 @@ static json_t *court_record(const struct config *cfg, const struct job *job, con
 	/* (The plan has an enrolment message only with confirm_on_enrol.) */
 	c = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "ref", job->case_ref, "rid", r->id,
 		      "vars", vars, "sig", sig, "at", (json_int_t)job->appearance_ms, "msgs", msgs);
-	if (c == NULL)
+	if (c == NULL || chain == NULL || addr == NULL) {
+		json_decref(c);
+		json_decref(chain);
+		json_decref(addr);
 		return NULL;
+	}
 	for (int i = 0; i < plan->n; i++) {
 		const struct court_msg *pm = &plan->msgs[i];
 		bool enrol = pm->kind == COURT_MSG_ENROLMENT;
-		json_t *payload = json_pack("{s:o, s:o, s:s}", "chain", recipient_chain(r),
-					    "addr", recipient_addr(r), "tpl",
+		json_t *payload = json_pack("{s:O, s:O, s:s}", "chain", chain, "addr", addr, "tpl",
 					    enrol ? COURT_TEMPLATE_ENROLMENT : COURT_TEMPLATE_REMINDER);
 		char *d;
 		json_t *m;
 
 		d = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
 		json_decref(payload);
-		m = d ? json_pack("{s:s, s:o, s:o, s:s, s:i, s:I, s:I, s:b, s:b}", "contact", r->id,
-				  "chain", recipient_chain(r), "addr", recipient_addr(r), "d", d,
+		m = d ? json_pack("{s:s, s:O, s:O, s:s, s:i, s:I, s:I, s:b, s:b}", "contact", r->id,
+				  "chain", chain, "addr", addr, "d", d,
 				  "urgent", 0, "expires", (json_int_t)job->appearance_ms,
 				  "due", (json_int_t)pm->due_ms, "past", pm->past, "enrol", enrol)
 		      : NULL;
@@ -208,9 +211,13 @@ static json_t *court_record(const struct config *cfg, const struct job *job, con
 			json_object_set_new(m, "qz", json_string(plan->quiet_tz));
 		if (m == NULL || json_array_append_new(msgs, m) != 0) {
 			json_decref(c);
+			json_decref(chain);
+			json_decref(addr);
 			return NULL;
 		}
 	}
+	json_decref(chain);
+	json_decref(addr);
 	return c;
 }
 
@@ -675,7 +682,10 @@ static int process_entries(struct intake *in, const redisReply *entries, bool ur
 		free(lens);
 		return 0;
 	}
-	engine_reserve(in->engine, b->n, b->room);
+	/* A scan batch holds urgent alerts only, which are never claimed at
+	 * once: no room to reserve (b->room stays zero). */
+	if (!urgent_only)
+		engine_reserve(in->engine, b->n, b->room);
 	snprintf(room, sizeof(room), "sms=%d,email=%d,signal=%d", b->room[CHANNEL_SMS],
 		 b->room[CHANNEL_EMAIL], b->room[CHANNEL_SIGNAL]);
 	args[0] = room;

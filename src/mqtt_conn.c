@@ -3,6 +3,7 @@
  * Source references are to eclipse/mosquitto v2.0.11 as Debian 12 ships it
  * (2.0.11-1.2+deb12u2). */
 #include "mqtt_conn.h"
+#include "backoff.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -27,8 +28,6 @@
 /* Reconnect backoff: doubles from the first to the last, plus up to 25%
  * jitter so that instances do not reconnect in lockstep after a broker
  * restart. */
-#define MQTT_BACKOFF_FIRST_MS 100
-#define MQTT_BACKOFF_MAX_MS 5000
 /* Debian's CA directory (hashed), used for mqtts:// without cafile/capath:
  * mosquitto_tls_set needs one of the two (lib/options.c). */
 #define MQTT_SYSTEM_CAPATH "/etc/ssl/certs"
@@ -508,12 +507,10 @@ struct mqtt_attempt {
 	char why[256];		/* on failure */
 };
 
+/* Monotonic ms; uv_hrtime needs no loop, so the pool thread may call it. */
 static uint64_t mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return uv_hrtime() / 1000000;
 }
 
 /* Collects libmosquitto's errors during the attempt (the OpenSSL reason
@@ -786,14 +783,8 @@ static void on_retry(uv_timer_t *t)
 
 static void schedule_retry(struct mqtt_conn *c)
 {
-	uint64_t delay;
-
-	c->backoff_ms = c->backoff_ms == 0 ? MQTT_BACKOFF_FIRST_MS : c->backoff_ms * 2;
-	if (c->backoff_ms > MQTT_BACKOFF_MAX_MS)
-		c->backoff_ms = MQTT_BACKOFF_MAX_MS;
-	delay = (uint64_t)c->backoff_ms + (uint64_t)(rand() % (c->backoff_ms / 4 + 1));
 	c->state = MQTT_BACKOFF;
-	uv_timer_start(&c->retry, on_retry, delay, 0);
+	uv_timer_start(&c->retry, on_retry, backoff_next(&c->backoff_ms), 0);
 }
 
 static void on_misc(uv_timer_t *t)

@@ -6,6 +6,7 @@
  * (../shared/notes/deps.md section 1; fixed upstream in hiredis 1.0). Ours
  * hands errors to hiredis as read/write events so it finds the error itself. */
 #include "redis_conn.h"
+#include "backoff.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -264,13 +265,7 @@ static void on_retry_timer(uv_timer_t *t)
 
 static void schedule_reconnect(struct rconn *c)
 {
-	/* 100 ms doubling to 5 s, with up to 25% jitter so that several
-	 * instances do not reconnect in lockstep after a Redis restart. */
-	c->backoff_ms = c->backoff_ms == 0 ? 100 : c->backoff_ms * 2;
-	if (c->backoff_ms > 5000)
-		c->backoff_ms = 5000;
-	uint64_t delay = (uint64_t)c->backoff_ms + (uint64_t)(rand() % (c->backoff_ms / 4 + 1));
-	uv_timer_start(&c->retry, on_retry_timer, delay, 0);
+	uv_timer_start(&c->retry, on_retry_timer, backoff_next(&c->backoff_ms), 0);
 }
 
 static void on_watchdog(uv_timer_t *t)

@@ -133,12 +133,11 @@ static icaltimezone *tz_zone(const char *name)
 			return tz_cache[i].zone;
 	if (!tz_name_ok(name) || (z = icaltimezone_get_builtin_timezone(name)) == NULL)
 		return NULL;
-	if (strlen(name) <= TZ_NAME_MAX) {
-		unsigned i = tz_cache_next++ % TZ_CACHE;
+	/* tz_name_ok: at most TZ_NAME_MAX bytes. */
+	unsigned i = tz_cache_next++ % TZ_CACHE;
 
-		memcpy(tz_cache[i].name, name, strlen(name) + 1);
-		tz_cache[i].zone = z;
-	}
+	memcpy(tz_cache[i].name, name, strlen(name) + 1);
+	tz_cache[i].zone = z;
 	return z;
 }
 
