@@ -22,4 +22,9 @@ int err_set(struct err *err, const char *fmt, ...)
 /* Prefixes err->msg with "prefix." (for nested fields: "recipient" + "phone"). */
 void err_prefix(struct err *err, const char *prefix);
 
+/* Puts the formatted text in front of err->msg ("court_reminder/es.sms: "
+ * + "line 2, column 9: ..."); returns -1 like err_set. */
+int err_wrap(struct err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 #endif

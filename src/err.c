@@ -25,3 +25,20 @@ void err_prefix(struct err *err, const char *prefix)
 	snprintf(tmp, sizeof(tmp), "%s.%s", prefix, err->msg);
 	memcpy(err->msg, tmp, sizeof(tmp));
 }
+
+int err_wrap(struct err *err, const char *fmt, ...)
+{
+	char tmp[ERR_MSG_MAX];
+	va_list ap;
+	int n;
+
+	if (err == NULL)
+		return -1;
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof(tmp))
+		snprintf(tmp + n, sizeof(tmp) - (size_t)n, "%s", err->msg);
+	memcpy(err->msg, tmp, sizeof(tmp));
+	return -1;
+}

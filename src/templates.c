@@ -143,10 +143,7 @@ static int compile_email(const char *text, size_t len, const char *const *vars,
 	b += skip + 1;
 	if (template_compile(s, slen, vars, subject, err) != 0) {
 		/* Columns in the subject count from its own start; say so. */
-		char rest[ERR_MSG_MAX];
-
-		snprintf(rest, sizeof(rest), "%s", err->msg);
-		return err_set(err, "subject: %s", rest);
+		return err_wrap(err, "subject: ");
 	}
 	if (template_compile(b, (size_t)(text + len - b), vars, body, err) != 0) {
 		shift_lines(err, 3);
@@ -202,20 +199,12 @@ int templates_compile_file(const char *dir, const char *name, const char *lang,
 		return err_set(err, "CHANNEL: expected sms, signal, email or email.html, got \"%s\"",
 			       ext);
 	snprintf(path, sizeof(path), "%s/%s/%s.%s", dir, name, canon, ext);
-	if (read_file(path, &text, &len, err) != 0) {
-		char why[ERR_MSG_MAX];
-
-		snprintf(why, sizeof(why), "%s", err->msg);
-		return err_set(err, "%s: %s", path, why);
-	}
+	if (read_file(path, &text, &len, err) != 0)
+		return err_wrap(err, "%s: ", path);
 	rc = compile_text(tn, (enum template_ext)e, text, len, subject, body, err);
 	free(text);
-	if (rc != 0) {
-		char why[ERR_MSG_MAX];
-
-		snprintf(why, sizeof(why), "%s", err->msg);
-		return err_set(err, "%s: %s", path, why);
-	}
+	if (rc != 0)
+		return err_wrap(err, "%s: ", path);
 	return 0;
 }
 
@@ -333,12 +322,8 @@ static int check_segments(const char *path, const struct tfile *f, struct err *e
 
 		s.flags = set;
 		set = (set - flag_bits) & flag_bits;
-		if (template_render(f->body, sample_lookup, &s, TEMPLATE_PLAIN, &out, &len, err) != 0) {
-			char why[ERR_MSG_MAX];
-
-			snprintf(why, sizeof(why), "%s", err->msg);
-			return err_set(err, "%s: %s", path, why);
-		}
+		if (template_render(f->body, sample_lookup, &s, TEMPLATE_PLAIN, &out, &len, err) != 0)
+			return err_wrap(err, "%s: ", path);
 		if (sms_segments_count(out, len, &seg) == 0 && seg.segments > worst) {
 			worst = seg.segments;
 			enc = sms_encoding_name(seg.encoding);
@@ -397,22 +382,14 @@ static int add_file(struct templates *set, const char *dir, const struct templat
 	if (set->n == TEMPLATES_MAX_FILES)
 		return err_set(err, "more than %d template files", TEMPLATES_MAX_FILES);
 	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	if (read_file(path, &text, &len, err) != 0) {
-		char why[ERR_MSG_MAX];
-
-		snprintf(why, sizeof(why), "%s", err->msg);
-		return err_set(err, "%s: %s", rel, why);
-	}
+	if (read_file(path, &text, &len, err) != 0)
+		return err_wrap(err, "%s: ", rel);
 	memcpy(f.lang, canon, sizeof(f.lang));
 	f.ext = (enum template_ext)ext;
 	rc = compile_text(tn, f.ext, text, len, &f.subject, &f.body, err);
 	free(text);
-	if (rc != 0) {
-		char why[ERR_MSG_MAX];
-
-		snprintf(why, sizeof(why), "%s", err->msg);
-		return err_set(err, "%s: %s", rel, why);
-	}
+	if (rc != 0)
+		return err_wrap(err, "%s: ", rel);
 	check_optional(rel, &f);
 	if ((f.ext == TEMPLATE_EXT_SMS || f.ext == TEMPLATE_EXT_SIGNAL) &&
 	    check_segments(rel, &f, err) != 0) {
@@ -560,13 +537,9 @@ void templates_text_free(struct templates_text *t)
 static int render_part(const struct tfile *f, const struct template *t, template_lookup lookup,
 		       void *data, enum template_escape esc, char **out, struct err *err)
 {
-	if (template_render(t, lookup, data, esc, out, NULL, err) != 0) {
-		char why[ERR_MSG_MAX];
-
-		snprintf(why, sizeof(why), "%s", err->msg);
-		return err_set(err, "%s/%s.%s: %s%s", f->name->name, f->lang, ext_names[f->ext],
-			       t == f->subject ? "subject: " : "", why);
-	}
+	if (template_render(t, lookup, data, esc, out, NULL, err) != 0)
+		return err_wrap(err, "%s/%s.%s: %s", f->name->name, f->lang, ext_names[f->ext],
+				t == f->subject ? "subject: " : "");
 	return 0;
 }
 
