@@ -27,6 +27,12 @@ Run through bench/run.sh, which starts a redis-server of its own. Env:
   BENCH_PEERS the bench-peers directory (default ../shared/bench-peers)
   CONCURRENCY the peer worker's (default 50, its best per its README)
   TIMEOUT_S   give up when nothing moves for this long (default 120)
+  SKIP_FLOOR=1  without floor.py's measure of the least Redis work per
+              message the contract allows (run after the peer, same Redis)
+
+Each side's Redis CPU per message (INFO used_cpu, before and after) is
+printed too: Redis is the shared resource, and the floor says how far
+any design could take it.
 """
 
 import json
@@ -43,6 +49,7 @@ import redis
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (BUILD, PORT, PREFIX, Pregond, fail, log_tail, parse_at,  # noqa: E402
                       peer_dir, percentile, run_producer, run_to_exit, say, stop_proc)
+from floor import redis_cpu, report as report_floor, run_floor  # noqa: E402
 
 N = int(os.environ.get("N", "100000"))
 LIVE = os.environ.get("LIVE") == "1"
@@ -51,6 +58,7 @@ LIVE = os.environ.get("LIVE") == "1"
 RATE = float(os.environ.get("RATE", "0"))
 SKIP_PEER = os.environ.get("SKIP_PEER") == "1"
 SKIP_PREGON = os.environ.get("SKIP_PREGON") == "1"
+SKIP_FLOOR = os.environ.get("SKIP_FLOOR") == "1"
 CONCURRENCY = int(os.environ.get("CONCURRENCY", "50"))
 TIMEOUT_S = float(os.environ.get("TIMEOUT_S", "120"))
 BATCH = 1000
@@ -135,6 +143,7 @@ def run_pregond(r, work):
         say("loaded %d jobs in %.2fs (pipelined, batches of %d)" % (N, time.monotonic() - t0, BATCH))
     # With a backlog nothing waits for pregond to be ready: the jobs are
     # all in before it starts.
+    rcpu0 = redis_cpu(r)
     d.spawn()
     try:
         if LIVE:
@@ -156,6 +165,7 @@ def run_pregond(r, work):
             time.sleep(0.05)
         d.sample()
         cpu = d.cpu()
+        rcpu = redis_cpu(r) - rcpu0
     finally:
         # stop_proc, not d.stop(): no RSS sample after the ones above, and
         # this bench's own warning below.
@@ -197,6 +207,7 @@ def run_pregond(r, work):
         "p99_ms": percentile(lat, 99),
         "rss_mb": d.hwm / 1024.0,
         "cpu_s": cpu,
+        "redis_us": 1e6 * rcpu / N,
         "dups": dups,
         "missing": missing,
         "exit": d.p.returncode,
@@ -223,14 +234,17 @@ def run_peer(work):
     env = dict(os.environ, N=str(N), REDIS_PORT=str(PORT), CONCURRENCY=str(CONCURRENCY),
                OUTBOX_FILE=os.path.join(work, "peer-outbox.jsonl"))
     run_producer(dst, env)
+    r = redis.Redis(host="127.0.0.1", port=PORT)
+    rcpu0 = redis_cpu(r)
     w, rss, out, err = run_to_exit(["node", "worker.js"], work, "peer-worker", cwd=dst, env=env)
+    rcpu = redis_cpu(r) - rcpu0
     if w.returncode != 0:
         fail("peer worker exited with %s: %s" % (w.returncode, (err or out).strip()[-500:]))
     say("peer " + out.strip())
     m = re.search(r"jobs_per_s=(\d+)", out)
     if not m:
         fail("peer worker printed no jobs_per_s: %r" % out)
-    return {"rate": float(m.group(1)), "rss_mb": rss}
+    return {"rate": float(m.group(1)), "rss_mb": rss, "redis_us": 1e6 * rcpu / N}
 
 
 def main():
@@ -245,6 +259,7 @@ def main():
         if ours and not SKIP_PEER:
             drop_our_keys(r)
         peer = None if SKIP_PEER else run_peer(work)
+        floor = None if SKIP_FLOOR else run_floor(r, N, job)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -258,14 +273,21 @@ def main():
             "  (%s)  peak RSS %.1f MB  CPU %.1fs"
             % (ours["rate"], ours["span_s"], ours["p50_ms"], ours["p99_ms"],
                "live load" if LIVE else "backlog", ours["rss_mb"], ours["cpu_s"]))
+        say("         %.1f us of Redis CPU per message" % ours["redis_us"])
         if ours["dups"] or ours["missing"]:
             say("         WARNING: %d sent twice, %d missing" % (ours["dups"], ours["missing"]))
     if peer:
         say("bullmq   %8.0f jobs/s  concurrency %d, OUTBOX_FILE  worker peak RSS %.1f MB"
             % (peer["rate"], CONCURRENCY, peer["rss_mb"]))
+        say("         %.1f us of Redis CPU per job" % peer["redis_us"])
     ratio = ours["rate"] / peer["rate"] if ours and peer and peer["rate"] > 0 else None
     if ratio is not None:
         say("ratio    pregond / bullmq = %.2f" % ratio)
+    if floor:
+        report_floor(floor, peer["rate"] if peer else None)
+        if peer:
+            say("         5x bullmq = %.0f msgs/s: at most %.1f us of Redis CPU per message"
+                % (5 * peer["rate"], 1e6 / (5 * peer["rate"])))
     # One line for scripts and for bench/ records.
     fields = {"n": N, "live": int(LIVE), "appendonly": persist}
     if ours:
@@ -276,6 +298,14 @@ def main():
         fields.update(peer_jobs_per_s="%.0f" % peer["rate"], peer_rss_mb="%.1f" % peer["rss_mb"])
     if ratio is not None:
         fields["ratio"] = "%.2f" % ratio
+    if ours:
+        fields["redis_us"] = "%.1f" % ours["redis_us"]
+    if peer:
+        fields["peer_redis_us"] = "%.1f" % peer["redis_us"]
+    if floor:
+        for name, f in floor.items():
+            fields["floor_%s_us" % name] = "%.1f" % f["us"]
+            fields["floor_%s_ceiling" % name] = "%.0f" % f["ceiling"]
     say("result " + " ".join("%s=%s" % kv for kv in fields.items()))
     if ours and (ours["missing"] or ours["exit"] != 0):
         sys.exit(1)
