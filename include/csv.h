@@ -97,6 +97,17 @@ enum csv_result csv_next(struct csv_reader *r, struct csv_record *rec, struct er
  * the start of a file). */
 bool csv_needs_quotes(const char *s, size_t len);
 
+/* Spreadsheets run a cell that starts with '=', '+', '-', '@', TAB or CR
+ * as a formula (CSV injection: "=HYPERLINK(...)" in a name field). Writers
+ * that guard such a cell prefix it with a single quote, which spreadsheets
+ * show as text ("'=1+1"); csv_formula_unguard() takes the quote off when
+ * reading it back, so a guarded export imports as it was. */
+bool csv_formula_risk(const char *s, size_t len);
+
+/* s without the guard quote if it is "'" and then a risky start; else s.
+ * *len is updated. */
+const char *csv_formula_unguard(const char *s, size_t *len);
+
 /* Writes one field, quoted when needed. Returns 0 or -1 (ferror). */
 int csv_write_field(FILE *fp, const char *s, size_t len);
 

@@ -54,7 +54,7 @@ struct mqtt_events {
 	bool store_ready;
 	bool cursor_ready;		/* the cursor exists ("init" answered) */
 	bool leader;
-	bool stopping, stop_conn_asked, released, stopped;
+	bool stopping, stop_conn_asked, stopped;
 	bool init_out, lease_out, read_out, release_out;
 	uint64_t epoch;			/* bumped when the window is dropped */
 	uint64_t read_epoch;		/* epoch of the read outstanding */

@@ -328,6 +328,8 @@ static const char *cell(const struct import *im, const struct csv_record *rec, e
 		return NULL;
 	*len = rec->len[im->col[k]];
 	s = trim(rec->field[im->col[k]], len);
+	/* "'=..." as our export (or a careful spreadsheet user) wrote it. */
+	s = csv_formula_unguard(s, len);
 	return *len > 0 ? s : NULL;
 }
 
@@ -762,8 +764,13 @@ static int contacts_import(struct cli *c, const char *path, const char *list)
 	}
 	if (batch_drain(&im) != 0)
 		goto out;
-	printf("imported %lld contacts (%lld created, %lld updated), %lld bad rows\n", im.written,
-	       im.created, im.updated, im.bad);
+	/* Contacts, not rows: a row that repeats an id (warned above) wrote
+	 * the same contact again, and the script said "updated" for it. */
+	long long contacts = im.written - im.dups;
+	long long created = im.created < contacts ? im.created : contacts;
+
+	printf("imported %lld contacts (%lld created, %lld updated), %lld bad rows\n", contacts,
+	       created, contacts - created, im.bad);
 	rc = 0;
 	if (im.bad > 0)
 		rc = cli_fail(c, 1, "%lld bad rows not imported (see above)", im.bad);
@@ -808,6 +815,7 @@ struct export {
 	struct cli *c;
 	struct idset seen;	/* ids written: SSCAN may repeat one */
 	struct cellbuf channels, lists;
+	struct cellbuf guarded[COL_COUNT];	/* cells written as "'=..." */
 	long long count;
 };
 
@@ -886,6 +894,21 @@ static int export_row(struct export *ex, const char *id, size_t id_len, const re
 	}
 	row[COL_LISTS] = ex->lists.s;
 	len[COL_LISTS] = ex->lists.len;
+	/* A cell a spreadsheet would run as a formula is written as text
+	 * ("'=..."; the import takes the quote off). Phone numbers are E.164,
+	 * digits after the '+': at worst a number, and a CRM reading the file
+	 * must get them as they are. */
+	for (k = 0; k < COL_COUNT; k++) {
+		struct cellbuf *g = &ex->guarded[k];
+
+		if (k == COL_PHONE || k == COL_SIGNAL || !csv_formula_risk(row[k], len[k]))
+			continue;
+		g->len = 0;
+		if (cellbuf_add(g, "'", 1) != 0 || cellbuf_add(g, row[k], len[k]) != 0)
+			return -1;
+		row[k] = g->s;
+		len[k] = g->len;
+	}
 	for (k = 0; k < COL_COUNT; k++)
 		if (len[k] > CSV_FIELD_MAX) {
 			char what[96];
@@ -1011,6 +1034,8 @@ static int contacts_export(struct cli *c, const char *list)
 	idset_free(&ex.seen);
 	free(ex.channels.s);
 	free(ex.lists.s);
+	for (int k = 0; k < COL_COUNT; k++)
+		free(ex.guarded[k].s);
 	if (rc == 1)	/* `pregon contacts export | head`: not an error */
 		return 0;
 	return rc;

@@ -456,6 +456,22 @@ enum csv_result csv_next(struct csv_reader *r, struct csv_record *rec, struct er
 /* ---- writer ---- */
 
 /* Quoting only where needed keeps the file readable and diffable. */
+bool csv_formula_risk(const char *s, size_t len)
+{
+	static const char starts[] = "=+-@\t\r";
+
+	return len > 0 && memchr(starts, s[0], sizeof(starts) - 1) != NULL;
+}
+
+const char *csv_formula_unguard(const char *s, size_t *len)
+{
+	if (*len >= 2 && s[0] == '\'' && csv_formula_risk(s + 1, *len - 1)) {
+		(*len)--;
+		return s + 1;
+	}
+	return s;
+}
+
 bool csv_needs_quotes(const char *s, size_t len)
 {
 	size_t i;

@@ -459,6 +459,9 @@ static void start_send(struct engine *e, const struct claim_item *it, const redi
 	/* Held already when read inside quiet hours (hold_entries); this is
 	 * for the one claimed as they began. */
 	hold_ms = composed_ok == 0 ? quiet_until(e, reply_str(r, 10), f->req.urgent) : 0;
+	/* Claimed as the window began: it goes now rather than expire held. */
+	if (hold_ms > 0 && f->req.expires_ms > 0 && hold_ms >= f->req.expires_ms)
+		hold_ms = 0;
 	if (hold_ms > 0)
 		hold_ms -= clock_now_ms();
 	composed_free(&c);

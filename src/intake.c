@@ -206,8 +206,10 @@ static json_t *court_record(const struct config *cfg, const struct job *job, con
 				  "due", (json_int_t)pm->due_ms, "past", pm->past, "enrol", enrol)
 		      : NULL;
 		free(d);
-		/* Reminders moved earlier already; the notice waits quiet hours out. */
-		if (m != NULL && enrol && !cfg->quiet.off)
+		/* Reminders were moved earlier and the notice later, but a retry
+		 * or a late read can still fall inside quiet hours: the engine
+		 * holds them then, never past the appearance (Lua op hold). */
+		if (m != NULL && !cfg->quiet.off)
 			json_object_set_new(m, "qz", json_string(plan->quiet_tz));
 		if (m == NULL || json_array_append_new(msgs, m) != 0) {
 			json_decref(c);

@@ -205,11 +205,32 @@ char *metrics_render(const struct metrics *m)
 		head(&t, "pregon_mqtt_published_total", "counter",
 		     "Events published by this instance whose PUBACK arrived.");
 		put(&t, "pregon_mqtt_published_total %llu\n", (unsigned long long)ev->published);
+		head(&t, "pregon_mqtt_events_skipped_total", "counter",
+		     "Events trimmed from the stream ([events] max_len) before they were published.");
+		put(&t, "pregon_mqtt_events_skipped_total %llu\n", (unsigned long long)ev->skipped);
+		head(&t, "pregon_mqtt_connects_total", "counter",
+		     "MQTT connections established (CONNACK accepted), by role.");
+		put(&t, "pregon_mqtt_connects_total{role=\"events\"} %llu\n",
+		    (unsigned long long)ev->conn.connects);
 		if (m->mqtt_intake) {
+			const struct mqtt_intake *in = m->mqtt_intake;
+
+			put(&t, "pregon_mqtt_connects_total{role=\"intake\"} %llu\n",
+			    (unsigned long long)in->conn.connects);
 			head(&t, "pregon_mqtt_intake_total", "counter",
 			     "MQTT messages added to the job stream.");
-			put(&t, "pregon_mqtt_intake_total %llu\n",
-			    (unsigned long long)m->mqtt_intake->added);
+			put(&t, "pregon_mqtt_intake_total %llu\n", (unsigned long long)in->added);
+			head(&t, "pregon_mqtt_intake_received_total", "counter",
+			     "MQTT messages received on the intake topic.");
+			put(&t, "pregon_mqtt_intake_received_total %llu\n",
+			    (unsigned long long)in->received);
+			head(&t, "pregon_mqtt_intake_oversized_total", "counter",
+			     "Intake messages over [jobs] max_bytes (cut, then dead-lettered by the intake).");
+			put(&t, "pregon_mqtt_intake_oversized_total %llu\n",
+			    (unsigned long long)in->oversized);
+			head(&t, "pregon_mqtt_intake_failed_total", "counter",
+			     "Intake messages whose XADD failed (the broker delivers them again).");
+			put(&t, "pregon_mqtt_intake_failed_total %llu\n", (unsigned long long)in->failed);
 		}
 	}
 	if (m->http) {

@@ -280,6 +280,16 @@ local function reply_keywords(jk)
 	return out
 end
 
+-- Indexes a stream entry that holds a text from this address (<p>inbound,
+-- <p>replies:<job>) under <p>ia:<channel>:<address>, so that
+-- contact_delete can erase the person's words with their address.
+-- Members are "<entry id> <stream key without the prefix>".
+local function index_text(channel, from, stream, id)
+	local ik = P .. 'ia:' .. channel .. ':' .. consent_addr(channel, from)
+	redis.call('SADD', ik, id .. ' ' .. stream)
+	redis.call('EXPIRE', ik, retention)
+end
+
 -- Matches an inbound text to the latest message that asked this address
 -- for a reply (<p>rto:<channel>:<address>, set when it was sent, kept for
 -- the job's reply window). A keyword records `replied` with its meaning;
@@ -306,9 +316,10 @@ local function match_reply(channel, from, text, norm, sid)
 	else
 		redis.call('HINCRBY', jk, 'rtext', 1)
 		local rk = P .. 'replies:' .. job
-		redis.call('XADD', rk, '*', 'message', mid, 'contact', contact or '', 'channel', channel,
+		local id = redis.call('XADD', rk, '*', 'message', mid, 'contact', contact or '', 'channel', channel,
 			'text', text, 'at', now_iso, 'provider_id', sid)
 		redis.call('EXPIRE', rk, retention)
+		index_text(channel, from, 'replies:' .. job, id)
 	end
 	-- A message still being sent keeps its status; the reply is recorded.
 	if feedback_rank[cur] and cur ~= 'replied' then
@@ -447,7 +458,14 @@ local function contact_delete(id)
 	redis.call('DEL', mk)
 	for _, a in ipairs(addrs) do
 		local addr = consent_addr(a[1], a[2])
-		redis.call('DEL', P .. 'last:' .. a[1] .. ':' .. addr, P .. 'rto:' .. a[1] .. ':' .. addr)
+		local ik = P .. 'ia:' .. a[1] .. ':' .. addr
+		-- What the person wrote goes with their address (the contract
+		-- keeps texts only in the inbound stream and the records).
+		for _, ref in ipairs(redis.call('SMEMBERS', ik)) do
+			local id, stream = string.match(ref, '^(%S+) (.+)$')
+			if id then redis.call('XDEL', P .. stream, id) end
+		end
+		redis.call('DEL', P .. 'last:' .. a[1] .. ':' .. addr, P .. 'rto:' .. a[1] .. ':' .. addr, ik)
 	end
 	return existed and 'deleted' or 'absent'
 end
@@ -820,16 +838,26 @@ end
 -- message goes back to the schedule until the window opens, without being
 -- claimed (no `sending`, no attempt), and the entry is acknowledged. A
 -- message no longer waiting (cancelled, final) is only acknowledged.
+-- A court reminder is never held past its appearance (a late text beats
+-- none: a missed date means a warrant): when the window opens only after
+-- it expires, it loses its zone and is queued again to go now.
 if op == 'hold' then
 	local held = 0
 	for i = 7, #ARGV, 5 do
 		local channel, lane, entry, mid, due = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
 			tonumber(ARGV[i + 4])
 		local mkey = P .. 'msg:' .. mid
-		local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status', 'attempt')
+		local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status', 'attempt',
+			'expires', 'urgent')
+		local expires = tonumber(f[7]) or 0
 		-- (sending: a claimed message queued again, after its instance died)
-		if f[1] and f[4] == channel and due and
-			(f[5] == 'accepted' or f[5] == 'scheduled' or f[5] == 'sending') then
+		if not (f[1] and f[4] == channel and due and
+			(f[5] == 'accepted' or f[5] == 'scheduled' or f[5] == 'sending')) then
+			-- nothing waits: acknowledged below
+		elseif f[2] == 'court_reminder' and expires > 0 and due >= expires then
+			redis.call('HSET', mkey, 'qz', '')
+			queue_ready(channel, f[8], mid, nil)
+		else
 			set_status(mkey, f[1], channel, f[5], 'scheduled', 'error', 'held by quiet hours')
 			redis.call('ZADD', P .. 'scheduled', due, mid)
 			event(f[1], f[2], mid, f[3], channel, 'scheduled', f[6], nil, 'held by quiet hours')
@@ -973,9 +1001,11 @@ if op == 'inbound' then
 		else
 			result = 'inbound'
 		end
-		redis.call('XADD', P .. 'inbound', 'MINID', '~', string.format('%d', now - retention * 1000), '*',
+		local id = redis.call('XADD', P .. 'inbound', 'MINID', '~',
+			string.format('%d', now - retention * 1000), '*',
 			'contact', contact, 'channel', channel, 'from', from, 'text', text,
 			'at', now_iso, 'job', job, 'provider_id', sid)
+		index_text(channel, from, 'inbound', id)
 		return result
 	end
 	if answer ~= '' then

@@ -395,6 +395,16 @@ def test_replies_by_keyword_are_counted_and_free_text_is_kept_with_the_alert():
         # STOP still opts out, also in answer to an alert.
         assert g.inbound(phones[1], "STOP")["status"] == 200
         wait_for(lambda: r.sismember(cfg.key("optout:sms"), phones[1]), what="opted out")
+        # Deleting a contact erases what the person wrote with their
+        # address: from the alert's replies and from the inbox; the
+        # others' entries stay.
+        xadd(cfg, {"id": "del-2", "kind": "contact_delete", "contact_id": "resp-2"})
+        wait_for(lambda: not r.exists(cfg.key("contact:resp-2")), what="resp-2 deleted")
+        assert r.xrange(cfg.key("replies:ice")) == []
+        inbox = [f for _, f in r.xrange(cfg.key("inbound"))]
+        assert [(f["job"], f["text"]) for f in inbox] == [("", "1")], inbox
+        assert not r.exists(cfg.key("ia:sms:" + phones[2]))
+        assert r.exists(cfg.key("ia:sms:+13235550179"))
     finally:
         g.stop()
 

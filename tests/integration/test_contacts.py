@@ -194,6 +194,8 @@ def test_duplicate_id_in_one_file_later_row_wins_with_a_warning():
     r = harness.run_cli(cfg, "contacts", "import", path)
     assert r.returncode == 0, r.stderr
     assert r.stderr == "line 4: warning: id d-1 is also on line 2; the later row wins\n", r.stderr
+    # Two contacts, though three rows were written.
+    assert r.stdout == summary(2, 0, 0), r.stdout
     assert contact(cfg, "d-1")["name"] == "Second"
     assert contact(cfg, "d-1")["phone"] == "+13235550153"
 
@@ -316,6 +318,30 @@ def test_export_then_import_gives_identical_contacts():
         assert a == b and a, name
     again = run_bytes(other, "contacts", "export")
     assert sorted(again.stdout.split(b"\r\n")) == sorted(exported.stdout.split(b"\r\n"))
+
+
+def test_export_guards_cells_a_spreadsheet_would_run_and_import_reads_them_back():
+    # CSV injection: a CRM field like =HYPERLINK(...) must reach a
+    # spreadsheet as text. Phone numbers stay as they are.
+    cfg = harness.write_config()
+    data = (HEADER + "\r\n"
+            '-c9,"=HYPERLINK(""http://evil.example/"",""x"")",+13235550109,,,,,,@team\r\n'
+            "c10,Ana,+13235550110,,,,,,plain\r\n")
+    r = harness.run_cli(cfg, "contacts", "import", write_file(cfg, "p.csv", data))
+    assert r.returncode == 0, r.stderr
+    assert contact(cfg, "-c9")["name"] == '=HYPERLINK("http://evil.example/","x")'
+    exported = run_bytes(cfg, "contacts", "export")
+    assert exported.returncode == 0, exported.stderr
+    lines = exported.stdout.split(b"\r\n")
+    assert b"'-c9,\"'=HYPERLINK(\"\"http://evil.example/\"\",\"\"x\"\")\",+13235550109,,,,,,'@team" \
+        in lines, lines
+    assert b"c10,Ana,+13235550110,,,,,,plain" in lines, lines
+    other = harness.write_config()
+    r = harness.run_cli(other, "contacts", "import", write_file(other, "e.csv", exported.stdout))
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    for cid in ("-c9", "c10"):
+        assert contact(other, cid) == contact(cfg, cid), cid
+    assert other.server.client.smembers(other.key("list:@team")) == {"-c9"}
 
 
 def test_export_list_prints_only_its_members():

@@ -477,6 +477,49 @@ def test_a_retry_that_falls_due_in_quiet_hours_waits_for_them_to_end():
         c.stop()
 
 
+def test_a_reminder_retry_in_quiet_hours_waits_unless_the_hearing_comes_first():
+    # Two reminders due 20:59 PST, the last minute before quiet hours, both
+    # fail for now; their retries fall due after 21:00. The one for a 10:00
+    # hearing is held until 08:00; the one for a 07:30 hearing, whose window
+    # opens only after it, goes out at night: a late text beats none.
+    c = Court(now=ms("2027-01-12T04:58:00Z"),
+              sections={"sms": {"provider": "faulty"},
+                        "court_reminder": {"confirm_on_enrol": "no"},
+                        "retry": {"base_delay": "5m", "max_delay": "5m"}})
+    try:
+        c.xadd(reminder("rr-late", "2027-01-12T10:00:00", ref="LA-rr1", rid="client-r1",
+                        offsets=["PT13H1M"], recipient={"id": "client-r1", "name": "Ana [temp-fail:1]",
+                                                        "phone": "+13235550101"}))
+        c.xadd(reminder("rr-early", "2027-01-12T07:30:00", ref="LA-rr2", rid="client-r2",
+                        offsets=["PT10H31M"], recipient={"id": "client-r2", "name": "Bo [temp-fail:1]",
+                                                         "phone": "+13235550102"}))
+        wait_for(lambda: len(c.scheduled()) == 2, what="two reminders")
+        due = ms("2027-01-12T04:59:00Z")
+        assert set(c.scheduled().values()) == {due}
+        c.set_clock(due + 100)
+        wait_for(lambda: all(len(c.events(j, "scheduled")) == 2 for j in ("rr-late", "rr-early")),
+                 what="both retries scheduled")
+        retry_at = max(c.scheduled().values())
+        assert retry_at > ms("2027-01-12T05:00:00Z"), "the retries fall due inside quiet hours"
+        c.set_clock(retry_at + 100)
+        line = wait_for(lambda: [o for o in c.outbox() if o["job"] == "rr-early"],
+                        what="the 07:30 hearing's reminder sent at night")[0]
+        assert line["attempt"] == 2, line
+        open_ms = ms("2027-01-12T16:00:00Z")
+        wait_for(lambda: any(0 <= d - open_ms < 1000 for d in c.scheduled("rr-late").values()),
+                 what="the 10:00 hearing's reminder held until 08:00")
+        assert c.events("rr-late", "scheduled")[-1]["error"] == "held by quiet hours"
+        assert not [o for o in c.outbox() if o["job"] == "rr-late"]
+        assert not [e for e in c.events("rr-early") if e["error"] == "held by quiet hours"]
+        c.set_clock(open_ms + 1000)
+        line = wait_for(lambda: [o for o in c.outbox() if o["job"] == "rr-late"],
+                        what="sent when the window opens")[0]
+        assert line["attempt"] == 2, line
+        assert "Hi Ana" in line["body"], line
+    finally:
+        c.stop()
+
+
 def test_templates_refuse_a_job_they_cannot_render_and_reload_on_sighup():
     tdir = harness.tempdir("pregon-templates-")
     src = os.path.join(harness.ROOT, "config", "templates")

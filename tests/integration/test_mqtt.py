@@ -292,6 +292,10 @@ def test_jobs_published_on_the_intake_topic_are_accepted():
         m = g.metrics()
         assert 'pregon_mqtt_connected{role="intake"} 1' in m
         assert "pregon_mqtt_intake_total 21" in m
+        assert "pregon_mqtt_intake_received_total 21" in m
+        assert "pregon_mqtt_intake_oversized_total 1" in m
+        assert "pregon_mqtt_intake_failed_total 0" in m
+        assert 'pregon_mqtt_connects_total{role="intake"} 1' in m
         text = g.text()
         assert "70000 bytes, over [jobs] max_bytes" in text
         assert "Town hall" not in text and "3235550100" not in text  # no payload in logs

@@ -490,6 +490,34 @@ static void csv_writer_quotes_only_what_needs_it(void **state)
 	assert_true(csv_needs_quotes(" ", 1));
 }
 
+static void csv_formula_guard_marks_and_unmarks_risky_cells(void **state)
+{
+	static const char *const risky[] = { "=1+1", "+1", "-2", "@SUM(A1)", "\tx", "\rx" };
+	static const char *const safe[] = { "", "a=b", "'x", "1+1", " =x" };
+	const char *s;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(risky) / sizeof(risky[0]); i++)
+		assert_true(csv_formula_risk(risky[i], strlen(risky[i])));
+	for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
+		assert_false(csv_formula_risk(safe[i], strlen(safe[i])));
+	/* A NUL first byte is not in the set (memchr, not strchr). */
+	assert_false(csv_formula_risk("\0=", 2));
+	len = 5;
+	s = csv_formula_unguard("'=1+1", &len);
+	assert_int_equal(len, 4);
+	assert_memory_equal(s, "=1+1", 4);
+	/* Only a quote before a risky start is a guard. */
+	len = 3;
+	s = csv_formula_unguard("'ab", &len);
+	assert_int_equal(len, 3);
+	assert_memory_equal(s, "'ab", 3);
+	len = 1;
+	s = csv_formula_unguard("'", &len);
+	assert_int_equal(len, 1);
+}
+
 static void csv_writer_quotes_a_lone_empty_field(void **state)
 {
 	static const char *const one[] = { "" };
@@ -559,6 +587,7 @@ int main(void)
 		cmocka_unit_test(csv_utf8_valid_follows_rfc3629),
 		cmocka_unit_test(csv_writer_quotes_only_what_needs_it),
 		cmocka_unit_test(csv_writer_quotes_a_lone_empty_field),
+		cmocka_unit_test(csv_formula_guard_marks_and_unmarks_risky_cells),
 		cmocka_unit_test(csv_writer_output_reads_back_the_same),
 	};
 
