@@ -477,6 +477,38 @@ def test_a_retry_that_falls_due_in_quiet_hours_waits_for_them_to_end():
         c.stop()
 
 
+def test_a_message_whose_sender_died_is_held_not_lost_when_taken_over_at_night():
+    # 20:59:50 PST: a message is claimed at intake (status sending) and its
+    # pregond is killed in the middle of the send. The next instance takes
+    # the job entry over at 21:30, queues the message again, reads it inside
+    # quiet hours and holds it until 08:00: a message in `sending` is held
+    # like any other (it was once acknowledged and lost to every queue).
+    c = Court(now=ms("2027-01-11T04:59:50Z"), sections={"sms": {"provider": "faulty"}})
+    try:
+        c.xadd({"id": "hs-1", "kind": "message", "body": "Meeting moved. [slow:60000]",
+                "recipient": {"id": "m1", "phone": "+13235550111"}})
+        wait_for(lambda: len(c.events("hs-1", "sending")) == 1, what="claimed at intake")
+        for p in c.procs:
+            p.kill()
+            p.wait()
+        c.procs = []
+        c.set_clock(ms("2027-01-11T05:30:00Z"))
+        c.start()
+        open_ms = ms("2027-01-11T16:00:00Z")
+        wait_for(lambda: any(0 <= d - open_ms < 1000 for d in c.scheduled("hs-1").values()),
+                 what="held until 08:00")
+        held = c.events("hs-1", "scheduled")
+        assert [e["error"] for e in held] == ["held by quiet hours"], held
+        seq = c.job("hs-1")["seq"]
+        assert c.msg("m%s.1" % seq)["status"] == "scheduled"
+        assert len(c.events("hs-1", "sending")) == 1, "not claimed again at night"
+        c.set_clock(open_ms + 1000)
+        wait_for(lambda: [e["attempt"] for e in c.events("hs-1", "sending")] == [1, 2],
+                 what="claimed again when the window opens")
+    finally:
+        c.stop()
+
+
 def test_a_reminder_retry_in_quiet_hours_waits_unless_the_hearing_comes_first():
     # Two reminders due 20:59 PST, the last minute before quiet hours, both
     # fail for now; their retries fall due after 21:00. The one for a 10:00
