@@ -133,6 +133,38 @@ def test_redis_killed_and_restarted_mid_run_loses_nothing():
         srv.stop()
 
 
+def test_a_reconnect_does_not_send_again_what_is_still_being_sent():
+    # A message claimed at intake holds its job entry pending as its lease
+    # while it is sent. A reconnect makes the intake read its own pending
+    # list again: the entry of a send still in flight must be passed over,
+    # not taken as a dead instance's and queued again (it once was, when
+    # the intake looked for the entry at the wrong index of the record).
+    srv = harness.RedisServer()
+    cfg = harness.write_config(srv, sections={"sms": {"provider": "faulty"}})
+    p = harness.start_daemon(cfg)
+    r = srv.client
+    try:
+        wait_for(lambda: r.exists(cfg.key("jobs")), what="the consumer group")
+        r.xadd(cfg.key("jobs"), {"job": json.dumps({
+            "id": "slow-1", "kind": "message", "body": "Dept 12 moved. [slow:2500]",
+            "recipient": {"id": "c-1", "phone": "+13235550100"}})})
+
+        def statuses():
+            return [json.loads(f["event"])["status"] for _, f in r.xrange(cfg.key("events"))
+                    if json.loads(f["event"])["job"] == "slow-1"]
+        wait_for(lambda: "sending" in statuses(), what="claimed at intake")
+        killed = r.client_kill_filter(_type="normal", skipme=True)
+        assert killed >= 2, killed
+        wait_for(lambda: len(outbox(cfg)) == 1, timeout=15, what="sent")
+        time.sleep(3.0)     # a second send would take 2.5 s
+        assert len(outbox(cfg)) == 1, outbox(cfg)
+        assert statuses() == ["accepted", "sending", "sent"], statuses()
+        assert r.xpending(cfg.key("jobs"), "pregon")["pending"] == 0
+    finally:
+        assert harness.stop(p) == 0
+        srv.stop()
+
+
 def test_second_instance_takes_over_what_a_dead_one_held():
     srv = harness.RedisServer()
     cfg = harness.write_config(srv, sections={"jobs": {"reclaim_after": "1s"},
