@@ -455,7 +455,6 @@ enum csv_result csv_next(struct csv_reader *r, struct csv_record *rec, struct er
 
 /* ---- writer ---- */
 
-/* Quoting only where needed keeps the file readable and diffable. */
 bool csv_formula_risk(const char *s, size_t len)
 {
 	static const char starts[] = "=+-@\t\r";
@@ -472,6 +471,7 @@ const char *csv_formula_unguard(const char *s, size_t *len)
 	return s;
 }
 
+/* Quoting only where needed keeps the file readable and diffable. */
 bool csv_needs_quotes(const char *s, size_t len)
 {
 	size_t i;
