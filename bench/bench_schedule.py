@@ -383,7 +383,7 @@ def memory_split(r, mem0, mem1, total):
         ("message hashes (msg:)", total, [PREFIX + "msg:" + m for m in mids]),
         ("job hashes (job:)", N, [PREFIX + "job:b-%d" % i for i in ids]),
         ("case hashes (case:)", N, [PREFIX + "case:LA-%d" % i for i in ids]),
-        ("contact->messages sets (cm:)", N, [PREFIX + "cm:client-%d" % i for i in ids]),
+        ("contact->messages (cmz:)", N, [PREFIX + "cmz:client-%d" % i for i in ids]),
         ("dedupe keys (seen:)", N, [PREFIX + "seen:b-%d" % i for i in ids]),
     ]
     for name, count, keys in samples:
@@ -410,7 +410,7 @@ def memory_split(r, mem0, mem1, total):
     sample_msg = r.hgetall(PREFIX + "msg:" + mids[0]) if mids else {}
     enc = {}
     for what, k in (("msg", PREFIX + "msg:" + mids[0]), ("job", PREFIX + "job:b-0"),
-                    ("case", PREFIX + "case:LA-0"), ("cm", PREFIX + "cm:client-0")):
+                    ("case", PREFIX + "case:LA-0"), ("cmz", PREFIX + "cmz:client-0")):
         enc[what] = r.object("encoding", k)
     say("          one message hash: %d fields, %d bytes of names and values, longest value "
         "%d bytes (d = %s); encodings: %s (hash-max-listpack-value %s, -entries %s)"

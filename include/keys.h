@@ -39,7 +39,10 @@
  *                            channels, lists (JSON), updated, source
  *   <p>contacts, <p>lists    sets: contact ids; list names with members
  *   <p>list:<name>           set of contact ids
- *   <p>cm:<contact id>       set: its message ids (erased on contact_delete)
+ *   <p>cmz:<contact id>      zset: its message ids by when their records
+ *                            expire (erased on contact_delete; pruned as
+ *                            messages are added; cm:<id>, the set it
+ *                            replaced, is still read until it expires)
  *   <p>expand:<lane>         stream, field job: alerts to expand; group "pregon"
  *   <p>xr:<job>, <p>xs:<job> an alert's inline recipients; SHA-1s of the
  *                            addresses already served (while expanding)

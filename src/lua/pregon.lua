@@ -178,10 +178,14 @@ local function create_message(m, mid)
 	local ttl = keep_until(status == 'scheduled' and m.due or 0)
 	redis.call('EXPIRE', mkey, ttl)
 	-- Which messages hold this contact's addresses: contact_delete erases
-	-- them (contract section 2).
+	-- them (contract section 2). Scored by when the record expires, so
+	-- that ids of records already gone are dropped as new ones come: a
+	-- contact messaged every day would otherwise keep every id for ever
+	-- (the key's TTL is refreshed by each message).
 	if m.contact and m.contact ~= '' then
-		local ck = P .. 'cm:' .. m.contact
-		redis.call('SADD', ck, mid)
+		local ck = P .. 'cmz:' .. m.contact
+		redis.call('ZADD', ck, now + ttl * 1000, mid)
+		redis.call('ZREMRANGEBYSCORE', ck, '-inf', now_s)
 		if redis.call('TTL', ck) < ttl then redis.call('EXPIRE', ck, ttl) end
 	end
 	redis.call('HINCRBY', P .. 'job:' .. m.job, 'c:' .. channel .. ':' .. status, '1')
@@ -337,7 +341,8 @@ end
 --                  (comma-separated), lists (JSON array), updated, source
 -- <p>contacts      set of contact ids; <p>list:<name> set of contact ids;
 -- <p>lists         set of list names that have members
--- <p>cm:<id>       set of the message ids that hold the contact's address
+-- <p>cmz:<id>      zset of the message ids that hold the contact's address,
+--                  scored by when their records expire
 
 local function str(v)
 	if type(v) == 'string' then return v end
@@ -444,8 +449,11 @@ local function contact_delete(id)
 	end
 	redis.call('DEL', ck)
 	redis.call('SREM', P .. 'contacts', id)
-	local mk = P .. 'cm:' .. id
-	for _, mid in ipairs(redis.call('SMEMBERS', mk)) do
+	-- (cm:<id> is the set it was before cmz:, until it expires.)
+	local mk, legacy = P .. 'cmz:' .. id, P .. 'cm:' .. id
+	local mids = redis.call('ZRANGE', mk, 0, -1)
+	for _, mid in ipairs(redis.call('SMEMBERS', legacy)) do mids[#mids + 1] = mid end
+	for _, mid in ipairs(mids) do
 		local mkey = P .. 'msg:' .. mid
 		local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status',
 			'attempt', 'to')
@@ -455,7 +463,7 @@ local function contact_delete(id)
 			redis.call('HSET', mkey, 'to', '', 'd', '', 'erased', '1')
 		end
 	end
-	redis.call('DEL', mk)
+	redis.call('DEL', mk, legacy)
 	for _, a in ipairs(addrs) do
 		local addr = consent_addr(a[1], a[2])
 		local ik = P .. 'ia:' .. a[1] .. ':' .. addr

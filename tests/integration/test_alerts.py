@@ -108,6 +108,11 @@ def test_contact_upsert_and_delete_keep_lists_and_erase_addresses_but_not_consen
         wait_for(lambda: job_hash(cfg, "m-later").get("c:sms:scheduled") == "1",
                  what="second scheduled")
         harness.run_cli(cfg, "optout", "add", "sms", "+13235550101")
+        # A record indexed the old way (the set cm:<contact>, before
+        # cmz:) is erased too.
+        later = "m%s.1" % r.hget(cfg.key("job:m-later"), "seq")
+        assert r.zrem(cfg.key("cmz:ana"), later) == 1
+        r.sadd(cfg.key("cm:ana"), later)
         xadd(cfg, {"id": "del", "kind": "contact_delete", "contact_id": "ana"})
         wait_for(lambda: not r.exists(cfg.key("contact:ana")), what="contact deleted")
         assert not r.sismember(cfg.key("contacts"), "ana")
@@ -118,7 +123,7 @@ def test_contact_upsert_and_delete_keep_lists_and_erase_addresses_but_not_consen
             m = r.hgetall(cfg.key("msg:m%s.1" % seq))
             assert m["contact"] == "ana" and m["status"] == status, m
             assert m["to"] == "" and m["d"] == "" and m["erased"] == "1", m
-        assert not r.exists(cfg.key("cm:ana"))
+        assert not r.exists(cfg.key("cmz:ana")) and not r.exists(cfg.key("cm:ana"))
         assert not r.zrange(cfg.key("scheduled"), 0, -1)
         cancelled = [e for e in events(cfg, "m-later") if e["status"] == "cancelled"]
         assert len(cancelled) == 1 and cancelled[0]["error"] == "contact deleted", cancelled

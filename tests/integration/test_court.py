@@ -269,7 +269,7 @@ def test_cancel_by_case_ref_cancels_every_pending_reminder_of_the_case():
         # after the job came in (30 days by default).
         day = 86400
         mid = max(c.scheduled("c-3").items(), key=lambda kv: kv[1])[0]   # due on 01-14
-        for key in ("job:c-3", "msg:" + mid, "case:LA-10", "cm:client-9"):
+        for key in ("job:c-3", "msg:" + mid, "case:LA-10", "cmz:client-9"):
             assert c.r.ttl(c.cfg.key(key)) > 30 * day + 9 * day, key
         c.xadd({"id": "later-1", "kind": "message", "body": "See you in March.",
                 "send_at": "2027-03-05T18:00:00Z",
@@ -548,6 +548,29 @@ def test_a_reminder_retry_in_quiet_hours_waits_unless_the_hearing_comes_first():
                         what="sent when the window opens")[0]
         assert line["attempt"] == 2, line
         assert "Hi Ana" in line["body"], line
+    finally:
+        c.stop()
+
+
+def test_the_contact_index_drops_the_ids_of_records_past_retention():
+    # cmz:<contact> lists the messages that hold a contact's addresses (for
+    # contact_delete); its TTL is refreshed by every message, so without
+    # pruning a contact messaged every day would keep every id for ever.
+    c = Court(now=ms("2027-01-10T18:00:00Z"))
+    try:
+        def send(jid):
+            c.xadd({"id": jid, "kind": "message", "body": "Office hours moved.",
+                    "recipient": {"id": "ix", "phone": "+13235550131"}})
+            wait_for(lambda: c.job(jid).get("c:sms:sent") == "1", what=jid + " sent")
+            return "m%s.1" % c.job(jid)["seq"]
+        first = send("ix-1")
+        second = send("ix-2")
+        assert c.r.zrange(c.cfg.key("cmz:ix"), 0, -1) == [first, second]
+        # 31 days on, past [events] retention_days (30): the first two
+        # records are gone, and so are their ids.
+        c.set_clock(ms("2027-02-10T18:00:01Z"))
+        third = send("ix-3")
+        assert c.r.zrange(c.cfg.key("cmz:ix"), 0, -1) == [third]
     finally:
         c.stop()
 
