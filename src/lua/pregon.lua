@@ -287,10 +287,13 @@ end
 -- Indexes a stream entry that holds a text from this address (<p>inbound,
 -- <p>replies:<job>) under <p>ia:<channel>:<address>, so that
 -- contact_delete can erase the person's words with their address.
--- Members are "<entry id> <stream key without the prefix>".
+-- Members are "<entry id> <stream key without the prefix>", scored by
+-- when the entry expires, so that a sender who writes often does not keep
+-- the ids of entries long trimmed (the key's TTL is refreshed each time).
 local function index_text(channel, from, stream, id)
 	local ik = P .. 'ia:' .. channel .. ':' .. consent_addr(channel, from)
-	redis.call('SADD', ik, id .. ' ' .. stream)
+	redis.call('ZADD', ik, now + retention * 1000, id .. ' ' .. stream)
+	redis.call('ZREMRANGEBYSCORE', ik, '-inf', now_s)
 	redis.call('EXPIRE', ik, retention)
 end
 
@@ -469,7 +472,7 @@ local function contact_delete(id)
 		local ik = P .. 'ia:' .. a[1] .. ':' .. addr
 		-- What the person wrote goes with their address (the contract
 		-- keeps texts only in the inbound stream and the records).
-		for _, ref in ipairs(redis.call('SMEMBERS', ik)) do
+		for _, ref in ipairs(redis.call('ZRANGE', ik, 0, -1)) do
 			local id, stream = string.match(ref, '^(%S+) (.+)$')
 			if id then redis.call('XDEL', P .. stream, id) end
 		end
