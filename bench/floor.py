@@ -61,6 +61,8 @@ for i = 2, #ARGV, 6 do
 	local rec = P .. 'job:' .. id
 	if redis.call('SET', rec, entry .. '|sending|1', 'NX', 'EX', %d) then
 		if redis.call('SISMEMBER', P .. 'optout:sms', addr) == 1 then
+			-- (never taken here: nobody is opted out; a gateway would
+			-- also write the `suppressed` event)
 			redis.call('SET', rec, entry .. '|suppressed|0', 'XX')
 		else
 			redis.call('SADD', P .. 'cm:' .. contact, id)
@@ -68,6 +70,8 @@ for i = 2, #ARGV, 6 do
 			redis.call('XADD', P .. 'events', 'MAXLEN', '~', %d, '*', 'event', ARGV[i + 5])
 		end
 	elseif redis.call('GET', rec) ~= entry then
+		-- (never taken here: every id is new; the event stands in for
+		-- the `duplicate` one, which is the same size)
 		redis.call('XADD', P .. 'events', 'MAXLEN', '~', %d, '*', 'event', ARGV[i + 4])
 	end
 end

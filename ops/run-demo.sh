@@ -18,6 +18,15 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# Prints a pregon command line as the reader would type it (with NOTE
+# after it, if any), then runs it on the demo's config.
+shown() {	# NOTE ARGS...
+	note=$1
+	shift
+	echo "\$ build/pregon $*${note:+     $note}"
+	build/pregon -c "$CONF" "$@"
+}
+
 # Waits (up to 2 s) until the outbox has N lines of job ID, then shows them.
 show_outbox() {	# ID N TITLE
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -67,12 +76,10 @@ cat > "$RUN/demo-job.json" <<JOB
  "subject": "pregon test"}
 JOB
 echo
-echo "\$ build/pregon send $RUN/demo-job.json"
-build/pregon -c "$CONF" send "$RUN/demo-job.json"
+shown "" send "$RUN/demo-job.json"
 show_outbox "$ID" 1 "outbox (var/outbox/sms.jsonl), what would have been sent:"
 echo
-echo "\$ build/pregon status $ID"
-build/pregon -c "$CONF" status "$ID"
+shown "" status "$ID"
 echo
 echo "events (pregon:events), for this job:"
 build/pregon -c "$CONF" tail --all --job "$ID" --count 3
@@ -86,8 +93,7 @@ resp-2,Kim,+13235550102,en
 resp-3,"Rosa, the organizer",+13235550103,es
 CSV
 echo
-echo "\$ build/pregon contacts import $RUN/demo-contacts.csv --list demo-responders"
-build/pregon -c "$CONF" contacts import "$RUN/demo-contacts.csv" --list demo-responders
+shown "" contacts import "$RUN/demo-contacts.csv" --list demo-responders
 AID="demo-alert-$(date +%s)"
 cat > "$RUN/demo-alert.json" <<JOB
 {"id": "$AID", "kind": "action_alert", "urgent": true,
@@ -96,12 +102,10 @@ cat > "$RUN/demo-alert.json" <<JOB
              "es": "Alerta de prueba: actividad de ICE en 5th y Main. Responda 1 si va, 2 si no."},
  "replies": {"1": "responding", "2": "cannot"}}
 JOB
-echo "\$ build/pregon send $RUN/demo-alert.json"
-build/pregon -c "$CONF" send "$RUN/demo-alert.json"
+shown "" send "$RUN/demo-alert.json"
 show_outbox "$AID" 3 "outbox: the alert, each person in their language:"
 echo
-echo "\$ build/pregon status $AID"
-build/pregon -c "$CONF" status "$AID"
+shown "" status "$AID"
 # A court reminder: a hearing ten days from now, 08:30 in Los Angeles. The
 # enrolment notice leaves now; four reminders wait in the schedule.
 CID="demo-court-$(date +%s)"
@@ -115,12 +119,10 @@ cat > "$RUN/demo-court.json" <<JOB
  "recipient": {"id": "client-7", "name": "Ana", "phone": "+13235550100", "lang": "es"}}
 JOB
 echo
-echo "\$ build/pregon send $RUN/demo-court.json"
-build/pregon -c "$CONF" send "$RUN/demo-court.json"
+shown "" send "$RUN/demo-court.json"
 show_outbox "$CID" 1 "outbox: the enrolment notice, in Spanish (the charge is in no text):"
 echo
-echo "\$ build/pregon status $CID     (four reminders scheduled)"
-build/pregon -c "$CONF" status "$CID"
+shown "(four reminders scheduled)" status "$CID"
 echo
 echo "\$ build/pregon template render court_reminder es sms -   (the day-before text)"
 printf '{"name":"Ana","court":"Clara Shortridge Foltz CJC","department":"Dept. 30","appearance":"%sT08:30:00","tz":"America/Los_Angeles","tomorrow":true}' "$DAY" |
