@@ -10,7 +10,7 @@
 #   make clean
 
 # libmosquitto: MQTT; libssl: SSL_is_init_finished, to finish the MQTT TLS
-# handshake before the loop takes the socket (src/mqtt_conn.c).
+# handshake before the loop takes the socket (src/net/mqtt_conn.c).
 PKGS      := libuv hiredis jansson inih libical libcurl libcrypto libmosquitto libssl
 TEST_PKGS := cmocka
 
@@ -24,7 +24,8 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-
 LDLIBS     = $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lm
 LDFLAGS   += $(SAN)
 
-LIB_SRCS  := $(filter-out src/pregond.c src/pregon.c,$(wildcard src/*.c)) $(wildcard adapters/*.c)
+# Every .c under src/ and adapters/ but the two programs' mains.
+LIB_SRCS  := $(filter-out src/pregond.c src/cli/pregon.c,$(sort $(shell find src adapters -name '*.c')))
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(BUILD)/gen/lua_scripts.o
 LUA_SRCS  := $(sort $(wildcard src/lua/*.lua))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -51,7 +52,7 @@ $(BUILD)/libpregon.a: $(LIB_OBJS)
 $(BUILD)/pregond: $(BUILD)/src/pregond.o $(BUILD)/libpregon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/pregon: $(BUILD)/src/pregon.o $(BUILD)/libpregon.a
+$(BUILD)/pregon: $(BUILD)/src/cli/pregon.o $(BUILD)/libpregon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpregon.a
