@@ -26,7 +26,7 @@ LDFLAGS   += $(SAN)
 
 # Every .c under src/ and adapters/ but the two programs' mains.
 LIB_SRCS  := $(filter-out src/pregond.c src/cli/pregon.c,$(sort $(shell find src adapters -name '*.c')))
-LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(BUILD)/gen/lua_scripts.o
+LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(BUILD)/gen/lua_lib.o
 LUA_SRCS  := $(sort $(wildcard src/lua/*.lua))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
@@ -38,12 +38,17 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/gen/lua_scripts.c: $(LUA_SRCS) tools/embed_lua.sh
+# The Redis Functions library: src/lua/*.lua joined in src/lua/LIBRARY's
+# order, with the positions of every argument and reply in lua_lib.h.
+$(BUILD)/gen/lua_lib.c $(BUILD)/gen/lua_lib.h &: $(LUA_SRCS) src/lua/LIBRARY tools/lua_lib.py
 	@mkdir -p $(dir $@)
-	sh tools/embed_lua.sh $(LUA_SRCS) > $@
+	/usr/bin/python3 tools/lua_lib.py $(BUILD)/gen $(addprefix src/lua/,$(shell cat src/lua/LIBRARY))
 
-$(BUILD)/gen/lua_scripts.o: $(BUILD)/gen/lua_scripts.c
+$(BUILD)/gen/lua_lib.o: $(BUILD)/gen/lua_lib.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# Every object may include the generated header.
+$(LIB_OBJS:$(BUILD)/gen/lua_lib.o=) $(BUILD)/src/pregond.o $(BUILD)/src/cli/pregon.o: $(BUILD)/gen/lua_lib.h
 
 $(BUILD)/libpregon.a: $(LIB_OBJS)
 	@rm -f $@

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "err.h"
 #include "job.h"
+#include "redis_lib.h"
 
 #define CLI_EXIT_USAGE 2
 #define CLI_DEFAULT_CONFIG "config/pregon.conf"
@@ -39,6 +40,8 @@ struct cli {
 	redisContext *rc;	/* NULL until cli_connect() */
 	struct err err;		/* the one-line reason when a step fails */
 	int exit_code;		/* set with err: 1 failure, 2 usage */
+	struct redis_lib lib;	/* the common arguments of library calls */
+	bool lib_ready;		/* lib filled from cfg */
 };
 
 /* Options after the command name; each command accepts a subset. */
@@ -95,10 +98,17 @@ int cli_connect(struct cli *c, int64_t extra_ms);
  * error reply. */
 redisReply *cli_cmd(struct cli *c, const char *fmt, ...);
 
-/* Loads src/lua/pregon.lua into the server's script cache (SCRIPT LOAD)
- * and writes its SHA1 into sha (at least 41 bytes), for commands that
- * call it many times with EVALSHA instead of sending it each time. */
-int cli_script_load(struct cli *c, char *sha, size_t sha_len);
+/* Loads the Redis Functions library (redis_lib.h), as pregond does. */
+int cli_lib_load(struct cli *c);
+
+/* Fills the head of an FCALL of fn (argv needs REDIS_LIB_HEAD) and
+ * returns its length: for commands that pipeline their calls. */
+int cli_lib_head(struct cli *c, const char *fn, const char **argv);
+
+/* FCALL fn (LUA_FN_...) with up to 16 C-string arguments; loads the
+ * library first when the server does not have it. Returns the reply
+ * (caller frees) or NULL with the failure recorded. */
+redisReply *cli_lib_call(struct cli *c, const char *fn, int nargs, const char **args);
 
 /* Records the context's last hiredis error as the failure. */
 int cli_redis_fail(struct cli *c, const char *what);

@@ -53,11 +53,6 @@ struct engine_quiet {
 	int64_t until_ms;	/* the end of the quiet window, or <= at_ms: none */
 };
 
-/* A send record of a message claimed at intake (pregon.lua create_message):
- * the claim's record, then its channel and the job's entry. */
-#define ENGINE_SEND_CHANNEL 11
-#define ENGINE_SEND_ENTRY 12
-
 struct engine {
 	uv_loop_t *loop;
 	const struct config *cfg;

@@ -20,7 +20,7 @@
  *   never miss one (unless the stream's MAXLEN trimmed it first: that is
  *   logged with the count).
  *
- * Lease, cursor and reads are the Lua op "mqtt" in src/lua/pregon.lua. */
+ * Lease, cursor and reads are the mqtt_* functions of src/lua/infra.lua. */
 #ifndef PREGON_MQTT_EVENTS_H
 #define PREGON_MQTT_EVENTS_H
 

@@ -1,7 +1,7 @@
 /* rate.h: a send rate shared by every pregond on the same Redis.
  *
  * [<channel>] rate messages per second, enforced with GCRA (the generic
- * cell rate algorithm) in pregon.lua's 'rate' op: one key per channel holds
+ * cell rate algorithm) in the library's rate op (src/lua/infra.lua): one key per channel holds
  * the theoretical arrival time, so instances need no coordination beyond
  * Redis. Each instance asks for tokens in batches (as many as it has room
  * to send), spends one per message it reads from a ready queue, and gives

@@ -1,8 +1,8 @@
-/* store.h: pregon's Redis state behind src/lua/pregon.lua.
+/* store.h: pregon's Redis state behind the functions of src/lua/.
  *
- * Owns the command ("writer") connection's setup: loading the script and
+ * Owns the command ("writer") connection's setup: loading the library and
  * creating the consumer groups each time the connection comes up, since a
- * restarted Redis has forgotten scripts and may have lost groups. */
+ * restarted Redis may have lost both. */
 #ifndef PREGON_STORE_H
 #define PREGON_STORE_H
 
@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "redis_conn.h"
+#include "redis_lib.h"
 
 struct store;
 typedef void (*store_ready_cb)(struct store *s, bool ready, void *data);
@@ -17,11 +18,10 @@ typedef void (*store_ready_cb)(struct store *s, bool ready, void *data);
 struct store {
 	struct rconn *writer;
 	const struct config *cfg;
-	char sha[48];
-	bool ready;		/* script loaded, groups exist */
+	struct redis_lib lib;	/* the common arguments of every call */
+	bool ready;		/* library loaded, groups exist */
 	int setup_pending;	/* replies still awaited during setup */
 	bool setup_failed;
-	char max_len[24], retention_s[24], dedupe_s[24];
 	store_ready_cb on_ready[8];
 	void *on_ready_data[8];
 	int n_on_ready;
@@ -36,13 +36,13 @@ void store_writer_state(struct store *s, bool up);
 /* Builds "<prefix><name>" into out. */
 void store_key(const struct store *s, char *out, size_t out_len, const char *name);
 
-/* EVALSHA pregon.lua with op and args (lens may be NULL for C strings).
- * Returns 0, or -1 when Redis is not ready (cb not called). */
-int store_eval(struct store *s, const char *op, int nargs, const char **args,
+/* FCALL fn (LUA_FN_..., lua_lib.h) with args (lens may be NULL for C
+ * strings). Returns 0, or -1 when Redis is not ready (cb not called). */
+int store_call(struct store *s, const char *fn, int nargs, const char **args,
 	       const size_t *lens, rconn_reply_cb cb, void *privdata);
 
-/* True when r is an error reply; logs it, and resets the connection on
- * NOSCRIPT (scripts flushed) so that setup runs again. */
+/* True when r is an error reply; logs it, and resets the connection when
+ * the library is missing (flushed) so that setup runs again. */
 bool store_reply_error(struct store *s, const redisReply *r, const char *what);
 
 #endif

@@ -112,7 +112,7 @@ struct held_call {
 	struct http_exchange *x;
 	bool inbound;
 	int nargs;
-	char *args[9];
+	char *args[LUA_INBOUND_NHEAD];
 };
 
 static void held_free(struct held_call *h)
@@ -198,7 +198,7 @@ static void on_stored(struct rconn *c, redisReply *r, void *data)
 
 static int call(struct held_call *h)
 {
-	return store_eval(h->w->store, h->inbound ? "inbound" : "feedback", h->nargs,
+	return store_call(h->w->store, h->inbound ? LUA_FN_INBOUND : LUA_FN_FEEDBACK, h->nargs,
 			  (const char **)h->args, NULL, on_stored, h);
 }
 
@@ -228,7 +228,7 @@ static void on_store_ready(struct store *st, bool ready, void *data)
 		replay(data);
 }
 
-static void store_call(struct sms_webhooks *w, struct http_exchange *x, bool inbound,
+static void webhook_call(struct sms_webhooks *w, struct http_exchange *x, bool inbound,
 		       int nargs, const char **args)
 {
 	struct held_call *h = held_new(w, inbound, nargs, args);
@@ -318,8 +318,12 @@ static void on_status(struct http_exchange *x, const struct http_req *req, void 
 	}
 	if (code != NULL && code[0] != '\0' && strcmp(code, "0") != 0)
 		snprintf(error, sizeof(error), "twilio %s", code);
-	const char *args[3] = { sid, status, error };
-	store_call(w, x, false, 3, args);
+	const char *args[LUA_FEEDBACK_NHEAD];
+
+	args[LUA_FEEDBACK_HEAD_PROVIDER_ID] = sid;
+	args[LUA_FEEDBACK_HEAD_STATUS] = status;
+	args[LUA_FEEDBACK_HEAD_ERROR] = error;
+	webhook_call(w, x, false, LUA_FEEDBACK_NHEAD, args);
 out:
 	form_free(&f);
 }
@@ -394,10 +398,18 @@ static void on_inbound(struct http_exchange *x, const struct http_req *req, void
 	}
 	w->inbound_ok++;
 	char folded[160];
-	const char *args[9] = { "sms", e164, body, sid, consent_intent_name(intent),
-				matched ? matched : "", answer, kind,
-				consent_reply_fold(body, strlen(body), folded, sizeof(folded)) };
-	store_call(w, x, true, 9, args);
+	const char *args[LUA_INBOUND_NHEAD];
+
+	args[LUA_INBOUND_HEAD_CHANNEL] = "sms";
+	args[LUA_INBOUND_HEAD_FROM] = e164;
+	args[LUA_INBOUND_HEAD_TEXT] = body;
+	args[LUA_INBOUND_HEAD_PROVIDER_ID] = sid;
+	args[LUA_INBOUND_HEAD_INTENT] = consent_intent_name(intent);
+	args[LUA_INBOUND_HEAD_KEYWORD] = matched ? matched : "";
+	args[LUA_INBOUND_HEAD_ANSWER] = answer;
+	args[LUA_INBOUND_HEAD_ANSWER_KIND] = kind;
+	args[LUA_INBOUND_HEAD_NORM] = consent_reply_fold(body, strlen(body), folded, sizeof(folded));
+	webhook_call(w, x, true, LUA_INBOUND_NHEAD, args);
 out:
 	form_free(&f);
 }

@@ -312,7 +312,7 @@ static void on_depth_timer(uv_timer_t *h)
 	for (int c = 0; c < CHANNEL_COUNT; c++)
 		for (int l = 0; l < LANE_COUNT; l++)
 			args[n++] = m->engine->ch[c].stream[l];
-	if (store_eval(m->store, "depth", n, args, NULL, on_depth, m) == 0)
+	if (store_call(m->store, LUA_FN_DEPTH, n, args, NULL, on_depth, m) == 0)
 		m->depth_out = true;
 }
 

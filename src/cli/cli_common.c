@@ -250,23 +250,68 @@ int cli_connect(struct cli *c, int64_t extra_ms)
 	return 0;
 }
 
-extern const char lua_pregon[];
-
-/* SCRIPT LOAD of pregon.lua: a command that makes many calls (contacts
- * import: one per batch) sends the 30 KB script once, then EVALSHA. */
-int cli_script_load(struct cli *c, char *sha, size_t sha_len)
+/* FUNCTION LOAD REPLACE of the library, as pregond loads it (store.c):
+ * the same text under the same name, so loading it again is harmless. */
+int cli_lib_load(struct cli *c)
 {
-	redisReply *r = cli_cmd(c, "SCRIPT LOAD %s", lua_pregon);
+	const char *argv[4];
+	redisReply *r;
 
+	redis_lib_load_argv(argv);
+	r = redisCommandArgv(c->rc, 4, argv, NULL);
 	if (r == NULL)
-		return -1;
-	if (r->type != REDIS_REPLY_STRING || r->len != 40 || sha_len < 41) {
+		return cli_redis_fail(c, "FUNCTION LOAD");
+	if (r->type != REDIS_REPLY_STRING) {
+		cli_fail(c, 1, "redis: FUNCTION LOAD: %s",
+			 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 		freeReplyObject(r);
-		return cli_fail(c, 1, "redis: SCRIPT LOAD: unexpected reply");
+		return -1;
 	}
-	memcpy(sha, r->str, 41);
 	freeReplyObject(r);
 	return 0;
+}
+
+/* Fills argv[0 .. REDIS_LIB_HEAD - 1] for a call of fn and returns how
+ * many that is; the op's own arguments follow. */
+int cli_lib_head(struct cli *c, const char *fn, const char **argv)
+{
+	if (!c->lib_ready) {
+		redis_lib_init(&c->lib, &c->cfg);
+		c->lib_ready = true;
+	}
+	return redis_lib_head(&c->lib, fn, argv);
+}
+
+redisReply *cli_lib_call(struct cli *c, const char *fn, int nargs, const char **args)
+{
+	const char *argv[REDIS_LIB_HEAD + 16];
+	int head = cli_lib_head(c, fn, argv);
+	redisReply *r;
+
+	if (nargs > 16)
+		return cli_fail(c, 1, "internal: too many arguments for %s", fn), NULL;
+	for (int i = 0; i < nargs; i++)
+		argv[head + i] = args[i];
+	for (int attempt = 0; attempt < 2; attempt++) {
+		r = redisCommandArgv(c->rc, head + nargs, argv, NULL);
+		if (r == NULL) {
+			cli_redis_fail(c, "FCALL");
+			return NULL;
+		}
+		if (r->type != REDIS_REPLY_ERROR)
+			return r;
+		/* Not loaded yet on this server (or flushed): load, once. */
+		if (attempt == 0 && redis_lib_missing(r->str, r->len)) {
+			freeReplyObject(r);
+			if (cli_lib_load(c) != 0)
+				return NULL;
+			continue;
+		}
+		cli_fail(c, 1, "redis: %s: %s", fn, r->str);
+		freeReplyObject(r);
+		return NULL;
+	}
+	return NULL;
 }
 
 /* The id of the newest entry of a stream, or "0-0" when it is empty or

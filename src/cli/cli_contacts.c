@@ -29,11 +29,11 @@
 #define BATCH_CONTACTS 500		/* contacts per script call */
 #define BATCH_BYTES (1u << 20)		/* and at most this much payload */
 #define PIPELINE_DEPTH 4		/* batches sent before the first reply is read */
-#define FIXED_ARGS 10			/* EVALSHA sha 0 op prefix maxlen retention dedupe now source */
+/* FCALL's head, then the op's head (the source). */
+#define FIXED_ARGS (REDIS_LIB_HEAD + LUA_CONTACTS_NHEAD)
 #define LIST_NAME_MAX 128		/* as job_parse.c's REF_MAX */
 #define EXPORT_PAGE 500			/* SSCAN COUNT, and HGETALLs per pipeline */
 
-extern const char lua_pregon[];
 
 /* The columns, in export order; "lists" is pregon's own (round trip). */
 enum col { COL_ID, COL_NAME, COL_PHONE, COL_EMAIL, COL_SIGNAL, COL_LANG, COL_TZ,
@@ -213,8 +213,6 @@ struct import {
 	const char *colname[CSV_FIELDS_MAX];	/* column of each field, for messages */
 	size_t ncols;
 	const char *list;		/* --list NAME or NULL */
-	char sha[48];
-	char maxlen[24], retention[24], dedupe[24];
 	char source[300];
 	struct idset ids;
 
@@ -445,21 +443,21 @@ static int batch_collect(struct import *im)
 
 	if (redisGetReply(c->rc, (void **)&r) != REDIS_OK || r == NULL) {
 		im->redis_failed = true;
-		return cli_redis_fail(c, "EVALSHA contacts");
+		return cli_redis_fail(c, "FCALL contacts");
 	}
 	im->in_flight--;
 	if (r->type == REDIS_REPLY_ERROR) {
-		if (strncmp(r->str, "NOSCRIPT", 8) == 0)
-			cli_fail(c, 1, "redis: the script cache was flushed during the import");
+		if (redis_lib_missing(r->str, r->len))
+			cli_fail(c, 1, "redis: the functions were flushed during the import");
 		else
-			cli_fail(c, 1, "redis: EVALSHA contacts: %s", r->str);
+			cli_fail(c, 1, "redis: FCALL contacts: %s", r->str);
 		freeReplyObject(r);
 		return -1;
 	}
 	if (r->type != REDIS_REPLY_ARRAY) {
 		freeReplyObject(r);
 		im->redis_failed = true;
-		return cli_fail(c, 1, "redis: EVALSHA contacts: unexpected reply");
+		return cli_fail(c, 1, "redis: FCALL contacts: unexpected reply");
 	}
 	for (i = 0; i < r->elements; i++) {
 		const redisReply *e = r->element[i];
@@ -485,7 +483,7 @@ static int batch_send(struct import *im)
 		return 0;
 	if (redisAppendCommandArgv(c->rc, (int)im->argc, im->argv, im->argvlen) != REDIS_OK) {
 		im->redis_failed = true;
-		return cli_redis_fail(c, "EVALSHA contacts");
+		return cli_redis_fail(c, "FCALL contacts");
 	}
 	im->in_flight++;
 	batch_reset(im);
@@ -514,17 +512,18 @@ static int batch_add(struct import *im, char *payload, const char *mode, char *l
 
 	im->owned[im->nowned++] = payload;
 	im->owned[im->nowned++] = lists;
-	im->argv[a] = "upsert";
-	im->argvlen[a] = 6;
-	im->argv[a + 1] = payload;
-	im->argvlen[a + 1] = strlen(payload);
-	im->argv[a + 2] = mode;
-	im->argvlen[a + 2] = strlen(mode);
-	im->argv[a + 3] = lists;
-	im->argvlen[a + 3] = strlen(lists);
-	im->argc += 4;
+	im->argv[a + LUA_CONTACTS_EACH_ACTION] = "upsert";
+	im->argvlen[a + LUA_CONTACTS_EACH_ACTION] = 6;
+	im->argv[a + LUA_CONTACTS_EACH_PAYLOAD] = payload;
+	im->argvlen[a + LUA_CONTACTS_EACH_PAYLOAD] = strlen(payload);
+	im->argv[a + LUA_CONTACTS_EACH_LIST_MODE] = mode;
+	im->argvlen[a + LUA_CONTACTS_EACH_LIST_MODE] = strlen(mode);
+	im->argv[a + LUA_CONTACTS_EACH_LISTS] = lists;
+	im->argvlen[a + LUA_CONTACTS_EACH_LISTS] = strlen(lists);
+	im->argc += LUA_CONTACTS_NEACH;
 	im->batch_n++;
-	im->batch_bytes += im->argvlen[a + 1] + im->argvlen[a + 3];
+	im->batch_bytes += im->argvlen[a + LUA_CONTACTS_EACH_PAYLOAD] +
+			   im->argvlen[a + LUA_CONTACTS_EACH_LISTS];
 	if (im->batch_n >= BATCH_CONTACTS || im->batch_bytes >= BATCH_BYTES)
 		return batch_send(im);
 	return 0;
@@ -635,29 +634,17 @@ static int import_prepare(struct import *im)
 	struct cli *c = im->c;
 	const char *base = strrchr(im->path, '/');
 
-	if (cli_connect(c, 0) != 0 || cli_script_load(c, im->sha, sizeof(im->sha)) != 0)
+	if (cli_connect(c, 0) != 0 || cli_lib_load(c) != 0)
 		return -1;
-	snprintf(im->maxlen, sizeof(im->maxlen), "%lld", (long long)c->cfg.events_max_len);
-	snprintf(im->retention, sizeof(im->retention), "%lld",
-		 (long long)c->cfg.events_retention_days * 86400);
-	snprintf(im->dedupe, sizeof(im->dedupe), "%lld", (long long)c->cfg.jobs_dedupe_days * 86400);
 	snprintf(im->source, sizeof(im->source), "import %s",
 		 strcmp(im->path, "-") == 0 ? "stdin" : base ? base + 1 : im->path);
-	im->argv = calloc(FIXED_ARGS + 4 * BATCH_CONTACTS, sizeof(*im->argv));
-	im->argvlen = calloc(FIXED_ARGS + 4 * BATCH_CONTACTS, sizeof(*im->argvlen));
+	im->argv = calloc(FIXED_ARGS + LUA_CONTACTS_NEACH * BATCH_CONTACTS, sizeof(*im->argv));
+	im->argvlen = calloc(FIXED_ARGS + LUA_CONTACTS_NEACH * BATCH_CONTACTS, sizeof(*im->argvlen));
 	im->owned = calloc(2 * BATCH_CONTACTS, sizeof(*im->owned));
 	if (im->argv == NULL || im->argvlen == NULL || im->owned == NULL)
 		return cli_fail(c, 1, "out of memory");
-	im->argv[0] = "EVALSHA";
-	im->argv[1] = im->sha;
-	im->argv[2] = "0";
-	im->argv[3] = "contacts";
-	im->argv[4] = c->cfg.redis_prefix;
-	im->argv[5] = im->maxlen;
-	im->argv[6] = im->retention;
-	im->argv[7] = im->dedupe;
-	im->argv[8] = "";	/* Redis' clock */
-	im->argv[9] = im->source;
+	cli_lib_head(c, LUA_FN_CONTACTS, im->argv);
+	im->argv[REDIS_LIB_HEAD + LUA_CONTACTS_HEAD_SOURCE] = im->source;
 	for (size_t i = 0; i < FIXED_ARGS; i++)
 		im->argvlen[i] = strlen(im->argv[i]);
 	batch_reset(im);

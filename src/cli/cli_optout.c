@@ -11,7 +11,6 @@
 
 #include "validate.h"
 
-extern const char lua_pregon[];
 
 /* Checks and normalises an address for channel into out. */
 static int optout_address(struct cli *c, const char *channel, const char *in, char *out,
@@ -38,20 +37,19 @@ static int optout_change(struct cli *c, const char *action, const char *channel,
 			 const char *address, const char *note)
 {
 	char addr[320];
-	char maxlen[24], retention[24], dedupe[24];
+	const char *args[LUA_CONSENT_NHEAD];
 	redisReply *r;
 
 	if (optout_address(c, channel, address, addr, sizeof(addr)) != 0)
 		return -1;
-	snprintf(maxlen, sizeof(maxlen), "%lld", (long long)c->cfg.events_max_len);
-	snprintf(retention, sizeof(retention), "%lld", (long long)c->cfg.events_retention_days * 86400);
-	snprintf(dedupe, sizeof(dedupe), "%lld", (long long)c->cfg.jobs_dedupe_days * 86400);
 	if (cli_connect(c, 0) != 0)
 		return -1;
-	/* The empty argument: the script reads Redis' own clock. */
-	r = cli_cmd(c, "EVAL %s 0 consent %s %s %s %s %b %s %s %s operator %s", lua_pregon,
-		    c->cfg.redis_prefix, maxlen, retention, dedupe, "", (size_t)0, channel, addr,
-		    action, note ? note : "");
+	args[LUA_CONSENT_HEAD_CHANNEL] = channel;
+	args[LUA_CONSENT_HEAD_ADDRESS] = addr;
+	args[LUA_CONSENT_HEAD_ACTION] = action;
+	args[LUA_CONSENT_HEAD_SOURCE] = "operator";
+	args[LUA_CONSENT_HEAD_DETAIL] = note ? note : "";
+	r = cli_lib_call(c, LUA_FN_CONSENT, LUA_CONSENT_NHEAD, args);
 	if (r == NULL)
 		return -1;
 	printf("%s %s %s%s\n", channel, addr,

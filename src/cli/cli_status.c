@@ -286,15 +286,108 @@ static int print_schedule(struct cli *c, const char *id)
 	return 0;
 }
 
+/* What cli_status() gathers from a job's fields. */
+struct status_acc {
+	struct count *cs;	/* one row per channel and status, one total per status */
+	size_t n;
+	struct alert_info ai;
+	char kind[64];		/* "" when not known */
+	long long created, messages;
+};
+
+/* Takes one field of a job hash (or one made up from its message records). */
+static void status_field(struct status_acc *st, const char *f, const char *v, size_t vlen)
+{
+	struct count *cs = st->cs;
+	long long num;
+
+	if (strcmp(f, "kind") == 0) {
+		snprintf(st->kind, sizeof(st->kind), "%s", v);
+		return;
+	}
+	alert_field(&st->ai, f, v, vlen);
+	if (cli_parse_ll(v, LLONG_MIN, LLONG_MAX, &num) != 0)
+		return;
+	if (strcmp(f, "created") == 0) {
+		st->created = num;
+	} else if (strcmp(f, "messages") == 0) {
+		st->messages = num;
+	} else if (strncmp(f, "c:", 2) == 0 && num != 0) {
+		/* c:<channel>:<status>; the totals per status are their sums. */
+		const char *colon = strchr(f + 2, ':');
+		size_t t, n = st->n;
+
+		if (colon == NULL)
+			return;
+		snprintf(cs[n].channel, sizeof(cs[n].channel), "%.*s", (int)(colon - (f + 2)), f + 2);
+		snprintf(cs[n].status, sizeof(cs[n].status), "%s", colon + 1);
+		cs[n++].n = num;
+		for (t = 0; t < n; t++)
+			if (cs[t].channel[0] == '\0' && strcmp(cs[t].status, colon + 1) == 0)
+				break;
+		if (t == n) {
+			snprintf(cs[n].status, sizeof(cs[n].status), "%s", colon + 1);
+			n++;
+		}
+		cs[t].n += num;
+		st->n = n;
+	}
+}
+
+/* A job of one message (kind message, answers to inbound texts) keeps no
+ * counters (src/lua/common.lua, single): its seen key holds "<entry>
+ * <seq>", and its messages m<seq>.1 .. (a fallback gives the job hash a
+ * count) are counted from their records. At most a few messages. */
+static int count_single(struct cli *c, const char *id, long long messages,
+			struct status_acc *st)
+{
+	char key[CLI_KEY_MAX], suffix[8 + JOB_ID_MAX];
+	redisReply *seen;
+	const char *sp;
+	long long seq;
+
+	snprintf(suffix, sizeof(suffix), "seen:%s", id);
+	if (cli_key(c, key, suffix) != 0 || (seen = cli_cmd(c, "GET %s", key)) == NULL)
+		return -1;
+	sp = cli_reply_is_str(seen) ? strchr(seen->str, ' ') : NULL;
+	if (sp == NULL || cli_parse_ll(sp + 1, 0, LLONG_MAX, &seq) != 0) {
+		freeReplyObject(seen);
+		return 1;	/* no such job (or one seen before this layout) */
+	}
+	freeReplyObject(seen);
+	if (messages < 1 || messages > 64)
+		messages = 1;
+	st->messages = messages;
+	for (long long k = 1; k <= messages; k++) {
+		char mkey[CLI_KEY_MAX], field[96];
+		redisReply *m;
+
+		snprintf(suffix, sizeof(suffix), "msg:m%lld.%lld", seq, k);
+		if (cli_key(c, mkey, suffix) != 0 ||
+		    (m = cli_cmd(c, "HMGET %s kind channel status created", mkey)) == NULL)
+			return -1;
+		if (m->type == REDIS_REPLY_ARRAY && m->elements == 4 && cli_reply_is_str(m->element[0]) &&
+		    cli_reply_is_str(m->element[1]) && cli_reply_is_str(m->element[2])) {
+			if (k == 1) {
+				status_field(st, "kind", m->element[0]->str, m->element[0]->len);
+				if (cli_reply_is_str(m->element[3]))
+					status_field(st, "created", m->element[3]->str,
+						     m->element[3]->len);
+			}
+			snprintf(field, sizeof(field), "c:%s:%s", m->element[1]->str, m->element[2]->str);
+			status_field(st, field, "1", 1);
+		}
+		freeReplyObject(m);
+	}
+	return 0;
+}
+
 int cli_status(struct cli *c, const struct cli_args *a)
 {
 	char key[CLI_KEY_MAX], suffix[8 + JOB_ID_MAX];
 	redisReply *r = NULL;
-	struct count *cs = NULL;
-	struct alert_info ai = { 0 };
-	size_t n = 0;
-	const char *kind = NULL, *id;
-	long long created = -1, messages = 0;
+	struct status_acc st = { .created = -1 };
+	const char *id;
 	int result = -1;
 
 	if (a->npos != 1)
@@ -308,72 +401,49 @@ int cli_status(struct cli *c, const struct cli_args *a)
 	r = cli_cmd(c, "HGETALL %s", key);
 	if (r == NULL)
 		return -1;
-	if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+	if (r->type != REDIS_REPLY_ARRAY) {
 		cli_fail(c, 1, "no such job");
 		goto out;
 	}
-	/* One row per channel and status, plus one total per status. */
-	cs = calloc(r->elements + 1, sizeof(*cs));
-	ai.replies = calloc(r->elements / 2 + 1, sizeof(*ai.replies));
-	if (cs == NULL || ai.replies == NULL) {
+	/* A job of one message has at most a few: room for 64 rows. */
+	st.cs = calloc(r->elements + 130, sizeof(*st.cs));
+	st.ai.replies = calloc(r->elements / 2 + 1, sizeof(*st.ai.replies));
+	if (st.cs == NULL || st.ai.replies == NULL) {
 		cli_fail(c, 1, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i + 1 < r->elements; i += 2) {
 		const redisReply *f = r->element[i], *v = r->element[i + 1];
-		long long num;
 
-		if (!cli_reply_is_str(f) || !cli_reply_is_str(v))
-			continue;
-		if (strcmp(f->str, "kind") == 0) {
-			kind = v->str;
-			continue;
-		}
-		alert_field(&ai, f->str, v->str, v->len);
-		if (cli_parse_ll(v->str, LLONG_MIN, LLONG_MAX, &num) != 0)
-			continue;
-		if (strcmp(f->str, "created") == 0) {
-			created = num;
-		} else if (strcmp(f->str, "messages") == 0) {
-			messages = num;
-		} else if (strncmp(f->str, "c:", 2) == 0 && num != 0) {
-			/* c:<channel>:<status>; the totals per status are their sums. */
-			const char *colon = strchr(f->str + 2, ':');
-			size_t t;
+		if (cli_reply_is_str(f) && cli_reply_is_str(v))
+			status_field(&st, f->str, v->str, v->len);
+	}
+	if (st.kind[0] == '\0') {
+		int rc = count_single(c, id, st.messages, &st);
 
-			if (colon == NULL)
-				continue;
-			snprintf(cs[n].channel, sizeof(cs[n].channel), "%.*s",
-				 (int)(colon - (f->str + 2)), f->str + 2);
-			snprintf(cs[n].status, sizeof(cs[n].status), "%s", colon + 1);
-			cs[n++].n = num;
-			for (t = 0; t < n; t++)
-				if (cs[t].channel[0] == '\0' && strcmp(cs[t].status, colon + 1) == 0)
-					break;
-			if (t == n) {
-				snprintf(cs[n].status, sizeof(cs[n].status), "%s", colon + 1);
-				n++;
-			}
-			cs[t].n += num;
+		if (rc < 0)
+			goto out;
+		if (rc > 0 || st.kind[0] == '\0') {
+			cli_fail(c, 1, "no such job");
+			goto out;
 		}
 	}
-	qsort(cs, n, sizeof(*cs), count_cmp);
-	if (add_unanswered(&ai) != 0) {
+	qsort(st.cs, st.n, sizeof(*st.cs), count_cmp);
+	if (add_unanswered(&st.ai) != 0) {
 		cli_fail(c, 1, "out of memory");
 		goto out;
 	}
 
 	if (a->json)
-		result = print_status_json(c, id, kind, created, messages, cs, n, &ai);
+		result = print_status_json(c, id, st.kind, st.created, st.messages, st.cs, st.n, &st.ai);
 	else {
-		result = print_status_text(id, kind, created, messages, cs, n, &ai);
-		if (result == 0 && kind != NULL && strcmp(kind, "court_reminder") == 0)
+		result = print_status_text(id, st.kind, st.created, st.messages, st.cs, st.n, &st.ai);
+		if (result == 0 && strcmp(st.kind, "court_reminder") == 0)
 			result = print_schedule(c, id);
 	}
 out:
-	free(ai.replies);
-	free(cs);
+	free(st.ai.replies);
+	free(st.cs);
 	freeReplyObject(r);
 	return result;
 }
-

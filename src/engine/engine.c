@@ -136,7 +136,7 @@ static void on_result(struct rconn *c, redisReply *r, void *data)
 
 static void flush_results(struct engine *e)
 {
-	enum { MAX_BATCH = 512, PER = 8 };
+	enum { MAX_BATCH = 512, PER = LUA_RESULT_NEACH, HEAD = LUA_RESULT_NHEAD };
 	const char **args;
 	struct result_batch *b;
 	char (*nums)[3][24];
@@ -145,54 +145,55 @@ static void flush_results(struct engine *e)
 	if (e->done_head == NULL || !e->store->ready)
 		return;
 	b = calloc(1, sizeof(*b));
-	args = calloc(1 + MAX_BATCH * PER, sizeof(*args));
+	args = calloc(HEAD + MAX_BATCH * PER, sizeof(*args));
 	nums = calloc(MAX_BATCH, sizeof(*nums));
 	if (b == NULL || args == NULL || nums == NULL)
 		goto out;
 	b->e = e;
 	char max_attempts[16];
 	snprintf(max_attempts, sizeof(max_attempts), "%d", e->cfg->retry_max_attempts);
-	args[0] = max_attempts;
+	args[LUA_RESULT_HEAD_MAX_ATTEMPTS] = max_attempts;
 	struct engine_inflight **tail = &b->head;
 	while (e->done_head != NULL && n < MAX_BATCH) {
 		struct engine_inflight *f = e->done_head;
-		const char **a = &args[1 + n * PER];
+		const char **a = &args[HEAD + n * PER];
 
 		e->done_head = f->next;
 		f->next = NULL;
 		*tail = f;
 		tail = &f->next;
-		a[0] = channel_name(f->ch);
-		a[1] = lane_names[f->lane];
-		a[2] = f->entry;
-		a[3] = f->req.message_id;
+		a[LUA_RESULT_EACH_CHANNEL] = channel_name(f->ch);
+		a[LUA_RESULT_EACH_LANE] = lane_names[f->lane];
+		a[LUA_RESULT_EACH_ENTRY] = f->entry;
+		a[LUA_RESULT_EACH_MID] = f->req.message_id;
 		snprintf(nums[n][0], 24, "%d", f->req.attempt);
-		a[4] = nums[n][0];
+		a[LUA_RESULT_EACH_ATTEMPT] = nums[n][0];
 		switch (f->res.status) {
 		case SEND_SENT:
-			a[5] = "sent";
-			a[6] = f->res.provider_id[0] ? f->res.provider_id : f->req.message_id;
-			a[7] = "0";
+			a[LUA_RESULT_EACH_OUTCOME] = "sent";
+			a[LUA_RESULT_EACH_DETAIL] = f->res.provider_id[0] ? f->res.provider_id :
+									     f->req.message_id;
+			a[LUA_RESULT_EACH_DELAY] = "0";
 			break;
 		case SEND_TEMP_FAIL:
-			a[5] = "temp";
-			a[6] = f->res.error[0] ? f->res.error : "temporary failure";
+			a[LUA_RESULT_EACH_OUTCOME] = "temp";
+			a[LUA_RESULT_EACH_DETAIL] = f->res.error[0] ? f->res.error : "temporary failure";
 			snprintf(nums[n][1], 24, "%lld",
 				 (long long)engine_backoff_ms(e->cfg, f->req.attempt,
 							      f->res.retry_after_ms, (unsigned)rand()));
-			a[7] = nums[n][1];
+			a[LUA_RESULT_EACH_DELAY] = nums[n][1];
 			break;
 		case SEND_DEFERRED:
-			a[5] = "defer";
-			a[6] = f->res.error[0] ? f->res.error : "deferred";
+			a[LUA_RESULT_EACH_OUTCOME] = "defer";
+			a[LUA_RESULT_EACH_DETAIL] = f->res.error[0] ? f->res.error : "deferred";
 			snprintf(nums[n][1], 24, "%lld", (long long)(f->res.retry_after_ms > 0 ?
 								     f->res.retry_after_ms : 1000));
-			a[7] = nums[n][1];
+			a[LUA_RESULT_EACH_DELAY] = nums[n][1];
 			break;
 		default:
-			a[5] = f->res.opted_out ? "optout" : "perm";
-			a[6] = f->res.error[0] ? f->res.error : "permanent failure";
-			a[7] = "0";
+			a[LUA_RESULT_EACH_OUTCOME] = f->res.opted_out ? "optout" : "perm";
+			a[LUA_RESULT_EACH_DETAIL] = f->res.error[0] ? f->res.error : "permanent failure";
+			a[LUA_RESULT_EACH_DELAY] = "0";
 			break;
 		}
 		n++;
@@ -201,7 +202,7 @@ static void flush_results(struct engine *e)
 		e->done_tail = NULL;
 	e->done_count -= n;
 	b->n = n;
-	if (store_eval(e->store, "result", 1 + n * PER, args, NULL, on_result, b) != 0) {
+	if (store_call(e->store, LUA_FN_RESULT, HEAD + n * PER, args, NULL, on_result, b) != 0) {
 		/* Not connected: put them back; the store-ready callback flushes. */
 		requeue_results(e, b);
 		b = NULL;
@@ -403,10 +404,10 @@ static int64_t quiet_until(struct engine *e, const char *zone, bool urgent)
 
 static void start_send(struct engine *e, const struct claim_item *it, const redisReply *r)
 {
-	/* r: {'send', mid, to, payload, attempt, job, contact, urgent, expires, vars, qz} */
+	/* r: a send record (LUA_SEND_..., lua_lib.h) */
 	struct composed c;
-	const char *s[7] = { reply_str(r, 1), reply_str(r, 2), "", "", reply_str(r, 5),
-			     reply_str(r, 6), "" };
+	const char *s[7] = { reply_str(r, LUA_SEND_MID), reply_str(r, LUA_SEND_TO), "", "",
+			     reply_str(r, LUA_SEND_JOB), reply_str(r, LUA_SEND_CONTACT), "" };
 	size_t len[7], total = 0;
 	struct engine_inflight *f;
 	struct engine_channel *ch = &e->ch[it->ch];
@@ -415,7 +416,8 @@ static void start_send(struct engine *e, const struct claim_item *it, const redi
 	int composed_ok;
 	char *p;
 
-	composed_ok = compose(e, it->ch, reply_str(r, 3), reply_str(r, 9), &c, &compose_err);
+	composed_ok = compose(e, it->ch, reply_str(r, LUA_SEND_PAYLOAD), reply_str(r, LUA_SEND_VARS),
+			      &c, &compose_err);
 	if (composed_ok != 0)
 		log_error("msg=%s: %s", s[0], compose_err.msg);
 	s[2] = c.body;
@@ -452,13 +454,13 @@ static void start_send(struct engine *e, const struct claim_item *it, const redi
 	f->req.contact_id = copies[5];
 	f->req.html = c.html ? copies[6] : NULL;
 	f->req.channel = it->ch;
-	f->req.attempt = (int)reply_int(r, 4);
-	f->req.urgent = strcmp(reply_str(r, 7), "1") == 0;
-	f->req.expires_ms = reply_int(r, 8);
+	f->req.attempt = (int)reply_int(r, LUA_SEND_ATTEMPT);
+	f->req.urgent = strcmp(reply_str(r, LUA_SEND_URGENT), "1") == 0;
+	f->req.expires_ms = reply_int(r, LUA_SEND_EXPIRES);
 	f->req.owner = f;
 	/* Held already when read inside quiet hours (hold_entries); this is
 	 * for the one claimed as they began. */
-	hold_ms = composed_ok == 0 ? quiet_until(e, reply_str(r, 10), f->req.urgent) : 0;
+	hold_ms = composed_ok == 0 ? quiet_until(e, reply_str(r, LUA_SEND_QZ), f->req.urgent) : 0;
 	/* Claimed as the window began: it goes now rather than expire held. */
 	if (hold_ms > 0 && f->req.expires_ms > 0 && hold_ms >= f->req.expires_ms)
 		hold_ms = 0;
@@ -503,12 +505,12 @@ int engine_start_claimed(struct engine *e, const redisReply *send)
 	int ch;
 
 	/* The claim's record, then the channel and the job's entry. */
-	if (send->type != REDIS_REPLY_ARRAY || send->elements <= ENGINE_SEND_ENTRY ||
-	    (ch = channel_from_name(reply_str(send, ENGINE_SEND_CHANNEL))) < 0)
+	if (send->type != REDIS_REPLY_ARRAY || send->elements != LUA_SEND_NFIELDS ||
+	    (ch = channel_from_name(reply_str(send, LUA_SEND_CHANNEL))) < 0)
 		return -1;
 	it.ch = (enum channel)ch;
 	it.lane = LANE_JOB;
-	snprintf(it.entry, sizeof(it.entry), "%s", reply_str(send, ENGINE_SEND_ENTRY));
+	snprintf(it.entry, sizeof(it.entry), "%s", reply_str(send, LUA_SEND_ENTRY));
 	e->fast_claims++;
 	start_send(e, &it, send);
 	return ch;
@@ -535,8 +537,8 @@ static void on_claim(struct rconn *c, redisReply *r, void *data)
 
 		/* Claimed messages are sent even while stopping: they are in
 		 * status sending now, and finishing them is part of the drain. */
-		if (x != NULL && x->type == REDIS_REPLY_ARRAY && x->elements >= 9 &&
-		    strcmp(reply_str(x, 0), "send") == 0)
+		if (x != NULL && x->type == REDIS_REPLY_ARRAY && x->elements == LUA_SEND_NFIELDS &&
+		    strcmp(reply_str(x, LUA_SEND_VERDICT), "send") == 0)
 			start_send(e, &b->items[i], x);
 		else
 			release(e, b->items[i].ch, 1);
@@ -595,7 +597,7 @@ static void claim_entries(struct engine *e, const redisReply *streams[], int nst
 	if (total == 0)
 		return;
 	b = calloc(1, sizeof(*b) + (size_t)total * sizeof(b->items[0]));
-	args = calloc((size_t)total * 4, sizeof(*args));
+	args = calloc((size_t)total * LUA_CLAIM_NEACH, sizeof(*args));
 	hold = calloc((size_t)total * 5, sizeof(*hold));
 	due = calloc((size_t)total, sizeof(*due));
 	if (b == NULL || args == NULL || hold == NULL || due == NULL) {
@@ -630,11 +632,13 @@ static void claim_entries(struct engine *e, const redisReply *streams[], int nst
 							  lane == LANE_URGENT) : 0;
 			if (until > 0) {
 				snprintf(due[nh], sizeof(due[nh]), "%lld", (long long)until);
-				hold[5 * nh] = channel_name(ch);
-				hold[5 * nh + 1] = lane_names[lane];
-				hold[5 * nh + 2] = en->element[0]->str;
-				hold[5 * nh + 3] = mid;
-				hold[5 * nh + 4] = due[nh];
+				const char **h = &hold[LUA_HOLD_NEACH * nh];
+
+				h[LUA_HOLD_EACH_CHANNEL] = channel_name(ch);
+				h[LUA_HOLD_EACH_LANE] = lane_names[lane];
+				h[LUA_HOLD_EACH_ENTRY] = en->element[0]->str;
+				h[LUA_HOLD_EACH_MID] = mid;
+				h[LUA_HOLD_EACH_DUE] = due[nh];
 				nh++;
 				continue;
 			}
@@ -642,24 +646,27 @@ static void claim_entries(struct engine *e, const redisReply *streams[], int nst
 			it->ch = ch;
 			it->lane = lane;
 			snprintf(it->entry, sizeof(it->entry), "%s", en->element[0]->str);
-			args[4 * n] = channel_name(ch);
-			args[4 * n + 1] = lane_names[lane];
-			args[4 * n + 2] = it->entry;
+			const char **a = &args[LUA_CLAIM_NEACH * n];
+
+			a[LUA_CLAIM_EACH_CHANNEL] = channel_name(ch);
+			a[LUA_CLAIM_EACH_LANE] = lane_names[lane];
+			a[LUA_CLAIM_EACH_ENTRY] = it->entry;
 			/* A deleted entry has no fields: the script acknowledges it. */
-			args[4 * n + 3] = mid ? mid : "-";
+			a[LUA_CLAIM_EACH_MID] = mid ? mid : "-";
 			e->ch[ch].held++;
 			if (rate_limited(&e->ch[ch].rate))
 				rate_spend(&e->ch[ch].rate, 1);
 			n++;
 		}
 	}
-	/* The strings of hold[] live in the reply until store_eval copied them. */
+	/* The strings of hold[] live in the reply until store_call copied them. */
 	if (nh > 0)
-		store_eval(e->store, "hold", 5 * nh, hold, NULL, on_hold, e);
+		store_call(e->store, LUA_FN_HOLD, LUA_HOLD_NEACH * nh, hold, NULL, on_hold, e);
 	free(hold);
 	free(due);
 	b->n = n;
-	if (n == 0 || store_eval(e->store, "claim", 4 * n, args, NULL, on_claim, b) != 0) {
+	if (n == 0 ||
+	    store_call(e->store, LUA_FN_CLAIM, LUA_CLAIM_NEACH * n, args, NULL, on_claim, b) != 0) {
 		for (int i = 0; i < n; i++)
 			release(e, b->items[i].ch, 1);
 		free(b);
@@ -917,29 +924,38 @@ void engine_kick(struct engine *e)
 
 /* ---- the schedule, reclaiming and trimming ---- */
 
+/* Due messages moved to their ready streams per call of the tick. */
+enum { TICK_BATCH = 500 };
+
 static void on_tick(struct rconn *c, redisReply *r, void *data)
 {
 	struct engine *e = data;
+	long long moved;
 
 	(void)c;
 	e->ticking = false;
 	if (r == NULL || store_reply_error(e->store, r, "tick") || r->type != REDIS_REPLY_ARRAY ||
-	    r->elements != 2 || r->element[0]->type != REDIS_REPLY_INTEGER)
+	    r->elements != LUA_TICK_NREPLY ||
+	    r->element[LUA_TICK_REPLY_MOVED]->type != REDIS_REPLY_INTEGER)
 		return;
-	if (r->element[0]->integer > 0)
-		log_debug("schedule: %lld messages due", r->element[0]->integer);
-	if (r->element[0]->integer >= 500)
+	moved = r->element[LUA_TICK_REPLY_MOVED]->integer;
+	if (moved > 0)
+		log_debug("schedule: %lld messages due", moved);
+	if (moved >= TICK_BATCH)
 		on_tick_timer(&e->tick_timer);	/* more are due: go on at once */
 }
 
 static void on_tick_timer(uv_timer_t *t)
 {
 	struct engine *e = t->data;
-	const char *args[] = { "500" };
+	const char *args[LUA_TICK_NHEAD];
+	char batch[16];
 
 	if (e->ticking || !e->store->ready || e->stopping)
 		return;
-	if (store_eval(e->store, "tick", 1, args, NULL, on_tick, e) == 0)
+	snprintf(batch, sizeof(batch), "%d", TICK_BATCH);
+	args[LUA_TICK_HEAD_BATCH] = batch;
+	if (store_call(e->store, LUA_FN_TICK, LUA_TICK_NHEAD, args, NULL, on_tick, e) == 0)
 		e->ticking = true;
 }
 
@@ -1034,7 +1050,7 @@ static void on_trim_timer(uv_timer_t *t)
 	for (int c = 0; c < CHANNEL_COUNT; c++)
 		for (int l = 0; l < LANE_COUNT; l++)
 			args[n++] = e->ch[c].stream[l];
-	store_eval(e->store, "trim", n, args, NULL, on_trim, e);
+	store_call(e->store, LUA_FN_TRIM, n, args, NULL, on_trim, e);
 }
 
 static void on_retry_timer(uv_timer_t *t)

@@ -54,32 +54,38 @@ static void on_step(struct rconn *c, redisReply *r, void *data)
 	struct expander *x = data;
 	enum lane lane = x->step_lane;
 	struct expand_slot *s = &x->slot[lane];
+	const char *state;
+	uint64_t created, skipped;
 
 	(void)c;
 	x->busy = false;
 	if (r == NULL)
 		return;		/* Redis went away: the store's ready callback kicks */
 	if (store_reply_error(x->store, r, "expand") || r->type != REDIS_REPLY_ARRAY ||
-	    r->elements < 3 || r->element[0]->type != REDIS_REPLY_STRING) {
+	    r->elements != LUA_EXPAND_NREPLY ||
+	    r->element[LUA_EXPAND_REPLY_STATE]->type != REDIS_REPLY_STRING ||
+	    r->element[LUA_EXPAND_REPLY_CREATED]->type != REDIS_REPLY_INTEGER ||
+	    r->element[LUA_EXPAND_REPLY_SKIPPED]->type != REDIS_REPLY_INTEGER ||
+	    r->element[LUA_EXPAND_REPLY_TOTAL]->type != REDIS_REPLY_INTEGER) {
 		retry_later(x);
 		return;
 	}
+	state = r->element[LUA_EXPAND_REPLY_STATE]->str;
+	created = (uint64_t)r->element[LUA_EXPAND_REPLY_CREATED]->integer;
+	skipped = (uint64_t)r->element[LUA_EXPAND_REPLY_SKIPPED]->integer;
 	x->steps++;
 	s->steps++;
-	if (r->element[1]->type == REDIS_REPLY_INTEGER && r->element[2]->type == REDIS_REPLY_INTEGER) {
-		s->created += (uint64_t)r->element[1]->integer;
-		s->skipped += (uint64_t)r->element[2]->integer;
-		x->created += (uint64_t)r->element[1]->integer;
-		x->skipped += (uint64_t)r->element[2]->integer;
-	}
-	if (strcmp(r->element[0]->str, "more") != 0) {
-		if (strcmp(r->element[0]->str, "done") == 0 && r->elements == 4 &&
-		    r->element[3]->type == REDIS_REPLY_INTEGER && r->element[3]->integer == 0) {
+	s->created += created;
+	s->skipped += skipped;
+	x->created += created;
+	x->skipped += skipped;
+	if (strcmp(state, "more") != 0) {
+		if (strcmp(state, "done") == 0 && r->element[LUA_EXPAND_REPLY_TOTAL]->integer == 0) {
 			/* A list name with a typo must not look like a success. */
 			x->jobs_done++;
 			log_warn("job %s: its audience is empty (no such list, or no member with an "
 				 "address): nothing to send", s->job);
-		} else if (strcmp(r->element[0]->str, "done") == 0) {
+		} else if (strcmp(state, "done") == 0) {
 			char b[2][32];
 
 			x->jobs_done++;
@@ -101,7 +107,7 @@ static void step(struct expander *x, enum lane lane)
 	struct expand_slot *s = &x->slot[lane];
 	char batch[16];
 	int n = x->cfg->alerts_expand_batch;
-	const char *args[4] = { s->job, batch, lane_name[lane], s->entry };
+	const char *args[LUA_EXPAND_NHEAD];
 
 	/* A small first step: the first messages leave while the rest of
 	 * the audience is still being expanded. */
@@ -111,8 +117,12 @@ static void step(struct expander *x, enum lane lane)
 			n = 10;
 	}
 	snprintf(batch, sizeof(batch), "%d", n);
+	args[LUA_EXPAND_HEAD_JOB] = s->job;
+	args[LUA_EXPAND_HEAD_BATCH] = batch;
+	args[LUA_EXPAND_HEAD_LANE] = lane_name[lane];
+	args[LUA_EXPAND_HEAD_ENTRY] = s->entry;
 	x->step_lane = lane;
-	if (store_eval(x->store, "expand", 4, args, NULL, on_step, x) == 0)
+	if (store_call(x->store, LUA_FN_EXPAND, LUA_EXPAND_NHEAD, args, NULL, on_step, x) == 0)
 		x->busy = true;
 }
 

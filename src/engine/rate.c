@@ -62,14 +62,16 @@ static void start_wait(struct rate_budget *b, long long ms)
 static void on_rate(struct rconn *c, redisReply *r, void *data)
 {
 	struct rate_budget *b = data;
+	long long granted;
 
 	(void)c;
 	b->pending = false;
 	if (r == NULL)
 		return;
 	if (store_reply_error(b->store, r, "rate") || r->type != REDIS_REPLY_ARRAY ||
-	    r->elements != 2 || r->element[0]->type != REDIS_REPLY_INTEGER ||
-	    r->element[1]->type != REDIS_REPLY_INTEGER) {
+	    r->elements != LUA_RATE_NREPLY ||
+	    r->element[LUA_RATE_REPLY_GRANTED]->type != REDIS_REPLY_INTEGER ||
+	    r->element[LUA_RATE_REPLY_WAIT]->type != REDIS_REPLY_INTEGER) {
 		/* Without an answer nothing may be sent: try again shortly. */
 		if (b->asked > 0)
 			start_wait(b, 1000);
@@ -77,23 +79,29 @@ static void on_rate(struct rconn *c, redisReply *r, void *data)
 	}
 	if (b->asked == 0)
 		return;		/* a refund */
-	b->granted += (uint64_t)r->element[0]->integer;
-	b->tokens += (int)r->element[0]->integer;
-	if (r->element[0]->integer == 0 || b->tokens <= 0)
-		start_wait(b, r->element[1]->integer);
+	granted = r->element[LUA_RATE_REPLY_GRANTED]->integer;
+	b->granted += (uint64_t)granted;
+	b->tokens += (int)granted;
+	if (granted == 0 || b->tokens <= 0)
+		start_wait(b, r->element[LUA_RATE_REPLY_WAIT]->integer);
 	b->on_tokens(b->data);
 }
 
 static void send_request(struct rate_budget *b, int want, int refund)
 {
 	char rate[32], burst[16], want_s[16], refund_s[16];
-	const char *args[5] = { channel_name(b->channel), rate, burst, want_s, refund_s };
+	const char *args[LUA_RATE_NHEAD];
 
 	snprintf(rate, sizeof(rate), "%.6g", b->rate);
 	snprintf(burst, sizeof(burst), "%d", b->burst);
 	snprintf(want_s, sizeof(want_s), "%d", want);
 	snprintf(refund_s, sizeof(refund_s), "%d", refund);
-	if (store_eval(b->store, "rate", 5, args, NULL, on_rate, b) == 0) {
+	args[LUA_RATE_HEAD_CHANNEL] = channel_name(b->channel);
+	args[LUA_RATE_HEAD_RATE] = rate;
+	args[LUA_RATE_HEAD_BURST] = burst;
+	args[LUA_RATE_HEAD_WANT] = want_s;
+	args[LUA_RATE_HEAD_REFUND] = refund_s;
+	if (store_call(b->store, LUA_FN_RATE, LUA_RATE_NHEAD, args, NULL, on_rate, b) == 0) {
 		b->pending = true;
 		b->asked = want;
 		b->requests++;

@@ -1,16 +1,13 @@
-/* store.c: script loading, consumer groups, and calls into pregon.lua. */
+/* store.c: library loading, consumer groups, and calls into src/lua/. */
 #include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
 #include "job.h"
 #include "keys.h"
 #include "log.h"
-
-extern const char lua_pregon[];
 
 static const char *const lanes[] = { "urgent", "normal" };
 
@@ -19,10 +16,7 @@ void store_init(struct store *s, struct rconn *writer, const struct config *cfg)
 	memset(s, 0, sizeof(*s));
 	s->writer = writer;
 	s->cfg = cfg;
-	snprintf(s->max_len, sizeof(s->max_len), "%lld", (long long)cfg->events_max_len);
-	snprintf(s->retention_s, sizeof(s->retention_s), "%lld",
-		 (long long)cfg->events_retention_days * 86400);
-	snprintf(s->dedupe_s, sizeof(s->dedupe_s), "%lld", (long long)cfg->jobs_dedupe_days * 86400);
+	redis_lib_init(&s->lib, cfg);
 }
 
 void store_add_ready_cb(struct store *s, store_ready_cb cb, void *data)
@@ -51,8 +45,8 @@ bool store_reply_error(struct store *s, const redisReply *r, const char *what)
 		return false;
 	s->script_errors++;
 	log_error("redis: %s failed: %.*s", what, (int)(r->len > 200 ? 200 : r->len), r->str);
-	if (strncmp(r->str, "NOSCRIPT", 8) == 0)
-		rconn_reset(s->writer, "script missing: reloading");
+	if (redis_lib_missing(r->str, r->len))
+		rconn_reset(s->writer, "library missing: reloading");
 	return true;
 }
 
@@ -64,23 +58,20 @@ static void setup_step_done(struct store *s)
 		rconn_reset(s->writer, "setup failed");
 		return;
 	}
-	log_info("redis: store ready (script %.12s, groups ok)", s->sha);
+	log_info("redis: store ready (library %s, groups ok)", LUA_LIB_NAME);
 	notify(s, true);
 }
 
-static void on_script_load(struct rconn *c, redisReply *r, void *data)
+static void on_library_load(struct rconn *c, redisReply *r, void *data)
 {
 	struct store *s = data;
 
 	(void)c;
 	if (r == NULL)
 		return;
-	if (r->type != REDIS_REPLY_STRING || r->len >= sizeof(s->sha)) {
-		store_reply_error(s, r, "SCRIPT LOAD");
+	if (r->type != REDIS_REPLY_STRING) {
+		store_reply_error(s, r, "FUNCTION LOAD");
 		s->setup_failed = true;
-	} else {
-		memcpy(s->sha, r->str, r->len);
-		s->sha[r->len] = '\0';
 	}
 	setup_step_done(s);
 }
@@ -124,9 +115,10 @@ void store_writer_state(struct store *s, bool up)
 	s->setup_failed = false;
 	s->setup_pending = 1;	/* held until every command is queued */
 	{
-		const char *argv[] = { "SCRIPT", "LOAD", lua_pregon };
+		const char *argv[4];
 
-		if (rconn_command(s->writer, on_script_load, s, 0, 3, argv, NULL) == 0)
+		redis_lib_load_argv(argv);
+		if (rconn_command(s->writer, on_library_load, s, 0, 4, argv, NULL) == 0)
 			s->setup_pending++;
 	}
 	create_group(s, "jobs");
@@ -143,17 +135,16 @@ void store_writer_state(struct store *s, bool up)
 	setup_step_done(s);
 }
 
-int store_eval(struct store *s, const char *op, int nargs, const char **args,
+int store_call(struct store *s, const char *fn, int nargs, const char **args,
 	       const size_t *lens, rconn_reply_cb cb, void *privdata)
 {
-	enum { FIXED = 9 };
-	int argc = FIXED + nargs, rc;
-	char now[24];
+	int head, argc, rc;
 	const char **argv;
 	size_t *argvlen;
 
 	if (!s->ready)
 		return -1;
+	argc = REDIS_LIB_HEAD + nargs;
 	argv = malloc(sizeof(*argv) * (size_t)argc);
 	argvlen = malloc(sizeof(*argvlen) * (size_t)argc);
 	if (argv == NULL || argvlen == NULL) {
@@ -161,24 +152,12 @@ int store_eval(struct store *s, const char *op, int nargs, const char **args,
 		free(argvlen);
 		return -1;
 	}
-	argv[0] = "EVALSHA";
-	argv[1] = s->sha;
-	argv[2] = "0";
-	argv[3] = op;
-	argv[4] = s->cfg->redis_prefix;
-	argv[5] = s->max_len;
-	argv[6] = s->retention_s;
-	argv[7] = s->dedupe_s;
-	argv[8] = "";
-	if (clock_test_enabled()) {
-		snprintf(now, sizeof(now), "%lld", (long long)clock_now_ms());
-		argv[8] = now;
-	}
-	for (int i = 0; i < FIXED; i++)
+	head = redis_lib_head(&s->lib, fn, argv);
+	for (int i = 0; i < head; i++)
 		argvlen[i] = strlen(argv[i]);
 	for (int i = 0; i < nargs; i++) {
-		argv[FIXED + i] = args[i];
-		argvlen[FIXED + i] = lens ? lens[i] : strlen(args[i]);
+		argv[head + i] = args[i];
+		argvlen[head + i] = lens ? lens[i] : strlen(args[i]);
 	}
 	/* hiredis copies the arguments into its output buffer. */
 	rc = rconn_command(s->writer, cb, privdata, 0, argc, argv, argvlen);

@@ -162,7 +162,7 @@ static void on_read_timer(uv_timer_t *t)
 	try_read(t->data);
 }
 
-/* Reply to "read": {skipped, n0, resume id, id1, event1, id2, event2, ...}. */
+/* Reply to mqtt_read: {skipped, n0, resume id, id1, event1, id2, event2, ...}. */
 static void on_read(struct rconn *rc, redisReply *r, void *data)
 {
 	struct mqtt_events *ev = data;
@@ -179,9 +179,11 @@ static void on_read(struct rconn *rc, redisReply *r, void *data)
 		return;
 	}
 	if (r == NULL || store_reply_error(ev->store, r, "mqtt read") ||
-	    r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
-	    !reply_i64(r->element[0], &skipped) || !reply_i64(r->element[1], &n0) ||
-	    !reply_id(r->element[2], resume, sizeof(resume)) || (r->elements - 3) % 2 != 0) {
+	    r->type != REDIS_REPLY_ARRAY || r->elements < LUA_MQTT_READ_NREPLY ||
+	    !reply_i64(r->element[LUA_MQTT_READ_REPLY_SKIPPED], &skipped) ||
+	    !reply_i64(r->element[LUA_MQTT_READ_REPLY_N], &n0) ||
+	    !reply_id(r->element[LUA_MQTT_READ_REPLY_RESUME], resume, sizeof(resume)) ||
+	    (r->elements - LUA_MQTT_READ_NREPLY) % 2 != 0) {
 		if (r != NULL && r->type != REDIS_REPLY_ERROR)
 			log_warn("mqtt events: unexpected reply to the read script");
 		uv_timer_start(&ev->read_timer, on_read_timer, MQTT_READ_RETRY_MS, 0);
@@ -198,9 +200,11 @@ static void on_read(struct rconn *rc, redisReply *r, void *data)
 		memcpy(ev->read_pos, resume, sizeof(ev->read_pos));
 		ev->read_n = n0;
 	}
-	pairs = (r->elements - 3) / 2;
+	/* The entries follow the reply's fields, an id and an event each. */
+	pairs = (r->elements - LUA_MQTT_READ_NREPLY) / 2;
 	for (size_t i = 0; i < pairs; i++) {
-		const redisReply *id = r->element[3 + 2 * i], *e = r->element[4 + 2 * i];
+		const redisReply *id = r->element[LUA_MQTT_READ_NREPLY + 2 * i];
+		const redisReply *e = r->element[LUA_MQTT_READ_NREPLY + 2 * i + 1];
 		char idbuf[48];
 		int64_t n = ev->read_n >= 0 ? ev->read_n + 1 : -1;
 		int mid;
@@ -235,7 +239,7 @@ static void try_read(struct mqtt_events *ev)
 {
 	char n[24], count[16];
 	int room = MQTT_EVENTS_WINDOW - ev->count - 1;
-	const char *args[4] = { "read", ev->read_pos, n, count };
+	const char *args[LUA_MQTT_READ_NHEAD];
 
 	if (!ev->leader || ev->stopping || !ev->store_ready || ev->read_out || room < 1 ||
 	    !mqtt_conn_is_up(&ev->conn))
@@ -243,7 +247,11 @@ static void try_read(struct mqtt_events *ev)
 	uv_timer_stop(&ev->read_timer);
 	snprintf(n, sizeof(n), "%lld", (long long)ev->read_n);
 	snprintf(count, sizeof(count), "%d", room);
-	if (store_eval(ev->store, "mqtt", 4, args, NULL, on_read, ev) == 0) {
+	args[LUA_MQTT_READ_HEAD_ID] = ev->read_pos;
+	args[LUA_MQTT_READ_HEAD_N] = n;
+	args[LUA_MQTT_READ_HEAD_COUNT] = count;
+	if (store_call(ev->store, LUA_FN_MQTT_READ, LUA_MQTT_READ_NHEAD, args, NULL, on_read,
+		       ev) == 0) {
 		ev->read_out = true;
 		ev->read_epoch = ev->epoch;
 	} else {
@@ -281,12 +289,16 @@ static void on_release(struct rconn *rc, redisReply *r, void *data)
 static void release_lease(struct mqtt_events *ev)
 {
 	char n[24];
-	const char *args[4] = { "release", ev->consumer, ev->cursor, n };
+	const char *args[LUA_MQTT_RELEASE_NHEAD];
 
 	snprintf(n, sizeof(n), "%lld", (long long)ev->cursor_n);
 	if (ev->release_out || !ev->store_ready)
 		return;
-	if (store_eval(ev->store, "mqtt", 4, args, NULL, on_release, ev) == 0)
+	args[LUA_MQTT_RELEASE_HEAD_CONSUMER] = ev->consumer;
+	args[LUA_MQTT_RELEASE_HEAD_ID] = ev->cursor;
+	args[LUA_MQTT_RELEASE_HEAD_N] = n;
+	if (store_call(ev->store, LUA_FN_MQTT_RELEASE, LUA_MQTT_RELEASE_NHEAD, args, NULL,
+		       on_release, ev) == 0)
 		ev->release_out = true;
 }
 
@@ -300,11 +312,13 @@ static void on_hold(struct rconn *rc, redisReply *r, void *data)
 	ev->lease_out = false;
 	if (r == NULL || store_reply_error(ev->store, r, "mqtt lease"))
 		return;	/* the deadline decides */
-	if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || !reply_i64(r->element[0], &held)) {
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+	    !reply_i64(r->element[LUA_MQTT_HOLD_REPLY_HELD], &held)) {
 		log_warn("mqtt events: unexpected reply to the lease script");
 		return;
 	}
 	if (held == 0) {
+		/* Not held: {0, the holder}. */
 		if (!reply_id(r->element[1], holder, sizeof(holder)))
 			snprintf(holder, sizeof(holder), "?");
 		if (ev->leader)
@@ -325,8 +339,9 @@ static void on_hold(struct rconn *rc, redisReply *r, void *data)
 		release_lease(ev);
 		return;
 	}
-	if (r->elements < 3 || !reply_id(r->element[1], id, sizeof(id)) ||
-	    !reply_i64(r->element[2], &n)) {
+	if (r->elements != LUA_MQTT_HOLD_NREPLY ||
+	    !reply_id(r->element[LUA_MQTT_HOLD_REPLY_ID], id, sizeof(id)) ||
+	    !reply_i64(r->element[LUA_MQTT_HOLD_REPLY_N], &n)) {
 		log_warn("mqtt events: unexpected cursor in the lease reply");
 		return;
 	}
@@ -343,14 +358,19 @@ static void on_hold(struct rconn *rc, redisReply *r, void *data)
 static void hold_lease(struct mqtt_events *ev)
 {
 	char ttl[16], n[24];
-	const char *args[5] = { "hold", ev->consumer, ttl, ev->leader ? ev->cursor : "", n };
+	const char *args[LUA_MQTT_HOLD_NHEAD];
 
 	if (ev->lease_out || !ev->store_ready || !ev->cursor_ready || ev->stopping ||
 	    !mqtt_conn_is_up(&ev->conn))
 		return;
 	snprintf(ttl, sizeof(ttl), "%d", MQTT_LEASE_MS);
 	snprintf(n, sizeof(n), "%lld", (long long)ev->cursor_n);
-	if (store_eval(ev->store, "mqtt", 5, args, NULL, on_hold, ev) == 0) {
+	args[LUA_MQTT_HOLD_HEAD_CONSUMER] = ev->consumer;
+	args[LUA_MQTT_HOLD_HEAD_MS] = ttl;
+	args[LUA_MQTT_HOLD_HEAD_ID] = ev->leader ? ev->cursor : "";
+	args[LUA_MQTT_HOLD_HEAD_N] = n;
+	if (store_call(ev->store, LUA_FN_MQTT_HOLD, LUA_MQTT_HOLD_NHEAD, args, NULL, on_hold,
+		       ev) == 0) {
 		ev->lease_out = true;
 		ev->lease_sent_at = uv_now(ev->loop);
 	}
@@ -379,8 +399,8 @@ static void on_init(struct rconn *rc, redisReply *r, void *data)
 	ev->init_out = false;
 	if (r == NULL || store_reply_error(ev->store, r, "mqtt init"))
 		return;
-	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-	    r->element[0]->type == REDIS_REPLY_STRING) {
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == LUA_MQTT_INIT_NREPLY &&
+	    r->element[LUA_MQTT_INIT_REPLY_ID]->type == REDIS_REPLY_STRING) {
 		ev->cursor_ready = true;
 		kick(ev);
 	}
@@ -394,9 +414,8 @@ static void kick(struct mqtt_events *ev)
 	if (ev->stopping || !ev->store_ready)
 		return;
 	if (!ev->cursor_ready) {
-		const char *args[1] = { "init" };
-
-		if (!ev->init_out && store_eval(ev->store, "mqtt", 1, args, NULL, on_init, ev) == 0)
+		if (!ev->init_out &&
+		    store_call(ev->store, LUA_FN_MQTT_INIT, 0, NULL, NULL, on_init, ev) == 0)
 			ev->init_out = true;
 		return;
 	}

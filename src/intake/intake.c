@@ -169,7 +169,7 @@ static int court_check(const struct config *cfg, const struct templates *set,
 	return 0;
 }
 
-/* The accept script's "court" record of a court_reminder (pregon.lua's
+/* The accept script's "court" record of a court_reminder (src/lua/schedule.lua's
  * court_accept): the planned messages, and what replacement compares. */
 static json_t *court_record(const struct config *cfg, const struct job *job, const char *vars,
 			    const struct court_plan *plan)
@@ -281,7 +281,7 @@ static json_t *alert_segments(const char *job_id, json_t *message)
 	return out;
 }
 
-/* The accept script's "alert" record of an action_alert (see pregon.lua). */
+/* The accept script's "alert" record of an action_alert (see src/lua/alerts.lua). */
 static json_t *alert_record(const struct config *cfg, const struct job *job)
 {
 	json_t *doc = job->doc, *aud = json_object_get(doc, "audience");
@@ -534,26 +534,26 @@ static void on_accept(struct rconn *c, redisReply *r, void *data)
 
 	(void)c;
 	in->processing--;
-	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-	    r->element[1]->type == REDIS_REPLY_ARRAY) {
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == LUA_ACCEPT_NREPLY &&
+	    r->element[LUA_ACCEPT_REPLY_SENDS]->type == REDIS_REPLY_ARRAY) {
 		/* Messages claimed at once: send them in the room reserved. */
-		const redisReply *sends = r->element[1];
+		const redisReply *sends = r->element[LUA_ACCEPT_REPLY_SENDS];
 
 		for (size_t i = 0; i < sends->elements; i++) {
 			const redisReply *x = sends->element[i];
 			int ch;
 
-			if (x->type != REDIS_REPLY_ARRAY || x->elements <= ENGINE_SEND_ENTRY ||
-			    x->element[ENGINE_SEND_ENTRY]->type != REDIS_REPLY_STRING)
+			if (x->type != REDIS_REPLY_ARRAY || x->elements != LUA_SEND_NFIELDS ||
+			    x->element[LUA_SEND_ENTRY]->type != REDIS_REPLY_STRING)
 				continue;
 			/* Held before the send starts: done may come back at once. */
-			if (held_add(in, x->element[ENGINE_SEND_ENTRY]->str) != 0)
+			if (held_add(in, x->element[LUA_SEND_ENTRY]->str) != 0)
 				log_error("intake: out of memory tracking a held entry");
 			ch = engine_start_claimed(in->engine, x);
 			if (ch >= 0 && b->room[ch] > 0)
 				b->room[ch]--;
 		}
-		r = r->element[0];
+		r = r->element[LUA_ACCEPT_REPLY_STATUSES];
 	}
 	engine_unreserve(in->engine, b->room);
 	if (r == NULL || store_reply_error(in->store, r, "accept")) {
@@ -615,8 +615,8 @@ static int process_entries(struct intake *in, const redisReply *entries, bool ur
 	if (n == 0)
 		return 0;
 	b = calloc(1, sizeof(*b));
-	args = calloc((size_t)n * 4 + 1, sizeof(*args));
-	lens = calloc((size_t)n * 4 + 1, sizeof(*lens));
+	args = calloc((size_t)n * LUA_ACCEPT_NEACH + LUA_ACCEPT_NHEAD, sizeof(*args));
+	lens = calloc((size_t)n * LUA_ACCEPT_NEACH + LUA_ACCEPT_NHEAD, sizeof(*lens));
 	if (b != NULL)
 		b->recs = calloc((size_t)n, sizeof(*b->recs));
 	if (b == NULL || b->recs == NULL || args == NULL || lens == NULL)
@@ -668,15 +668,15 @@ static int process_entries(struct intake *in, const redisReply *entries, bool ur
 		}
 		if (rec->meta == NULL)
 			goto oom;
-		k = 1 + 4 * b->n++;
-		args[k] = rec->meta;
-		lens[k] = strlen(rec->meta);
-		args[k + 1] = rec->raw;
-		lens[k + 1] = rec->raw_len;
-		args[k + 2] = rec->reason;
-		lens[k + 2] = strlen(rec->reason);
-		args[k + 3] = rec->public_reason;
-		lens[k + 3] = strlen(rec->public_reason);
+		k = LUA_ACCEPT_NHEAD + LUA_ACCEPT_NEACH * b->n++;
+		args[k + LUA_ACCEPT_EACH_RECORD] = rec->meta;
+		lens[k + LUA_ACCEPT_EACH_RECORD] = strlen(rec->meta);
+		args[k + LUA_ACCEPT_EACH_RAW] = rec->raw;
+		lens[k + LUA_ACCEPT_EACH_RAW] = rec->raw_len;
+		args[k + LUA_ACCEPT_EACH_REASON] = rec->reason;
+		lens[k + LUA_ACCEPT_EACH_REASON] = strlen(rec->reason);
+		args[k + LUA_ACCEPT_EACH_PUBLIC_REASON] = rec->public_reason;
+		lens[k + LUA_ACCEPT_EACH_PUBLIC_REASON] = strlen(rec->public_reason);
 	}
 	if (b->n == 0) {
 		batch_free(b);
@@ -690,9 +690,10 @@ static int process_entries(struct intake *in, const redisReply *entries, bool ur
 		engine_reserve(in->engine, b->n, b->room);
 	snprintf(room, sizeof(room), "sms=%d,email=%d,signal=%d", b->room[CHANNEL_SMS],
 		 b->room[CHANNEL_EMAIL], b->room[CHANNEL_SIGNAL]);
-	args[0] = room;
-	lens[0] = strlen(room);
-	if (store_eval(in->store, "accept", 1 + 4 * b->n, args, lens, on_accept, b) != 0) {
+	args[LUA_ACCEPT_HEAD_ROOM] = room;
+	lens[LUA_ACCEPT_HEAD_ROOM] = strlen(room);
+	if (store_call(in->store, LUA_FN_ACCEPT, LUA_ACCEPT_NHEAD + LUA_ACCEPT_NEACH * b->n, args,
+		       lens, on_accept, b) != 0) {
 		engine_unreserve(in->engine, b->room);
 		batch_free(b);
 		free(args);

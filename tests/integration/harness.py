@@ -287,6 +287,39 @@ def binary(name):
     return path
 
 
+def job_status(cfg, job_id):
+    """`pregon status --json JOB_ID` as a dict: kind, messages, statuses and
+    channels ({"sms": {"sent": 1}}; statuses at zero are left out)."""
+    import json
+    r = run_cli(cfg, "status", "--json", job_id)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+class Library:
+    """The Redis Functions library of the build under test (build/gen/,
+    made by tools/lua_lib.py from src/lua/), loaded into cfg's server.
+    call(op, *args) is FCALL of the op with cfg's common arguments, as
+    pregond makes it; the op's own arguments follow in the order of its
+    `--:` declarations (spec[op])."""
+
+    def __init__(self, cfg, clock=""):
+        import json
+        gen = os.path.join(BIN, "gen")
+        with open(os.path.join(gen, "lua_lib.json")) as f:
+            self.spec = json.load(f)
+        with open(os.path.join(gen, "pregon_lib.lua")) as f:
+            self.text = f.read()
+        self.cfg, self.clock = cfg, clock
+        self.r = cfg.server.client
+        self.r.execute_command("FUNCTION", "LOAD", "REPLACE", self.text)
+
+    def call(self, op, *args):
+        fn = self.spec["ops"][op]["function"]
+        return self.r.execute_command("FCALL", fn, 0, self.cfg.prefix, "1000", "86400",
+                                      "86400", self.clock, *args)
+
+
 def run_cli(cfg, *args, input=None, timeout=20, cwd=None):
     """Runs pregon -c cfg.path ARGS (cfg None: no -c) and returns the
     CompletedProcess, text mode."""

@@ -94,12 +94,10 @@ def test_rate_script_grants_burst_then_paces():
     a refund makes room again."""
     cfg = harness.write_config()
     r = cfg.server.client
-    lua = open(os.path.join(harness.ROOT, "src/lua/pregon.lua")).read()
-    sha = r.script_load(lua)
+    lib = harness.Library(cfg)
 
     def rate(want, refund=0, rate_=10, burst=3):
-        return r.evalsha(sha, 0, "rate", cfg.prefix, "1000", "86400", "86400", "",
-                         "sms", str(rate_), str(burst), str(want), str(refund))
+        return lib.call("rate", "sms", str(rate_), str(burst), str(want), str(refund))
 
     g, wait = rate(5)
     assert g == 3 and 1 <= wait <= 100, (g, wait)
@@ -114,8 +112,7 @@ def test_rate_script_grants_burst_then_paces():
     ttl = r.pttl(cfg.key("rate:sms"))
     assert 0 < ttl <= 2000, ttl
     try:
-        r.evalsha(sha, 0, "rate", cfg.prefix, "1000", "86400", "86400", "",
-                  "sms", "0", "1", "1", "0")
+        lib.call("rate", "sms", "0", "1", "1", "0")
         raise AssertionError("rate 0 accepted")
     except Exception as e:
         assert "bad arguments" in str(e), e

@@ -1,0 +1,148 @@
+-- inbound.lua: what people send back: consent words, replies to alerts,
+-- and texts for a person to answer (CONTRACT.md sections 2 and 3).
+
+-- The reply keywords of a job, keyword (lower case) -> meaning.
+local function reply_keywords(jk)
+	local raw = redis.call('HGET', jk, 'replies')
+	if not raw or raw == '' then return nil end
+	local out = {}
+	for kw, meaning in pairs(cjson.decode(raw)) do out[string.lower(kw)] = meaning end
+	return out
+end
+
+-- Indexes a stream entry that holds a text from this address (<p>inbound,
+-- <p>replies:<job>) under <p>ia:<channel>:<address>, so that
+-- contact_delete can erase the person's words with their address.
+-- Members are "<entry id> <stream key without the prefix>", scored by
+-- when the entry expires, so that a sender who writes often does not keep
+-- the ids of entries long trimmed (the key's TTL is refreshed each time).
+local function index_text(channel, from, stream, id)
+	local ik = P .. 'ia:' .. channel .. ':' .. consent_addr(channel, from)
+	redis.call('ZADD', ik, now + retention * 1000, id .. ' ' .. stream)
+	redis.call('ZREMRANGEBYSCORE', ik, '-inf', now_s)
+	redis.call('EXPIRE', ik, retention)
+end
+
+-- Matches an inbound text to the latest message that asked this address
+-- for a reply (<p>rto:<channel>:<address>, set when it was sent, kept for
+-- the job's reply window). A keyword records `replied` with its meaning;
+-- the person's latest meaning is the one counted (<p>job: r:<meaning>).
+-- Anything else is a free-text reply, kept with the job (<p>replies:<job>,
+-- never in events) and counted (rtext). norm is the text as the caller
+-- folded it; keywords are folded with string.lower (ASCII).
+-- Returns nil (no message asked), or {meaning, contact, job}.
+local function match_reply(channel, from, text, norm, sid)
+	local mid = redis.call('GET', P .. 'rto:' .. channel .. ':' .. consent_addr(channel, from))
+	if not mid then return nil end
+	local mkey = P .. 'msg:' .. mid
+	local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status', 'attempt', 'meaning')
+	local job, kind, contact, mch, cur = f[1], f[2], f[3], f[4], f[5]
+	if not job then return nil end
+	local jk = P .. 'job:' .. job
+	if norm == '' then norm = string.lower(string.match(text, '^%s*(.-)%s*$')) end
+	local kws = reply_keywords(jk) or {}
+	local meaning = kws[norm]
+	if meaning then
+		if f[7] == meaning then return { meaning = meaning, contact = contact, job = job } end
+		if f[7] and f[7] ~= '' then redis.call('HINCRBY', jk, 'r:' .. f[7], -1) end
+		redis.call('HINCRBY', jk, 'r:' .. meaning, 1)
+	else
+		redis.call('HINCRBY', jk, 'rtext', 1)
+		local rk = P .. 'replies:' .. job
+		local id = redis.call('XADD', rk, '*', 'message', mid, 'contact', contact or '', 'channel', channel,
+			'text', text, 'at', now_iso, 'provider_id', sid)
+		redis.call('EXPIRE', rk, retention)
+		index_text(channel, from, 'replies:' .. job, id)
+	end
+	-- A message still being sent keeps its status; the reply is recorded.
+	if feedback_rank[cur] and cur ~= 'replied' then
+		set_status(mkey, job, kind, mch, cur, 'replied', 'meaning', meaning or f[7] or '')
+	elseif meaning then
+		redis.call('HSET', mkey, 'meaning', meaning)
+	end
+	event(job, kind, mid, contact, mch, 'replied', f[6], nil, nil, meaning)
+	return { meaning = meaning, contact = contact or '', job = job }
+end
+
+--: op consent
+--: head channel address action source detail
+-- action "out" or "in"; source keyword, carrier, operator, crm or email;
+-- detail the keyword and inbound message id, the carrier error, an
+-- operator's note. Changes the opt-out set and appends to the address's
+-- consent ledger (consent_change). Returns 1 if the state changed, 0 if
+-- it already was so.
+register('consent', function(a)
+	local action = a[@head.action]
+	if action ~= 'out' and action ~= 'in' then
+		return redis.error_reply('consent: action must be out or in')
+	end
+	return consent_change(a[@head.channel], a[@head.address], action, a[@head.source],
+		a[@head.detail])
+end)
+
+--: op inbound
+--: head channel from text provider_id intent keyword answer answer_kind norm
+-- An inbound message. intent: none, stop, start, help; keyword: the word
+-- that decided; answer: the text to send back ('' for none), as a job of
+-- kind answer_kind; norm: the text as reply keywords are matched
+-- (trimmed, case-folded; see match_reply). Once per provider message id
+-- (providers retry webhooks): a repeat returns 'duplicate'. Consent words
+-- change consent (source keyword) and are answered once per change; HELP
+-- is always answered, opted out or not (carriers require it). Anything
+-- else goes to <p>inbound for a person to answer, with the contact and
+-- the job last sent to that address when known; a reply to an alert that
+-- asked for one is matched first (match_reply). Returns the intent's
+-- outcome: inbound, replied (a keyword), reply-text (free text to an
+-- alert, also put on <p>inbound), stop, stop-repeat, start, start-repeat,
+-- help.
+register('inbound', function(a)
+	local channel, from, text, sid = a[@head.channel], a[@head.from], a[@head.text],
+		a[@head.provider_id]
+	local intent, keyword = a[@head.intent], a[@head.keyword]
+	local answer, answer_kind = a[@head.answer], a[@head.answer_kind]
+	if not redis.call('SET', P .. 'inb:' .. sid, '1', 'NX', 'EX', retention) then
+		return 'duplicate'
+	end
+	local last = redis.call('HMGET', P .. 'last:' .. channel .. ':' .. consent_addr(channel, from),
+		'contact', 'job')
+	local result = intent
+	if intent == 'stop' or intent == 'start' then
+		local changed = consent_change(channel, from, intent == 'stop' and 'out' or 'in',
+			'keyword', keyword .. ' ' .. sid)
+		if changed == 0 then
+			answer = ''
+			result = intent .. '-repeat'
+		end
+	elseif intent ~= 'help' then
+		local contact, job = last[1] or '', last[2] or ''
+		local replied = match_reply(channel, from, text, a[@head.norm] or '', sid)
+		if replied then
+			if replied.meaning then return 'replied' end
+			contact, job = replied.contact, replied.job
+			result = 'reply-text'
+		else
+			result = 'inbound'
+		end
+		local id = redis.call('XADD', P .. 'inbound', 'MINID', '~',
+			string.format('%d', now - retention * 1000), '*',
+			'contact', contact, 'channel', channel, 'from', from, 'text', text,
+			'at', now_iso, 'job', job, 'provider_id', sid)
+		index_text(channel, from, 'inbound', id)
+		return result
+	end
+	if answer ~= '' then
+		-- The answer is a job of its own, so that it is tracked, retried
+		-- and counted like any message (a job of one message: its seen
+		-- key finds it, see job_messages).
+		local id = answer_kind .. '-' .. sid
+		local seq = redis.call('INCR', P .. 'jobseq')
+		redis.call('SET', P .. 'seen:' .. id, '- ' .. seq, 'EX', retention)
+		local addr = {}
+		addr[channel] = from
+		local d = cjson.encode({ body = answer, subject = '', chain = { channel }, addr = addr })
+		create_message({ job = id, kind = answer_kind, contact = last[1] or '', chain = { channel },
+			addr = addr, d = d, urgent = '1', expires = now + 86400000, due = 0,
+			bypass = true }, 'm' .. seq .. '.1')
+	end
+	return result
+end)
