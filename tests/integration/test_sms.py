@@ -87,10 +87,16 @@ class Gateway:
             {"id": jid, "kind": "message", "recipient": rec, "body": body})})
 
     def message(self, jid, n=1):
-        seq = self.r.hget(self.cfg.key("job:" + jid), "seq")
-        if seq is None:
+        """The record of the job's n-th message, in the order of their
+        `accepted` events (a fallback is the second), or None."""
+        mids = []
+        for _, f in self.r.xrange(self.cfg.key("events")):
+            e = json.loads(f["event"])
+            if e["job"] == jid and e["status"] == "accepted" and e["message"] not in mids:
+                mids.append(e["message"])
+        if len(mids) < n:
             return None
-        return self.r.hgetall(self.cfg.key("msg:m%s.%d" % (seq, n)))
+        return self.r.hgetall(self.cfg.key("msg:" + mids[n - 1]))
 
     def status(self, jid, n=1):
         m = self.message(jid, n)
