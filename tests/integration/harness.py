@@ -13,7 +13,8 @@ Each test file does:
 
 and main() prints TAP: "1..N", then "ok K - name" or "not ok K - name"
 followed by the traceback as "# " lines, and exits 0 (tests/run.sh totals
-the TAP lines). A test may call harness.skip("why") for "ok K - name # SKIP".
+the TAP lines). A test may call harness.skip("why") for "ok K - name # SKIP
+why", which tests/run.sh counts as skipped, neither passed nor failed.
 
 As redis's tests/support/server.tcl does, every server starts on a free
 loopback port in its own temp dir and is waited for (PING) before use.
@@ -52,7 +53,8 @@ _shared_redis = None
 
 
 class Skip(Exception):
-    """Raised by skip(): the test is reported as ok with a # SKIP note."""
+    """Raised by skip(): the test is reported as ok with a # SKIP directive
+    (a skip, not a pass, for tests/run.sh)."""
 
 
 def skip(reason):

@@ -4,6 +4,7 @@ faults (Redis restarted, pregond killed or stopped mid-run)."""
 
 import json
 import os
+import shutil
 import signal
 import time
 
@@ -165,17 +166,42 @@ def test_garbage_entries_are_dead_lettered_not_dropped():
 
 
 def test_dead_letter_replay_after_fix_is_processed():
-    cfg = harness.write_config()
+    # `pregon dead replay` queues the stored job as it was, so what gets
+    # fixed is what refused it: here the enrolment text, which needs an
+    # address the job lacks, is fixed and reloaded with SIGHUP.
+    tdir = harness.tempdir("pregon-templates-")
+    shutil.copytree(os.path.join(harness.ROOT, "config", "templates"), tdir, dirs_exist_ok=True)
+    path = os.path.join(tdir, "court_enrolment", "en.sms")
+    with open(path) as f:
+        good = f.read()
+    with open(path, "w") as f:
+        f.write("Court {{date}} {{time}} at {{address}}. Reply STOP to stop.")
+    cfg = harness.write_config(sections={"templates": {"dir": tdir}})
     p = daemon(cfg)
     try:
-        xadd(cfg, job("r1", recipient={"id": "c", "phone": "+1323"}))
+        appearance = time.strftime("%Y-%m-%dT10:00:00", time.gmtime(time.time() + 30 * 86400))
+        xadd(cfg, {"id": "r1", "kind": "court_reminder",
+                   "case": {"ref": "LA-24CR-01234", "court": "Clara Shortridge Foltz CJC",
+                            "tz": "America/Los_Angeles"},
+                   "appearance": appearance,
+                   "recipient": {"id": "c", "name": "Ana", "phone": PHONE, "lang": "en"}})
         wait_for(lambda: dead_entries(cfg), what="dead letter")
         r = cfg.server.client
-        (eid, f), = r.xrange(cfg.key("dead"))
-        fixed = json.loads(f["job"])
-        fixed["recipient"]["phone"] = PHONE
-        xadd(cfg, fixed)
-        wait_for(lambda: outbox_lines(cfg), what="outbox after fix")
+        (eid, dead), = r.xrange(cfg.key("dead"))
+        assert dead["reason"] == ('court_enrolment/en.sms: line 1, column 28: '
+                                  'variable "address" has no value'), dead
+        assert not outbox_lines(cfg)
+        with open(path, "w") as out:
+            out.write(good)
+        p.send_signal(signal.SIGHUP)
+        wait_for(lambda: "templates: reloaded" in log_of(cfg), what="templates reloaded")
+        rep = harness.run_cli(cfg, "dead", "replay", eid)
+        assert rep.returncode == 0, rep.stderr
+        assert [i for i, _ in r.xrange(cfg.key("jobs"))][-1] == rep.stdout.strip(), rep.stdout
+        assert not dead_entries(cfg)
+        line = wait_for(lambda: outbox_lines(cfg), what="outbox after fix")[0]
+        assert line["job"] == "r1" and line["to"] == PHONE, line
+        assert line["body"].startswith("Hi Ana, your next court date is "), line
     finally:
         stop_ok(p)
 
