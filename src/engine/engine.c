@@ -15,6 +15,7 @@
 #include "keys.h"
 #include "log.h"
 #include "quiet_hours.h"
+#include "util.h"
 
 static const char *const lane_names[LANE_COUNT + 1] = { "urgent", "normal", "job" };
 
@@ -53,8 +54,6 @@ static void maybe_drained(struct engine *e);
 static void on_retry_timer(uv_timer_t *t);
 static void on_tick_timer(uv_timer_t *t);
 static void on_read_retry(uv_timer_t *t);
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 int64_t engine_backoff_ms(const struct config *cfg, int attempt, int64_t retry_after_ms,
 			  unsigned int rand_value)
