@@ -23,6 +23,7 @@ Run through bench/run.sh, which starts a redis-server of its own. Env:
   LIVE=1      load while pregond runs (see above)
   RATE=N      with LIVE=1: load N jobs per second (latency without backlog)
   PREGON_CONF_EXTRA="[sms];concurrency = 256"  extra config lines, ";"-separated
+  PROFILE=1        print Redis commands per message (INFO commandstats)
   PREGON_BIN  directory of pregond (default build)
   BENCH_PEERS the bench-peers directory (default ../shared/bench-peers)
   CONCURRENCY the peer worker's (default 50, its best per its README)
@@ -47,12 +48,13 @@ import redis
 
 # Run as a script: benchlib sits beside it.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import (BUILD, PORT, PREFIX, Pregond, fail, log_tail, parse_at,  # noqa: E402
+from benchlib import (BUILD, PORT, PREFIX, Pregond, cmdstats, fail, log_tail, parse_at,  # noqa: E402
                       peer_dir, percentile, run_producer, run_to_exit, say, stop_proc)
 from floor import redis_cpu, report as report_floor, run_floor  # noqa: E402
 
 N = int(os.environ.get("N", "100000"))
 LIVE = os.environ.get("LIVE") == "1"
+PROFILE = os.environ.get("PROFILE") == "1"
 # RATE=jobs/s (with LIVE=1): load at that pace instead of as fast as
 # possible, so enqueue->outbox latency is measured without a backlog.
 RATE = float(os.environ.get("RATE", "0"))
@@ -144,6 +146,7 @@ def run_pregond(r, work):
     # With a backlog nothing waits for pregond to be ready: the jobs are
     # all in before it starts.
     rcpu0 = redis_cpu(r)
+    cs0 = cmdstats(r)
     d.spawn()
     try:
         if LIVE:
@@ -166,12 +169,25 @@ def run_pregond(r, work):
         d.sample()
         cpu = d.cpu()
         rcpu = redis_cpu(r) - rcpu0
+        cs1 = cmdstats(r)
     finally:
         # stop_proc, not d.stop(): no RSS sample after the ones above, and
         # this bench's own warning below.
         stop_proc(d.p)
     if d.p.returncode != 0:
         say("warning: pregond exited with %s on SIGTERM" % d.p.returncode)
+    if PROFILE:
+        # Where Redis' time goes, per message: calls and microseconds by
+        # command (a function's own calls count under their names, and
+        # again inside FCALL's time).
+        say("profile (per message): command calls usec")
+        rows = []
+        for cmd, (calls, usec) in cs1.items():
+            c0, u0 = cs0.get(cmd, (0, 0))
+            if calls > c0:
+                rows.append((usec - u0, cmd, calls - c0))
+        for usec, cmd, calls in sorted(rows, reverse=True):
+            say("  %-22s %6.2f %7.2f" % (cmd, calls / N, usec / N))
 
     ats, lat, seen, dups, bad = [], [], set(), 0, 0
     for name in sorted(os.listdir(outbox)):

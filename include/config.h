@@ -9,9 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "duration.h"
 #include "err.h"
 #include "quiet_hours.h"
-#include "validate.h"
 
 #define CONFIG_STR_MAX 512
 #define CONFIG_OFFSETS_MAX 32	/* as many as a job may give (job_parse.c) */
@@ -133,6 +133,11 @@ void config_defaults(struct config *cfg);
 /* Loads path over the defaults. Returns 0, or -1 with err like
  * "pregon.conf:41: [retry] max_attempts: must be 1..100, got 0". */
 int config_load(struct config *cfg, const char *path, struct err *err);
+
+/* Checks the [mqtt] section as a whole (url, TLS files given together,
+ * topics well formed). Called by config_load; err reads
+ * "PATH: [mqtt] KEY: problem". */
+int config_check_mqtt(const struct config *cfg, const char *path, struct err *err);
 
 /* Parses "250ms", "2s", "5m", "1h", "7d", or a bare number of seconds
  * (fraction allowed) into milliseconds. */

@@ -89,17 +89,14 @@ struct engine {
 	uint64_t quiet_held;	/* ready entries held for quiet hours, not claimed */
 	struct engine_quiet quiet[ENGINE_QUIET_CACHE];
 	unsigned quiet_next;
-	/* Told when a message claimed at intake is finished with, so intake
-	 * stops treating its job entry as held. */
-	void (*on_entry_released)(void *data, const char *entry);
-	void *release_data;
 };
 
-/* http: the HTTP client the adapters share (may be NULL when no adapter
- * needs one). */
+/* templates: the daemon's current set, read at each send (SIGHUP swaps
+ * it). http: the HTTP client the adapters share (may be NULL when no
+ * adapter needs one). */
 int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
-		struct store *store, struct rconn *reader, struct http_client *http,
-		struct err *err);
+		struct store *store, struct rconn *reader, struct templates *const *templates,
+		struct http_client *http, struct err *err);
 void engine_kick(struct engine *e);
 void engine_reader_state(struct engine *e, bool up);
 void engine_store_state(struct engine *e, bool ready);
@@ -119,10 +116,16 @@ void engine_set_urgent_hold(struct engine *e, bool hold);
  * (counted as held, so the ready readers leave it alone) into room[]. */
 void engine_reserve(struct engine *e, int max, int room[CHANNEL_COUNT]);
 void engine_unreserve(struct engine *e, const int room[CHANNEL_COUNT]);
-/* Sends a message the accept script claimed in reserved room. send is its
- * record: {'send', mid, to, payload, attempt, job, contact, urgent,
- * expires, channel, job entry}. Returns the channel or -1 (bad record). */
-int engine_start_claimed(struct engine *e, const redisReply *send);
+/* The fast path: sends now a message the accept script claimed in reserved
+ * room. send is its record: {'send', mid, to, payload, attempt, job,
+ * contact, urgent, expires, channel, job entry}. on_release(data, entry) is
+ * called once the message is finished with (its result written, or given
+ * up to be reclaimed), so the caller stops holding the job entry; it may
+ * run before this returns. Returns the channel, or -1 for a bad record
+ * (on_release is then not called). */
+typedef void (*engine_release_cb)(void *data, const char *entry);
+int engine_send_now(struct engine *e, const redisReply *send, engine_release_cb on_release,
+		    void *data);
 
 /* Retry delay for a temporary failure: base * 2^(attempt-1), capped at
  * max, with +-20% jitter, and never below the provider's retry_after. */

@@ -54,8 +54,12 @@ struct intake {
 	uint64_t urgent_early;		/* urgent alerts taken ahead of a backlog */
 };
 
+/* engine: where messages claimed at intake are sent (engine_send_now);
+ * expander: told when an alert is accepted (may be NULL); templates: the
+ * daemon's current set, to check court reminders' texts (may be NULL). */
 void intake_init(struct intake *in, uv_loop_t *loop, const struct config *cfg,
-		 struct store *store, struct rconn *reader, struct engine *engine);
+		 struct store *store, struct rconn *reader, struct engine *engine,
+		 struct expander *expander, struct templates *const *templates);
 /* Reads when both the reader and the store are ready. */
 void intake_kick(struct intake *in);
 void intake_reader_state(struct intake *in, bool up);

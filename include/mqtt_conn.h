@@ -44,22 +44,7 @@
 
 #include "config.h"
 #include "err.h"
-
-/* [mqtt] url, parsed: mqtt://host[:port] (1883) or mqtts://host[:port]
- * (8883); an IPv6 literal goes in brackets. */
-struct mqtt_url {
-	char host[256];
-	int port;
-	bool tls;
-};
-
-/* Returns 0, or -1 with err naming the problem (without the key). */
-int mqtt_url_parse(const char *url, struct mqtt_url *out, struct err *err);
-
-/* Checks the [mqtt] section as a whole (url, TLS files given together,
- * topics well formed). Called by config_load; err reads
- * "PATH: [mqtt] KEY: problem". */
-int mqtt_config_check(const struct config *cfg, const char *path, struct err *err);
+#include "mqtt_url.h"
 
 /* The client id [mqtt] client_id stands for: itself, or "pregon-" and the
  * host name when empty. */

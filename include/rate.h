@@ -37,6 +37,7 @@ struct rate_budget {
 	uv_timer_t timer;
 	void (*on_tokens)(void *data);	/* tokens came, or the wait ended */
 	void *data;
+	void (*on_closed)(struct rate_budget *b);
 	uint64_t requests, granted, waits;
 };
 
@@ -69,6 +70,7 @@ void rate_refund(struct rate_budget *b);
  * or -1 when it will not. */
 int64_t rate_wait_hint(const struct rate_budget *b);
 
-void rate_close(struct rate_budget *b, uv_close_cb closed);
+/* Stops the timer; closed(b) once it is closed (b may be freed then). */
+void rate_close(struct rate_budget *b, void (*closed)(struct rate_budget *b));
 
 #endif

@@ -22,8 +22,8 @@
 
 #include <stdint.h>
 
+#include "duration.h"
 #include "err.h"
-#include "validate.h"
 
 /* A civil (wall clock) time. */
 struct tz_wall {

@@ -1,4 +1,5 @@
-/* validate.h: checks for addresses, times and durations from outside.
+/* validate.h: checks for addresses, zones and times from outside
+ * (durations: duration.h, included here for the callers of both).
  *
  * Each returns 0 on success or -1 with err->msg describing the problem
  * WITHOUT a field name (the caller prefixes it), e.g.
@@ -9,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "duration.h"
 #include "err.h"
 
 #define PHONE_E164_MAX 16	/* '+' and 15 digits */
@@ -33,13 +35,6 @@ int tz_check(const char *name, struct err *err);
  * non-NULL for such a time: "time has no offset and no time zone").
  * Result in Unix milliseconds. */
 int time_parse_iso8601(const char *s, const char *tz, int64_t *ms, struct err *err);
-
-/* ISO-8601 duration: P[nY][nM][nW][nD][T[nH][nM][nS]], at least one part. */
-struct duration {
-	int years, months, weeks, days;
-	int hours, minutes, seconds;
-};
-int duration_parse_iso8601(const char *s, struct duration *d, struct err *err);
 
 /* A BCP 47 language tag of the shapes templates are kept in: language (2-3
  * letters), optional script (4 letters, "zh-Hant"), optional region (2

@@ -30,6 +30,7 @@
 #include "store.h"
 #include "templates.h"
 #include "tz.h"
+#include "util.h"
 
 #define PREGON_VERSION "0.1.0"
 
@@ -161,7 +162,7 @@ static void on_mqtt_intake_closed(struct mqtt_intake *in)
 
 static void on_engine_closed(struct engine *e)
 {
-	struct pregond *d = e->cfg == &daemon_state.cfg ? &daemon_state : NULL;
+	struct pregond *d = container_of(e, struct pregond, engine);
 
 	/* The adapters are closed: no request of theirs is out any more. */
 	http_client_close(d->http_client, on_http_client_closed, NULL);
@@ -471,16 +472,14 @@ int main(int argc, char **argv)
 	http_opts.max_total_connections = (long)d->cfg.sms_concurrency + d->cfg.email_concurrency +
 					  d->cfg.signal_concurrency;
 	if (http_client_new(&d->http_client, d->loop, &http_opts, &err) != 0 ||
-	    engine_init(&d->engine, d->loop, &d->cfg, &d->store, &d->ready_reader,
+	    engine_init(&d->engine, d->loop, &d->cfg, &d->store, &d->ready_reader, &d->templates,
 			d->http_client, &err) != 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}
-	d->engine.templates = &d->templates;
-	intake_init(&d->intake, d->loop, &d->cfg, &d->store, &d->jobs_reader, &d->engine);
-	d->intake.templates = &d->templates;
 	expander_init(&d->expander, d->loop, &d->cfg, &d->store, &d->engine);
-	d->intake.expander = &d->expander;
+	intake_init(&d->intake, d->loop, &d->cfg, &d->store, &d->jobs_reader, &d->engine,
+		    &d->expander, &d->templates);
 	/* Once, before any thread: the MQTT connect step runs in the pool. */
 	mosquitto_lib_init();
 	if (d->cfg.mqtt_url[0] != '\0' && start_mqtt(d, &err) != 0) {

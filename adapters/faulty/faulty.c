@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "adapter.h"
+#include "util.h"
 
 extern const struct adapter_ops outbox_adapter_ops;
 
@@ -140,7 +141,7 @@ static void faulty_reopen(struct adapter *a)
 
 static void on_outbox_closed(struct adapter *oa)
 {
-	struct faulty *f = (struct faulty *)((char *)oa - offsetof(struct faulty, outbox));
+	struct faulty *f = container_of(oa, struct faulty, outbox);
 	adapter_closed_cb closed = f->closed;
 	struct adapter *a = f->a;
 

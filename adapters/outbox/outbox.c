@@ -20,6 +20,7 @@
 #include "adapter.h"
 #include "clock.h"
 #include "log.h"
+#include "util.h"
 #include "validate.h"
 
 struct outbox_item {
@@ -34,9 +35,7 @@ struct outbox {
 	uv_file fd;
 	uv_fs_t write_req;
 	bool writing;
-	/* lines waiting for the next write */
-	char *buf;
-	size_t len, cap;
+	struct buf lines;		/* lines waiting for the next write */
 	struct outbox_item *queued, *queued_tail;
 	/* the lines of the write in progress */
 	char *wbuf;
@@ -150,13 +149,13 @@ static void on_write(uv_fs_t *req)
 		else
 			log_error("%s", err.msg);
 	}
-	if (o->len > 0)
+	if (o->lines.len > 0)
 		outbox_flush(o);
 	else if (o->closed != NULL) {
 		adapter_closed_cb closed = o->closed;
 
 		close(o->fd);
-		free(o->buf);
+		buf_free(&o->lines);
 		o->a->state = NULL;
 		closed(o->a);
 		free(o);
@@ -167,13 +166,11 @@ static void outbox_flush(struct outbox *o)
 {
 	uv_buf_t b;
 
-	if (o->writing || o->len == 0)
+	if (o->writing || o->lines.len == 0)
 		return;
-	o->wbuf = o->buf;
-	b = uv_buf_init(o->buf, (unsigned int)o->len);
+	b = uv_buf_init(o->lines.p, (unsigned int)o->lines.len);
+	o->wbuf = buf_take(&o->lines);
 	o->writing_items = o->queued;
-	o->buf = NULL;
-	o->len = o->cap = 0;
 	o->queued = o->queued_tail = NULL;
 	o->writing = true;
 	if (uv_fs_write(o->a->loop, &o->write_req, o->fd, &b, 1, -1, on_write) != 0) {
@@ -221,24 +218,14 @@ static int outbox_send(struct adapter *a, struct send_req *req, adapter_done_cb 
 		return -1;
 	}
 	n = strlen(text);
-	if (o->len + n + 1 > o->cap) {
-		size_t cap = o->cap ? o->cap : 4096;
-		char *nb;
-
-		while (cap < o->len + n + 1)
-			cap *= 2;
-		nb = realloc(o->buf, cap);
-		if (nb == NULL) {
-			free(text);
-			free(it);
-			return -1;
-		}
-		o->buf = nb;
-		o->cap = cap;
+	/* Room for the line and its newline first: a line is added whole. */
+	if (buf_reserve(&o->lines, n + 1) != 0) {
+		free(text);
+		free(it);
+		return -1;
 	}
-	memcpy(o->buf + o->len, text, n);
-	o->buf[o->len + n] = '\n';
-	o->len += n + 1;
+	buf_add(&o->lines, text, n);
+	buf_add(&o->lines, "\n", 1);
 	free(text);
 	it->req = req;
 	it->done = done;
@@ -276,12 +263,12 @@ static void outbox_close(struct adapter *a, adapter_closed_cb closed)
 	struct outbox *o = a->state;
 
 	o->closed = closed;
-	if (o->writing || o->len > 0) {
+	if (o->writing || o->lines.len > 0) {
 		outbox_flush(o);
 		return;		/* on_write finishes the close */
 	}
 	close(o->fd);
-	free(o->buf);
+	buf_free(&o->lines);
 	a->state = NULL;
 	free(o);
 	closed(a);

@@ -32,6 +32,7 @@
 #include "breaker.h"
 #include "http_client.h"
 #include "log.h"
+#include "util.h"
 #include "validate.h"
 
 /* Twilio's own limits: 1600 characters of Body, ValidityPeriod 1..36000 s. */
@@ -157,35 +158,6 @@ static int twilio_prepare(struct adapter *a, const struct send_req *req, struct 
 
 /* ---- the request ---- */
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 512;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (p == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
 /* application/x-www-form-urlencoded: every byte but the unreserved ones
  * escaped, which every decoder reads the same way. */
 static void form_field(struct buf *b, const char *name, const char *value)
@@ -194,7 +166,7 @@ static void form_field(struct buf *b, const char *name, const char *value)
 
 	if (b->len > 0)
 		buf_add(b, "&", 1);
-	buf_add(b, name, strlen(name));
+	buf_adds(b, name);
 	buf_add(b, "=", 1);
 	for (const unsigned char *v = (const unsigned char *)value; *v; v++) {
 		if (isalnum(*v) || *v == '-' || *v == '.' || *v == '_' || *v == '~') {
@@ -443,8 +415,8 @@ static int twilio_send(struct adapter *a, struct send_req *req, adapter_done_cb 
 			form_field(&form, "ValidityPeriod", v);
 		}
 	}
-	if (form.oom) {
-		free(form.p);
+	if (form.err != 0) {
+		buf_free(&form);
 		forget(s);
 		return -1;
 	}
@@ -465,7 +437,7 @@ static int twilio_send(struct adapter *a, struct send_req *req, adapter_done_cb 
 		.max_response_bytes = 64 * 1024,
 	};
 	rc = http_client_request(a->http, &hr, on_response, s, &s->call, &err);
-	free(form.p);
+	buf_free(&form);
 	if (rc != 0) {
 		log_error("sms: %s", err.msg);
 		forget(s);

@@ -14,7 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mqtt_conn.h"
+#include <mosquitto.h>
+
+#include "mqtt_url.h"
 #include "tz.h"
 
 enum config_type { CT_STR, CT_INT, CT_DURATION, CT_RATE, CT_BOOL, CT_DAYS };
@@ -367,7 +369,7 @@ int config_load(struct config *cfg, const char *path, struct err *err)
 			       path, rc);
 	if (cfg->retry_base_delay_ms > cfg->retry_max_delay_ms)
 		return err_set(err, "%s: [retry] base_delay must not exceed max_delay", path);
-	if (mqtt_config_check(cfg, path, err) != 0)
+	if (config_check_mqtt(cfg, path, err) != 0)
 		return -1;
 	{
 		struct err e;
@@ -379,6 +381,35 @@ int config_load(struct config *cfg, const char *path, struct err *err)
 	    strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error"))
 		return err_set(err, "%s: [log] level: must be debug, info, warn or error, got \"%.20s\"",
 			       path, cfg->log_level);
+	return 0;
+}
+
+int config_check_mqtt(const struct config *cfg, const char *path, struct err *err)
+{
+	struct mqtt_url u;
+	struct err e;
+
+	if (cfg->mqtt_url[0] == '\0')
+		return 0;
+	if (mqtt_url_parse(cfg->mqtt_url, &u, &e) != 0)
+		return err_set(err, "%s: [mqtt] url: %s", path, e.msg);
+	if (!u.tls && (cfg->mqtt_cafile[0] || cfg->mqtt_capath[0] || cfg->mqtt_certfile[0] ||
+		       cfg->mqtt_keyfile[0] || cfg->mqtt_tls_insecure))
+		return err_set(err, "%s: [mqtt] cafile, capath, certfile, keyfile, tls_insecure: "
+			       "TLS settings need an mqtts:// url (the connection would not be "
+			       "encrypted)", path);
+	if ((cfg->mqtt_certfile[0] != '\0') != (cfg->mqtt_keyfile[0] != '\0'))
+		return err_set(err, "%s: [mqtt] certfile and keyfile: give both or neither", path);
+	if (cfg->mqtt_password_file[0] && !cfg->mqtt_username[0])
+		return err_set(err, "%s: [mqtt] password_file: needs [mqtt] username", path);
+	if (cfg->mqtt_intake_topic[0] &&
+	    mosquitto_sub_topic_check(cfg->mqtt_intake_topic) != MOSQ_ERR_SUCCESS)
+		return err_set(err, "%s: [mqtt] intake_topic: not a valid MQTT topic filter: \"%.60s\"",
+			       path, cfg->mqtt_intake_topic);
+	if (cfg->mqtt_events_topic_prefix[0] == '\0' ||
+	    mosquitto_pub_topic_check(cfg->mqtt_events_topic_prefix) != MOSQ_ERR_SUCCESS)
+		return err_set(err, "%s: [mqtt] events_topic_prefix: must be a topic without "
+			       "wildcards, got \"%.60s\"", path, cfg->mqtt_events_topic_prefix);
 	return 0;
 }
 

@@ -8,59 +8,31 @@
 
 #include "histogram.h"
 #include "log.h"
+#include "util.h"
 
 static const char *const lane_label[LANE_COUNT] = { "urgent", "normal" };
 
-struct text {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
+/* Every line of /metrics goes through here: a failed append is kept in
+ * t->err and the whole answer dropped at the end. */
+static void put(struct buf *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(struct text *t, const char *fmt, ...)
+static void put(struct buf *t, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
-	if (t->oom)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->cap - t->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			t->oom = true;
-			return;
-		}
-		if (t->p && t->len + (size_t)n < t->cap) {
-			t->len += (size_t)n;
-			return;
-		}
-		size_t cap = t->cap ? t->cap * 2 : 8192;
-
-		while (cap < t->len + (size_t)n + 1)
-			cap *= 2;
-		char *p = realloc(t->p, cap);
-
-		if (p == NULL) {
-			t->oom = true;
-			return;
-		}
-		t->p = p;
-		t->cap = cap;
-	}
+	va_start(ap, fmt);
+	buf_vaddf(t, fmt, ap);
+	va_end(ap);
 }
 
-static void head(struct text *t, const char *name, const char *type, const char *help)
+static void head(struct buf *t, const char *name, const char *type, const char *help)
 {
 	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 char *metrics_render(const struct metrics *m)
 {
-	struct text t = { 0 };
+	struct buf t = { 0 };
 	const struct engine *e = m->engine;
 	struct http_server_stats hs = { 0 };
 
@@ -241,11 +213,11 @@ char *metrics_render(const struct metrics *m)
 		put(&t, "pregon_http_connections_open %llu\n",
 		    (unsigned long long)hs.connections_open);
 	}
-	if (t.oom) {
-		free(t.p);
+	if (t.err != 0) {
+		buf_free(&t);
 		return NULL;
 	}
-	return t.p;
+	return buf_take(&t);
 }
 
 static void on_metrics(struct http_exchange *x, const struct http_req *req, void *data)

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "redis_url.h"
+#include "util.h"
 
 int cli_fail(struct cli *c, int code, const char *fmt, ...)
 {
@@ -351,35 +352,25 @@ int cli_read_input(struct cli *c, const char *path, size_t max, const char *too_
 		   char **out, size_t *out_len)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	size_t cap = max + 1 < 65536 ? max + 1 : 65536, len = 0;
-	char *buf = NULL;
+	/* max + 1 bytes at most: one more than allowed says "too big". */
+	struct buf b = { .max = max + 1 };
 	int result = -1;
 
 	if (f == NULL)
 		return cli_fail(c, 1, "%s: %s", path, strerror(errno));
-	buf = malloc(cap);
-	if (buf == NULL) {
-		cli_fail(c, 1, "out of memory");
-		goto out;
-	}
 	for (;;) {
-		size_t n;
+		size_t want = b.max - b.len, n;
 
-		if (len == cap) {
-			char *nb;
-
-			if (cap > max)
-				break;	/* read max + 1 bytes: too big */
-			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-			nb = realloc(buf, cap);
-			if (nb == NULL) {
-				cli_fail(c, 1, "out of memory");
-				goto out;
-			}
-			buf = nb;
+		if (want == 0)
+			break;
+		if (want > 65536)
+			want = 65536;
+		if (buf_reserve(&b, want) != 0) {
+			cli_fail(c, 1, "out of memory");
+			goto out;
 		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
+		n = fread(b.p + b.len, 1, want, f);
+		buf_extend(&b, n);
 		if (n == 0) {
 			if (ferror(f)) {
 				cli_fail(c, 1, "%s: %s", path, strerror(errno));
@@ -388,16 +379,15 @@ int cli_read_input(struct cli *c, const char *path, size_t max, const char *too_
 			break;
 		}
 	}
-	if (len > max) {
+	if (b.len > max) {
 		cli_fail(c, 1, "%s (%zu bytes)", too_big, max);
 		goto out;
 	}
-	*out = buf;
-	*out_len = len;
-	buf = NULL;
+	*out_len = b.len;
+	*out = buf_take(&b);
 	result = 0;
 out:
-	free(buf);
+	buf_free(&b);
 	if (f != stdin)
 		fclose(f);
 	return result;

@@ -25,6 +25,7 @@
 
 #include "csv.h"
 #include "keys.h"
+#include "util.h"
 
 #define BATCH_CONTACTS 500		/* contacts per script call */
 #define BATCH_BYTES (1u << 20)		/* and at most this much payload */
@@ -774,35 +775,11 @@ done:
 
 /* ---- export ---- */
 
-/* A growing text buffer for the channels and lists cells. */
-struct cellbuf {
-	char *s;
-	size_t len, cap;
-};
-
-/* Appends n bytes and keeps the text NUL-terminated. */
-static int cellbuf_add(struct cellbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->len + n + 1) * 2;
-		char *p = realloc(b->s, cap);
-
-		if (p == NULL)
-			return -1;
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-	return 0;
-}
-
 struct export {
 	struct cli *c;
 	struct idset seen;	/* ids written: SSCAN may repeat one */
-	struct cellbuf channels, lists;
-	struct cellbuf guarded[COL_COUNT];	/* cells written as "'=..." */
+	struct buf channels, lists;	/* the cells, rewritten */
+	struct buf guarded[COL_COUNT];	/* cells written as "'=..." */
 	long long count;
 };
 
@@ -844,17 +821,17 @@ static int export_row(struct export *ex, const char *id, size_t id_len, const re
 			}
 	}
 	/* channels: stored comma-separated, written ';'-separated. */
-	ex->channels.len = 0;
-	if (cellbuf_add(&ex->channels, row[COL_CHANNELS], len[COL_CHANNELS]) != 0)
+	buf_reset(&ex->channels);
+	if (buf_add(&ex->channels, row[COL_CHANNELS], len[COL_CHANNELS]) != 0)
 		return -1;
 	for (i = 0; i < ex->channels.len; i++)
-		if (ex->channels.s[i] == ',')
-			ex->channels.s[i] = ';';
-	row[COL_CHANNELS] = ex->channels.s;
+		if (ex->channels.p[i] == ',')
+			ex->channels.p[i] = ';';
+	row[COL_CHANNELS] = ex->channels.p;
 
 	/* lists: stored as a JSON array, written ';'-separated. */
-	ex->lists.len = 0;
-	if (cellbuf_add(&ex->lists, "", 0) != 0)
+	buf_reset(&ex->lists);
+	if (buf_add(&ex->lists, "", 0) != 0)
 		return -1;
 	if (len[COL_LISTS] > 0) {
 		json_t *arr = json_loadb(row[COL_LISTS], len[COL_LISTS], 0, NULL), *v;
@@ -871,29 +848,29 @@ static int export_row(struct export *ex, const char *id, size_t id_len, const re
 			if (memchr(name, ';', n) != NULL)
 				export_warn(id, id_len, "a list name holds ';' and will not import "
 					    "back as one name");
-			if ((ex->lists.len > 0 && cellbuf_add(&ex->lists, ";", 1) != 0) ||
-			    cellbuf_add(&ex->lists, name, n) != 0) {
+			if ((ex->lists.len > 0 && buf_add(&ex->lists, ";", 1) != 0) ||
+			    buf_add(&ex->lists, name, n) != 0) {
 				json_decref(arr);
 				return -1;
 			}
 		}
 		json_decref(arr);
 	}
-	row[COL_LISTS] = ex->lists.s;
+	row[COL_LISTS] = ex->lists.p;
 	len[COL_LISTS] = ex->lists.len;
 	/* A cell a spreadsheet would run as a formula is written as text
 	 * ("'=..."; the import takes the quote off). Phone numbers are E.164,
 	 * digits after the '+': at worst a number, and a CRM reading the file
 	 * must get them as they are. */
 	for (k = 0; k < COL_COUNT; k++) {
-		struct cellbuf *g = &ex->guarded[k];
+		struct buf *g = &ex->guarded[k];
 
 		if (k == COL_PHONE || k == COL_SIGNAL || !csv_formula_risk(row[k], len[k]))
 			continue;
-		g->len = 0;
-		if (cellbuf_add(g, "'", 1) != 0 || cellbuf_add(g, row[k], len[k]) != 0)
+		buf_reset(g);
+		if (buf_add(g, "'", 1) != 0 || buf_add(g, row[k], len[k]) != 0)
 			return -1;
-		row[k] = g->s;
+		row[k] = g->p;
 		len[k] = g->len;
 	}
 	for (k = 0; k < COL_COUNT; k++)
@@ -1019,10 +996,10 @@ static int contacts_export(struct cli *c, const char *list)
 		fprintf(stderr, "pregon: warning: list \"%s\" has no members\n", clean);
 	}
 	idset_free(&ex.seen);
-	free(ex.channels.s);
-	free(ex.lists.s);
+	buf_free(&ex.channels);
+	buf_free(&ex.lists);
 	for (int k = 0; k < COL_COUNT; k++)
-		free(ex.guarded[k].s);
+		buf_free(&ex.guarded[k]);
 	if (rc == 1)	/* `pregon contacts export | head`: not an error */
 		return 0;
 	return rc;

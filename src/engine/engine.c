@@ -15,6 +15,7 @@
 #include "keys.h"
 #include "log.h"
 #include "quiet_hours.h"
+#include "util.h"
 
 static const char *const lane_names[LANE_COUNT + 1] = { "urgent", "normal", "job" };
 
@@ -27,6 +28,8 @@ struct engine_inflight {
 	struct send_req req;
 	struct send_result res;
 	uint64_t started_ns;	/* when the adapter got it; 0 if it never did */
+	engine_release_cb release;	/* a message sent at once: told when done */
+	void *release_data;
 	struct engine_inflight *next;
 	char strings[];		/* mid, to, body, subject, job, contact, html */
 };
@@ -53,8 +56,6 @@ static void maybe_drained(struct engine *e);
 static void on_retry_timer(uv_timer_t *t);
 static void on_tick_timer(uv_timer_t *t);
 static void on_read_retry(uv_timer_t *t);
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 int64_t engine_backoff_ms(const struct config *cfg, int attempt, int64_t retry_after_ms,
 			  unsigned int rand_value)
@@ -124,8 +125,8 @@ static void on_result(struct rconn *c, redisReply *r, void *data)
 		else
 			log_debug("msg=%s %s attempt=%d %s", f->req.message_id, channel_name(f->ch),
 				  f->req.attempt, verdict);
-		if (f->lane == LANE_JOB && e->on_entry_released)
-			e->on_entry_released(e->release_data, f->entry);
+		if (f->release != NULL)
+			f->release(f->release_data, f->entry);
 		release(e, f->ch, 1);
 		free(f);
 	}
@@ -303,7 +304,8 @@ void engine_unreserve(struct engine *e, const int room[CHANNEL_COUNT])
 	maybe_drained(e);
 }
 
-static void start_send(struct engine *e, const struct claim_item *it, const redisReply *r);
+static void start_send(struct engine *e, const struct claim_item *it, const redisReply *r,
+		       engine_release_cb on_release, void *release_data);
 
 static const char *reply_str(const redisReply *r, size_t i)
 {
@@ -402,7 +404,8 @@ static int64_t quiet_until(struct engine *e, const char *zone, bool urgent)
 	return open > now ? open : 0;
 }
 
-static void start_send(struct engine *e, const struct claim_item *it, const redisReply *r)
+static void start_send(struct engine *e, const struct claim_item *it, const redisReply *r,
+		       engine_release_cb on_release, void *release_data)
 {
 	/* r: a send record (LUA_SEND_..., lua_lib.h) */
 	struct composed c;
@@ -430,14 +433,16 @@ static void start_send(struct engine *e, const struct claim_item *it, const redi
 		/* Leave it pending: it is reclaimed after [jobs] reclaim_after. */
 		log_error("engine: out of memory holding a message");
 		composed_free(&c);
-		if (it->lane == LANE_JOB && e->on_entry_released)
-			e->on_entry_released(e->release_data, it->entry);
+		if (on_release != NULL)
+			on_release(release_data, it->entry);
 		release(e, it->ch, 1);
 		return;
 	}
 	f->e = e;
 	f->ch = it->ch;
 	f->lane = it->lane;
+	f->release = on_release;
+	f->release_data = release_data;
 	memcpy(f->entry, it->entry, sizeof(f->entry));
 	p = f->strings;
 	const char *copies[7];
@@ -499,7 +504,8 @@ static void start_send(struct engine *e, const struct claim_item *it, const redi
 	}
 }
 
-int engine_start_claimed(struct engine *e, const redisReply *send)
+int engine_send_now(struct engine *e, const redisReply *send, engine_release_cb on_release,
+		    void *data)
 {
 	struct claim_item it;
 	int ch;
@@ -512,7 +518,7 @@ int engine_start_claimed(struct engine *e, const redisReply *send)
 	it.lane = LANE_JOB;
 	snprintf(it.entry, sizeof(it.entry), "%s", reply_str(send, LUA_SEND_ENTRY));
 	e->fast_claims++;
-	start_send(e, &it, send);
+	start_send(e, &it, send, on_release, data);
 	return ch;
 }
 
@@ -539,7 +545,7 @@ static void on_claim(struct rconn *c, redisReply *r, void *data)
 		 * status sending now, and finishing them is part of the drain. */
 		if (x != NULL && x->type == REDIS_REPLY_ARRAY && x->elements == LUA_SEND_NFIELDS &&
 		    strcmp(reply_str(x, LUA_SEND_VERDICT), "send") == 0)
-			start_send(e, &b->items[i], x);
+			start_send(e, &b->items[i], x, NULL, NULL);
 		else
 			release(e, b->items[i].ch, 1);
 	}
@@ -1068,8 +1074,8 @@ static void on_rate_tokens(void *data)
 }
 
 int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
-		struct store *store, struct rconn *reader, struct http_client *http,
-		struct err *err)
+		struct store *store, struct rconn *reader, struct templates *const *templates,
+		struct http_client *http, struct err *err)
 {
 	const char *providers[CHANNEL_COUNT] = { cfg->sms_provider, cfg->email_provider,
 						 cfg->signal_provider };
@@ -1084,6 +1090,7 @@ int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
 	e->cfg = cfg;
 	e->store = store;
 	e->reader = reader;
+	e->templates = templates;
 	e->read_phase = READ_URGENT;
 	for (int c = 0; c < CHANNEL_COUNT; c++) {
 		struct engine_channel *ch = &e->ch[c];
@@ -1210,21 +1217,30 @@ void engine_stop(struct engine *e, void (*on_drained)(struct engine *e))
 	maybe_drained(e);
 }
 
-static void on_handle_closed(uv_handle_t *h)
+/* One more of the engine's handles, adapters and rate timers is closed. */
+static void closed_one(struct engine *e)
 {
-	struct engine *e = h->data;
-
 	if (--e->closing_handles == 0 && e->on_closed)
 		e->on_closed(e);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	closed_one(h->data);
 }
 
 static void on_adapter_closed(struct adapter *a)
 {
 	struct engine_channel *ch = container_of(a, struct engine_channel, adapter);
-	struct engine *e = container_of(ch - a->channel, struct engine, ch);
 
-	if (--e->closing_handles == 0 && e->on_closed)
-		e->on_closed(e);
+	closed_one(container_of(ch - a->channel, struct engine, ch));
+}
+
+static void on_rate_closed(struct rate_budget *b)
+{
+	struct engine_channel *ch = container_of(b, struct engine_channel, rate);
+
+	closed_one(container_of(ch - b->channel, struct engine, ch));
 }
 
 void engine_close(struct engine *e, void (*on_closed)(struct engine *e))
@@ -1248,10 +1264,8 @@ void engine_close(struct engine *e, void (*on_closed)(struct engine *e))
 	e->done_tail = NULL;
 	for (size_t i = 0; i < sizeof(handles) / sizeof(handles[0]); i++)
 		uv_close(handles[i], on_handle_closed);
-	for (int c = 0; c < e->rate_timers; c++) {
-		e->ch[c].rate.timer.data = e;	/* on_handle_closed's */
-		rate_close(&e->ch[c].rate, on_handle_closed);
-	}
+	for (int c = 0; c < e->rate_timers; c++)
+		rate_close(&e->ch[c].rate, on_rate_closed);
 	for (int c = 0; c < CHANNEL_COUNT; c++)
 		if (e->ch[c].open) {
 			e->ch[c].open = false;

@@ -137,7 +137,15 @@ int64_t rate_wait_hint(const struct rate_budget *b)
 	return b->wait_until_ms > now ? (int64_t)(b->wait_until_ms - now) : 0;
 }
 
-void rate_close(struct rate_budget *b, uv_close_cb closed)
+static void on_timer_closed(uv_handle_t *h)
 {
-	uv_close((uv_handle_t *)&b->timer, closed);
+	struct rate_budget *b = h->data;
+
+	b->on_closed(b);
+}
+
+void rate_close(struct rate_budget *b, void (*closed)(struct rate_budget *b))
+{
+	b->on_closed = closed;
+	uv_close((uv_handle_t *)&b->timer, on_timer_closed);
 }

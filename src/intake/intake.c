@@ -549,7 +549,7 @@ static void on_accept(struct rconn *c, redisReply *r, void *data)
 			/* Held before the send starts: done may come back at once. */
 			if (held_add(in, x->element[LUA_SEND_ENTRY]->str) != 0)
 				log_error("intake: out of memory tracking a held entry");
-			ch = engine_start_claimed(in->engine, x);
+			ch = engine_send_now(in->engine, x, on_entry_released, in);
 			if (ch >= 0 && b->room[ch] > 0)
 				b->room[ch]--;
 		}
@@ -881,7 +881,8 @@ static void on_claim_timer(uv_timer_t *t)
 }
 
 void intake_init(struct intake *in, uv_loop_t *loop, const struct config *cfg,
-		 struct store *store, struct rconn *reader, struct engine *engine)
+		 struct store *store, struct rconn *reader, struct engine *engine,
+		 struct expander *expander, struct templates *const *templates)
 {
 	uint64_t every;
 
@@ -891,8 +892,8 @@ void intake_init(struct intake *in, uv_loop_t *loop, const struct config *cfg,
 	in->store = store;
 	in->reader = reader;
 	in->engine = engine;
-	engine->on_entry_released = on_entry_released;
-	engine->release_data = in;
+	in->expander = expander;
+	in->templates = templates;
 	pending_restart(in);
 	snprintf(in->claim_cursor, sizeof(in->claim_cursor), "0-0");
 	store_key(store, in->stream, sizeof(in->stream), "jobs");

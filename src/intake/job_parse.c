@@ -34,7 +34,7 @@
 #include <strings.h>
 
 #include "validate.h"
-#include "validate_quote.h"
+#include "quote.h"
 
 const struct job_limits job_limits_default = {
 	.max_bytes = 65536,
@@ -160,7 +160,7 @@ static const char *path_key(char out[PATH_LEN], const char *base, const char *ke
 {
 	char k[64];
 
-	validate_escape(k, sizeof(k), key);
+	quote_escape(k, sizeof(k), key);
 	out[0] = '\0';
 	if (base != NULL && base[0] != '\0') {
 		path_append(out, base);
@@ -346,9 +346,9 @@ static int check_line(struct parse *ps, const char *path, const char *s,
 static int fail_quoted(struct parse *ps, const char *path, const char *what,
 		       const char *value)
 {
-	char q[VALIDATE_QUOTE_MAX];
+	char q[QUOTE_MAX];
 
-	validate_quote(q, sizeof(q), value);
+	quote_value(q, sizeof(q), value);
 	return fail(ps->err, path, "%s %s", what, q);
 }
 
@@ -949,7 +949,7 @@ int job_parse(const char *buf, size_t len, const struct job_limits *limits,
 	struct parse ps = { limits != NULL ? limits : &job_limits_default, err };
 	json_error_t jerr;
 	const char *id, *kind;
-	char text[VALIDATE_QUOTE_MAX];
+	char text[QUOTE_MAX];
 	int k;
 
 	memset(job, 0, sizeof(*job));
@@ -960,7 +960,7 @@ int job_parse(const char *buf, size_t len, const struct job_limits *limits,
 	job->doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (job->doc == NULL) {
 		/* jansson echoes the input near the error; escape it. */
-		validate_escape(text, sizeof(text), jerr.text);
+		quote_escape(text, sizeof(text), jerr.text);
 		return err_set(err, "job: not valid JSON: %s at line %d column %d",
 			       text, jerr.line, jerr.column);
 	}

@@ -1,4 +1,4 @@
-/* validate.c: addresses, zones, times and durations from outside.
+/* validate.c: addresses, zones and times from outside.
  *
  * Every function here judges one value and says what is wrong with it
  * without naming the field; job_parse.c and the config code add the field.
@@ -10,147 +10,14 @@
 #include <string.h>
 
 #include "tz.h"
-#include "validate_quote.h"
-
-/* ---- quoting outside text in messages --------------------------------- */
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if the bytes there
- * are not one (RFC 3629 section 4: no overlongs, no surrogates, <= U+10FFFF). */
-static int utf8_seq_len(const unsigned char *s)
-{
-	unsigned char c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80;
-		unsigned char hi = c == 0xed ? 0x9f : 0xbf;
-
-		if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80)
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		unsigned char lo = c == 0xf0 ? 0x90 : 0x80;
-		unsigned char hi = c == 0xf4 ? 0x8f : 0xbf;
-
-		if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80 ||
-		    (s[3] & 0xc0) != 0x80)
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
-/* Escaped form of the character at s into rep (up to 7 bytes + NUL);
- * returns how many input bytes it covers. Quotes and backslashes only need
- * escaping inside quotes. */
-static size_t escape_one(const unsigned char *s, char rep[8], int quoted)
-{
-	int n = utf8_seq_len(s);
-
-	if (n == 0) {
-		snprintf(rep, 8, "\\x%02x", s[0]);
-		return 1;
-	}
-	if (n == 1) {
-		switch (quoted ? s[0] : 0) {
-		case '"': memcpy(rep, "\\\"", 3); return 1;
-		case '\\': memcpy(rep, "\\\\", 3); return 1;
-		default: break;
-		}
-		switch (s[0]) {
-		case '\n': memcpy(rep, "\\n", 3); break;
-		case '\r': memcpy(rep, "\\r", 3); break;
-		case '\t': memcpy(rep, "\\t", 3); break;
-		default:
-			if (s[0] < 0x20 || s[0] == 0x7f)
-				snprintf(rep, 8, "\\x%02x", s[0]);
-			else {
-				rep[0] = (char)s[0];
-				rep[1] = '\0';
-			}
-		}
-		return 1;
-	}
-	if (n == 2 && s[0] == 0xc2 && s[1] <= 0x9f) {
-		/* C1 control (U+0080..U+009F): invisible and terminal-hostile. */
-		snprintf(rep, 8, "\\u%04x", (unsigned)s[1]);
-		return 2;
-	}
-	memcpy(rep, s, (size_t)n);
-	rep[n] = '\0';
-	return (size_t)n;
-}
-
-static void quote_core(char *out, size_t out_size, const char *in, int quoted,
-		       size_t max_chars)
-{
-	const unsigned char *s = (const unsigned char *)in;
-	size_t used = 0, chars = 0;
-	/* Room kept back for the closing quote, "..." and the NUL. */
-	size_t tail = quoted ? 5 : 1;
-	int cut = 0;
-
-	if (out_size == 0)
-		return;
-	if (in == NULL) {
-		snprintf(out, out_size, "(null)");
-		return;
-	}
-	if (out_size < tail + 1) {
-		out[0] = '\0';
-		return;
-	}
-	if (quoted)
-		out[used++] = '"';
-	while (*s != '\0') {
-		char rep[8];
-		size_t step, len;
-
-		if (chars == max_chars) {
-			cut = 1;
-			break;
-		}
-		step = escape_one(s, rep, quoted);
-		len = strlen(rep);
-		if (used + len + tail > out_size) {
-			cut = 1;
-			break;
-		}
-		memcpy(out + used, rep, len);
-		used += len;
-		s += step;
-		chars++;
-	}
-	if (quoted) {
-		out[used++] = '"';
-		if (cut) {
-			memcpy(out + used, "...", 3);
-			used += 3;
-		}
-	}
-	out[used] = '\0';
-}
-
-void validate_quote(char *out, size_t out_size, const char *in)
-{
-	quote_core(out, out_size, in, 1, VALIDATE_QUOTE_CHARS);
-}
-
-void validate_escape(char *out, size_t out_size, const char *in)
-{
-	quote_core(out, out_size, in, 0, (size_t)-1);
-}
+#include "quote.h"
 
 /* "what value", the value quoted: `not an E.164 number: "323-555"`. */
 static int fail_quoted(struct err *err, const char *what, const char *value)
 {
-	char q[VALIDATE_QUOTE_MAX];
+	char q[QUOTE_MAX];
 
-	validate_quote(q, sizeof(q), value);
+	quote_value(q, sizeof(q), value);
 	return err_set(err, "%s %s", what, q);
 }
 
@@ -363,9 +230,9 @@ static int take_char(const char **p, char c)
 
 static int time_range_fail(struct err *err, const char *s, const char *what)
 {
-	char q[VALIDATE_QUOTE_MAX];
+	char q[QUOTE_MAX];
 
-	validate_quote(q, sizeof(q), s);
+	quote_value(q, sizeof(q), s);
 	return err_set(err, "not an ISO-8601 time: %s (%s)", q, what);
 }
 
@@ -449,72 +316,6 @@ int time_parse_iso8601(const char *s, const char *tz, int64_t *ms, struct err *e
 	*ms = ((tz_days_from_civil(w.year, w.month, w.day) * 86400 +
 		w.hour * 3600 + w.minute * 60 + w.second) -
 	       (int64_t)off_sign * (off_h * 3600 + off_m * 60)) * 1000 + w.msec;
-	return 0;
-}
-
-/* ---- durations -------------------------------------------------------- */
-
-#define DURATION_DIGITS_MAX 6	/* 999999 of any unit: more is a mistake */
-
-/* ISO 8601-1 4.4.3.2 format with designators, integers only: P1W2D,
- * PT3H, P1DT12H. Each designator at most once and in order; "P", "PT"
- * and "P1DT" are refused; no sign, no fractions. */
-int duration_parse_iso8601(const char *s, struct duration *d, struct err *err)
-{
-	static const char date_units[] = "YMWD";
-	static const char time_units[] = "HMS";
-	const char *p;
-	int last = -1, parts = 0, time_parts = 0, in_time = 0;
-
-	memset(d, 0, sizeof(*d));
-	if (s == NULL || s[0] != 'P')
-		return fail_quoted(err, "not an ISO-8601 duration:", s);
-	for (p = s + 1; *p != '\0';) {
-		const char *unit;
-		int value = 0, nd = 0, slot;
-
-		if (*p == 'T') {
-			if (in_time)
-				return fail_quoted(err, "not an ISO-8601 duration:", s);
-			in_time = 1;
-			p++;
-			continue;
-		}
-		while (is_digit(*p)) {
-			if (++nd > DURATION_DIGITS_MAX) {
-				char q[VALIDATE_QUOTE_MAX];
-
-				validate_quote(q, sizeof(q), s);
-				return err_set(err, "not an ISO-8601 duration: %s (number too large)", q);
-			}
-			value = value * 10 + (*p - '0');
-			p++;
-		}
-		if (nd == 0 || *p == '\0')
-			return fail_quoted(err, "not an ISO-8601 duration:", s);
-		unit = strchr(in_time ? time_units : date_units, *p);
-		if (unit == NULL)
-			return fail_quoted(err, "not an ISO-8601 duration:", s);
-		slot = (int)(unit - (in_time ? time_units : date_units)) + (in_time ? 4 : 0);
-		if (slot <= last)
-			return fail_quoted(err, "not an ISO-8601 duration:", s);
-		last = slot;
-		switch (slot) {
-		case 0: d->years = value; break;
-		case 1: d->months = value; break;
-		case 2: d->weeks = value; break;
-		case 3: d->days = value; break;
-		case 4: d->hours = value; break;
-		case 5: d->minutes = value; break;
-		default: d->seconds = value; break;
-		}
-		parts++;
-		if (in_time)
-			time_parts++;
-		p++;
-	}
-	if (parts == 0 || (in_time && time_parts == 0))
-		return fail_quoted(err, "not an ISO-8601 duration:", s);
 	return 0;
 }
 

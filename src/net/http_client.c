@@ -5,6 +5,7 @@
  * the mapping of libcurl's codes to enum http_error. */
 #include "http_client.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "curl_loop.h"
+#include "util.h"
 
 #define DEFAULT_HOST_CONNS	32
 #define DEFAULT_TOTAL_CONNS	256
@@ -56,8 +58,7 @@ struct http_call {
 	void *data;
 	uint64_t start_ns;
 	int cancelled;			/* http_call_cancel() was called */
-	char *body;			/* response, NUL-terminated */
-	size_t body_len, body_cap, body_max;
+	struct buf body;		/* the response, up to max_response_bytes */
 	int too_big;
 	int64_t retry_after_ms;
 	char errbuf[CURL_ERROR_SIZE];
@@ -182,30 +183,12 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userp)
 {
 	struct http_call *call = userp;
 	size_t n = size * nmemb;
+	int rc = buf_add(&call->body, ptr, n);
 
-	if (n > call->body_max - call->body_len) {
-		/* Returning short makes libcurl stop with CURLE_WRITE_ERROR. */
+	/* Returning short makes libcurl stop with CURLE_WRITE_ERROR. */
+	if (rc == -E2BIG)
 		call->too_big = 1;
-		return 0;
-	}
-	if (call->body_len + n + 1 > call->body_cap) {
-		size_t cap = call->body_cap ? call->body_cap : 4096;
-		char *p;
-
-		while (cap < call->body_len + n + 1)
-			cap *= 2;
-		if (cap > call->body_max + 1)
-			cap = call->body_max + 1;
-		p = realloc(call->body, cap);
-		if (p == NULL)
-			return 0;
-		call->body = p;
-		call->body_cap = cap;
-	}
-	memcpy(call->body + call->body_len, ptr, n);
-	call->body_len += n;
-	call->body[call->body_len] = '\0';
-	return n;
+	return rc == 0 ? n : 0;
 }
 
 /* ---- calls ---- */
@@ -215,7 +198,7 @@ static void call_free(struct http_call *call)
 	if (call->easy != NULL)
 		curl_easy_cleanup(call->easy);
 	curl_slist_free_all(call->headers);
-	free(call->body);
+	buf_free(&call->body);
 	free(call);
 }
 
@@ -254,15 +237,15 @@ static void on_call_done(void *data, CURL *easy, CURLcode rc)
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &res.status);
 		curl_easy_getinfo(easy, CURLINFO_CONTENT_TYPE, &ct);
 		res.content_type = ct;
-		if (call->body != NULL)
-			res.body = call->body;
-		res.body_len = call->body_len;
+		if (call->body.p != NULL)
+			res.body = call->body.p;
+		res.body_len = call->body.len;
 		res.retry_after_ms = call->retry_after_ms;
 	} else if (res.error == HTTP_ERR_CANCELLED) {
 		snprintf(res.error_text, sizeof(res.error_text), "cancelled");
 	} else if (res.error == HTTP_ERR_TOO_BIG) {
 		snprintf(res.error_text, sizeof(res.error_text),
-			 "response body over %zu bytes", call->body_max);
+			 "response body over %zu bytes", call->body.max);
 	} else {
 		snprintf(res.error_text, sizeof(res.error_text), "%s",
 			 call->errbuf[0] != '\0' ? call->errbuf : curl_easy_strerror(rc));
@@ -475,7 +458,7 @@ int http_client_request(struct http_client *c, const struct http_request *req,
 	call->done = done;
 	call->data = data;
 	call->retry_after_ms = -1;
-	call->body_max = req->max_response_bytes ? req->max_response_bytes : DEFAULT_MAX_RESPONSE;
+	call->body.max = req->max_response_bytes ? req->max_response_bytes : DEFAULT_MAX_RESPONSE;
 	call->easy = curl_easy_init();
 	if (call->easy == NULL) {
 		call_free(call);

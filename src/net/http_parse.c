@@ -11,6 +11,7 @@
  * in the callbacks. */
 #include "http_parse.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <http_parser.h>
 
 #include "form.h"
+#include "util.h"
 
 struct hdr_off {
 	size_t name, value;	/* offsets into buf */
@@ -32,16 +34,14 @@ struct http_parse {
 	const char *error_name;
 
 	/* The request being assembled. */
-	char *buf;			/* url, then names and values, NUL-separated */
-	size_t len, cap;
+	struct buf buf;			/* url, then names and values, NUL-separated */
 	size_t url_len;			/* the url is at offset 0 */
 	struct hdr_off *hoff;
 	size_t n_headers, hoff_cap;
 	bool in_value;			/* last callback was on_header_value */
 	size_t head_bytes;		/* bytes fed since the request began */
 	size_t trailer_bytes;
-	char *body;
-	size_t body_len, body_cap;
+	struct buf body;		/* up to lim.max_body_bytes */
 	bool keep_alive, want_continue;
 	int minor;
 
@@ -61,39 +61,20 @@ static int fail(struct http_parse *p, int status, const char *name)
 
 /* Appends to buf, which holds at most the header allowance plus a few NULs
  * and the decoded path and query (each no longer than the url). */
-static int buf_reserve(struct http_parse *p, size_t n)
+static int req_add(struct http_parse *p, const char *s, size_t n)
 {
-	if (p->len + n + 1 > p->cap) {
-		size_t cap = p->cap ? p->cap : 512;
-		char *nb;
-
-		while (cap < p->len + n + 1)
-			cap *= 2;
-		nb = realloc(p->buf, cap);
-		if (nb == NULL)
-			return fail(p, 500, "out of memory");
-		p->buf = nb;
-		p->cap = cap;
-	}
+	if (buf_add(&p->buf, s, n) != 0)
+		return fail(p, 500, "out of memory");
 	return 0;
 }
 
-static int buf_add(struct http_parse *p, const char *s, size_t n)
+/* Appends buf[off..off+n), which req_add() cannot do: it may move buf. */
+static int req_add_self(struct http_parse *p, size_t off, size_t n)
 {
-	if (buf_reserve(p, n) < 0)
-		return -1;
-	memcpy(p->buf + p->len, s, n);
-	p->len += n;
-	return 0;
-}
-
-/* Appends buf[off..off+n), which buf_add() cannot do: it may move buf. */
-static int buf_add_self(struct http_parse *p, size_t off, size_t n)
-{
-	if (buf_reserve(p, n) < 0)
-		return -1;
-	memcpy(p->buf + p->len, p->buf + off, n);
-	p->len += n;
+	if (buf_reserve(&p->buf, n) != 0)
+		return fail(p, 500, "out of memory");
+	memcpy(p->buf.p + p->buf.len, p->buf.p + off, n);
+	buf_extend(&p->buf, n);
 	return 0;
 }
 
@@ -110,7 +91,7 @@ static int on_url(http_parser *hp, const char *at, size_t n)
 	struct http_parse *p = hp->data;
 
 	p->url_len += n;
-	return buf_add(p, at, n);
+	return req_add(p, at, n);
 }
 
 static int on_header_field(http_parser *hp, const char *at, size_t n)
@@ -137,14 +118,14 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
 			p->hoff = nh;
 			p->hoff_cap = cap;
 		}
-		if (buf_add(p, "", 1) < 0)	/* ends the url or the last value */
+		if (req_add(p, "", 1) < 0)	/* ends the url or the last value */
 			return -1;
-		p->hoff[p->n_headers].name = p->len;
-		p->hoff[p->n_headers].value = p->len;
+		p->hoff[p->n_headers].name = p->buf.len;
+		p->hoff[p->n_headers].value = p->buf.len;
 		p->n_headers++;
 		p->in_value = false;
 	}
-	return buf_add(p, at, n);
+	return req_add(p, at, n);
 }
 
 static int on_header_value(http_parser *hp, const char *at, size_t n)
@@ -158,12 +139,12 @@ static int on_header_value(http_parser *hp, const char *at, size_t n)
 		return 0;
 	}
 	if (!p->in_value) {
-		if (buf_add(p, "", 1) < 0)	/* ends the name */
+		if (req_add(p, "", 1) < 0)	/* ends the name */
 			return -1;
-		p->hoff[p->n_headers - 1].value = p->len;
+		p->hoff[p->n_headers - 1].value = p->buf.len;
 		p->in_value = true;
 	}
-	return buf_add(p, at, n);
+	return req_add(p, at, n);
 }
 
 static bool ieq(const char *a, const char *b)
@@ -176,7 +157,7 @@ static bool ieq(const char *a, const char *b)
 static int split_target(struct http_parse *p, size_t *path_at, size_t *query_at)
 {
 	struct http_parser_url u;
-	const char *url = p->buf;
+	const char *url = p->buf.p;
 	long n;
 
 	if (memchr(url, '\0', p->url_len) != NULL)
@@ -184,35 +165,35 @@ static int split_target(struct http_parse *p, size_t *path_at, size_t *query_at)
 	http_parser_url_init(&u);
 	if (http_parser_parse_url(url, p->url_len, p->parser.method == HTTP_CONNECT, &u) != 0)
 		return fail(p, 400, "invalid target");
-	if (buf_add(p, "", 1) < 0)
+	if (req_add(p, "", 1) < 0)
 		return -1;
-	*path_at = p->len;
+	*path_at = p->buf.len;
 	if (u.field_set & (1 << UF_PATH)) {
 		size_t off = u.field_data[UF_PATH].off, len = u.field_data[UF_PATH].len;
 
 		/* origin-form or absolute-form; "*" and the like are not
 		 * paths pregon serves (RFC 9112 3.2). */
-		if (len == 0 || p->buf[off] != '/')
+		if (len == 0 || p->buf.p[off] != '/')
 			return fail(p, 400, "target is not a path");
 
 		/* Decoded in place in a copy at the end: the target stays. */
-		if (buf_add_self(p, off, len) < 0)
+		if (req_add_self(p, off, len) < 0)
 			return -1;
-		n = form_unescape(p->buf + *path_at, p->buf + *path_at, len, 0);
+		n = form_unescape(p->buf.p + *path_at, p->buf.p + *path_at, len, 0);
 		if (n < 0)
 			return fail(p, 400, "bad percent escape in path");
-		if (memchr(p->buf + *path_at, '\0', (size_t)n) != NULL)
+		if (memchr(p->buf.p + *path_at, '\0', (size_t)n) != NULL)
 			return fail(p, 400, "%00 in path");
-		p->len = *path_at + (size_t)n;
+		p->buf.len = *path_at + (size_t)n;	/* the NUL follows */
 	}
-	if (buf_add(p, "", 1) < 0)
+	if (req_add(p, "", 1) < 0)
 		return -1;
-	*query_at = p->len;
+	*query_at = p->buf.len;
 	if (u.field_set & (1 << UF_QUERY)) {
-		if (buf_add_self(p, u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len) < 0)
+		if (req_add_self(p, u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len) < 0)
 			return -1;
 	}
-	return buf_add(p, "", 1);
+	return req_add(p, "", 1);
 }
 
 /* Trailing spaces and tabs of a value (http-parser drops the leading ones). */
@@ -233,9 +214,9 @@ static int on_headers_complete(http_parser *hp)
 	/* HTTP/0.9 ("GET /path" alone) and anything but 1.x: refused. */
 	if (hp->http_major != 1)
 		return fail(p, 400, "not HTTP/1.x");
-	if (p->n_headers == 0 && buf_add(p, "", 1) < 0)	/* ends the url */
+	if (p->n_headers == 0 && req_add(p, "", 1) < 0)	/* ends the url */
 		return -1;
-	if (p->n_headers > 0 && buf_add(p, "", 1) < 0)	/* ends the last value */
+	if (p->n_headers > 0 && req_add(p, "", 1) < 0)	/* ends the last value */
 		return -1;
 	if (split_target(p, &path_at, &query_at) < 0)
 		return -1;
@@ -244,14 +225,14 @@ static int on_headers_complete(http_parser *hp)
 		return fail(p, 500, "out of memory");
 	/* buf no longer grows: pointers are stable from here. */
 	for (i = 0; i < p->n_headers; i++) {
-		p->fields[i].name = p->buf + p->hoff[i].name;
-		p->fields[i].value = p->buf + p->hoff[i].value;
-		trim_value(p->buf + p->hoff[i].value);
+		p->fields[i].name = p->buf.p + p->hoff[i].name;
+		p->fields[i].value = p->buf.p + p->hoff[i].value;
+		trim_value(p->buf.p + p->hoff[i].value);
 	}
 	p->req.method = http_method_str((enum http_method)hp->method);
-	p->req.target = p->buf;
-	p->req.path = p->buf + path_at;
-	p->req.query = p->buf + query_at;
+	p->req.target = p->buf.p;
+	p->req.path = p->buf.p + path_at;
+	p->req.query = p->buf.p + query_at;
 	p->req.headers = p->fields;
 	p->req.n_headers = p->n_headers;
 	p->minor = hp->http_minor;
@@ -262,9 +243,7 @@ static int on_headers_complete(http_parser *hp)
 		/* Refused before a byte of it is read (RFC 9110 15.5.14). */
 		if (hp->content_length > p->lim.max_body_bytes)
 			return fail(p, 413, "content-length over the limit");
-		p->body_cap = (size_t)hp->content_length + 1;
-		p->body = malloc(p->body_cap);
-		if (p->body == NULL)
+		if (buf_reserve(&p->body, (size_t)hp->content_length) != 0)
 			return fail(p, 500, "out of memory");
 	}
 	if (has_body && hp->http_major == 1 && hp->http_minor >= 1) {
@@ -279,25 +258,12 @@ static int on_headers_complete(http_parser *hp)
 static int on_body(http_parser *hp, const char *at, size_t n)
 {
 	struct http_parse *p = hp->data;
+	int rc = buf_add(&p->body, at, n);
 
-	if (n > p->lim.max_body_bytes - p->body_len)
+	if (rc == -E2BIG)
 		return fail(p, 413, "body over the limit");
-	if (p->body_len + n + 1 > p->body_cap) {
-		size_t cap = p->body_cap ? p->body_cap : 4096;
-		char *nb;
-
-		while (cap < p->body_len + n + 1)
-			cap *= 2;
-		if (cap > p->lim.max_body_bytes + 1)
-			cap = p->lim.max_body_bytes + 1;
-		nb = realloc(p->body, cap);
-		if (nb == NULL)
-			return fail(p, 500, "out of memory");
-		p->body = nb;
-		p->body_cap = cap;
-	}
-	memcpy(p->body + p->body_len, at, n);
-	p->body_len += n;
+	if (rc != 0)
+		return fail(p, 500, "out of memory");
 	return 0;
 }
 
@@ -305,10 +271,8 @@ static int on_message_complete(http_parser *hp)
 {
 	struct http_parse *p = hp->data;
 
-	p->req.body = p->body != NULL ? p->body : "";
-	if (p->body != NULL)
-		p->body[p->body_len] = '\0';
-	p->req.body_len = p->body_len;
+	p->req.body = p->body.p != NULL ? p->body.p : "";
+	p->req.body_len = p->body.len;
 	p->keep_alive = http_should_keep_alive(hp) && !hp->upgrade &&
 			!(hp->flags & F_UPGRADE);
 	p->phase = HTTP_PARSE_DONE;
@@ -334,6 +298,7 @@ struct http_parse *http_parse_new(const struct http_server_limits *lim)
 	if (p == NULL)
 		return NULL;
 	http_parse__limits(&p->lim, lim);
+	p->body.max = p->lim.max_body_bytes;
 	http_parser_init(&p->parser, HTTP_REQUEST);
 	p->parser.data = p;
 	return p;
@@ -342,11 +307,9 @@ struct http_parse *http_parse_new(const struct http_server_limits *lim)
 static void clear_request(struct http_parse *p)
 {
 	free(p->fields);
-	free(p->body);
+	buf_free(&p->body);
 	p->fields = NULL;
-	p->body = NULL;
-	p->body_len = p->body_cap = 0;
-	p->len = 0;
+	buf_reset(&p->buf);
 	p->url_len = 0;
 	p->n_headers = 0;
 	p->in_value = false;
@@ -475,7 +438,7 @@ void http_parse_free(struct http_parse *p)
 	if (p == NULL)
 		return;
 	clear_request(p);
-	free(p->buf);
+	buf_free(&p->buf);
 	free(p->hoff);
 	free(p);
 }

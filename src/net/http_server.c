@@ -36,11 +36,8 @@
 
 #include "http_parse.h"
 #include "log.h"
+#include "util.h"
 
-#ifndef container_of
-#define container_of(ptr, type, member) \
-	((type *)((char *)(ptr) - offsetof(type, member)))
-#endif
 
 #define READ_BUF_SIZE (64 * 1024)
 /* A stream whose reader falls this far behind is dropped (dashboard SSE). */
@@ -160,52 +157,6 @@ static const char *reason(int status)
 	}
 }
 
-/* A growing string for response heads; oom sticks. */
-struct sb {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_addf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_addf(struct sb *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->oom)
-		return;
-	for (;;) {
-		size_t room = b->cap - b->len;
-
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = true;
-			return;
-		}
-		if ((size_t)n < room) {
-			b->len += (size_t)n;
-			return;
-		}
-		{
-			size_t cap = b->cap ? b->cap * 2 : 512;
-			char *np;
-
-			while (cap < b->len + (size_t)n + 1)
-				cap *= 2;
-			np = realloc(b->p, cap);
-			if (np == NULL) {
-				b->oom = true;
-				return;
-			}
-			b->p = np;
-			b->cap = cap;
-		}
-	}
-}
-
 static void on_shutdown(uv_shutdown_t *req, int status)
 {
 	(void)req;	/* the linger timer or EOF ends the connection */
@@ -313,7 +264,7 @@ static void conn_respond(struct conn *c, int status, const char *ctype,
 			 bool keep_alive, int minor, bool head)
 {
 	struct http_server *s = c->s;
-	struct sb b = { 0 };
+	struct buf b = { 0 };	/* the answer's head; a failure is kept in b.err */
 	bool no_body = status < 200 || status == 204 || status == 304;
 	size_t i;
 
@@ -323,11 +274,11 @@ static void conn_respond(struct conn *c, int status, const char *ctype,
 		s->stats.responses_5xx++;
 	else if (status >= 400)
 		s->stats.responses_4xx++;
-	sb_addf(&b, "HTTP/1.1 %d %s\r\n", status, reason(status));
+	buf_addf(&b, "HTTP/1.1 %d %s\r\n", status, reason(status));
 	if (!no_body) {
-		sb_addf(&b, "Content-Type: %s\r\n",
+		buf_addf(&b, "Content-Type: %s\r\n",
 			ctype != NULL ? ctype : "text/plain; charset=utf-8");
-		sb_addf(&b, "Content-Length: %zu\r\n", len);
+		buf_addf(&b, "Content-Length: %zu\r\n", len);
 	}
 	for (i = 0; extra != NULL && extra[i] != NULL; i++) {
 		if (!header_ok(extra[i])) {
@@ -335,22 +286,22 @@ static void conn_respond(struct conn *c, int status, const char *ctype,
 				 "\"Name: value\" on one line", status);
 			continue;
 		}
-		sb_addf(&b, "%s\r\n", extra[i]);
+		buf_addf(&b, "%s\r\n", extra[i]);
 	}
 	if (c->close_after)
-		sb_addf(&b, "Connection: close\r\n");
+		buf_addf(&b, "Connection: close\r\n");
 	else if (minor == 0)
-		sb_addf(&b, "Connection: keep-alive\r\n");
-	sb_addf(&b, "\r\n");
+		buf_addf(&b, "Connection: keep-alive\r\n");
+	buf_addf(&b, "\r\n");
 	c->state = C_FLUSHING;
 	c->served++;
-	if (b.oom) {
-		free(b.p);
+	if (b.err != 0) {
+		buf_free(&b);
 		conn_abort(c);
 		return;
 	}
 	conn_write(c, b.p, b.len, body, (no_body || head) ? 0 : len);
-	free(b.p);
+	buf_free(&b);
 }
 
 static void conn_error(struct conn *c, int status, const char *error, const char *const *extra,
@@ -872,7 +823,7 @@ int http_stream_start(struct http_exchange *x, int status, const char *content_t
 		      void (*on_gone)(void *data), void *data)
 {
 	struct conn *c = x->c;
-	struct sb b = { 0 };
+	struct buf b = { 0 };	/* the answer's head; a failure is kept in b.err */
 	int rc;
 
 	if (c == NULL || c->state != C_HANDLING || x->streaming)
@@ -888,21 +839,21 @@ int http_stream_start(struct http_exchange *x, int status, const char *content_t
 		c->s->stats.responses_5xx++;
 	else if (status >= 400)
 		c->s->stats.responses_4xx++;
-	sb_addf(&b, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nCache-Control: no-cache\r\n",
+	buf_addf(&b, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nCache-Control: no-cache\r\n",
 		status, reason(status),
 		content_type != NULL ? content_type : "text/plain; charset=utf-8");
 	if (x->chunked)
-		sb_addf(&b, "Transfer-Encoding: chunked\r\n");
+		buf_addf(&b, "Transfer-Encoding: chunked\r\n");
 	if (c->close_after)
-		sb_addf(&b, "Connection: close\r\n");
-	sb_addf(&b, "\r\n");
-	if (b.oom) {
-		free(b.p);
+		buf_addf(&b, "Connection: close\r\n");
+	buf_addf(&b, "\r\n");
+	if (b.err != 0) {
+		buf_free(&b);
 		conn_abort(c);
 		return -1;
 	}
 	rc = conn_write(c, b.p, b.len, NULL, 0);
-	free(b.p);
+	buf_free(&b);
 	c->served++;
 	return rc;
 }

@@ -5,7 +5,9 @@
  * check that can be made without the values is made by template_compile(). */
 #include "template.h"
 #include "utf8.h"
+#include "util.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,41 +327,22 @@ out:
 	return ret;
 }
 
-/* The output being built; never more than TEMPLATE_MAX_OUTPUT bytes. */
-struct buf {
-	char *p;
-	size_t n;
-	size_t cap;
-};
-
-/* Appends s[0..n), failing rather than truncating: a cut-off message
- * must never be sent. Keeps room for the final NUL. */
-static int buf_add(struct buf *b, const char *s, size_t n, struct err *err)
+/* Appends s[0..n) to the output (a buf whose max is TEMPLATE_MAX_OUTPUT),
+ * failing rather than truncating: a cut-off message must never be sent. */
+static int out_add(struct buf *b, const char *s, size_t n, struct err *err)
 {
-	if (n > TEMPLATE_MAX_OUTPUT - b->n)
-		return err_set(err, "output longer than %u bytes", TEMPLATE_MAX_OUTPUT);
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
+	int rc = buf_add(b, s, n);
 
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		if (cap > TEMPLATE_MAX_OUTPUT + 1)
-			cap = TEMPLATE_MAX_OUTPUT + 1;
-		p = realloc(b->p, cap);
-		if (p == NULL)
-			return err_set(err, "out of memory");
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
+	if (rc == -E2BIG)
+		return err_set(err, "output longer than %u bytes", TEMPLATE_MAX_OUTPUT);
+	if (rc != 0)
+		return err_set(err, "out of memory");
 	return 0;
 }
 
 /* A value in an HTML body: the five characters that can end a text node or
  * an attribute value (OWASP XSS prevention cheat sheet, rule 1). */
-static int buf_add_html(struct buf *b, const char *s, struct err *err)
+static int out_add_html(struct buf *b, const char *s, struct err *err)
 {
 	const char *run = s;
 
@@ -374,26 +357,26 @@ static int buf_add_html(struct buf *b, const char *s, struct err *err)
 		case '\'': rep = "&#39;"; break;
 		default: continue;
 		}
-		if (buf_add(b, run, (size_t)(s - run), err) != 0 ||
-		    buf_add(b, rep, strlen(rep), err) != 0)
+		if (out_add(b, run, (size_t)(s - run), err) != 0 ||
+		    out_add(b, rep, strlen(rep), err) != 0)
 			return -1;
 		run = s + 1;
 	}
-	return buf_add(b, run, (size_t)(s - run), err);
+	return out_add(b, run, (size_t)(s - run), err);
 }
 
 int template_render(const struct template *t, template_lookup lookup, void *data,
 		    enum template_escape escape, char **out, size_t *out_len,
 		    struct err *err)
 {
-	struct buf b = { NULL, 0, 0 };
+	struct buf b = { .max = TEMPLATE_MAX_OUTPUT };
 	size_t i = 0;
 	int ret = -1;
 
 	*out = NULL;
 	if (out_len != NULL)
 		*out_len = 0;
-	if (buf_add(&b, "", 0, err) != 0)
+	if (out_add(&b, "", 0, err) != 0)
 		goto out;
 	while (i < t->n_nodes) {
 		const struct node *n = &t->nodes[i];
@@ -401,7 +384,7 @@ int template_render(const struct template *t, template_lookup lookup, void *data
 
 		switch (n->op) {
 		case OP_TEXT:
-			if (buf_add(&b, t->text + n->a, n->b, err) != 0)
+			if (out_add(&b, t->text + n->a, n->b, err) != 0)
 				goto out;
 			i++;
 			break;
@@ -413,9 +396,9 @@ int template_render(const struct template *t, template_lookup lookup, void *data
 				goto out;
 			}
 			if (escape == TEMPLATE_HTML) {
-				if (buf_add_html(&b, v, err) != 0)
+				if (out_add_html(&b, v, err) != 0)
 					goto out;
-			} else if (buf_add(&b, v, strlen(v), err) != 0) {
+			} else if (out_add(&b, v, strlen(v), err) != 0) {
 				goto out;
 			}
 			i++;
@@ -432,14 +415,12 @@ int template_render(const struct template *t, template_lookup lookup, void *data
 			break;
 		}
 	}
-	b.p[b.n] = '\0';
-	*out = b.p;
 	if (out_len != NULL)
-		*out_len = b.n;
-	b.p = NULL;
+		*out_len = b.len;
+	*out = buf_take(&b);
 	ret = 0;
 out:
-	free(b.p);
+	buf_free(&b);
 	return ret;
 }
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "tz.h"
-#include "validate_quote.h"
+#include "quote.h"
 
 #define MS_PER_MIN 60000LL
 
@@ -38,10 +38,10 @@ static int two_digits(const char *s)
  * says which time is wrong. */
 int quiet_hours_parse(const char *s, struct quiet_hours *q, struct err *err)
 {
-	char quoted[VALIDATE_QUOTE_MAX];
+	char quoted[QUOTE_MAX];
 	int sh = 0, sm = 0, eh = 0, em = 0;
 
-	validate_quote(quoted, sizeof(quoted), s);
+	quote_value(quoted, sizeof(quoted), s);
 	if (s != NULL && strcmp(s, "none") == 0) {
 		q->off = true;
 		q->start_min = 0;

@@ -7,7 +7,7 @@
 
 #include <libical/ical.h>
 
-#include "validate_quote.h"
+#include "quote.h"
 
 /* Times up to 9999-12-31 need a 64-bit time_t (Debian 12 amd64 has one;
  * its 32-bit ports do not). Refuse to build rather than wrap in 2038. */
@@ -104,9 +104,9 @@ static int tz_name_ok(const char *name)
 
 static int tz_unknown(struct err *err, const char *name)
 {
-	char q[VALIDATE_QUOTE_MAX];
+	char q[QUOTE_MAX];
 
-	validate_quote(q, sizeof(q), name);
+	quote_value(q, sizeof(q), name);
 	return err_set(err, "unknown time zone %s", q);
 }
 

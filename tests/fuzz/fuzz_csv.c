@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "csv.h"
+#include "utf8.h"
 
 /* Writes one record's fields and checks it reads back the same. */
 static void check_round_trip(const struct csv_record *rec, const struct csv_limits *lim)
@@ -88,7 +89,7 @@ static char *read_all(struct csv_reader *r, const struct csv_limits *lim, int ro
 		for (i = 0; i < rec.n; i++) {
 			if (rec.len[i] > lim->max_field || rec.field[i][rec.len[i]] != '\0' ||
 			    memchr(rec.field[i], '\0', rec.len[i]) != NULL ||
-			    !csv_utf8_valid(rec.field[i], rec.len[i]))
+			    !utf8_valid(rec.field[i], rec.len[i]))
 				abort();
 			fprintf(fp, " %zu:", rec.len[i]);
 			fwrite(rec.field[i], 1, rec.len[i], fp);

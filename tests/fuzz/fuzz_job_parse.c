@@ -17,7 +17,7 @@
 #include "job.h"
 #include "tz.h"
 #include "validate.h"
-#include "validate_quote.h"
+#include "quote.h"
 
 static void check_clean(const char *s, size_t max)
 {
@@ -59,7 +59,7 @@ static void check_job(const struct job *job)
 
 static void fuzz_validators(const char *s)
 {
-	char phone[PHONE_E164_MAX + 1], q[VALIDATE_QUOTE_MAX], printed[32];
+	char phone[PHONE_E164_MAX + 1], q[QUOTE_MAX], printed[32];
 	struct duration d;
 	struct err err;
 	int64_t ms, back;
@@ -67,9 +67,9 @@ static void fuzz_validators(const char *s)
 	if (phone_check_e164(s, phone, &err) == 0 && (phone[0] != '+' || strlen(phone) > 16))
 		abort();
 	email_check(s, &err);
-	validate_quote(q, sizeof(q), s);
+	quote_value(q, sizeof(q), s);
 	check_clean(q, sizeof(q));
-	validate_escape(q, sizeof(q), s);
+	quote_escape(q, sizeof(q), s);
 	check_clean(q, sizeof(q));
 
 	if (time_parse_iso8601(s, NULL, &ms, &err) == 0) {

@@ -70,31 +70,31 @@ static void section_check_names_the_key(void **state)
 
 	(void)state;
 	config_defaults(&c);
-	assert_int_equal(mqtt_config_check(&c, "p.conf", &err), 0);	/* MQTT off */
+	assert_int_equal(config_check_mqtt(&c, "p.conf", &err), 0);	/* MQTT off */
 	strcpy(c.mqtt_url, "mqtt:/broker");
-	assert_int_equal(mqtt_config_check(&c, "p.conf", &err), -1);
+	assert_int_equal(config_check_mqtt(&c, "p.conf", &err), -1);
 	assert_non_null(strstr(err.msg, "p.conf: [mqtt] url: "));
 	strcpy(c.mqtt_url, "mqtt://broker");
 	strcpy(c.mqtt_cafile, "/etc/ca.pem");
-	assert_int_equal(mqtt_config_check(&c, "p.conf", &err), -1);
+	assert_int_equal(config_check_mqtt(&c, "p.conf", &err), -1);
 	assert_non_null(strstr(err.msg, "need an mqtts:// url"));
 	strcpy(c.mqtt_url, "mqtts://broker");
-	assert_int_equal(mqtt_config_check(&c, "p.conf", &err), 0);
+	assert_int_equal(config_check_mqtt(&c, "p.conf", &err), 0);
 	strcpy(c.mqtt_certfile, "/etc/client.pem");
-	assert_int_equal(mqtt_config_check(&c, "p.conf", &err), -1);
+	assert_int_equal(config_check_mqtt(&c, "p.conf", &err), -1);
 	assert_non_null(strstr(err.msg, "certfile and keyfile"));
 	c.mqtt_certfile[0] = '\0';
 	strcpy(c.mqtt_intake_topic, "jobs/#/more");
-	assert_int_equal(mqtt_config_check(&c, "p.conf", &err), -1);
+	assert_int_equal(config_check_mqtt(&c, "p.conf", &err), -1);
 	assert_non_null(strstr(err.msg, "[mqtt] intake_topic"));
 	strcpy(c.mqtt_intake_topic, "$share/pregon/jobs/+");
-	assert_int_equal(mqtt_config_check(&c, "p.conf", &err), 0);
+	assert_int_equal(config_check_mqtt(&c, "p.conf", &err), 0);
 	strcpy(c.mqtt_events_topic_prefix, "events/#");
-	assert_int_equal(mqtt_config_check(&c, "p.conf", &err), -1);
+	assert_int_equal(config_check_mqtt(&c, "p.conf", &err), -1);
 	assert_non_null(strstr(err.msg, "[mqtt] events_topic_prefix"));
 	strcpy(c.mqtt_events_topic_prefix, "pregon/events");
 	strcpy(c.mqtt_password_file, "/run/pw");
-	assert_int_equal(mqtt_config_check(&c, "p.conf", &err), -1);
+	assert_int_equal(config_check_mqtt(&c, "p.conf", &err), -1);
 	assert_non_null(strstr(err.msg, "needs [mqtt] username"));
 }
 

@@ -11,7 +11,7 @@
 
 #include "tz.h"
 #include "validate.h"
-#include "validate_quote.h"
+#include "quote.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -46,11 +46,11 @@ static void email_ok(const char *in)
 static void email_bad(const char *in)
 {
 	struct err err = { { 0 } };
-	char want[VALIDATE_QUOTE_MAX + 32], q[VALIDATE_QUOTE_MAX];
+	char want[QUOTE_MAX + 32], q[QUOTE_MAX];
 
 	if (email_check(in, &err) == 0)
 		fail_msg("%s accepted", in);
-	validate_quote(q, sizeof(q), in);
+	quote_value(q, sizeof(q), in);
 	snprintf(want, sizeof(want), "not an email address: %s", q);
 	assert_string_equal(err.msg, want);
 }
@@ -81,9 +81,9 @@ static void time_bad(const char *s, const char *tz, const char *want)
 /* The plain syntax error, with the input quoted. */
 static void time_malformed(const char *s)
 {
-	char want[VALIDATE_QUOTE_MAX + 32], q[VALIDATE_QUOTE_MAX];
+	char want[QUOTE_MAX + 32], q[QUOTE_MAX];
 
-	validate_quote(q, sizeof(q), s);
+	quote_value(q, sizeof(q), s);
 	snprintf(want, sizeof(want), "not an ISO-8601 time: %s", q);
 	time_bad(s, "UTC", want);
 }
@@ -109,11 +109,11 @@ static void duration_bad(const char *s)
 {
 	struct duration dur;
 	struct err err = { { 0 } };
-	char want[VALIDATE_QUOTE_MAX + 32], q[VALIDATE_QUOTE_MAX];
+	char want[QUOTE_MAX + 32], q[QUOTE_MAX];
 
 	if (duration_parse_iso8601(s, &dur, &err) == 0)
 		fail_msg("%s accepted", s);
-	validate_quote(q, sizeof(q), s);
+	quote_value(q, sizeof(q), s);
 	snprintf(want, sizeof(want), "not an ISO-8601 duration: %s", q);
 	assert_string_equal(err.msg, want);
 }
@@ -628,49 +628,49 @@ static void time_format_and_parse_round_trip(void **state)
 
 static void quote_keeps_short_values_and_escapes_specials(void **state)
 {
-	char out[VALIDATE_QUOTE_MAX];
+	char out[QUOTE_MAX];
 
 	(void)state;
-	validate_quote(out, sizeof(out), "323-555");
+	quote_value(out, sizeof(out), "323-555");
 	assert_string_equal(out, "\"323-555\"");
-	validate_quote(out, sizeof(out), "a\"b\\c\td\re\nf\x01g\x7fh");
+	quote_value(out, sizeof(out), "a\"b\\c\td\re\nf\x01g\x7fh");
 	assert_string_equal(out, "\"a\\\"b\\\\c\\td\\re\\nf\\x01g\\x7fh\"");
-	validate_quote(out, sizeof(out), NULL);
+	quote_value(out, sizeof(out), NULL);
 	assert_string_equal(out, "(null)");
 }
 
 static void quote_truncates_to_40_characters_counting_utf8_as_one(void **state)
 {
-	char out[VALIDATE_QUOTE_MAX], in[200];
+	char out[QUOTE_MAX], in[200];
 	size_t i;
 
 	(void)state;
 	memset(in, 'x', 41);
 	in[41] = '\0';
-	validate_quote(out, sizeof(out), in);
+	quote_value(out, sizeof(out), in);
 	assert_int_equal(strlen(out), 40 + 2 + 3);
 	assert_string_equal(out + 41, "\"...");
 	in[40] = '\0';
-	validate_quote(out, sizeof(out), in);
+	quote_value(out, sizeof(out), in);
 	assert_int_equal(strlen(out), 42);
 
 	/* 41 times "ñ" (2 bytes): 40 kept whole. */
 	for (i = 0; i < 41; i++)
 		memcpy(in + 2 * i, "\xc3\xb1", 2);
 	in[82] = '\0';
-	validate_quote(out, sizeof(out), in);
+	quote_value(out, sizeof(out), in);
 	assert_int_equal(strlen(out), 80 + 2 + 3);
 	assert_memory_equal(out + 1, in, 80);
 }
 
 static void quote_escapes_invalid_utf8_and_c1_controls(void **state)
 {
-	char out[VALIDATE_QUOTE_MAX];
+	char out[QUOTE_MAX];
 
 	(void)state;
-	validate_quote(out, sizeof(out), "a\xff" "b\xc3(\xc2\x85" "c\xed\xa0\x80");
+	quote_value(out, sizeof(out), "a\xff" "b\xc3(\xc2\x85" "c\xed\xa0\x80");
 	assert_string_equal(out, "\"a\\xffb\\xc3(\\u0085c\\xed\\xa0\\x80\"");
-	validate_quote(out, sizeof(out), "\xe2\x82\xac \xf0\x9f\x98\x80");
+	quote_value(out, sizeof(out), "\xe2\x82\xac \xf0\x9f\x98\x80");
 	assert_string_equal(out, "\"\xe2\x82\xac \xf0\x9f\x98\x80\"");
 }
 
@@ -679,12 +679,12 @@ static void quote_never_overflows_a_small_buffer(void **state)
 	char out[8];
 
 	(void)state;
-	validate_quote(out, sizeof(out), "\x01\x02\x03\x04");
+	quote_value(out, sizeof(out), "\x01\x02\x03\x04");
 	assert_true(strlen(out) < sizeof(out));
 	assert_string_equal(out, "\"\"...");
-	validate_escape(out, sizeof(out), "abcdefghij");
+	quote_escape(out, sizeof(out), "abcdefghij");
 	assert_string_equal(out, "abcdefg");
-	validate_escape(out, sizeof(out), "'\"x\"'");
+	quote_escape(out, sizeof(out), "'\"x\"'");
 	assert_string_equal(out, "'\"x\"'");
 }
 
