@@ -15,12 +15,20 @@ PKGS      := libuv hiredis jansson inih libical libcurl libcrypto libmosquitto l
 TEST_PKGS := cmocka
 
 BUILD     ?= build
+# make install: PREFIX/bin, PREFIX/share/pregon, the unit in SYSTEMD_UNITDIR,
+# a first config in SYSCONFDIR/pregon (never overwritten); all under DESTDIR.
+PREFIX    ?= /usr/local
+SYSCONFDIR ?= /etc
+SYSTEMD_UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+DESTDIR   ?=
 SAN       ?=
 CC        ?= cc
 OPT       ?= -O2
 CFLAGS    ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -Wno-format-truncation \
-             -Iinclude -I$(BUILD)/gen $(SAN) $(CFLAGS) $(shell pkg-config --cflags $(PKGS))
+             -Iinclude -I$(BUILD)/gen $(SAN) $(CFLAGS) $(shell pkg-config --cflags $(PKGS)) \
+             -DPREGON_DATADIR='"$(PREFIX)/share/pregon"'
 LDLIBS     = $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lm
 LDFLAGS   += $(SAN)
 
