@@ -7,6 +7,8 @@
 #   make test-long  the long soak runs
 #   make fuzz       build the libFuzzer targets (clang)
 #   make bench      run bench/run.sh
+#   make install  build, then install under DESTDIR/PREFIX (default /usr/local):
+#                 README.md "Installing". NOBUILD=1 only copies what BUILD holds.
 #   make clean
 
 # libmosquitto: MQTT; libssl: SSL_is_init_finished, to finish the MQTT TLS
@@ -15,12 +17,24 @@ PKGS      := libuv hiredis jansson inih libical libcurl libcrypto libmosquitto l
 TEST_PKGS := cmocka
 
 BUILD     ?= build
+# make install: PREFIX/bin, PREFIX/share/pregon, the unit in SYSTEMD_UNITDIR,
+# a first config in SYSCONFDIR/pregon (never overwritten); all under DESTDIR.
+# systemd searches /usr/local/lib/systemd/system and /usr/local/lib/sysusers.d.
+PREFIX    ?= /usr/local
+SYSCONFDIR ?= /etc
+SYSTEMD_UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+DESTDIR   ?=
+BINDIR    := $(PREFIX)/bin
+DATADIR   := $(PREFIX)/share/pregon
+DOCDIR    := $(PREFIX)/share/doc/pregon
 SAN       ?=
 CC        ?= cc
 OPT       ?= -O2
 CFLAGS    ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -Wno-format-truncation \
-             -Iinclude -I$(BUILD)/gen $(SAN) $(CFLAGS) $(shell pkg-config --cflags $(PKGS))
+             -Iinclude -I$(BUILD)/gen $(SAN) $(CFLAGS) $(shell pkg-config --cflags $(PKGS)) \
+             -DPREGON_DATADIR='"$(PREFIX)/share/pregon"'
 LDLIBS     = $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lm
 LDFLAGS   += $(SAN)
 
@@ -31,7 +45,7 @@ LUA_SRCS  := $(sort $(wildcard src/lua/*.lua))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps run test test-long asan fuzz bench clean unit
+.PHONY: all deps run test test-long asan fuzz bench clean unit install
 all: $(BUILD)/pregond $(BUILD)/pregon
 
 $(BUILD)/%.o: %.c
@@ -93,6 +107,37 @@ fuzz:
 bench: deps
 	$(MAKE) all
 	@bash bench/run.sh
+
+# The templates folder is replaced whole, so that a template removed from
+# the project does not linger; keep your own templates elsewhere and name
+# them in [templates] dir. The config is installed only when none exists.
+# NOBUILD=1 installs what BUILD already holds, building nothing: the
+# install test uses it on build-asan, which a rebuild with this make's
+# default flags would spoil.
+install: $(if $(NOBUILD),,all)
+	@test -x $(BUILD)/pregond -a -x $(BUILD)/pregon || { echo "make install: $(BUILD)/pregond or $(BUILD)/pregon is missing: run make first" >&2; exit 1; }
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(SYSTEMD_UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/pregon
+	install -m 755 $(BUILD)/pregond $(BUILD)/pregon $(DESTDIR)$(BINDIR)/
+	rm -rf $(DESTDIR)$(DATADIR)/templates
+	cp -R config/templates $(DESTDIR)$(DATADIR)/templates
+	chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/templates
+	install -m 644 config/pregon.conf $(DESTDIR)$(DOCDIR)/pregon.conf.example
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/pregon/pregon.conf ]; then \
+		echo "kept $(DESTDIR)$(SYSCONFDIR)/pregon/pregon.conf (the new example is $(DESTDIR)$(DOCDIR)/pregon.conf.example)"; \
+	else \
+		echo "install -m 644 config/pregon.conf $(DESTDIR)$(SYSCONFDIR)/pregon/pregon.conf"; \
+		install -m 644 config/pregon.conf $(DESTDIR)$(SYSCONFDIR)/pregon/pregon.conf; \
+	fi
+	sed -e 's|/usr/local|$(PREFIX)|g' -e 's|/etc/pregon|$(SYSCONFDIR)/pregon|g' \
+		ops/pregond.service > $(DESTDIR)$(SYSTEMD_UNITDIR)/pregond.service
+	chmod 644 $(DESTDIR)$(SYSTEMD_UNITDIR)/pregond.service
+	install -m 644 ops/pregon.sysusers $(DESTDIR)$(SYSUSERSDIR)/pregon.conf
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \
+		echo "systemd-sysusers $(SYSUSERSDIR)/pregon.conf"; \
+		systemd-sysusers $(SYSUSERSDIR)/pregon.conf; \
+	fi
 
 clean:
 	rm -rf build build-asan var/run

@@ -102,7 +102,7 @@ struct config {
 	int64_t retry_max_delay_ms;
 
 	/* [templates] */
-	char templates_dir[CONFIG_STR_MAX];
+	char templates_dir[CONFIG_STR_MAX];	/* default: config_default_templates_dir() */
 	char templates_default_lang[16];
 
 	/* [alerts] */
@@ -130,8 +130,17 @@ struct config {
 /* Fills cfg with the defaults. */
 void config_defaults(struct config *cfg);
 
+/* Writes the folder of templates used when [templates] dir is not set (or
+ * is empty): the installed PREFIX/share/pregon/templates or, for a build
+ * run from the checkout, its config/templates (the order is explained in
+ * config.c). */
+void config_default_templates_dir(char *out, size_t out_len);
+
 /* Loads path over the defaults. Returns 0, or -1 with err like
- * "pregon.conf:41: [retry] max_attempts: must be 1..100, got 0". */
+ * "pregon.conf:41: [retry] max_attempts: must be 1..100, got 0".
+ * A relative value of a path-valued key (log file, tokens, secrets, TLS
+ * files, templates and outbox dirs) is taken from the folder of path and
+ * stored absolute; defaults not set in the file stay as they are. */
 int config_load(struct config *cfg, const char *path, struct err *err);
 
 /* Checks the [mqtt] section as a whole (url, TLS files given together,

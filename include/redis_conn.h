@@ -1,6 +1,9 @@
 /* redis_conn.h: one hiredis 0.14 async connection on the libuv loop, with
  * what 0.14 lacks: a libuv adapter that reports poll errors, a connect and
- * per-command watchdog, and reconnection with backoff and jitter.
+ * per-command watchdog, reconnection with backoff and jitter, and host
+ * names resolved off the loop (uv_getaddrinfo, on every attempt), each
+ * resolved address (IPv6 and IPv4, in getaddrinfo's order) tried in turn
+ * before an attempt counts as failed.
  *
  * Commands issued while the connection is down fail at once (the callback
  * gets NULL, as hiredis does for commands lost in a disconnect): callers
@@ -12,6 +15,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <netinet/in.h>
 
 #include <hiredis/async.h>
 #include <uv.h>
@@ -28,6 +33,9 @@ typedef void (*rconn_reply_cb)(struct rconn *c, redisReply *reply, void *privdat
 
 struct rconn_cmd;
 
+/* Addresses of a host name tried per attempt; more are ignored. */
+#define RCONN_MAX_ADDRS 16
+
 struct rconn {
 	uv_loop_t *loop;
 	char name[32];			/* "reader", "writer": for logs */
@@ -42,6 +50,12 @@ struct rconn {
 	uint64_t reconnects;		/* successful connects after the first */
 	uint64_t connects;
 	uint64_t failures;		/* connect attempts failed in a row */
+	uv_getaddrinfo_t resolve;	/* while resolving is true */
+	bool resolving;
+	char addrs[RCONN_MAX_ADDRS][INET6_ADDRSTRLEN];	/* this attempt's, numeric */
+	int n_addrs;			/* in addrs */
+	int next_addr;			/* the next to try; n_addrs: attempt over */
+	char attempt_why[128];		/* why the previous address failed */
 	struct rconn_cmd *head, *tail;	/* outstanding commands, in order */
 	size_t outstanding;
 	uv_timer_t watchdog;
@@ -56,7 +70,9 @@ int rconn_init(struct rconn *c, uv_loop_t *loop, const char *name,
 	       const struct redis_url *url, int64_t connect_timeout_ms,
 	       int64_t command_timeout_ms, rconn_state_cb on_state, void *data);
 
-/* Starts connecting. Returns 0; failures show up through on_state. */
+/* Starts connecting. Returns 0; failures show up through on_state. An
+ * attempt fails (logged, counted, backoff) only once every address of the
+ * host has failed to connect or timed out ([redis] connect_timeout each). */
 void rconn_start(struct rconn *c);
 
 /* Sends a command. extra_timeout_ms extends the deadline (for BLOCK reads).

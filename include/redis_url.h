@@ -5,10 +5,12 @@
  *   redis://:PASSWORD@HOST[:PORT][/DB]   password may be %-encoded (RFC 3986 2.1)
  *   unix:/path/to/redis.sock             also unix:///path; db 0, no password
  *
- * HOST must be an IPv4 literal, a bracketed IPv6 literal ([::1]) or
- * "localhost" (mapped to 127.0.0.1): hiredis 0.14's connect calls
- * getaddrinfo() synchronously, and the daemon must never block its loop on
- * DNS (shared/notes/deps.md section 0.5). rediss:// is refused: Debian's
+ * HOST is an IPv4 address, a bracketed IPv6 address ([::1]) or a host
+ * name, kept as written. A name is resolved by the connection, not here:
+ * pregond with uv_getaddrinfo in the thread pool (hiredis 0.14's connect
+ * would call getaddrinfo() on the loop, shared/notes/deps.md section 0.5),
+ * then each address in turn (redis_conn.c); pregon synchronously, also
+ * each address in turn (cli_common.c). rediss:// is refused: Debian's
  * hiredis 0.14 has no TLS. */
 #ifndef PREGON_REDIS_URL_H
 #define PREGON_REDIS_URL_H
@@ -18,7 +20,7 @@
 #include "err.h"
 
 struct redis_url {
-	char host[256];		/* numeric address, "" for a unix socket */
+	char host[256];		/* address or host name, "" for a unix socket */
 	int port;		/* 1..65535; 0 for a unix socket */
 	int db;			/* SELECT index, 0 = none needed */
 	char password[256];	/* "" = no AUTH; decoded, never logged */
@@ -26,7 +28,7 @@ struct redis_url {
 };
 
 /* Parses url into *out (cleared first). Returns 0, or -1 with err like
- * "redis url: host must be an IP address or localhost (no DNS): \"db.local\"".
+ * "redis url: not a host name or IP address: \"db_1\"".
  * The message never contains the password. */
 int redis_url_parse(const char *url, struct redis_url *out, struct err *err);
 

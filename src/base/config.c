@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <mosquitto.h>
@@ -19,7 +20,9 @@
 #include "mqtt_url.h"
 #include "tz.h"
 
-enum config_type { CT_STR, CT_INT, CT_DURATION, CT_RATE, CT_BOOL, CT_DAYS };
+/* CT_PATH is a CT_STR that names a file or folder: a relative value read
+ * from a config file is taken from that file's folder (config_load). */
+enum config_type { CT_STR, CT_PATH, CT_INT, CT_DURATION, CT_RATE, CT_BOOL, CT_DAYS };
 
 struct config_key {
 	const char *section;
@@ -33,6 +36,8 @@ struct config_key {
 
 #define S(sec, key, field, d) \
 	{ sec, key, CT_STR, offsetof(struct config, field), sizeof(((struct config *)0)->field), d, 0, 0 }
+#define P(sec, key, field, d) \
+	{ sec, key, CT_PATH, offsetof(struct config, field), sizeof(((struct config *)0)->field), d, 0, 0 }
 #define I(sec, key, field, d, lo, hi) \
 	{ sec, key, CT_INT, offsetof(struct config, field), 0, d, lo, hi }
 #define D(sec, key, field, d, lo, hi) \
@@ -52,10 +57,10 @@ static const struct config_key config_keys[] = {
 	D("redis", "command_timeout", redis_command_timeout_ms, "5s", 100, 300000),
 
 	S("log", "level", log_level, "info"),
-	S("log", "file", log_file, ""),
+	P("log", "file", log_file, ""),
 
 	S("http", "listen", http_listen, "127.0.0.1:8080"),
-	S("http", "tokens_file", http_tokens_file, ""),
+	P("http", "tokens_file", http_tokens_file, ""),
 	S("http", "public_url", http_public_url, "http://127.0.0.1:8080"),
 	D("http", "header_timeout", http_header_timeout_ms, "10s", 100, 600000),
 	I("http", "max_connections", http_max_connections, "1024", 1, 100000),
@@ -66,11 +71,11 @@ static const struct config_key config_keys[] = {
 	S("mqtt", "intake_topic", mqtt_intake_topic, ""),
 	S("mqtt", "events_topic_prefix", mqtt_events_topic_prefix, "pregon/events"),
 	S("mqtt", "username", mqtt_username, ""),
-	S("mqtt", "password_file", mqtt_password_file, ""),
-	S("mqtt", "cafile", mqtt_cafile, ""),
-	S("mqtt", "capath", mqtt_capath, ""),
-	S("mqtt", "certfile", mqtt_certfile, ""),
-	S("mqtt", "keyfile", mqtt_keyfile, ""),
+	P("mqtt", "password_file", mqtt_password_file, ""),
+	P("mqtt", "cafile", mqtt_cafile, ""),
+	P("mqtt", "capath", mqtt_capath, ""),
+	P("mqtt", "certfile", mqtt_certfile, ""),
+	P("mqtt", "keyfile", mqtt_keyfile, ""),
 	B("mqtt", "tls_insecure", mqtt_tls_insecure, "no"),
 	/* libmosquitto takes whole seconds, at least 5 (lib/connect.c). */
 	D("mqtt", "keepalive", mqtt_keepalive_ms, "30s", 5000, 65535000),
@@ -78,7 +83,7 @@ static const struct config_key config_keys[] = {
 	S("sms", "provider", sms_provider, "outbox"),
 	S("sms", "base_url", sms_base_url, "https://api.twilio.com"),
 	S("sms", "account_sid", sms_account_sid, ""),
-	S("sms", "auth_token_file", sms_auth_token_file, ""),
+	P("sms", "auth_token_file", sms_auth_token_file, ""),
 	S("sms", "from", sms_from, ""),
 	S("sms", "messaging_service_sid", sms_messaging_service_sid, ""),
 	R("sms", "rate", sms_rate, "0"),
@@ -94,7 +99,7 @@ static const struct config_key config_keys[] = {
 	S("email", "url", email_url, ""),
 	S("email", "from", email_from, ""),
 	S("email", "username", email_username, ""),
-	S("email", "password_file", email_password_file, ""),
+	P("email", "password_file", email_password_file, ""),
 	R("email", "rate", email_rate, "0"),
 	I("email", "burst", email_burst, "0", 0, 100000),
 	I("email", "concurrency", email_concurrency, "16", 1, 4096),
@@ -118,14 +123,15 @@ static const struct config_key config_keys[] = {
 	D("retry", "base_delay", retry_base_delay_ms, "2s", 1, 86400000),
 	D("retry", "max_delay", retry_max_delay_ms, "10m", 1, 7 * 86400000.0),
 
-	S("templates", "dir", templates_dir, "config/templates"),
+	/* "": found at start, config_default_templates_dir (config.h). */
+	P("templates", "dir", templates_dir, ""),
 	S("templates", "default_lang", templates_default_lang, "en"),
 
 	D("alerts", "reply_window", alerts_reply_window_ms, "24h", 1000, 30 * 86400000.0),
 	I("alerts", "expand_batch", alerts_expand_batch, "500", 10, 10000),
 	D("alerts", "urgent_scan", alerts_urgent_scan_ms, "20ms", 5, 10000),
 
-	S("outbox", "dir", outbox_dir, "var/outbox"),
+	P("outbox", "dir", outbox_dir, "var/outbox"),
 
 	I("jobs", "dedupe_days", jobs_dedupe_days, "30", 1, 3650),
 	N64("jobs", "max_bytes", jobs_max_bytes, "65536", 256, 16777216),
@@ -186,6 +192,7 @@ static int config_set(struct config *cfg, const struct config_key *k,
 
 	switch (k->type) {
 	case CT_STR:
+	case CT_PATH:
 		if (strlen(value) >= k->size)
 			return err_set(err, "[%s] %s: longer than %zu bytes", k->section,
 				       k->name, k->size - 1);
@@ -280,6 +287,57 @@ static int config_derive(struct config *cfg, struct err *err)
 	return parse_offsets(cfg, err);
 }
 
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Where the templates are when [templates] dir is not set, tried in order:
+ *
+ * 1. <the executable's folder>/../share/pregon/templates: an installed
+ *    pregond (PREFIX/bin/pregond, PREFIX/share/pregon/templates). Found
+ *    from the executable rather than compiled in, so that a tree installed
+ *    with DESTDIR, or moved whole, still finds its own templates.
+ * 2. <the executable's folder>/../config/templates: a build run from the
+ *    checkout (build/pregond, build-asan/pregond), whatever the working
+ *    directory.
+ * 3. PREGON_DATADIR/templates, compiled in from the Makefile's PREFIX:
+ *    a binary copied away from its tree. Also the answer when none exists,
+ *    so that the error names the folder an install would have made.
+ *
+ * The executable is /proc/self/exe (proc(5)), which names the real file
+ * whatever argv[0] or the PATH said. */
+void config_default_templates_dir(char *out, size_t out_len)
+{
+	static const char *const below[] = { "share/pregon/templates", "config/templates" };
+	char exe[4096], cand[4096 + 64];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n > 0) {
+		char *slash;
+
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash != NULL) {
+			*slash = '\0';		/* the executable's folder */
+			slash = strrchr(exe, '/');
+			if (slash != NULL)
+				*slash = '\0';	/* and its parent */
+			for (size_t i = 0; i < sizeof(below) / sizeof(below[0]); i++) {
+				int len = snprintf(cand, sizeof(cand), "%s/%s", exe, below[i]);
+
+				if (len > 0 && (size_t)len < out_len && is_dir(cand)) {
+					memcpy(out, cand, (size_t)len + 1);
+					return;
+				}
+			}
+		}
+	}
+	snprintf(out, out_len, "%s/templates", PREGON_DATADIR);
+}
+
 void config_defaults(struct config *cfg)
 {
 	struct err err;
@@ -297,6 +355,7 @@ void config_defaults(struct config *cfg)
 		fprintf(stderr, "config default: %s\n", err.msg);
 		abort();
 	}
+	config_default_templates_dir(cfg->templates_dir, sizeof(cfg->templates_dir));
 	gethostname(host, sizeof(host) - 1);
 	host[sizeof(host) - 1] = '\0';
 	snprintf(cfg->redis_consumer, sizeof(cfg->redis_consumer), "%s-%ld", host,
@@ -310,7 +369,54 @@ struct load_ctx {
 	int failed;
 	FILE *fp;
 	int lineno;
+	char dir[CONFIG_STR_MAX];	/* the file's folder, absolute */
 };
+
+/* The folder of the config file at path, made absolute with the working
+ * directory of the moment (pregond never changes it, but the folder is
+ * printed in errors and must mean the same to the operator). */
+static int config_folder(const char *path, char *out, size_t out_len, struct err *err)
+{
+	const char *slash = strrchr(path, '/');
+	char cwd[CONFIG_STR_MAX];
+	int n;
+
+	if (slash == path)
+		n = snprintf(out, out_len, "/");
+	else if (path[0] == '/')
+		n = snprintf(out, out_len, "%.*s", (int)(slash - path), path);
+	else if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return err_set(err, "%s: cannot find the working directory: %s", path,
+			       strerror(errno));
+	else if (slash == NULL)
+		n = snprintf(out, out_len, "%s", cwd);
+	else
+		n = snprintf(out, out_len, "%s/%.*s", strcmp(cwd, "/") ? cwd : "",
+			     (int)(slash - path), path);
+	if (n < 0 || (size_t)n >= out_len)
+		return err_set(err, "%s: the config file's folder is longer than %zu bytes", path,
+			       out_len - 1);
+	return 0;
+}
+
+/* A relative path-valued key (CT_PATH) is taken from the config file's
+ * folder, so that a config names its neighbours (templates/, tokens) the
+ * same wherever pregond is started from. */
+static int resolve_path(const struct load_ctx *ctx, const struct config_key *k, struct err *err)
+{
+	char *base = (char *)ctx->cfg + k->offset;
+	char joined[2 * CONFIG_STR_MAX];
+	int n;
+
+	if (base[0] == '\0' || base[0] == '/')
+		return 0;
+	n = snprintf(joined, sizeof(joined), "%s/%s", ctx->dir, base);
+	if (n < 0 || (size_t)n >= k->size)
+		return err_set(err, "[%s] %s: longer than %zu bytes once taken from the config "
+			       "file's folder %s", k->section, k->name, k->size - 1, ctx->dir);
+	memcpy(base, joined, (size_t)n + 1);
+	return 0;
+}
 
 /* Debian's inih is built without INI_HANDLER_LINENO, so the reader below
  * counts lines itself: the handler runs right after its line was read. */
@@ -338,7 +444,8 @@ static int on_ini_value(void *user, const char *section, const char *name,
 
 		if (strcmp(k->section, section) != 0 || strcmp(k->name, name) != 0)
 			continue;
-		if (config_set(ctx->cfg, k, value, &e) != 0) {
+		if (config_set(ctx->cfg, k, value, &e) != 0 ||
+		    (k->type == CT_PATH && resolve_path(ctx, k, &e) != 0)) {
 			err_set(ctx->err, "%s:%d: %s", ctx->path, lineno, e.msg);
 			ctx->failed = 1;
 			return 0;
@@ -352,9 +459,11 @@ static int on_ini_value(void *user, const char *section, const char *name,
 
 int config_load(struct config *cfg, const char *path, struct err *err)
 {
-	struct load_ctx ctx = { cfg, path, err, 0, NULL, 0 };
+	struct load_ctx ctx = { cfg, path, err, 0, NULL, 0, "" };
 	int rc;
 
+	if (config_folder(path, ctx.dir, sizeof(ctx.dir), err) != 0)
+		return -1;
 	ctx.fp = fopen(path, "r");
 	if (ctx.fp == NULL)
 		return err_set(err, "%s: cannot open: %s", path, strerror(errno));
@@ -367,6 +476,8 @@ int config_load(struct config *cfg, const char *path, struct err *err)
 	if (rc > 0)
 		return err_set(err, "%s:%d: not an INI line (expected key = value or [section])",
 			       path, rc);
+	if (cfg->templates_dir[0] == '\0')	/* "dir =": the default */
+		config_default_templates_dir(cfg->templates_dir, sizeof(cfg->templates_dir));
 	if (cfg->retry_base_delay_ms > cfg->retry_max_delay_ms)
 		return err_set(err, "%s: [retry] base_delay must not exceed max_delay", path);
 	if (config_check_mqtt(cfg, path, err) != 0)

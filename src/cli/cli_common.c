@@ -3,7 +3,9 @@
  * the output (see cli.h). */
 #include "cli.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -210,6 +212,53 @@ redisReply *cli_cmd(struct cli *c, const char *fmt, ...)
 	return r;
 }
 
+/* Connects to each address of u.host in turn until one answers. pregon
+ * may resolve synchronously (it has no loop to keep going), but hiredis
+ * takes only the first address of its own lookup (0.14 net.c), so a
+ * Redis on 127.0.0.1 would be missed where "localhost" is ::1 first (a
+ * stock Debian 12 /etc/hosts). */
+static int connect_each_address(struct cli *c, const struct redis_url *u, const char *where)
+{
+	struct addrinfo hints, *res = NULL;
+	char why[160] = "no address";
+	int rc, tried = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(u->host, NULL, &hints, &res);
+	if (rc != 0)
+		return cli_fail(c, 1, "redis: cannot resolve %s: %s", where,
+				rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+	for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+		char addr[INET6_ADDRSTRLEN];
+		const void *sa = ai->ai_family == AF_INET
+			? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+			: (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    inet_ntop(ai->ai_family, sa, addr, sizeof(addr)) == NULL)
+			continue;
+		tried++;
+		c->rc = redisConnectWithTimeout(addr, u->port,
+						ms_to_tv(c->cfg.redis_connect_timeout_ms));
+		if (c->rc == NULL) {
+			freeaddrinfo(res);
+			return cli_fail(c, 1, "redis: out of memory");
+		}
+		if (c->rc->err == 0)
+			break;
+		snprintf(why, sizeof(why), "%s", c->rc->errstr);
+		redisFree(c->rc);
+		c->rc = NULL;
+	}
+	freeaddrinfo(res);
+	if (c->rc == NULL)
+		return cli_fail(c, 1, "redis: cannot connect to %s: %s%s", where, why,
+				tried > 1 ? " (each of its addresses tried)" : "");
+	return 0;
+}
+
 /* Connects per [redis] url, with AUTH and SELECT as the url asks. The
  * command timeout is extended by extra_ms for blocking reads (tail). */
 int cli_connect(struct cli *c, int64_t extra_ms)
@@ -223,16 +272,17 @@ int cli_connect(struct cli *c, int64_t extra_ms)
 		return -1;
 	}
 	redis_url_describe(&u, where, sizeof(where));
-	if (u.unix_path[0] != '\0')
+	if (u.unix_path[0] != '\0') {
 		c->rc = redisConnectUnixWithTimeout(u.unix_path,
 						    ms_to_tv(c->cfg.redis_connect_timeout_ms));
-	else
-		c->rc = redisConnectWithTimeout(u.host, u.port,
-						ms_to_tv(c->cfg.redis_connect_timeout_ms));
-	if (c->rc == NULL)
-		return cli_fail(c, 1, "redis: out of memory");
-	if (c->rc->err != 0)
-		return cli_fail(c, 1, "redis: cannot connect to %s: %s", where, c->rc->errstr);
+		if (c->rc == NULL)
+			return cli_fail(c, 1, "redis: out of memory");
+		if (c->rc->err != 0)
+			return cli_fail(c, 1, "redis: cannot connect to %s: %s", where,
+					c->rc->errstr);
+	} else if (connect_each_address(c, &u, where) != 0) {
+		return -1;
+	}
 	if (redisSetTimeout(c->rc, ms_to_tv(c->cfg.redis_command_timeout_ms + extra_ms)) !=
 	    REDIS_OK)
 		return cli_fail(c, 1, "redis: cannot set timeout: %s", c->rc->errstr);

@@ -359,6 +359,13 @@ static int call_setup(struct http_call *call, const struct http_request *req, st
 	ok &= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf) == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->headers) == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_USERAGENT, "pregon") == CURLE_OK;
+	/* Host names need nothing of ours: Debian's libcurl 7.88.1 resolves in
+	 * its own threads (AsynchDNS) and tries every address, IPv6 and IPv4
+	 * raced ("happy eyeballs", CURLOPT_HAPPY_EYEBALLS_TIMEOUT_MS, 200 ms)
+	 * and the next of a family when one fails, all within this timeout; it
+	 * answers "localhost" itself with the loopback addresses (RFC 6761).
+	 * tests/integration/test_localhost.py checks a provider on 127.0.0.1
+	 * named by a host whose first address, ::1, refuses. */
 	ok &= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms) == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
 			       (long)(req->timeout_ms ? req->timeout_ms : DEFAULT_TIMEOUT_MS)) == CURLE_OK;

@@ -5,8 +5,10 @@
 #include "mqtt_conn.h"
 #include "backoff.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,20 +18,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "log.h"
 
 /* The connect step (DNS, TCP, TLS handshake) must finish within this,
  * and the CONNACK within as long again. */
 #define MQTT_CONNECT_TIMEOUT_MS 10000
+/* Addresses of a host name tried per attempt; more are ignored. */
+#define MQTT_MAX_ADDRS 16
 /* How long a DISCONNECT may take to leave before the socket is dropped. */
 #define MQTT_CLOSE_TIMEOUT_MS 2000
 /* Reconnect backoff: doubles from the first to the last, plus up to 25%
  * jitter so that instances do not reconnect in lockstep after a broker
  * restart. */
-/* Debian's CA directory (hashed), used for mqtts:// without cafile/capath:
- * mosquitto_tls_set needs one of the two (lib/options.c). */
+/* Debian's CA directory (hashed), used for mqtts:// without cafile/capath. */
 #define MQTT_SYSTEM_CAPATH "/etc/ssl/certs"
 
 void mqtt_default_client_id(const struct config *cfg, char *out, size_t out_len)
@@ -481,15 +486,257 @@ static void attempt_fail(struct mqtt_attempt *a, const char *fmt, ...)
 	}
 }
 
-/* Resolves, connects and, for mqtts, completes the TLS handshake, all
- * with the connection's own (blocking) waits, bounded by
- * MQTT_CONNECT_TIMEOUT_MS (DNS by the resolver's own timeouts).
+static bool is_numeric_host(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* SNI for a host name connected by address: mosquitto set the address
+ * (lib/net_mosq.c net__socket_connect_step3). OpenSSL calls this at
+ * SSL_CB_HANDSHAKE_START, before it writes the ClientHello, on the SSL
+ * mosquitto made from our context. */
+static void tls_info(const SSL *ssl, int where, int ret)
+{
+	const char *host = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+
+	(void)ret;
+	if ((where & SSL_CB_HANDSHAKE_START) && host != NULL)
+		SSL_set_tlsext_host_name((SSL *)ssl, host);
+}
+
+/* The OpenSSL reason of the last failure, for attempt_fail. */
+static const char *tls_error(void)
+{
+	unsigned long e = ERR_peek_last_error();
+
+	ERR_clear_error();
+	return e ? ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "unknown" : "unknown";
+}
+
+/* The TLS context of one struct mosquitto, made here rather than by
+ * libmosquitto, because the connection goes to an address while the
+ * certificate must name the host of the url: libmosquitto checks the name
+ * against the host it is given to connect to (lib/tls_mosq.c
+ * mosquitto__server_certificate_verify). OpenSSL checks chain and name
+ * instead (SSL_VERIFY_PEER, X509_VERIFY_PARAM_set1_host or _ip_asc), and a
+ * mismatch fails the handshake before any MQTT byte (the password) leaves.
+ * MOSQ_OPT_SSL_CTX_WITH_DEFAULTS stays off: with it, 2.0.11 would install
+ * its verify callback without ever registering the ex_data index that
+ * callback needs (net__init_tls runs only for contexts of its own), and
+ * every handshake would fail. Settings as libmosquitto's defaults: TLS 1.2
+ * or later, no compression. Returns 0 or -1 (attempt_fail). */
+static int attempt_tls(struct mqtt_attempt *a, const char *connect_host)
+{
+	const struct mqtt_conn *c = a->c;
+	const struct config *cfg = c->cfg;
+	bool by_address = strcmp(connect_host, c->url.host) != 0;
+	X509_VERIFY_PARAM *param;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	int rc;
+
+	if (ctx == NULL) {
+		attempt_fail(a, "TLS: cannot make a context: %s", tls_error());
+		return -1;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (cfg->mqtt_cafile[0] && SSL_CTX_load_verify_file(ctx, cfg->mqtt_cafile) != 1) {
+		attempt_fail(a, "[mqtt] cafile: cannot be loaded: %s", tls_error());
+		goto fail;
+	}
+	if (cfg->mqtt_capath[0] && SSL_CTX_load_verify_dir(ctx, cfg->mqtt_capath) != 1) {
+		attempt_fail(a, "[mqtt] capath: cannot be loaded: %s", tls_error());
+		goto fail;
+	}
+	if (!cfg->mqtt_cafile[0] && !cfg->mqtt_capath[0] &&
+	    SSL_CTX_load_verify_dir(ctx, MQTT_SYSTEM_CAPATH) != 1) {
+		attempt_fail(a, "%s: cannot be loaded: %s", MQTT_SYSTEM_CAPATH, tls_error());
+		goto fail;
+	}
+	if (cfg->mqtt_certfile[0] &&
+	    SSL_CTX_use_certificate_chain_file(ctx, cfg->mqtt_certfile) != 1) {
+		attempt_fail(a, "[mqtt] certfile: cannot be loaded: %s", tls_error());
+		goto fail;
+	}
+	if (cfg->mqtt_keyfile[0] &&
+	    (SSL_CTX_use_PrivateKey_file(ctx, cfg->mqtt_keyfile, SSL_FILETYPE_PEM) != 1 ||
+	     SSL_CTX_check_private_key(ctx) != 1)) {
+		attempt_fail(a, "[mqtt] keyfile: cannot be loaded or does not match certfile: %s",
+			     tls_error());
+		goto fail;
+	}
+	param = SSL_CTX_get0_param(ctx);
+	if (!cfg->mqtt_tls_insecure &&
+	    (is_numeric_host(c->url.host) ? X509_VERIFY_PARAM_set1_ip_asc(param, c->url.host)
+	     : X509_VERIFY_PARAM_set1_host(param, c->url.host, 0)) != 1) {
+		attempt_fail(a, "TLS: cannot check the host name: %s", tls_error());
+		goto fail;
+	}
+	if (by_address) {
+		SSL_CTX_set_app_data(ctx, (void *)c->url.host);
+		SSL_CTX_set_info_callback(ctx, tls_info);
+	}
+	rc = mosquitto_int_option(a->m, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
+	if (rc == MOSQ_ERR_SUCCESS)	/* mosquitto takes a reference (lib/options.c) */
+		rc = mosquitto_void_option(a->m, MOSQ_OPT_SSL_CTX, ctx);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		attempt_fail(a, "TLS context: %s", mosquitto_strerror(rc));
+		goto fail;
+	}
+	SSL_CTX_free(ctx);
+	return 0;
+fail:
+	SSL_CTX_free(ctx);
+	return -1;
+}
+
+/* Connects to host (the url's, or one address of it) and, for mqtts,
+ * completes the TLS handshake, with the connection's own (blocking) waits
+ * until deadline. Returns 0 with a->m connected and CONNECT queued, or
+ * -1 with a->m NULL and a->why set; *reached_tcp tells whether the TCP
+ * connect succeeded (a reason past it says more than a refusal). */
+static int attempt_one(struct mqtt_attempt *a, const char *host, uint64_t deadline,
+		       bool *reached_tcp)
+{
+	const struct mqtt_conn *c = a->c;
+	const struct config *cfg = c->cfg;
+	int rc, fd, ev, soerr = 0;
+	socklen_t slen = sizeof(soerr);
+
+	*reached_tcp = false;
+	a->why[0] = '\0';
+	/* This pool thread's OpenSSL error queue may hold what an earlier
+	 * attempt left (a refused address); SSL_get_error reads its oldest
+	 * entry, and a stale system error would make libmosquitto take a
+	 * failed handshake for one still in progress. */
+	ERR_clear_error();
+	a->m = mosquitto_new(c->client_id, c->clean_session, a);
+	if (a->m == NULL) {
+		attempt_fail(a, "out of memory");
+		return -1;
+	}
+	mosquitto_log_callback_set(a->m, attempt_log);
+	rc = mosquitto_int_option(a->m, MOSQ_OPT_PROTOCOL_VERSION, c->protocol);
+	/* Packets leave only through loop_write (mqtt_conn.h). */
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_threaded_set(a->m, true);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		attempt_fail(a, "libmosquitto setup: %s", mosquitto_strerror(rc));
+		return -1;
+	}
+	if (cfg->mqtt_username[0] &&
+	    mosquitto_username_pw_set(a->m, cfg->mqtt_username,
+				      c->have_password ? c->password : NULL) != MOSQ_ERR_SUCCESS) {
+		attempt_fail(a, "[mqtt] username: not accepted by libmosquitto");
+		return -1;
+	}
+	if (c->url.tls && attempt_tls(a, host) != 0)
+		return -1;
+	errno = 0;
+	rc = mosquitto_connect_bind_async(a->m, host, c->url.port,
+					  (int)(cfg->mqtt_keepalive_ms / 1000), NULL);
+	if (rc == MOSQ_ERR_EAI) {
+		/* lib/net_mosq.c stores getaddrinfo's code in errno. */
+		attempt_fail(a, "cannot resolve %s: %s", c->url.host, gai_strerror(errno));
+		return -1;
+	}
+	if (rc == MOSQ_ERR_ERRNO) {
+		attempt_fail(a, "%s", strerror(errno));
+		return -1;
+	}
+	if (rc == MOSQ_ERR_TLS) {
+		/* The handshake can fail inside connect_async already. */
+		*reached_tcp = true;
+		attempt_fail(a, "TLS handshake failed: %s", mosquitto_strerror(rc));
+		return -1;
+	}
+	if (rc != MOSQ_ERR_SUCCESS) {
+		attempt_fail(a, "%s", mosquitto_strerror(rc));
+		return -1;
+	}
+	fd = mosquitto_socket(a->m);
+	if (fd < 0) {
+		attempt_fail(a, "no socket after connect");
+		return -1;
+	}
+	ev = wait_fd(fd, POLLOUT, deadline);
+	if (ev == 0) {
+		attempt_fail(a, "TCP connect timed out");
+		return -1;
+	}
+	if (ev < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) != 0) {
+		attempt_fail(a, "%s", strerror(errno));
+		return -1;
+	}
+	if (soerr != 0) {
+		attempt_fail(a, "%s", strerror(soerr));
+		return -1;
+	}
+	/* With mqtts, connect_async already tried the handshake's first
+	 * write, and a refused connect reported ECONNREFUSED to that write,
+	 * which clears the socket's error: SO_ERROR is then 0. Only a peer
+	 * address says the connect succeeded. */
+	{
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+
+		if (getpeername(fd, (struct sockaddr *)&peer, &plen) != 0) {
+			attempt_fail(a, "TCP connect failed (refused or unreachable)");
+			return -1;
+		}
+	}
+	*reached_tcp = true;
+	if (c->url.tls) {
+		SSL *ssl = mosquitto_ssl_get(a->m);
+
+		while (ssl != NULL && !SSL_is_init_finished(ssl)) {
+			/* With a handshake pending, loop_read only drives
+			 * SSL_connect (lib/loop.c): no MQTT packet is read here. */
+			rc = mosquitto_loop_read(a->m, 1);
+			if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(a->m) < 0) {
+				/* The certificate's problem, if that was it
+				 * (OpenSSL's own reason only says "verify
+				 * failed"). */
+				long v = SSL_get_verify_result(ssl);
+
+				attempt_fail(a, "TLS handshake failed: %s%s%s",
+					     rc ? mosquitto_strerror(rc) : "connection closed",
+					     v != X509_V_OK ? ": " : "",
+					     v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
+				return -1;
+			}
+			if (SSL_is_init_finished(ssl))
+				break;
+			/* The TCP connect is done, so the handshake's writes
+			 * do not block: only the server's answer is awaited. */
+			ev = wait_fd(fd, POLLIN, deadline);
+			if (ev == 0) {
+				attempt_fail(a, "TLS handshake timed out");
+				return -1;
+			}
+			if (ev < 0 || ((ev & (POLLERR | POLLHUP)) && !(ev & POLLIN))) {
+				attempt_fail(a, "TLS handshake failed: connection closed");
+				return -1;
+			}
+		}
+	}
+	a->why[0] = '\0';	/* warnings of a successful attempt are not a reason */
+	return 0;
+}
+
+/* Resolves the url's host, then connects to each of its addresses in turn
+ * (attempt_one) until one connects, all bounded by
+ * MQTT_CONNECT_TIMEOUT_MS (DNS by the resolver's own timeouts), each
+ * address getting an equal share of what is left.
  *
- * Why here and not on the loop: getaddrinfo blocks, and resolving
- * ourselves to connect to the literal address would make libmosquitto
- * check the server certificate against the address instead of the host
- * name (lib/tls_mosq.c mosquitto__server_certificate_verify uses the host
- * given to connect; SNI too, lib/net_mosq.c net__socket_connect_step3).
+ * Why here and not on the loop: getaddrinfo blocks. Why each address
+ * ourselves: connect_async takes the first address whose connect()
+ * starts (lib/net_mosq.c net__try_connect_tcp), so a refused ::1 would
+ * end the attempt where "localhost" is ::1 first (a stock Debian 12) and
+ * the broker listens on 127.0.0.1 only.
  * Why the handshake too: connect_async starts SSL_connect before the TCP
  * connect has completed, and in 2.0.11 only loop_read drives a pending
  * handshake while want_write can stay set, so an external loop can stall
@@ -499,119 +746,64 @@ static void attempt_work(uv_work_t *req)
 {
 	struct mqtt_attempt *a = req->data;
 	const struct mqtt_conn *c = a->c;
-	const struct config *cfg = c->cfg;
 	uint64_t deadline = mono_ms() + MQTT_CONNECT_TIMEOUT_MS;
-	int rc, fd, ev, soerr = 0;
-	socklen_t slen = sizeof(soerr);
+	char addrs[MQTT_MAX_ADDRS][INET6_ADDRSTRLEN], deep[256] = "", shallow[256] = "";
+	struct addrinfo hints, *res = NULL;
+	bool reached_tcp;
+	int n = 0, rc;
 
-	a->m = mosquitto_new(c->client_id, c->clean_session, a);
-	if (a->m == NULL) {
-		attempt_fail(a, "out of memory");
+	if (is_numeric_host(c->url.host)) {
+		attempt_one(a, c->url.host, deadline, &reached_tcp);
 		return;
 	}
-	mosquitto_log_callback_set(a->m, attempt_log);
-	rc = mosquitto_int_option(a->m, MOSQ_OPT_PROTOCOL_VERSION, c->protocol);
-	/* Packets leave only through loop_write (mqtt_conn.h). */
-	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_threaded_set(a->m, true);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		attempt_fail(a, "libmosquitto setup: %s", mosquitto_strerror(rc));
+	/* No AI_ADDRCONFIG: glibc would drop ::1 on a host without a global
+	 * IPv6 address. */
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(c->url.host, NULL, &hints, &res);
+	if (rc != 0) {
+		attempt_fail(a, "cannot resolve %s: %s", c->url.host,
+			     rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 		return;
 	}
-	if (cfg->mqtt_username[0] &&
-	    mosquitto_username_pw_set(a->m, cfg->mqtt_username,
-				      c->have_password ? c->password : NULL) != MOSQ_ERR_SUCCESS) {
-		attempt_fail(a, "[mqtt] username: not accepted by libmosquitto");
-		return;
-	}
-	if (c->url.tls) {
-		const char *ca = cfg->mqtt_cafile[0] ? cfg->mqtt_cafile : NULL;
-		const char *capath = cfg->mqtt_capath[0] ? cfg->mqtt_capath : NULL;
+	for (struct addrinfo *ai = res; ai != NULL && n < MQTT_MAX_ADDRS; ai = ai->ai_next) {
+		const void *sa = ai->ai_family == AF_INET
+			? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+			: (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+		bool dup = false;
 
-		if (ca == NULL && capath == NULL)
-			capath = MQTT_SYSTEM_CAPATH;
-		rc = mosquitto_tls_set(a->m, ca, capath,
-				       cfg->mqtt_certfile[0] ? cfg->mqtt_certfile : NULL,
-				       cfg->mqtt_keyfile[0] ? cfg->mqtt_keyfile : NULL, NULL);
-		if (rc != MOSQ_ERR_SUCCESS) {
-			attempt_fail(a, "[mqtt] cafile, certfile or keyfile cannot be read: %s",
-				     mosquitto_strerror(rc));
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    inet_ntop(ai->ai_family, sa, addrs[n], sizeof(addrs[n])) == NULL)
+			continue;
+		for (int i = 0; i < n; i++)
+			dup = dup || strcmp(addrs[i], addrs[n]) == 0;
+		if (!dup)
+			n++;
+	}
+	freeaddrinfo(res);
+	if (n == 0) {
+		attempt_fail(a, "%s has no IPv4 or IPv6 address", c->url.host);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		uint64_t now = mono_ms();
+		uint64_t share = deadline > now ? (deadline - now) / (uint64_t)(n - i) : 0;
+
+		if (attempt_one(a, addrs[i], now + share, &reached_tcp) == 0)
 			return;
-		}
-		rc = mosquitto_tls_insecure_set(a->m, cfg->mqtt_tls_insecure);
-		if (rc != MOSQ_ERR_SUCCESS) {
-			attempt_fail(a, "[mqtt] tls_insecure: %s", mosquitto_strerror(rc));
-			return;
-		}
+		/* The reason to give: the first from past a TCP connect (a
+		 * TLS or certificate problem), else the last refusal. */
+		if (reached_tcp && deep[0] == '\0')
+			snprintf(deep, sizeof(deep), "%s", a->why);
+		else if (!reached_tcp)
+			snprintf(shallow, sizeof(shallow), "%s", a->why);
 	}
-	errno = 0;
-	rc = mosquitto_connect_bind_async(a->m, c->url.host, c->url.port,
-					  (int)(cfg->mqtt_keepalive_ms / 1000), NULL);
-	if (rc == MOSQ_ERR_EAI) {
-		/* lib/net_mosq.c stores getaddrinfo's code in errno. */
-		attempt_fail(a, "cannot resolve %s: %s", c->url.host, gai_strerror(errno));
-		return;
-	}
-	if (rc == MOSQ_ERR_ERRNO) {
-		attempt_fail(a, "%s", strerror(errno));
-		return;
-	}
-	if (rc == MOSQ_ERR_TLS) {
-		/* The handshake can fail inside connect_async already. */
-		attempt_fail(a, "TLS handshake failed: %s", mosquitto_strerror(rc));
-		return;
-	}
-	if (rc != MOSQ_ERR_SUCCESS) {
-		attempt_fail(a, "%s", mosquitto_strerror(rc));
-		return;
-	}
-	fd = mosquitto_socket(a->m);
-	if (fd < 0) {
-		attempt_fail(a, "no socket after connect");
-		return;
-	}
-	ev = wait_fd(fd, POLLOUT, deadline);
-	if (ev == 0) {
-		attempt_fail(a, "TCP connect timed out after %d ms", MQTT_CONNECT_TIMEOUT_MS);
-		return;
-	}
-	if (ev < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) != 0) {
-		attempt_fail(a, "%s", strerror(errno));
-		return;
-	}
-	if (soerr != 0) {
-		attempt_fail(a, "%s", strerror(soerr));
-		return;
-	}
-	if (c->url.tls) {
-		SSL *ssl = mosquitto_ssl_get(a->m);
-
-		while (ssl != NULL && !SSL_is_init_finished(ssl)) {
-			/* With a handshake pending, loop_read only drives
-			 * SSL_connect (lib/loop.c): no MQTT packet is read here. */
-			rc = mosquitto_loop_read(a->m, 1);
-			if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(a->m) < 0) {
-				attempt_fail(a, "TLS handshake failed: %s",
-					     rc ? mosquitto_strerror(rc) : "connection closed");
-				return;
-			}
-			if (SSL_is_init_finished(ssl))
-				break;
-			/* The TCP connect is done, so the handshake's writes
-			 * do not block: only the server's answer is awaited. */
-			ev = wait_fd(fd, POLLIN, deadline);
-			if (ev == 0) {
-				attempt_fail(a, "TLS handshake timed out after %d ms",
-					     MQTT_CONNECT_TIMEOUT_MS);
-				return;
-			}
-			if (ev < 0 || ((ev & (POLLERR | POLLHUP)) && !(ev & POLLIN))) {
-				attempt_fail(a, "TLS handshake failed: connection closed");
-				return;
-			}
-		}
-	}
-	a->why[0] = '\0';	/* warnings of a successful attempt are not a reason */
+	if (n > 1)
+		snprintf(a->why, sizeof(a->why), "%.180s (each of its %d addresses tried)",
+			 deep[0] ? deep : shallow, n);
+	else
+		snprintf(a->why, sizeof(a->why), "%s", deep[0] ? deep : shallow);
 }
 
 static void attempt_done(uv_work_t *req, int status)

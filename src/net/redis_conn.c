@@ -4,12 +4,24 @@
  * early when the poll status is non-zero, and libuv stops a poll handle on
  * POLLERR, so a refused connect or a reset connection never calls back
  * (../shared/notes/deps.md section 1; fixed upstream in hiredis 1.0). Ours
- * hands errors to hiredis as read/write events so it finds the error itself. */
+ * hands errors to hiredis as read/write events so it finds the error itself.
+ *
+ * Why host names are resolved here: redisAsyncConnect calls getaddrinfo()
+ * itself, on the loop (hiredis 0.14 net.c _redisContextConnectTcp), and a
+ * slow DNS server would stop everything. So a name goes to uv_getaddrinfo
+ * (libuv's thread pool) and hiredis only ever gets numeric addresses, which
+ * glibc's getaddrinfo parses without a lookup. hiredis takes the first
+ * address of its own lookup, so ours are tried one by one: on a stock
+ * Debian 12, "localhost" is ::1 first, and a Redis bound to 127.0.0.1 only
+ * refuses it. */
 #include "redis_conn.h"
 #include "backoff.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <hiredis/hiredis.h>
 
@@ -123,6 +135,8 @@ static void set_down(struct rconn *c, const char *why)
 
 	c->up = false;
 	c->ac = NULL;
+	c->connect_started = 0;
+	c->n_addrs = c->next_addr = 0;	/* the next attempt resolves again */
 	if (c->closing)
 		log_debug("redis %s: closed", c->name);
 	else if (was_up || c->failures++ % 50 == 0)
@@ -131,6 +145,32 @@ static void set_down(struct rconn *c, const char *why)
 		c->on_state(c, false, c->data);
 	if (!c->closing)
 		schedule_reconnect(c);
+}
+
+static void on_retry_timer(uv_timer_t *t);
+
+/* One address could not be connected to (refused, unreachable, timed out,
+ * no socket): the next one on the next loop turn (this may run inside a
+ * hiredis callback, whose context is freed after it returns), or, when
+ * none is left, the attempt has failed: logged, counted, backoff. */
+static void address_failed(struct rconn *c, const char *why)
+{
+	char all[192];
+
+	c->ac = NULL;
+	c->connect_started = 0;
+	if (!c->closing && c->next_addr < c->n_addrs) {
+		log_debug("redis %s: address %d of %d: %s; trying the next", c->name,
+			  c->next_addr, c->n_addrs, why);
+		uv_timer_start(&c->retry, on_retry_timer, 0, 0);
+		return;
+	}
+	if (c->n_addrs > 1) {
+		snprintf(all, sizeof(all), "%s; each of the host's %d addresses tried", why,
+			 c->n_addrs);
+		why = all;
+	}
+	set_down(c, why);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -202,7 +242,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
 	if (status != REDIS_OK) {
 		/* hiredis frees the context after this returns; onDisconnect is
 		 * not called for a connect that never completed. */
-		set_down(c, ac->c.errstr[0] ? ac->c.errstr : "connect failed");
+		address_failed(c, ac->c.errstr[0] ? ac->c.errstr : "connect failed");
 		return;
 	}
 	c->connect_started = 0;
@@ -221,16 +261,19 @@ static void on_connect(const redisAsyncContext *ac, int status)
 	}
 }
 
-static void do_connect(struct rconn *c)
+/* Connects to the attempt's next address (numeric, or the unix socket). */
+static void connect_next(struct rconn *c)
 {
+	const char *host = c->addrs[c->next_addr++];
 	redisAsyncContext *ac;
 
+	c->connect_started = (int64_t)uv_now(c->loop);
 	if (c->url.unix_path[0])
 		ac = redisAsyncConnectUnix(c->url.unix_path);
 	else
-		ac = redisAsyncConnect(c->url.host, c->url.port);
+		ac = redisAsyncConnect(host, c->url.port);
 	if (ac == NULL) {
-		set_down(c, "out of memory");
+		address_failed(c, "out of memory");
 		return;
 	}
 	if (ac->err) {
@@ -238,29 +281,125 @@ static void do_connect(struct rconn *c)
 
 		snprintf(why, sizeof(why), "%s", ac->errstr);
 		redisAsyncFree(ac);
-		set_down(c, why);
+		address_failed(c, why);
 		return;
 	}
 	if (attach(ac, c->loop) != 0) {
 		redisAsyncFree(ac);
-		set_down(c, "cannot watch socket");
+		address_failed(c, "cannot watch socket");
 		return;
 	}
 	ac->data = c;
 	c->ac = ac;
-	c->connect_started = (int64_t)uv_now(c->loop);
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	if (!c->url.unix_path[0])
 		redisEnableKeepAlive(&ac->c);
 }
 
+static bool is_numeric_host(const char *host)
+{
+	unsigned char a[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1;
+}
+
+/* A timer closed or the lookup's callback ran: the last one, after
+ * rconn_close, tells the owner. */
+static void handle_done(struct rconn *c)
+{
+	if (--c->open_handles == 0 && c->closing && c->on_closed)
+		c->on_closed(c);
+}
+
+/* The host name's addresses, in getaddrinfo's order (RFC 6724, as
+ * /etc/gai.conf may change it), made numeric and without repeats. */
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct rconn *c = req->data;
+	char why[128];
+	int n = 0;
+
+	c->resolving = false;
+	if (c->closing) {
+		uv_freeaddrinfo(res);
+		handle_done(c);
+		return;
+	}
+	handle_done(c);
+	if (status < 0) {
+		snprintf(why, sizeof(why), "cannot resolve the host: %s", uv_strerror(status));
+		set_down(c, why);
+		return;
+	}
+	for (struct addrinfo *ai = res; ai != NULL && n < RCONN_MAX_ADDRS; ai = ai->ai_next) {
+		char *out = c->addrs[n];
+		bool dup = false;
+
+		if (ai->ai_family == AF_INET)
+			uv_ip4_name((const struct sockaddr_in *)ai->ai_addr, out, INET6_ADDRSTRLEN);
+		else if (ai->ai_family == AF_INET6)
+			uv_ip6_name((const struct sockaddr_in6 *)ai->ai_addr, out, INET6_ADDRSTRLEN);
+		else
+			continue;
+		for (int i = 0; i < n; i++)
+			dup = dup || strcmp(c->addrs[i], out) == 0;
+		if (!dup)
+			n++;
+	}
+	uv_freeaddrinfo(res);
+	if (n == 0) {
+		set_down(c, "the host has no IPv4 or IPv6 address");
+		return;
+	}
+	c->n_addrs = n;
+	c->next_addr = 0;
+	connect_next(c);
+}
+
+/* One attempt: a unix socket or a numeric host is its one address; a host
+ * name is resolved first, in the thread pool. */
+static void start_attempt(struct rconn *c)
+{
+	struct addrinfo hints;
+	int r;
+
+	c->n_addrs = c->next_addr = 0;
+	if (c->url.unix_path[0] || is_numeric_host(c->url.host)) {
+		snprintf(c->addrs[0], sizeof(c->addrs[0]), "%s", c->url.host);
+		c->n_addrs = 1;
+		connect_next(c);
+		return;
+	}
+	/* No AI_ADDRCONFIG: glibc would drop ::1 on a host without a global
+	 * IPv6 address; an address that cannot work costs a quick failure
+	 * before the next. */
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	c->resolve.data = c;
+	r = uv_getaddrinfo(c->loop, &c->resolve, on_resolved, c->url.host, NULL, &hints);
+	if (r != 0) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "cannot resolve the host: %s", uv_strerror(r));
+		set_down(c, why);
+		return;
+	}
+	c->resolving = true;
+	c->open_handles++;	/* rconn_close waits for the lookup's callback */
+}
+
 static void on_retry_timer(uv_timer_t *t)
 {
 	struct rconn *c = t->data;
 
-	if (!c->closing && c->ac == NULL)
-		do_connect(c);
+	if (c->closing || c->ac != NULL || c->resolving)
+		return;
+	if (c->next_addr < c->n_addrs)
+		connect_next(c);
+	else
+		start_attempt(c);
 }
 
 static void schedule_reconnect(struct rconn *c)
@@ -307,7 +446,7 @@ int rconn_init(struct rconn *c, uv_loop_t *loop, const char *name,
 void rconn_start(struct rconn *c)
 {
 	uv_timer_start(&c->watchdog, on_watchdog, 100, 100);
-	do_connect(c);
+	start_attempt(c);
 }
 
 int rconn_command(struct rconn *c, rconn_reply_cb cb, void *privdata,
@@ -332,15 +471,12 @@ void rconn_reset(struct rconn *c, const char *why)
 	int flags = ac->c.flags;
 	redisAsyncFree(ac);
 	if (!(flags & REDIS_CONNECTED))
-		set_down(c, why);
+		address_failed(c, why);	/* the connect watchdog: the next address */
 }
 
 static void on_handle_closed(uv_handle_t *h)
 {
-	struct rconn *c = h->data;
-
-	if (--c->open_handles == 0 && c->on_closed)
-		c->on_closed(c);
+	handle_done(h->data);
 }
 
 void rconn_close(struct rconn *c, void (*on_closed)(struct rconn *c))
@@ -354,6 +490,8 @@ void rconn_close(struct rconn *c, void (*on_closed)(struct rconn *c))
 		c->ac = NULL;
 		c->up = false;
 	}
+	if (c->resolving)	/* on_resolved still runs, with UV_EAI_CANCELED */
+		uv_cancel((uv_req_t *)&c->resolve);
 	uv_close((uv_handle_t *)&c->watchdog, on_handle_closed);
 	uv_close((uv_handle_t *)&c->retry, on_handle_closed);
 }

@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,42 @@ static int parse_userinfo(const char *s, size_t len, struct redis_url *out,
 	return 0;
 }
 
+/* A host outside brackets is an IPv4 address or a host name (RFC 1123
+ * 2.1: letters, digits and hyphens in dot-separated labels of 1..63, a
+ * label neither starting nor ending with a hyphen). One made only of
+ * digits and dots must be a whole dotted quad: getaddrinfo would read
+ * "127.1" as 127.0.0.1, and "10.0.0.256" as a name to look up. */
+static int host_check(const char *host, struct err *err)
+{
+	struct in_addr a4;
+	size_t label = 0;
+	bool numeric = true;
+
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return 0;
+	if (strlen(host) > 253)
+		return err_set(err, "redis url: host name longer than 253 bytes");
+	for (const char *p = host;; p++) {
+		if (*p == '.' || *p == '\0') {
+			if (label == 0 || label > 63 || p[-1] == '-')
+				return err_set(err, "redis url: not a host name or IP address: \"%.64s\"",
+					       host);
+			if (*p == '\0')
+				break;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)*p) && !(*p == '-' && label > 0))
+			return err_set(err, "redis url: not a host name or IP address: \"%.64s\"", host);
+		if (!isdigit((unsigned char)*p))
+			numeric = false;
+		label++;
+	}
+	if (numeric)
+		return err_set(err, "redis url: not an IPv4 address: \"%.64s\"", host);
+	return 0;
+}
+
 int redis_url_parse(const char *url, struct redis_url *out, struct err *err)
 {
 	const char *rest, *at, *p, *host_start, *host_end;
@@ -180,14 +217,8 @@ int redis_url_parse(const char *url, struct redis_url *out, struct err *err)
 
 		if (inet_pton(AF_INET6, host, &a6) != 1)
 			return err_set(err, "redis url: not an IPv6 address: \"%.64s\"", host);
-	} else if (strcasecmp(host, "localhost") == 0) {
-		memcpy(host, "127.0.0.1", sizeof("127.0.0.1"));
-	} else {
-		struct in_addr a4;
-
-		if (inet_pton(AF_INET, host, &a4) != 1)
-			return err_set(err, "redis url: host must be an IP address or localhost "
-				       "(no DNS lookups): \"%.64s\"", host);
+	} else if (host_check(host, err) != 0) {
+		return -1;
 	}
 	memcpy(out->host, host, strlen(host) + 1);
 

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -185,6 +187,106 @@ static void shipped_config_file_loads(void **state)
 	assert_int_equal(config_load(&c, "config/pregon.conf", &err), 0);
 }
 
+static void relative_paths_are_taken_from_the_config_files_folder(void **state)
+{
+	struct config c;
+	struct err err;
+
+	(void)state;
+	config_defaults(&c);
+	/* write_conf's file is /tmp/pregon-test-conf-PID.conf. */
+	assert_int_equal(config_load(&c, write_conf("[templates]\ndir = tpl\n[outbox]\ndir = ./out\n"
+						    "[log]\nfile = /var/log/p.log\n"
+						    "[http]\ntokens_file = ../etc/tokens\n"
+						    "[mqtt]\nurl = mqtts://127.0.0.1\ncafile = ca.pem\n"
+						    "certfile = c.pem\nkeyfile = k.pem\ncapath = cas\n"
+						    "username = u\npassword_file = mqtt.pw\n"
+						    "[sms]\nauth_token_file = secret/twilio\n"
+						    "[email]\npassword_file = smtp.pw\n"), &err), 0);
+	assert_string_equal(c.templates_dir, "/tmp/tpl");
+	assert_string_equal(c.outbox_dir, "/tmp/./out");
+	assert_string_equal(c.log_file, "/var/log/p.log");
+	assert_string_equal(c.http_tokens_file, "/tmp/../etc/tokens");
+	assert_string_equal(c.mqtt_cafile, "/tmp/ca.pem");
+	assert_string_equal(c.mqtt_capath, "/tmp/cas");
+	assert_string_equal(c.mqtt_certfile, "/tmp/c.pem");
+	assert_string_equal(c.mqtt_keyfile, "/tmp/k.pem");
+	assert_string_equal(c.mqtt_password_file, "/tmp/mqtt.pw");
+	assert_string_equal(c.sms_auth_token_file, "/tmp/secret/twilio");
+	assert_string_equal(c.email_password_file, "/tmp/smtp.pw");
+	unlink(path);
+}
+
+static void a_config_named_relatively_is_taken_from_the_working_directory(void **state)
+{
+	struct config c;
+	struct err err;
+	char cwd[512], want[600];
+	FILE *f;
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(mkdir("pregon-test-confdir", 0700) == 0 || errno == EEXIST, 1);
+	f = fopen("pregon-test-confdir/p.conf", "w");
+	assert_non_null(f);
+	fputs("[outbox]\ndir = out\n[log]\nfile =\n", f);
+	fclose(f);
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, "pregon-test-confdir/p.conf", &err), 0);
+	snprintf(want, sizeof(want), "%s/pregon-test-confdir/out", cwd);
+	assert_string_equal(c.outbox_dir, want);
+	assert_string_equal(c.log_file, "");	/* empty stays empty: stderr */
+	unlink("pregon-test-confdir/p.conf");
+	rmdir("pregon-test-confdir");
+}
+
+static void defaults_of_paths_are_not_moved_by_a_config_file(void **state)
+{
+	struct config c;
+	struct err err;
+	char def[512];
+
+	(void)state;
+	config_default_templates_dir(def, sizeof(def));
+	assert_true(def[0] == '/');
+	config_defaults(&c);
+	assert_string_equal(c.templates_dir, def);
+	assert_int_equal(config_load(&c, write_conf("[templates]\ndir =\n"), &err), 0);
+	assert_string_equal(c.templates_dir, def);	/* empty: the default */
+	assert_string_equal(c.outbox_dir, "var/outbox");	/* the working directory's */
+	unlink(path);
+}
+
+static void a_path_too_long_once_resolved_names_its_key(void **state)
+{
+	struct config c;
+	struct err err;
+	char dir[600], file[700], name[201];
+	FILE *f;
+
+	(void)state;
+	/* inih reads lines of at most 200 bytes: the length comes from the
+	 * config file's folder, 400 bytes deep. */
+	memset(name, 'd', 200);
+	name[200] = '\0';
+	snprintf(dir, sizeof(dir), "/tmp/%s", name);
+	assert_true(mkdir(dir, 0700) == 0 || errno == EEXIST);
+	snprintf(dir, sizeof(dir), "/tmp/%s/%s", name, name);
+	assert_true(mkdir(dir, 0700) == 0 || errno == EEXIST);
+	snprintf(file, sizeof(file), "%s/p.conf", dir);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fprintf(f, "[sms]\nauth_token_file = %0120d\n", 7);
+	fclose(f);
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, file, &err), -1);
+	assert_non_null(strstr(err.msg, ":2: [sms] auth_token_file: longer than 511 bytes"));
+	unlink(file);
+	rmdir(dir);
+	snprintf(dir, sizeof(dir), "/tmp/%s", name);
+	rmdir(dir);
+}
+
 static void secret_comes_from_file_or_environment(void **state)
 {
 	char out[64];
@@ -214,6 +316,10 @@ int main(void)
 		cmocka_unit_test(missing_file_is_an_error),
 		cmocka_unit_test(shipped_config_file_loads),
 		cmocka_unit_test(secret_comes_from_file_or_environment),
+		cmocka_unit_test(relative_paths_are_taken_from_the_config_files_folder),
+		cmocka_unit_test(a_config_named_relatively_is_taken_from_the_working_directory),
+		cmocka_unit_test(defaults_of_paths_are_not_moved_by_a_config_file),
+		cmocka_unit_test(a_path_too_long_once_resolved_names_its_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

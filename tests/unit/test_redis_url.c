@@ -59,17 +59,21 @@ static void url_accepts_trailing_slash_as_db_zero(void **state)
 	assert_int_equal(u.db, 0);
 }
 
-static void url_maps_localhost_to_loopback(void **state)
+static void url_keeps_host_names_for_the_connection_to_resolve(void **state)
 {
 	struct redis_url u;
 	struct err err;
 
 	(void)state;
 	assert_int_equal(redis_url_parse("redis://localhost:6380/1", &u, &err), 0);
-	assert_string_equal(u.host, "127.0.0.1");
+	assert_string_equal(u.host, "localhost");
 	assert_int_equal(u.port, 6380);
-	assert_int_equal(redis_url_parse("redis://LocalHost", &u, &err), 0);
-	assert_string_equal(u.host, "127.0.0.1");
+	assert_int_equal(redis_url_parse("redis://:pw@redis-1.db.example.org/2", &u, &err), 0);
+	assert_string_equal(u.host, "redis-1.db.example.org");
+	assert_int_equal(u.port, 6379);
+	assert_int_equal(u.db, 2);
+	assert_int_equal(redis_url_parse("redis://3com.example", &u, &err), 0);
+	assert_string_equal(u.host, "3com.example");
 }
 
 static void url_reads_bracketed_ipv6(void **state)
@@ -170,11 +174,17 @@ static void url_rejects_unix_path_too_long_for_sun_path(void **state)
 	expect_reject("unix:", "socket path", NULL);
 }
 
-static void url_rejects_dns_names(void **state)
+static void url_rejects_malformed_host_names(void **state)
 {
 	(void)state;
-	expect_reject("redis://redis.example.org:6379/0", "no DNS", NULL);
-	expect_reject("redis://127.1", "no DNS", NULL);
+	expect_reject("redis://127.1", "not an IPv4 address", NULL);
+	expect_reject("redis://10.0.0.256", "not an IPv4 address", NULL);
+	expect_reject("redis://db_1:6379", "not a host name or IP address: \"db_1\"", NULL);
+	expect_reject("redis://-db", "not a host name", NULL);
+	expect_reject("redis://db-.local", "not a host name", NULL);
+	expect_reject("redis://db..local", "not a host name", NULL);
+	expect_reject("redis://db.local.", "not a host name", NULL);
+	expect_reject("redis://fe80::1", "port must be", NULL);	/* IPv6 goes in brackets */
 }
 
 static void url_rejects_bad_port(void **state)
@@ -218,7 +228,7 @@ static void url_describe_hides_password(void **state)
 	(void)state;
 	assert_int_equal(redis_url_parse("redis://:hunter2@localhost:6390/4", &u, &err), 0);
 	redis_url_describe(&u, buf, sizeof(buf));
-	assert_string_equal(buf, "127.0.0.1:6390/4");
+	assert_string_equal(buf, "localhost:6390/4");
 	assert_int_equal(redis_url_parse("redis://[::1]", &u, &err), 0);
 	redis_url_describe(&u, buf, sizeof(buf));
 	assert_string_equal(buf, "[::1]:6379/0");
@@ -233,7 +243,7 @@ int main(void)
 		cmocka_unit_test(url_defaults_port_and_db),
 		cmocka_unit_test(url_reads_host_port_and_db),
 		cmocka_unit_test(url_accepts_trailing_slash_as_db_zero),
-		cmocka_unit_test(url_maps_localhost_to_loopback),
+		cmocka_unit_test(url_keeps_host_names_for_the_connection_to_resolve),
 		cmocka_unit_test(url_reads_bracketed_ipv6),
 		cmocka_unit_test(url_reads_password),
 		cmocka_unit_test(url_decodes_percent_escapes_in_password),
@@ -243,7 +253,7 @@ int main(void)
 		cmocka_unit_test(url_rejects_bad_percent_escape),
 		cmocka_unit_test(url_reads_unix_socket),
 		cmocka_unit_test(url_rejects_unix_path_too_long_for_sun_path),
-		cmocka_unit_test(url_rejects_dns_names),
+		cmocka_unit_test(url_rejects_malformed_host_names),
 		cmocka_unit_test(url_rejects_bad_port),
 		cmocka_unit_test(url_rejects_bad_db),
 		cmocka_unit_test(url_rejects_other_schemes_and_queries),
