@@ -35,6 +35,11 @@ struct engine_channel {
 	bool open;
 	int cap;		/* [<channel>] concurrency */
 	int held;		/* read and not yet finished */
+	int sending;		/* with the adapter now: at most cap */
+	/* Claimed at intake while the adapter had cap sends out: they wait
+	 * here, in order, for a send to finish (at most [jobs] batch more
+	 * than cap are ever held, engine_reserve). */
+	struct engine_inflight *wait_head, *wait_tail;
 	char stream[LANE_COUNT][128];
 	char claim_cursor[LANE_COUNT][48];
 	uint64_t sent, temp_failed, perm_failed, deferred;

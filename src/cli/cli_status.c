@@ -238,16 +238,17 @@ static int print_schedule(struct cli *c, const char *id)
 {
 	char key[CLI_KEY_MAX], suffix[8 + JOB_ID_MAX], sched[CLI_KEY_MAX];
 	redisReply *j;
-	long long seq, n;
+	char seq[64];
+	long long n;
 
 	snprintf(suffix, sizeof(suffix), "job:%s", id);
 	if (cli_key(c, key, suffix) != 0 || cli_key(c, sched, "scheduled") != 0)
 		return -1;
 	if ((j = cli_cmd(c, "HMGET %s seq messages case", key)) == NULL)
 		return -1;
+	/* seq: the entry that carried the job (its messages are m<seq>.<k>). */
 	if (j->type != REDIS_REPLY_ARRAY || j->elements != 3 || !cli_reply_is_str(j->element[0]) ||
-	    !cli_reply_is_str(j->element[1]) ||
-	    cli_parse_ll(j->element[0]->str, 0, LLONG_MAX, &seq) != 0 ||
+	    !cli_reply_is_str(j->element[1]) || j->element[0]->len >= sizeof(seq) ||
 	    cli_parse_ll(j->element[1]->str, 0, 64, &n) != 0) {
 		freeReplyObject(j);
 		return 0;
@@ -258,14 +259,15 @@ static int print_schedule(struct cli *c, const char *id)
 		cli_clean_line(j->element[2]->str, j->element[2]->len, ref, sizeof(ref));
 		printf("case      %s\n", ref);
 	}
+	snprintf(seq, sizeof(seq), "%s", j->element[0]->str);
 	freeReplyObject(j);
 	printf("messages one by one (due times UTC):\n");
 	for (long long k = 1; k <= n; k++) {
-		char mid[48], mkey[CLI_KEY_MAX], at[40] = "-";
+		char mid[96], mkey[CLI_KEY_MAX], at[40] = "-";
 		redisReply *m, *z;
 		long long due;
 
-		snprintf(mid, sizeof(mid), "m%lld.%lld", seq, k);
+		snprintf(mid, sizeof(mid), "m%s.%lld", seq, k);
 		snprintf(suffix, sizeof(suffix), "msg:%s", mid);
 		if (cli_key(c, mkey, suffix) != 0 ||
 		    (m = cli_cmd(c, "HMGET %s status channel", mkey)) == NULL)
@@ -335,25 +337,24 @@ static void status_field(struct status_acc *st, const char *f, const char *v, si
 }
 
 /* A job of one message (kind message, answers to inbound texts) keeps no
- * counters (src/lua/common.lua, single): its seen key holds "<entry>
- * <seq>", and its messages m<seq>.1 .. (a fallback gives the job hash a
- * count) are counted from their records. At most a few messages. */
+ * counters (src/lua/common.lua, single): its seen key holds the seq that
+ * names its messages, m<seq>.1 .. (a fallback gives the job hash a
+ * count), which are counted from their records. At most a few. */
 static int count_single(struct cli *c, const char *id, long long messages,
 			struct status_acc *st)
 {
 	char key[CLI_KEY_MAX], suffix[8 + JOB_ID_MAX];
 	redisReply *seen;
-	const char *sp;
-	long long seq;
+	char seq[64];
 
 	snprintf(suffix, sizeof(suffix), "seen:%s", id);
 	if (cli_key(c, key, suffix) != 0 || (seen = cli_cmd(c, "GET %s", key)) == NULL)
 		return -1;
-	sp = cli_reply_is_str(seen) ? strchr(seen->str, ' ') : NULL;
-	if (sp == NULL || cli_parse_ll(sp + 1, 0, LLONG_MAX, &seq) != 0) {
+	if (!cli_reply_is_str(seen) || seen->len == 0 || seen->len >= sizeof(seq)) {
 		freeReplyObject(seen);
-		return 1;	/* no such job (or one seen before this layout) */
+		return 1;	/* no such job */
 	}
+	snprintf(seq, sizeof(seq), "%s", seen->str);
 	freeReplyObject(seen);
 	if (messages < 1 || messages > 64)
 		messages = 1;
@@ -362,7 +363,7 @@ static int count_single(struct cli *c, const char *id, long long messages,
 		char mkey[CLI_KEY_MAX], field[96];
 		redisReply *m;
 
-		snprintf(suffix, sizeof(suffix), "msg:m%lld.%lld", seq, k);
+		snprintf(suffix, sizeof(suffix), "msg:m%s.%lld", seq, k);
 		if (cli_key(c, mkey, suffix) != 0 ||
 		    (m = cli_cmd(c, "HMGET %s kind channel status created", mkey)) == NULL)
 			return -1;

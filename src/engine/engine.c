@@ -28,6 +28,7 @@ struct engine_inflight {
 	struct send_req req;
 	struct send_result res;
 	uint64_t started_ns;	/* when the adapter got it; 0 if it never did */
+	bool at_adapter;	/* counted in its channel's sending */
 	engine_release_cb release;	/* a message sent at once: told when done */
 	void *release_data;
 	struct engine_inflight *next;
@@ -233,6 +234,8 @@ static void on_flush_idle(uv_idle_t *h)
 	}
 }
 
+static void adapter_send(struct engine *e, struct engine_inflight *f);
+
 static void on_send_done(struct send_req *req, const struct send_result *res)
 {
 	struct engine_inflight *f = req->owner;
@@ -242,6 +245,20 @@ static void on_send_done(struct send_req *req, const struct send_result *res)
 	f->res = *res;
 	if (f->started_ns != 0)
 		histogram_observe(&ch->latency, (double)(uv_hrtime() - f->started_ns) / 1e9);
+	if (f->at_adapter) {
+		f->at_adapter = false;
+		ch->sending--;
+		/* A send finished: the next one waiting gets its place. */
+		while (ch->wait_head != NULL && ch->sending < ch->cap) {
+			struct engine_inflight *w = ch->wait_head;
+
+			ch->wait_head = w->next;
+			if (ch->wait_head == NULL)
+				ch->wait_tail = NULL;
+			w->next = NULL;
+			adapter_send(e, w);
+		}
+	}
 	switch (res->status) {
 	case SEND_SENT:
 		ch->sent++;
@@ -279,9 +296,14 @@ void engine_reserve(struct engine *e, int max, int room[CHANNEL_COUNT])
 	for (int c = 0; c < CHANNEL_COUNT; c++) {
 		struct engine_channel *ch = &e->ch[c];
 		/* Jobs claimed at intake are normal work: none while urgent
-		 * work is being expanded. */
+		 * work is being expanded. They may be held up to a batch
+		 * beyond the adapter's concurrency (they wait in order in
+		 * wait_head): claimed at once, a message skips the ready
+		 * stream, its read and its claim call, a third of the Redis
+		 * work of a queued one; its sending event comes a batch's
+		 * sends early. */
 		int n = ch->open && !e->stopping && !e->urgent_hold && !ch->urgent_more ?
-				ch->cap - ch->held : 0;
+				ch->cap + e->cfg->jobs_batch - ch->held : 0;
 
 		if (rate_limited(&ch->rate) && n > rate_available(&ch->rate))
 			n = rate_available(&ch->rate);
@@ -494,7 +516,28 @@ static void start_send(struct engine *e, const struct claim_item *it, const redi
 		on_send_done(&f->req, &res);
 		return;
 	}
+	if (ch->sending >= ch->cap) {
+		/* Claimed at intake beyond what the adapter may have out: it
+		 * waits its turn ([<channel>] concurrency holds). */
+		f->next = NULL;
+		if (ch->wait_tail)
+			ch->wait_tail->next = f;
+		else
+			ch->wait_head = f;
+		ch->wait_tail = f;
+		return;
+	}
+	adapter_send(e, f);
+}
+
+/* Hands f to its channel's adapter, which has room for it. */
+static void adapter_send(struct engine *e, struct engine_inflight *f)
+{
+	struct engine_channel *ch = &e->ch[f->ch];
+
 	f->started_ns = uv_hrtime();
+	f->at_adapter = true;
+	ch->sending++;
 	if (ch->adapter.ops->send(&ch->adapter, &f->req, on_send_done) != 0) {
 		struct send_result res = { .status = SEND_TEMP_FAIL };
 

@@ -147,7 +147,7 @@ register('expand', function(a)
 				addr = rc.addr, d = cjson.encode({ body = body, subject = subject,
 					chain = rc.chain, addr = rc.addr }),
 				urgent = j[8], expires = tonumber(j[9]) or 0, due = 0, rp = rp, qz = qz },
-				'm' .. seq .. '.' .. n)
+				'm' .. seq .. '.' .. int_s(n))
 		end
 	end
 	for i = 1, #hashes, 1000 do

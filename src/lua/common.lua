@@ -21,7 +21,22 @@ local group = 'pregon'	-- PREGON_GROUP in include/keys.h
 -- these are set by begin() at the start of each call and read by the
 -- helpers below.
 local P, maxlen, retention, dedupe, now, now_iso, now_s
+local retention_s	-- retention as the caller wrote it (a string)
 local counts		-- pending counter changes, written once at the end
+
+-- Integers as Redis wants them. A Lua number handed to redis.call or
+-- joined with .. is formatted with printf("%.14g"), a float conversion
+-- that showed in profiles; string.format('%d') is an integer one, and
+-- the small ones (attempts, message numbers) are kept.
+-- (Filled as used: the library's loading may not call string.format.)
+local small_ints = {}
+local function int_s(n)
+	local s = small_ints[n]
+	if s then return s end
+	s = string.format('%d', n)
+	if n >= 0 and n < 256 then small_ints[n] = s end
+	return s
+end
 
 -- Unix ms -> "2026-11-22T19:03:11.250Z" (days-to-civil, H. Hinnant).
 local function iso(ms)
@@ -45,6 +60,7 @@ end
 local function begin(a)
 	P, maxlen = a[1], a[2]
 	retention, dedupe = tonumber(a[3]), tonumber(a[4])
+	retention_s = a[3]
 	if a[5] ~= '' then
 		now = tonumber(a[5])
 	else
@@ -119,14 +135,36 @@ local function js(v)
 	return cjson.encode(v)
 end
 
--- Events carry ids, never an address or a text.
-local function event(job, kind, mid, contact, channel, status, attempt, provider_id, err, meaning)
-	local e = '{"job":' .. js(job) .. ',"kind":' .. js(kind) .. ',"message":' .. js(mid)
-		.. ',"contact":' .. js(contact) .. ',"channel":' .. js(channel)
-		.. ',"status":"' .. status .. '","attempt":' .. (tonumber(attempt) or 0)
-		.. ',"provider_id":' .. js(provider_id) .. ',"at":"' .. now_iso .. '"'
-		.. ',"error":' .. js(err) .. ',"meaning":' .. js(meaning) .. '}'
+-- The start of every event of one message, up to its status: built once
+-- and shared by the events a call writes for it (accepted and sending,
+-- for one). Job and contact ids come from outside and are escaped (js);
+-- message ids, kinds and channels are pregon's own names.
+local function event_head(job, kind, mid, contact, channel)
+	return '{"job":' .. js(job) .. ',"kind":' .. (kind and ('"' .. kind .. '"') or 'null')
+		.. ',"message":' .. (mid and ('"' .. mid .. '"') or 'null')
+		.. ',"contact":' .. js(contact)
+		.. ',"channel":' .. ((channel and channel ~= '') and ('"' .. channel .. '"') or 'null')
+		.. ',"status":"'
+end
+
+-- Appends an event to <p>events: head (event_head), then the status and
+-- the rest. attempt is a string. Events carry ids, never an address or a
+-- text.
+local function event_h(head, status, attempt, provider_id, err, meaning)
+	local e
+	if not provider_id and not err and not meaning then
+		e = head .. status .. '","attempt":' .. attempt .. ',"provider_id":null,"at":"'
+			.. now_iso .. '","error":null,"meaning":null}'
+	else
+		e = head .. status .. '","attempt":' .. attempt .. ',"provider_id":' .. js(provider_id)
+			.. ',"at":"' .. now_iso .. '","error":' .. js(err) .. ',"meaning":' .. js(meaning) .. '}'
+	end
 	redis.call('XADD', P .. 'events', 'MAXLEN', '~', maxlen, '*', 'event', e)
+end
+
+local function event(job, kind, mid, contact, channel, status, attempt, provider_id, err, meaning)
+	if type(attempt) ~= 'string' then attempt = int_s(tonumber(attempt) or 0) end
+	event_h(event_head(job, kind, mid, contact, channel), status, attempt, provider_id, err, meaning)
 end
 
 -- Moves a message's status and its job's counters together. Extra fields
@@ -157,6 +195,12 @@ local function keep_until(at)
 	return retention
 end
 
+-- keep_until() as a string for EXPIRE.
+local function ttl_s(ttl)
+	if ttl == retention then return retention_s end
+	return string.format('%d', ttl)
+end
+
 local function lane_of(urgent)
 	if urgent == '1' then return 'urgent' end
 	return 'normal'
@@ -182,12 +226,13 @@ end
 -- never shortens one; only a key that has none yet (new) needs NX.
 local function index_contact(contact, mid, ttl)
 	local ck = P .. 'cmz:' .. contact
-	redis.call('ZADD', ck, now + ttl * 1000, mid)
-	if redis.call('EXPIRE', ck, ttl, 'GT') == 1 then
+	local t = ttl_s(ttl)
+	redis.call('ZADD', ck, string.format('%d', now + ttl * 1000), mid)
+	if redis.call('EXPIRE', ck, t, 'GT') == 1 then
 		-- An existing index: drop what has expired.
 		redis.call('ZREMRANGEBYSCORE', ck, '-inf', now_s)
 	else
-		redis.call('EXPIRE', ck, ttl, 'NX')
+		redis.call('EXPIRE', ck, t, 'NX')
 	end
 end
 
@@ -201,7 +246,8 @@ end
 -- every field of a hash costs on each write and read), urgent ('0'/'1'),
 -- expires (ms or 0), due (ms or 0), rp (seconds a reply is matched to
 -- this message, when its job has reply keywords; else nil).
--- Message ids are "m<job seq>.<n>".
+-- Message ids are "m<job seq>.<n>", the seq being the job's first jobs
+-- entry id (unique, and no counter to keep).
 --
 -- With m.room (channel -> messages the caller can send now), a message due
 -- now is claimed at once (status sending, attempt 1) instead of queued, and
@@ -237,27 +283,36 @@ local function create_message(m, mid)
 	end
 	local to = m.addr[channel] or ''
 	local attempt = status == 'sending' and '1' or '0'
-	local expires = string.format('%d', m.expires)
-	-- The optional fields go in the same HSET: each call costs.
-	local extra = {}
-	if m.bypass then extra[#extra + 1] = 'bypass'; extra[#extra + 1] = '1' end
-	if m.rp then extra[#extra + 1] = 'rp'; extra[#extra + 1] = m.rp end
-	if m.qz and m.qz ~= '' then extra[#extra + 1] = 'qz'; extra[#extra + 1] = m.qz end
-	redis.call('HSET', mkey, 'job', m.job, 'kind', m.kind, 'contact', m.contact,
-		'channel', channel, 'to', to, 'd', m.d,
-		'attempt', attempt, 'urgent', m.urgent, 'expires', expires,
-		'created', now_s, 'status', status, 'updated', now_s, 'error', why or '', unpack(extra))
+	local expires = m.expires > 0 and string.format('%d', m.expires) or '0'
+	-- One HSET with only the fields that say something: each field of a
+	-- new hash is a search of its listpack. Absent means urgent 0,
+	-- expires 0, no error, updated = created.
+	local f = { mkey, 'job', m.job, 'kind', m.kind, 'contact', m.contact, 'channel', channel,
+		'to', to, 'd', m.d, 'attempt', attempt, 'created', now_s, 'status', status }
+	local n = #f
+	local function opt(k, v)
+		f[n + 1], f[n + 2] = k, v
+		n = n + 2
+	end
+	if m.urgent == '1' then opt('urgent', '1') end
+	if m.expires > 0 then opt('expires', expires) end
+	if why then opt('error', why) end
+	if m.bypass then opt('bypass', '1') end
+	if m.rp then opt('rp', m.rp) end
+	if m.qz and m.qz ~= '' then opt('qz', m.qz) end
+	redis.call('HSET', unpack(f))
 	-- Kept for the retention period after it is due (a reminder weeks
 	-- ahead must not expire before it is sent).
 	local ttl = keep_until(status == 'scheduled' and m.due or 0)
-	redis.call('EXPIRE', mkey, ttl)
+	redis.call('EXPIRE', mkey, ttl_s(ttl))
 	if m.contact and m.contact ~= '' then index_contact(m.contact, mid, ttl) end
 	count(m.job, m.kind, channel, status, 1)
-	event(m.job, m.kind, mid, m.contact, channel, 'accepted', 0)
+	local head = event_head(m.job, m.kind, mid, m.contact, channel)
+	event_h(head, 'accepted', '0')
 	if status == 'accepted' then
 		queue_ready(channel, m.urgent, mid, m.qz)
 	elseif status == 'sending' then
-		event(m.job, m.kind, mid, m.contact, channel, 'sending', 1)
+		event_h(head, 'sending', '1')
 		-- The caller sets the entry that holds it.
 		return mid, { [@send.verdict] = 'send', [@send.mid] = mid, [@send.to] = to,
 			[@send.payload] = m.d, [@send.attempt] = 1, [@send.job] = m.job,
@@ -266,9 +321,9 @@ local function create_message(m, mid)
 			[@send.channel] = channel, [@send.entry] = '' }
 	else
 		if status == 'scheduled' then
-			redis.call('ZADD', P .. 'scheduled', m.due, mid)
+			redis.call('ZADD', P .. 'scheduled', string.format('%d', m.due), mid)
 		end
-		event(m.job, m.kind, mid, m.contact, channel, status, 0, nil, why)
+		event_h(head, status, '0', nil, why)
 	end
 	return mid
 end
@@ -293,9 +348,9 @@ local function fall_back(mkey, mid, job, kind, contact, channel)
 			redis.call('HSET', jk, 'messages', n)
 			redis.call('EXPIRE', jk, retention)
 		end
-		local fallback_mid = string.match(mid, '^(m%d+)%.') .. '.' .. n
+		local fallback_mid = string.match(mid, '^(.*)%.%d+$') .. '.' .. int_s(n)
 		create_message({ job = job, kind = kind, contact = contact, chain = rest,
-			addr = d.addr, d = g[1], urgent = g[2],
+			addr = d.addr, d = g[1], urgent = g[2] or '0',
 			expires = tonumber(g[3]) or 0, due = 0, rp = g[4], qz = g[5] }, fallback_mid)
 	end
 end
@@ -333,14 +388,14 @@ local function cancel_message(mid, f, why)
 end
 
 -- A job's message ids are m<seq>.1 .. m<seq>.<n>: from its hash (seq,
--- messages), or for a job of one message from its seen key ("<entry>
--- <seq>"; a fallback gives it a hash with the count).
+-- messages), or for a job of one message from its seen key, which holds
+-- the seq (the entry that carried it; a fallback gives it a hash with
+-- the count).
 local function job_messages(job)
 	local j = redis.call('HMGET', P .. 'job:' .. job, 'seq', 'messages')
 	local seq, n = j[1], tonumber(j[2])
 	if not seq then
-		local seen = redis.call('GET', P .. 'seen:' .. job)
-		seq = seen and string.match(seen, '^%S+ (%d+)$')
+		seq = redis.call('GET', P .. 'seen:' .. job)
 		if not seq then return nil, 0 end
 		n = n or 1
 	end

@@ -58,9 +58,9 @@ register('claim', function(a)
 				set_status(mkey, job, kind, channel, status, 'suppressed', 'error', 'opted out')
 				event(job, kind, mid, contact, channel, 'suppressed', f[6], nil, 'opted out')
 			else
-				local attempt = (tonumber(f[6]) or 0) + 1
+				local attempt = int_s((tonumber(f[6]) or 0) + 1)
 				set_status(mkey, job, kind, channel, status, 'sending', 'attempt', attempt)
-				event(job, kind, mid, contact, channel, 'sending', attempt)
+				event_h(event_head(job, kind, mid, contact, channel), 'sending', attempt)
 				verdict = 'send'
 				-- A templated message is rendered from its job's values.
 				local vars = ''
@@ -69,7 +69,7 @@ register('claim', function(a)
 				end
 				out[#out + 1] = { [@send.verdict] = 'send', [@send.mid] = mid, [@send.to] = f[9],
 					[@send.payload] = f[10], [@send.attempt] = attempt, [@send.job] = job,
-					[@send.contact] = contact, [@send.urgent] = f[7],
+					[@send.contact] = contact, [@send.urgent] = f[7] or '0',
 					[@send.expires] = f[8] or '0', [@send.vars] = vars, [@send.qz] = f[13] or '',
 					[@send.channel] = channel, [@send.entry] = entry }
 			end
@@ -117,7 +117,8 @@ register('result', function(a)
 			end
 			if outcome == 'sent' then
 				set_status(mkey, job, kind, channel, status, 'sent', 'provider_id', detail)
-				event(job, kind, mid, contact, channel, 'sent', attempt, detail)
+				event_h(event_head(job, kind, mid, contact, channel), 'sent',
+					a[i + @each.attempt], detail)
 				-- A reply from this address within the window answers the
 				-- latest message sent to it that asked for one.
 				if f[8] and f[7] and f[7] ~= '' then

@@ -135,8 +135,8 @@ register('inbound', function(a)
 		-- and counted like any message (a job of one message: its seen
 		-- key finds it, see job_messages).
 		local id = answer_kind .. '-' .. sid
-		local seq = redis.call('INCR', P .. 'jobseq')
-		redis.call('SET', P .. 'seen:' .. id, '- ' .. seq, 'EX', retention)
+		local seq = 'i' .. redis.call('INCR', P .. 'jobseq')
+		redis.call('SET', P .. 'seen:' .. id, seq, 'EX', retention_s)
 		local addr = {}
 		addr[channel] = from
 		local d = cjson.encode({ body = answer, subject = '', chain = { channel }, addr = addr })

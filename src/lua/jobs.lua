@@ -126,6 +126,23 @@ local function contact_delete(id)
 	return existed and 'deleted' or 'absent'
 end
 
+-- The record of a message job in its flat form (intake.c flat_message):
+-- fields after "M", tab-separated, the payload last. Returns a table of
+-- the shape cjson gives the JSON record.
+local function flat_message(rec)
+	local e, id, contact, chain, sms, email, signal, urgent, expires, due, qz, d = string.match(rec,
+		'^M\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$')
+	if not e then return nil end
+	local m = { contact = contact, chain = {}, addr = {}, d = d, urgent = urgent,
+		expires = tonumber(expires), due = tonumber(due) }
+	for ch in string.gmatch(chain, '[^,]+') do m.chain[#m.chain + 1] = ch end
+	if sms ~= '' then m.addr.sms = sms end
+	if email ~= '' then m.addr.email = email end
+	if signal ~= '' then m.addr.signal = signal end
+	if qz ~= '' then m.qz = qz end
+	return { e = e, id = id, kind = 'message', msgs = { m } }
+end
+
 --: op accept
 --: head room
 --: each record raw reason public_reason
@@ -153,15 +170,21 @@ end
 -- it stays pending in the jobs group as the message's lease, and the
 -- result acknowledges it. If the instance dies first, the entry is
 -- reclaimed, comes back here as "retried", and its message is queued.
--- Idempotent by job id: <p>seen:<id> holds "<entry> <seq>", the entry
--- that first carried the id and the job's message sequence (its messages
--- are m<seq>.1, m<seq>.2 ...).
+-- Idempotent by job id: <p>seen:<id> holds the entry that first carried
+-- the id, which also names the job's messages: m<entry>.1, m<entry>.2 ...
 register('accept', function(a)
 	local out, sends = {}, {}
 	local room = {}
 	for ch, n in string.gmatch(a[@head.room], '(%a+)=(%d+)') do room[ch] = tonumber(n) end
 	for i = @first, #a, @n do
-		local r = cjson.decode(a[i + @each.record])
+		local rec = a[i + @each.record]
+		local r
+		if string.byte(rec, 1) == 77 then	-- 'M'
+			r = flat_message(rec)
+			if not r then return redis.error_reply('accept: malformed message record') end
+		else
+			r = cjson.decode(rec)
+		end
 		local raw, reason = a[i + @each.raw], a[i + @each.reason]
 		local id = r.id
 		if type(id) ~= 'string' then id = nil end
@@ -177,10 +200,10 @@ register('accept', function(a)
 		else
 			local seen_key = P .. 'seen:' .. id
 			local jk = P .. 'job:' .. id
-			local seq = redis.call('INCR', P .. 'jobseq')
-			if not redis.call('SET', seen_key, r.e .. ' ' .. seq, 'NX', 'EX', dedupe) then
-				local held = redis.call('GET', seen_key) or ''
-				if string.match(held, '^%S+') ~= r.e then
+			-- The job's messages are m<entry>.1, m<entry>.2 ...
+			local seq = r.e
+			if not redis.call('SET', seen_key, seq, 'NX', 'EX', a[4]) then
+				if redis.call('GET', seen_key) ~= r.e then
 					event(id, kind, nil, nil, nil, 'duplicate', 0)
 					out[#out + 1] = 'duplicate'
 				else
@@ -193,7 +216,7 @@ register('accept', function(a)
 					local jkind = redis.call('HGET', jk, 'kind')
 					if jkind and jkind ~= 'message' then n = 0 end
 					for k = 1, n do
-						local mid = 'm' .. s .. '.' .. k
+						local mid = 'm' .. s .. '.' .. int_s(k)
 						local f = redis.call('HMGET', P .. 'msg:' .. mid, 'status', 'channel', 'urgent', 'qz')
 						if f[1] == 'sending' then
 							queue_ready(f[2], f[3], mid, f[4])
@@ -230,12 +253,12 @@ register('accept', function(a)
 				local last_due = 0
 				for k, m in ipairs(r.msgs) do
 					m.job, m.kind = id, kind
-					m.urgent = (m.urgent == 1 or m.urgent == true) and '1' or '0'
+					m.urgent = (m.urgent == 1 or m.urgent == true or m.urgent == '1') and '1' or '0'
 					m.expires = tonumber(m.expires) or 0
 					m.due = tonumber(m.due) or 0
 					last_due = math.max(last_due, m.due)
 					if #r.msgs == 1 then m.room = room end
-					local _, send = create_message(m, 'm' .. seq .. '.' .. k)
+					local _, send = create_message(m, 'm' .. seq .. '.' .. int_s(k))
 					if send then
 						send[@send.entry] = r.e
 						sends[#sends + 1] = send
@@ -245,7 +268,7 @@ register('accept', function(a)
 				-- The seen key finds the messages as long as they are kept
 				-- (a send_at months ahead), and dedupes for dedupe_days.
 				local keep = keep_until(last_due)
-				if keep > dedupe then redis.call('EXPIRE', seen_key, keep) end
+				if keep > dedupe then redis.call('EXPIRE', seen_key, ttl_s(keep)) end
 				out[#out + 1] = 'accepted'
 			end
 		end

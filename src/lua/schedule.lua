@@ -33,7 +33,7 @@ local function cancel_job(job, why)
 	if not seq then return 0 end
 	local n = 0
 	for k = 1, total do
-		local mid = 'm' .. seq .. '.' .. k
+		local mid = 'm' .. seq .. '.' .. int_s(k)
 		local f = redis.call('HMGET', P .. 'msg:' .. mid, 'job', 'kind', 'contact', 'channel',
 			'status', 'attempt')
 		if f[1] and cancel_message(mid, f, why) then n = n + 1 end
@@ -79,7 +79,7 @@ local function court_accept(id, kind, c, jk, seq)
 	redis.call('HSET', jk, 'kind', kind, 'created', now_s, 'seq', seq, 'messages', n,
 		'vars', c.vars, 'sig', c.sig, 'at', string.format('%d', tonumber(c.at) or 0),
 		'case', c.ref, 'replaced', prev or '')
-	for k, m in ipairs(mids) do create_message(m, 'm' .. seq .. '.' .. k) end
+	for k, m in ipairs(mids) do create_message(m, 'm' .. seq .. '.' .. int_s(k)) end
 	redis.call('EXPIRE', jk, ttl)
 	redis.call('HSET', ck, c.rid, id)
 	redis.call('EXPIRE', ck, ttl, 'GT')
