@@ -21,6 +21,9 @@ In the Lua, after `--: op NAME`:
     @each.x   the offset of x within a group (a[i + @each.x])
     @reply.x  the index of reply field x (1-based, as Lua tables are)
     @send.x   the index of field x of record `send`, anywhere
+    @send{ x = e1, y = e2 }  the record `send` as a Lua array, its fields
+              given by name in any order, all of them (an array, not a
+              table keyed by position: cheaper to build and to return)
 
 Every function gets `a`, its arguments; a[1..5] are the common ones
 (prefix, events max_len, retention s, dedupe s, clock ms or '').
@@ -42,7 +45,7 @@ import re
 import sys
 
 COMMON_ARGS = 5
-MACRO = re.compile(r'@([a-z_]+)(?:\.([a-z_]+))?')
+MACRO = re.compile(r'@([a-z_]+)(?:\.([a-z_]+))?(?![\w{])')
 
 
 def fail(where, msg):
@@ -88,6 +91,73 @@ def parse(files):
     return ops, records, order, body
 
 
+def split_top(text, where):
+    """Splits "a = f(x, y), b = 'c,d'" at the commas outside brackets and
+    strings."""
+    parts, depth, cur, quote, i = [], 0, "", None, 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            cur += ch
+            if ch == "\\":
+                cur += text[i + 1]
+                i += 1
+            elif ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+            cur += ch
+        elif ch in "([{":
+            depth += 1
+            cur += ch
+        elif ch in ")]}":
+            depth -= 1
+            cur += ch
+        elif ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+        i += 1
+    if quote or depth:
+        fail(where, "unbalanced record constructor")
+    if cur.strip():
+        parts.append(cur)
+    return parts
+
+
+RECORD_CTOR = re.compile(r"@([a-z_]+)\{")
+
+
+def expand_records(text, records, where):
+    """Replaces each @name{ field = expr, ... } by { expr, ... } in the
+    record's field order."""
+    while True:
+        m = RECORD_CTOR.search(text)
+        if not m:
+            return text
+        name = m.group(1)
+        if name not in records:
+            fail(where, "no record %s" % name)
+        depth, j = 1, m.end()
+        while depth and j < len(text):
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            j += 1
+        if depth:
+            fail(where, "unbalanced @%s{" % name)
+        given = {}
+        for part in split_top(text[m.end():j - 1], where):
+            k, eq, v = part.partition("=")
+            k = k.strip()
+            if not eq or k not in records[name] or k in given:
+                fail(where, "@%s{}: bad or repeated field %r" % (name, k))
+            given[k] = v.strip()
+        missing = [f for f in records[name] if f not in given]
+        if missing:
+            fail(where, "@%s{}: missing %s" % (name, ", ".join(missing)))
+        text = text[:m.start()] + "{ " + ", ".join(given[f] for f in records[name]) + " }" + text[j:]
+
+
 def expand(line, op, records, where):
     # Lua comments may hold @ freely (e-mail addresses in prose): only the
     # code before a -- is expanded. A -- inside a string is rare in this
@@ -127,7 +197,7 @@ def main():
         fail("lua_lib.py", "usage: lua_lib.py OUTDIR FILE.lua...")
     out, files = sys.argv[1], sys.argv[2:]
     ops, records, order, body = parse(files)
-    text = "\n".join(body) + "\n"
+    text = expand_records("\n".join(body) + "\n", records, "src/lua")
     h = hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
     lib = "pregon_" + h
     text = "#!lua name=%s\nlocal LIB = '%s'\n" % (lib, lib) + text

@@ -303,7 +303,7 @@ void engine_reserve(struct engine *e, int max, int room[CHANNEL_COUNT])
 		 * work of a queued one; its sending event comes a batch's
 		 * sends early. */
 		int n = ch->open && !e->stopping && !e->urgent_hold && !ch->urgent_more ?
-				ch->cap + e->cfg->jobs_batch - ch->held : 0;
+				ch->cap + 4 * e->cfg->jobs_batch - ch->held : 0;
 
 		if (rate_limited(&ch->rate) && n > rate_available(&ch->rate))
 			n = rate_available(&ch->rate);

@@ -228,11 +228,11 @@ local function index_contact(contact, mid, ttl)
 	local ck = P .. 'cmz:' .. contact
 	local t = ttl_s(ttl)
 	redis.call('ZADD', ck, string.format('%d', now + ttl * 1000), mid)
-	if redis.call('EXPIRE', ck, t, 'GT') == 1 then
-		-- An existing index: drop what has expired.
+	-- NX: a new index gets its TTL; GT: an existing one only lengthens it,
+	-- and drops what has expired.
+	if redis.call('EXPIRE', ck, t, 'NX') == 0 then
+		redis.call('EXPIRE', ck, t, 'GT')
 		redis.call('ZREMRANGEBYSCORE', ck, '-inf', now_s)
-	else
-		redis.call('EXPIRE', ck, t, 'NX')
 	end
 end
 
@@ -290,16 +290,12 @@ local function create_message(m, mid)
 	local f = { mkey, 'job', m.job, 'kind', m.kind, 'contact', m.contact, 'channel', channel,
 		'to', to, 'd', m.d, 'attempt', attempt, 'created', now_s, 'status', status }
 	local n = #f
-	local function opt(k, v)
-		f[n + 1], f[n + 2] = k, v
-		n = n + 2
-	end
-	if m.urgent == '1' then opt('urgent', '1') end
-	if m.expires > 0 then opt('expires', expires) end
-	if why then opt('error', why) end
-	if m.bypass then opt('bypass', '1') end
-	if m.rp then opt('rp', m.rp) end
-	if m.qz and m.qz ~= '' then opt('qz', m.qz) end
+	if m.urgent == '1' then f[n + 1], f[n + 2], n = 'urgent', '1', n + 2 end
+	if m.expires > 0 then f[n + 1], f[n + 2], n = 'expires', expires, n + 2 end
+	if why then f[n + 1], f[n + 2], n = 'error', why, n + 2 end
+	if m.bypass then f[n + 1], f[n + 2], n = 'bypass', '1', n + 2 end
+	if m.rp then f[n + 1], f[n + 2], n = 'rp', m.rp, n + 2 end
+	if m.qz and m.qz ~= '' then f[n + 1], f[n + 2], n = 'qz', m.qz, n + 2 end
 	redis.call('HSET', unpack(f))
 	-- Kept for the retention period after it is due (a reminder weeks
 	-- ahead must not expire before it is sent).
@@ -314,11 +310,9 @@ local function create_message(m, mid)
 	elseif status == 'sending' then
 		event_h(head, 'sending', '1')
 		-- The caller sets the entry that holds it.
-		return mid, { [@send.verdict] = 'send', [@send.mid] = mid, [@send.to] = to,
-			[@send.payload] = m.d, [@send.attempt] = 1, [@send.job] = m.job,
-			[@send.contact] = m.contact, [@send.urgent] = m.urgent,
-			[@send.expires] = expires, [@send.vars] = '', [@send.qz] = m.qz or '',
-			[@send.channel] = channel, [@send.entry] = '' }
+		return mid, @send{ verdict = 'send', mid = mid, to = to, payload = m.d, attempt = '1',
+			job = m.job, contact = m.contact, urgent = m.urgent, expires = expires, vars = '',
+			qz = m.qz or '', channel = channel, entry = '' }
 	else
 		if status == 'scheduled' then
 			redis.call('ZADD', P .. 'scheduled', string.format('%d', m.due), mid)

@@ -67,11 +67,10 @@ register('claim', function(a)
 				if f[10] and string.find(f[10], '"tpl":', 1, true) then
 					vars = redis.call('HGET', P .. 'job:' .. job, 'vars') or ''
 				end
-				out[#out + 1] = { [@send.verdict] = 'send', [@send.mid] = mid, [@send.to] = f[9],
-					[@send.payload] = f[10], [@send.attempt] = attempt, [@send.job] = job,
-					[@send.contact] = contact, [@send.urgent] = f[7] or '0',
-					[@send.expires] = f[8] or '0', [@send.vars] = vars, [@send.qz] = f[13] or '',
-					[@send.channel] = channel, [@send.entry] = entry }
+				out[#out + 1] = @send{ verdict = 'send', mid = mid, to = f[9], payload = f[10],
+					attempt = attempt, job = job, contact = contact, urgent = f[7] or '0',
+					expires = f[8] or '0', vars = vars, qz = f[13] or '', channel = channel,
+					entry = entry }
 			end
 		end
 		if verdict == 'skip' then

@@ -135,7 +135,11 @@ local function flat_message(rec)
 	if not e then return nil end
 	local m = { contact = contact, chain = {}, addr = {}, d = d, urgent = urgent,
 		expires = tonumber(expires), due = tonumber(due) }
-	for ch in string.gmatch(chain, '[^,]+') do m.chain[#m.chain + 1] = ch end
+	if not string.find(chain, ',', 1, true) then
+		m.chain[1] = chain
+	else
+		for ch in string.gmatch(chain, '[^,]+') do m.chain[#m.chain + 1] = ch end
+	end
 	if sms ~= '' then m.addr.sms = sms end
 	if email ~= '' then m.addr.email = email end
 	if signal ~= '' then m.addr.signal = signal end
@@ -260,7 +264,7 @@ register('accept', function(a)
 					if #r.msgs == 1 then m.room = room end
 					local _, send = create_message(m, 'm' .. seq .. '.' .. int_s(k))
 					if send then
-						send[@send.entry] = r.e
+						send[@send.entry] = r.e	-- its lease: see above
 						sends[#sends + 1] = send
 						ack = false
 					end
