@@ -1,0 +1,1562 @@
+"""Every operation of pregon's Redis Functions library (src/lua/, loaded from
+build/gen/ by harness.Library), called directly against a real
+redis-server: no pregond, no pregon. The records handed to accept are built
+the way src/intake/intake.c builds them (message_record, court_record,
+alert_record, contact_record); each test checks the replies, the records
+(msg:<id>, job:<id>, contact:<id>), the events written (<p>events, JSON
+field `event`) and the counters (job:<id> c:<channel>:<status>, for the
+jobs that keep a hash; a job of kind message keeps none).
+
+The clock is the test clock argument (a[5]): every test runs at a fixed
+time (T0, in 2027) and moves it by hand, except those that write
+<p>inbound, whose entry ids come from Redis' own time: they run at the
+real time (see the BUG test of inbound).
+
+Two tests fail on purpose: each is marked "BUG" with what is wrong, where,
+and what should happen (the Lua is not changed here).
+
+The last tests check that the C side cannot drift from the Lua: every op
+of build/gen/lua_lib.json is registered under its name and nothing else,
+every LUA_* name of build/gen/lua_lib.h agrees with the JSON, both agree
+with what tools/lua_lib.py makes of src/lua/ now, and every reply has the
+number of fields its declaration gives."""
+
+import datetime
+import json
+import os
+import re
+import subprocess
+import tempfile
+import time
+
+import redis
+
+import harness
+
+GROUP = "pregon"
+T0 = 1800000000000            # 2027-01-15T08:00:00.000Z
+T0_ISO = "2027-01-15T08:00:00.000Z"
+SEC, MIN, HOUR, DAY = 1000, 60000, 3600000, 86400000
+RETENTION_S = 86400           # harness.Library's common arguments
+PHONE, PHONE2, PHONE3 = "+15550100001", "+15550100002", "+15550100003"
+EMAIL, EMAIL2 = "Ana@Example.org", "bo@example.org"
+NY, LA = "America/New_York", "America/Los_Angeles"
+NO_ROOM = "sms=0,email=0,signal=0"
+
+
+def real_ms():
+    """Redis' own time, about: what entry ids ('*') are made of."""
+    return int(time.time() * 1000)
+
+
+def iso(ms):
+    """Unix ms -> "2027-01-15T08:00:00.000Z", as the events write it."""
+    t = datetime.datetime.fromtimestamp(ms // 1000, datetime.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
+
+
+def js(v):
+    """Compact JSON, as jansson's JSON_COMPACT writes it."""
+    return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+
+
+class Box:
+    """One test's keys (a prefix of its own), the library loaded with the
+    test clock, and readers for what the ops write."""
+
+    def __init__(self, clock=T0):
+        self.cfg = harness.write_config()
+        self.r = self.cfg.server.client
+        self.lib = harness.Library(self.cfg, clock=str(clock))
+        self.spec = self.lib.spec
+        self.now = clock
+        self._ev_seen = "0-0"
+        streams = ["jobs", "expand:urgent", "expand:normal"]
+        for ch in ("sms", "email", "signal"):
+            streams += ["ready:%s:urgent" % ch, "ready:%s:normal" % ch]
+        for s in streams:   # as store.c does: XGROUP CREATE key pregon 0 MKSTREAM
+            self.r.xgroup_create(self.k(s), GROUP, id="0", mkstream=True)
+
+    def k(self, suffix):
+        return self.cfg.prefix + suffix
+
+    def set_clock(self, ms):
+        self.now = ms
+        self.lib.clock = str(ms)
+
+    def call(self, op, *args):
+        return self.lib.call(op, *[str(a) for a in args])
+
+    # ---- events ----
+
+    def events(self):
+        return [json.loads(f["event"]) for _, f in self.r.xrange(self.k("events"))]
+
+    def new_events(self):
+        """The events written since the last call."""
+        got = self.r.xrange(self.k("events"), "(" + self._ev_seen, "+")
+        if got:
+            self._ev_seen = got[-1][0]
+        return [json.loads(f["event"]) for _, f in got]
+
+    # ---- streams ----
+
+    def job_entry(self, raw="{}"):
+        """A jobs entry read by this consumer (pending in the group), as
+        intake reads it before accept."""
+        eid = self.r.xadd(self.k("jobs"), {"job": raw})
+        got = self.r.xreadgroup(GROUP, "t", {self.k("jobs"): ">"})
+        assert got and got[0][1][-1][0] == eid, got
+        return eid
+
+    def read(self, stream):
+        """Reads what is new on stream for our consumer: [(entry, fields)]."""
+        got = self.r.xreadgroup(GROUP, "t", {self.k(stream): ">"})
+        return got[0][1] if got else []
+
+    def ready(self, channel, lane="normal"):
+        return self.read("ready:%s:%s" % (channel, lane))
+
+    def pending(self, stream):
+        return self.r.xpending(self.k(stream), GROUP)["pending"]
+
+    # ---- records ----
+
+    def msg(self, mid):
+        return self.r.hgetall(self.k("msg:" + mid))
+
+    def job(self, jid):
+        return self.r.hgetall(self.k("job:" + jid))
+
+    def counters(self, jid):
+        """c:<channel>:<status> of a job, zeros left out."""
+        return {f: int(v) for f, v in self.job(jid).items()
+                if f.startswith("c:") and int(v) != 0}
+
+    def scheduled(self):
+        return dict(self.r.zrange(self.k("scheduled"), 0, -1, withscores=True))
+
+    # ---- ops ----
+
+    def accept(self, *records, room=NO_ROOM):
+        """accept with one group per record: a dict (a valid job: its raw
+        text is the record itself) or (dict, raw, reason, public_reason).
+        Returns (statuses, sends)."""
+        args = [room]
+        for rec in records:
+            if isinstance(rec, dict):
+                rec = (rec, js(rec), "", "")
+            args += [js(rec[0]), rec[1], rec[2], rec[3]]
+        reply = self.call("accept", *args)
+        assert len(reply) == len(self.spec["ops"]["accept"]["reply"]), reply
+        return reply[0], reply[1]
+
+    def claim(self, *items):
+        """items: (channel, lane, entry, mid)."""
+        return self.call("claim", *[x for it in items for x in it])
+
+    def result(self, *items, max_attempts=5):
+        """items: (channel, lane, entry, mid, attempt, outcome, detail, delay)."""
+        return self.call("result", max_attempts, *[x for it in items for x in it])
+
+    def send_fields(self, row):
+        fields = self.spec["records"]["send"]
+        assert len(row) == len(fields), row
+        return dict(zip(fields, row))
+
+
+# ---- accept records, as src/intake/intake.c builds them ----
+
+def message_record(entry, jid, contact="p1", chain=("sms",), addr=None, body="Hello",
+                   subject="", due=0, expires=0, qz=None, urgent=0):
+    """message_record(): one message; d is the payload as JSON."""
+    addr = dict(addr) if addr is not None else {"sms": PHONE}
+    d = js({"body": body, "subject": subject, "chain": list(chain), "addr": addr})
+    m = {"contact": contact, "chain": list(chain), "addr": addr, "d": d, "urgent": urgent,
+         "expires": expires, "due": due}
+    if qz:
+        m["qz"] = qz
+    return {"e": entry, "id": jid, "kind": "message", "msgs": [m]}
+
+
+def court_record(entry, jid, ref, rid, at, plan, sig=None, contact=None, chain=("sms",),
+                 addr=None, qz=None, vars_=None):
+    """court_record(): plan is [(due, enrol, past)]; every message expires
+    at the appearance."""
+    addr = dict(addr) if addr is not None else {"sms": PHONE}
+    vars_ = vars_ or js({"name": "Ana", "court": "Dept 12", "at": at})
+    msgs = []
+    for due, enrol, past in plan:
+        d = js({"chain": list(chain), "addr": addr,
+                "tpl": "court_enrolment" if enrol else "court_reminder"})
+        m = {"contact": contact or rid, "chain": list(chain), "addr": addr, "d": d,
+             "urgent": 0, "expires": at, "due": due, "past": past, "enrol": enrol}
+        if qz:
+            m["qz"] = qz
+        msgs.append(m)
+    c = {"ref": ref, "rid": rid, "vars": vars_,
+         "sig": sig if sig is not None else "%d|Dept 12|1 Main St|" % at, "at": at, "msgs": msgs}
+    return {"e": entry, "id": jid, "kind": "court_reminder", "court": c}
+
+
+def recipient(cid, lang="", tz="", **addr):
+    """One inline recipient of alert_record(): a JSON text."""
+    chain = [ch for ch in ("sms", "email", "signal") if ch in addr]
+    return js({"c": cid, "chain": chain, "addr": addr, "lang": lang, "tz": tz})
+
+
+def alert_record(entry, jid, texts, rc=None, lst=None, urgent=False, expires=0,
+                 subjects=None, replies=None, rw=3600, qz=""):
+    """alert_record(): tx/sj are {lang: text} as JSON, tf/sf the first
+    language, rc the inline recipients as JSON texts."""
+    a = {"urgent": urgent, "expires": expires, "tx": js(texts), "tf": next(iter(texts)),
+         "sj": js(subjects) if subjects else "", "sf": next(iter(subjects)) if subjects else "*",
+         "dl": "en", "replies": js(replies) if replies else "", "rw": rw,
+         "segments": js({k: {"segments": 1, "encoding": "GSM-7"} for k in texts}), "qz": qz}
+    if lst is not None:
+        a["list"] = lst
+    if rc is not None:
+        a["rc"] = rc
+    return {"e": entry, "id": jid, "kind": "action_alert", "alert": a}
+
+
+def event_of(ev, status, message=None):
+    """The one event of status (and message) in ev."""
+    got = [e for e in ev if e["status"] == status and (message is None or e["message"] == message)]
+    assert len(got) == 1, (status, message, ev)
+    return got[0]
+
+
+def statuses(ev):
+    return [(e["message"], e["status"]) for e in ev]
+
+
+def error_of(fn):
+    try:
+        fn()
+    except redis.exceptions.ResponseError as e:
+        return str(e)
+    raise AssertionError("no error")
+
+
+# ---- accept ----
+
+def test_accept_claims_a_message_due_now_at_once_when_its_channel_has_room():
+    b = Box()
+    e = b.job_entry()
+    rec = message_record(e, "job-1", chain=("sms", "email"), addr={"sms": PHONE, "email": EMAIL},
+                         qz=NY)
+    st, sends = b.accept(rec, room="sms=1,email=0,signal=0")
+    assert st == ["accepted"], st
+    assert len(sends) == 1, sends
+    # Every field of the send record, in the order lua_lib.json declares.
+    want = {"verdict": "send", "mid": "m1.1", "to": PHONE, "payload": rec["msgs"][0]["d"],
+            "attempt": 1, "job": "job-1", "contact": "p1", "urgent": "0", "expires": "0",
+            "vars": "", "qz": NY, "channel": "sms", "entry": e}
+    assert b.spec["records"]["send"] == list(want), b.spec["records"]["send"]
+    assert sends[0] == [want[f] for f in b.spec["records"]["send"]], sends[0]
+    m = b.msg("m1.1")
+    assert m == {"job": "job-1", "kind": "message", "contact": "p1", "channel": "sms", "to": PHONE,
+                 "d": rec["msgs"][0]["d"], "attempt": "1", "urgent": "0", "expires": "0",
+                 "created": str(T0), "status": "sending", "updated": str(T0), "error": "",
+                 "qz": NY}, m
+    # The job entry is the message's lease: still pending.
+    assert b.pending("jobs") == 1
+    assert b.r.xlen(b.k("ready:sms:normal")) == 0
+    ev = b.events()
+    assert statuses(ev) == [("m1.1", "accepted"), ("m1.1", "sending")], ev
+    assert ev[0] == {"job": "job-1", "kind": "message", "message": "m1.1", "contact": "p1",
+                     "channel": "sms", "status": "accepted", "attempt": 0, "provider_id": None,
+                     "at": T0_ISO, "error": None, "meaning": None}, ev[0]
+    assert ev[1]["attempt"] == 1
+    # A job of one message keeps no job hash: its seen key finds it.
+    assert not b.r.exists(b.k("job:job-1"))
+    assert b.r.get(b.k("seen:job-1")) == e + " 1"
+    assert b.r.zrange(b.k("cmz:p1"), 0, -1) == ["m1.1"]
+
+
+def test_accept_uses_the_room_once_and_queues_the_rest_on_their_ready_streams():
+    b = Box()
+    e1, e2, e3 = b.job_entry(), b.job_entry(), b.job_entry()
+    st, sends = b.accept(message_record(e1, "j1", qz=NY),
+                         message_record(e2, "j2", contact="p2", addr={"sms": PHONE2}, qz=NY),
+                         message_record(e3, "j3", contact="p3", addr={"sms": PHONE3}, qz=NY,
+                                        urgent=1),
+                         room="sms=1,email=0,signal=0")
+    assert st == ["accepted"] * 3, st
+    assert [s[1] for s in sends] == ["m1.1"], sends
+    assert b.msg("m2.1")["status"] == "accepted" and b.msg("m2.1")["attempt"] == "0"
+    assert b.msg("m3.1")["urgent"] == "1"
+    # A normal message carries its zone on the ready entry; an urgent one
+    # ignores quiet hours.
+    assert [f for _, f in b.ready("sms")] == [{"m": "m2.1", "q": NY}]
+    assert [f for _, f in b.ready("sms", "urgent")] == [{"m": "m3.1"}]
+    # Queued ones are acknowledged; the one claimed at once is not.
+    pend = b.r.xpending_range(b.k("jobs"), GROUP, "-", "+", 10)
+    assert [p["message_id"] for p in pend] == [e1], pend
+    assert statuses(b.events()) == [("m1.1", "accepted"), ("m1.1", "sending"),
+                                    ("m2.1", "accepted"), ("m3.1", "accepted")]
+
+
+def test_accept_of_a_known_job_id_from_another_entry_is_a_duplicate_and_creates_nothing():
+    b = Box()
+    e1, e2 = b.job_entry(), b.job_entry()
+    assert b.accept(message_record(e1, "job-1")) == (["accepted"], [])
+    b.new_events()
+    st, sends = b.accept(message_record(e2, "job-1"), room="sms=5,email=5,signal=5")
+    assert (st, sends) == (["duplicate"], []), (st, sends)
+    ev = b.new_events()
+    assert ev == [{"job": "job-1", "kind": "message", "message": None, "contact": None,
+                   "channel": None, "status": "duplicate", "attempt": 0, "provider_id": None,
+                   "at": T0_ISO, "error": None, "meaning": None}], ev
+    assert not b.r.exists(b.k("msg:m2.1"))
+    assert b.r.xlen(b.k("ready:sms:normal")) == 1
+    assert b.r.get(b.k("seen:job-1")) == e1 + " 1"
+    assert b.pending("jobs") == 0
+
+
+def test_accept_of_the_same_entry_again_is_retried_and_queues_its_message_still_sending():
+    b = Box()
+    e1, e2 = b.job_entry(), b.job_entry()
+    st, sends = b.accept(message_record(e1, "job-1", qz=NY), message_record(e2, "job-2"),
+                         room="sms=1,email=0,signal=0")
+    assert st == ["accepted", "accepted"] and len(sends) == 1
+    assert [f["m"] for _, f in b.ready("sms")] == ["m2.1"]
+    b.new_events()
+    # The instance that claimed m1.1 died: its entry comes back.
+    st, sends = b.accept(message_record(e1, "job-1", qz=NY), message_record(e2, "job-2"),
+                         room="sms=1,email=0,signal=0")
+    assert (st, sends) == (["retried", "retried"], []), (st, sends)
+    # m1.1 (sending) is queued again, with its zone; m2.1 (accepted, in its
+    # stream already) is not queued twice.
+    assert [f for _, f in b.ready("sms")] == [{"m": "m1.1", "q": NY}]
+    assert b.msg("m1.1")["status"] == "sending" and b.msg("m1.1")["attempt"] == "1"
+    assert b.new_events() == []
+    assert b.pending("jobs") == 0
+    assert not b.r.exists(b.k("msg:m3.1")) and not b.r.exists(b.k("msg:m4.1"))
+
+
+def test_accept_dead_letters_a_rejected_job_with_only_the_public_reason_in_its_event():
+    b = Box()
+    e1, e2 = b.job_entry(), b.job_entry()
+    raw = '{"kind":"message","id":"job-x","recipient":{"id":"p1","phone":"+1555"},"body":"x"}'
+    reason = 'recipient.phone: "+1555" is not a phone number in E.164 form'
+    st, sends = b.accept(({"e": e1, "id": "job-x", "kind": "message"}, raw, reason,
+                          "recipient.phone"),
+                         ({"e": e2}, "not json", "job: not JSON", "job: not JSON"))
+    assert (st, sends) == (["rejected", "rejected"], []), st
+    dead = [f for _, f in b.r.xrange(b.k("dead"))]
+    assert dead == [{"job": raw, "reason": reason, "at": T0_ISO},
+                    {"job": "not json", "reason": "job: not JSON", "at": T0_ISO}], dead
+    ev = b.events()
+    assert [(e["job"], e["kind"], e["status"], e["error"]) for e in ev] == [
+        ("job-x", "message", "rejected", "recipient.phone"),
+        (None, None, "rejected", "job: not JSON")], ev
+    assert "+1555" not in json.dumps(ev)
+    assert not b.r.exists(b.k("seen:job-x"))
+    assert b.pending("jobs") == 0
+
+
+def test_accept_only_acknowledges_an_entry_that_is_gone():
+    b = Box()
+    e = b.job_entry()
+    assert b.accept(({"e": e, "gone": True}, "", "", "")) == (["gone"], [])
+    assert b.pending("jobs") == 0
+    assert b.events() == [] and not b.r.exists(b.k("jobseq"))
+
+
+def test_accept_decides_the_channel_and_first_status_of_each_message():
+    """create_message: the first channel with an address and not opted
+    out; suppressed when none is left; scheduled when due later; expired
+    when past its expiry."""
+    b = Box()
+    b.r.sadd(b.k("optout:sms"), PHONE)
+    b.r.sadd(b.k("optout:email"), "ana@example.org")   # opt-outs of email are lower case
+    es = [b.job_entry() for _ in range(5)]
+    st, _ = b.accept(
+        message_record(es[0], "j-fb", chain=("sms", "email"), addr={"sms": PHONE, "email": EMAIL2}),
+        message_record(es[1], "j-out", chain=("sms", "email"), addr={"sms": PHONE, "email": EMAIL}),
+        message_record(es[2], "j-none", chain=("signal",), addr={}),
+        message_record(es[3], "j-later", due=T0 + DAY, addr={"sms": PHONE2}),
+        message_record(es[4], "j-old", expires=T0 - 1, addr={"sms": PHONE2}),
+        room="sms=5,email=5,signal=5")
+    assert st == ["accepted"] * 5
+    assert (b.msg("m1.1")["channel"], b.msg("m1.1")["to"], b.msg("m1.1")["status"]) == \
+        ("email", EMAIL2, "sending")
+    out = b.msg("m2.1")
+    assert (out["status"], out["error"], out["channel"]) == ("suppressed", "opted out", "sms"), out
+    none = b.msg("m3.1")
+    assert (none["status"], none["error"]) == ("suppressed", "no address for any channel"), none
+    assert b.msg("m4.1")["status"] == "scheduled"
+    assert b.scheduled() == {"m4.1": T0 + DAY}
+    # A record due later is kept for the retention after it is due.
+    assert b.r.ttl(b.k("msg:m4.1")) > RETENTION_S + 86000
+    assert b.r.ttl(b.k("seen:j-later")) > RETENTION_S + 86000
+    assert b.msg("m5.1")["status"] == "expired"
+    ev = b.events()
+    assert [(e["message"], e["status"], e["error"]) for e in ev] == [
+        ("m1.1", "accepted", None), ("m1.1", "sending", None),
+        ("m2.1", "accepted", None), ("m2.1", "suppressed", "opted out"),
+        ("m3.1", "accepted", None), ("m3.1", "suppressed", "no address for any channel"),
+        ("m4.1", "accepted", None), ("m4.1", "scheduled", None),
+        ("m5.1", "accepted", None), ("m5.1", "expired", None)], ev
+
+
+def test_accept_upserts_and_deletes_contacts_from_jobs_with_a_job_level_event():
+    b = Box()
+    e = b.job_entry()
+    up = {"e": e, "id": "cj-1", "kind": "contact_upsert",
+          "contact": {"id": "p1", "name": "Ana", "phone": PHONE, "email": EMAIL,
+                      "channels": ["email", "sms"]},
+          "lists": ["vol", "staff", "vol"]}
+    assert b.accept(up) == (["accepted"], [])
+    c = b.r.hgetall(b.k("contact:p1"))
+    assert c == {"name": "Ana", "phone": PHONE, "email": EMAIL, "signal": "", "lang": "",
+                 "tz": "", "channels": "email,sms", "lists": '["vol","staff"]',
+                 "updated": str(T0), "source": "crm job cj-1"}, c
+    assert b.r.smembers(b.k("contacts")) == {"p1"}
+    assert b.r.smembers(b.k("lists")) == {"vol", "staff"}
+    assert b.r.smembers(b.k("list:vol")) == {"p1"}
+    j = b.job("cj-1")
+    assert j == {"kind": "contact_upsert", "created": str(T0), "result": "created",
+                 "contact": "p1"}, j
+    assert 0 < b.r.ttl(b.k("job:cj-1")) <= RETENTION_S
+    # Without "lists" the memberships stay; with them they are exactly those.
+    e2, e3 = b.job_entry(), b.job_entry()
+    keep = {"e": e2, "id": "cj-2", "kind": "contact_upsert",
+            "contact": {"id": "p1", "name": "Ana B", "phone": PHONE2}}
+    setl = {"e": e3, "id": "cj-3", "kind": "contact_upsert",
+            "contact": {"id": "p1", "name": "Ana B", "phone": PHONE2}, "lists": ["staff"]}
+    assert b.accept(keep)[0] == ["accepted"]
+    assert b.job("cj-2")["result"] == "updated"
+    assert b.r.hget(b.k("contact:p1"), "lists") == '["vol","staff"]'
+    assert b.r.hget(b.k("contact:p1"), "email") == ""        # replaced whole
+    assert b.accept(setl)[0] == ["accepted"]
+    assert b.r.smembers(b.k("lists")) == {"staff"} and not b.r.exists(b.k("list:vol"))
+    e4, e5 = b.job_entry(), b.job_entry()
+    assert b.accept({"e": e4, "id": "cd-1", "kind": "contact_delete", "contact_id": "p1"},
+                    {"e": e5, "id": "cd-2", "kind": "contact_delete", "contact_id": "p1"}) \
+        == (["accepted", "accepted"], [])
+    assert b.job("cd-1")["result"] == "deleted" and b.job("cd-2")["result"] == "absent"
+    assert not b.r.exists(b.k("contact:p1"), b.k("list:staff"), b.k("lists"), b.k("contacts"))
+    ev = b.events()
+    assert [(e["job"], e["kind"], e["contact"], e["status"], e["message"]) for e in ev] == [
+        ("cj-1", "contact_upsert", "p1", "accepted", None),
+        ("cj-2", "contact_upsert", "p1", "accepted", None),
+        ("cj-3", "contact_upsert", "p1", "accepted", None),
+        ("cd-1", "contact_delete", "p1", "accepted", None),
+        ("cd-2", "contact_delete", "p1", "accepted", None)], ev
+    assert b.pending("jobs") == 0
+
+
+def test_accept_records_an_alert_and_queues_its_expansion_by_lane():
+    b = Box()
+    e1, e2 = b.job_entry(), b.job_entry()
+    rc = [recipient("p1", sms=PHONE), recipient("p2", lang="es", email=EMAIL2)]
+    texts = {"en": "Shelter open", "es": "Refugio abierto"}
+    rec = alert_record(e1, "al-1", texts, rc=rc, expires=T0 + DAY, replies={"YES": "yes"},
+                       qz=NY)
+    urg = alert_record(e2, "al-2", {"*": "Evacuate"}, lst="vol", urgent=True)
+    st, sends = b.accept(rec, urg, room="sms=5,email=5,signal=5")
+    assert (st, sends) == (["expand", "expand"], []), st
+    j = b.job("al-1")
+    a = rec["alert"]
+    assert j == {"kind": "action_alert", "created": str(T0), "seq": "1", "messages": "0",
+                 "urgent": "0", "expires": str(T0 + DAY), "tx": a["tx"], "tf": "en", "sj": "",
+                 "sf": "*", "dl": "en", "replies": a["replies"], "rw": "3600",
+                 "segments": a["segments"], "src": "inline", "list": "", "qz": NY, "xc": "0",
+                 "xn": "0", "xdup": "0", "x": "run"}, j
+    assert b.r.lrange(b.k("xr:al-1"), 0, -1) == rc
+    j2 = b.job("al-2")
+    assert (j2["src"], j2["list"], j2["urgent"], j2["seq"]) == ("list", "vol", "1", "2"), j2
+    assert not b.r.exists(b.k("xr:al-2"))
+    assert [f for _, f in b.read("expand:normal")] == [{"job": "al-1"}]
+    assert [f for _, f in b.read("expand:urgent")] == [{"job": "al-2"}]
+    assert b.pending("jobs") == 0
+    assert b.events() == []          # the messages' events come with the expansion
+
+
+def test_accept_creates_court_reminders_replaces_them_by_case_and_recipient_and_cancels_by_case():
+    b = Box()
+    at = T0 + 10 * DAY
+    plan = [(T0, True, False), (at - 7 * DAY, False, False), (at - DAY, False, False),
+            (T0 - DAY, False, True)]
+    e = b.job_entry()
+    assert b.accept(court_record(e, "c1", "CR-1", "p1", at, plan, qz=LA),
+                    room="sms=5,email=5,signal=5") == (["accepted"], [])
+    j = b.job("c1")
+    assert {k: j[k] for k in ("kind", "seq", "messages", "sig", "at", "case", "replaced")} == {
+        "kind": "court_reminder", "seq": "1", "messages": "4", "sig": "%d|Dept 12|1 Main St|" % at,
+        "at": str(at), "case": "CR-1", "replaced": ""}, j
+    assert json.loads(j["vars"])["court"] == "Dept 12"
+    # The notice goes now (never claimed at intake), the reminders wait,
+    # the past one is expired.
+    assert [b.msg("m1.%d" % k)["status"] for k in range(1, 5)] == \
+        ["accepted", "scheduled", "scheduled", "expired"]
+    assert [f for _, f in b.ready("sms")] == [{"m": "m1.1", "q": LA}]
+    assert b.scheduled() == {"m1.2": at - 7 * DAY, "m1.3": at - DAY}
+    assert b.counters("c1") == {"c:sms:accepted": 1, "c:sms:scheduled": 2, "c:sms:expired": 1}
+    assert b.r.hgetall(b.k("case:CR-1")) == {"p1": "c1"}
+    assert b.r.ttl(b.k("job:c1")) > RETENTION_S + 9 * 86400
+    assert b.r.ttl(b.k("case:CR-1")) > RETENTION_S + 9 * 86400
+    b.new_events()
+    # The same date and place again: the old reminders go, no new notice.
+    e2 = b.job_entry()
+    assert b.accept(court_record(e2, "c2", "CR-1", "p1", at, plan[1:3]))[0] == ["accepted"]
+    assert [b.msg("m1.%d" % k)["status"] for k in range(1, 5)] == \
+        ["cancelled", "cancelled", "cancelled", "expired"]
+    assert b.msg("m1.2")["error"] == "replaced by job c2"
+    assert b.counters("c1") == {"c:sms:cancelled": 3, "c:sms:expired": 1}
+    assert b.job("c2")["replaced"] == "c1" and b.job("c2")["messages"] == "2"
+    assert json.loads(b.msg("m2.1")["d"])["tpl"] == "court_reminder"
+    assert b.scheduled() == {"m2.1": at - 7 * DAY, "m2.2": at - DAY}
+    assert b.r.hgetall(b.k("case:CR-1")) == {"p1": "c2"}
+    ev = b.new_events()
+    assert statuses(ev) == [("m1.1", "cancelled"), ("m1.2", "cancelled"), ("m1.3", "cancelled"),
+                            ("m2.1", "accepted"), ("m2.1", "scheduled"),
+                            ("m2.2", "accepted"), ("m2.2", "scheduled")], ev
+    assert event_of(ev, "cancelled", "m1.1")["error"] == "replaced by job c2"
+    # Another date: a change notice ("changed" in its payload).
+    at2 = at + DAY
+    e3 = b.job_entry()
+    b.accept(court_record(e3, "c3", "CR-1", "p1", at2, [(T0, True, False),
+                                                          (at2 - DAY, False, False)]))
+    d = json.loads(b.msg("m3.1")["d"])
+    assert d == {"chain": ["sms"], "addr": {"sms": PHONE}, "tpl": "court_enrolment",
+                 "changed": True}, d
+    assert b.counters("c2") == {"c:sms:cancelled": 2}
+    # Another recipient of the same case.
+    e4 = b.job_entry()
+    b.accept(court_record(e4, "c4", "CR-1", "p2", at2, [(at2 - DAY, False, False)],
+                          addr={"sms": PHONE2}))
+    assert b.r.hgetall(b.k("case:CR-1")) == {"p1": "c3", "p2": "c4"}
+    b.new_events()
+    # cancel: every pending reminder of the case, for every recipient.
+    e5 = b.job_entry()
+    assert b.accept({"e": e5, "id": "x1", "kind": "cancel", "cancel": "CR-1"}) == \
+        (["accepted"], [])
+    assert [b.msg(m)["status"] for m in ("m3.1", "m3.2", "m4.1")] == ["cancelled"] * 3
+    assert b.msg("m4.1")["error"] == "cancelled by job x1"
+    assert not b.r.exists(b.k("case:CR-1"))
+    assert b.scheduled() == {}
+    j = b.job("x1")
+    assert j == {"kind": "cancel", "created": str(T0), "case": "CR-1", "result": "3"}, j
+    ev = b.new_events()
+    assert statuses(ev) == [("m3.1", "cancelled"), ("m3.2", "cancelled"), ("m4.1", "cancelled"),
+                            (None, "accepted")], ev
+    assert ev[-1]["job"] == "x1" and ev[-1]["kind"] == "cancel"
+    # The case is forgotten: the next job is a first one, with its notice.
+    e6 = b.job_entry()
+    b.accept(court_record(e6, "c5", "CR-1", "p1", at2, [(T0, True, False)]))
+    assert b.msg("m6.1")["status"] == "accepted"
+    assert "changed" not in json.loads(b.msg("m6.1")["d"])
+    assert b.pending("jobs") == 0
+
+
+
+# BUG (found by this file; src/lua/schedule.lua, court_accept, lines 51-66
+# of the file): a replacement job with the same date, time and place
+# cancels the earlier job's unsent messages, its enrolment notice among
+# them, and then leaves its own notice out because "the person was told
+# already" (notice = nil when the sigs match). When the first notice had
+# not gone out yet (waiting for quiet hours to end, or still on its ready
+# stream: a CRM that sends a correction right after the job), the person
+# never gets one. README ("Notices"): a replacement with the same date and
+# place "sends nothing new", not "takes the first notice back". The
+# replacement should keep (or re-create) a notice that has not been sent.
+# (Likewise, a replacement with another date then sends a *change* notice
+# to someone who never got the first.) Fails until fixed.
+def test_a_replacement_with_the_same_date_keeps_an_enrolment_notice_not_sent_yet():
+    b = Box()
+    at = T0 + 10 * DAY
+    plan = [(T0 + 10 * HOUR, True, False), (at - DAY, False, False)]   # notice after quiet hours
+    b.accept(court_record(b.job_entry(), "c1", "CR-1", "p1", at, plan, qz=LA))
+    assert b.msg("m1.1")["status"] == "scheduled"
+    b.accept(court_record(b.job_entry(), "c2", "CR-1", "p1", at, plan, qz=LA))
+    notices = [m for m in ("m1.1", "m1.2", "m2.1", "m2.2", "m2.3")
+               if b.msg(m) and json.loads(b.msg(m)["d"] or "{}").get("tpl") == "court_enrolment"
+               and b.msg(m)["status"] in ("accepted", "scheduled")]
+    assert len(notices) == 1, "no enrolment notice left to send: %s" % {
+        m: (b.msg(m).get("status"), b.msg(m).get("error")) for m in ("m1.1", "m2.1", "m2.2")}
+
+
+# ---- claim ----
+
+def test_claim_sends_what_waits_and_skips_final_expired_opted_out_erased_and_gone_messages():
+    b = Box()
+    at = T0 + 2 * HOUR
+    es = [b.job_entry() for _ in range(5)]
+    b.accept(message_record(es[0], "j-ok", qz=NY),
+             court_record(es[1], "c1", "CR-1", "p2", at, [(T0, True, False)],
+                          addr={"sms": PHONE2}),
+             message_record(es[2], "j-exp", contact="p3", addr={"sms": PHONE3},
+                            expires=T0 + MIN),
+             message_record(es[3], "j-out", contact="p4", addr={"sms": "+15550100004"}),
+             message_record(es[4], "j-del", contact="p5", addr={"sms": "+15550100005"}))
+    got = b.ready("sms")
+    ids = {f["m"]: eid for eid, f in got}
+    assert sorted(ids) == ["m1.1", "m2.1", "m3.1", "m4.1", "m5.1"], ids
+    b.r.sadd(b.k("optout:sms"), "+15550100004")
+    b.set_clock(T0 + MIN)
+    b.new_events()
+    rows = b.claim(("sms", "normal", ids["m1.1"], "m1.1"), ("sms", "normal", ids["m2.1"], "m2.1"),
+                   ("sms", "normal", ids["m3.1"], "m3.1"), ("sms", "normal", ids["m4.1"], "m4.1"),
+                   ("email", "normal", ids["m5.1"], "m5.1"),     # not its channel
+                   ("sms", "normal", ids["m5.1"], "m9.9"))       # no such message
+    s1 = b.send_fields(rows[0])
+    assert s1 == {"verdict": "send", "mid": "m1.1", "to": PHONE, "payload": b.msg("m1.1")["d"],
+                  "attempt": 1, "job": "j-ok", "contact": "p1", "urgent": "0", "expires": "0",
+                  "vars": "", "qz": NY, "channel": "sms", "entry": ids["m1.1"]}, s1
+    # A templated message carries its job's values.
+    s2 = b.send_fields(rows[1])
+    assert (s2["mid"], s2["vars"], s2["expires"]) == ("m2.1", b.job("c1")["vars"], str(at)), s2
+    assert rows[2:] == [["skip", "m3.1"], ["skip", "m4.1"], ["skip", "m5.1"], ["skip", "m9.9"]]
+    assert [b.msg(m)["status"] for m in ("m1.1", "m2.1", "m3.1", "m4.1", "m5.1")] == \
+        ["sending", "sending", "expired", "suppressed", "accepted"]
+    assert b.msg("m4.1")["error"] == "opted out"
+    assert b.counters("c1") == {"c:sms:sending": 1}
+    ev = b.new_events()
+    assert [(e["message"], e["status"], e["attempt"], e["error"]) for e in ev] == [
+        ("m1.1", "sending", 1, None), ("m2.1", "sending", 1, None), ("m3.1", "expired", 0, None),
+        ("m4.1", "suppressed", 0, "opted out")], ev
+    # Skipped entries are acknowledged; sent ones stay pending until the result.
+    pend = {p["message_id"]
+            for p in b.r.xpending_range(b.k("ready:sms:normal"), GROUP, "-", "+", 9)}
+    assert pend == {ids["m1.1"], ids["m2.1"]}, pend
+    # A final message read again is skipped; one still sending (reclaimed)
+    # is sent again with the next attempt.
+    b.result(("sms", "normal", ids["m2.1"], "m2.1", 1, "sent", "m2.1", 0))
+    e1 = b.r.xadd(b.k("ready:sms:normal"), {"m": "m1.1"})
+    e2 = b.r.xadd(b.k("ready:sms:normal"), {"m": "m2.1"})
+    b.ready("sms")
+    rows = b.claim(("sms", "normal", e1, "m1.1"), ("sms", "normal", e2, "m2.1"))
+    assert b.send_fields(rows[0])["attempt"] == 2 and rows[1] == ["skip", "m2.1"], rows
+    # A message whose contact was deleted while it was being sent.
+    b.r.xadd(b.k("ready:sms:normal"), {"m": "m5.1"})
+    (e5, _), = b.ready("sms")
+    b.claim(("sms", "normal", e5, "m5.1"))
+    # (p5 has no contact record: "absent", but its messages are erased.)
+    assert b.call("contacts", "test", "delete", "p5", "", "") == ["absent"]
+    assert b.msg("m5.1")["erased"] == "1" and b.msg("m5.1")["status"] == "sending"
+    e6 = b.r.xadd(b.k("ready:sms:normal"), {"m": "m5.1"})
+    b.ready("sms")
+    b.new_events()
+    assert b.claim(("sms", "normal", e6, "m5.1")) == [["skip", "m5.1"]]
+    m = b.msg("m5.1")
+    assert (m["status"], m["error"], m["to"], m["d"]) == ("cancelled", "contact deleted", "", ""), m
+    assert statuses(b.new_events()) == [("m5.1", "cancelled")]
+
+
+# ---- result ----
+
+def claimed(b, rec, room="sms=1,email=1,signal=1"):
+    """Accepts one message job with room: returns its send record (fields)."""
+    st, sends = b.accept(rec, room=room)
+    assert st == ["accepted"] and len(sends) == 1, (st, sends)
+    return b.send_fields(sends[0])
+
+
+def test_result_sent_maps_the_provider_id_and_the_address_back_to_the_message():
+    b = Box()
+    s = claimed(b, message_record(b.job_entry(), "job-1", contact="p1"))
+    b.new_events()
+    assert b.result(("sms", "job", s["entry"], "m1.1", 1, "sent", "SM1", 0)) == ["sent"]
+    m = b.msg("m1.1")
+    assert (m["status"], m["provider_id"], m["updated"]) == ("sent", "SM1", str(T0)), m
+    assert b.r.get(b.k("pid:SM1")) == "m1.1"
+    assert 0 < b.r.ttl(b.k("pid:SM1")) <= RETENTION_S
+    assert b.r.hgetall(b.k("last:sms:" + PHONE)) == {"contact": "p1", "job": "job-1"}
+    # Claimed at intake: its jobs entry was the lease, acknowledged now.
+    assert b.pending("jobs") == 0
+    ev = b.new_events()
+    assert [(e["status"], e["attempt"], e["provider_id"]) for e in ev] == [("sent", 1, "SM1")], ev
+    # An adapter without provider ids reports the message id: nothing to map.
+    e = b.job_entry()
+    s = claimed(b, message_record(e, "job-2", contact="p2", addr={"sms": PHONE2}))
+    assert b.result(("sms", "job", e, "m2.1", 1, "sent", "m2.1", 0)) == ["sent"]
+    assert not b.r.exists(b.k("pid:m2.1")) and not b.r.exists(b.k("last:sms:" + PHONE2))
+    # A message of a job with reply keywords points its address at itself.
+    assert not b.r.exists(b.k("rto:sms:" + PHONE))
+
+
+def test_result_temp_schedules_a_retry_and_counts_the_attempt_and_defer_does_not_count_it():
+    b = Box()
+    e1, e2 = b.job_entry(), b.job_entry()
+    st, sends = b.accept(message_record(e1, "j1"), message_record(e2, "j2", contact="p2",
+                                                                  addr={"sms": PHONE2}),
+                         room="sms=2,email=0,signal=0")
+    assert len(sends) == 2
+    b.new_events()
+    assert b.result(("sms", "job", e1, "m1.1", 1, "temp", "HTTP 503", 30000),
+                    ("sms", "job", e2, "m2.1", 1, "defer", "circuit open", 60000)) == \
+        ["temp", "defer"]
+    m1, m2 = b.msg("m1.1"), b.msg("m2.1")
+    assert (m1["status"], m1["attempt"], m1["error"]) == ("scheduled", "1", "HTTP 503"), m1
+    assert (m2["status"], m2["attempt"], m2["error"]) == ("scheduled", "0", "circuit open"), m2
+    assert b.scheduled() == {"m1.1": T0 + 30000, "m2.1": T0 + 60000}
+    ev = b.new_events()
+    assert [(e["message"], e["status"], e["attempt"], e["error"]) for e in ev] == [
+        ("m1.1", "scheduled", 1, "HTTP 503"), ("m2.1", "scheduled", 0, "circuit open")], ev
+    assert b.pending("jobs") == 0
+    # When due, the retry is claimed with the next attempt; the deferred
+    # one with the same attempt again.
+    b.set_clock(T0 + 60000)
+    assert b.call("tick", 100) == [2, -1]
+    rows = b.claim(*[("sms", "normal", eid, f["m"]) for eid, f in b.ready("sms")])
+    assert {r[1]: r[4] for r in rows} == {"m1.1": 2, "m2.1": 1}, rows
+
+
+def test_result_perm_fails_the_message_and_falls_back_to_the_next_channel():
+    b = Box()
+    e = b.job_entry()
+    chain = ("sms", "email", "signal")
+    addr = {"sms": PHONE, "email": EMAIL, "signal": PHONE}
+    claimed(b, message_record(e, "job-1", chain=chain, addr=addr, qz=NY))
+    b.new_events()
+    assert b.result(("sms", "job", e, "m1.1", 1, "perm", "21211 invalid number", 0)) == ["perm"]
+    m = b.msg("m1.1")
+    assert (m["status"], m["error"]) == ("failed", "21211 invalid number"), m
+    fb = b.msg("m1.2")
+    assert (fb["channel"], fb["to"], fb["status"], fb["job"], fb["qz"], fb["d"]) == \
+        ("email", EMAIL, "accepted", "job-1", NY, m["d"]), fb
+    (eid, f), = b.ready("email")
+    assert f == {"m": "m1.2", "q": NY}, f
+    # A job of one message gets a hash with its count at its first fallback,
+    # and still no counters.
+    assert b.job("job-1") == {"messages": "2"}
+    assert statuses(b.new_events()) == [("m1.1", "failed"), ("m1.2", "accepted")]
+    # The fallback fails too: the next channel, m1.3; then nothing is left.
+    b.claim(("email", "normal", eid, "m1.2"))
+    assert b.result(("email", "normal", eid, "m1.2", 1, "perm", "bounced", 0)) == ["perm"]
+    assert (b.msg("m1.3")["channel"], b.msg("m1.3")["to"]) == ("signal", PHONE)
+    assert b.job("job-1") == {"messages": "3"}
+    (eid, _), = b.ready("signal")
+    b.claim(("signal", "normal", eid, "m1.3"))
+    assert b.result(("signal", "normal", eid, "m1.3", 1, "perm", "unregistered", 0)) == ["perm"]
+    assert not b.r.exists(b.k("msg:m1.4")) and b.job("job-1") == {"messages": "3"}
+
+
+def test_result_moves_the_counters_of_a_job_that_keeps_them():
+    b = Box()
+    at = T0 + DAY
+    e = b.job_entry()
+    b.accept(court_record(e, "c1", "CR-1", "p1", at, [(T0, True, False)],
+                          chain=("sms", "email"), addr={"sms": PHONE, "email": EMAIL}))
+    (eid, _), = b.ready("sms")
+    b.claim(("sms", "normal", eid, "m1.1"))
+    assert b.counters("c1") == {"c:sms:sending": 1}
+    assert b.result(("sms", "normal", eid, "m1.1", 1, "perm", "21211", 0)) == ["perm"]
+    assert b.counters("c1") == {"c:sms:failed": 1, "c:email:accepted": 1}
+    assert b.job("c1")["messages"] == "2"
+    assert b.msg("m1.2")["expires"] == str(at)
+    (eid, _), = b.ready("email")
+    b.claim(("email", "normal", eid, "m1.2"))
+    assert b.result(("email", "normal", eid, "m1.2", 1, "sent", "m1.2", 0)) == ["sent"]
+    assert b.counters("c1") == {"c:sms:failed": 1, "c:email:sent": 1}
+    assert b.pending("ready:sms:normal") == 0 and b.pending("ready:email:normal") == 0
+
+
+def test_result_optout_opts_the_address_out_with_the_carrier_as_source_and_falls_back():
+    b = Box()
+    e = b.job_entry()
+    claimed(b, message_record(e, "job-1", chain=("sms", "email"), addr={"sms": PHONE,
+                                                                        "email": EMAIL}))
+    assert b.result(("sms", "job", e, "m1.1", 1, "optout", "21610 unsubscribed", 0)) == ["optout"]
+    assert b.r.sismember(b.k("optout:sms"), PHONE)
+    ledger = [json.loads(x) for x in b.r.lrange(b.k("consent:" + PHONE), 0, -1)]
+    assert ledger == [{"channel": "sms", "action": "out", "source": "carrier",
+                       "detail": "21610 unsubscribed", "at": T0_ISO, "changed": True}], ledger
+    assert (b.msg("m1.1")["status"], b.msg("m1.1")["error"]) == ("failed", "21610 unsubscribed")
+    assert b.msg("m1.2")["channel"] == "email"
+
+
+def test_result_for_an_attempt_that_is_not_current_only_acknowledges():
+    b = Box()
+    e = b.job_entry()
+    claimed(b, message_record(e, "job-1"))
+    # Reclaimed and sent again elsewhere: attempt 2 is current.
+    r1 = b.r.xadd(b.k("ready:sms:normal"), {"m": "m1.1"})
+    b.ready("sms")
+    assert b.send_fields(b.claim(("sms", "normal", r1, "m1.1"))[0])["attempt"] == 2
+    b.new_events()
+    before = b.msg("m1.1")
+    assert b.result(("sms", "job", e, "m1.1", 1, "perm", "late", 0),
+                    ("sms", "normal", "0-1", "m9.9", 1, "sent", "x", 0),
+                    ("email", "normal", "0-2", "m1.1", 2, "sent", "x", 0)) == \
+        ["stale", "stale", "stale"]
+    assert b.msg("m1.1") == before
+    assert b.new_events() == [] and not b.r.exists(b.k("msg:m1.2"))
+    assert b.pending("jobs") == 0 and b.pending("ready:sms:normal") == 1
+    assert b.result(("sms", "normal", r1, "m1.1", 2, "sent", "SM2", 0)) == ["sent"]
+    assert b.pending("ready:sms:normal") == 0
+    assert b.result(("sms", "normal", r1, "m1.1", 2, "sent", "SM2", 0)) == ["stale"]
+
+
+def test_result_temp_at_max_attempts_fails_the_message():
+    b = Box()
+    e = b.job_entry()
+    claimed(b, message_record(e, "job-1", chain=("sms", "email"), addr={"sms": PHONE,
+                                                                        "email": EMAIL}))
+    b.new_events()
+    assert b.result(("sms", "job", e, "m1.1", 1, "temp", "HTTP 500", 1000), max_attempts=1) == \
+        ["perm"]
+    m = b.msg("m1.1")
+    assert (m["status"], m["error"]) == ("failed", "gave up after 1 attempts: HTTP 500"), m
+    assert b.scheduled() == {}
+    assert statuses(b.new_events()) == [("m1.1", "failed"), ("m1.2", "accepted")]
+
+
+# ---- hold ----
+
+def test_hold_puts_a_message_read_in_quiet_hours_back_on_the_schedule_without_claiming_it():
+    b = Box()
+    es = [b.job_entry() for _ in range(2)]
+    b.accept(message_record(es[0], "j1", qz=NY),
+             message_record(es[1], "j2", contact="p2", addr={"sms": PHONE2}, qz=NY))
+    got = {f["m"]: eid for eid, f in b.ready("sms")}
+    b.r.hset(b.k("msg:m2.1"), "status", "sent")       # final meanwhile
+    b.new_events()
+    due = T0 + 5 * HOUR
+    assert b.call("hold", "sms", "normal", got["m1.1"], "m1.1", due,
+                  "sms", "normal", got["m2.1"], "m2.1", due) == 1
+    m = b.msg("m1.1")
+    assert (m["status"], m["attempt"], m["error"]) == ("scheduled", "0", "held by quiet hours"), m
+    assert b.msg("m2.1")["status"] == "sent"
+    assert b.scheduled() == {"m1.1": due}
+    ev = b.new_events()
+    assert [(e["message"], e["status"], e["attempt"], e["error"]) for e in ev] == [
+        ("m1.1", "scheduled", 0, "held by quiet hours")], ev
+    assert b.pending("ready:sms:normal") == 0
+
+
+def test_hold_queues_a_court_reminder_again_when_its_window_opens_only_after_it_expires():
+    b = Box()
+    at = T0 + 4 * HOUR
+    e = b.job_entry()
+    b.accept(court_record(e, "c1", "CR-1", "p1", at, [(T0, True, False)], qz=LA))
+    (eid, f), = b.ready("sms")
+    assert f == {"m": "m1.1", "q": LA}
+    b.new_events()
+    # The window opens after the appearance: it goes now, without its zone.
+    assert b.call("hold", "sms", "normal", eid, "m1.1", at + HOUR) == 0
+    m = b.msg("m1.1")
+    assert (m["status"], m["qz"]) == ("accepted", ""), m
+    assert b.scheduled() == {}
+    (again, f), = b.ready("sms")
+    assert f == {"m": "m1.1"}, f
+    assert b.new_events() == []
+    assert b.counters("c1") == {"c:sms:accepted": 1}
+    # Held when the window opens before the appearance.
+    b.r.hset(b.k("msg:m1.1"), "qz", LA)
+    assert b.call("hold", "sms", "normal", again, "m1.1", at - HOUR) == 1
+    assert b.scheduled() == {"m1.1": at - HOUR}
+    assert b.counters("c1") == {"c:sms:scheduled": 1}
+    assert b.pending("ready:sms:normal") == 0
+
+
+# ---- feedback ----
+
+def sent_message(b, jid="job-1", pid="SM1", chain=("sms",), addr=None, contact="p1"):
+    e = b.job_entry()
+    s = claimed(b, message_record(e, jid, chain=chain, addr=addr or {"sms": PHONE},
+                                  contact=contact))
+    assert b.result(("sms", "job", e, s["mid"], 1, "sent", pid, 0)) == ["sent"]
+    return s["mid"]
+
+
+def test_feedback_that_comes_before_the_result_is_kept_and_applied_by_the_result():
+    b = Box()
+    assert b.call("feedback", "SM1", "delivered", "") == "early"
+    assert b.call("feedback", "SM1", "sent", "") == "early"            # lower rank: kept as is
+    assert b.r.hgetall(b.k("fb:SM1")) == {"status": "delivered", "error": ""}
+    assert 0 < b.r.ttl(b.k("fb:SM1")) <= 3600
+    mid = sent_message(b)
+    assert b.msg(mid)["status"] == "delivered"
+    assert not b.r.exists(b.k("fb:SM1"))
+    assert [(e["status"], e["provider_id"]) for e in b.events()][-2:] == \
+        [("sent", "SM1"), ("delivered", "SM1")]
+
+
+def test_feedback_moves_a_message_forward_only_and_reports_stale_ones():
+    b = Box()
+    mid = sent_message(b, chain=("sms", "email"), addr={"sms": PHONE, "email": EMAIL})
+    b.new_events()
+    assert b.call("feedback", "SM1", "delivered", "") == "applied"
+    assert b.call("feedback", "SM1", "sent", "") == "ignored"
+    assert b.call("feedback", "SM1", "delivered", "") == "ignored"
+    assert b.call("feedback", "SM1", "read", "") == "applied"
+    assert b.msg(mid)["status"] == "read"
+    ev = b.new_events()
+    assert [(e["status"], e["provider_id"], e["attempt"]) for e in ev] == \
+        [("delivered", "SM1", 1), ("read", "SM1", 1)], ev
+    assert "unknown status" in error_of(lambda: b.call("feedback", "SM1", "queued", ""))
+    # Its record gone: stale.
+    b.r.delete(b.k("msg:" + mid))
+    assert b.call("feedback", "SM1", "replied", "") == "stale"
+    # undelivered falls back to the next channel, with its error.
+    mid2 = sent_message(b, jid="job-2", pid="SM2", chain=("sms", "email"),
+                        addr={"sms": PHONE2, "email": EMAIL2}, contact="p2")
+    b.new_events()
+    assert b.call("feedback", "SM2", "undelivered", "30003 unreachable") == "applied"
+    m = b.msg(mid2)
+    assert (m["status"], m["error"]) == ("undelivered", "30003 unreachable"), m
+    assert b.msg("m2.2")["channel"] == "email"
+    ev = b.new_events()
+    assert [(e["message"], e["status"], e["error"]) for e in ev] == [
+        (mid2, "undelivered", "30003 unreachable"), ("m2.2", "accepted", None)], ev
+
+
+# ---- consent ----
+
+def test_consent_opts_an_address_out_and_in_with_a_ledger_entry_for_every_request():
+    b = Box()
+    assert b.call("consent", "email", EMAIL, "out", "operator", "asked by phone") == 1
+    assert b.r.smembers(b.k("optout:email")) == {"ana@example.org"}
+    assert b.call("consent", "email", "ANA@example.org", "out", "crm", "") == 0
+    assert b.call("consent", "email", EMAIL, "in", "keyword", "START SM9") == 1
+    assert b.call("consent", "email", EMAIL, "in", "keyword", "START SM10") == 0
+    assert b.r.scard(b.k("optout:email")) == 0
+    ledger = [json.loads(x) for x in b.r.lrange(b.k("consent:ana@example.org"), 0, -1)]
+    assert ledger == [
+        {"channel": "email", "action": "out", "source": "operator", "detail": "asked by phone",
+         "at": T0_ISO, "changed": True},
+        {"channel": "email", "action": "out", "source": "crm", "detail": None, "at": T0_ISO,
+         "changed": False},
+        {"channel": "email", "action": "in", "source": "keyword", "detail": "START SM9",
+         "at": T0_ISO, "changed": True},
+        {"channel": "email", "action": "in", "source": "keyword", "detail": "START SM10",
+         "at": T0_ISO, "changed": False}], ledger
+    assert b.r.ttl(b.k("consent:ana@example.org")) == -1      # never expires
+    assert "action must be out or in" in error_of(
+        lambda: b.call("consent", "sms", PHONE, "maybe", "crm", ""))
+    assert not b.r.exists(b.k("consent:" + PHONE))
+    assert b.events() == []
+
+
+# ---- inbound ----
+
+def inbound(b, sid, text, intent="none", keyword="", answer="", kind="consent", frm=PHONE,
+            norm=None):
+    return b.call("inbound", "sms", frm, text, sid, intent, keyword, answer, kind,
+                  text.strip().lower() if norm is None else norm)
+
+
+def test_inbound_stop_and_start_change_consent_and_are_answered_once_per_change():
+    b = Box(clock=real_ms())     # writes <p>inbound: see the last inbound test
+    b.r.hset(b.k("last:sms:" + PHONE), mapping={"contact": "p1", "job": "job-1"})
+    assert inbound(b, "SM1", "STOP", "stop", "STOP", "You are unsubscribed.") == "stop"
+    assert b.r.sismember(b.k("optout:sms"), PHONE)
+    # The answer is a job of its own, urgent, sent although opted out.
+    assert b.r.get(b.k("seen:consent-SM1")) == "- 1"
+    m = b.msg("m1.1")
+    assert {k: m[k] for k in ("job", "kind", "contact", "channel", "to", "status", "urgent",
+                              "bypass", "expires")} == {
+        "job": "consent-SM1", "kind": "consent", "contact": "p1", "channel": "sms", "to": PHONE,
+        "status": "accepted", "urgent": "1", "bypass": "1", "expires": str(b.now + DAY)}, m
+    assert json.loads(m["d"])["body"] == "You are unsubscribed."
+    (eid, f), = b.ready("sms", "urgent")
+    assert f == {"m": "m1.1"}
+    assert b.send_fields(b.claim(("sms", "urgent", eid, "m1.1"))[0])["verdict"] == "send"
+    # A repeat changes nothing and is not answered.
+    assert inbound(b, "SM2", "stop", "stop", "STOP", "You are unsubscribed.") == "stop-repeat"
+    assert not b.r.exists(b.k("seen:consent-SM2")) and not b.r.exists(b.k("msg:m2.1"))
+    assert inbound(b, "SM3", "START", "start", "START", "Welcome back.") == "start"
+    assert not b.r.sismember(b.k("optout:sms"), PHONE)
+    assert json.loads(b.msg("m2.1")["d"])["body"] == "Welcome back."
+    assert inbound(b, "SM4", "START", "start", "START", "Welcome back.") == "start-repeat"
+    ledger = [json.loads(x) for x in b.r.lrange(b.k("consent:" + PHONE), 0, -1)]
+    assert [(x["action"], x["source"], x["detail"], x["changed"]) for x in ledger] == [
+        ("out", "keyword", "STOP SM1", True), ("out", "keyword", "STOP SM2", False),
+        ("in", "keyword", "START SM3", True), ("in", "keyword", "START SM4", False)], ledger
+    assert b.r.xlen(b.k("inbound")) == 0
+    assert not b.r.exists(b.k("job:consent-SM1"))      # a job of one message
+
+
+def test_inbound_help_is_answered_every_time_also_when_opted_out():
+    b = Box(clock=real_ms())     # writes <p>inbound: see the last inbound test
+    b.r.sadd(b.k("optout:sms"), PHONE)
+    assert inbound(b, "SM1", "HELP", "help", "HELP", "Reply STOP to end.", "help") == "help"
+    assert inbound(b, "SM2", "help", "help", "HELP", "Reply STOP to end.", "help") == "help"
+    assert [b.msg(m)["job"] for m in ("m1.1", "m2.1")] == ["help-SM1", "help-SM2"]
+    assert [b.msg(m)["kind"] for m in ("m1.1", "m2.1")] == ["help", "help"]
+    assert b.msg("m1.1")["contact"] == ""
+    assert [f["m"] for _, f in b.ready("sms", "urgent")] == ["m1.1", "m2.1"]
+    assert b.r.sismember(b.k("optout:sms"), PHONE)
+    assert statuses(b.events()) == [("m1.1", "accepted"), ("m2.1", "accepted")]
+
+
+def test_inbound_free_text_goes_to_the_inbound_stream_with_the_contact_and_job_last_sent():
+    b = Box(clock=real_ms())     # writes <p>inbound: see the last inbound test
+    sent_message(b, jid="job-1", pid="SM0", contact="p1")
+    assert inbound(b, "SM1", "Where is the shelter?") == "inbound"
+    (iid, f), = b.r.xrange(b.k("inbound"))
+    assert f == {"contact": "p1", "channel": "sms", "from": PHONE, "text": "Where is the shelter?",
+                 "at": iso(b.now), "job": "job-1", "provider_id": "SM1"}, f
+    assert b.r.zrange(b.k("ia:sms:" + PHONE), 0, -1) == [iid + " inbound"]
+    # From an address never written to: no contact, no job.
+    assert inbound(b, "SM2", "hello", frm=PHONE2) == "inbound"
+    assert b.r.xrange(b.k("inbound"))[-1][1]["contact"] == ""
+    assert b.r.xrange(b.k("inbound"))[-1][1]["job"] == ""
+    assert all(e["status"] != "replied" for e in b.events())
+
+
+def test_inbound_of_a_provider_message_id_seen_before_is_a_duplicate():
+    b = Box(clock=real_ms())     # writes <p>inbound: see the last inbound test
+    assert inbound(b, "SM1", "hello") == "inbound"
+    assert inbound(b, "SM1", "hello") == "duplicate"
+    assert inbound(b, "SM1", "STOP", "stop", "STOP", "bye") == "duplicate"
+    assert b.r.xlen(b.k("inbound")) == 1
+    assert not b.r.sismember(b.k("optout:sms"), PHONE)
+    assert 0 < b.r.ttl(b.k("inb:SM1")) <= RETENTION_S
+
+
+def alert_sent_to(b, jid, rc, replies=None, rw=3600, pid_prefix="SA"):
+    """An alert accepted, expanded whole, claimed and sent: its message ids."""
+    e = b.job_entry()
+    assert b.accept(alert_record(e, jid, {"en": "Are you safe?"}, rc=rc, replies=replies,
+                                 rw=rw))[0] == ["expand"]
+    (xe, _), = b.read("expand:normal")
+    state = b.call("expand", jid, 100, "normal", xe)
+    assert state[0] == "done", state
+    mids = []
+    for ch in ("sms", "email"):
+        for eid, f in b.ready(ch):
+            s = b.send_fields(b.claim((ch, "normal", eid, f["m"]))[0])
+            assert b.result((ch, "normal", eid, f["m"], 1, "sent", pid_prefix + f["m"], 0)) == \
+                ["sent"]
+            mids.append(s["mid"])
+    return mids
+
+
+def test_inbound_reply_keywords_to_an_alert_are_counted_once_per_person_and_free_text_is_kept():
+    b = Box(clock=real_ms())     # writes <p>inbound: see the last inbound test
+    mids = alert_sent_to(b, "al-1", [recipient("p1", sms=PHONE), recipient("p2", sms=PHONE2)],
+                         replies={"YES": "safe", "Help": "needs help"}, rw=600)
+    assert mids == ["m1.1", "m1.2"]
+    assert b.r.get(b.k("rto:sms:" + PHONE)) == "m1.1"
+    assert 0 < b.r.ttl(b.k("rto:sms:" + PHONE)) <= 600
+    assert b.counters("al-1") == {"c:sms:sent": 2}
+    b.new_events()
+    assert inbound(b, "SM1", " yes ") == "replied"
+    m = b.msg("m1.1")
+    assert (m["status"], m["meaning"]) == ("replied", "safe"), m
+    assert b.job("al-1")["r:safe"] == "1"
+    assert b.counters("al-1") == {"c:sms:sent": 1, "c:sms:replied": 1}
+    ev = b.new_events()
+    assert [(e["message"], e["status"], e["meaning"], e["contact"]) for e in ev] == [
+        ("m1.1", "replied", "safe", "p1")], ev
+    # The same answer again counts nothing; a change of mind moves the count.
+    assert inbound(b, "SM2", "YES") == "replied"
+    assert b.job("al-1")["r:safe"] == "1" and b.new_events() == []
+    assert inbound(b, "SM3", "help") == "replied"
+    j = b.job("al-1")
+    assert (j["r:safe"], j["r:needs help"]) == ("0", "1"), j
+    assert b.msg("m1.1")["meaning"] == "needs help"
+    assert [(e["message"], e["status"], e["meaning"]) for e in b.new_events()] == [
+        ("m1.1", "replied", "needs help")]
+    assert b.counters("al-1") == {"c:sms:sent": 1, "c:sms:replied": 1}
+    assert b.r.xlen(b.k("inbound")) == 0
+    # Free text: kept with the job, counted, and put on the inbound stream.
+    assert inbound(b, "SM4", "My street is flooded", frm=PHONE2) == "reply-text"
+    assert b.job("al-1")["rtext"] == "1"
+    (rid, f), = b.r.xrange(b.k("replies:al-1"))
+    assert f == {"message": "m1.2", "contact": "p2", "channel": "sms",
+                 "text": "My street is flooded", "at": iso(b.now), "provider_id": "SM4"}, f
+    (iid, f), = b.r.xrange(b.k("inbound"))
+    assert (f["contact"], f["job"], f["text"]) == ("p2", "al-1", "My street is flooded"), f
+    assert sorted(b.r.zrange(b.k("ia:sms:" + PHONE2), 0, -1)) == \
+        sorted([rid + " replies:al-1", iid + " inbound"])
+    assert b.msg("m1.2")["status"] == "replied"
+    ev = b.new_events()
+    assert [(e["message"], e["status"], e["meaning"]) for e in ev] == \
+        [("m1.2", "replied", None)], ev
+    assert "flooded" not in json.dumps(b.events())
+    # STOP is decided before any reply.
+    assert inbound(b, "SM5", "STOP", "stop", "STOP", "") == "stop"
+    assert b.job("al-1")["rtext"] == "1"
+
+
+
+# BUG (found by this file; src/lua/inbound.lua, op inbound, lines 126-127 of
+# the file): <p>inbound is trimmed with MINID computed from the call's clock
+# (`now`, a[5]: the test clock when one is set) while the entry's id comes
+# from Redis' own time ('*'). When the clock is ahead of Redis' time by more
+# than the retention (pregond with [schedule] test_clock moved days ahead,
+# as tests/integration/test_court.py does), the text is trimmed in the very
+# XADD that adds it: the op answers "inbound", <p>ia: indexes an entry that
+# is gone, and nobody ever sees the text. The bound must be in the ids'
+# clock (Redis' TIME), or the id be made from `now`. Fails until fixed.
+def test_inbound_text_is_kept_when_the_clock_argument_is_ahead_of_redis_time():
+    b = Box(clock=real_ms() + 2 * DAY)       # retention is 1 day here
+    assert inbound(b, "SM1", "Where is the shelter?") == "inbound"
+    assert b.r.xlen(b.k("inbound")) == 1, "the text was trimmed as it was added"
+    (iid, f), = b.r.xrange(b.k("inbound"))
+    assert f["text"] == "Where is the shelter?"
+
+
+# ---- expand ----
+
+def test_expand_turns_inline_recipients_into_messages_in_steps_one_message_per_person():
+    b = Box()
+    rc = [recipient("p1", sms=PHONE),
+          recipient("p2", lang="es-MX", tz=LA, email=EMAIL),
+          recipient("p3", sms=PHONE, email=EMAIL2),            # p1's phone: skipped
+          recipient("p4", lang="fr", email="ana@EXAMPLE.org"),   # p2's email, other case
+          recipient("p5", lang="es", signal=PHONE3)]
+    e = b.job_entry()
+    b.accept(alert_record(e, "al-1", {"en": "Shelter open", "es": "Refugio abierto"}, rc=rc,
+                          subjects={"en": "Alert", "es": "Alerta"}, expires=T0 + DAY, qz=NY))
+    (xe, _), = b.read("expand:normal")
+    spec = b.spec["ops"]["expand"]["reply"]
+    assert spec == ["state", "created", "skipped", "total"]
+    assert b.call("expand", "al-1", 2, "normal", xe) == ["more", 2, 0, 2]
+    assert b.job("al-1")["xc"] == "2"
+    assert b.r.exists(b.k("xs:al-1"))
+    assert b.call("expand", "al-1", 2, "normal", xe) == ["more", 0, 2, 2]
+    assert b.call("expand", "al-1", 2, "normal", xe) == ["done", 1, 0, 3]
+    j = b.job("al-1")
+    assert (j["x"], j["messages"], j["xn"], j["xdup"], j["xc"]) == ("done", "3", "3", "2", "5"), j
+    assert not b.r.exists(b.k("xs:al-1"), b.k("xr:al-1"))
+    assert b.pending("expand:normal") == 0
+    m1, m2, m3 = b.msg("m1.1"), b.msg("m1.2"), b.msg("m1.3")
+    assert (m1["contact"], m1["channel"], m1["kind"], m1["expires"], m1["qz"]) == \
+        ("p1", "sms", "action_alert", str(T0 + DAY), NY), m1
+    assert json.loads(m1["d"]) == {"body": "Shelter open", "subject": "Alert", "chain": ["sms"],
+                                   "addr": {"sms": PHONE}}
+    # es-MX reads the es text; its own zone holds it.
+    assert (m2["contact"], m2["channel"], m2["qz"]) == ("p2", "email", LA)
+    assert json.loads(m2["d"])["body"] == "Refugio abierto"
+    assert json.loads(m2["d"])["subject"] == "Alerta"
+    assert (m3["contact"], m3["channel"]) == ("p5", "signal")
+    assert b.counters("al-1") == {"c:sms:accepted": 1, "c:email:accepted": 1,
+                                  "c:signal:accepted": 1}
+    assert [f for _, f in b.ready("sms")] == [{"m": "m1.1", "q": NY}]
+    assert statuses(b.events()) == [("m1.1", "accepted"), ("m1.2", "accepted"),
+                                    ("m1.3", "accepted")]
+    # A step of a finished job, and of one that is gone, only acknowledges.
+    x2 = b.r.xadd(b.k("expand:normal"), {"job": "al-1"})
+    x3 = b.r.xadd(b.k("expand:normal"), {"job": "al-9"})
+    b.read("expand:normal")
+    assert b.call("expand", "al-1", 2, "normal", x2) == ["done", 0, 0, 0]
+    assert b.call("expand", "al-9", 2, "normal", x3) == ["gone", 0, 0, 0]
+    assert b.pending("expand:normal") == 0
+    assert b.msg("m1.4") == {}
+
+
+def test_expand_walks_a_list_audience_and_an_urgent_alert_ignores_quiet_hours():
+    b = Box()
+    up = []
+    for i in range(1, 41):
+        c = {"id": "p%d" % i, "phone": "+1555020%04d" % i}
+        if i % 10 == 0:
+            c = {"id": "p%d" % i, "phone": "+15550200001"}             # p1's phone
+        if i == 7:
+            c = {"id": "p7", "email": "P7@example.org", "phone": "+15550200007",
+                 "channels": ["email", "sms"], "lang": "es", "tz": LA}
+        up += ["upsert", js(c), "set", '["vol"]']
+    assert b.call("contacts", "test", *up) == ["created"] * 40
+    b.call("contacts", "test", "upsert", js({"id": "q1", "phone": "+15550300001"}), "set",
+           '["other"]')
+    e = b.job_entry()
+    b.accept(alert_record(e, "al-1", {"en": "Boil water"}, lst="vol", urgent=True, qz=NY))
+    (xe, _), = b.read("expand:urgent")
+    steps, created, skipped = 0, 0, 0
+    while True:
+        st, c, s, total = b.call("expand", "al-1", 10, "urgent", xe)
+        steps, created, skipped = steps + 1, created + c, skipped + s
+        assert total == created
+        if st == "done":
+            break
+        assert st == "more" and steps < 50
+    assert steps > 1, steps
+    # p1, p10, p20, p30 and p40 share a phone: one of them is served.
+    assert (created, skipped) == (36, 4), (created, skipped)
+    mids = ["m1.%d" % k for k in range(1, 37)]
+    recs = [b.msg(m) for m in mids]
+    served = {r["contact"] for r in recs}
+    shared = {"p1", "p10", "p20", "p30", "p40"}
+    assert len(served) == 36 and len(served & shared) == 1, served
+    assert served - shared == {"p%d" % i for i in range(2, 40) if i % 10 != 0}
+    assert all(r["urgent"] == "1" and "qz" not in r for r in recs)
+    p7 = [r for r in recs if r["contact"] == "p7"][0]
+    assert (p7["channel"], p7["to"]) == ("email", "P7@example.org"), p7
+    assert len({r["to"] for r in recs}) == 36
+    assert not b.r.exists(b.k("msg:m1.37"))
+    got = b.ready("sms", "urgent") + b.ready("email", "urgent")
+    assert sorted(f["m"] for _, f in got) == sorted(mids)
+    assert all("q" not in f for _, f in got)
+    assert b.pending("expand:urgent") == 0
+    assert not any(r["contact"] == "q1" for r in recs)
+
+
+# ---- tick ----
+
+def test_tick_moves_due_messages_to_their_ready_streams_and_returns_the_wait_for_the_next():
+    b = Box()
+    es = [b.job_entry() for _ in range(4)]
+    b.accept(message_record(es[0], "j1", due=T0 + 10 * SEC, qz=NY),
+             message_record(es[1], "j2", due=T0 + 20 * SEC, urgent=1, qz=NY),
+             message_record(es[2], "j3", due=T0 + 30 * SEC, chain=("email",),
+                            addr={"email": EMAIL}),
+             message_record(es[3], "j4", due=T0 + 90 * SEC))
+    assert b.call("tick", 10) == [0, 10 * SEC]
+    b.set_clock(T0 + 35 * SEC)
+    # A cancelled message leaves the schedule without being queued.
+    b.r.hset(b.k("msg:m3.1"), "status", "cancelled")
+    assert b.call("tick", 1) == [1, 0]
+    assert [f for _, f in b.ready("sms")] == [{"m": "m1.1", "q": NY}]
+    assert b.call("tick", 10) == [2, 55 * SEC]    # (moved counts the cancelled one too)
+    assert [f for _, f in b.ready("sms", "urgent")] == [{"m": "m2.1"}]
+    assert b.ready("email") == []
+    assert b.scheduled() == {"m4.1": T0 + 90 * SEC}
+    assert b.msg("m1.1")["status"] == "scheduled"       # until claimed
+    b.set_clock(T0 + 90 * SEC)
+    assert b.call("tick", 10) == [1, -1]
+    assert b.call("tick", 10) == [0, -1]
+
+
+# ---- trim ----
+
+def test_trim_drops_the_acknowledged_entries_and_keeps_the_pending_and_unread_ones():
+    b = Box()
+    key = b.k("ready:sms:normal")
+    ids = [b.r.xadd(key, {"m": "m%d" % i}) for i in range(250)]
+    b.r.xreadgroup(GROUP, "t", {key: ">"}, count=220)
+    b.r.xack(key, GROUP, *ids[:200])
+    trimmed = b.call("trim", key, b.k("ready:email:normal"), b.k("nothing"))
+    assert 100 <= trimmed <= 200, trimmed
+    left = [eid for eid, _ in b.r.xrange(key)]
+    assert left[-50:] == ids[200:], left
+    # All acknowledged: everything read goes, what is unread stays.
+    b.r.xack(key, GROUP, *ids[200:220])
+    b.call("trim", key)
+    assert [eid for eid, _ in b.r.xrange(key)][-30:] == ids[220:]
+    # A stream with no group is left alone.
+    other = b.k("plain")
+    b.r.xadd(other, {"x": "1"})
+    assert b.call("trim", other) == 0 and b.r.xlen(other) == 1
+
+
+# ---- rate ----
+
+def test_rate_grants_a_burst_then_one_token_per_interval_of_the_clock():
+    b = Box()
+    assert b.spec["ops"]["rate"]["reply"] == ["granted", "wait"]
+    assert b.call("rate", "sms", 10, 3, 5, 0) == [3, 100]
+    assert b.call("rate", "sms", 10, 3, 1, 0) == [0, 100]
+    b.set_clock(T0 + 100)
+    assert b.call("rate", "sms", 10, 3, 5, 0) == [1, 100]
+    b.set_clock(T0 + 250)
+    assert b.call("rate", "sms", 10, 3, 5, 0) == [1, 50]
+    # Refunded tokens are granted again.
+    assert b.call("rate", "sms", 10, 3, 0, 2) == [0, 0]
+    assert b.call("rate", "sms", 10, 3, 5, 0) == [2, 50]
+    assert b.call("rate", "email", 10, 3, 2, 0) == [2, 0]
+    assert float(b.r.get(b.k("rate:sms"))) == T0 + 500
+    assert 1000 < b.r.pttl(b.k("rate:sms")) <= 500 - 250 + 300 + 1000
+    for bad in ((0, 3, 1, 0), (10, 0, 1, 0), ("x", 3, 1, 0)):
+        assert "bad arguments" in error_of(lambda: b.call("rate", "sms", *bad))
+
+
+# ---- depth ----
+
+def test_depth_counts_unread_and_pending_entries_per_stream_then_the_schedule():
+    b = Box()
+    key = b.k("ready:sms:normal")
+    for i in range(5):
+        b.r.xadd(key, {"m": "m%d" % i})
+    got = b.r.xreadgroup(GROUP, "t", {key: ">"}, count=3)[0][1]
+    b.r.xack(key, GROUP, got[0][0])
+    b.r.zadd(b.k("scheduled"), {"a": 1, "b": 2})
+    b.r.xadd(b.k("plain"), {"x": "1"})
+    assert b.call("depth", key, b.k("ready:email:normal"), b.k("nothing"), b.k("plain")) == \
+        [4, 0, 0, 0, 2]
+    assert b.call("depth") == [2]
+
+
+# ---- mqtt ----
+
+def test_mqtt_init_puts_the_cursor_at_the_end_of_the_events_once():
+    b = Box()
+    assert b.call("mqtt_init") == ["0-0", "0"]
+    assert b.r.hgetall(b.k("mqtt:cursor")) == {"id": "0-0", "n": "0", "by": "init",
+                                               "at": T0_ISO}
+    b2 = Box()
+    for i in range(3):
+        b2.r.xadd(b2.k("events"), {"event": "{}"})
+    last = b2.r.xrevrange(b2.k("events"), count=1)[0][0]
+    assert b2.call("mqtt_init") == [last, "3"]
+    b2.r.xadd(b2.k("events"), {"event": "{}"})
+    assert b2.call("mqtt_init") == [last, "3"]            # kept
+
+
+def test_mqtt_hold_and_release_give_the_lease_to_one_consumer_and_move_the_cursor_forward_only():
+    b = Box()
+    b.call("mqtt_init")
+    assert b.call("mqtt_hold", "a", 5000, "", "") == [1, "0-0", "0"]
+    assert 0 < b.r.pttl(b.k("mqtt:leader")) <= 5000
+    assert b.call("mqtt_hold", "b", 5000, "9-9", "9") == [0, "a"]
+    assert b.r.hget(b.k("mqtt:cursor"), "id") == "0-0"
+    assert b.call("mqtt_hold", "a", 5000, "5-1", "4") == [1, "5-1", "4"]
+    assert b.call("mqtt_hold", "a", 5000, "5-0", "3") == [1, "5-1", "4"]     # never back
+    assert b.r.hget(b.k("mqtt:cursor"), "by") == "a"
+    assert b.call("mqtt_release", "b", "7-0", "5") == 0
+    assert b.call("mqtt_release", "a", "7-0", "5") == 1
+    assert not b.r.exists(b.k("mqtt:leader"))
+    assert b.r.hgetall(b.k("mqtt:cursor"))["id"] == "7-0"
+    assert b.call("mqtt_release", "a", "8-0", "6") == 0
+    assert b.call("mqtt_hold", "b", 5000, "", "") == [1, "7-0", "5"]
+
+
+def test_mqtt_read_returns_the_events_after_the_cursor_and_reports_those_trimmed_unread():
+    b = Box()
+    assert b.call("mqtt_read", "0-0", 0, 10) == [0, 0, ""]
+    ids = [b.r.xadd(b.k("events"), {"event": '{"n":%d}' % i}) for i in range(10)]
+    r = b.call("mqtt_read", "0-0", 0, 3)
+    assert r == [0, 0, "", ids[0], '{"n":0}', ids[1], '{"n":1}', ids[2], '{"n":2}'], r
+    r = b.call("mqtt_read", ids[8], 9, 10)
+    assert r == [0, 9, "", ids[9], '{"n":9}'], r
+    # MAXLEN dropped six entries nobody published.
+    b.r.xtrim(b.k("events"), maxlen=4, approximate=False)
+    r = b.call("mqtt_read", ids[1], 2, 10)
+    ms, seq = ids[6].split("-")
+    resume = "%s-%d" % (ms, int(seq) - 1) if int(seq) > 0 else "%d-18446744073709551615" % (
+        int(ms) - 1)
+    assert r[:3] == [4, 6, resume], r
+    assert r[3::2] == ids[6:], r
+    # Unknown ordinal: nothing is reported as skipped.
+    assert b.call("mqtt_read", ids[1], -1, 10)[:3] == [0, -1, ""]
+
+
+# ---- contacts ----
+
+def test_contacts_upsert_keeps_sets_or_adds_lists_and_delete_reports_absent_ones():
+    b = Box()
+    c = js({"id": "p1", "name": "Ana", "phone": PHONE, "lang": "es", "tz": LA,
+            "channels": ["sms"]})
+    assert b.call("contacts", "import a.csv", "upsert", c, "set", '["a","b"]') == ["created"]
+    got = b.r.hgetall(b.k("contact:p1"))
+    assert got == {"name": "Ana", "phone": PHONE, "email": "", "signal": "", "lang": "es",
+                   "tz": LA, "channels": "sms", "lists": '["a","b"]', "updated": str(T0),
+                   "source": "import a.csv"}, got
+    assert b.call("contacts", "x", "upsert", c, "keep", "") == ["updated"]
+    assert b.r.hget(b.k("contact:p1"), "lists") == '["a","b"]'
+    assert b.call("contacts", "x", "upsert", c, "add", '["c","a"]') == ["updated"]
+    assert b.r.hget(b.k("contact:p1"), "lists") == '["a","b","c"]'
+    assert b.call("contacts", "x", "upsert", c, "set", "[]") == ["updated"]
+    assert b.r.hget(b.k("contact:p1"), "lists") == "[]"
+    assert not b.r.exists(b.k("lists"), b.k("list:a"), b.k("list:b"), b.k("list:c"))
+    assert b.call("contacts", "x", "delete", "p1", "", "", "delete", "p1", "", "") == \
+        ["deleted", "absent"]
+    assert not b.r.exists(b.k("contact:p1")) and b.r.scard(b.k("contacts")) == 0
+
+
+def test_contacts_delete_erases_addresses_and_texts_cancels_what_waits_and_keeps_consent():
+    b = Box(clock=real_ms())     # writes <p>inbound: see the last inbound test
+    b.call("contacts", "t", "upsert", js({"id": "p1", "phone": PHONE, "email": EMAIL}), "set",
+           '["vol"]')
+    mid = sent_message(b, jid="job-1", pid="SM1", contact="p1")
+    es = [b.job_entry(), b.job_entry()]
+    b.accept(message_record(es[0], "job-2", contact="p1", due=T0 + HOUR),
+             message_record(es[1], "job-3", contact="p1", chain=("email",),
+                            addr={"email": EMAIL}))
+    assert inbound(b, "SMi", "call me") == "inbound"
+    b.call("consent", "email", EMAIL, "out", "operator", "")
+    b.new_events()
+    assert b.call("contacts", "t", "delete", "p1", "", "") == ["deleted"]
+    for m in (mid, "m2.1", "m3.1"):
+        rec = b.msg(m)
+        assert (rec["to"], rec["d"], rec["erased"], rec["contact"]) == ("", "", "1", "p1"), rec
+    assert b.msg(mid)["status"] == "sent"
+    assert [b.msg(m)["status"] for m in ("m2.1", "m3.1")] == ["cancelled", "cancelled"]
+    assert b.scheduled() == {}
+    ev = b.new_events()
+    assert sorted((e["message"], e["status"], e["error"]) for e in ev) == [
+        ("m2.1", "cancelled", "contact deleted"), ("m3.1", "cancelled", "contact deleted")], ev
+    assert b.r.xlen(b.k("inbound")) == 0
+    assert not b.r.exists(b.k("cmz:p1"), b.k("last:sms:" + PHONE), b.k("ia:sms:" + PHONE),
+                          b.k("list:vol"), b.k("lists"))
+    # Consent stays.
+    assert b.r.sismember(b.k("optout:email"), "ana@example.org")
+    assert b.r.llen(b.k("consent:ana@example.org")) == 1
+
+
+def test_contacts_refuses_a_bad_action_a_bad_list_mode_and_a_contact_without_an_id():
+    b = Box()
+    assert "action must be upsert or delete" in error_of(
+        lambda: b.call("contacts", "x", "merge", "p1", "", ""))
+    assert "list mode must be keep, set or add" in error_of(
+        lambda: b.call("contacts", "x", "upsert", js({"id": "p1"}), "replace", ""))
+    assert "needs a contact with an id" in error_of(
+        lambda: b.call("contacts", "x", "upsert", js({"name": "x"}), "keep", ""))
+    assert b.r.scard(b.k("contacts")) == 0
+
+
+# ---- the C side cannot drift from the Lua ----
+
+def gen_path(name):
+    return os.path.join(harness.BIN, "gen", name)
+
+
+def load_spec():
+    with open(gen_path("lua_lib.json")) as f:
+        return json.load(f)
+
+
+def test_every_op_declared_is_registered_in_redis_under_its_name_and_nothing_else():
+    cfg = harness.write_config()
+    lib = harness.Library(cfg)
+    spec = lib.spec
+    got = lib.r.execute_command("FUNCTION", "LIST", "LIBRARYNAME", spec["library"])
+    libs = [dict(zip(x[::2], x[1::2])) for x in got]
+    libs = [x for x in libs if x["library_name"] == spec["library"]]
+    assert len(libs) == 1, got
+    names = sorted(dict(zip(fn[::2], fn[1::2]))["name"] for fn in libs[0]["functions"])
+    assert names == sorted(op["function"] for op in spec["ops"].values()), names
+    assert all(op["function"] == "%s_%s" % (spec["library"], name)
+               for name, op in spec["ops"].items())
+    # Read-only ops are flagged so (they may run on a replica).
+    flags = {dict(zip(fn[::2], fn[1::2]))["name"]: dict(zip(fn[::2], fn[1::2]))["flags"]
+             for fn in libs[0]["functions"]}
+    assert flags[spec["ops"]["depth"]["function"]] == ["no-writes"]
+    assert flags[spec["ops"]["mqtt_read"]["function"]] == ["no-writes"]
+    # The library's name is the hash of its text: what is loaded is what
+    # the build made.
+    assert "#!lua name=%s\n" % spec["library"] == lib.text.split("\n", 1)[0] + "\n"
+
+
+def parse_header(text):
+    """lua_lib.h: {name: value} of its #defines and enum members."""
+    out = {}
+    for m in re.finditer(r'^#define (LUA_\w+) (?:"([^"]*)"|(\d+))$', text, re.M):
+        out[m.group(1)] = m.group(2) if m.group(2) is not None else int(m.group(3))
+    for body in re.findall(r"enum \{(.*?)\};", text, re.S):
+        for m in re.finditer(r"(LUA_\w+) = (\d+)", body):
+            assert m.group(1) not in out, m.group(1)
+            out[m.group(1)] = int(m.group(2))
+    return out
+
+
+def expected_names(spec):
+    """What lua_lib.h must define, from lua_lib.json."""
+    def c(s):
+        return re.sub(r"[^A-Za-z0-9]", "_", s).upper()
+    out = {"LUA_LIB_NAME": spec["library"], "LUA_COMMON_ARGS": spec["common_args"]}
+    for name, op in spec["ops"].items():
+        n = c(name)
+        out["LUA_FN_" + n] = op["function"]
+        for part, tag in (("head", "HEAD"), ("each", "EACH"), ("reply", "REPLY")):
+            for i, x in enumerate(op[part]):
+                out["LUA_%s_%s_%s" % (n, tag, c(x))] = i
+            out["LUA_%s_N%s" % (n, tag)] = len(op[part])
+    for name, fields in spec["records"].items():
+        for i, x in enumerate(fields):
+            out["LUA_%s_%s" % (c(name), c(x))] = i
+        out["LUA_%s_NFIELDS" % c(name)] = len(fields)
+    return out
+
+
+def test_every_name_of_lua_lib_h_agrees_with_lua_lib_json():
+    spec = load_spec()
+    with open(gen_path("lua_lib.h")) as f:
+        got = parse_header(f.read())
+    want = expected_names(spec)
+    assert sorted(set(got) - set(want)) == [], sorted(set(got) - set(want))
+    assert sorted(set(want) - set(got)) == [], sorted(set(want) - set(got))
+    wrong = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
+    assert wrong == {}, wrong
+    assert spec["common_args"] == 5
+    # Every LUA_ name the C sources use is one the header defines.
+    used = set()
+    for d in ("src", "adapters", "include"):
+        for root, _, files in os.walk(os.path.join(harness.ROOT, d)):
+            for fn in files:
+                if fn.endswith((".c", ".h")):
+                    with open(os.path.join(root, fn), encoding="utf-8") as f:
+                        # (LUA_FN_... in comments names the family)
+                        used |= set(re.findall(r"\bLUA_[A-Z0-9_]*[A-Z0-9]\b", f.read()))
+    assert used, "no LUA_ names used?"
+    assert sorted(used - set(got)) == [], sorted(used - set(got))
+
+
+def test_the_generated_library_is_what_tools_lua_lib_py_makes_of_src_lua_now():
+    lua = os.path.join(harness.ROOT, "src", "lua")
+    with open(os.path.join(lua, "LIBRARY")) as f:
+        order = f.read().split()
+    out = tempfile.mkdtemp(prefix="pregon-lualib-")
+    try:
+        r = subprocess.run(["/usr/bin/python3", os.path.join(harness.ROOT, "tools", "lua_lib.py"),
+                            out] + [os.path.join(lua, x) for x in order],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        for name in ("lua_lib.json", "lua_lib.h", "pregon_lib.lua"):
+            with open(os.path.join(out, name)) as a, open(gen_path(name)) as b:
+                assert a.read() == b.read(), "%s is stale: run make" % name
+    finally:
+        subprocess.run(["rm", "-rf", out])
+    # Every Lua file is in the library, and every file listed exists.
+    assert sorted(order) == sorted(x for x in os.listdir(lua) if x.endswith(".lua"))
+
+
+def test_every_reply_has_the_number_of_fields_its_declaration_gives():
+    b = Box()
+    spec = b.spec
+    nrep = {n: len(op["reply"]) for n, op in spec["ops"].items()}
+    nsend = len(spec["records"]["send"])
+    seen = set()
+
+    def check(op, reply):
+        seen.add(op)
+        if nrep[op]:
+            if op == "mqtt_read":
+                assert len(reply) >= nrep[op] and (len(reply) - nrep[op]) % 2 == 0, reply
+            elif op == "mqtt_hold" and reply[0] == 0:
+                assert len(reply) == 2, reply           # {0, holder}: see mqtt_events.c
+            else:
+                assert len(reply) == nrep[op], (op, reply)
+        return reply
+
+    e1, e2 = b.job_entry(), b.job_entry()
+    st, sends = check("accept", b.call("accept", "sms=1,email=0,signal=0",
+                                       *[x for rec in (message_record(e1, "j1"),
+                                                       message_record(e2, "j2", contact="p2",
+                                                                      addr={"sms": PHONE2}))
+                                         for x in (js(rec), js(rec), "", "")]))
+    assert len(st) == 2 and [len(s) for s in sends] == [nsend]
+    (r2, _), = b.ready("sms")
+    rows = check("claim", b.claim(("sms", "normal", r2, "m2.1"), ("sms", "normal", r2, "m9.9")))
+    assert [len(x) for x in rows] == [nsend, 2], rows
+    assert len(check("result", b.result(("sms", "job", e1, "m1.1", 1, "sent", "SM1", 0),
+                                        ("sms", "normal", r2, "m2.1", 1, "temp", "x", 10)))) == 2
+    assert isinstance(check("hold", b.call("hold", "sms", "normal", r2, "m2.1", T0)), int)
+    assert check("feedback", b.call("feedback", "SM1", "delivered", "")) == "applied"
+    assert check("consent", b.call("consent", "sms", PHONE3, "out", "crm", "")) == 1
+    assert check("inbound", inbound(b, "SMz", "hi")) == "inbound"
+    e3 = b.job_entry()
+    b.accept(alert_record(e3, "al-1", {"en": "x"}, rc=[recipient("p9", sms="+15550109999")]))
+    (x, _), = b.read("expand:normal")
+    check("expand", b.call("expand", "al-1", 10, "normal", x))
+    check("expand", b.call("expand", "al-1", 10, "normal", x))
+    check("expand", b.call("expand", "al-x", 10, "normal", x))
+    check("tick", b.call("tick", 10))
+    b.set_clock(T0 + 10)
+    check("tick", b.call("tick", 10))
+    assert len(check("contacts", b.call("contacts", "x", "delete", "p9", "", "",
+                                        "delete", "p8", "", ""))) == 2
+    assert isinstance(check("trim", b.call("trim", b.k("ready:sms:normal"))), int)
+    check("rate", b.call("rate", "sms", 1, 1, 5, 0))
+    check("rate", b.call("rate", "sms", 1, 1, 5, 0))
+    assert len(check("depth", b.call("depth", b.k("jobs"), b.k("ready:sms:normal")))) == 3
+    check("mqtt_init", b.call("mqtt_init"))
+    check("mqtt_init", b.call("mqtt_init"))
+    check("mqtt_hold", b.call("mqtt_hold", "a", 1000, "", ""))
+    check("mqtt_hold", b.call("mqtt_hold", "b", 1000, "", ""))
+    assert check("mqtt_release", b.call("mqtt_release", "a", "", "")) == 1
+    check("mqtt_read", b.call("mqtt_read", "0-0", 0, 5))
+    b.r.xtrim(b.k("events"), maxlen=1, approximate=False)
+    check("mqtt_read", b.call("mqtt_read", "0-0", 0, 5))
+    assert seen == set(spec["ops"]), set(spec["ops"]) - seen
+
+
+if __name__ == "__main__":
+    harness.main(globals())
