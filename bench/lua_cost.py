@@ -49,7 +49,7 @@ def free_port():
 
 def server(tmp):
     port = free_port()
-    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp,
+    argv = [os.environ.get("REDIS_SERVER", "redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp,
             "--save", "", "--appendonly", "no", "--hash-max-listpack-value", "512"]
     if CALLGRIND:
         argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=%s/cg.out" % tmp,
@@ -157,8 +157,9 @@ def run(lib_path):
             out = r.execute_command("FCALL", fn["accept"], 0, *common, *args)
             sends = out[1]
             res = ["5"]
+            rec = spec["records"]["claimed"]
             for s in sends:
-                mid, entry = s[1], s[-1]
+                mid, entry = s[rec.index("mid")], s[rec.index("entry")]
                 res += ["sms", "job", entry, mid, "1", "sent", mid, "0"]
             r.execute_command("FCALL", fn["result"], 0, *common, *res)
         cpu1 = r.info("cpu")

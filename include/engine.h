@@ -121,16 +121,26 @@ void engine_set_urgent_hold(struct engine *e, bool hold);
  * (counted as held, so the ready readers leave it alone) into room[]. */
 void engine_reserve(struct engine *e, int max, int room[CHANNEL_COUNT]);
 void engine_unreserve(struct engine *e, const int room[CHANNEL_COUNT]);
-/* The fast path: sends now a message the accept script claimed in reserved
- * room. send is its record: {'send', mid, to, payload, attempt, job,
- * contact, urgent, expires, channel, job entry}. on_release(data, entry) is
- * called once the message is finished with (its result written, or given
- * up to be reclaimed), so the caller stops holding the job entry; it may
- * run before this returns. Returns the channel, or -1 for a bad record
- * (on_release is then not called). */
+/* A message to send: what a claim's send record says (LUA_SEND_...), or
+ * what the intake knows of a message the accept claimed at once. The
+ * strings are borrowed for the call. */
+struct engine_send {
+	const char *mid, *to, *payload, *vars, *job, *contact, *qz;
+	const char *entry;	/* the stream entry that holds it */
+	enum channel channel;
+	int attempt;
+	bool urgent;
+	int64_t expires_ms;	/* 0 = never */
+};
+
+/* The fast path: sends now a message the accept claimed in reserved room.
+ * on_release(data, entry) is called once the message is finished with (its
+ * result written, or given up to be reclaimed), so the caller stops holding
+ * the job entry; it may run before this returns. Returns the channel, or
+ * -1 for a bad send (on_release is then not called). */
 typedef void (*engine_release_cb)(void *data, const char *entry);
-int engine_send_now(struct engine *e, const redisReply *send, engine_release_cb on_release,
-		    void *data);
+int engine_send_now(struct engine *e, const struct engine_send *send,
+		    engine_release_cb on_release, void *data);
 
 /* Retry delay for a temporary failure: base * 2^(attempt-1), capped at
  * max, with +-20% jitter, and never below the provider's retry_after. */

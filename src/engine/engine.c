@@ -326,8 +326,8 @@ void engine_unreserve(struct engine *e, const int room[CHANNEL_COUNT])
 	maybe_drained(e);
 }
 
-static void start_send(struct engine *e, const struct claim_item *it, const redisReply *r,
-		       engine_release_cb on_release, void *release_data);
+static void start_send(struct engine *e, const struct claim_item *it,
+		       const struct engine_send *m, engine_release_cb on_release, void *release_data);
 
 static const char *reply_str(const redisReply *r, size_t i)
 {
@@ -426,13 +426,11 @@ static int64_t quiet_until(struct engine *e, const char *zone, bool urgent)
 	return open > now ? open : 0;
 }
 
-static void start_send(struct engine *e, const struct claim_item *it, const redisReply *r,
-		       engine_release_cb on_release, void *release_data)
+static void start_send(struct engine *e, const struct claim_item *it,
+		       const struct engine_send *m, engine_release_cb on_release, void *release_data)
 {
-	/* r: a send record (LUA_SEND_..., lua_lib.h) */
 	struct composed c;
-	const char *s[7] = { reply_str(r, LUA_SEND_MID), reply_str(r, LUA_SEND_TO), "", "",
-			     reply_str(r, LUA_SEND_JOB), reply_str(r, LUA_SEND_CONTACT), "" };
+	const char *s[7] = { m->mid, m->to, "", "", m->job, m->contact, "" };
 	size_t len[7], total = 0;
 	struct engine_inflight *f;
 	struct engine_channel *ch = &e->ch[it->ch];
@@ -441,8 +439,7 @@ static void start_send(struct engine *e, const struct claim_item *it, const redi
 	int composed_ok;
 	char *p;
 
-	composed_ok = compose(e, it->ch, reply_str(r, LUA_SEND_PAYLOAD), reply_str(r, LUA_SEND_VARS),
-			      &c, &compose_err);
+	composed_ok = compose(e, it->ch, m->payload, m->vars, &c, &compose_err);
 	if (composed_ok != 0)
 		log_error("msg=%s: %s", s[0], compose_err.msg);
 	s[2] = c.body;
@@ -481,13 +478,13 @@ static void start_send(struct engine *e, const struct claim_item *it, const redi
 	f->req.contact_id = copies[5];
 	f->req.html = c.html ? copies[6] : NULL;
 	f->req.channel = it->ch;
-	f->req.attempt = (int)reply_int(r, LUA_SEND_ATTEMPT);
-	f->req.urgent = strcmp(reply_str(r, LUA_SEND_URGENT), "1") == 0;
-	f->req.expires_ms = reply_int(r, LUA_SEND_EXPIRES);
+	f->req.attempt = m->attempt;
+	f->req.urgent = m->urgent;
+	f->req.expires_ms = m->expires_ms;
 	f->req.owner = f;
 	/* Held already when read inside quiet hours (hold_entries); this is
 	 * for the one claimed as they began. */
-	hold_ms = composed_ok == 0 ? quiet_until(e, reply_str(r, LUA_SEND_QZ), f->req.urgent) : 0;
+	hold_ms = composed_ok == 0 ? quiet_until(e, m->qz, f->req.urgent) : 0;
 	/* Claimed as the window began: it goes now rather than expire held. */
 	if (hold_ms > 0 && f->req.expires_ms > 0 && hold_ms >= f->req.expires_ms)
 		hold_ms = 0;
@@ -547,22 +544,38 @@ static void adapter_send(struct engine *e, struct engine_inflight *f)
 	}
 }
 
-int engine_send_now(struct engine *e, const redisReply *send, engine_release_cb on_release,
-		    void *data)
+int engine_send_now(struct engine *e, const struct engine_send *send,
+		    engine_release_cb on_release, void *data)
 {
 	struct claim_item it;
-	int ch;
 
-	/* The claim's record, then the channel and the job's entry. */
-	if (send->type != REDIS_REPLY_ARRAY || send->elements != LUA_SEND_NFIELDS ||
-	    (ch = channel_from_name(reply_str(send, LUA_SEND_CHANNEL))) < 0)
+	if ((int)send->channel < 0 || send->channel >= CHANNEL_COUNT || send->mid == NULL ||
+	    send->entry == NULL || strlen(send->entry) >= sizeof(it.entry))
 		return -1;
-	it.ch = (enum channel)ch;
+	it.ch = send->channel;
 	it.lane = LANE_JOB;
-	snprintf(it.entry, sizeof(it.entry), "%s", reply_str(send, LUA_SEND_ENTRY));
+	snprintf(it.entry, sizeof(it.entry), "%s", send->entry);
 	e->fast_claims++;
 	start_send(e, &it, send, on_release, data);
-	return ch;
+	return (int)send->channel;
+}
+
+/* A claim's send record (LUA_SEND_..., lua_lib.h) as an engine_send. */
+static void send_from_record(const redisReply *r, const struct claim_item *it,
+			     struct engine_send *m)
+{
+	m->mid = reply_str(r, LUA_SEND_MID);
+	m->to = reply_str(r, LUA_SEND_TO);
+	m->payload = reply_str(r, LUA_SEND_PAYLOAD);
+	m->vars = reply_str(r, LUA_SEND_VARS);
+	m->job = reply_str(r, LUA_SEND_JOB);
+	m->contact = reply_str(r, LUA_SEND_CONTACT);
+	m->qz = reply_str(r, LUA_SEND_QZ);
+	m->entry = it->entry;
+	m->channel = it->ch;
+	m->attempt = (int)reply_int(r, LUA_SEND_ATTEMPT);
+	m->urgent = strcmp(reply_str(r, LUA_SEND_URGENT), "1") == 0;
+	m->expires_ms = reply_int(r, LUA_SEND_EXPIRES);
 }
 
 static void on_claim(struct rconn *c, redisReply *r, void *data)
@@ -587,8 +600,12 @@ static void on_claim(struct rconn *c, redisReply *r, void *data)
 		/* Claimed messages are sent even while stopping: they are in
 		 * status sending now, and finishing them is part of the drain. */
 		if (x != NULL && x->type == REDIS_REPLY_ARRAY && x->elements == LUA_SEND_NFIELDS &&
-		    strcmp(reply_str(x, LUA_SEND_VERDICT), "send") == 0)
-			start_send(e, &b->items[i], x, NULL, NULL);
+		    strcmp(reply_str(x, LUA_SEND_VERDICT), "send") == 0) {
+			struct engine_send m;
+
+			send_from_record(x, &b->items[i], &m);
+			start_send(e, &b->items[i], &m, NULL, NULL);
+		}
 		else
 			release(e, b->items[i].ch, 1);
 	}

@@ -572,6 +572,55 @@ static void batch_free(struct intake_batch *b)
 	free(b);
 }
 
+/* Sends a message the accept claimed at once (a message job's, due now)
+ * from the batch's own flat record of its job (flat_message): the reply
+ * names only the message, its channel and the entry. Returns the channel,
+ * or -1 when the batch has no such record. */
+static int send_claimed(struct intake *in, struct intake_batch *b, const char *mid,
+			const char *channel, const char *entry)
+{
+	enum { E, ID, CONTACT, CHAIN, SMS, EMAIL, SIGNAL, URGENT, EXPIRES, DUE, QZ, PAYLOAD, N };
+	char *f[N], *copy = NULL, *p;
+	struct engine_send m = { 0 };
+	int ch = channel_from_name(channel), rc = -1, n = 0;
+
+	if (ch < 0)
+		return -1;
+	for (int i = 0; i < b->n && copy == NULL; i++) {
+		const char *meta = b->recs[i].meta;
+		size_t el = strlen(entry);
+
+		if (meta != NULL && strncmp(meta, "M\t", 2) == 0 && strncmp(meta + 2, entry, el) == 0 &&
+		    meta[2 + el] == '\t')
+			copy = strdup(meta + 2);
+	}
+	if (copy == NULL)
+		return -1;
+	for (p = copy; n < PAYLOAD && p != NULL; n++)
+		f[n] = strsep(&p, "\t");
+	if (n == PAYLOAD && p != NULL) {
+		const char *addr[] = { [CHANNEL_SMS] = f[SMS], [CHANNEL_EMAIL] = f[EMAIL],
+				       [CHANNEL_SIGNAL] = f[SIGNAL] };
+
+		f[PAYLOAD] = p;
+		m.mid = mid;
+		m.to = addr[ch];
+		m.payload = f[PAYLOAD];
+		m.vars = "";
+		m.job = f[ID];
+		m.contact = f[CONTACT];
+		m.qz = f[QZ];
+		m.entry = entry;
+		m.channel = (enum channel)ch;
+		m.attempt = 1;
+		m.urgent = strcmp(f[URGENT], "1") == 0;
+		m.expires_ms = strtoll(f[EXPIRES], NULL, 10);
+		rc = engine_send_now(in->engine, &m, on_entry_released, in);
+	}
+	free(copy);
+	return rc;
+}
+
 static void on_accept(struct rconn *c, redisReply *r, void *data)
 {
 	struct intake_batch *b = data;
@@ -588,15 +637,27 @@ static void on_accept(struct rconn *c, redisReply *r, void *data)
 			const redisReply *x = sends->element[i];
 			int ch;
 
-			if (x->type != REDIS_REPLY_ARRAY || x->elements != LUA_SEND_NFIELDS ||
-			    x->element[LUA_SEND_ENTRY]->type != REDIS_REPLY_STRING)
+			if (x->type != REDIS_REPLY_ARRAY || x->elements != LUA_CLAIMED_NFIELDS ||
+			    x->element[LUA_CLAIMED_ENTRY]->type != REDIS_REPLY_STRING ||
+			    x->element[LUA_CLAIMED_MID]->type != REDIS_REPLY_STRING ||
+			    x->element[LUA_CLAIMED_CHANNEL]->type != REDIS_REPLY_STRING)
 				continue;
 			/* Held before the send starts: done may come back at once. */
-			if (held_add(in, x->element[LUA_SEND_ENTRY]->str) != 0)
+			if (held_add(in, x->element[LUA_CLAIMED_ENTRY]->str) != 0)
 				log_error("intake: out of memory tracking a held entry");
-			ch = engine_send_now(in->engine, x, on_entry_released, in);
+			ch = send_claimed(in, b, x->element[LUA_CLAIMED_MID]->str,
+					  x->element[LUA_CLAIMED_CHANNEL]->str,
+					  x->element[LUA_CLAIMED_ENTRY]->str);
 			if (ch >= 0 && b->room[ch] > 0)
 				b->room[ch]--;
+			else if (ch < 0) {
+				/* Not ours to send after all: it stays pending and
+				 * is reclaimed and queued after reclaim_after. */
+				log_error("intake: entry %s: claimed message %s has no record here",
+					  x->element[LUA_CLAIMED_ENTRY]->str,
+					  x->element[LUA_CLAIMED_MID]->str);
+				on_entry_released(in, x->element[LUA_CLAIMED_ENTRY]->str);
+			}
 		}
 		r = r->element[LUA_ACCEPT_REPLY_STATUSES];
 	}

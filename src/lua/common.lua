@@ -135,14 +135,25 @@ local function js(v)
 	return cjson.encode(v)
 end
 
+-- js() of an id pregon validated (job_parse.c check_id: 1 to 128 bytes of
+-- printable ASCII without spaces): only a quote or a backslash needs
+-- escaping, and two plain finds cost a tenth of js()'s pattern.
+local function js_id(v)
+	if v == nil or v == '' then return 'null' end
+	if not string.find(v, '"', 1, true) and not string.find(v, '\\', 1, true) then
+		return '"' .. v .. '"'
+	end
+	return cjson.encode(v)
+end
+
 -- The start of every event of one message, up to its status: built once
 -- and shared by the events a call writes for it (accepted and sending,
--- for one). Job and contact ids come from outside and are escaped (js);
+-- for one). Job and contact ids come from outside and are escaped (js_id);
 -- message ids, kinds and channels are pregon's own names.
 local function event_head(job, kind, mid, contact, channel)
-	return '{"job":' .. js(job) .. ',"kind":' .. (kind and ('"' .. kind .. '"') or 'null')
+	return '{"job":' .. js_id(job) .. ',"kind":' .. (kind and ('"' .. kind .. '"') or 'null')
 		.. ',"message":' .. (mid and ('"' .. mid .. '"') or 'null')
-		.. ',"contact":' .. js(contact)
+		.. ',"contact":' .. js_id(contact)
 		.. ',"channel":' .. ((channel and channel ~= '') and ('"' .. channel .. '"') or 'null')
 		.. ',"status":"'
 end
@@ -236,8 +247,12 @@ local function index_contact(contact, mid, ttl)
 	end
 end
 
--- The send record the engine gets for a message it may send now.
---: record send verdict mid to payload attempt job contact urgent expires vars qz channel entry
+-- The send record the engine gets for a message it claims from a ready
+-- stream.
+--: record send verdict mid to payload attempt job contact urgent expires vars qz
+-- A message the accept claimed at once: the intake knows the rest (its
+-- own record of the job), so the reply carries no more than this.
+--: record claimed mid channel entry
 
 -- Creates a message on the first channel of `chain` that has an address
 -- and is not opted out (contract section 2), queues it, and reports it.
@@ -310,9 +325,7 @@ local function create_message(m, mid)
 	elseif status == 'sending' then
 		event_h(head, 'sending', '1')
 		-- The caller sets the entry that holds it.
-		return mid, @send{ verdict = 'send', mid = mid, to = to, payload = m.d, attempt = '1',
-			job = m.job, contact = m.contact, urgent = m.urgent, expires = expires, vars = '',
-			qz = m.qz or '', channel = channel, entry = '' }
+		return mid, @claimed{ mid = mid, channel = channel, entry = '' }
 	else
 		if status == 'scheduled' then
 			redis.call('ZADD', P .. 'scheduled', string.format('%d', m.due), mid)

@@ -69,8 +69,7 @@ register('claim', function(a)
 				end
 				out[#out + 1] = @send{ verdict = 'send', mid = mid, to = f[9], payload = f[10],
 					attempt = attempt, job = job, contact = contact, urgent = f[7] or '0',
-					expires = f[8] or '0', vars = vars, qz = f[13] or '', channel = channel,
-					entry = entry }
+					expires = f[8] or '0', vars = vars, qz = f[13] or '' }
 			end
 		end
 		if verdict == 'skip' then

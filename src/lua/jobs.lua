@@ -168,7 +168,7 @@ end
 --    or "contact" (a normalised recipient) with "lists" (absent: keep), or
 --    "contact_id" (delete)}
 -- statuses: one per entry (accepted, expand: an alert whose expansion is
--- queued, rejected, duplicate, retried, gone); sends: a send record per
+-- queued, rejected, duplicate, retried, gone); sends: a claimed record per
 -- message claimed at once (the fast path: a job of one message, due now,
 -- with room on its channel). Such a job's entry is NOT acknowledged here:
 -- it stays pending in the jobs group as the message's lease, and the
@@ -264,7 +264,7 @@ register('accept', function(a)
 					if #r.msgs == 1 then m.room = room end
 					local _, send = create_message(m, 'm' .. seq .. '.' .. int_s(k))
 					if send then
-						send[@send.entry] = r.e	-- its lease: see above
+						send[@claimed.entry] = r.e	-- its lease: see above
 						sends[#sends + 1] = send
 						ack = false
 					end
