@@ -24,6 +24,8 @@ Run through bench/run.sh, which starts a redis-server of its own. Env:
   RATE=N      with LIVE=1: load N jobs per second (latency without backlog)
   PREGON_CONF_EXTRA="[sms];concurrency = 256"  extra config lines, ";"-separated
   PROFILE=1        print Redis commands per message (INFO commandstats)
+  BEFORE=DIR       also run DIR/pregond (another build, e.g. of an older commit)
+                   first on the same Redis and jobs, and print its figures
   PREGON_BIN  directory of pregond (default build)
   BENCH_PEERS the bench-peers directory (default ../shared/bench-peers)
   CONCURRENCY the peer worker's (default 50, its best per its README)
@@ -55,6 +57,8 @@ from floor import redis_cpu, report as report_floor, run_floor  # noqa: E402
 N = int(os.environ.get("N", "100000"))
 LIVE = os.environ.get("LIVE") == "1"
 PROFILE = os.environ.get("PROFILE") == "1"
+# BEFORE=DIR: also run DIR/pregond (an earlier build) first, in this run.
+BEFORE = os.environ.get("BEFORE", "")
 # RATE=jobs/s (with LIVE=1): load at that pace instead of as fast as
 # possible, so enqueue->outbox latency is measured without a backlog.
 RATE = float(os.environ.get("RATE", "0"))
@@ -125,8 +129,9 @@ class LineCounter:
         return self.lines
 
 
-def run_pregond(r, work):
-    pregond = os.path.join(BUILD, "pregond")
+def run_pregond(r, work, bin_dir=None):
+    bin_dir = bin_dir or BUILD
+    pregond = os.path.join(bin_dir, "pregond")
     if not os.access(pregond, os.X_OK):
         fail("%s is missing: run make first (or SKIP_PREGON=1)" % pregond)
     outbox = os.path.join(work, "outbox")
@@ -135,7 +140,7 @@ def run_pregond(r, work):
         # Runs at any hour: quiet hours would hold the messages.
         ("schedule", {"quiet_hours": "none"}),
         ("log", {"level": "warn"}),
-    ])
+    ], bin_dir=bin_dir)
     counter = LineCounter(outbox)
 
     enq = {}
@@ -271,6 +276,12 @@ def main():
     persist = r.config_get("appendonly").get("appendonly", "?")
     work = tempfile.mkdtemp(prefix="pregon-bench-")
     try:
+        before = None
+        if BEFORE:
+            # An earlier build on the same Redis, same jobs, first: its
+            # figures beside this one's in one run (BENCHMARKS.md).
+            before = run_pregond(r, os.path.join(work, "before"), bin_dir=BEFORE)
+            drop_our_keys(r)
         ours = None if SKIP_PREGON else run_pregond(r, work)
         if ours and not SKIP_PEER:
             drop_our_keys(r)
@@ -292,6 +303,9 @@ def main():
         say("         %.1f us of Redis CPU per message" % ours["redis_us"])
         if ours["dups"] or ours["missing"]:
             say("         WARNING: %d sent twice, %d missing" % (ours["dups"], ours["missing"]))
+    if before:
+        say("before   %8.0f msgs/s  peak RSS %.1f MB  %.1f us of Redis CPU per message  (%s)"
+            % (before["rate"], before["rss_mb"], before["redis_us"], BEFORE))
     if peer:
         say("bullmq   %8.0f jobs/s  concurrency %d, OUTBOX_FILE  worker peak RSS %.1f MB"
             % (peer["rate"], CONCURRENCY, peer["rss_mb"]))

@@ -264,8 +264,9 @@ class Pregond:
     the config sections given (after [redis]), its files in dir (pregon.conf,
     pregond.log). hwm: the largest VmHWM (kB) sampled while it ran."""
 
-    def __init__(self, dir, sections):
+    def __init__(self, dir, sections, bin_dir=None):
         self.dir = dir
+        self.bin_dir = bin_dir or BUILD
         os.makedirs(dir, exist_ok=True)
         self.conf = os.path.join(dir, "pregon.conf")
         write_conf(self.conf, [("redis", {"url": "redis://127.0.0.1:%d/0" % PORT,
@@ -277,7 +278,7 @@ class Pregond:
     def spawn(self):
         """Starts it (from the repo root, as the benches always have) and
         returns at once: start() waits until it is ready too."""
-        exe = os.path.join(BUILD, "pregond")
+        exe = os.path.join(self.bin_dir, "pregond")
         if not os.access(exe, os.X_OK):
             fail("%s is missing: run make first" % exe)
         with open(self.log, "ab") as logf:

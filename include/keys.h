@@ -4,23 +4,31 @@
  *   <p>dead                  stream, fields job, reason, at: rejected jobs
  *   <p>events                stream, field event (JSON): every state change
  *   <p>seen:<job id>         string: the jobs entry id that first carried the id
- *                            (idempotency), TTL [jobs] dedupe_days
- *   <p>job:<job id>          hash: kind, created (ms), seq, messages (count:
- *                            its messages are m<seq>.1 .. m<seq>.<count>),
- *                            c:<channel>:<status>: how many of its messages
- *                            are now in that status on that channel (totals
- *                            per status are sums); a court_reminder's also
- *                            vars (template values, JSON), sig (date, time,
- *                            place), at (appearance ms), case; TTL
- *                            retention_days after its last message is due
+ *                            (idempotency), TTL [jobs] dedupe_days or, for a
+ *                            message job, as long as its message is kept;
+ *                            it is the seq of the job's message ids
+ *   <p>job:<job id>          hash: kind, created (ms), seq (the entry id),
+ *                            messages (count: its messages are m<seq>.1 ..
+ *                            m<seq>.<count>), c:<channel>:<status>: how many
+ *                            of its messages are now in that status on that
+ *                            channel (totals per status are sums); a
+ *                            court_reminder's also vars (template values,
+ *                            JSON), sig (date, time, place), at (appearance
+ *                            ms), case; TTL retention_days after its last
+ *                            message is due. A message job (and the answer
+ *                            to an inbound text) has none: its seen key
+ *                            names its message, whose record says all; a
+ *                            fallback gives it one with the count only
  *   <p>msg:<message id>      hash: job, kind, contact, channel, to, d (the
  *                            payload, JSON: body and subject, or tpl for a
  *                            templated one; chain, addr, qz), status,
- *                            attempt, provider_id, error, urgent, expires,
- *                            qz (the zone whose quiet hours hold it),
- *                            created, updated; TTL retention_days
- *                            after it is due
- *   <p>jobseq                counter behind message ids
+ *                            attempt, created; only when they say something:
+ *                            updated, provider_id, error, urgent (1),
+ *                            expires, qz (the zone whose quiet hours hold
+ *                            it), bypass, rp; TTL retention_days after it
+ *                            is due
+ *   <p>jobseq                counter behind the ids of the answers to
+ *                            inbound texts (i<n>)
  *   <p>ready:<channel>:<lane> stream, field m (message id), q (its quiet-hours
  *                            zone, if it waits them out): due now;
  *                            lane "urgent" or "normal"; group "pregon"
@@ -50,8 +58,8 @@
  *   <p>replies:<job>         stream: free-text replies to an alert
  *
  * All writes that change a message's state, and the event that reports it,
- * happen in one Lua script (src/lua/), so the event stream never disagrees
- * with the records. */
+ * happen in one call of the Redis library (src/lua/), so the event stream
+ * never disagrees with the records. */
 #ifndef PREGON_KEYS_H
 #define PREGON_KEYS_H
 
