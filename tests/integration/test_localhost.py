@@ -112,9 +112,9 @@ def test_pregond_reaches_redis_broker_and_provider_on_127_0_0_1_by_the_name_loca
                                  ["requests"] if q["params"].get("To") == PHONE],
                         timeout=20, what="the SMS at the fake provider")
         assert sent[0]["params"]["Body"] == "Reached by name.", sent
-        seq = srv.client.hget(cfg.key("job:lh-1"), "seq")
-        wait_for(lambda: srv.client.hget(cfg.key("msg:m%s.1" % seq), "status") in
-                 ("sent", "delivered"), what="the message sent")
+        wait_for(lambda: harness.job_status(cfg, "lh-1")["statuses"].get("sent", 0) +
+                 harness.job_status(cfg, "lh-1")["statuses"].get("delivered", 0) == 1,
+                 what="the message sent")
         assert p.poll() is None, "pregond exited:\n" + text()[-3000:]
     finally:
         rc = harness.stop(p, signal.SIGTERM, timeout=20)
