@@ -40,6 +40,10 @@ struct sms_webhooks {
 int sms_webhooks_init(struct sms_webhooks *w, const struct config *cfg, struct store *store,
 		      struct http_server *srv, struct err *err);
 
+struct metrics;
+/* Registers pregon_sms_webhooks_total and pregon_sms_inbound_total. */
+int sms_webhooks_metrics(struct sms_webhooks *w, struct metrics *m);
+
 /* Frees what is still held for Redis (logged: it is lost). */
 void sms_webhooks_close(struct sms_webhooks *w);
 

@@ -21,6 +21,7 @@
 #include "http_server.h"
 #include "intake.h"
 #include "log.h"
+#include "http_metrics.h"
 #include "metrics.h"
 #include "mqtt_events.h"
 #include "mqtt_intake.h"
@@ -49,7 +50,8 @@ struct pregond {
 	struct http_client *http_client;	/* the adapters' */
 	struct http_server *http_server;	/* webhooks, API, metrics */
 	struct sms_webhooks sms_webhooks;
-	struct metrics metrics;
+	struct metrics *metrics;		/* what /metrics shows, with a listener */
+	struct http_metrics http_metrics;	/* /metrics and /healthz */
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t stats_timer;
 	struct templates *templates;		/* [templates] dir, swapped on SIGHUP */
@@ -168,7 +170,6 @@ static void on_engine_closed(struct engine *e)
 	http_client_close(d->http_client, on_http_client_closed, NULL);
 	if (d->http_server) {
 		sms_webhooks_close(&d->sms_webhooks);
-		metrics_close(&d->metrics, on_closed_handle);
 		http_server_close(d->http_server, on_http_server_closed, NULL);
 	}
 	intake_close(&d->intake);
@@ -342,32 +343,72 @@ static void on_signal(uv_signal_t *h, int signum)
 	shutdown_start(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+static bool health_up(void *data)
+{
+	struct pregond *d = data;
+
+	return d->store.ready;
+}
+
+static int health_in_flight(void *data)
+{
+	struct pregond *d = data;
+
+	return engine_in_flight(&d->engine);
+}
+
+static int64_t info_one(const void *data)
+{
+	(void)data;
+	return 1;
+}
+
+static const struct metric_family info_family = {
+	"pregon_info", METRIC_GAUGE, "Version and instance of this pregond.",
+};
+
+/* Every module registers what it counts, in the order /metrics shows it. */
+static int register_metrics(struct pregond *d, struct metrics *m)
+{
+	if (metrics_gauge(m, &info_family, info_one, NULL, "version=\"%s\",instance=\"%s\"",
+			  PREGON_VERSION, d->cfg.redis_consumer) != 0 ||
+	    store_metrics(&d->store, m) != 0 || rconn_metrics(&d->writer, m) != 0 ||
+	    rconn_metrics(&d->jobs_reader, m) != 0 || rconn_metrics(&d->ready_reader, m) != 0 ||
+	    intake_metrics(&d->intake, m) != 0 || expander_metrics(&d->expander, m) != 0 ||
+	    engine_metrics(&d->engine, m) != 0 || sms_webhooks_metrics(&d->sms_webhooks, m) != 0)
+		return -1;
+	if (d->cfg.mqtt_url[0] != '\0') {
+		if (mqtt_events_metrics(&d->mqtt_events, m) != 0)
+			return -1;
+		if (d->cfg.mqtt_intake_topic[0] != '\0' &&
+		    mqtt_intake_metrics(&d->mqtt_intake, m) != 0)
+			return -1;
+	}
+	return http_server_metrics(d->http_server, m);
+}
+
 static int start_http(struct pregond *d, struct err *err)
 {
 	struct http_server_limits lim;
+	struct http_metrics_health health = { .version = PREGON_VERSION,
+					      .instance = d->cfg.redis_consumer,
+					      .up = health_up, .in_flight = health_in_flight,
+					      .data = d };
 
 	http_server_limits_default(&lim);
 	lim.header_timeout_ms = lim.body_timeout_ms = d->cfg.http_header_timeout_ms;
 	lim.max_connections = (size_t)d->cfg.http_max_connections;
 	lim.max_body_bytes = (size_t)d->cfg.http_max_body;
 	d->http_server = http_server_new(d->loop, &lim);
-	if (d->http_server == NULL)
+	if (d->http_server == NULL || metrics_new(&d->metrics) != 0)
 		return err_set(err, "http: out of memory");
-	d->metrics = (struct metrics){ .version = PREGON_VERSION, .instance = d->cfg.redis_consumer,
-				       .engine = &d->engine, .intake = &d->intake,
-				       .expander = &d->expander,
-				       .store = &d->store, .http = d->http_server,
-				       .conns = { &d->writer, &d->jobs_reader, &d->ready_reader } };
+	if (http_metrics_mount(&d->http_metrics, d->http_server, d->loop, d->metrics, &health,
+			       err) != 0)
+		return -1;
 	if (sms_webhooks_init(&d->sms_webhooks, &d->cfg, &d->store, d->http_server, err) != 0)
 		return -1;
-	d->metrics.sms = &d->sms_webhooks;
-	if (d->cfg.mqtt_url[0] != '\0') {
-		d->metrics.mqtt_events = &d->mqtt_events;
-		if (d->cfg.mqtt_intake_topic[0] != '\0')
-			d->metrics.mqtt_intake = &d->mqtt_intake;
-	}
-	if (metrics_init(&d->metrics, d->loop, err) != 0)
-		return -1;
+	if (register_metrics(d, d->metrics) != 0)
+		return err_set(err, "metrics: out of memory");
 	if (http_server_listen(d->http_server, d->cfg.http_listen, err) != 0) {
 		err_prefix(err, "[http] listen");
 		return -1;
@@ -519,6 +560,7 @@ int main(int argc, char **argv)
 		log_warn("loop closed with handles still open");
 	templates_free(d->templates);
 	templates_free(d->templates_new);
+	metrics_free(d->metrics);
 	tz_shutdown();
 	curl_global_cleanup();
 	mosquitto_lib_cleanup();

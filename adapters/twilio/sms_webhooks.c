@@ -13,6 +13,7 @@
 #include "consent.h"
 #include "form.h"
 #include "log.h"
+#include "metrics.h"
 #include "twilio_sig.h"
 #include "validate.h"
 
@@ -439,4 +440,27 @@ void sms_webhooks_close(struct sms_webhooks *w)
 			 w->n_held);
 	w->held_tail = NULL;
 	w->n_held = 0;
+}
+
+static const struct metric_family webhooks_total = {
+	"pregon_sms_webhooks_total", METRIC_COUNTER, "SMS webhooks, by kind and outcome.",
+};
+static const struct metric_family inbound_total = {
+	"pregon_sms_inbound_total", METRIC_COUNTER, "Inbound SMS by what they said.",
+};
+
+int sms_webhooks_metrics(struct sms_webhooks *w, struct metrics *m)
+{
+	return metrics_counter(m, &webhooks_total, &w->status_ok,
+			       "kind=\"status\",outcome=\"ok\"") ||
+	       metrics_counter(m, &webhooks_total, &w->inbound_ok,
+			       "kind=\"inbound\",outcome=\"ok\"") ||
+	       metrics_counter(m, &webhooks_total, &w->bad_signature,
+			       "kind=\"any\",outcome=\"bad_signature\"") ||
+	       metrics_counter(m, &webhooks_total, &w->bad_request,
+			       "kind=\"any\",outcome=\"bad_request\"") ||
+	       metrics_counter(m, &inbound_total, &w->stops, "intent=\"stop\"") ||
+	       metrics_counter(m, &inbound_total, &w->starts, "intent=\"start\"") ||
+	       metrics_counter(m, &inbound_total, &w->helps, "intent=\"help\"") ||
+	       metrics_counter(m, &inbound_total, &w->replies, "intent=\"reply\"") ? -1 : 0;
 }

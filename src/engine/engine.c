@@ -14,6 +14,7 @@
 #include "court.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "quiet_hours.h"
 #include "util.h"
 
@@ -1050,6 +1051,125 @@ static void on_retry_timer(uv_timer_t *t)
 	uv_idle_start(&e->flush_idle, on_flush_idle);
 }
 
+/* ---- queue depths, for /metrics ---- */
+
+static void on_depth(struct rconn *c, redisReply *r, void *data)
+{
+	struct engine *e = data;
+	size_t n = 1 + CHANNEL_COUNT * LANE_COUNT;
+
+	(void)c;
+	e->depth_out = false;
+	if (r == NULL || store_reply_error(e->store, r, "depth") || r->type != REDIS_REPLY_ARRAY ||
+	    r->elements != n + 1)
+		return;
+	for (size_t i = 0; i <= n; i++)
+		if (r->element[i]->type != REDIS_REPLY_INTEGER)
+			return;
+	e->jobs_depth = r->element[0]->integer;
+	for (int ch = 0; ch < CHANNEL_COUNT; ch++)
+		for (int l = 0; l < LANE_COUNT; l++)
+			e->depth[ch][l] = r->element[1 + ch * LANE_COUNT + l]->integer;
+	e->scheduled = r->element[n]->integer;
+}
+
+static void on_depth_timer(uv_timer_t *h)
+{
+	struct engine *e = h->data;
+	const char *args[1 + CHANNEL_COUNT * LANE_COUNT];
+	char jobs[128];
+	int n = 0;
+
+	if (e->depth_out || !e->store->ready)
+		return;
+	store_key(e->store, jobs, sizeof(jobs), "jobs");
+	args[n++] = jobs;
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		for (int l = 0; l < LANE_COUNT; l++)
+			args[n++] = e->ch[c].stream[l];
+	if (store_eval(e->store, "depth", n, args, NULL, on_depth, e) == 0)
+		e->depth_out = true;
+}
+
+static const struct metric_family messages_total = {
+	"pregon_messages_total", METRIC_COUNTER,
+	"Send attempts finished by this instance, by channel and outcome.",
+};
+static const struct metric_family retries_total = {
+	"pregon_retries_total", METRIC_COUNTER,
+	"Sends that failed for now and were scheduled again.",
+};
+static const struct metric_family quiet_held_total = {
+	"pregon_quiet_hours_held_total", METRIC_COUNTER,
+	"Messages read inside their recipient's quiet hours and scheduled for the window's end.",
+};
+static const struct metric_family in_flight = {
+	"pregon_messages_in_flight", METRIC_GAUGE, "Messages held by this instance.",
+};
+static const struct metric_family send_duration = {
+	"pregon_send_duration_seconds", METRIC_HISTOGRAM,
+	"From handing a message to the provider to its answer.",
+};
+static const struct metric_family queue_depth = {
+	"pregon_queue_depth", METRIC_GAUGE,
+	"Entries waiting or claimed and unfinished, shared by all instances (-1: not read yet).",
+};
+static const struct metric_family rate_tokens = {
+	"pregon_rate_tokens", METRIC_GAUGE,
+	"Send tokens this instance holds from the shared rate budget (below 0: owed).",
+};
+
+static int channel_metrics(struct engine *e, struct metrics *m, enum channel c)
+{
+	struct engine_channel *ch = &e->ch[c];
+	const char *name = channel_name(c);
+
+	return metrics_counter(m, &messages_total, &ch->sent,
+			       "channel=\"%s\",outcome=\"sent\"", name) ||
+	       metrics_counter(m, &messages_total, &ch->temp_failed,
+			       "channel=\"%s\",outcome=\"temporary_failure\"", name) ||
+	       metrics_counter(m, &messages_total, &ch->perm_failed,
+			       "channel=\"%s\",outcome=\"failed\"", name) ||
+	       metrics_counter(m, &messages_total, &ch->deferred,
+			       "channel=\"%s\",outcome=\"deferred\"", name) ? -1 : 0;
+}
+
+int engine_metrics(struct engine *e, struct metrics *m)
+{
+	static const char *const lanes[LANE_COUNT] = { "urgent", "normal" };
+	int rc = 0;
+
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		rc |= channel_metrics(e, m, (enum channel)c);
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		rc |= metrics_counter(m, &retries_total, &e->ch[c].temp_failed, "channel=\"%s\"",
+				      channel_name((enum channel)c));
+	rc |= metrics_counter(m, &quiet_held_total, &e->quiet_held, NULL);
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		rc |= metrics_gauge(m, &in_flight, metrics_read_int, &e->ch[c].held,
+				    "channel=\"%s\"", channel_name((enum channel)c));
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		rc |= metrics_histogram(m, &send_duration, &e->ch[c].latency, "channel=\"%s\"",
+					channel_name((enum channel)c));
+	rc |= metrics_gauge(m, &queue_depth, metrics_read_i64, &e->jobs_depth, "queue=\"jobs\"");
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		for (int l = 0; l < LANE_COUNT; l++)
+			rc |= metrics_gauge(m, &queue_depth, metrics_read_i64, &e->depth[c][l],
+					    "queue=\"ready\",channel=\"%s\",lane=\"%s\"",
+					    channel_name((enum channel)c), lanes[l]);
+	rc |= metrics_gauge(m, &queue_depth, metrics_read_i64, &e->scheduled,
+			    "queue=\"scheduled\"");
+	/* The family is shown even when no channel has a rate. */
+	rc |= metrics_family(m, &rate_tokens);
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		if (rate_limited(&e->ch[c].rate))
+			rc |= metrics_gauge(m, &rate_tokens, metrics_read_int, &e->ch[c].rate.tokens,
+					    "channel=\"%s\"", channel_name((enum channel)c));
+	if (m != NULL && !e->stopping)
+		uv_timer_start(&e->depth_timer, on_depth_timer, 200, 5000);
+	return rc ? -1 : 0;
+}
+
 /* ---- life cycle ---- */
 
 static void on_rate_tokens(void *data)
@@ -1113,7 +1233,12 @@ int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
 	uv_timer_init(loop, &e->retry_timer);
 	uv_timer_init(loop, &e->grace_timer);
 	uv_timer_init(loop, &e->read_retry_timer);
-	e->read_retry_timer.data = e;
+	uv_timer_init(loop, &e->depth_timer);
+	e->read_retry_timer.data = e->depth_timer.data = e;
+	e->jobs_depth = e->scheduled = -1;
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		for (int l = 0; l < LANE_COUNT; l++)
+			e->depth[c][l] = -1;
 	e->flush_idle.data = e->tick_timer.data = e->claim_timer.data = e;
 	e->trim_timer.data = e->retry_timer.data = e->grace_timer.data = e;
 	uv_timer_start(&e->tick_timer, on_tick_timer, (uint64_t)cfg->schedule_tick_ms,
@@ -1161,6 +1286,11 @@ static int held_total(const struct engine *e)
 	for (int c = 0; c < CHANNEL_COUNT; c++)
 		n += e->ch[c].held;
 	return n;
+}
+
+int engine_in_flight(const struct engine *e)
+{
+	return held_total(e);
 }
 
 static void maybe_drained(struct engine *e)
@@ -1232,7 +1362,7 @@ void engine_close(struct engine *e, void (*on_closed)(struct engine *e))
 	uv_handle_t *handles[] = { (uv_handle_t *)&e->flush_idle, (uv_handle_t *)&e->tick_timer,
 				   (uv_handle_t *)&e->claim_timer, (uv_handle_t *)&e->trim_timer,
 				   (uv_handle_t *)&e->retry_timer, (uv_handle_t *)&e->grace_timer,
-				   (uv_handle_t *)&e->read_retry_timer };
+				   (uv_handle_t *)&e->read_retry_timer, (uv_handle_t *)&e->depth_timer };
 
 	e->on_closed = on_closed;
 	e->closing_handles = (int)(sizeof(handles) / sizeof(handles[0])) + e->adapters_open +

@@ -14,6 +14,7 @@
 #include "quiet_hours.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "sms_segments.h"
 
 /* One batch handed to the accept script; freed when its reply arrives. */
@@ -935,4 +936,22 @@ void intake_close(struct intake *in)
 	uv_close((uv_handle_t *)&in->claim_timer, NULL);
 	uv_close((uv_handle_t *)&in->retry_timer, NULL);
 	uv_close((uv_handle_t *)&in->scan_timer, NULL);
+}
+
+static const struct metric_family jobs_total = {
+	"pregon_jobs_total", METRIC_COUNTER, "Jobs taken from the stream, by outcome.",
+};
+static const struct metric_family urgent_ahead = {
+	"pregon_urgent_ahead_total", METRIC_COUNTER,
+	"Urgent alerts taken ahead of a job backlog by the urgent scan.",
+};
+
+int intake_metrics(struct intake *in, struct metrics *m)
+{
+	if (metrics_counter(m, &jobs_total, &in->accepted, "outcome=\"accepted\"") != 0 ||
+	    metrics_counter(m, &jobs_total, &in->rejected, "outcome=\"rejected\"") != 0 ||
+	    metrics_counter(m, &jobs_total, &in->duplicates, "outcome=\"duplicate\"") != 0 ||
+	    metrics_counter(m, &jobs_total, &in->reclaimed, "outcome=\"reclaimed\"") != 0)
+		return -1;
+	return metrics_counter(m, &urgent_ahead, &in->urgent_early, NULL);
 }
