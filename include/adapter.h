@@ -12,9 +12,11 @@
 
 #include <uv.h>
 
-#include "config.h"
+#include "channel.h"
 #include "err.h"
-#include "job.h"
+
+struct config;
+struct config_module;
 
 struct send_req {
 	const char *message_id;
@@ -54,6 +56,8 @@ typedef void (*adapter_closed_cb)(struct adapter *a);
 
 struct adapter_ops {
 	const char *name;
+	/* Its own config keys (config.h), or NULL. */
+	const struct config_module *config;
 	/* Sets up the adapter for a->channel; may block (it runs before the
 	 * loop starts). */
 	int (*open)(struct adapter *a, struct err *err);
@@ -81,5 +85,11 @@ struct adapter {
 
 /* The adapter named `name` ("outbox", "faulty", ...), or NULL. */
 const struct adapter_ops *adapter_find(const char *name);
+
+/* The providers' key tables (each one's .config), then the keys the
+ * shipped config names for providers of later versions: the i-th, or NULL
+ * past the last. config.c reads them, so no provider's key is spelt out
+ * there. */
+const struct config_module *adapter_config_at(size_t i);
 
 #endif

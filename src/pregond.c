@@ -107,19 +107,25 @@ static void on_ready_reader_state(struct rconn *c, bool up, void *data)
 static void log_stats(struct pregond *d)
 {
 	struct engine *e = &d->engine;
-	char b[9][32];
+	char b[4][32], channels[128 * CHANNEL_COUNT];
+	size_t n = 0;
 
-	log_info("stats: redis=%s jobs accepted=%s rejected=%s duplicate=%s reclaimed=%s "
-		 "sms sent=%s temp=%s perm=%s held=%d email sent=%s held=%d "
-		 "signal sent=%s held=%d reconnects=%llu",
+	for (int c = 0; c < CHANNEL_COUNT && n < sizeof(channels); c++) {
+		const struct engine_channel *ch = &e->ch[c];
+		char s[3][32];
+
+		n += (size_t)snprintf(channels + n, sizeof(channels) - n,
+				      " %s sent=%s temp=%s perm=%s held=%d",
+				      channel_name((enum channel)c), log_count(ch->sent, s[0]),
+				      log_count(ch->temp_failed, s[1]), log_count(ch->perm_failed, s[2]),
+				      ch->held);
+	}
+	log_info("stats: redis=%s jobs accepted=%s rejected=%s duplicate=%s reclaimed=%s%s "
+		 "reconnects=%llu",
 		 d->store.ready ? "up" : "down",
 		 log_count(d->intake.accepted, b[0]), log_count(d->intake.rejected, b[1]),
 		 log_count(d->intake.duplicates, b[2]), log_count(d->intake.reclaimed, b[3]),
-		 log_count(e->ch[CHANNEL_SMS].sent, b[4]),
-		 log_count(e->ch[CHANNEL_SMS].temp_failed, b[5]),
-		 log_count(e->ch[CHANNEL_SMS].perm_failed, b[6]), e->ch[CHANNEL_SMS].held,
-		 log_count(e->ch[CHANNEL_EMAIL].sent, b[7]), e->ch[CHANNEL_EMAIL].held,
-		 log_count(e->ch[CHANNEL_SIGNAL].sent, b[8]), e->ch[CHANNEL_SIGNAL].held,
+		 channels,
 		 (unsigned long long)(d->writer.reconnects + d->jobs_reader.reconnects +
 				      d->ready_reader.reconnects));
 	log_debug("batches: claim %llu calls %llu items, result %llu calls %llu items",
@@ -448,7 +454,7 @@ int main(int argc, char **argv)
 	struct pregond *d = &daemon_state;
 	const char *config_path = NULL;
 	struct err err;
-	char where[600];
+	char where[600], providers[48 * CHANNEL_COUNT];
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
@@ -505,13 +511,13 @@ int main(int argc, char **argv)
 	 * concurrency would only queue sends inside libcurl. */
 	struct http_client_opts http_opts = { 0 };
 
-	http_opts.max_host_connections = d->cfg.sms_concurrency;
-	if (d->cfg.email_concurrency > http_opts.max_host_connections)
-		http_opts.max_host_connections = d->cfg.email_concurrency;
-	if (d->cfg.signal_concurrency > http_opts.max_host_connections)
-		http_opts.max_host_connections = d->cfg.signal_concurrency;
-	http_opts.max_total_connections = (long)d->cfg.sms_concurrency + d->cfg.email_concurrency +
-					  d->cfg.signal_concurrency;
+	for (int c = 0; c < CHANNEL_COUNT; c++) {
+		long cap = d->cfg.channel[c].concurrency;
+
+		if (cap > http_opts.max_host_connections)
+			http_opts.max_host_connections = cap;
+		http_opts.max_total_connections += cap;
+	}
 	if (http_client_new(&d->http_client, d->loop, &http_opts, &err) != 0 ||
 	    engine_init(&d->engine, d->loop, &d->cfg, &d->store, &d->ready_reader, &d->templates,
 			d->http_client, &err) != 0) {
@@ -548,9 +554,11 @@ int main(int argc, char **argv)
 		uv_timer_start(&d->test_clock_timer, on_test_clock_timer, 0, 20);
 
 	redis_url_describe(&d->url, where, sizeof(where));
-	log_info("pregond %s starting: redis %s prefix %s consumer %s; sms=%s email=%s signal=%s",
-		 PREGON_VERSION, where, d->cfg.redis_prefix, d->cfg.redis_consumer,
-		 d->cfg.sms_provider, d->cfg.email_provider, d->cfg.signal_provider);
+	for (int c = 0, n = 0; c < CHANNEL_COUNT && n < (int)sizeof(providers); c++)
+		n += snprintf(providers + n, sizeof(providers) - (size_t)n, "%s%s=%s", c ? " " : "",
+			      channel_name((enum channel)c), d->cfg.channel[c].provider);
+	log_info("pregond %s starting: redis %s prefix %s consumer %s; %s", PREGON_VERSION, where,
+		 d->cfg.redis_prefix, d->cfg.redis_consumer, providers);
 	rconn_start(&d->writer);
 	rconn_start(&d->jobs_reader);
 	rconn_start(&d->ready_reader);

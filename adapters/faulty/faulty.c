@@ -166,6 +166,7 @@ static void faulty_close(struct adapter *a, adapter_closed_cb closed)
 
 const struct adapter_ops faulty_adapter_ops = {
 	.name = "faulty",
+	.config = NULL,		/* the outbox's [outbox] dir is where it writes */
 	.open = faulty_open,
 	.prepare = faulty_prepare,
 	.send = faulty_send,

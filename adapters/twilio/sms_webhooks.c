@@ -17,6 +17,8 @@
 #include "twilio_sig.h"
 #include "validate.h"
 
+#include "twilio.h"
+
 /* Twilio's longest message is 1600 characters, up to 4 bytes each. */
 #define INBOUND_MAX_BODY_BYTES (1600 * 4)
 
@@ -385,7 +387,7 @@ static void on_inbound(struct http_exchange *x, const struct http_req *req, void
 		intent == CONSENT_STOP ? w->stops++ : w->starts++;
 		break;
 	case CONSENT_HELP:
-		answer = w->cfg->sms_help_text;
+		answer = w->cfg->channel[CHANNEL_SMS].help_text;
 		kind = "help";
 		w->helps++;
 		break;
@@ -406,13 +408,15 @@ out:
 int sms_webhooks_init(struct sms_webhooks *w, const struct config *cfg, struct store *store,
 		      struct http_server *srv, struct err *err)
 {
+	const struct twilio_config *tc = config_module_get(cfg, &twilio_config);
+
 	memset(w, 0, sizeof(*w));
 	w->cfg = cfg;
 	w->store = store;
 	snprintf(w->public_url, sizeof(w->public_url), "%.*s",
 		 config_url_base_len(cfg->http_public_url), cfg->http_public_url);
-	if (cfg->sms_auth_token_file[0] != '\0' || getenv("PREGON_SMS_AUTH_TOKEN") != NULL) {
-		if (config_read_secret(cfg->sms_auth_token_file, "PREGON_SMS_AUTH_TOKEN", w->token,
+	if (tc->auth_token_file[0] != '\0' || getenv("PREGON_SMS_AUTH_TOKEN") != NULL) {
+		if (config_read_secret(tc->auth_token_file, "PREGON_SMS_AUTH_TOKEN", w->token,
 				       sizeof(w->token), err) != 0) {
 			err_prefix(err, "[sms] auth_token_file");
 			return -1;

@@ -1181,12 +1181,6 @@ int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
 		struct store *store, struct rconn *reader, struct templates *const *templates,
 		struct http_client *http, struct err *err)
 {
-	const char *providers[CHANNEL_COUNT] = { cfg->sms_provider, cfg->email_provider,
-						 cfg->signal_provider };
-	const int caps[CHANNEL_COUNT] = { cfg->sms_concurrency, cfg->email_concurrency,
-					  cfg->signal_concurrency };
-	const double rates[CHANNEL_COUNT] = { cfg->sms_rate, cfg->email_rate, cfg->signal_rate };
-	const int bursts[CHANNEL_COUNT] = { cfg->sms_burst, cfg->email_burst, cfg->signal_burst };
 	uint64_t every;
 
 	memset(e, 0, sizeof(*e));
@@ -1198,7 +1192,8 @@ int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
 	e->read_phase = READ_URGENT;
 	for (int c = 0; c < CHANNEL_COUNT; c++) {
 		struct engine_channel *ch = &e->ch[c];
-		const struct adapter_ops *ops = adapter_find(providers[c]);
+		const struct channel_config *cc = &cfg->channel[c];
+		const struct adapter_ops *ops = adapter_find(cc->provider);
 
 		for (int l = 0; l < LANE_COUNT; l++) {
 			char name[64];
@@ -1210,10 +1205,10 @@ int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
 		}
 		if (ops == NULL)
 			return err_set(err, "[%s] provider: unknown or not available in this version: \"%s\"",
-				       channel_name((enum channel)c), providers[c]);
-		ch->cap = caps[c];
+				       channel_name((enum channel)c), cc->provider);
+		ch->cap = cc->concurrency;
 		ch->more = true;
-		rate_init(&ch->rate, loop, store, (enum channel)c, rates[c], bursts[c],
+		rate_init(&ch->rate, loop, store, (enum channel)c, cc->rate, cc->burst,
 			  on_rate_tokens, e);
 		e->rate_timers++;
 		ch->adapter.ops = ops;

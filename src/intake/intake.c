@@ -90,12 +90,12 @@ static json_t *recipient_addr(const struct recipient *r)
 
 	if (addr == NULL)
 		return NULL;
-	if (r->phone)
-		json_object_set_new(addr, "sms", json_string(r->phone));
-	if (r->email)
-		json_object_set_new(addr, "email", json_string(r->email));
-	if (r->signal)
-		json_object_set_new(addr, "signal", json_string(r->signal));
+	for (int c = 0; c < CHANNEL_COUNT; c++) {
+		const char *a = recipient_address(r, (enum channel)c);
+
+		if (a != NULL)
+			json_object_set_new(addr, channel_name((enum channel)c), json_string(a));
+	}
 	return addr;
 }
 
@@ -594,6 +594,18 @@ static void on_accept(struct rconn *c, redisReply *r, void *data)
 		intake_kick(in);
 }
 
+/* The room reserved per channel, as the accept script reads it:
+ * "sms=2,email=0,signal=0". */
+static void room_text(const int room[CHANNEL_COUNT], char *out, size_t len)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (int c = 0; c < CHANNEL_COUNT && n < len; c++)
+		n += (size_t)snprintf(out + n, len - n, "%s%s=%d", c ? "," : "",
+				      channel_name((enum channel)c), room[c]);
+}
+
 /* A cheap look before parsing: could this job be an urgent alert? */
 static bool maybe_urgent(const char *raw, size_t len)
 {
@@ -611,7 +623,7 @@ static int process_entries(struct intake *in, const redisReply *entries, bool ur
 	size_t *lens;
 	int n = (int)entries->elements, skipped = 0;
 	size_t k;
-	char room[64];
+	char room[32 * CHANNEL_COUNT];
 
 	if (n == 0)
 		return 0;
@@ -689,8 +701,7 @@ static int process_entries(struct intake *in, const redisReply *entries, bool ur
 	 * once: no room to reserve (b->room stays zero). */
 	if (!urgent_only)
 		engine_reserve(in->engine, b->n, b->room);
-	snprintf(room, sizeof(room), "sms=%d,email=%d,signal=%d", b->room[CHANNEL_SMS],
-		 b->room[CHANNEL_EMAIL], b->room[CHANNEL_SIGNAL]);
+	room_text(b->room, room, sizeof(room));
 	args[0] = room;
 	lens[0] = strlen(room);
 	if (store_eval(in->store, "accept", 1 + 4 * b->n, args, lens, on_accept, b) != 0) {

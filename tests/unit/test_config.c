@@ -34,8 +34,8 @@ static void defaults_work_on_a_laptop(void **state)
 	config_defaults(&c);
 	assert_string_equal(c.redis_url, "redis://127.0.0.1:6379/0");
 	assert_string_equal(c.redis_prefix, "pregon:");
-	assert_string_equal(c.sms_provider, "outbox");
-	assert_string_equal(c.outbox_dir, "var/outbox");
+	assert_string_equal(c.channel[CHANNEL_SMS].provider, "outbox");
+	assert_string_equal(config_str(&c, "outbox", "dir"), "var/outbox");
 	assert_int_equal(c.retry_max_attempts, 5);
 	assert_int_equal(c.jobs_dedupe_days, 30);
 	assert_int_equal(c.jobs_reclaim_after_ms, 60000);
@@ -80,7 +80,7 @@ static void file_overrides_defaults(void **state)
 	assert_int_equal(c.retry_max_attempts, 7);
 	assert_int_equal(c.retry_base_delay_ms, 250);
 	assert_false(c.court_reminder_confirm_on_enrol);
-	assert_true(c.sms_rate > 2.4 && c.sms_rate < 2.6);
+	assert_true(c.channel[CHANNEL_SMS].rate > 2.4 && c.channel[CHANNEL_SMS].rate < 2.6);
 	unlink(path);
 }
 
