@@ -104,11 +104,11 @@ struct engine {
 };
 
 /* templates: the daemon's current set, read at each send (SIGHUP swaps
- * it). http: the HTTP client the adapters share (may be NULL when no
- * adapter needs one). */
+ * it). env: what the adapters get (adapter.h); opened here, one per
+ * channel, as [<channel>] provider says. */
 int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
 		struct store *store, struct rconn *reader, struct templates *const *templates,
-		struct http_client *http, struct err *err);
+		const struct adapter_env *env, struct err *err);
 void engine_kick(struct engine *e);
 void engine_reader_state(struct engine *e, bool up);
 void engine_store_state(struct engine *e, bool ready);
@@ -121,7 +121,8 @@ void engine_close(struct engine *e, void (*on_closed)(struct engine *e));
 
 struct metrics;
 /* Registers the engine's families (messages, retries, latency, queue
- * depths, rate tokens; metrics.h) and starts reading the queue depths. */
+ * depths, rate tokens; metrics.h), then each open adapter's, and starts
+ * reading the queue depths. */
 int engine_metrics(struct engine *e, struct metrics *m);
 
 /* Messages held by this instance, all channels. */

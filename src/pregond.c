@@ -18,14 +18,14 @@
 #include "engine.h"
 #include "expander.h"
 #include "http_client.h"
+#include "http_metrics.h"
 #include "http_server.h"
+#include "inbound.h"
 #include "intake.h"
 #include "log.h"
-#include "http_metrics.h"
 #include "metrics.h"
 #include "mqtt_events.h"
 #include "mqtt_intake.h"
-#include "sms_webhooks.h"
 #include "redis_conn.h"
 #include "redis_url.h"
 #include "store.h"
@@ -49,7 +49,8 @@ struct pregond {
 	int mqtt_running;			/* of those, not yet stopped */
 	struct http_client *http_client;	/* the adapters' */
 	struct http_server *http_server;	/* webhooks, API, metrics */
-	struct sms_webhooks sms_webhooks;
+	struct inbound inbound;			/* what providers and people send back */
+	struct adapter_env env;			/* what the adapters get */
 	struct metrics *metrics;		/* what /metrics shows, with a listener */
 	struct http_metrics http_metrics;	/* /metrics and /healthz */
 	uv_signal_t sig_term, sig_int, sig_hup;
@@ -174,10 +175,7 @@ static void on_engine_closed(struct engine *e)
 
 	/* The adapters are closed: no request of theirs is out any more. */
 	http_client_close(d->http_client, on_http_client_closed, NULL);
-	if (d->http_server) {
-		sms_webhooks_close(&d->sms_webhooks);
-		http_server_close(d->http_server, on_http_server_closed, NULL);
-	}
+	inbound_close(&d->inbound);
 	intake_close(&d->intake);
 	expander_close(&d->expander);
 	if (d->cfg.mqtt_url[0] != '\0') {
@@ -198,6 +196,10 @@ static void maybe_finish(struct pregond *d)
 	if (!d->intake_drained || !d->engine_drained || d->mqtt_running > 0)
 		return;
 	log_stats(d);
+	/* The listener first: the adapters' routes and metrics may use their
+	 * state, which closing them frees (adapter.h). */
+	if (d->http_server != NULL)
+		http_server_close(d->http_server, on_http_server_closed, NULL);
 	engine_close(&d->engine, on_engine_closed);
 }
 
@@ -381,7 +383,7 @@ static int register_metrics(struct pregond *d, struct metrics *m)
 	    store_metrics(&d->store, m) != 0 || rconn_metrics(&d->writer, m) != 0 ||
 	    rconn_metrics(&d->jobs_reader, m) != 0 || rconn_metrics(&d->ready_reader, m) != 0 ||
 	    intake_metrics(&d->intake, m) != 0 || expander_metrics(&d->expander, m) != 0 ||
-	    engine_metrics(&d->engine, m) != 0 || sms_webhooks_metrics(&d->sms_webhooks, m) != 0)
+	    engine_metrics(&d->engine, m) != 0)
 		return -1;
 	if (d->cfg.mqtt_url[0] != '\0') {
 		if (mqtt_events_metrics(&d->mqtt_events, m) != 0)
@@ -393,25 +395,33 @@ static int register_metrics(struct pregond *d, struct metrics *m)
 	return http_server_metrics(d->http_server, m);
 }
 
-static int start_http(struct pregond *d, struct err *err)
+/* The listener is made before the adapters open (they mount their routes
+ * on it) and listens once everything is set up. */
+static int new_http(struct pregond *d, struct err *err)
 {
 	struct http_server_limits lim;
-	struct http_metrics_health health = { .version = PREGON_VERSION,
-					      .instance = d->cfg.redis_consumer,
-					      .up = health_up, .in_flight = health_in_flight,
-					      .data = d };
 
 	http_server_limits_default(&lim);
 	lim.header_timeout_ms = lim.body_timeout_ms = d->cfg.http_header_timeout_ms;
 	lim.max_connections = (size_t)d->cfg.http_max_connections;
 	lim.max_body_bytes = (size_t)d->cfg.http_max_body;
 	d->http_server = http_server_new(d->loop, &lim);
-	if (d->http_server == NULL || metrics_new(&d->metrics) != 0)
+	if (d->http_server == NULL)
+		return err_set(err, "http: out of memory");
+	return 0;
+}
+
+static int start_http(struct pregond *d, struct err *err)
+{
+	struct http_metrics_health health = { .version = PREGON_VERSION,
+					      .instance = d->cfg.redis_consumer,
+					      .up = health_up, .in_flight = health_in_flight,
+					      .data = d };
+
+	if (metrics_new(&d->metrics) != 0)
 		return err_set(err, "http: out of memory");
 	if (http_metrics_mount(&d->http_metrics, d->http_server, d->loop, d->metrics, &health,
 			       err) != 0)
-		return -1;
-	if (sms_webhooks_init(&d->sms_webhooks, &d->cfg, &d->store, d->http_server, err) != 0)
 		return -1;
 	if (register_metrics(d, d->metrics) != 0)
 		return err_set(err, "metrics: out of memory");
@@ -518,9 +528,17 @@ int main(int argc, char **argv)
 			http_opts.max_host_connections = cap;
 		http_opts.max_total_connections += cap;
 	}
+	inbound_init(&d->inbound, &d->cfg, &d->store);
 	if (http_client_new(&d->http_client, d->loop, &http_opts, &err) != 0 ||
-	    engine_init(&d->engine, d->loop, &d->cfg, &d->store, &d->ready_reader, &d->templates,
-			d->http_client, &err) != 0) {
+	    (d->cfg.http_listen[0] != '\0' && new_http(d, &err) != 0)) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	d->env = (struct adapter_env){ .loop = d->loop, .cfg = &d->cfg, .http = d->http_client,
+				       .curl = http_client_curl_loop(d->http_client),
+				       .routes = d->http_server, .inbound = &d->inbound };
+	if (engine_init(&d->engine, d->loop, &d->cfg, &d->store, &d->ready_reader, &d->templates,
+			&d->env, &err) != 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}
@@ -533,7 +551,7 @@ int main(int argc, char **argv)
 		log_error("%s", err.msg);
 		return 1;
 	}
-	if (d->cfg.http_listen[0] != '\0' && start_http(d, &err) != 0) {
+	if (d->http_server != NULL && start_http(d, &err) != 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}

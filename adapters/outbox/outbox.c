@@ -87,9 +87,9 @@ static const struct config_module outbox_config = {
 	"outbox", outbox_keys, CONFIG_KEYS(outbox_keys), sizeof(struct outbox_config),
 };
 
-static int outbox_open(struct adapter *a, struct err *err)
+static int outbox_open(struct adapter *a, const struct adapter_env *env, struct err *err)
 {
-	const struct outbox_config *conf = config_module_get(a->cfg, &outbox_config);
+	const struct outbox_config *conf = config_module_get(env->cfg, &outbox_config);
 	struct outbox *o = calloc(1, sizeof(*o));
 
 	if (o == NULL)
@@ -187,7 +187,7 @@ static void outbox_flush(struct outbox *o)
 	o->writing_items = o->queued;
 	o->queued = o->queued_tail = NULL;
 	o->writing = true;
-	if (uv_fs_write(o->a->loop, &o->write_req, o->fd, &b, 1, -1, on_write) != 0) {
+	if (uv_fs_write(o->a->env->loop, &o->write_req, o->fd, &b, 1, -1, on_write) != 0) {
 		/* Cannot even queue the write: fail the batch as temporary. */
 		struct send_result res = { .status = SEND_TEMP_FAIL };
 

@@ -28,8 +28,8 @@
 #include <jansson.h>
 
 #include "adapter.h"
-#include "clock.h"
 #include "breaker.h"
+#include "clock.h"
 #include "http_client.h"
 #include "log.h"
 #include "util.h"
@@ -46,6 +46,8 @@ struct twilio_send;
 struct twilio {
 	struct adapter *a;
 	const struct twilio_config *conf;
+	struct twilio_webhooks webhooks;	/* mounted when there is a listener */
+	bool webhooks_mounted;
 	char url[CONFIG_STR_MAX + 128];
 	char callback_url[CONFIG_STR_MAX + 32];
 	char token[256];
@@ -83,15 +85,15 @@ static int check_sid(const char *sid, const char *prefix)
 
 static void on_defer_timer(uv_timer_t *h);
 
-static int twilio_open(struct adapter *a, struct err *err)
+static int twilio_open(struct adapter *a, const struct adapter_env *env, struct err *err)
 {
-	const struct config *cfg = a->cfg;
+	const struct config *cfg = env->cfg;
 	const struct twilio_config *tc = config_module_get(cfg, &twilio_config);
 	struct twilio *t;
 	int base_len = config_url_base_len(tc->base_url);
 	char from[PHONE_E164_MAX + 1];
 
-	if (a->http == NULL)
+	if (env->http == NULL)
 		return err_set(err, "[sms] provider twilio: no HTTP client");
 	if (strncmp(tc->base_url, "https://", 8) != 0 &&
 	    strncmp(tc->base_url, "http://", 7) != 0)
@@ -124,7 +126,14 @@ static int twilio_open(struct adapter *a, struct err *err)
 		snprintf(t->callback_url, sizeof(t->callback_url), "%.*s/webhooks/sms/status",
 			 config_url_base_len(cfg->http_public_url), cfg->http_public_url);
 	breaker_init(&t->breaker, tc->breaker_failures, tc->breaker_cooldown_ms);
-	uv_timer_init(a->loop, &t->defer_timer);
+	if (env->routes != NULL) {
+		if (twilio_webhooks_mount(&t->webhooks, env, a->channel, t->token, err) != 0) {
+			free(t);
+			return -1;
+		}
+		t->webhooks_mounted = true;
+	}
+	uv_timer_init(env->loop, &t->defer_timer);
 	t->defer_timer.data = t;
 	t->a = a;
 	t->conf = tc;
@@ -301,7 +310,7 @@ static void on_response(void *data, const struct http_response *res)
 	struct twilio_send *s = data;
 	struct twilio *t = s->t;
 	struct send_result out = { 0 };
-	uint64_t now = uv_now(t->a->loop);
+	uint64_t now = uv_now(t->a->env->loop);
 	long code;
 
 	s->call = NULL;
@@ -386,7 +395,7 @@ static int twilio_send(struct adapter *a, struct send_req *req, adapter_done_cb 
 		t->sends->prev = s;
 	t->sends = s;
 	t->inflight++;
-	if (!breaker_allow(&t->breaker, uv_now(a->loop), &retry_in)) {
+	if (!breaker_allow(&t->breaker, uv_now(a->env->loop), &retry_in)) {
 		/* done must not run inside send(): answer from the loop. */
 		s->res.status = SEND_DEFERRED;
 		s->res.retry_after_ms = retry_in;
@@ -441,7 +450,7 @@ static int twilio_send(struct adapter *a, struct send_req *req, adapter_done_cb 
 		.timeout_ms = tc->timeout_ms,
 		.max_response_bytes = 64 * 1024,
 	};
-	rc = http_client_request(a->http, &hr, on_response, s, &s->call, &err);
+	rc = http_client_request(a->env->http, &hr, on_response, s, &s->call, &err);
 	buf_free(&form);
 	if (rc != 0) {
 		log_error("sms: %s", err.msg);
@@ -467,6 +476,13 @@ static void twilio_close(struct adapter *a, adapter_closed_cb closed)
 		if (s->call)
 			http_call_cancel(s->call);
 	uv_timer_start(&t->defer_timer, on_defer_timer, 0, 0);
+}
+
+static int twilio_metrics(struct adapter *a, struct metrics *m)
+{
+	struct twilio *t = a->state;
+
+	return t->webhooks_mounted ? twilio_webhooks_metrics(&t->webhooks, m) : 0;
 }
 
 /* Its keys, in [sms]; the others of [sms] (provider, rate, burst,
@@ -496,4 +512,5 @@ const struct adapter_ops twilio_adapter_ops = {
 	.send = twilio_send,
 	.reopen = NULL,
 	.close = twilio_close,
+	.metrics = twilio_metrics,
 };

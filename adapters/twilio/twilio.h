@@ -1,10 +1,12 @@
 /* twilio.h: what the files of the Twilio provider share (adapters/twilio/):
- * its [sms] keys, read by the adapter (twilio.c) and its webhooks. */
+ * its [sms] keys, and the webhooks the adapter (twilio.c) mounts
+ * (twilio_webhooks.c), which check X-Twilio-Signature (twilio_sig.h). */
 #ifndef PREGON_ADAPTERS_TWILIO_H
 #define PREGON_ADAPTERS_TWILIO_H
 
 #include <stdint.h>
 
+#include "adapter.h"
 #include "config.h"
 
 /* Its keys, all in [sms] (config/pregon.conf explains each). */
@@ -20,5 +22,32 @@ struct twilio_config {
 };
 
 extern const struct config_module twilio_config;
+
+/* What Twilio (or a provider speaking its API) posts back:
+ *
+ * POST /webhooks/sms/status   status callbacks: MessageSid, MessageStatus,
+ *                             ErrorCode move the message on (never back)
+ * POST /webhooks/sms/inbound  messages people send: consent words, HELP,
+ *                             replies (decided by inbound.h)
+ *
+ * Both check X-Twilio-Signature against [http] public_url + the request
+ * target and the auth token, in constant time, before anything else: 403
+ * otherwise, and nothing changes. A request with a missing or malformed
+ * field gets 400 naming the field. What is valid goes to inbound_feed(),
+ * which holds it while Redis is away (Twilio does not retry). */
+struct twilio_webhooks {
+	const struct adapter_env *env;
+	enum channel channel;
+	const char *token;			/* the adapter's auth token */
+	char public_url[CONFIG_STR_MAX];	/* without a trailing '/' */
+	uint64_t status_ok, inbound_ok, bad_signature, bad_request;
+};
+
+/* Mounts the two routes on env->routes (which must not be NULL). */
+int twilio_webhooks_mount(struct twilio_webhooks *w, const struct adapter_env *env,
+			  enum channel ch, const char *token, struct err *err);
+
+/* Registers pregon_sms_webhooks_total and pregon_sms_inbound_total. */
+int twilio_webhooks_metrics(struct twilio_webhooks *w, struct metrics *m);
 
 #endif

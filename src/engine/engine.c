@@ -1165,6 +1165,12 @@ int engine_metrics(struct engine *e, struct metrics *m)
 		if (rate_limited(&e->ch[c].rate))
 			rc |= metrics_gauge(m, &rate_tokens, metrics_read_int, &e->ch[c].rate.tokens,
 					    "channel=\"%s\"", channel_name((enum channel)c));
+	for (int c = 0; c < CHANNEL_COUNT; c++) {
+		struct adapter *a = &e->ch[c].adapter;
+
+		if (e->ch[c].open && a->ops->metrics != NULL)
+			rc |= a->ops->metrics(a, m);
+	}
 	if (m != NULL && !e->stopping)
 		uv_timer_start(&e->depth_timer, on_depth_timer, 200, 5000);
 	return rc ? -1 : 0;
@@ -1179,7 +1185,7 @@ static void on_rate_tokens(void *data)
 
 int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
 		struct store *store, struct rconn *reader, struct templates *const *templates,
-		struct http_client *http, struct err *err)
+		const struct adapter_env *env, struct err *err)
 {
 	uint64_t every;
 
@@ -1213,10 +1219,8 @@ int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
 		e->rate_timers++;
 		ch->adapter.ops = ops;
 		ch->adapter.channel = (enum channel)c;
-		ch->adapter.loop = loop;
-		ch->adapter.cfg = cfg;
-		ch->adapter.http = http;
-		if (ops->open(&ch->adapter, err) != 0)
+		ch->adapter.env = env;
+		if (ops->open(&ch->adapter, env, err) != 0)
 			return -1;
 		ch->open = true;
 		e->adapters_open++;
