@@ -1,9 +1,19 @@
-/* adapter.h: the one interface every channel adapter implements.
+/* adapter.h: the one interface every provider implements.
+ *
+ * A provider is a folder under adapters/ whose adapter_ops (one static
+ * instance, like an nginx module's) names everything about it: its config
+ * keys, open, send, close and its metrics. The core knows providers only
+ * through the table in adapters/registry.c and never includes a provider's
+ * header: a new provider is its folder, one row there and its tests
+ * (README.md, "Adding a provider").
  *
  * The engine hands an adapter one message at a time (send_req) and gets the
  * outcome back through the done callback, exactly once, never from inside
- * send() itself. The core knows adapters only through the table in
- * adapters/registry.c: a new provider is one file and one row. */
+ * send() itself. What a provider sends back (status callbacks, inbound
+ * messages, bounces, receipts) comes in through routes it mounts on the
+ * HTTP listener (or its own connection) and goes to the core through one
+ * call, inbound_feed() (inbound.h), so consent words, HELP, replies and
+ * tracking are decided in one place for every channel. */
 #ifndef PREGON_ADAPTER_H
 #define PREGON_ADAPTER_H
 
@@ -12,9 +22,31 @@
 
 #include <uv.h>
 
-#include "config.h"
+#include "channel.h"
 #include "err.h"
-#include "job.h"
+
+struct config;
+struct config_module;
+struct curl_loop;
+struct http_client;
+struct http_server;
+struct inbound;
+struct metrics;
+
+/* What the daemon gives every adapter (pregond.c fills it once; it
+ * outlives the adapters). Routes mounted on `routes` and metrics
+ * registered are used until the daemon closes the listener, which it does
+ * before it closes the adapters: their state may be freed at close. */
+struct adapter_env {
+	uv_loop_t *loop;
+	const struct config *cfg;
+	struct http_client *http;	/* HTTP requests on the loop (http_client.h) */
+	struct curl_loop *curl;		/* the same curl multi, for other protocols
+					 * (SMTP: curl_loop.h) */
+	struct http_server *routes;	/* the listener, for http_server_route();
+					 * NULL without [http] listen */
+	struct inbound *inbound;	/* inbound_feed(): messages, receipts */
+};
 
 struct send_req {
 	const char *message_id;
@@ -54,9 +86,12 @@ typedef void (*adapter_closed_cb)(struct adapter *a);
 
 struct adapter_ops {
 	const char *name;
-	/* Sets up the adapter for a->channel; may block (it runs before the
-	 * loop starts). */
-	int (*open)(struct adapter *a, struct err *err);
+	/* Its own config keys (config.h), or NULL. */
+	const struct config_module *config;
+	/* Sets up the adapter for a->channel (a->env is env): reads its
+	 * settings (config_module_get), mounts its routes. May block (it runs
+	 * before the loop starts). */
+	int (*open)(struct adapter *a, const struct adapter_env *env, struct err *err);
 	/* Checks that req can go out here at all (address shape, size). A
 	 * problem is permanent: -1 with err. */
 	int (*prepare)(struct adapter *a, const struct send_req *req, struct err *err);
@@ -66,20 +101,24 @@ struct adapter_ops {
 	void (*reopen)(struct adapter *a);
 	/* Finishes what is in flight (done is still called), then closed. */
 	void (*close)(struct adapter *a, adapter_closed_cb closed);
+	/* Registers its metrics (metrics.h) after the engine's. May be NULL. */
+	int (*metrics)(struct adapter *a, struct metrics *m);
 };
-
-struct http_client;
 
 struct adapter {
 	const struct adapter_ops *ops;
 	enum channel channel;
-	uv_loop_t *loop;
-	const struct config *cfg;
-	struct http_client *http;	/* shared by the adapters that speak HTTP */
+	const struct adapter_env *env;
 	void *state;		/* the adapter's own */
 };
 
 /* The adapter named `name` ("outbox", "faulty", ...), or NULL. */
 const struct adapter_ops *adapter_find(const char *name);
+
+/* The providers' key tables (each one's .config), then the keys the
+ * shipped config names for providers of later versions: the i-th, or NULL
+ * past the last. config.c reads them, so no provider's key is spelt out
+ * there. */
+const struct config_module *adapter_config_at(size_t i);
 
 #endif

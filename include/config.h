@@ -1,7 +1,12 @@
 /* config.h: pregond's settings, from an INI file (inih) over built-in defaults.
  *
- * Every key is one row in the table in config.c (section, name, type,
- * default, bounds); config/pregon.conf documents each with a comment. */
+ * Every key is one row of a table (section, name, type, default, bounds),
+ * as in redis's config.c: the core's rows are in config.c, the keys every
+ * channel has are made from the channel table (channel.h), and each
+ * provider has a table of its own in its folder (adapters/<provider>/),
+ * named by its adapter_ops and stored in a struct of its own inside struct
+ * config (config_module_get). config/pregon.conf documents every key with
+ * a comment. */
 #ifndef PREGON_CONFIG_H
 #define PREGON_CONFIG_H
 
@@ -9,12 +14,79 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "channel.h"
 #include "duration.h"
 #include "err.h"
 #include "quiet_hours.h"
 
 #define CONFIG_STR_MAX 512
 #define CONFIG_OFFSETS_MAX 32	/* as many as a job may give (job_parse.c) */
+/* Room for the providers' own settings (config_module); more is a
+ * programming error that config_defaults reports (the unit tests run it). */
+#define CONFIG_MODULES_BYTES 8192
+
+enum config_type {
+	CONFIG_T_STR,		/* a char[size] */
+	CONFIG_T_PATH,		/* a char[size] naming a file or folder: a relative
+				 * value read from a config file is taken from that
+				 * file's folder (config_load) */
+	CONFIG_T_INT,		/* an int */
+	CONFIG_T_INT64,		/* an int64_t */
+	CONFIG_T_DURATION,	/* an int64_t of ms, written "250ms", "2s", "5m", ... */
+	CONFIG_T_RATE,		/* a double, per second, 0 = unlimited */
+	CONFIG_T_BOOL,		/* a bool, written yes/no */
+};
+
+/* One key: a row of a table. offset is in the struct the table fills. A
+ * bad value is reported as "[section] name: problem" with the bounds. */
+struct config_key {
+	const char *section;
+	const char *name;
+	enum config_type type;
+	size_t offset;
+	size_t size;		/* CONFIG_T_STR: the buffer's size */
+	const char *def;	/* default, as it would be written in the file */
+	double min, max;	/* bounds of numbers and durations (ms) */
+};
+
+/* Rows for a table that fills a struct of type T. */
+#define CONFIG_STR(T, sec, key, field, d) \
+	{ sec, key, CONFIG_T_STR, offsetof(T, field), sizeof(((T *)0)->field), d, 0, 0 }
+#define CONFIG_PATH(T, sec, key, field, d) \
+	{ sec, key, CONFIG_T_PATH, offsetof(T, field), sizeof(((T *)0)->field), d, 0, 0 }
+#define CONFIG_INT(T, sec, key, field, d, lo, hi) \
+	{ sec, key, CONFIG_T_INT, offsetof(T, field), 0, d, lo, hi }
+#define CONFIG_INT64(T, sec, key, field, d, lo, hi) \
+	{ sec, key, CONFIG_T_INT64, offsetof(T, field), 0, d, lo, hi }
+#define CONFIG_DURATION(T, sec, key, field, d, lo, hi) \
+	{ sec, key, CONFIG_T_DURATION, offsetof(T, field), 0, d, lo, hi }
+#define CONFIG_RATE(T, sec, key, field, d) \
+	{ sec, key, CONFIG_T_RATE, offsetof(T, field), 0, d, 0, 1e6 }
+#define CONFIG_BOOL(T, sec, key, field, d) \
+	{ sec, key, CONFIG_T_BOOL, offsetof(T, field), 0, d, 0, 0 }
+
+/* A module's own keys (a provider's: adapter_ops.config), filling a struct
+ * of the module's own of `size` bytes. Two modules may name the same key
+ * (two providers of one channel): a value then goes to both. */
+struct config_module {
+	const char *name;		/* "twilio" */
+	const struct config_key *keys;
+	size_t n_keys;
+	size_t size;
+};
+
+/* n_keys of a static table. */
+#define CONFIG_KEYS(table) (sizeof(table) / sizeof((table)[0]))
+
+/* The keys every channel has: [sms], [email], [signal] (channel.h names
+ * the channels and gives their defaults). */
+struct channel_config {
+	char provider[32];		/* the adapter (adapters/registry.c) */
+	double rate;			/* per second, shared by all instances; 0: none */
+	int burst;			/* 0: a tenth of a second's worth */
+	int concurrency;		/* messages held in flight by this instance */
+	char help_text[CONFIG_STR_MAX];	/* the answer to HELP ("" where no key) */
+};
 
 struct config {
 	/* [redis] */
@@ -50,38 +122,8 @@ struct config {
 	bool mqtt_tls_insecure;			/* skip the host name check (tests only) */
 	int64_t mqtt_keepalive_ms;
 
-	/* [sms] */
-	char sms_provider[32];
-	char sms_base_url[CONFIG_STR_MAX];
-	char sms_account_sid[128];
-	char sms_auth_token_file[CONFIG_STR_MAX];
-	char sms_from[64];
-	char sms_messaging_service_sid[128];
-	double sms_rate;
-	int sms_burst;				/* 0: a tenth of a second's worth */
-	int64_t sms_timeout_ms;			/* one provider request, in total */
-	int sms_breaker_failures;		/* failures in a row that open the breaker */
-	int64_t sms_breaker_cooldown_ms;	/* before a probe is let through */
-	char sms_help_text[CONFIG_STR_MAX];
-	int sms_concurrency;
-
-	/* [email] */
-	char email_provider[32];
-	char email_url[CONFIG_STR_MAX];
-	char email_from[256];
-	char email_username[256];
-	char email_password_file[CONFIG_STR_MAX];
-	double email_rate;
-	int email_burst;
-	int email_concurrency;
-
-	/* [signal] */
-	char signal_provider[32];
-	char signal_url[CONFIG_STR_MAX];
-	char signal_account[64];
-	double signal_rate;
-	int signal_burst;
-	int signal_concurrency;
+	/* [sms], [email], [signal]: provider, rate, burst, concurrency, help_text */
+	struct channel_config channel[CHANNEL_COUNT];
 
 	/* [schedule] */
 	char schedule_quiet_hours[32];
@@ -110,9 +152,6 @@ struct config {
 	int alerts_expand_batch;		/* recipients per expansion step */
 	int64_t alerts_urgent_scan_ms;		/* how often a jobs backlog is scanned for urgent alerts */
 
-	/* [outbox] */
-	char outbox_dir[CONFIG_STR_MAX];
-
 	/* [jobs] */
 	int jobs_dedupe_days;
 	int64_t jobs_max_bytes;
@@ -125,7 +164,19 @@ struct config {
 
 	/* [shutdown] */
 	int64_t shutdown_grace_ms;
+
+	/* The providers' settings, one struct per config_module (see
+	 * config_module_get). */
+	_Alignas(16) unsigned char modules[CONFIG_MODULES_BYTES];
 };
+
+/* A module's settings in cfg (a struct of mod->size bytes), or NULL when
+ * mod is not one of the providers' (adapter_config_at). */
+const void *config_module_get(const struct config *cfg, const struct config_module *mod);
+
+/* The value of string key [section] name, wherever its table keeps it, or
+ * NULL when there is no such string key (for tests and tools). */
+const char *config_str(const struct config *cfg, const char *section, const char *name);
 
 /* Fills cfg with the defaults. */
 void config_defaults(struct config *cfg);

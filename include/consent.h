@@ -30,6 +30,12 @@ const char *consent_intent_name(enum consent_intent intent);
  * that the confirmation goes out in the sender's language. */
 bool consent_spanish(const char *matched);
 
+/* The confirmation sent back for a STOP or START (CTIA's messaging
+ * principles: say that no more messages will come, and how to come back),
+ * in the language of the keyword or phrase matched (Spanish for ALTO,
+ * PARAR, BASTA and the Spanish phrases); NULL for other intents. */
+const char *consent_confirmation(enum consent_intent intent, const char *matched);
+
 /* The text as reply keywords ("1" = responding) are matched: surrounding
  * space and trailing punctuation (. ! ? , ;) dropped, ASCII letters in
  * lower case (" Si! " -> "si", "1." -> "1"); other bytes kept as they are.

@@ -92,16 +92,23 @@ struct engine {
 	int closing_handles;
 	uint64_t claim_calls, claim_items, result_calls, result_items, fast_claims;
 	uint64_t quiet_held;	/* ready entries held for quiet hours, not claimed */
+	/* Entries waiting per ready stream and in the jobs stream, and
+	 * scheduled messages, read from Redis every few seconds once
+	 * engine_metrics ran (so that a scrape never waits); -1 until read. */
+	int64_t depth[CHANNEL_COUNT][LANE_COUNT];
+	int64_t jobs_depth, scheduled;
+	bool depth_out;
+	uv_timer_t depth_timer;
 	struct engine_quiet quiet[ENGINE_QUIET_CACHE];
 	unsigned quiet_next;
 };
 
 /* templates: the daemon's current set, read at each send (SIGHUP swaps
- * it). http: the HTTP client the adapters share (may be NULL when no
- * adapter needs one). */
+ * it). env: what the adapters get (adapter.h); opened here, one per
+ * channel, as [<channel>] provider says. */
 int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
 		struct store *store, struct rconn *reader, struct templates *const *templates,
-		struct http_client *http, struct err *err);
+		const struct adapter_env *env, struct err *err);
 void engine_kick(struct engine *e);
 void engine_reader_state(struct engine *e, bool up);
 void engine_store_state(struct engine *e, bool ready);
@@ -111,6 +118,15 @@ void engine_reopen(struct engine *e);
 void engine_stop(struct engine *e, void (*on_drained)(struct engine *e));
 /* Closes adapters and timers; on_closed when all is released. */
 void engine_close(struct engine *e, void (*on_closed)(struct engine *e));
+
+struct metrics;
+/* Registers the engine's families (messages, retries, latency, queue
+ * depths, rate tokens; metrics.h), then each open adapter's, and starts
+ * reading the queue depths. */
+int engine_metrics(struct engine *e, struct metrics *m);
+
+/* Messages held by this instance, all channels. */
+int engine_in_flight(const struct engine *e);
 
 /* While hold is set (an urgent alert's audience is being expanded), only
  * urgent lanes are read and nothing is claimed at intake, so the whole

@@ -57,6 +57,9 @@ struct expander {
 
 void expander_init(struct expander *x, uv_loop_t *loop, const struct config *cfg,
 		   struct store *store, struct engine *engine);
+struct metrics;
+/* Registers the pregon_alert_* families (metrics.h). */
+int expander_metrics(struct expander *x, struct metrics *m);
 /* New work may be waiting (an alert was accepted, the store came up). */
 void expander_kick(struct expander *x);
 void expander_stop(struct expander *x);

@@ -115,6 +115,11 @@ struct http_server_stats {
 };
 void http_server_stats(const struct http_server *s, struct http_server_stats *out);
 
+struct metrics;
+/* Registers pregon_http_requests_total and pregon_http_connections_open
+ * (metrics.h). */
+int http_server_metrics(struct http_server *s, struct metrics *m);
+
 /* Stops listening, closes idle connections, lets exchanges in progress
  * answer (bounded by write_timeout), then calls closed(data) and frees s. */
 void http_server_close(struct http_server *s, void (*closed)(void *data), void *data);

@@ -60,6 +60,10 @@ struct intake {
 void intake_init(struct intake *in, uv_loop_t *loop, const struct config *cfg,
 		 struct store *store, struct rconn *reader, struct engine *engine,
 		 struct expander *expander, struct templates *const *templates);
+struct metrics;
+/* Registers pregon_jobs_total and pregon_urgent_ahead_total (metrics.h). */
+int intake_metrics(struct intake *in, struct metrics *m);
+
 /* Reads when both the reader and the store are ready. */
 void intake_kick(struct intake *in);
 void intake_reader_state(struct intake *in, bool up);

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "channel.h"
 #include "err.h"
 #include "validate.h"
 
@@ -28,13 +29,6 @@ enum job_kind {
 	JOB_CONTACT_UPSERT,
 	JOB_CONTACT_DELETE,
 	JOB_KIND_COUNT
-};
-
-enum channel {
-	CHANNEL_SMS,
-	CHANNEL_EMAIL,
-	CHANNEL_SIGNAL,
-	CHANNEL_COUNT
 };
 
 /* A recipient (contract section 2). Addresses are normalised: phone and
@@ -106,9 +100,10 @@ void job_free(struct job *job);
  * into obj; r's strings borrow from obj. Returns 0 or -1 with err set. */
 int recipient_parse(json_t *obj, const char *path, struct recipient *r, struct err *err);
 
+/* r's address on channel ch (the field channel.h names), or NULL. */
+const char *recipient_address(const struct recipient *r, enum channel ch);
+
 const char *job_kind_name(enum job_kind kind);
 int job_kind_from_name(const char *name);	/* -1 if unknown */
-const char *channel_name(enum channel ch);
-int channel_from_name(const char *name);	/* -1 if unknown */
 
 #endif

@@ -44,6 +44,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "metrics.h"
 #include "mqtt_url.h"
 
 /* The client id [mqtt] client_id stands for: itself, or "pregon-" and the
@@ -153,6 +154,12 @@ int mqtt_conn_publish(struct mqtt_conn *c, const char *topic, const void *payloa
 int mqtt_conn_subscribe(struct mqtt_conn *c, const char *filter, int *mid);
 
 bool mqtt_conn_is_up(const struct mqtt_conn *c);
+
+/* The families every connection's owner registers its connection in, by
+ * role (pregon_mqtt_connected, pregon_mqtt_connects_total), and the reader
+ * of the first (metrics.h): one name for the publisher and the intake. */
+extern const struct metric_family mqtt_conn_up_family, mqtt_conn_connects_family;
+int64_t mqtt_conn_read_up(const void *conn);
 
 /* Closes for good: drops any connection, waits for a connect step still
  * in the thread pool, closes the handles; on_closed once all is closed. */

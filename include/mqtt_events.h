@@ -86,6 +86,10 @@ int mqtt_events_init(struct mqtt_events *ev, uv_loop_t *loop, const struct confi
 /* SIGTERM: waits a little for the PUBACKs in flight, saves the cursor,
  * releases the lease, disconnects; then on_stopped. */
 void mqtt_events_stop(struct mqtt_events *ev, void (*on_stopped)(struct mqtt_events *ev));
+struct metrics;
+/* Registers the publisher's pregon_mqtt_* samples (metrics.h). */
+int mqtt_events_metrics(struct mqtt_events *ev, struct metrics *m);
+
 /* Closes the handles; on_closed when all are closed. */
 void mqtt_events_close(struct mqtt_events *ev, void (*on_closed)(struct mqtt_events *ev));
 

@@ -63,4 +63,8 @@ int mqtt_intake_init(struct mqtt_intake *in, uv_loop_t *loop, const struct confi
 void mqtt_intake_stop(struct mqtt_intake *in, void (*on_stopped)(struct mqtt_intake *in));
 void mqtt_intake_close(struct mqtt_intake *in, void (*on_closed)(struct mqtt_intake *in));
 
+struct metrics;
+/* Registers the intake's pregon_mqtt_* samples (metrics.h). */
+int mqtt_intake_metrics(struct mqtt_intake *in, struct metrics *m);
+
 #endif

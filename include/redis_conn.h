@@ -88,4 +88,8 @@ void rconn_reset(struct rconn *c, const char *why);
  * are closed. */
 void rconn_close(struct rconn *c, void (*on_closed)(struct rconn *c));
 
+struct metrics;
+/* Registers this connection's pregon_redis_reconnects_total (metrics.h). */
+int rconn_metrics(struct rconn *c, struct metrics *m);
+
 #endif

@@ -41,6 +41,10 @@ void store_key(const struct store *s, char *out, size_t out_len, const char *nam
 int store_call(struct store *s, const char *fn, int nargs, const char **args,
 	       const size_t *lens, rconn_reply_cb cb, void *privdata);
 
+struct metrics;
+/* Registers pregon_redis_up (metrics.h). */
+int store_metrics(struct store *s, struct metrics *m);
+
 /* True when r is an error reply; logs it, and resets the connection when
  * the library is missing (flushed) so that setup runs again. */
 bool store_reply_error(struct store *s, const redisReply *r, const char *what);

@@ -18,13 +18,14 @@
 #include "engine.h"
 #include "expander.h"
 #include "http_client.h"
+#include "http_metrics.h"
 #include "http_server.h"
+#include "inbound.h"
 #include "intake.h"
 #include "log.h"
 #include "metrics.h"
 #include "mqtt_events.h"
 #include "mqtt_intake.h"
-#include "sms_webhooks.h"
 #include "redis_conn.h"
 #include "redis_url.h"
 #include "store.h"
@@ -48,8 +49,10 @@ struct pregond {
 	int mqtt_running;			/* of those, not yet stopped */
 	struct http_client *http_client;	/* the adapters' */
 	struct http_server *http_server;	/* webhooks, API, metrics */
-	struct sms_webhooks sms_webhooks;
-	struct metrics metrics;
+	struct inbound inbound;			/* what providers and people send back */
+	struct adapter_env env;			/* what the adapters get */
+	struct metrics *metrics;		/* what /metrics shows, with a listener */
+	struct http_metrics http_metrics;	/* /metrics and /healthz */
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t stats_timer;
 	struct templates *templates;		/* [templates] dir, swapped on SIGHUP */
@@ -105,19 +108,25 @@ static void on_ready_reader_state(struct rconn *c, bool up, void *data)
 static void log_stats(struct pregond *d)
 {
 	struct engine *e = &d->engine;
-	char b[9][32];
+	char b[4][32], channels[128 * CHANNEL_COUNT];
+	size_t n = 0;
 
-	log_info("stats: redis=%s jobs accepted=%s rejected=%s duplicate=%s reclaimed=%s "
-		 "sms sent=%s temp=%s perm=%s held=%d email sent=%s held=%d "
-		 "signal sent=%s held=%d reconnects=%llu",
+	for (int c = 0; c < CHANNEL_COUNT && n < sizeof(channels); c++) {
+		const struct engine_channel *ch = &e->ch[c];
+		char s[3][32];
+
+		n += (size_t)snprintf(channels + n, sizeof(channels) - n,
+				      " %s sent=%s temp=%s perm=%s held=%d",
+				      channel_name((enum channel)c), log_count(ch->sent, s[0]),
+				      log_count(ch->temp_failed, s[1]), log_count(ch->perm_failed, s[2]),
+				      ch->held);
+	}
+	log_info("stats: redis=%s jobs accepted=%s rejected=%s duplicate=%s reclaimed=%s%s "
+		 "reconnects=%llu",
 		 d->store.ready ? "up" : "down",
 		 log_count(d->intake.accepted, b[0]), log_count(d->intake.rejected, b[1]),
 		 log_count(d->intake.duplicates, b[2]), log_count(d->intake.reclaimed, b[3]),
-		 log_count(e->ch[CHANNEL_SMS].sent, b[4]),
-		 log_count(e->ch[CHANNEL_SMS].temp_failed, b[5]),
-		 log_count(e->ch[CHANNEL_SMS].perm_failed, b[6]), e->ch[CHANNEL_SMS].held,
-		 log_count(e->ch[CHANNEL_EMAIL].sent, b[7]), e->ch[CHANNEL_EMAIL].held,
-		 log_count(e->ch[CHANNEL_SIGNAL].sent, b[8]), e->ch[CHANNEL_SIGNAL].held,
+		 channels,
 		 (unsigned long long)(d->writer.reconnects + d->jobs_reader.reconnects +
 				      d->ready_reader.reconnects));
 	log_debug("batches: claim %llu calls %llu items, result %llu calls %llu items",
@@ -166,11 +175,7 @@ static void on_engine_closed(struct engine *e)
 
 	/* The adapters are closed: no request of theirs is out any more. */
 	http_client_close(d->http_client, on_http_client_closed, NULL);
-	if (d->http_server) {
-		sms_webhooks_close(&d->sms_webhooks);
-		metrics_close(&d->metrics, on_closed_handle);
-		http_server_close(d->http_server, on_http_server_closed, NULL);
-	}
+	inbound_close(&d->inbound);
 	intake_close(&d->intake);
 	expander_close(&d->expander);
 	if (d->cfg.mqtt_url[0] != '\0') {
@@ -191,6 +196,10 @@ static void maybe_finish(struct pregond *d)
 	if (!d->intake_drained || !d->engine_drained || d->mqtt_running > 0)
 		return;
 	log_stats(d);
+	/* The listener first: the adapters' routes and metrics may use their
+	 * state, which closing them frees (adapter.h). */
+	if (d->http_server != NULL)
+		http_server_close(d->http_server, on_http_server_closed, NULL);
 	engine_close(&d->engine, on_engine_closed);
 }
 
@@ -342,7 +351,53 @@ static void on_signal(uv_signal_t *h, int signum)
 	shutdown_start(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
-static int start_http(struct pregond *d, struct err *err)
+static bool health_up(void *data)
+{
+	struct pregond *d = data;
+
+	return d->store.ready;
+}
+
+static int health_in_flight(void *data)
+{
+	struct pregond *d = data;
+
+	return engine_in_flight(&d->engine);
+}
+
+static int64_t info_one(const void *data)
+{
+	(void)data;
+	return 1;
+}
+
+static const struct metric_family info_family = {
+	"pregon_info", METRIC_GAUGE, "Version and instance of this pregond.",
+};
+
+/* Every module registers what it counts, in the order /metrics shows it. */
+static int register_metrics(struct pregond *d, struct metrics *m)
+{
+	if (metrics_gauge(m, &info_family, info_one, NULL, "version=\"%s\",instance=\"%s\"",
+			  PREGON_VERSION, d->cfg.redis_consumer) != 0 ||
+	    store_metrics(&d->store, m) != 0 || rconn_metrics(&d->writer, m) != 0 ||
+	    rconn_metrics(&d->jobs_reader, m) != 0 || rconn_metrics(&d->ready_reader, m) != 0 ||
+	    intake_metrics(&d->intake, m) != 0 || expander_metrics(&d->expander, m) != 0 ||
+	    engine_metrics(&d->engine, m) != 0)
+		return -1;
+	if (d->cfg.mqtt_url[0] != '\0') {
+		if (mqtt_events_metrics(&d->mqtt_events, m) != 0)
+			return -1;
+		if (d->cfg.mqtt_intake_topic[0] != '\0' &&
+		    mqtt_intake_metrics(&d->mqtt_intake, m) != 0)
+			return -1;
+	}
+	return http_server_metrics(d->http_server, m);
+}
+
+/* The listener is made before the adapters open (they mount their routes
+ * on it) and listens once everything is set up. */
+static int new_http(struct pregond *d, struct err *err)
 {
 	struct http_server_limits lim;
 
@@ -353,21 +408,23 @@ static int start_http(struct pregond *d, struct err *err)
 	d->http_server = http_server_new(d->loop, &lim);
 	if (d->http_server == NULL)
 		return err_set(err, "http: out of memory");
-	d->metrics = (struct metrics){ .version = PREGON_VERSION, .instance = d->cfg.redis_consumer,
-				       .engine = &d->engine, .intake = &d->intake,
-				       .expander = &d->expander,
-				       .store = &d->store, .http = d->http_server,
-				       .conns = { &d->writer, &d->jobs_reader, &d->ready_reader } };
-	if (sms_webhooks_init(&d->sms_webhooks, &d->cfg, &d->store, d->http_server, err) != 0)
+	return 0;
+}
+
+static int start_http(struct pregond *d, struct err *err)
+{
+	struct http_metrics_health health = { .version = PREGON_VERSION,
+					      .instance = d->cfg.redis_consumer,
+					      .up = health_up, .in_flight = health_in_flight,
+					      .data = d };
+
+	if (metrics_new(&d->metrics) != 0)
+		return err_set(err, "http: out of memory");
+	if (http_metrics_mount(&d->http_metrics, d->http_server, d->loop, d->metrics, &health,
+			       err) != 0)
 		return -1;
-	d->metrics.sms = &d->sms_webhooks;
-	if (d->cfg.mqtt_url[0] != '\0') {
-		d->metrics.mqtt_events = &d->mqtt_events;
-		if (d->cfg.mqtt_intake_topic[0] != '\0')
-			d->metrics.mqtt_intake = &d->mqtt_intake;
-	}
-	if (metrics_init(&d->metrics, d->loop, err) != 0)
-		return -1;
+	if (register_metrics(d, d->metrics) != 0)
+		return err_set(err, "metrics: out of memory");
 	if (http_server_listen(d->http_server, d->cfg.http_listen, err) != 0) {
 		err_prefix(err, "[http] listen");
 		return -1;
@@ -407,7 +464,7 @@ int main(int argc, char **argv)
 	struct pregond *d = &daemon_state;
 	const char *config_path = NULL;
 	struct err err;
-	char where[600];
+	char where[600], providers[48 * CHANNEL_COUNT];
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
@@ -464,16 +521,24 @@ int main(int argc, char **argv)
 	 * concurrency would only queue sends inside libcurl. */
 	struct http_client_opts http_opts = { 0 };
 
-	http_opts.max_host_connections = d->cfg.sms_concurrency;
-	if (d->cfg.email_concurrency > http_opts.max_host_connections)
-		http_opts.max_host_connections = d->cfg.email_concurrency;
-	if (d->cfg.signal_concurrency > http_opts.max_host_connections)
-		http_opts.max_host_connections = d->cfg.signal_concurrency;
-	http_opts.max_total_connections = (long)d->cfg.sms_concurrency + d->cfg.email_concurrency +
-					  d->cfg.signal_concurrency;
+	for (int c = 0; c < CHANNEL_COUNT; c++) {
+		long cap = d->cfg.channel[c].concurrency;
+
+		if (cap > http_opts.max_host_connections)
+			http_opts.max_host_connections = cap;
+		http_opts.max_total_connections += cap;
+	}
+	inbound_init(&d->inbound, &d->cfg, &d->store);
 	if (http_client_new(&d->http_client, d->loop, &http_opts, &err) != 0 ||
-	    engine_init(&d->engine, d->loop, &d->cfg, &d->store, &d->ready_reader, &d->templates,
-			d->http_client, &err) != 0) {
+	    (d->cfg.http_listen[0] != '\0' && new_http(d, &err) != 0)) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	d->env = (struct adapter_env){ .loop = d->loop, .cfg = &d->cfg, .http = d->http_client,
+				       .curl = http_client_curl_loop(d->http_client),
+				       .routes = d->http_server, .inbound = &d->inbound };
+	if (engine_init(&d->engine, d->loop, &d->cfg, &d->store, &d->ready_reader, &d->templates,
+			&d->env, &err) != 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}
@@ -486,7 +551,7 @@ int main(int argc, char **argv)
 		log_error("%s", err.msg);
 		return 1;
 	}
-	if (d->cfg.http_listen[0] != '\0' && start_http(d, &err) != 0) {
+	if (d->http_server != NULL && start_http(d, &err) != 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}
@@ -507,9 +572,11 @@ int main(int argc, char **argv)
 		uv_timer_start(&d->test_clock_timer, on_test_clock_timer, 0, 20);
 
 	redis_url_describe(&d->url, where, sizeof(where));
-	log_info("pregond %s starting: redis %s prefix %s consumer %s; sms=%s email=%s signal=%s",
-		 PREGON_VERSION, where, d->cfg.redis_prefix, d->cfg.redis_consumer,
-		 d->cfg.sms_provider, d->cfg.email_provider, d->cfg.signal_provider);
+	for (int c = 0, n = 0; c < CHANNEL_COUNT && n < (int)sizeof(providers); c++)
+		n += snprintf(providers + n, sizeof(providers) - (size_t)n, "%s%s=%s", c ? " " : "",
+			      channel_name((enum channel)c), d->cfg.channel[c].provider);
+	log_info("pregond %s starting: redis %s prefix %s consumer %s; %s", PREGON_VERSION, where,
+		 d->cfg.redis_prefix, d->cfg.redis_consumer, providers);
 	rconn_start(&d->writer);
 	rconn_start(&d->jobs_reader);
 	rconn_start(&d->ready_reader);
@@ -519,6 +586,7 @@ int main(int argc, char **argv)
 		log_warn("loop closed with handles still open");
 	templates_free(d->templates);
 	templates_free(d->templates_new);
+	metrics_free(d->metrics);
 	tz_shutdown();
 	curl_global_cleanup();
 	mosquitto_lib_cleanup();

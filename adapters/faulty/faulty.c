@@ -47,7 +47,7 @@ static long marker_value(const char *body, const char *marker, long dflt)
 	return dflt;
 }
 
-static int faulty_open(struct adapter *a, struct err *err)
+static int faulty_open(struct adapter *a, const struct adapter_env *env, struct err *err)
 {
 	struct faulty *f = calloc(1, sizeof(*f));
 
@@ -56,7 +56,7 @@ static int faulty_open(struct adapter *a, struct err *err)
 	f->a = a;
 	f->outbox = *a;
 	f->outbox.ops = &outbox_adapter_ops;
-	if (outbox_adapter_ops.open(&f->outbox, err) != 0) {
+	if (outbox_adapter_ops.open(&f->outbox, env, err) != 0) {
 		free(f);
 		return -1;
 	}
@@ -125,7 +125,7 @@ static int faulty_send(struct adapter *a, struct send_req *req, adapter_done_cb 
 	} else {
 		d->to_outbox = true;
 	}
-	uv_timer_init(a->loop, &d->timer);
+	uv_timer_init(a->env->loop, &d->timer);
 	d->timer.data = d;
 	f->timers++;
 	uv_timer_start(&d->timer, on_delay, slow > 0 ? (uint64_t)slow : 0, 0);
@@ -166,6 +166,7 @@ static void faulty_close(struct adapter *a, adapter_closed_cb closed)
 
 const struct adapter_ops faulty_adapter_ops = {
 	.name = "faulty",
+	.config = NULL,		/* the outbox's [outbox] dir is where it writes */
 	.open = faulty_open,
 	.prepare = faulty_prepare,
 	.send = faulty_send,

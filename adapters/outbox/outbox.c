@@ -19,6 +19,7 @@
 
 #include "adapter.h"
 #include "clock.h"
+#include "config.h"
 #include "log.h"
 #include "util.h"
 #include "validate.h"
@@ -73,19 +74,32 @@ static int outbox_open_file(struct outbox *o, struct err *err)
 	return 0;
 }
 
-static int outbox_open(struct adapter *a, struct err *err)
+/* [outbox] dir: where <channel>.jsonl is appended to. */
+struct outbox_config {
+	char dir[CONFIG_STR_MAX];
+};
+
+static const struct config_key outbox_keys[] = {
+	CONFIG_PATH(struct outbox_config, "outbox", "dir", dir, "var/outbox"),
+};
+
+static const struct config_module outbox_config = {
+	"outbox", outbox_keys, CONFIG_KEYS(outbox_keys), sizeof(struct outbox_config),
+};
+
+static int outbox_open(struct adapter *a, const struct adapter_env *env, struct err *err)
 {
+	const struct outbox_config *conf = config_module_get(env->cfg, &outbox_config);
 	struct outbox *o = calloc(1, sizeof(*o));
 
 	if (o == NULL)
 		return err_set(err, "outbox: out of memory");
 	o->a = a;
-	if (mkdir_p(a->cfg->outbox_dir) != 0) {
+	if (mkdir_p(conf->dir) != 0) {
 		free(o);
-		return err_set(err, "outbox: cannot create %s: %s", a->cfg->outbox_dir, strerror(errno));
+		return err_set(err, "outbox: cannot create %s: %s", conf->dir, strerror(errno));
 	}
-	snprintf(o->path, sizeof(o->path), "%s/%s.jsonl", a->cfg->outbox_dir,
-		 channel_name(a->channel));
+	snprintf(o->path, sizeof(o->path), "%s/%s.jsonl", conf->dir, channel_name(a->channel));
 	if (outbox_open_file(o, err) != 0) {
 		free(o);
 		return -1;
@@ -173,7 +187,7 @@ static void outbox_flush(struct outbox *o)
 	o->writing_items = o->queued;
 	o->queued = o->queued_tail = NULL;
 	o->writing = true;
-	if (uv_fs_write(o->a->loop, &o->write_req, o->fd, &b, 1, -1, on_write) != 0) {
+	if (uv_fs_write(o->a->env->loop, &o->write_req, o->fd, &b, 1, -1, on_write) != 0) {
 		/* Cannot even queue the write: fail the batch as temporary. */
 		struct send_result res = { .status = SEND_TEMP_FAIL };
 
@@ -204,7 +218,7 @@ static int outbox_send(struct adapter *a, struct send_req *req, adapter_done_cb 
 			 "body", req->body, "at", at, "attempt", req->attempt);
 	if (line == NULL)
 		return -1;
-	if (a->channel == CHANNEL_EMAIL) {
+	if (channel_info(a->channel)->subject) {
 		json_object_set_new(line, "subject", json_string(req->subject ? req->subject : ""));
 		if (req->html != NULL)
 			json_object_set_new(line, "html", json_string(req->html));
@@ -276,6 +290,7 @@ static void outbox_close(struct adapter *a, adapter_closed_cb closed)
 
 const struct adapter_ops outbox_adapter_ops = {
 	.name = "outbox",
+	.config = &outbox_config,
 	.open = outbox_open,
 	.prepare = outbox_prepare,
 	.send = outbox_send,

@@ -28,12 +28,14 @@
 #include <jansson.h>
 
 #include "adapter.h"
-#include "clock.h"
 #include "breaker.h"
+#include "clock.h"
 #include "http_client.h"
 #include "log.h"
 #include "util.h"
 #include "validate.h"
+
+#include "twilio.h"
 
 /* Twilio's own limits: 1600 characters of Body, ValidityPeriod 1..36000 s. */
 #define TWILIO_MAX_BODY_CHARS 1600
@@ -43,6 +45,9 @@ struct twilio_send;
 
 struct twilio {
 	struct adapter *a;
+	const struct twilio_config *conf;
+	struct twilio_webhooks webhooks;	/* mounted when there is a listener */
+	bool webhooks_mounted;
 	char url[CONFIG_STR_MAX + 128];
 	char callback_url[CONFIG_STR_MAX + 32];
 	char token[256];
@@ -80,33 +85,34 @@ static int check_sid(const char *sid, const char *prefix)
 
 static void on_defer_timer(uv_timer_t *h);
 
-static int twilio_open(struct adapter *a, struct err *err)
+static int twilio_open(struct adapter *a, const struct adapter_env *env, struct err *err)
 {
-	const struct config *cfg = a->cfg;
+	const struct config *cfg = env->cfg;
+	const struct twilio_config *tc = config_module_get(cfg, &twilio_config);
 	struct twilio *t;
-	int base_len = config_url_base_len(cfg->sms_base_url);
+	int base_len = config_url_base_len(tc->base_url);
 	char from[PHONE_E164_MAX + 1];
 
-	if (a->http == NULL)
+	if (env->http == NULL)
 		return err_set(err, "[sms] provider twilio: no HTTP client");
-	if (strncmp(cfg->sms_base_url, "https://", 8) != 0 &&
-	    strncmp(cfg->sms_base_url, "http://", 7) != 0)
+	if (strncmp(tc->base_url, "https://", 8) != 0 &&
+	    strncmp(tc->base_url, "http://", 7) != 0)
 		return err_set(err, "[sms] base_url: must start with https:// (or http:// for a local test)");
-	if (check_sid(cfg->sms_account_sid, "AC") != 0)
+	if (check_sid(tc->account_sid, "AC") != 0)
 		return err_set(err, "[sms] account_sid: must be AC and 32 hex digits");
-	if (cfg->sms_messaging_service_sid[0] != '\0') {
-		if (check_sid(cfg->sms_messaging_service_sid, "MG") != 0)
+	if (tc->messaging_service_sid[0] != '\0') {
+		if (check_sid(tc->messaging_service_sid, "MG") != 0)
 			return err_set(err, "[sms] messaging_service_sid: must be MG and 32 hex digits");
-	} else if (cfg->sms_from[0] == '\0') {
+	} else if (tc->from[0] == '\0') {
 		return err_set(err, "[sms] from: set it (or messaging_service_sid) for provider twilio");
-	} else if (phone_check_e164(cfg->sms_from, from, err) != 0) {
+	} else if (phone_check_e164(tc->from, from, err) != 0) {
 		err_prefix(err, "[sms] from");
 		return -1;
 	}
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return err_set(err, "[sms] twilio: out of memory");
-	if (config_read_secret(cfg->sms_auth_token_file, "PREGON_SMS_AUTH_TOKEN", t->token,
+	if (config_read_secret(tc->auth_token_file, "PREGON_SMS_AUTH_TOKEN", t->token,
 			       sizeof(t->token), err) != 0 || t->token[0] == '\0') {
 		free(t);
 		if (err->msg[0] == '\0')
@@ -115,17 +121,25 @@ static int twilio_open(struct adapter *a, struct err *err)
 		return -1;
 	}
 	snprintf(t->url, sizeof(t->url), "%.*s/2010-04-01/Accounts/%s/Messages.json",
-		 base_len, cfg->sms_base_url, cfg->sms_account_sid);
+		 base_len, tc->base_url, tc->account_sid);
 	if (cfg->http_public_url[0] != '\0')
 		snprintf(t->callback_url, sizeof(t->callback_url), "%.*s/webhooks/sms/status",
 			 config_url_base_len(cfg->http_public_url), cfg->http_public_url);
-	breaker_init(&t->breaker, cfg->sms_breaker_failures, cfg->sms_breaker_cooldown_ms);
-	uv_timer_init(a->loop, &t->defer_timer);
+	breaker_init(&t->breaker, tc->breaker_failures, tc->breaker_cooldown_ms);
+	if (env->routes != NULL) {
+		if (twilio_webhooks_mount(&t->webhooks, env, a->channel, t->token, err) != 0) {
+			free(t);
+			return -1;
+		}
+		t->webhooks_mounted = true;
+	}
+	uv_timer_init(env->loop, &t->defer_timer);
 	t->defer_timer.data = t;
 	t->a = a;
+	t->conf = tc;
 	a->state = t;
 	log_info("sms: twilio at %.*s, account %.6s..., status callbacks to %s", base_len,
-		 cfg->sms_base_url, cfg->sms_account_sid,
+		 tc->base_url, tc->account_sid,
 		 t->callback_url[0] ? t->callback_url : "(none: [http] public_url is empty)");
 	return 0;
 }
@@ -296,7 +310,7 @@ static void on_response(void *data, const struct http_response *res)
 	struct twilio_send *s = data;
 	struct twilio *t = s->t;
 	struct send_result out = { 0 };
-	uint64_t now = uv_now(t->a->loop);
+	uint64_t now = uv_now(t->a->env->loop);
 	long code;
 
 	s->call = NULL;
@@ -367,7 +381,7 @@ static int twilio_send(struct adapter *a, struct send_req *req, adapter_done_cb 
 	struct buf form = { 0 };
 	struct err err;
 	int64_t retry_in = 0;
-	const struct config *cfg = a->cfg;
+	const struct twilio_config *tc = t->conf;
 	int rc;
 
 	s = calloc(1, sizeof(*s));
@@ -381,7 +395,7 @@ static int twilio_send(struct adapter *a, struct send_req *req, adapter_done_cb 
 		t->sends->prev = s;
 	t->sends = s;
 	t->inflight++;
-	if (!breaker_allow(&t->breaker, uv_now(a->loop), &retry_in)) {
+	if (!breaker_allow(&t->breaker, uv_now(a->env->loop), &retry_in)) {
 		/* done must not run inside send(): answer from the loop. */
 		s->res.status = SEND_DEFERRED;
 		s->res.retry_after_ms = retry_in;
@@ -395,10 +409,10 @@ static int twilio_send(struct adapter *a, struct send_req *req, adapter_done_cb 
 	}
 	form_field(&form, "To", req->to);
 	form_field(&form, "Body", req->body);
-	if (cfg->sms_messaging_service_sid[0])
-		form_field(&form, "MessagingServiceSid", cfg->sms_messaging_service_sid);
+	if (tc->messaging_service_sid[0])
+		form_field(&form, "MessagingServiceSid", tc->messaging_service_sid);
 	else
-		form_field(&form, "From", cfg->sms_from);
+		form_field(&form, "From", tc->from);
 	if (t->callback_url[0])
 		form_field(&form, "StatusCallback", t->callback_url);
 	if (req->expires_ms > 0) {
@@ -431,12 +445,12 @@ static int twilio_send(struct adapter *a, struct send_req *req, adapter_done_cb 
 		.headers = headers,
 		.body = form.p,
 		.body_len = form.len,
-		.username = cfg->sms_account_sid,
+		.username = tc->account_sid,
 		.password = t->token,
-		.timeout_ms = cfg->sms_timeout_ms,
+		.timeout_ms = tc->timeout_ms,
 		.max_response_bytes = 64 * 1024,
 	};
-	rc = http_client_request(a->http, &hr, on_response, s, &s->call, &err);
+	rc = http_client_request(a->env->http, &hr, on_response, s, &s->call, &err);
 	buf_free(&form);
 	if (rc != 0) {
 		log_error("sms: %s", err.msg);
@@ -464,11 +478,39 @@ static void twilio_close(struct adapter *a, adapter_closed_cb closed)
 	uv_timer_start(&t->defer_timer, on_defer_timer, 0, 0);
 }
 
+static int twilio_metrics(struct adapter *a, struct metrics *m)
+{
+	struct twilio *t = a->state;
+
+	return t->webhooks_mounted ? twilio_webhooks_metrics(&t->webhooks, m) : 0;
+}
+
+/* Its keys, in [sms]; the others of [sms] (provider, rate, burst,
+ * concurrency, help_text) are the channel's (channel.h). */
+static const struct config_key twilio_keys[] = {
+	CONFIG_STR(struct twilio_config, "sms", "base_url", base_url, "https://api.twilio.com"),
+	CONFIG_STR(struct twilio_config, "sms", "account_sid", account_sid, ""),
+	CONFIG_PATH(struct twilio_config, "sms", "auth_token_file", auth_token_file, ""),
+	CONFIG_STR(struct twilio_config, "sms", "from", from, ""),
+	CONFIG_STR(struct twilio_config, "sms", "messaging_service_sid", messaging_service_sid, ""),
+	CONFIG_DURATION(struct twilio_config, "sms", "timeout", timeout_ms, "15s", 100, 300000),
+	CONFIG_INT(struct twilio_config, "sms", "breaker_failures", breaker_failures, "10", 1,
+		   100000),
+	CONFIG_DURATION(struct twilio_config, "sms", "breaker_cooldown", breaker_cooldown_ms, "30s",
+			100, 3600000),
+};
+
+const struct config_module twilio_config = {
+	"twilio", twilio_keys, CONFIG_KEYS(twilio_keys), sizeof(struct twilio_config),
+};
+
 const struct adapter_ops twilio_adapter_ops = {
 	.name = "twilio",
+	.config = &twilio_config,
 	.open = twilio_open,
 	.prepare = twilio_prepare,
 	.send = twilio_send,
 	.reopen = NULL,
 	.close = twilio_close,
+	.metrics = twilio_metrics,
 };

@@ -17,38 +17,19 @@
 
 #include <mosquitto.h>
 
+#include "adapter.h"
 #include "mqtt_url.h"
 #include "tz.h"
 
-/* CT_PATH is a CT_STR that names a file or folder: a relative value read
- * from a config file is taken from that file's folder (config_load). */
-enum config_type { CT_STR, CT_PATH, CT_INT, CT_DURATION, CT_RATE, CT_BOOL, CT_DAYS };
+#define S(sec, key, field, d) CONFIG_STR(struct config, sec, key, field, d)
+#define P(sec, key, field, d) CONFIG_PATH(struct config, sec, key, field, d)
+#define I(sec, key, field, d, lo, hi) CONFIG_INT(struct config, sec, key, field, d, lo, hi)
+#define D(sec, key, field, d, lo, hi) CONFIG_DURATION(struct config, sec, key, field, d, lo, hi)
+#define B(sec, key, field, d) CONFIG_BOOL(struct config, sec, key, field, d)
+#define N64(sec, key, field, d, lo, hi) CONFIG_INT64(struct config, sec, key, field, d, lo, hi)
 
-struct config_key {
-	const char *section;
-	const char *name;
-	enum config_type type;
-	size_t offset;
-	size_t size;		/* CT_STR: buffer size */
-	const char *def;	/* default, as it would be written in the file */
-	double min, max;	/* bounds for numbers and durations (ms) */
-};
-
-#define S(sec, key, field, d) \
-	{ sec, key, CT_STR, offsetof(struct config, field), sizeof(((struct config *)0)->field), d, 0, 0 }
-#define P(sec, key, field, d) \
-	{ sec, key, CT_PATH, offsetof(struct config, field), sizeof(((struct config *)0)->field), d, 0, 0 }
-#define I(sec, key, field, d, lo, hi) \
-	{ sec, key, CT_INT, offsetof(struct config, field), 0, d, lo, hi }
-#define D(sec, key, field, d, lo, hi) \
-	{ sec, key, CT_DURATION, offsetof(struct config, field), 0, d, lo, hi }
-#define R(sec, key, field, d) \
-	{ sec, key, CT_RATE, offsetof(struct config, field), 0, d, 0, 1e6 }
-#define B(sec, key, field, d) \
-	{ sec, key, CT_BOOL, offsetof(struct config, field), 0, d, 0, 0 }
-#define N64(sec, key, field, d, lo, hi) \
-	{ sec, key, CT_DAYS, offsetof(struct config, field), 0, d, lo, hi }
-
+/* The core's keys. A provider's are in its folder (adapters/), the keys
+ * every channel has below (channel_keys). */
 static const struct config_key config_keys[] = {
 	S("redis", "url", redis_url, "redis://127.0.0.1:6379/0"),
 	S("redis", "prefix", redis_prefix, "pregon:"),
@@ -80,37 +61,6 @@ static const struct config_key config_keys[] = {
 	/* libmosquitto takes whole seconds, at least 5 (lib/connect.c). */
 	D("mqtt", "keepalive", mqtt_keepalive_ms, "30s", 5000, 65535000),
 
-	S("sms", "provider", sms_provider, "outbox"),
-	S("sms", "base_url", sms_base_url, "https://api.twilio.com"),
-	S("sms", "account_sid", sms_account_sid, ""),
-	P("sms", "auth_token_file", sms_auth_token_file, ""),
-	S("sms", "from", sms_from, ""),
-	S("sms", "messaging_service_sid", sms_messaging_service_sid, ""),
-	R("sms", "rate", sms_rate, "0"),
-	I("sms", "burst", sms_burst, "0", 0, 100000),
-	D("sms", "timeout", sms_timeout_ms, "15s", 100, 300000),
-	I("sms", "breaker_failures", sms_breaker_failures, "10", 1, 100000),
-	D("sms", "breaker_cooldown", sms_breaker_cooldown_ms, "30s", 100, 3600000),
-	S("sms", "help_text", sms_help_text,
-	  "Reminders from your legal team. Reply STOP to stop, START to resume."),
-	I("sms", "concurrency", sms_concurrency, "64", 1, 4096),
-
-	S("email", "provider", email_provider, "outbox"),
-	S("email", "url", email_url, ""),
-	S("email", "from", email_from, ""),
-	S("email", "username", email_username, ""),
-	P("email", "password_file", email_password_file, ""),
-	R("email", "rate", email_rate, "0"),
-	I("email", "burst", email_burst, "0", 0, 100000),
-	I("email", "concurrency", email_concurrency, "16", 1, 4096),
-
-	S("signal", "provider", signal_provider, "outbox"),
-	S("signal", "url", signal_url, ""),
-	S("signal", "account", signal_account, ""),
-	R("signal", "rate", signal_rate, "0"),
-	I("signal", "burst", signal_burst, "0", 0, 100000),
-	I("signal", "concurrency", signal_concurrency, "16", 1, 4096),
-
 	S("schedule", "quiet_hours", schedule_quiet_hours, "21:00-08:00"),
 	S("schedule", "default_tz", schedule_default_tz, "America/Los_Angeles"),
 	D("schedule", "tick", schedule_tick_ms, "100ms", 10, 60000),
@@ -131,8 +81,6 @@ static const struct config_key config_keys[] = {
 	I("alerts", "expand_batch", alerts_expand_batch, "500", 10, 10000),
 	D("alerts", "urgent_scan", alerts_urgent_scan_ms, "20ms", 5, 10000),
 
-	P("outbox", "dir", outbox_dir, "var/outbox"),
-
 	I("jobs", "dedupe_days", jobs_dedupe_days, "30", 1, 3650),
 	N64("jobs", "max_bytes", jobs_max_bytes, "65536", 256, 16777216),
 	D("jobs", "reclaim_after", jobs_reclaim_after_ms, "60", 100, 86400000),
@@ -145,6 +93,129 @@ static const struct config_key config_keys[] = {
 };
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+/* The keys of every channel, in each channel's section, stored in its
+ * struct channel_config; a NULL default comes from the channel's row in
+ * channel.c. help_text exists where the row gives it a default. */
+static const struct config_key channel_keys[] = {
+	CONFIG_STR(struct channel_config, NULL, "provider", provider, NULL),
+	CONFIG_RATE(struct channel_config, NULL, "rate", rate, "0"),
+	CONFIG_INT(struct channel_config, NULL, "burst", burst, "0", 0, 100000),
+	CONFIG_INT(struct channel_config, NULL, "concurrency", concurrency, NULL, 1, 4096),
+	CONFIG_STR(struct channel_config, NULL, "help_text", help_text, NULL),
+};
+
+#define N_CHANNEL_KEYS (sizeof(channel_keys) / sizeof(channel_keys[0]))
+
+/* One key of one table, and where its value lives. */
+struct key_ref {
+	const char *section;
+	const struct config_key *k;
+	void *base;		/* the struct the key's offset is in */
+	const char *def;
+};
+
+/* The default of channel key k, or NULL when the channel has no such key. */
+static const char *channel_default(enum channel c, const struct config_key *k)
+{
+	const struct channel_info *info = channel_info(c);
+
+	if (k->def != NULL)
+		return k->def;
+	if (strcmp(k->name, "provider") == 0)
+		return info->provider;
+	if (strcmp(k->name, "concurrency") == 0)
+		return info->concurrency;
+	return info->help_text;
+}
+
+/* Where each provider's settings start in cfg->modules: one after the
+ * other in the order of adapter_config_at, each aligned. Returns the
+ * offset of mod, or the bytes all of them take when mod is NULL; -1 when
+ * mod is not one of them. */
+static long module_offset(const struct config_module *mod)
+{
+	const struct config_module *m;
+	size_t off = 0;
+
+	for (size_t i = 0; (m = adapter_config_at(i)) != NULL; i++) {
+		if (m == mod)
+			return (long)off;
+		off += (m->size + 15) / 16 * 16;
+	}
+	return mod == NULL ? (long)off : -1;
+}
+
+const void *config_module_get(const struct config *cfg, const struct config_module *mod)
+{
+	long off = module_offset(mod);
+
+	return mod == NULL || off < 0 ? NULL : cfg->modules + off;
+}
+
+/* Calls fn for every key of every table (config.c's own, each channel's,
+ * each provider's) until it returns nonzero, which is returned. */
+static int each_key(struct config *cfg, int (*fn)(const struct key_ref *ref, void *arg), void *arg)
+{
+	const struct config_module *m;
+	int rc;
+
+	for (size_t i = 0; i < N_KEYS; i++) {
+		struct key_ref ref = { config_keys[i].section, &config_keys[i], cfg,
+				       config_keys[i].def };
+
+		if ((rc = fn(&ref, arg)) != 0)
+			return rc;
+	}
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		for (size_t i = 0; i < N_CHANNEL_KEYS; i++) {
+			struct key_ref ref = { channel_name((enum channel)c), &channel_keys[i],
+					       &cfg->channel[c],
+					       channel_default((enum channel)c, &channel_keys[i]) };
+
+			if (ref.def == NULL)
+				continue;	/* not a key of this channel */
+			if ((rc = fn(&ref, arg)) != 0)
+				return rc;
+		}
+	for (size_t i = 0; (m = adapter_config_at(i)) != NULL; i++) {
+		unsigned char *base = cfg->modules + module_offset(m);
+
+		for (size_t j = 0; j < m->n_keys; j++) {
+			struct key_ref ref = { m->keys[j].section, &m->keys[j], base, m->keys[j].def };
+
+			if ((rc = fn(&ref, arg)) != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+struct str_lookup {
+	const char *section, *name;
+	const char *value;
+};
+
+static int find_str(const struct key_ref *ref, void *arg)
+{
+	struct str_lookup *l = arg;
+
+	if ((ref->k->type != CONFIG_T_STR && ref->k->type != CONFIG_T_PATH) ||
+	    strcmp(ref->section, l->section) != 0 ||
+	    strcmp(ref->k->name, l->name) != 0)
+		return 0;
+	l->value = (const char *)ref->base + ref->k->offset;
+	return 1;
+}
+
+const char *config_str(const struct config *cfg, const char *section, const char *name)
+{
+	struct str_lookup l = { section, name, NULL };
+
+	/* each_key only reads through cfg here. */
+	each_key((struct config *)cfg, find_str, &l);
+	return l.value;
+}
 
 int config_parse_duration_ms(const char *s, int64_t *ms, struct err *err)
 {
@@ -183,56 +254,57 @@ static int parse_number(const char *s, double *out)
 }
 
 /* Sets one key from its text. Returns 0 or -1 with err "[sec] key: problem". */
-static int config_set(struct config *cfg, const struct config_key *k,
-		      const char *value, struct err *err)
+static int config_set(const struct key_ref *ref, const char *value, struct err *err)
 {
-	char *base = (char *)cfg + k->offset;
+	const struct config_key *k = ref->k;
+	const char *section = ref->section;
+	char *base = (char *)ref->base + k->offset;
 	double num;
 	int64_t ms;
 
 	switch (k->type) {
-	case CT_STR:
-	case CT_PATH:
+	case CONFIG_T_STR:
+	case CONFIG_T_PATH:
 		if (strlen(value) >= k->size)
-			return err_set(err, "[%s] %s: longer than %zu bytes", k->section,
+			return err_set(err, "[%s] %s: longer than %zu bytes", section,
 				       k->name, k->size - 1);
 		memcpy(base, value, strlen(value) + 1);
 		return 0;
-	case CT_INT:
+	case CONFIG_T_INT:
 		if (parse_number(value, &num) != 0 || num != (double)(long long)num)
-			return err_set(err, "[%s] %s: not an integer: \"%.40s\"", k->section,
+			return err_set(err, "[%s] %s: not an integer: \"%.40s\"", section,
 				       k->name, value);
 		if (num < k->min || num > k->max)
-			return err_set(err, "[%s] %s: must be %.0f..%.0f, got %.0f", k->section,
+			return err_set(err, "[%s] %s: must be %.0f..%.0f, got %.0f", section,
 				       k->name, k->min, k->max, num);
 		*(int *)base = (int)num;
 		return 0;
-	case CT_DAYS:
+	case CONFIG_T_INT64:
 		if (parse_number(value, &num) != 0 || num != (double)(long long)num)
-			return err_set(err, "[%s] %s: not an integer: \"%.40s\"", k->section,
+			return err_set(err, "[%s] %s: not an integer: \"%.40s\"", section,
 				       k->name, value);
 		if (num < k->min || num > k->max)
-			return err_set(err, "[%s] %s: must be %.0f..%.0f, got %.0f", k->section,
+			return err_set(err, "[%s] %s: must be %.0f..%.0f, got %.0f", section,
 				       k->name, k->min, k->max, num);
 		*(int64_t *)base = (int64_t)num;
 		return 0;
-	case CT_RATE:
+	case CONFIG_T_RATE:
 		if (parse_number(value, &num) != 0 || num < 0 || num > k->max)
 			return err_set(err, "[%s] %s: must be a rate 0..%.0f per second (0 = unlimited), got \"%.40s\"",
-				       k->section, k->name, k->max, value);
+				       section, k->name, k->max, value);
 		*(double *)base = num;
 		return 0;
-	case CT_DURATION:
+	case CONFIG_T_DURATION:
 		if (config_parse_duration_ms(value, &ms, NULL) != 0) {
 			return err_set(err, "[%s] %s: not a duration (e.g. 250ms, 2s, 5m, 1h, 7d): \"%.40s\"",
-				       k->section, k->name, value);
+				       section, k->name, value);
 		}
 		if ((double)ms < k->min || (double)ms > k->max)
 			return err_set(err, "[%s] %s: must be between %.0fms and %.0fms, got %s",
-				       k->section, k->name, k->min, k->max, value);
+				       section, k->name, k->min, k->max, value);
 		*(int64_t *)base = ms;
 		return 0;
-	case CT_BOOL:
+	case CONFIG_T_BOOL:
 		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 ||
 		    strcmp(value, "on") == 0 || strcmp(value, "1") == 0)
 			*(bool *)base = true;
@@ -240,11 +312,11 @@ static int config_set(struct config *cfg, const struct config_key *k,
 			 strcmp(value, "off") == 0 || strcmp(value, "0") == 0)
 			*(bool *)base = false;
 		else
-			return err_set(err, "[%s] %s: must be yes or no, got \"%.40s\"", k->section,
+			return err_set(err, "[%s] %s: must be yes or no, got \"%.40s\"", section,
 				       k->name, value);
 		return 0;
 	}
-	return err_set(err, "[%s] %s: unknown type", k->section, k->name);
+	return err_set(err, "[%s] %s: unknown type", section, k->name);
 }
 
 /* "P7D,P3D,P1D,PT3H": one to CONFIG_OFFSETS_MAX ISO-8601 durations (empty
@@ -338,18 +410,26 @@ void config_default_templates_dir(char *out, size_t out_len)
 	snprintf(out, out_len, "%s/templates", PREGON_DATADIR);
 }
 
+static int set_default(const struct key_ref *ref, void *err)
+{
+	return config_set(ref, ref->def, err) != 0;
+}
+
 void config_defaults(struct config *cfg)
 {
 	struct err err;
 	char host[64] = "pregond";
 
 	memset(cfg, 0, sizeof(*cfg));
-	for (size_t i = 0; i < N_KEYS; i++) {
-		if (config_set(cfg, &config_keys[i], config_keys[i].def, &err) != 0) {
-			/* A bad default is a programming error caught by the unit tests. */
-			fprintf(stderr, "config default: %s\n", err.msg);
-			abort();
-		}
+	if (module_offset(NULL) > (long)sizeof(cfg->modules)) {
+		fprintf(stderr, "config default: the providers' settings take %ld bytes, "
+			"over CONFIG_MODULES_BYTES\n", module_offset(NULL));
+		abort();
+	}
+	if (each_key(cfg, set_default, &err) != 0) {
+		/* A bad default is a programming error caught by the unit tests. */
+		fprintf(stderr, "config default: %s\n", err.msg);
+		abort();
 	}
 	if (config_derive(cfg, &err) != 0) {
 		fprintf(stderr, "config default: %s\n", err.msg);
@@ -399,12 +479,13 @@ static int config_folder(const char *path, char *out, size_t out_len, struct err
 	return 0;
 }
 
-/* A relative path-valued key (CT_PATH) is taken from the config file's
+/* A relative path-valued key (CONFIG_T_PATH) is taken from the config file's
  * folder, so that a config names its neighbours (templates/, tokens) the
  * same wherever pregond is started from. */
-static int resolve_path(const struct load_ctx *ctx, const struct config_key *k, struct err *err)
+static int resolve_path(const struct load_ctx *ctx, const struct key_ref *ref, struct err *err)
 {
-	char *base = (char *)ctx->cfg + k->offset;
+	const struct config_key *k = ref->k;
+	char *base = (char *)ref->base + k->offset;
 	char joined[2 * CONFIG_STR_MAX];
 	int n;
 
@@ -413,7 +494,7 @@ static int resolve_path(const struct load_ctx *ctx, const struct config_key *k, 
 	n = snprintf(joined, sizeof(joined), "%s/%s", ctx->dir, base);
 	if (n < 0 || (size_t)n >= k->size)
 		return err_set(err, "[%s] %s: longer than %zu bytes once taken from the config "
-			       "file's folder %s", k->section, k->name, k->size - 1, ctx->dir);
+			       "file's folder %s", ref->section, k->name, k->size - 1, ctx->dir);
 	memcpy(base, joined, (size_t)n + 1);
 	return 0;
 }
@@ -430,29 +511,43 @@ static char *read_line(char *str, int num, void *stream)
 	return line;
 }
 
+/* One line of the file: its value goes to every key of that name (two
+ * providers may read the same key). */
+struct ini_value {
+	const char *section, *name, *value;
+	int found;
+	struct err e;
+	const struct load_ctx *ctx;	/* for the file's folder (resolve_path) */
+};
+
+static int set_value(const struct key_ref *ref, void *arg)
+{
+	struct ini_value *v = arg;
+
+	if (strcmp(ref->section, v->section) != 0 || strcmp(ref->k->name, v->name) != 0)
+		return 0;
+	v->found = 1;
+	if (config_set(ref, v->value, &v->e) != 0)
+		return 1;
+	return ref->k->type == CONFIG_T_PATH && resolve_path(v->ctx, ref, &v->e) != 0;
+}
+
 static int on_ini_value(void *user, const char *section, const char *name,
 			const char *value)
 {
 	struct load_ctx *ctx = user;
-	int lineno = ctx->lineno;
-	struct err e;
+	struct ini_value v = { section, name, value, 0, { "" }, ctx };
 
 	if (ctx->failed)
 		return 0;
-	for (size_t i = 0; i < N_KEYS; i++) {
-		const struct config_key *k = &config_keys[i];
-
-		if (strcmp(k->section, section) != 0 || strcmp(k->name, name) != 0)
-			continue;
-		if (config_set(ctx->cfg, k, value, &e) != 0 ||
-		    (k->type == CT_PATH && resolve_path(ctx, k, &e) != 0)) {
-			err_set(ctx->err, "%s:%d: %s", ctx->path, lineno, e.msg);
-			ctx->failed = 1;
-			return 0;
-		}
-		return 1;
+	if (each_key(ctx->cfg, set_value, &v) != 0) {
+		err_set(ctx->err, "%s:%d: %s", ctx->path, ctx->lineno, v.e.msg);
+		ctx->failed = 1;
+		return 0;
 	}
-	err_set(ctx->err, "%s:%d: [%s] %s: unknown key", ctx->path, lineno, section, name);
+	if (v.found)
+		return 1;
+	err_set(ctx->err, "%s:%d: [%s] %s: unknown key", ctx->path, ctx->lineno, section, name);
 	ctx->failed = 1;
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "channel.h"
 #include "validate.h"
 
 
@@ -17,8 +18,9 @@ static int optout_address(struct cli *c, const char *channel, const char *in, ch
 			  size_t out_len)
 {
 	struct err err;
+	int ch = channel_from_name(channel);
 
-	if (strcmp(channel, "email") == 0) {
+	if (ch >= 0 && channel_info((enum channel)ch)->address == ADDRESS_EMAIL) {
 		if (email_check(in, &err) != 0)
 			return cli_fail(c, 1, "address: %s", err.msg);
 		snprintf(out, out_len, "%s", in);
@@ -61,16 +63,15 @@ static int optout_change(struct cli *c, const char *action, const char *channel,
 
 static int optout_list(struct cli *c, const char *channel)
 {
-	static const char *const all[] = { "sms", "email", "signal" };
-
 	if (cli_connect(c, 0) != 0)
 		return -1;
-	for (size_t i = 0; i < 3; i++) {
+	for (int i = 0; i < CHANNEL_COUNT; i++) {
+		const char *name = channel_name((enum channel)i);
 		char key[CLI_KEY_MAX], suffix[32], cursor[32] = "0";
 
-		if (channel && strcmp(channel, all[i]) != 0)
+		if (channel && strcmp(channel, name) != 0)
 			continue;
-		snprintf(suffix, sizeof(suffix), "optout:%s", all[i]);
+		snprintf(suffix, sizeof(suffix), "optout:%s", name);
 		cli_key(c, key, suffix);
 		/* SSCAN, not SMEMBERS: the set can be large. */
 		do {
@@ -84,17 +85,27 @@ static int optout_list(struct cli *c, const char *channel)
 			}
 			snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
 			for (size_t k = 0; k < r->element[1]->elements; k++)
-				printf("%s %s\n", all[i], r->element[1]->element[k]->str);
+				printf("%s %s\n", name, r->element[1]->element[k]->str);
 			freeReplyObject(r);
 		} while (strcmp(cursor, "0") != 0);
 	}
 	return 0;
 }
 
+static const char *first_channel(enum channel_address kind)
+{
+	for (int i = 0; i < CHANNEL_COUNT; i++)
+		if (channel_info((enum channel)i)->address == kind)
+			return channel_name((enum channel)i);
+	return channel_name(CHANNEL_SMS);
+}
+
 static int optout_history(struct cli *c, const char *address)
 {
 	char key[CLI_KEY_MAX + 320], suffix[340], addr[320];
-	const char *channel = strchr(address, '@') ? "email" : "sms";
+	/* The ledger is per address: the first channel whose addresses are
+	 * written like this one says how to normalise it. */
+	const char *channel = first_channel(strchr(address, '@') ? ADDRESS_EMAIL : ADDRESS_PHONE);
 	redisReply *r;
 
 	if (optout_address(c, channel, address, addr, sizeof(addr)) != 0)
@@ -116,23 +127,28 @@ static int optout_history(struct cli *c, const char *address)
 
 static bool channel_ok(const char *s)
 {
-	return strcmp(s, "sms") == 0 || strcmp(s, "email") == 0 || strcmp(s, "signal") == 0;
+	return channel_from_name(s) >= 0;
 }
 
 int cli_optout(struct cli *c, const struct cli_args *a)
 {
 	const char *sub = a->npos > 0 ? a->pos[0] : NULL;
+	char names[16 * CHANNEL_COUNT];	/* "sms|email|signal" */
+
+	for (int i = 0, n = 0; i < CHANNEL_COUNT && n < (int)sizeof(names); i++)
+		n += snprintf(names + n, sizeof(names) - (size_t)n, "%s%s", i ? "|" : "",
+			      channel_name((enum channel)i));
 
 	if (sub == NULL)
 		return cli_fail(c, CLI_EXIT_USAGE, "optout: needs list, add, remove or history");
 	if (strcmp(sub, "list") == 0) {
 		if (a->npos > 2 || (a->npos == 2 && !channel_ok(a->pos[1])))
-			return cli_fail(c, CLI_EXIT_USAGE, "optout list [sms|email|signal]");
+			return cli_fail(c, CLI_EXIT_USAGE, "optout list [%s]", names);
 		return optout_list(c, a->npos == 2 ? a->pos[1] : NULL);
 	}
 	if (strcmp(sub, "add") == 0 || strcmp(sub, "remove") == 0) {
 		if (a->npos < 3 || !channel_ok(a->pos[1]))
-			return cli_fail(c, CLI_EXIT_USAGE, "optout %s sms|email|signal ADDRESS [NOTE]", sub);
+			return cli_fail(c, CLI_EXIT_USAGE, "optout %s %s ADDRESS [NOTE]", sub, names);
 		return optout_change(c, strcmp(sub, "add") == 0 ? "out" : "in", a->pos[1], a->pos[2],
 				     a->npos > 3 ? a->pos[3] : NULL);
 	}

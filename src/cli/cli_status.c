@@ -9,16 +9,16 @@
 
 #include <jansson.h>
 
+#include "channel.h"
+
 /* Contract section 3's statuses, in the order a message moves through them. */
 static const char *const status_order[] = {
 	"accepted", "rejected", "duplicate", "scheduled", "sending", "sent",
 	"delivered", "read", "failed", "undelivered", "suppressed", "expired",
 	"cancelled", "replied",
 };
-static const char *const channel_order[] = { "sms", "email", "signal" };
 
 #define N_STATUS (sizeof(status_order) / sizeof(status_order[0]))
-#define N_CHANNEL (sizeof(channel_order) / sizeof(channel_order[0]))
 
 static int rank(const char *name, const char *const *order, size_t n)
 {
@@ -37,8 +37,9 @@ struct count {
 static int count_cmp(const void *pa, const void *pb)
 {
 	const struct count *x = pa, *y = pb;
-	int d = rank(x->channel, channel_order, N_CHANNEL) -
-		rank(y->channel, channel_order, N_CHANNEL);
+	/* Channels in the table's order (channel.h), unknown names last. */
+	int cx = channel_from_name(x->channel), cy = channel_from_name(y->channel);
+	int d = (cx < 0 ? CHANNEL_COUNT : cx) - (cy < 0 ? CHANNEL_COUNT : cy);
 
 	if (d == 0)
 		d = strcmp(x->channel, y->channel);

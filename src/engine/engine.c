@@ -14,6 +14,7 @@
 #include "court.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "quiet_hours.h"
 #include "util.h"
 
@@ -1126,6 +1127,131 @@ static void on_retry_timer(uv_timer_t *t)
 	uv_idle_start(&e->flush_idle, on_flush_idle);
 }
 
+/* ---- queue depths, for /metrics ---- */
+
+static void on_depth(struct rconn *c, redisReply *r, void *data)
+{
+	struct engine *e = data;
+	size_t n = 1 + CHANNEL_COUNT * LANE_COUNT;
+
+	(void)c;
+	e->depth_out = false;
+	if (r == NULL || store_reply_error(e->store, r, "depth") || r->type != REDIS_REPLY_ARRAY ||
+	    r->elements != n + 1)
+		return;
+	for (size_t i = 0; i <= n; i++)
+		if (r->element[i]->type != REDIS_REPLY_INTEGER)
+			return;
+	e->jobs_depth = r->element[0]->integer;
+	for (int ch = 0; ch < CHANNEL_COUNT; ch++)
+		for (int l = 0; l < LANE_COUNT; l++)
+			e->depth[ch][l] = r->element[1 + ch * LANE_COUNT + l]->integer;
+	e->scheduled = r->element[n]->integer;
+}
+
+static void on_depth_timer(uv_timer_t *h)
+{
+	struct engine *e = h->data;
+	const char *args[1 + CHANNEL_COUNT * LANE_COUNT];
+	char jobs[128];
+	int n = 0;
+
+	if (e->depth_out || !e->store->ready)
+		return;
+	store_key(e->store, jobs, sizeof(jobs), "jobs");
+	args[n++] = jobs;
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		for (int l = 0; l < LANE_COUNT; l++)
+			args[n++] = e->ch[c].stream[l];
+	if (store_call(e->store, LUA_FN_DEPTH, n, args, NULL, on_depth, e) == 0)
+		e->depth_out = true;
+}
+
+static const struct metric_family messages_total = {
+	"pregon_messages_total", METRIC_COUNTER,
+	"Send attempts finished by this instance, by channel and outcome.",
+};
+static const struct metric_family retries_total = {
+	"pregon_retries_total", METRIC_COUNTER,
+	"Sends that failed for now and were scheduled again.",
+};
+static const struct metric_family quiet_held_total = {
+	"pregon_quiet_hours_held_total", METRIC_COUNTER,
+	"Messages read inside their recipient's quiet hours and scheduled for the window's end.",
+};
+static const struct metric_family in_flight = {
+	"pregon_messages_in_flight", METRIC_GAUGE, "Messages held by this instance.",
+};
+static const struct metric_family send_duration = {
+	"pregon_send_duration_seconds", METRIC_HISTOGRAM,
+	"From handing a message to the provider to its answer.",
+};
+static const struct metric_family queue_depth = {
+	"pregon_queue_depth", METRIC_GAUGE,
+	"Entries waiting or claimed and unfinished, shared by all instances (-1: not read yet).",
+};
+static const struct metric_family rate_tokens = {
+	"pregon_rate_tokens", METRIC_GAUGE,
+	"Send tokens this instance holds from the shared rate budget (below 0: owed).",
+};
+
+static int channel_metrics(struct engine *e, struct metrics *m, enum channel c)
+{
+	struct engine_channel *ch = &e->ch[c];
+	const char *name = channel_name(c);
+
+	return metrics_counter(m, &messages_total, &ch->sent,
+			       "channel=\"%s\",outcome=\"sent\"", name) ||
+	       metrics_counter(m, &messages_total, &ch->temp_failed,
+			       "channel=\"%s\",outcome=\"temporary_failure\"", name) ||
+	       metrics_counter(m, &messages_total, &ch->perm_failed,
+			       "channel=\"%s\",outcome=\"failed\"", name) ||
+	       metrics_counter(m, &messages_total, &ch->deferred,
+			       "channel=\"%s\",outcome=\"deferred\"", name) ? -1 : 0;
+}
+
+int engine_metrics(struct engine *e, struct metrics *m)
+{
+	static const char *const lanes[LANE_COUNT] = { "urgent", "normal" };
+	int rc = 0;
+
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		rc |= channel_metrics(e, m, (enum channel)c);
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		rc |= metrics_counter(m, &retries_total, &e->ch[c].temp_failed, "channel=\"%s\"",
+				      channel_name((enum channel)c));
+	rc |= metrics_counter(m, &quiet_held_total, &e->quiet_held, NULL);
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		rc |= metrics_gauge(m, &in_flight, metrics_read_int, &e->ch[c].held,
+				    "channel=\"%s\"", channel_name((enum channel)c));
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		rc |= metrics_histogram(m, &send_duration, &e->ch[c].latency, "channel=\"%s\"",
+					channel_name((enum channel)c));
+	rc |= metrics_gauge(m, &queue_depth, metrics_read_i64, &e->jobs_depth, "queue=\"jobs\"");
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		for (int l = 0; l < LANE_COUNT; l++)
+			rc |= metrics_gauge(m, &queue_depth, metrics_read_i64, &e->depth[c][l],
+					    "queue=\"ready\",channel=\"%s\",lane=\"%s\"",
+					    channel_name((enum channel)c), lanes[l]);
+	rc |= metrics_gauge(m, &queue_depth, metrics_read_i64, &e->scheduled,
+			    "queue=\"scheduled\"");
+	/* The family is shown even when no channel has a rate. */
+	rc |= metrics_family(m, &rate_tokens);
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		if (rate_limited(&e->ch[c].rate))
+			rc |= metrics_gauge(m, &rate_tokens, metrics_read_int, &e->ch[c].rate.tokens,
+					    "channel=\"%s\"", channel_name((enum channel)c));
+	for (int c = 0; c < CHANNEL_COUNT; c++) {
+		struct adapter *a = &e->ch[c].adapter;
+
+		if (e->ch[c].open && a->ops->metrics != NULL)
+			rc |= a->ops->metrics(a, m);
+	}
+	if (m != NULL && !e->stopping)
+		uv_timer_start(&e->depth_timer, on_depth_timer, 200, 5000);
+	return rc ? -1 : 0;
+}
+
 /* ---- life cycle ---- */
 
 static void on_rate_tokens(void *data)
@@ -1135,14 +1261,8 @@ static void on_rate_tokens(void *data)
 
 int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
 		struct store *store, struct rconn *reader, struct templates *const *templates,
-		struct http_client *http, struct err *err)
+		const struct adapter_env *env, struct err *err)
 {
-	const char *providers[CHANNEL_COUNT] = { cfg->sms_provider, cfg->email_provider,
-						 cfg->signal_provider };
-	const int caps[CHANNEL_COUNT] = { cfg->sms_concurrency, cfg->email_concurrency,
-					  cfg->signal_concurrency };
-	const double rates[CHANNEL_COUNT] = { cfg->sms_rate, cfg->email_rate, cfg->signal_rate };
-	const int bursts[CHANNEL_COUNT] = { cfg->sms_burst, cfg->email_burst, cfg->signal_burst };
 	uint64_t every;
 
 	memset(e, 0, sizeof(*e));
@@ -1154,7 +1274,8 @@ int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
 	e->read_phase = READ_URGENT;
 	for (int c = 0; c < CHANNEL_COUNT; c++) {
 		struct engine_channel *ch = &e->ch[c];
-		const struct adapter_ops *ops = adapter_find(providers[c]);
+		const struct channel_config *cc = &cfg->channel[c];
+		const struct adapter_ops *ops = adapter_find(cc->provider);
 
 		for (int l = 0; l < LANE_COUNT; l++) {
 			char name[64];
@@ -1166,18 +1287,16 @@ int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
 		}
 		if (ops == NULL)
 			return err_set(err, "[%s] provider: unknown or not available in this version: \"%s\"",
-				       channel_name((enum channel)c), providers[c]);
-		ch->cap = caps[c];
+				       channel_name((enum channel)c), cc->provider);
+		ch->cap = cc->concurrency;
 		ch->more = true;
-		rate_init(&ch->rate, loop, store, (enum channel)c, rates[c], bursts[c],
+		rate_init(&ch->rate, loop, store, (enum channel)c, cc->rate, cc->burst,
 			  on_rate_tokens, e);
 		e->rate_timers++;
 		ch->adapter.ops = ops;
 		ch->adapter.channel = (enum channel)c;
-		ch->adapter.loop = loop;
-		ch->adapter.cfg = cfg;
-		ch->adapter.http = http;
-		if (ops->open(&ch->adapter, err) != 0)
+		ch->adapter.env = env;
+		if (ops->open(&ch->adapter, env, err) != 0)
 			return -1;
 		ch->open = true;
 		e->adapters_open++;
@@ -1189,7 +1308,12 @@ int engine_init(struct engine *e, uv_loop_t *loop, const struct config *cfg,
 	uv_timer_init(loop, &e->retry_timer);
 	uv_timer_init(loop, &e->grace_timer);
 	uv_timer_init(loop, &e->read_retry_timer);
-	e->read_retry_timer.data = e;
+	uv_timer_init(loop, &e->depth_timer);
+	e->read_retry_timer.data = e->depth_timer.data = e;
+	e->jobs_depth = e->scheduled = -1;
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		for (int l = 0; l < LANE_COUNT; l++)
+			e->depth[c][l] = -1;
 	e->flush_idle.data = e->tick_timer.data = e->claim_timer.data = e;
 	e->trim_timer.data = e->retry_timer.data = e->grace_timer.data = e;
 	uv_timer_start(&e->tick_timer, on_tick_timer, (uint64_t)cfg->schedule_tick_ms,
@@ -1237,6 +1361,11 @@ static int held_total(const struct engine *e)
 	for (int c = 0; c < CHANNEL_COUNT; c++)
 		n += e->ch[c].held;
 	return n;
+}
+
+int engine_in_flight(const struct engine *e)
+{
+	return held_total(e);
 }
 
 static void maybe_drained(struct engine *e)
@@ -1308,7 +1437,7 @@ void engine_close(struct engine *e, void (*on_closed)(struct engine *e))
 	uv_handle_t *handles[] = { (uv_handle_t *)&e->flush_idle, (uv_handle_t *)&e->tick_timer,
 				   (uv_handle_t *)&e->claim_timer, (uv_handle_t *)&e->trim_timer,
 				   (uv_handle_t *)&e->retry_timer, (uv_handle_t *)&e->grace_timer,
-				   (uv_handle_t *)&e->read_retry_timer };
+				   (uv_handle_t *)&e->read_retry_timer, (uv_handle_t *)&e->depth_timer };
 
 	e->on_closed = on_closed;
 	e->closing_handles = (int)(sizeof(handles) / sizeof(handles[0])) + e->adapters_open +

@@ -13,6 +13,7 @@
 
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 
 static const char *const lane_name[LANE_COUNT] = { "urgent", "normal" };
 
@@ -322,4 +323,29 @@ void expander_close(struct expander *x)
 {
 	uv_close((uv_handle_t *)&x->poll_timer, NULL);
 	uv_close((uv_handle_t *)&x->retry_timer, NULL);
+}
+
+static const struct metric_family expansions = {
+	"pregon_alert_expansions_total", METRIC_COUNTER,
+	"Alert audiences this instance finished expanding.",
+};
+static const struct metric_family recipients = {
+	"pregon_alert_recipients_total", METRIC_COUNTER,
+	"Alert recipients expanded here, by outcome (a message, or skipped as the "
+	"same person as another recipient).",
+};
+static const struct metric_family expanding = {
+	"pregon_alert_expanding", METRIC_GAUGE, "Alert audiences being expanded here now, by lane.",
+};
+
+int expander_metrics(struct expander *x, struct metrics *m)
+{
+	if (metrics_counter(m, &expansions, &x->jobs_done, NULL) != 0 ||
+	    metrics_counter(m, &recipients, &x->created, "outcome=\"message\"") != 0 ||
+	    metrics_counter(m, &recipients, &x->skipped, "outcome=\"same_person\"") != 0)
+		return -1;
+	return metrics_gauge(m, &expanding, metrics_read_bool, &x->slot[LANE_URGENT].active,
+			     "lane=\"urgent\"") ||
+	       metrics_gauge(m, &expanding, metrics_read_bool, &x->slot[LANE_NORMAL].active,
+			     "lane=\"normal\"") ? -1 : 0;
 }

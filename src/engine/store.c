@@ -8,6 +8,7 @@
 #include "job.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 
 static const char *const lanes[] = { "urgent", "normal" };
 
@@ -164,4 +165,13 @@ int store_call(struct store *s, const char *fn, int nargs, const char **args,
 	free(argv);
 	free(argvlen);
 	return rc;
+}
+
+static const struct metric_family redis_up = {
+	"pregon_redis_up", METRIC_GAUGE, "1 when Redis is reachable and set up.",
+};
+
+int store_metrics(struct store *s, struct metrics *m)
+{
+	return metrics_gauge(m, &redis_up, metrics_read_bool, &s->ready, NULL);
 }

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "metrics.h"
 
 /* The lease lasts MQTT_LEASE_MS and is renewed every MQTT_RENEW_MS: a
  * renewal can be missed three times before another instance may take
@@ -631,4 +632,27 @@ void mqtt_events_close(struct mqtt_events *ev, void (*on_closed)(struct mqtt_eve
 	mqtt_conn_close(&ev->conn, on_conn_closed);
 	uv_close((uv_handle_t *)&ev->lease_timer, on_timer_closed);
 	uv_close((uv_handle_t *)&ev->read_timer, on_timer_closed);
+}
+
+static const struct metric_family leader = {
+	"pregon_mqtt_events_leader", METRIC_GAUGE,
+	"1 when this instance holds the lease and publishes the events.",
+};
+static const struct metric_family published = {
+	"pregon_mqtt_published_total", METRIC_COUNTER,
+	"Events published by this instance whose PUBACK arrived.",
+};
+static const struct metric_family skipped = {
+	"pregon_mqtt_events_skipped_total", METRIC_COUNTER,
+	"Events trimmed from the stream ([events] max_len) before they were published.",
+};
+
+int mqtt_events_metrics(struct mqtt_events *ev, struct metrics *m)
+{
+	if (metrics_gauge(m, &mqtt_conn_up_family, mqtt_conn_read_up, &ev->conn, "role=\"events\"") != 0 ||
+	    metrics_gauge(m, &leader, metrics_read_bool, &ev->leader, NULL) != 0 ||
+	    metrics_counter(m, &published, &ev->published, NULL) != 0 ||
+	    metrics_counter(m, &skipped, &ev->skipped, NULL) != 0)
+		return -1;
+	return metrics_counter(m, &mqtt_conn_connects_family, &ev->conn.connects, "role=\"events\"");
 }

@@ -157,6 +157,21 @@ bool consent_spanish(const char *matched)
 	return false;
 }
 
+const char *consent_confirmation(enum consent_intent intent, const char *matched)
+{
+	bool es = consent_spanish(matched);
+
+	if (intent == CONSENT_STOP)
+		return es ? "Has cancelado tu suscripción y no recibirás más mensajes. "
+			    "Responde START para volver a suscribirte."
+			  : "You are unsubscribed and will get no more messages. "
+			    "Reply START to subscribe again.";
+	if (intent == CONSENT_START)
+		return es ? "Te has vuelto a suscribir. Responde STOP para cancelar."
+			  : "You are subscribed again. Reply STOP to stop.";
+	return NULL;
+}
+
 char *consent_reply_fold(const char *text, size_t len, char *out, size_t out_len)
 {
 	size_t start = 0, end = len;

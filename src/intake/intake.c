@@ -14,6 +14,7 @@
 #include "quiet_hours.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 #include "sms_segments.h"
 
@@ -90,12 +91,12 @@ static json_t *recipient_addr(const struct recipient *r)
 
 	if (addr == NULL)
 		return NULL;
-	if (r->phone)
-		json_object_set_new(addr, "sms", json_string(r->phone));
-	if (r->email)
-		json_object_set_new(addr, "email", json_string(r->email));
-	if (r->signal)
-		json_object_set_new(addr, "signal", json_string(r->signal));
+	for (int c = 0; c < CHANNEL_COUNT; c++) {
+		const char *a = recipient_address(r, (enum channel)c);
+
+		if (a != NULL)
+			json_object_set_new(addr, channel_name((enum channel)c), json_string(a));
+	}
 	return addr;
 }
 
@@ -699,6 +700,18 @@ static void on_accept(struct rconn *c, redisReply *r, void *data)
 		intake_kick(in);
 }
 
+/* The room reserved per channel, as the accept script reads it:
+ * "sms=2,email=0,signal=0". */
+static void room_text(const int room[CHANNEL_COUNT], char *out, size_t len)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (int c = 0; c < CHANNEL_COUNT && n < len; c++)
+		n += (size_t)snprintf(out + n, len - n, "%s%s=%d", c ? "," : "",
+				      channel_name((enum channel)c), room[c]);
+}
+
 /* A cheap look before parsing: could this job be an urgent alert? */
 static bool maybe_urgent(const char *raw, size_t len)
 {
@@ -716,7 +729,7 @@ static int process_entries(struct intake *in, const redisReply *entries, bool ur
 	size_t *lens;
 	int n = (int)entries->elements, skipped = 0;
 	size_t k;
-	char room[64];
+	char room[32 * CHANNEL_COUNT];
 
 	if (n == 0)
 		return 0;
@@ -795,8 +808,7 @@ static int process_entries(struct intake *in, const redisReply *entries, bool ur
 	 * once: no room to reserve (b->room stays zero). */
 	if (!urgent_only)
 		engine_reserve(in->engine, b->n, b->room);
-	snprintf(room, sizeof(room), "sms=%d,email=%d,signal=%d", b->room[CHANNEL_SMS],
-		 b->room[CHANNEL_EMAIL], b->room[CHANNEL_SIGNAL]);
+	room_text(b->room, room, sizeof(room));
 	args[LUA_ACCEPT_HEAD_ROOM] = room;
 	lens[LUA_ACCEPT_HEAD_ROOM] = strlen(room);
 	if (store_call(in->store, LUA_FN_ACCEPT, LUA_ACCEPT_NHEAD + LUA_ACCEPT_NEACH * b->n, args,
@@ -1043,4 +1055,22 @@ void intake_close(struct intake *in)
 	uv_close((uv_handle_t *)&in->claim_timer, NULL);
 	uv_close((uv_handle_t *)&in->retry_timer, NULL);
 	uv_close((uv_handle_t *)&in->scan_timer, NULL);
+}
+
+static const struct metric_family jobs_total = {
+	"pregon_jobs_total", METRIC_COUNTER, "Jobs taken from the stream, by outcome.",
+};
+static const struct metric_family urgent_ahead = {
+	"pregon_urgent_ahead_total", METRIC_COUNTER,
+	"Urgent alerts taken ahead of a job backlog by the urgent scan.",
+};
+
+int intake_metrics(struct intake *in, struct metrics *m)
+{
+	if (metrics_counter(m, &jobs_total, &in->accepted, "outcome=\"accepted\"") != 0 ||
+	    metrics_counter(m, &jobs_total, &in->rejected, "outcome=\"rejected\"") != 0 ||
+	    metrics_counter(m, &jobs_total, &in->duplicates, "outcome=\"duplicate\"") != 0 ||
+	    metrics_counter(m, &jobs_total, &in->reclaimed, "outcome=\"reclaimed\"") != 0)
+		return -1;
+	return metrics_counter(m, &urgent_ahead, &in->urgent_early, NULL);
 }

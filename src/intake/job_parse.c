@@ -60,12 +60,6 @@ static const char *const kind_names[JOB_KIND_COUNT] = {
 	[JOB_CONTACT_DELETE] = "contact_delete",
 };
 
-static const char *const channel_names[CHANNEL_COUNT] = {
-	[CHANNEL_SMS] = "sms",
-	[CHANNEL_EMAIL] = "email",
-	[CHANNEL_SIGNAL] = "signal",
-};
-
 const char *job_kind_name(enum job_kind kind)
 {
 	if ((int)kind < 0 || kind >= JOB_KIND_COUNT)
@@ -81,25 +75,6 @@ int job_kind_from_name(const char *name)
 		return -1;
 	for (i = 0; i < JOB_KIND_COUNT; i++)
 		if (strcmp(name, kind_names[i]) == 0)
-			return i;
-	return -1;
-}
-
-const char *channel_name(enum channel ch)
-{
-	if ((int)ch < 0 || ch >= CHANNEL_COUNT)
-		return "unknown";
-	return channel_names[ch];
-}
-
-int channel_from_name(const char *name)
-{
-	int i;
-
-	if (name == NULL)
-		return -1;
-	for (i = 0; i < CHANNEL_COUNT; i++)
-		if (strcmp(name, channel_names[i]) == 0)
 			return i;
 	return -1;
 }
@@ -475,14 +450,24 @@ static int get_email(struct parse *ps, json_t *obj, const char *base,
 	return *out == NULL ? -1 : 0;
 }
 
+const char *recipient_address(const struct recipient *r, enum channel ch)
+{
+	const char *field = channel_info(ch)->field;
+
+	/* The recipient's address fields are the contract's (section 2);
+	 * which one a channel uses is its row in channel.c. */
+	if (strcmp(field, "phone") == 0)
+		return r->phone;
+	if (strcmp(field, "email") == 0)
+		return r->email;
+	if (strcmp(field, "signal") == 0)
+		return r->signal;
+	return NULL;
+}
+
 static int has_address(const struct recipient *r, int ch)
 {
-	switch (ch) {
-	case CHANNEL_SMS: return r->phone != NULL;
-	case CHANNEL_EMAIL: return r->email != NULL;
-	case CHANNEL_SIGNAL: return r->signal != NULL;
-	default: return 0;
-	}
+	return recipient_address(r, (enum channel)ch) != NULL;
 }
 
 static int get_channels(struct parse *ps, json_t *obj, const char *base,

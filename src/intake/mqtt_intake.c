@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 
 /* One XADD in flight; replies of an older connection (epoch) are stale:
  * that connection was dropped without its PUBACKs, so the broker sends
@@ -237,4 +238,33 @@ void mqtt_intake_close(struct mqtt_intake *in, void (*on_closed)(struct mqtt_int
 	in->on_closed = on_closed;
 	in->stopping = in->stopped = true;
 	mqtt_conn_close(&in->conn, on_conn_closed);
+}
+
+static const struct metric_family intake_total = {
+	"pregon_mqtt_intake_total", METRIC_COUNTER, "MQTT messages added to the job stream.",
+};
+static const struct metric_family received_total = {
+	"pregon_mqtt_intake_received_total", METRIC_COUNTER,
+	"MQTT messages received on the intake topic.",
+};
+static const struct metric_family oversized_total = {
+	"pregon_mqtt_intake_oversized_total", METRIC_COUNTER,
+	"Intake messages over [jobs] max_bytes (cut, then dead-lettered by the intake).",
+};
+static const struct metric_family failed_total = {
+	"pregon_mqtt_intake_failed_total", METRIC_COUNTER,
+	"Intake messages whose XADD failed (the broker delivers them again).",
+};
+
+int mqtt_intake_metrics(struct mqtt_intake *in, struct metrics *m)
+{
+	if (metrics_gauge(m, &mqtt_conn_up_family, mqtt_conn_read_up, &in->conn,
+			  "role=\"intake\"") != 0 ||
+	    metrics_counter(m, &mqtt_conn_connects_family, &in->conn.connects,
+			    "role=\"intake\"") != 0 ||
+	    metrics_counter(m, &intake_total, &in->added, NULL) != 0 ||
+	    metrics_counter(m, &received_total, &in->received, NULL) != 0 ||
+	    metrics_counter(m, &oversized_total, &in->oversized, NULL) != 0)
+		return -1;
+	return metrics_counter(m, &failed_total, &in->failed, NULL);
 }

@@ -36,6 +36,7 @@
 
 #include "http_parse.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 
@@ -1122,4 +1123,19 @@ void http_server_close(struct http_server *s, void (*closed)(void *data), void *
 	}
 	uv_timer_start(&s->close_timer, on_close_timer, (uint64_t)s->lim.write_timeout_ms, 0);
 	server_maybe_finish(s);
+}
+
+static const struct metric_family requests_total = {
+	"pregon_http_requests_total", METRIC_COUNTER, "HTTP requests served.",
+};
+static const struct metric_family connections_open = {
+	"pregon_http_connections_open", METRIC_GAUGE, "Open HTTP connections.",
+};
+
+int http_server_metrics(struct http_server *s, struct metrics *m)
+{
+	if (metrics_counter(m, &requests_total, &s->stats.requests, NULL) != 0)
+		return -1;
+	return metrics_gauge(m, &connections_open, metrics_read_u64, &s->stats.connections_open,
+			     NULL);
 }

@@ -1082,3 +1082,16 @@ void mqtt_conn_close(struct mqtt_conn *c, void (*on_closed)(struct mqtt_conn *c)
 	c->state = MQTT_IDLE;
 	maybe_closed(c);
 }
+
+const struct metric_family mqtt_conn_up_family = {
+	"pregon_mqtt_connected", METRIC_GAUGE, "1 when the MQTT connection is up, by role.",
+};
+const struct metric_family mqtt_conn_connects_family = {
+	"pregon_mqtt_connects_total", METRIC_COUNTER,
+	"MQTT connections established (CONNACK accepted), by role.",
+};
+
+int64_t mqtt_conn_read_up(const void *conn)
+{
+	return mqtt_conn_is_up(conn) ? 1 : 0;
+}

@@ -26,6 +26,7 @@
 #include <hiredis/hiredis.h>
 
 #include "log.h"
+#include "metrics.h"
 
 /* ---- the libuv adapter: six hooks, as in hiredis/adapters/libuv.h ---- */
 
@@ -494,4 +495,13 @@ void rconn_close(struct rconn *c, void (*on_closed)(struct rconn *c))
 		uv_cancel((uv_req_t *)&c->resolve);
 	uv_close((uv_handle_t *)&c->watchdog, on_handle_closed);
 	uv_close((uv_handle_t *)&c->retry, on_handle_closed);
+}
+
+static const struct metric_family reconnects = {
+	"pregon_redis_reconnects_total", METRIC_COUNTER, "Reconnections to Redis.",
+};
+
+int rconn_metrics(struct rconn *c, struct metrics *m)
+{
+	return metrics_counter(m, &reconnects, &c->reconnects, "connection=\"%s\"", c->name);
 }

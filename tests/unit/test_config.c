@@ -36,8 +36,8 @@ static void defaults_work_on_a_laptop(void **state)
 	config_defaults(&c);
 	assert_string_equal(c.redis_url, "redis://127.0.0.1:6379/0");
 	assert_string_equal(c.redis_prefix, "pregon:");
-	assert_string_equal(c.sms_provider, "outbox");
-	assert_string_equal(c.outbox_dir, "var/outbox");
+	assert_string_equal(c.channel[CHANNEL_SMS].provider, "outbox");
+	assert_string_equal(config_str(&c, "outbox", "dir"), "var/outbox");
 	assert_int_equal(c.retry_max_attempts, 5);
 	assert_int_equal(c.jobs_dedupe_days, 30);
 	assert_int_equal(c.jobs_reclaim_after_ms, 60000);
@@ -82,7 +82,7 @@ static void file_overrides_defaults(void **state)
 	assert_int_equal(c.retry_max_attempts, 7);
 	assert_int_equal(c.retry_base_delay_ms, 250);
 	assert_false(c.court_reminder_confirm_on_enrol);
-	assert_true(c.sms_rate > 2.4 && c.sms_rate < 2.6);
+	assert_true(c.channel[CHANNEL_SMS].rate > 2.4 && c.channel[CHANNEL_SMS].rate < 2.6);
 	unlink(path);
 }
 
@@ -204,7 +204,7 @@ static void relative_paths_are_taken_from_the_config_files_folder(void **state)
 						    "[sms]\nauth_token_file = secret/twilio\n"
 						    "[email]\npassword_file = smtp.pw\n"), &err), 0);
 	assert_string_equal(c.templates_dir, "/tmp/tpl");
-	assert_string_equal(c.outbox_dir, "/tmp/./out");
+	assert_string_equal(config_str(&c, "outbox", "dir"), "/tmp/./out");
 	assert_string_equal(c.log_file, "/var/log/p.log");
 	assert_string_equal(c.http_tokens_file, "/tmp/../etc/tokens");
 	assert_string_equal(c.mqtt_cafile, "/tmp/ca.pem");
@@ -212,8 +212,8 @@ static void relative_paths_are_taken_from_the_config_files_folder(void **state)
 	assert_string_equal(c.mqtt_certfile, "/tmp/c.pem");
 	assert_string_equal(c.mqtt_keyfile, "/tmp/k.pem");
 	assert_string_equal(c.mqtt_password_file, "/tmp/mqtt.pw");
-	assert_string_equal(c.sms_auth_token_file, "/tmp/secret/twilio");
-	assert_string_equal(c.email_password_file, "/tmp/smtp.pw");
+	assert_string_equal(config_str(&c, "sms", "auth_token_file"), "/tmp/secret/twilio");
+	assert_string_equal(config_str(&c, "email", "password_file"), "/tmp/smtp.pw");
 	unlink(path);
 }
 
@@ -234,7 +234,7 @@ static void a_config_named_relatively_is_taken_from_the_working_directory(void *
 	config_defaults(&c);
 	assert_int_equal(config_load(&c, "pregon-test-confdir/p.conf", &err), 0);
 	snprintf(want, sizeof(want), "%s/pregon-test-confdir/out", cwd);
-	assert_string_equal(c.outbox_dir, want);
+	assert_string_equal(config_str(&c, "outbox", "dir"), want);
 	assert_string_equal(c.log_file, "");	/* empty stays empty: stderr */
 	unlink("pregon-test-confdir/p.conf");
 	rmdir("pregon-test-confdir");
@@ -253,7 +253,7 @@ static void defaults_of_paths_are_not_moved_by_a_config_file(void **state)
 	assert_string_equal(c.templates_dir, def);
 	assert_int_equal(config_load(&c, write_conf("[templates]\ndir =\n"), &err), 0);
 	assert_string_equal(c.templates_dir, def);	/* empty: the default */
-	assert_string_equal(c.outbox_dir, "var/outbox");	/* the working directory's */
+	assert_string_equal(config_str(&c, "outbox", "dir"), "var/outbox");	/* the working directory's */
 	unlink(path);
 }
 

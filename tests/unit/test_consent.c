@@ -122,6 +122,22 @@ static void reply_fold_trims_and_folds_ascii(void **state)
 					       sizeof(out)), "");
 }
 
+/* One confirmation per change, in the keyword's language; none for HELP. */
+static void confirmation_is_in_the_language_of_the_keyword(void **state)
+{
+	const char *m;
+
+	(void)state;
+	assert_int_equal(consent_classify("STOP", 4, &m), CONSENT_STOP);
+	assert_non_null(strstr(consent_confirmation(CONSENT_STOP, m), "no more messages"));
+	assert_int_equal(consent_classify("alto", 4, &m), CONSENT_STOP);
+	assert_non_null(strstr(consent_confirmation(CONSENT_STOP, m), "no recibirás más"));
+	assert_int_equal(consent_classify("start", 5, &m), CONSENT_START);
+	assert_non_null(strstr(consent_confirmation(CONSENT_START, m), "subscribed again"));
+	assert_null(consent_confirmation(CONSENT_HELP, "help"));
+	assert_null(consent_confirmation(CONSENT_NONE, NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -133,6 +149,7 @@ int main(void)
 		cmocka_unit_test(keyword_reported_for_the_ledger),
 		cmocka_unit_test(language_of_the_keyword),
 		cmocka_unit_test(reply_fold_trims_and_folds_ascii),
+		cmocka_unit_test(confirmation_is_in_the_language_of_the_keyword),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "twilio_sig.h"
+#include "../../adapters/twilio/twilio_sig.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
