@@ -26,35 +26,72 @@ register('tick', function(a)
 	return { [@reply.moved] = #due, [@reply.wait] = wait }
 end)
 
+-- What a sent (or sending: it cannot be taken back) enrolment notice has
+-- told the person: see court_accept.
+local told = { sending = true, sent = true, delivered = true, read = true, replied = true }
+
 -- Cancels the messages of job that have not gone out yet (accepted: in a
--- ready stream, where the claim skips it; scheduled). Returns how many.
+-- ready stream, where the claim skips it; scheduled). Returns how many,
+-- and what became of the job's enrolment notice (a message whose payload
+-- names the court_enrolment template, intake.c's court_record): 'told'
+-- when one was sent or is being sent; else 'first' or 'changed', the kind
+-- of one this cancelled before it went out; else nil (none, or none that
+-- reached the person: failed, expired, suppressed).
 local function cancel_job(job, why)
 	local seq, total = job_messages(job)
 	if not seq then return 0 end
-	local n = 0
+	local n, notice = 0, nil
 	for k = 1, total do
 		local mid = 'm' .. seq .. '.' .. int_s(k)
 		local f = redis.call('HMGET', P .. 'msg:' .. mid, 'job', 'kind', 'contact', 'channel',
-			'status', 'attempt')
-		if f[1] and cancel_message(mid, f, why) then n = n + 1 end
+			'status', 'attempt', 'd')
+		if f[1] then
+			local was = f[5]
+			local cancelled = cancel_message(mid, f, why)
+			if cancelled then n = n + 1 end
+			-- (In compact JSON this text is only ever the template's key
+			-- and value: quotes inside strings are escaped.)
+			if notice ~= 'told' and f[7]
+				and string.find(f[7], '"tpl":"court_enrolment"', 1, true) then
+				if told[was] then
+					notice = 'told'
+				elseif cancelled then
+					notice = string.find(f[7], '"changed":true', 1, true) and 'changed' or 'first'
+				end
+			end
+		end
 	end
-	return n
+	return n, notice
 end
 
 -- A court_reminder job (intake.c's court_record): replaces the pending
 -- reminders of the previous job for the same case and recipient, and
 -- creates its own; the enrolment notice only for the first job of the
--- case and recipient, or when the date, time or place changed.
+-- case and recipient, when the date, time or place changed, or when the
+-- previous job's notice was cancelled before it went out.
 local function court_accept(id, kind, c, jk, seq)
 	local ck = P .. 'case:' .. c.ref
 	local prev = redis.call('HGET', ck, c.rid)
 	local notice, replaced = 'first', 0
 	if prev and prev ~= id then
-		replaced = cancel_job(prev, 'replaced by job ' .. id)
+		local taken
+		replaced, taken = cancel_job(prev, 'replaced by job ' .. id)
 		local p = redis.call('HMGET', P .. 'job:' .. prev, 'sig', 'at')
-		if p[1] == c.sig then
+		local ahead = (tonumber(p[2]) or 0) > now
+		if taken == 'first' or taken == 'changed' then
+			-- The previous job's notice had not gone out (queued, or held
+			-- by quiet hours) and was just cancelled with it: the person
+			-- has not been told its date, so this job sends the notice
+			-- again, whatever its own date: a first one, or a change if
+			-- the one taken back was a change (an earlier job told them
+			-- another date). Without this, a correction sent right after
+			-- a job (same date: "nothing new") left the person with no
+			-- notice at all, and one with another date sent a change to
+			-- someone never told the first.
+			notice = (taken == 'changed' and ahead) and 'changed' or 'first'
+		elseif p[1] == c.sig then
 			notice = nil
-		elseif (tonumber(p[2]) or 0) > now then
+		elseif ahead then
 			notice = 'changed'
 		end
 		-- (A next hearing after a past one is a new enrolment, not a change.)
