@@ -181,7 +181,15 @@ class Box:
         return self.call("result", max_attempts, *[x for it in items for x in it])
 
     def send_fields(self, row):
+        """A claim's send record as {field: value}."""
         fields = self.spec["records"]["send"]
+        assert len(row) == len(fields), row
+        return dict(zip(fields, row))
+
+    def claimed_fields(self, row):
+        """An accept's claimed record (a message claimed at once) as
+        {field: value}: the intake knows the rest from its own record."""
+        fields = self.spec["records"]["claimed"]
         assert len(row) == len(fields), row
         return dict(zip(fields, row))
 
@@ -300,12 +308,11 @@ def test_accept_claims_a_message_due_now_at_once_when_its_channel_has_room():
         st, sends = b.accept(rec, room="sms=1,email=0,signal=0", form=form)
         assert st == ["accepted"], (form, st)
         assert len(sends) == 1, (form, sends)
-        # Every field of the send record, in the order lua_lib.json declares.
-        want = {"verdict": "send", "mid": m1, "to": PHONE, "payload": rec["msgs"][0]["d"],
-                "attempt": "1", "job": "job-1", "contact": "p1", "urgent": "0", "expires": "0",
-                "vars": "", "qz": NY, "channel": "sms", "entry": e}
-        assert b.spec["records"]["send"] == list(want), b.spec["records"]["send"]
-        assert sends[0] == [want[f] for f in b.spec["records"]["send"]], (form, sends[0])
+        # Every field of the claimed record, in the order lua_lib.json
+        # declares: the message, its channel and the entry that holds it.
+        want = {"mid": m1, "channel": "sms", "entry": e}
+        assert b.spec["records"]["claimed"] == list(want), b.spec["records"]["claimed"]
+        assert sends[0] == [want[f] for f in b.spec["records"]["claimed"]], (form, sends[0])
         # Only the fields that say something: no urgent (0), expires (none),
         # error, or updated (the first change of status writes it).
         m = b.msg(m1)
@@ -380,7 +387,7 @@ def test_accept_uses_the_room_once_and_queues_the_rest_on_their_ready_streams():
                                             urgent=1),
                              room="sms=1,email=0,signal=0", form=form)
         assert st == ["accepted"] * 3, st
-        assert [s[1] for s in sends] == [m1], sends
+        assert [b.claimed_fields(s)["mid"] for s in sends] == [m1], sends
         assert b.msg(m2)["status"] == "accepted" and b.msg(m2)["attempt"] == "0"
         assert b.msg(m3)["urgent"] == "1" and "urgent" not in b.msg(m2)
         # A normal message carries its zone on the ready entry; an urgent one
@@ -854,7 +861,7 @@ def test_claim_sends_what_waits_and_skips_final_expired_opted_out_erased_and_gon
     s1 = b.send_fields(rows[0])
     assert s1 == {"verdict": "send", "mid": m1, "to": PHONE, "payload": b.msg(m1)["d"],
                   "attempt": "1", "job": "j-ok", "contact": "p1", "urgent": "0", "expires": "0",
-                  "vars": "", "qz": NY, "channel": "sms", "entry": ids[m1]}, s1
+                  "vars": "", "qz": NY}, s1
     assert b.msg(m1)["updated"] == str(T0 + MIN)
     # A templated message carries its job's values.
     s2 = b.send_fields(rows[1])
@@ -899,10 +906,10 @@ def test_claim_sends_what_waits_and_skips_final_expired_opted_out_erased_and_gon
 # ---- result ----
 
 def claimed(b, rec, room="sms=1,email=1,signal=1"):
-    """Accepts one message job with room: returns its send record (fields)."""
+    """Accepts one message job with room: returns its claimed record (fields)."""
     st, sends = b.accept(rec, room=room)
     assert st == ["accepted"] and len(sends) == 1, (st, sends)
-    return b.send_fields(sends[0])
+    return b.claimed_fields(sends[0])
 
 
 def test_result_sent_maps_the_provider_id_and_the_address_back_to_the_message():
@@ -1787,6 +1794,7 @@ def test_every_reply_has_the_number_of_fields_its_declaration_gives():
     spec = b.spec
     nrep = {n: len(op["reply"]) for n, op in spec["ops"].items()}
     nsend = len(spec["records"]["send"])
+    nclaimed = len(spec["records"]["claimed"])
     seen = set()
 
     def check(op, reply):
@@ -1806,7 +1814,7 @@ def test_every_reply_has_the_number_of_fields_its_declaration_gives():
                                        flat_record(message_record(e1, "j1")), "", "", "",
                                        js(message_record(e2, "j2", contact="p2",
                                                          addr={"sms": PHONE2})), "", "", ""))
-    assert len(st) == 2 and [len(s) for s in sends] == [nsend]
+    assert len(st) == 2 and [len(s) for s in sends] == [nclaimed]
     (r2, _), = b.ready("sms")
     m1, m2 = msg_id(e1), msg_id(e2)
     rows = check("claim", b.claim(("sms", "normal", r2, m2), ("sms", "normal", r2, "m9.9")))
