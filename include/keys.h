@@ -33,7 +33,7 @@
  *   <p>consent:<address>     list: the consent ledger (never expires)
  *   <p>rate:<channel>        the shared rate's theoretical arrival time
  *   <p>pid:<provider id>, <p>fb:<provider id>, <p>inb:<provider id>,
- *   <p>last:<channel>:<address>  callbacks and inbound messages (sms_webhooks)
+ *   <p>last:<channel>:<address>  callbacks and inbound messages (inbound.c)
  *   <p>inbound               stream: replies for a person to answer
  *   <p>contact:<id>          hash: name, phone, email, signal, lang, tz,
  *                            channels, lists (JSON), updated, source
