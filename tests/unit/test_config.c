@@ -303,6 +303,38 @@ static void secret_comes_from_file_or_environment(void **state)
 	assert_int_equal(config_read_secret("", "PREGON_TEST_SECRET", out, sizeof(out), &err), -1);
 }
 
+/* Every channel has its keys, with the defaults of its row in channel.c;
+ * a provider's keys are its own table's and report errors the same way. */
+static void channel_and_provider_keys_load_like_the_core_keys(void **state)
+{
+	struct config c;
+	struct err err;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(c.channel[CHANNEL_SMS].concurrency, 64);
+	assert_int_equal(c.channel[CHANNEL_EMAIL].concurrency, 16);
+	assert_string_equal(c.channel[CHANNEL_SIGNAL].provider, "outbox");
+	assert_non_null(strstr(c.channel[CHANNEL_SMS].help_text, "Reply STOP to stop"));
+	assert_string_equal(config_str(&c, "sms", "base_url"), "https://api.twilio.com");
+	assert_null(config_str(&c, "sms", "no_such_key"));
+	assert_int_equal(config_load(&c, write_conf("[email]\nurl = smtp://127.0.0.1:2525\n"
+						    "concurrency = 3\n[signal]\naccount = +13235550100\n"),
+				     &err), 0);
+	assert_int_equal(c.channel[CHANNEL_EMAIL].concurrency, 3);
+	assert_string_equal(config_str(&c, "email", "url"), "smtp://127.0.0.1:2525");
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[sms]\nbreaker_failures = 0\n"), &err), -1);
+	assert_non_null(strstr(err.msg, ":2: [sms] breaker_failures: must be 1..100000, got 0"));
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[signal]\nconcurrency = 0\n"), &err), -1);
+	assert_non_null(strstr(err.msg, ":2: [signal] concurrency: must be 1..4096, got 0"));
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[email]\nhelp_text = hi\n"), &err), -1);
+	assert_non_null(strstr(err.msg, ":2: [email] help_text: unknown key"));
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -320,6 +352,7 @@ int main(void)
 		cmocka_unit_test(a_config_named_relatively_is_taken_from_the_working_directory),
 		cmocka_unit_test(defaults_of_paths_are_not_moved_by_a_config_file),
 		cmocka_unit_test(a_path_too_long_once_resolved_names_its_key),
+		cmocka_unit_test(channel_and_provider_keys_load_like_the_core_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
