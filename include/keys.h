@@ -41,7 +41,9 @@
  *   <p>consent:<address>     list: the consent ledger (never expires)
  *   <p>rate:<channel>        the shared rate's theoretical arrival time
  *   <p>pid:<provider id>, <p>fb:<provider id>, <p>inb:<provider id>,
- *   <p>last:<channel>:<address>  callbacks and inbound messages (adapters/twilio, src/inbound)
+ *   <p>lj:<channel>:<address>  "<contact>\t<job>" last sent there (replies); <p>last:
+ *                            the hash an earlier version kept, still read; <p>fb:any
+ *                            while any early callback is kept (fb:)
  *   <p>inbound               stream: replies for a person to answer
  *   <p>contact:<id>          hash: name, phone, email, signal, lang, tz,
  *                            channels, lists (JSON), updated, source

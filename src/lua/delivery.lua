@@ -91,13 +91,14 @@ end)
 -- provider says the recipient opted out at the carrier: the address is
 -- opted out of the channel too). A provider id other than the message id
 -- is mapped back to the message for status callbacks, and the address to
--- its contact and job for replies (<p>pid:<id>, <p>last:<channel>:<address>).
+-- its contact and job for replies (<p>pid:<id>, <p>lj:<channel>:<address>).
 -- A result for an attempt that is no longer current (the message was
 -- reclaimed and sent again elsewhere) changes nothing but the ack.
 -- Returns the outcome per message, or "stale".
 register('result', function(a)
 	local max_attempts = tonumber(a[@head.max_attempts])
 	local out, acks = {}, {}
+	local early_any = nil	-- whether fb:any exists, read once when needed
 	for i = @first, #a, @n do
 		local channel, lane = a[i + @each.channel], a[i + @each.lane]
 		local entry, mid = a[i + @each.entry], a[i + @each.mid]
@@ -124,16 +125,24 @@ register('result', function(a)
 						mid, 'EX', f[8])
 				end
 				if detail ~= mid and detail ~= '' and (f[7] or '') ~= '' then
-					redis.call('SET', P .. 'pid:' .. detail, mid, 'EX', retention)
-					local lk = P .. 'last:' .. channel .. ':' .. consent_addr(channel, f[7] or '')
-					redis.call('HSET', lk, 'contact', contact or '', 'job', job)
-					redis.call('EXPIRE', lk, retention)
-					-- A callback may beat this result here.
-					local fk = P .. 'fb:' .. detail
-					local early = redis.call('HMGET', fk, 'status', 'error')
-					if early[1] then
-						redis.call('DEL', fk)
-						apply_feedback(mid, early[1], early[2] or '', detail)
+					redis.call('SET', P .. 'pid:' .. detail, mid, 'EX', retention_s)
+					-- The contact and job last sent to this address, for
+					-- the replies that come from it: "<contact>\t<job>".
+					redis.call('SET', P .. 'lj:' .. channel .. ':' .. consent_addr(channel, f[7]),
+						(contact or '') .. '\t' .. job, 'EX', retention_s)
+					-- A callback may beat this result here. fb:any says
+					-- whether any is kept at all, so that the common case
+					-- costs one EXISTS per call, not one read per message.
+					if early_any == nil then
+						early_any = redis.call('EXISTS', P .. 'fb:any') == 1
+					end
+					if early_any then
+						local fk = P .. 'fb:' .. detail
+						local early = redis.call('HMGET', fk, 'status', 'error')
+						if early[1] then
+							redis.call('DEL', fk)
+							apply_feedback(mid, early[1], early[2] or '', detail)
+						end
 					end
 				end
 			elseif outcome == 'temp' then
@@ -225,6 +234,8 @@ register('feedback', function(a)
 		if not have or feedback_rank[status] > feedback_rank[have] then
 			redis.call('HSET', fk, 'status', status, 'error', err)
 			redis.call('EXPIRE', fk, 3600)
+			-- Outlives every fb: key (see result).
+			redis.call('SET', P .. 'fb:any', '1', 'EX', 3600)
 		end
 		return 'early'
 	end

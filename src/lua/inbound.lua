@@ -103,8 +103,16 @@ register('inbound', function(a)
 	if not redis.call('SET', P .. 'inb:' .. sid, '1', 'NX', 'EX', retention) then
 		return 'duplicate'
 	end
-	local last = redis.call('HMGET', P .. 'last:' .. channel .. ':' .. consent_addr(channel, from),
-		'contact', 'job')
+	-- The contact and job last sent to this address (result): lj: holds
+	-- "<contact>\t<job>"; last: is the hash an earlier version kept.
+	local addr = consent_addr(channel, from)
+	local last = {}
+	local lj = redis.call('GET', P .. 'lj:' .. channel .. ':' .. addr)
+	if lj then
+		last[1], last[2] = string.match(lj, '^([^\t]*)\t(.*)$')
+	else
+		last = redis.call('HMGET', P .. 'last:' .. channel .. ':' .. addr, 'contact', 'job')
+	end
 	local result = intent
 	if intent == 'stop' or intent == 'start' then
 		local changed = consent_change(channel, from, intent == 'stop' and 'out' or 'in',

@@ -121,7 +121,8 @@ local function contact_delete(id)
 			local eid, stream = string.match(ref, '^(%S+) (.+)$')
 			if eid then redis.call('XDEL', P .. stream, eid) end
 		end
-		redis.call('DEL', P .. 'last:' .. a[1] .. ':' .. addr, P .. 'rto:' .. a[1] .. ':' .. addr, ik)
+		redis.call('DEL', P .. 'lj:' .. a[1] .. ':' .. addr, P .. 'last:' .. a[1] .. ':' .. addr,
+			P .. 'rto:' .. a[1] .. ':' .. addr, ik)
 	end
 	return existed and 'deleted' or 'absent'
 end

@@ -925,7 +925,7 @@ def test_result_sent_maps_the_provider_id_and_the_address_back_to_the_message():
     assert (m["status"], m["provider_id"], m["updated"]) == ("sent", "SM1", str(T0 + SEC)), m
     assert b.r.get(b.k("pid:SM1")) == m1
     assert 0 < b.r.ttl(b.k("pid:SM1")) <= RETENTION_S
-    assert b.r.hgetall(b.k("last:sms:" + PHONE)) == {"contact": "p1", "job": "job-1"}
+    assert b.r.get(b.k("lj:sms:" + PHONE)) == "p1\tjob-1"
     # Claimed at intake: its jobs entry was the lease, acknowledged now.
     assert b.pending("jobs") == 0
     ev = b.new_events()
@@ -935,7 +935,7 @@ def test_result_sent_maps_the_provider_id_and_the_address_back_to_the_message():
     s = claimed(b, message_record(e, "job-2", contact="p2", addr={"sms": PHONE2}))
     m2 = msg_id(e)
     assert b.result(("sms", "job", e, m2, 1, "sent", m2, 0)) == ["sent"]
-    assert not b.r.exists(b.k("pid:" + m2)) and not b.r.exists(b.k("last:sms:" + PHONE2))
+    assert not b.r.exists(b.k("pid:" + m2)) and not b.r.exists(b.k("lj:sms:" + PHONE2))
     # A message of a job with reply keywords points its address at itself.
     assert not b.r.exists(b.k("rto:sms:" + PHONE))
 
@@ -1665,7 +1665,8 @@ def test_contacts_delete_erases_addresses_and_texts_cancels_what_waits_and_keeps
     assert sorted((e["message"], e["status"], e["error"]) for e in ev) == [
         (m2, "cancelled", "contact deleted"), (m3, "cancelled", "contact deleted")], ev
     assert b.r.xlen(b.k("inbound")) == 0
-    assert not b.r.exists(b.k("cmz:p1"), b.k("last:sms:" + PHONE), b.k("ia:sms:" + PHONE),
+    assert not b.r.exists(b.k("cmz:p1"), b.k("lj:sms:" + PHONE), b.k("last:sms:" + PHONE),
+                          b.k("ia:sms:" + PHONE),
                           b.k("list:vol"), b.k("lists"))
     # Consent stays.
     assert b.r.sismember(b.k("optout:email"), "ana@example.org")
