@@ -4,14 +4,15 @@
 #
 #   bash bench/run.sh                 N=100000, both sides
 #   N=20000 SKIP_PEER=1 bash bench/run.sh
+#   AOF=1 bash bench/run.sh           the same with AOF (appendfsync everysec)
 #   bash bench/run.sh alerts          action alerts through the Twilio
 #                                     adapter to an nginx mock, and the
 #                                     urgent lane (bench_alerts.py)
 #
-# The server runs WITHOUT AOF (appendonly no, no RDB saves): the peer's
-# reference figures (../shared/bench-peers/README.md) were taken that way,
-# and the comparison must not measure the disk. Production pregon runs
-# with AOF; tests/integration does too. Other knobs: see bench_outbox.py.
+# The server runs WITHOUT AOF (appendonly no, no RDB saves) unless AOF=1:
+# the peer's reference figures (../shared/bench-peers/README.md) were taken
+# that way, and the comparison must not measure the disk. Production pregon
+# runs with AOF; tests/integration does too. Other knobs: see bench_outbox.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,7 +52,10 @@ trap 'exit 130' INT TERM
 
 # A free port; the rare race with another process is caught by the PING wait.
 port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --appendonly no --save '' \
+# AOF=1: appendonly with appendfsync everysec, as production runs.
+persist=(--appendonly no)
+[ "${AOF:-}" = 1 ] && persist=(--appendonly yes --appendfsync everysec)
+redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" "${persist[@]}" --save '' \
 	--logfile "$dir/redis.log" &
 redis_pid=$!
 for _ in $(seq 100); do
