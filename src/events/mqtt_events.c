@@ -319,8 +319,9 @@ static void on_hold(struct rconn *rc, redisReply *r, void *data)
 		return;
 	}
 	if (held == 0) {
-		/* Not held: {0, the holder}. */
-		if (!reply_id(r->element[1], holder, sizeof(holder)))
+		/* Held by another: a notheld record. */
+		if (r->elements != LUA_NOTHELD_NFIELDS ||
+		    !reply_id(r->element[LUA_NOTHELD_HOLDER], holder, sizeof(holder)))
 			snprintf(holder, sizeof(holder), "?");
 		if (ev->leader)
 			step_down(ev, "the lease is held by another instance");

@@ -29,6 +29,7 @@ end
 
 --: op claim
 --: each channel lane entry mid
+--: record skip verdict mid
 -- Claims ready entries the engine read. Returns, per entry, a send record
 -- (verdict "send": now in status sending) or {"skip", mid}: acknowledged,
 -- since it is final, expired, suppressed or gone.
@@ -74,7 +75,7 @@ register('claim', function(a)
 		end
 		if verdict == 'skip' then
 			redis.call('XACK', stream, group, entry)
-			out[#out + 1] = { 'skip', mid }
+			out[#out + 1] = @skip{ verdict = 'skip', mid = mid }
 		end
 	end
 	return out

@@ -159,14 +159,15 @@ end)
 --: op mqtt_hold
 --: head consumer ms id n
 --: reply held id n
+--: record notheld held holder
 -- Takes or renews the lease for consumer for ms and, when held, saves
 -- the cursor id n ('' for none). Returns {1, id, n} (the stored cursor)
--- or {0, holder}.
+-- or, held by another, a notheld record {0, holder}.
 register('mqtt_hold', function(a)
 	mqtt_keys()
 	local me = a[@head.consumer]
 	local holder = redis.call('GET', mqtt_lkey)
-	if holder and holder ~= me then return { 0, holder } end
+	if holder and holder ~= me then return @notheld{ held = 0, holder = holder } end
 	redis.call('SET', mqtt_lkey, me, 'PX', a[@head.ms])
 	cursor_save(a[@head.id], a[@head.n], me)
 	local c = redis.call('HMGET', mqtt_ckey, 'id', 'n')
