@@ -280,7 +280,7 @@ static int print_schedule(struct cli *c, const char *id)
 		if (cli_reply_is_str(z) && cli_parse_ll(z->str, 0, LLONG_MAX, &due) == 0)
 			cli_format_ms(due, at, sizeof(at));
 		if (m->type == REDIS_REPLY_ARRAY && m->elements == 2 && cli_reply_is_str(m->element[0]))
-			printf("  %-10s %-7s %-10s %s\n", mid,
+			printf("  %-22s %-7s %-10s %s\n", mid,
 			       cli_reply_is_str(m->element[1]) ? m->element[1]->str : "-",
 			       m->element[0]->str, at);
 		freeReplyObject(m);
