@@ -88,6 +88,11 @@ int http_client_request(struct http_client *c, const struct http_request *req,
 /* Stops a request: done is called with HTTP_ERR_CANCELLED, later on the loop. */
 void http_call_cancel(struct http_call *call);
 
+struct curl_loop;
+/* The curl multi underneath, for transfers of other protocols (SMTP) that
+ * share its connections budget and the loop (curl_loop.h). */
+struct curl_loop *http_client_curl_loop(struct http_client *c);
+
 /* Requests in flight. */
 size_t http_client_active(const struct http_client *c);
 

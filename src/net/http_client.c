@@ -486,6 +486,11 @@ int http_client_request(struct http_client *c, const struct http_request *req,
 	return 0;
 }
 
+struct curl_loop *http_client_curl_loop(struct http_client *c)
+{
+	return c->cl;
+}
+
 void http_call_cancel(struct http_call *call)
 {
 	call->cancelled = 1;
