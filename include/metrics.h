@@ -30,7 +30,7 @@ struct metrics {
 	struct intake *intake;
 	struct expander *expander;	/* may be NULL */
 	struct store *store;
-	struct rconn *conns[3];
+	struct rconn *conns[4];
 	struct http_server *http;
 	struct sms_webhooks *sms;	/* may be NULL */
 	struct mqtt_events *mqtt_events;	/* NULL without [mqtt] url */

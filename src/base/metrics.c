@@ -41,7 +41,7 @@ char *metrics_render(const struct metrics *m)
 	head(&t, "pregon_redis_up", "gauge", "1 when Redis is reachable and set up.");
 	put(&t, "pregon_redis_up %d\n", m->store->ready ? 1 : 0);
 	head(&t, "pregon_redis_reconnects_total", "counter", "Reconnections to Redis.");
-	for (int i = 0; i < 3; i++)
+	for (size_t i = 0; i < sizeof(m->conns) / sizeof(m->conns[0]); i++)
 		if (m->conns[i])
 			put(&t, "pregon_redis_reconnects_total{connection=\"%s\"} %llu\n",
 			    m->conns[i]->name, (unsigned long long)m->conns[i]->reconnects);
