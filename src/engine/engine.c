@@ -138,7 +138,10 @@ static void on_result(struct rconn *c, redisReply *r, void *data)
 
 static void flush_results(struct engine *e)
 {
-	enum { MAX_BATCH = 512, PER = LUA_RESULT_NEACH, HEAD = LUA_RESULT_NHEAD };
+	/* 128 results are ~4 ms of Redis. One call for a whole turn's (up to
+	 * 512, 15 ms) held every read and claim of the engine behind it, and
+	 * the slots it freed came back all at once: sends went in waves. */
+	enum { MAX_BATCH = 128, PER = LUA_RESULT_NEACH, HEAD = LUA_RESULT_NHEAD };
 	const char **args;
 	struct result_batch *b;
 	char (*nums)[3][24];
@@ -744,6 +747,18 @@ static void claim_entries(struct engine *e, const redisReply *streams[], int nst
 	free(args);
 }
 
+/* How many messages a channel may hold from its ready streams: beyond
+ * [<channel>] concurrency, as many as engine_reserve lets the intake claim.
+ * Those beyond wait in order (wait_head) and go the moment a send
+ * finishes, not after a result, a read and a claim, three round trips to
+ * a Redis that runs them behind everyone's scripts: with a cap of exactly
+ * concurrency, the adapter sat idle most of the time. Not for a channel
+ * with a [<channel>] rate, whose tokens would be spent ahead of its sends. */
+static int read_max(const struct engine *e, const struct engine_channel *ch)
+{
+	return rate_limited(&ch->rate) ? ch->cap : ch->cap + 4 * e->cfg->jobs_batch;
+}
+
 /* ---- reading ----
  *
  * Each channel gets exactly as many entries as it has room for: one
@@ -884,11 +899,11 @@ static void engine_read_block(struct engine *e)
 		 * the next finished send (or this timer, for the other channels)
 		 * starts the next round. Likewise for a channel that got tokens
 		 * but has not looked at its queues since. */
-		if (ch->cap <= ch->held ||
+		if (read_max(e, ch) <= ch->held ||
 		    (rate_limited(&ch->rate) && ch->more && rate_available(&ch->rate) > 0)) {
 			e->read_phase = READ_URGENT;
 			uv_timer_start(&e->read_retry_timer, on_read_retry,
-				       ch->cap <= ch->held ? 100 : 0, 0);
+				       read_max(e, ch) <= ch->held ? 100 : 0, 0);
 			return;
 		}
 		if (rate_starved(ch)) {
@@ -930,7 +945,7 @@ static void engine_read(struct engine *e)
 	}
 	for (int c = 0; c < CHANNEL_COUNT; c++) {
 		struct engine_channel *ch = &e->ch[c];
-		int room = ch->cap - ch->held;
+		int room = read_max(e, ch) - ch->held;
 		char count[16];
 		const char *key = ch->stream[e->read_phase == READ_URGENT ? LANE_URGENT : LANE_NORMAL];
 
