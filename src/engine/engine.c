@@ -898,8 +898,11 @@ static void engine_read_block(struct engine *e)
 		 * room, so block only when every channel could take more; else
 		 * the next finished send (or this timer, for the other channels)
 		 * starts the next round. Likewise for a channel that got tokens
-		 * but has not looked at its queues since. */
-		if (read_max(e, ch) <= ch->held ||
+		 * but has not looked at its queues since, and for one whose
+		 * urgent lane may hold work: a blocked read takes an entry of
+		 * every lane, normal ones too, and the urgent lane must be read
+		 * out first (urgent_more). */
+		if (read_max(e, ch) <= ch->held || ch->urgent_more ||
 		    (rate_limited(&ch->rate) && ch->more && rate_available(&ch->rate) > 0)) {
 			e->read_phase = READ_URGENT;
 			uv_timer_start(&e->read_retry_timer, on_read_retry,
