@@ -42,6 +42,7 @@ struct engine_channel {
 	 * to finish (at most 4 x [jobs] batch more than cap are ever held,
 	 * engine_reserve, read_max). */
 	struct engine_inflight *wait_head, *wait_tail;
+	struct engine_inflight *wait_urgent;	/* the last urgent one waiting (they go first) */
 	char stream[LANE_COUNT][128];
 	char claim_cursor[LANE_COUNT][48];
 	uint64_t sent, temp_failed, perm_failed, deferred;

@@ -258,6 +258,8 @@ static void on_send_done(struct send_req *req, const struct send_result *res)
 			ch->wait_head = w->next;
 			if (ch->wait_head == NULL)
 				ch->wait_tail = NULL;
+			if (ch->wait_urgent == w)
+				ch->wait_urgent = NULL;
 			w->next = NULL;
 			adapter_send(e, w);
 		}
@@ -429,6 +431,31 @@ static int64_t quiet_until(struct engine *e, const char *zone, bool urgent)
 	return open > now ? open : 0;
 }
 
+/* Queues f for a free adapter slot, in order, except that an urgent message
+ * goes after the urgent ones waiting and before every normal one: the
+ * normal messages read ahead or claimed at intake must not hold an alert
+ * back (up to 4 x [jobs] batch of them wait here). */
+static void wait_add(struct engine_channel *ch, struct engine_inflight *f)
+{
+	struct engine_inflight **at;
+
+	if (!f->req.urgent) {
+		f->next = NULL;
+		if (ch->wait_tail)
+			ch->wait_tail->next = f;
+		else
+			ch->wait_head = f;
+		ch->wait_tail = f;
+		return;
+	}
+	at = ch->wait_urgent ? &ch->wait_urgent->next : &ch->wait_head;
+	f->next = *at;
+	*at = f;
+	if (f->next == NULL)
+		ch->wait_tail = f;
+	ch->wait_urgent = f;
+}
+
 static void start_send(struct engine *e, const struct claim_item *it,
 		       const struct engine_send *m, engine_release_cb on_release, void *release_data)
 {
@@ -517,14 +544,9 @@ static void start_send(struct engine *e, const struct claim_item *it,
 		return;
 	}
 	if (ch->sending >= ch->cap) {
-		/* Claimed at intake beyond what the adapter may have out: it
-		 * waits its turn ([<channel>] concurrency holds). */
-		f->next = NULL;
-		if (ch->wait_tail)
-			ch->wait_tail->next = f;
-		else
-			ch->wait_head = f;
-		ch->wait_tail = f;
+		/* Claimed beyond what the adapter may have out: it waits its
+		 * turn ([<channel>] concurrency holds). */
+		wait_add(ch, f);
 		return;
 	}
 	adapter_send(e, f);
