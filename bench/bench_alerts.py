@@ -351,26 +351,31 @@ def sent_events(r, start_id, want=None, statuses=("sent",), job_prefix=None):
 
 
 def script_ops(r):
-    """[(op, (calls, usec, items))] of the EVALSHA calls in the slow log
-    (the script's ARGV[1] is the op; items: the op's argument groups, an
-    estimate of messages per call for claim and result), costliest first.
-    Turns the slow log back to its defaults."""
+    """[(op, (calls, usec, items))] of the FCALL calls in the slow log
+    (the function is named pregon_<hash>_<op>; items: the op's argument
+    groups, an estimate of messages per call for claim and result),
+    costliest first. Turns the slow log back to its defaults."""
     ops = {}
     for e in r.slowlog_get(100000):
         args = e.get("command", b"")
         if isinstance(args, bytes):
             args = args.decode(errors="replace")
         parts = args.split(" ")
-        if not parts or parts[0].upper() != "EVALSHA" or len(parts) < 4:
+        if not parts or parts[0].upper() != "FCALL" or len(parts) < 3:
             continue
-        op = parts[3]
-        # claim: 4 args per message, result: 8 (after ARGV[7]); the slow
-        # log keeps 32 arguments at most, and says how many more.
+        m = re.match(r"pregon_[0-9a-f]+_(\w+)$", parts[1])
+        if not m:
+            continue
+        op = m.group(1)
+        # FCALL fn numkeys(0), the 5 common arguments (redis_lib.h), the
+        # op's head, then claim: 4 per message, result: 8 after a head of
+        # 1 (build/gen/lua_lib.h); the slow log keeps 32 arguments at
+        # most, and says how many more.
         m = re.search(r"\.\.\. \((\d+) more arguments\)$", args)
         argc = 31 + int(m.group(1)) if m else len(parts)
-        nargv = argc - 3                # EVALSHA sha numkeys(0) ARGV...
+        nargv = argc - 3
         per = {"claim": 4, "result": 8}.get(op)
-        items = (nargv - 6 - (1 if op == "result" else 0)) // per if per else 0
+        items = (nargv - 5 - (1 if op == "result" else 0)) // per if per else 0
         c = ops.setdefault(op, [0, 0, 0])
         c[0] += 1
         c[1] += int(e.get("duration", 0))
@@ -466,9 +471,9 @@ def run_alert(r, d, n, label, extra_pids=()):
     jid = "alert-" + label
     redis_pid = int(r.info("server")["process_id"])
     r.config_resetstat()
-    # Script calls into the slow log, to split EVALSHA's time by op. Redis
-    # 7 logs the commands a script makes too (a few us each, 30 or so per
-    # message), so the threshold keeps them out; the share of EVALSHA time
+    # Function calls into the slow log, to split FCALL's time by op. Redis
+    # 7 logs the commands a function makes too (a few us each, 30 or so per
+    # message), so the threshold keeps them out; the share of FCALL time
     # the log saw is printed beside the split.
     r.config_set("slowlog-log-slower-than", SLOWLOG_US)
     r.config_set("slowlog-max-len", 100000)
@@ -522,9 +527,9 @@ def run_alert(r, d, n, label, extra_pids=()):
         say("WARNING: %d sent events for %d contacts; job %s" % (len(ats), n, h))
     xms = [float(m.group(1)) for m in d.log_lines(r"job %s: \w+ audience expanded .*?([\d.]+) ms\)"
                                                    % re.escape(jid))]
-    eval_calls, eval_us = cmds.get("evalsha", (0, 0))
-    # Commands inside a script are counted both under their own name and
-    # in EVALSHA's time; the others are pregond's own calls.
+    eval_calls, eval_us = cmds.get("fcall", (0, 0))
+    # Commands inside a function are counted both under their own name and
+    # in FCALL's time; the others are pregond's own calls.
     outside = sorted(((c, us) for c, (_, us) in cmds.items() if c in
                       ("xreadgroup", "xautoclaim", "xrevrange", "xinfo|groups", "xpending")),
                      key=lambda kv: -kv[1])
@@ -584,9 +589,9 @@ def print_alert(label, res, d, provider):
         " %s %.1fs, anything else %.1fs (wall %.1fs, %d cores)"
         % (d.hwm / 1024.0, res["cpu_pregond"], res["cpu_redis"], provider,
            res["cpu_provider"], res["cpu_others"], res["span_s"], os.cpu_count() or 0))
-    say("         redis-server CPU %.1f us per message; EVALSHA %.1f us/message in %d calls"
+    say("         redis-server CPU %.1f us per message; FCALL %.1f us/message in %d calls"
         % (res["redis_cpu_us_per_msg"], res["eval_us_per_msg"], res["eval_calls"]))
-    say("         script time by op, us/message (slow log over %d us: %.0f%% of EVALSHA time): %s"
+    say("         script time by op, us/message (slow log over %d us: %.0f%% of FCALL time): %s"
         % (SLOWLOG_US, 100 * res["slowlog_share"], res["ops"]))
     say("         outside scripts, us/message: %s" % res["outside"])
     if res["failed"] or res["n"] != res["messages"]:

@@ -18,6 +18,7 @@
 #define PREGON_CURL_LOOP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <curl/curl.h>
 #include <uv.h>
@@ -46,9 +47,9 @@ int curl_loop_new(struct curl_loop **out, uv_loop_t *loop,
 		  const struct curl_loop_opts *opts, struct err *err);
 
 /* Starts the transfer configured on easy. Until done runs, the loop owns
- * easy's CURLOPT_PRIVATE and CURLOPT_CLOSESOCKETFUNCTION/DATA, and sets
- * CURLOPT_NOSIGNAL (signals are the loop's); everything else is the
- * caller's. Fails (-1, err) when closing or when libcurl refuses. */
+ * easy's CURLOPT_PRIVATE, CURLOPT_OPENSOCKETFUNCTION/DATA and
+ * CURLOPT_CLOSESOCKETFUNCTION/DATA, and sets CURLOPT_NOSIGNAL (signals are
+ * the loop's); everything else is the caller's. Fails (-1, err) when closing or when libcurl refuses. */
 int curl_loop_add(struct curl_loop *cl, CURL *easy, curl_loop_done_cb done,
 		  void *data, struct err *err);
 
@@ -59,6 +60,11 @@ void curl_loop_cancel(struct curl_loop *cl, CURL *easy);
 
 /* Transfers added whose done has not run yet. */
 size_t curl_loop_active(const struct curl_loop *cl);
+
+/* How many times a socket's watcher was created, changed, stopped or
+ * closed: each is an epoll_ctl round trip or two. A request on a
+ * kept-alive connection makes none. */
+uint64_t curl_loop_watch_changes(const struct curl_loop *cl);
 
 /* Cancels every transfer (each done runs with CURL_LOOP_CANCELLED), closes
  * libcurl's cached connections and every uv handle, then calls

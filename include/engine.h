@@ -5,8 +5,9 @@
  * (status -> sending, checks consent and expiry), hands them to the
  * channel's adapter, and writes results back in batches (sent, retry with
  * backoff via the schedule, or failed with fallback to the next channel).
- * At most [<channel>] concurrency messages per channel are held at once,
- * whatever the backlog in Redis. */
+ * At most [<channel>] concurrency messages per channel are with its adapter
+ * at once, and at most 4 x [jobs] batch more are held, claimed, waiting
+ * for a send to finish, whatever the backlog in Redis. */
 #ifndef PREGON_ENGINE_H
 #define PREGON_ENGINE_H
 
@@ -36,10 +37,12 @@ struct engine_channel {
 	int cap;		/* [<channel>] concurrency */
 	int held;		/* read and not yet finished */
 	int sending;		/* with the adapter now: at most cap */
-	/* Claimed at intake while the adapter had cap sends out: they wait
-	 * here, in order, for a send to finish (at most [jobs] batch more
-	 * than cap are ever held, engine_reserve). */
+	/* Claimed (at intake, or read ahead from the ready streams) while
+	 * the adapter had cap sends out: they wait here, in order, for a send
+	 * to finish (at most 4 x [jobs] batch more than cap are ever held,
+	 * engine_reserve, read_max). */
 	struct engine_inflight *wait_head, *wait_tail;
+	struct engine_inflight *wait_urgent;	/* the last urgent one waiting (they go first) */
 	char stream[LANE_COUNT][128];
 	char claim_cursor[LANE_COUNT][48];
 	uint64_t sent, temp_failed, perm_failed, deferred;

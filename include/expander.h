@@ -1,5 +1,9 @@
 /* expander.h: turns an action alert's audience into messages.
  *
+ * On a Redis connection of its own (pregond.c): its steps never sit in
+ * front of the engine's claims and results on the writer, and a normal
+ * job's steps leave Redis time between them (expander.c).
+ *
  * The accept script records an alert and queues one entry for it on
  * <p>expand:urgent or <p>expand:normal (consumer group "pregon"). An
  * instance reads the entry (it stays pending, owned by that instance) and
@@ -47,11 +51,14 @@ struct expander {
 	enum lane read_lane;	/* or the lane being read or reclaimed */
 	bool read_pending;	/* (our own pending entries) */
 	bool kicked;		/* work announced since the last urgent read */
+	bool resting;		/* between two steps of a normal job (rest_timer) */
+	uint64_t step_sent_ns;	/* when the step out was sent */
 	bool stopping;
 	bool from_pending;	/* read our own pending entries first (restart) */
 	int claim_lane;
 	uv_timer_t poll_timer;	/* looks for work nobody announced; reclaims */
 	uv_timer_t retry_timer;
+	uv_timer_t rest_timer;
 	uint64_t steps, created, skipped, jobs_done, reclaimed;
 };
 

@@ -1,6 +1,7 @@
-/* pregond: the daemon. One libuv loop; three Redis connections (a blocking
- * reader for jobs, one for ready messages, one for commands); the intake
- * and the delivery engine on top. See README.md for the data flow. */
+/* pregond: the daemon. One libuv loop; four Redis connections (a blocking
+ * reader for jobs, one for ready messages, one for commands, one for the
+ * expander's long steps); the intake and the delivery engine on top. See
+ * README.md for the data flow. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,10 @@ struct pregond {
 	struct redis_url url;
 	struct rconn jobs_reader, ready_reader, writer;
 	struct store store;
+	/* The expander's own: an alert's expand steps (10-20 ms of Redis each)
+	 * queue here, not in front of the claims and results on the writer. */
+	struct rconn expander_conn;
+	struct store expander_store;
 	struct intake intake;
 	struct engine engine;
 	struct expander expander;
@@ -83,10 +88,25 @@ static void on_store_ready(struct store *s, bool ready, void *data)
 
 	(void)s;
 	engine_store_state(&d->engine, ready);
-	if (ready) {
+	if (ready)
 		intake_kick(&d->intake);
+}
+
+static void on_expander_conn_state(struct rconn *c, bool up, void *data)
+{
+	struct pregond *d = data;
+
+	(void)c;
+	store_writer_state(&d->expander_store, up);
+}
+
+static void on_expander_store_ready(struct store *s, bool ready, void *data)
+{
+	struct pregond *d = data;
+
+	(void)s;
+	if (ready)
 		expander_kick(&d->expander);
-	}
 }
 
 static void on_jobs_reader_state(struct rconn *c, bool up, void *data)
@@ -128,7 +148,7 @@ static void log_stats(struct pregond *d)
 		 log_count(d->intake.duplicates, b[2]), log_count(d->intake.reclaimed, b[3]),
 		 channels,
 		 (unsigned long long)(d->writer.reconnects + d->jobs_reader.reconnects +
-				      d->ready_reader.reconnects));
+				      d->ready_reader.reconnects + d->expander_conn.reconnects));
 	log_debug("batches: claim %llu calls %llu items, result %llu calls %llu items",
 		  (unsigned long long)e->claim_calls, (unsigned long long)e->claim_items,
 		  (unsigned long long)e->result_calls, (unsigned long long)e->result_items);
@@ -184,6 +204,7 @@ static void on_engine_closed(struct engine *e)
 			mqtt_intake_close(&d->mqtt_intake, on_mqtt_intake_closed);
 	}
 	rconn_close(&d->writer, on_writer_closed);
+	rconn_close(&d->expander_conn, on_writer_closed);
 	uv_close((uv_handle_t *)&d->sig_term, on_closed_handle);
 	uv_close((uv_handle_t *)&d->sig_int, on_closed_handle);
 	uv_close((uv_handle_t *)&d->sig_hup, on_closed_handle);
@@ -382,6 +403,7 @@ static int register_metrics(struct pregond *d, struct metrics *m)
 			  PREGON_VERSION, d->cfg.redis_consumer) != 0 ||
 	    store_metrics(&d->store, m) != 0 || rconn_metrics(&d->writer, m) != 0 ||
 	    rconn_metrics(&d->jobs_reader, m) != 0 || rconn_metrics(&d->ready_reader, m) != 0 ||
+	    rconn_metrics(&d->expander_conn, m) != 0 ||
 	    intake_metrics(&d->intake, m) != 0 || expander_metrics(&d->expander, m) != 0 ||
 	    engine_metrics(&d->engine, m) != 0)
 		return -1;
@@ -514,8 +536,14 @@ int main(int argc, char **argv)
 	rconn_init(&d->ready_reader, d->loop, "ready-reader", &d->url,
 		   d->cfg.redis_connect_timeout_ms, d->cfg.redis_command_timeout_ms,
 		   on_ready_reader_state, d);
+	rconn_init(&d->expander_conn, d->loop, "expander", &d->url, d->cfg.redis_connect_timeout_ms,
+		   d->cfg.redis_command_timeout_ms, on_expander_conn_state, d);
 	store_init(&d->store, &d->writer, &d->cfg);
 	store_add_ready_cb(&d->store, on_store_ready, d);
+	/* Its own setup too (library, groups): either connection may be the
+	 * first up after Redis lost its data. */
+	store_init(&d->expander_store, &d->expander_conn, &d->cfg);
+	store_add_ready_cb(&d->expander_store, on_expander_store_ready, d);
 	/* One connection per message in flight: a provider on HTTP/1.1 takes
 	 * one request per connection, so a smaller cap than [<channel>]
 	 * concurrency would only queue sends inside libcurl. */
@@ -542,7 +570,7 @@ int main(int argc, char **argv)
 		log_error("%s", err.msg);
 		return 1;
 	}
-	expander_init(&d->expander, d->loop, &d->cfg, &d->store, &d->engine);
+	expander_init(&d->expander, d->loop, &d->cfg, &d->expander_store, &d->engine);
 	intake_init(&d->intake, d->loop, &d->cfg, &d->store, &d->jobs_reader, &d->engine,
 		    &d->expander, &d->templates);
 	/* Once, before any thread: the MQTT connect step runs in the pool. */
@@ -580,6 +608,7 @@ int main(int argc, char **argv)
 	rconn_start(&d->writer);
 	rconn_start(&d->jobs_reader);
 	rconn_start(&d->ready_reader);
+	rconn_start(&d->expander_conn);
 
 	uv_run(d->loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(d->loop) != 0)

@@ -139,7 +139,10 @@ static void on_result(struct rconn *c, redisReply *r, void *data)
 
 static void flush_results(struct engine *e)
 {
-	enum { MAX_BATCH = 512, PER = LUA_RESULT_NEACH, HEAD = LUA_RESULT_NHEAD };
+	/* 128 results are ~4 ms of Redis. One call for a whole turn's (up to
+	 * 512, 15 ms) held every read and claim of the engine behind it, and
+	 * the slots it freed came back all at once: sends went in waves. */
+	enum { MAX_BATCH = 128, PER = LUA_RESULT_NEACH, HEAD = LUA_RESULT_NHEAD };
 	const char **args;
 	struct result_batch *b;
 	char (*nums)[3][24];
@@ -256,6 +259,8 @@ static void on_send_done(struct send_req *req, const struct send_result *res)
 			ch->wait_head = w->next;
 			if (ch->wait_head == NULL)
 				ch->wait_tail = NULL;
+			if (ch->wait_urgent == w)
+				ch->wait_urgent = NULL;
 			w->next = NULL;
 			adapter_send(e, w);
 		}
@@ -427,6 +432,31 @@ static int64_t quiet_until(struct engine *e, const char *zone, bool urgent)
 	return open > now ? open : 0;
 }
 
+/* Queues f for a free adapter slot, in order, except that an urgent message
+ * goes after the urgent ones waiting and before every normal one: the
+ * normal messages read ahead or claimed at intake must not hold an alert
+ * back (up to 4 x [jobs] batch of them wait here). */
+static void wait_add(struct engine_channel *ch, struct engine_inflight *f)
+{
+	struct engine_inflight **at;
+
+	if (!f->req.urgent) {
+		f->next = NULL;
+		if (ch->wait_tail)
+			ch->wait_tail->next = f;
+		else
+			ch->wait_head = f;
+		ch->wait_tail = f;
+		return;
+	}
+	at = ch->wait_urgent ? &ch->wait_urgent->next : &ch->wait_head;
+	f->next = *at;
+	*at = f;
+	if (f->next == NULL)
+		ch->wait_tail = f;
+	ch->wait_urgent = f;
+}
+
 static void start_send(struct engine *e, const struct claim_item *it,
 		       const struct engine_send *m, engine_release_cb on_release, void *release_data)
 {
@@ -515,14 +545,9 @@ static void start_send(struct engine *e, const struct claim_item *it,
 		return;
 	}
 	if (ch->sending >= ch->cap) {
-		/* Claimed at intake beyond what the adapter may have out: it
-		 * waits its turn ([<channel>] concurrency holds). */
-		f->next = NULL;
-		if (ch->wait_tail)
-			ch->wait_tail->next = f;
-		else
-			ch->wait_head = f;
-		ch->wait_tail = f;
+		/* Claimed beyond what the adapter may have out: it waits its
+		 * turn ([<channel>] concurrency holds). */
+		wait_add(ch, f);
 		return;
 	}
 	adapter_send(e, f);
@@ -745,6 +770,18 @@ static void claim_entries(struct engine *e, const redisReply *streams[], int nst
 	free(args);
 }
 
+/* How many messages a channel may hold from its ready streams: beyond
+ * [<channel>] concurrency, as many as engine_reserve lets the intake claim.
+ * Those beyond wait in order (wait_head) and go the moment a send
+ * finishes, not after a result, a read and a claim, three round trips to
+ * a Redis that runs them behind everyone's scripts: with a cap of exactly
+ * concurrency, the adapter sat idle most of the time. Not for a channel
+ * with a [<channel>] rate, whose tokens would be spent ahead of its sends. */
+static int read_max(const struct engine *e, const struct engine_channel *ch)
+{
+	return rate_limited(&ch->rate) ? ch->cap : ch->cap + 4 * e->cfg->jobs_batch;
+}
+
 /* ---- reading ----
  *
  * Each channel gets exactly as many entries as it has room for: one
@@ -884,12 +921,15 @@ static void engine_read_block(struct engine *e)
 		 * room, so block only when every channel could take more; else
 		 * the next finished send (or this timer, for the other channels)
 		 * starts the next round. Likewise for a channel that got tokens
-		 * but has not looked at its queues since. */
-		if (ch->cap <= ch->held ||
+		 * but has not looked at its queues since, and for one whose
+		 * urgent lane may hold work: a blocked read takes an entry of
+		 * every lane, normal ones too, and the urgent lane must be read
+		 * out first (urgent_more). */
+		if (read_max(e, ch) <= ch->held || ch->urgent_more ||
 		    (rate_limited(&ch->rate) && ch->more && rate_available(&ch->rate) > 0)) {
 			e->read_phase = READ_URGENT;
 			uv_timer_start(&e->read_retry_timer, on_read_retry,
-				       ch->cap <= ch->held ? 100 : 0, 0);
+				       read_max(e, ch) <= ch->held ? 100 : 0, 0);
 			return;
 		}
 		if (rate_starved(ch)) {
@@ -931,7 +971,7 @@ static void engine_read(struct engine *e)
 	}
 	for (int c = 0; c < CHANNEL_COUNT; c++) {
 		struct engine_channel *ch = &e->ch[c];
-		int room = ch->cap - ch->held;
+		int room = read_max(e, ch) - ch->held;
 		char count[16];
 		const char *key = ch->stream[e->read_phase == READ_URGENT ? LANE_URGENT : LANE_NORMAL];
 

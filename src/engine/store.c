@@ -59,7 +59,12 @@ static void setup_step_done(struct store *s)
 		rconn_reset(s->writer, "setup failed");
 		return;
 	}
-	log_info("redis: store ready (library %s, groups ok)", LUA_LIB_NAME);
+	/* "redis: store ready" is the writer's, the line operators and tests
+	 * wait for; the expander's connection has a store of its own. */
+	if (strcmp(s->writer->name, "writer") == 0)
+		log_info("redis: store ready (library %s, groups ok)", LUA_LIB_NAME);
+	else
+		log_info("redis %s: set up (library %s, groups ok)", s->writer->name, LUA_LIB_NAME);
 	notify(s, true);
 }
 

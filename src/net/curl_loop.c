@@ -6,11 +6,24 @@
  * curl_multi_* call is made from libcurl's callbacks, and uv_poll_init's
  * result is checked. Completions are queued and handed out after libcurl
  * returns, so user code never runs inside libcurl and never inside the call
- * that started, cancelled or closed something. */
+ * that started, cancelled or closed something.
+ *
+ * One uv_poll_t per socket, for the socket's whole life: libcurl says
+ * CURL_POLL_REMOVE when a request on a kept-alive connection ends and
+ * CURL_POLL_IN again when the next one starts on it, and libuv 1.44 turns
+ * every uv_poll_init, uv_poll_start and uv_poll_stop into epoll_ctl calls
+ * (uv_poll_start removes the fd and adds it back even for the same
+ * events; src/unix/poll.c). Closing the watcher on REMOVE cost five
+ * epoll_ctl calls per request. A connection socket (opened through
+ * on_curl_opensocket, so its close comes through on_curl_closesocket) is
+ * parked instead: its watcher stays armed, and is only told about a
+ * change of events. */
 #include "curl_loop.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -41,10 +54,20 @@ struct sock {
 	struct curl_loop *cl;
 	curl_socket_t fd;
 	uv_poll_t poll;
+	int events;		/* UV_READABLE|UV_WRITABLE the watcher has now; 0: stopped */
+	bool ours;		/* opened by on_curl_opensocket: its close is announced */
+	bool parked;		/* libcurl said REMOVE; the watcher stays for the next request */
 	int closing;		/* uv_close() called */
 	int closed;		/* its close callback ran */
 	int forgotten;		/* libcurl no longer holds it as socketp */
 	struct sock *prev, *next;
+};
+
+/* What is known of a fd number: the watcher on it, and whether libcurl
+ * opened it through on_curl_opensocket. Indexed by fd. */
+struct fd_slot {
+	struct sock *s;
+	bool ours;
 };
 
 struct curl_loop {
@@ -55,6 +78,9 @@ struct curl_loop {
 	struct xfer *running;	/* doubly linked */
 	struct xfer *done_head, *done_tail;
 	struct sock *socks;	/* every sock not yet freed */
+	struct fd_slot *fds;	/* by fd number, nfds of them */
+	size_t nfds;
+	uint64_t watch_changes;	/* uv_poll_init/start/stop calls: epoll_ctl round trips */
 	size_t active;		/* added, done not yet run */
 	size_t cancels;		/* running xfers with cancel set */
 	int closing;		/* curl_loop_close() called */
@@ -67,6 +93,31 @@ struct curl_loop {
 static void process(struct curl_loop *cl);
 
 /* ---- sockets ---- */
+
+/* The slot of fd, grown to hold it when grow is set; NULL when fd is out
+ * of the table (or, growing, out of memory). */
+static struct fd_slot *fd_slot(struct curl_loop *cl, curl_socket_t fd, bool grow)
+{
+	size_t n;
+	struct fd_slot *t;
+
+	if (fd < 0)
+		return NULL;
+	if ((size_t)fd < cl->nfds)
+		return &cl->fds[fd];
+	if (!grow)
+		return NULL;
+	n = cl->nfds ? cl->nfds : 64;
+	while (n <= (size_t)fd)
+		n *= 2;
+	t = realloc(cl->fds, n * sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	memset(t + cl->nfds, 0, (n - cl->nfds) * sizeof(*t));
+	cl->fds = t;
+	cl->nfds = n;
+	return &cl->fds[fd];
+}
 
 static void sock_free_if_done(struct sock *s)
 {
@@ -96,25 +147,35 @@ static void on_sock_closed(uv_handle_t *h)
 	finish_if_closed(cl);
 }
 
-/* Stopping the poll before libcurl closes the fd matters twice over: libuv
- * aborts when epoll_ctl fails on a closed fd, and a watcher left on a fd
- * number makes uv_poll_init fail with UV_EEXIST when the number comes back
- * (deps.md rule 0.1). */
+/* Closing the watcher before libcurl closes the fd matters twice over:
+ * libuv aborts when epoll_ctl fails on a closed fd, and a watcher left on
+ * a fd number makes uv_poll_init fail with UV_EEXIST when the number comes
+ * back (deps.md rule 0.1). uv_close stops the watcher at once. */
 static void sock_close(struct sock *s)
 {
+	struct fd_slot *slot = fd_slot(s->cl, s->fd, false);
+
 	if (s->closing)
 		return;
 	s->closing = 1;
-	uv_poll_stop(&s->poll);
+	s->parked = false;
+	if (slot != NULL && slot->s == s)
+		slot->s = NULL;
+	s->cl->watch_changes++;
 	uv_close((uv_handle_t *)&s->poll, on_sock_closed);
 }
 
-static struct sock *sock_find_live(struct curl_loop *cl, curl_socket_t fd)
+/* Asks libuv for events (0: none), only when they change. */
+static void sock_watch(struct sock *s, int events, uv_poll_cb cb)
 {
-	for (struct sock *s = cl->socks; s != NULL; s = s->next)
-		if (s->fd == fd && !s->closing)
-			return s;
-	return NULL;
+	if (s->events == events)
+		return;
+	s->events = events;
+	s->cl->watch_changes++;
+	if (events == 0)
+		uv_poll_stop(&s->poll);
+	else
+		uv_poll_start(&s->poll, events, cb);
 }
 
 static void on_poll(uv_poll_t *handle, int status, int events)
@@ -126,6 +187,16 @@ static void on_poll(uv_poll_t *handle, int status, int events)
 
 	if (cl->finalizing)
 		return;
+	if (status < 0)
+		s->events = 0;	/* libuv has stopped the watcher */
+	if (s->parked) {
+		/* Between requests: the peer closed the kept-alive connection
+		 * (or sent something unasked). libcurl does not watch it and
+		 * would not listen; it finds the connection dead when it next
+		 * looks. Stop, or a level-triggered EOF spins the loop. */
+		sock_watch(s, 0, on_poll);
+		return;
+	}
 	/* On error libuv has already stopped the handle; libcurl must learn
 	 * of it or the transfer waits for its timeout (deps.md fix 1). */
 	if (status < 0)
@@ -143,18 +214,22 @@ static void on_poll(uv_poll_t *handle, int status, int events)
 static struct sock *sock_open(struct curl_loop *cl, curl_socket_t fd)
 {
 	struct sock *s = calloc(1, sizeof(*s));
-	struct sock *stale;
+	struct fd_slot *slot = fd_slot(cl, fd, true);
 	int rc;
 
-	if (s == NULL)
+	if (s == NULL || slot == NULL) {
+		free(s);
+		log_error("curl_loop: out of memory watching socket %d", (int)fd);
 		return NULL;
-	rc = uv_poll_init_socket(cl->loop, &s->poll, fd);
-	if (rc == UV_EEXIST && (stale = sock_find_live(cl, fd)) != NULL) {
-		/* libcurl closed the fd without telling us and got the number
-		 * back: the old watcher is ours and dead. */
-		sock_close(stale);
-		rc = uv_poll_init_socket(cl->loop, &s->poll, fd);
 	}
+	if (slot->s != NULL) {
+		/* libcurl closed the fd without telling us (a socket it did
+		 * not open through on_curl_opensocket) and got the number
+		 * back: the old watcher is ours and dead. */
+		sock_close(slot->s);
+	}
+	cl->watch_changes++;
+	rc = uv_poll_init_socket(cl->loop, &s->poll, fd);
 	if (rc != 0) {
 		log_error("curl_loop: cannot watch socket %d: %s", (int)fd, uv_strerror(rc));
 		free(s);
@@ -162,11 +237,13 @@ static struct sock *sock_open(struct curl_loop *cl, curl_socket_t fd)
 	}
 	s->cl = cl;
 	s->fd = fd;
+	s->ours = slot->ours;
 	s->poll.data = s;
 	s->next = cl->socks;
 	if (cl->socks != NULL)
 		cl->socks->prev = s;
 	cl->socks = s;
+	slot->s = s;
 	cl->open_handles++;
 	return s;
 }
@@ -175,16 +252,23 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 {
 	struct curl_loop *cl = userp;
 	struct sock *s = socketp;
+	struct fd_slot *slot;
 	int events = 0;
 
 	(void)easy;
 	if (what == CURL_POLL_REMOVE) {
-		if (s != NULL) {
-			s->forgotten = 1;
-			sock_close(s);
-			/* Already closed through on_curl_closesocket. */
-			sock_free_if_done(s);
+		if (s == NULL)
+			return 0;
+		s->forgotten = 1;
+		if (s->ours && !s->closing && !cl->finalizing) {
+			/* A request on a kept-alive connection ended: the
+			 * next one says CURL_POLL_IN on this fd again. */
+			s->parked = true;
+			return 0;
 		}
+		sock_close(s);
+		/* Already closed through on_curl_closesocket. */
+		sock_free_if_done(s);
 		return 0;
 	}
 	/* Cleanup may still announce sockets; they are about to go. */
@@ -198,29 +282,60 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 		s = NULL;
 	}
 	if (s == NULL) {
-		s = sock_open(cl, fd);
-		if (s == NULL)
+		/* Parked since the connection's last request; any other
+		 * watcher on the number is stale, and sock_open ends it. */
+		slot = fd_slot(cl, fd, false);
+		s = slot != NULL && slot->s != NULL && slot->s->parked ? slot->s : NULL;
+		if (s == NULL && (s = sock_open(cl, fd)) == NULL)
 			return -1;
+		s->parked = false;
+		s->forgotten = 0;
 		curl_multi_assign(cl->multi, fd, s);
 	}
 	if (what & CURL_POLL_IN)
 		events |= UV_READABLE;
 	if (what & CURL_POLL_OUT)
 		events |= UV_WRITABLE;
-	uv_poll_start(&s->poll, events, on_poll);
+	sock_watch(s, events, on_poll);
 	return 0;
+}
+
+/* Connection sockets are opened here so that their fd numbers are known
+ * to close through on_curl_closesocket: only those are parked between
+ * requests. (The threaded resolver's socketpair, say, is closed by
+ * libcurl itself after a REMOVE.) Close-on-exec, unlike libcurl's own. */
+static curl_socket_t on_curl_opensocket(void *clientp, curlsocktype purpose,
+					struct curl_sockaddr *addr)
+{
+	struct curl_loop *cl = clientp;
+	curl_socket_t fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+	struct fd_slot *slot;
+
+	if (fd == CURL_SOCKET_BAD || purpose != CURLSOCKTYPE_IPCXN)
+		return fd;
+	slot = fd_slot(cl, fd, true);
+	if (slot != NULL) {
+		if (slot->s != NULL)	/* a dead watcher on a reused number */
+			sock_close(slot->s);
+		slot->ours = true;
+	}
+	return fd;
 }
 
 /* libcurl normally announces CURL_POLL_REMOVE before closing a socket;
  * curl/curl#3597 and #14976 are paths where it did not. Closing the
- * watcher here, just before the fd goes, covers them. */
+ * watcher here, just before the fd goes, covers them, and ends a parked
+ * watcher. */
 static int on_curl_closesocket(void *clientp, curl_socket_t fd)
 {
 	struct curl_loop *cl = clientp;
-	struct sock *s = sock_find_live(cl, fd);
+	struct fd_slot *slot = fd_slot(cl, fd, false);
 
-	if (s != NULL)
-		sock_close(s);
+	if (slot != NULL) {
+		if (slot->s != NULL)
+			sock_close(slot->s);
+		slot->ours = false;
+	}
 	return close(fd);
 }
 
@@ -363,6 +478,7 @@ static void finish_if_closed(struct curl_loop *cl)
 		cl->socks = s->next;
 		free(s);
 	}
+	free(cl->fds);
 	if (cl->closed != NULL)
 		cl->closed(cl->closed_data);
 	free(cl);
@@ -480,6 +596,8 @@ int curl_loop_add(struct curl_loop *cl, CURL *easy, curl_loop_done_cb done,
 	x->state = XFER_RUNNING;
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, x);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, on_curl_opensocket);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, cl);
 	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, on_curl_closesocket);
 	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, cl);
 	/* Only arms libcurl's timer (0 ms): nothing runs, nothing completes,
@@ -518,6 +636,11 @@ void curl_loop_cancel(struct curl_loop *cl, CURL *easy)
 size_t curl_loop_active(const struct curl_loop *cl)
 {
 	return cl->active;
+}
+
+uint64_t curl_loop_watch_changes(const struct curl_loop *cl)
+{
+	return cl->watch_changes;
 }
 
 void curl_loop_close(struct curl_loop *cl, curl_loop_closed_cb closed, void *data)

@@ -21,6 +21,7 @@
 
 #include <uv.h>
 
+#include "curl_loop.h"
 #include "http_client.h"
 
 #define REQ_BUF		16384
@@ -658,6 +659,71 @@ static void sequential_requests_reuse_one_connection(void **state)
 	assert_int_equal(f->srv.accepts, 1);
 }
 
+static void kept_alive_requests_rearm_no_socket_watcher(void **state)
+{
+	struct fx *f = *state;
+	struct result first = {0};
+	uint64_t after_first;
+
+	client(f, NULL);
+	get(f, "/ok", NULL, &first);
+	assert_int_equal(first.res.error, HTTP_OK);
+	after_first = curl_loop_watch_changes(http_client_curl_loop(f->c));
+	assert_true(after_first > 0);
+	/* libcurl says REMOVE at the end of each and IN at the start of the
+	 * next: the watcher stays as it is, no epoll_ctl per request. */
+	for (int i = 0; i < 10; i++) {
+		struct result r = {0};
+
+		get(f, "/ok", NULL, &r);
+		assert_int_equal(r.res.error, HTTP_OK);
+	}
+	assert_int_equal(curl_loop_watch_changes(http_client_curl_loop(f->c)), after_first);
+	assert_int_equal(f->srv.accepts, 1);
+	assert_int_equal(f->srv.requests, 11);
+}
+
+static void on_turn(uv_check_t *c)
+{
+	(*(int *)c->data)++;
+}
+
+static void on_quiet_over(uv_timer_t *t)
+{
+	(*(int *)t->data)++;
+}
+
+static void idle_connection_closed_by_the_server_neither_spins_nor_fails_the_next(void **state)
+{
+	struct fx *f = *state;
+	struct result r1 = {0}, r2 = {0};
+	uv_check_t turns;
+	uv_timer_t quiet;
+	int nturns = 0, over = 0;
+
+	client(f, NULL);
+	get(f, "/ok", NULL, &r1);
+	assert_int_equal(r1.res.error, HTTP_OK);
+	/* The connection waits in libcurl's cache, its watcher armed: the
+	 * server's FIN makes it readable for as long as nobody reads. */
+	while (f->srv.conns != NULL)
+		conn_close(f->srv.conns);
+	uv_check_init(&f->loop, &turns);
+	uv_timer_init(&f->loop, &quiet);
+	turns.data = &nturns;
+	quiet.data = &over;
+	uv_check_start(&turns, on_turn);
+	uv_timer_start(&quiet, on_quiet_over, 200, 0);
+	run_until(f, &over, 1);
+	uv_close((uv_handle_t *)&turns, NULL);
+	uv_close((uv_handle_t *)&quiet, NULL);
+	/* A spinning loop turns thousands of times in 200 ms. */
+	assert_true(nturns < 20);
+	get(f, "/ok", NULL, &r2);
+	assert_int_equal(r2.res.error, HTTP_OK);
+	assert_int_equal(f->srv.accepts, 2);
+}
+
 static void host_cap_limits_simultaneous_connections(void **state)
 {
 	struct fx *f = *state;
@@ -793,6 +859,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(post_sends_form_body_headers_and_basic_auth, setup, teardown),
 		cmocka_unit_test_setup_teardown(closed_port_is_a_connect_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(sequential_requests_reuse_one_connection, setup, teardown),
+		cmocka_unit_test_setup_teardown(kept_alive_requests_rearm_no_socket_watcher, setup, teardown),
+		cmocka_unit_test_setup_teardown(idle_connection_closed_by_the_server_neither_spins_nor_fails_the_next,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(host_cap_limits_simultaneous_connections, setup, teardown),
 		cmocka_unit_test_setup_teardown(cancel_stops_an_inflight_call_later_on_the_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(close_with_requests_in_flight_cancels_each_once, setup, teardown),
