@@ -600,12 +600,15 @@ static int send_claimed(struct intake *in, struct intake_batch *b, const char *m
 	for (p = copy; n < PAYLOAD && p != NULL; n++)
 		f[n] = strsep(&p, "\t");
 	if (n == PAYLOAD && p != NULL) {
-		const char *addr[] = { [CHANNEL_SMS] = f[SMS], [CHANNEL_EMAIL] = f[EMAIL],
-				       [CHANNEL_SIGNAL] = f[SIGNAL] };
+		/* The flat record's address fields, by channel (flat_message). */
+		const char *addr[CHANNEL_COUNT] = { 0 };
 
+		addr[CHANNEL_SMS] = f[SMS];
+		addr[CHANNEL_EMAIL] = f[EMAIL];
+		addr[CHANNEL_SIGNAL] = f[SIGNAL];
 		f[PAYLOAD] = p;
 		m.mid = mid;
-		m.to = addr[ch];
+		m.to = addr[ch] ? addr[ch] : "";
 		m.payload = f[PAYLOAD];
 		m.vars = "";
 		m.job = f[ID];
