@@ -165,9 +165,10 @@ static char *flat_message(json_t *meta)
 	buf_addf(&b, "M\t%s\t%s\t%s\t", e, id, contact);
 	json_array_foreach(chain, i, ch)
 		buf_addf(&b, "%s%s", i ? "," : "", json_string_value(ch) ? json_string_value(ch) : "");
-	for (int c = 0; c < 3; c++) {
-		static const char *const names[] = { "sms", "email", "signal" };
-		const char *a = json_string_value(json_object_get(addr, names[c]));
+	/* One address field per channel, in the channel table's order (the
+	 * Lua reads sms, email, signal: src/lua/jobs.lua flat_message). */
+	for (int c = 0; c < CHANNEL_COUNT; c++) {
+		const char *a = json_string_value(json_object_get(addr, channel_name((enum channel)c)));
 
 		buf_addf(&b, "\t%s", a ? a : "");
 	}
@@ -580,7 +581,8 @@ static void batch_free(struct intake_batch *b)
 static int send_claimed(struct intake *in, struct intake_batch *b, const char *mid,
 			const char *channel, const char *entry)
 {
-	enum { E, ID, CONTACT, CHAIN, SMS, EMAIL, SIGNAL, URGENT, EXPIRES, DUE, QZ, PAYLOAD, N };
+	/* The flat record's fields; the addresses are CHANNEL_COUNT from SMS on. */
+	enum { E, ID, CONTACT, CHAIN, SMS, URGENT = SMS + CHANNEL_COUNT, EXPIRES, DUE, QZ, PAYLOAD, N };
 	char *f[N], *copy = NULL, *p;
 	struct engine_send m = { 0 };
 	int ch = channel_from_name(channel), rc = -1, n = 0;
@@ -601,14 +603,13 @@ static int send_claimed(struct intake *in, struct intake_batch *b, const char *m
 		f[n] = strsep(&p, "\t");
 	if (n == PAYLOAD && p != NULL) {
 		/* The flat record's address fields, by channel (flat_message). */
-		const char *addr[CHANNEL_COUNT] = { 0 };
+		const char *addr[CHANNEL_COUNT];
 
-		addr[CHANNEL_SMS] = f[SMS];
-		addr[CHANNEL_EMAIL] = f[EMAIL];
-		addr[CHANNEL_SIGNAL] = f[SIGNAL];
+		for (int c = 0; c < CHANNEL_COUNT; c++)
+			addr[c] = f[SMS + c];
 		f[PAYLOAD] = p;
 		m.mid = mid;
-		m.to = addr[ch] ? addr[ch] : "";
+		m.to = addr[ch];
 		m.payload = f[PAYLOAD];
 		m.vars = "";
 		m.job = f[ID];
