@@ -1491,6 +1491,19 @@ void engine_close(struct engine *e, void (*on_closed)(struct engine *e))
 		free(f);
 	}
 	e->done_tail = NULL;
+	/* So are sends still waiting for an adapter slot (the grace ran
+	 * out): never handed over, they are reclaimed and sent elsewhere. */
+	for (int c = 0; c < CHANNEL_COUNT; c++) {
+		struct engine_channel *ch = &e->ch[c];
+
+		while (ch->wait_head) {
+			struct engine_inflight *f = ch->wait_head;
+
+			ch->wait_head = f->next;
+			free(f);
+		}
+		ch->wait_tail = ch->wait_urgent = NULL;
+	}
 	for (size_t i = 0; i < sizeof(handles) / sizeof(handles[0]); i++)
 		uv_close(handles[i], on_handle_closed);
 	for (int c = 0; c < e->rate_timers; c++)
