@@ -145,8 +145,14 @@ static json_t *message_record(const struct config *cfg, const struct job *job, i
  * separated), the sms, email and signal addresses, urgent, expires, due,
  * the quiet-hours zone and, last, the payload, separated by tabs. Ids,
  * addresses and zones hold no tab (job_parse.c, validate.c) and compact
- * JSON escapes any inside the payload. Returns NULL when meta is not a
- * record of one message. */
+ * JSON escapes any inside the payload; a field with one all the same
+ * (which validation should never let through) keeps the JSON form.
+ * Returns NULL when meta is not a record of one message in this form. */
+static bool has_tab(const char *s)
+{
+	return s != NULL && strchr(s, '\t') != NULL;
+}
+
 static char *flat_message(json_t *meta)
 {
 	json_t *m = json_array_get(json_object_get(meta, "msgs"), 0);
@@ -160,8 +166,12 @@ static char *flat_message(json_t *meta)
 	size_t i;
 
 	if (e == NULL || id == NULL || contact == NULL || d == NULL || !json_is_array(chain) ||
-	    !json_is_object(addr))
+	    !json_is_object(addr) || has_tab(id) || has_tab(contact) || has_tab(qz) ||
+	    has_tab(d))
 		return NULL;
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		if (has_tab(json_string_value(json_object_get(addr, channel_name((enum channel)c)))))
+			return NULL;
 	buf_addf(&b, "M\t%s\t%s\t%s\t", e, id, contact);
 	json_array_foreach(chain, i, ch)
 		buf_addf(&b, "%s%s", i ? "," : "", json_string_value(ch) ? json_string_value(ch) : "");
@@ -550,7 +560,9 @@ int intake_build_record(const struct config *cfg, const struct templates *set, i
 		}
 	}
 	rec->meta = rc == 0 && rec->reason[0] == '\0' && job.kind == JOB_MESSAGE ?
-			    flat_message(meta) : json_dumps(meta, JSON_COMPACT);
+			    flat_message(meta) : NULL;
+	if (rec->meta == NULL)
+		rec->meta = json_dumps(meta, JSON_COMPACT);
 	json_decref(meta);
 	job_free(&job);
 	return rec->meta ? 0 : -1;
@@ -574,6 +586,41 @@ static void batch_free(struct intake_batch *b)
 	free(b);
 }
 
+/* send_claimed() for a message job whose record kept the JSON form
+ * (flat_message refused it): -1 unless meta is the record of entry. */
+static int send_claimed_json(struct intake *in, const char *meta, const char *mid, int ch,
+			     const char *entry)
+{
+	json_t *doc = json_loads(meta, 0, NULL);
+	json_t *msg = json_array_get(json_object_get(doc, "msgs"), 0);
+	const char *e = json_string_value(json_object_get(doc, "e"));
+	struct engine_send m = { 0 };
+	int rc = -1;
+
+	if (e != NULL && strcmp(e, entry) == 0 && json_is_object(msg)) {
+		const char *to = json_string_value(json_object_get(json_object_get(msg, "addr"),
+								   channel_name((enum channel)ch)));
+		const char *qz = json_string_value(json_object_get(msg, "qz"));
+
+		m.mid = mid;
+		m.to = to ? to : "";
+		m.payload = json_string_value(json_object_get(msg, "d"));
+		m.vars = "";
+		m.job = json_string_value(json_object_get(doc, "id"));
+		m.contact = json_string_value(json_object_get(msg, "contact"));
+		m.qz = qz ? qz : "";
+		m.entry = entry;
+		m.channel = (enum channel)ch;
+		m.attempt = 1;
+		m.urgent = json_integer_value(json_object_get(msg, "urgent")) == 1;
+		m.expires_ms = json_integer_value(json_object_get(msg, "expires"));
+		if (m.payload != NULL && m.job != NULL && m.contact != NULL)
+			rc = engine_send_now(in->engine, &m, on_entry_released, in);
+	}
+	json_decref(doc);
+	return rc;
+}
+
 /* Sends a message the accept claimed at once (a message job's, due now)
  * from the batch's own flat record of its job (flat_message): the reply
  * names only the message, its channel and the entry. Returns the channel,
@@ -586,30 +633,29 @@ static int send_claimed(struct intake *in, struct intake_batch *b, const char *m
 	char *f[N], *copy = NULL, *p;
 	struct engine_send m = { 0 };
 	int ch = channel_from_name(channel), rc = -1, n = 0;
+	size_t el = strlen(entry);
 
 	if (ch < 0)
 		return -1;
 	for (int i = 0; i < b->n && copy == NULL; i++) {
 		const char *meta = b->recs[i].meta;
-		size_t el = strlen(entry);
 
 		if (meta != NULL && strncmp(meta, "M\t", 2) == 0 && strncmp(meta + 2, entry, el) == 0 &&
 		    meta[2 + el] == '\t')
 			copy = strdup(meta + 2);
+		else if (meta != NULL && meta[0] == '{')
+			rc = send_claimed_json(in, meta, mid, ch, entry);
+		if (rc >= 0)
+			return rc;
 	}
 	if (copy == NULL)
 		return -1;
 	for (p = copy; n < PAYLOAD && p != NULL; n++)
 		f[n] = strsep(&p, "\t");
 	if (n == PAYLOAD && p != NULL) {
-		/* The flat record's address fields, by channel (flat_message). */
-		const char *addr[CHANNEL_COUNT];
-
-		for (int c = 0; c < CHANNEL_COUNT; c++)
-			addr[c] = f[SMS + c];
 		f[PAYLOAD] = p;
 		m.mid = mid;
-		m.to = addr[ch];
+		m.to = f[SMS + ch];
 		m.payload = f[PAYLOAD];
 		m.vars = "";
 		m.job = f[ID];
