@@ -353,6 +353,24 @@ def start_daemon(cfg, log=None, env=None):
         out.close()
 
 
+def metric(log, pattern):
+    """One value of GET /metrics of the pregond whose log is at path log
+    (the port it listens on is in the log): the first group of pattern, an
+    int. For counts of one instance among several."""
+    import http.client
+    import re
+    port = int(re.search(r"http: listening on \S+ \(port (\d+)\)",
+                         open(log, errors="replace").read()).group(1))
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/metrics")
+        m = re.search(pattern, conn.getresponse().read().decode())
+    finally:
+        conn.close()
+    assert m, "no %s in /metrics" % pattern
+    return int(m.group(1))
+
+
 def one_line_error(r):
     """Checks the contract's error shape: non-zero exit and exactly one
     line "pregon: <reason>" on stderr. Returns the reason."""

@@ -3,6 +3,7 @@ middle of thousands of messages, another instance takes over. Nothing may
 be lost; what is sent twice is counted and bounded by what was in flight."""
 
 import collections
+import datetime
 import json
 import os
 import signal
@@ -202,13 +203,39 @@ def test_two_instances_share_the_work_and_send_each_message_once():
                  what="all 6000")
         assert check_complete(cfg, 6000) == 0
         # Both read jobs (a job of one message is claimed and sent by the
-        # instance that reads it; none goes through a ready stream here).
+        # instance that reads it; none goes through a ready stream here),
+        # and both sent: their own counts add up to the 6000.
         consumers = srv.client.xinfo_consumers(cfg.key("jobs"), "pregon")
         assert len(consumers) == 2, consumers
+        sent = r'pregon_messages_total\{channel="sms",outcome="sent"\} (\d+)'
+        counts = [harness.metric(os.path.join(cfg.dir, n), sent) for n in ("a.log", "b.log")]
+        assert sum(counts) == 6000 and min(counts) > 0, counts
     finally:
         assert harness.stop(a) == 0
         assert harness.stop(b) == 0
         srv.stop()
+
+
+def test_the_adapter_never_has_more_than_concurrency_sends_out():
+    """Jobs claimed at intake beyond [sms] concurrency wait in the engine
+    for a send to finish: with 2 allowed and 6 sends of 400 ms each, they
+    leave in three waves, never three within 300 ms."""
+    srv = harness.redis_server()
+    cfg = harness.write_config(srv, sections={"sms": {"provider": "faulty", "concurrency": "2"}})
+    r = srv.client
+    for i in range(6):
+        r.xadd(cfg.key("jobs"), {"job": json.dumps({
+            "id": "w-%d" % i, "kind": "message", "recipient": {"id": "c", "phone": "+13235550100"},
+            "body": "[slow:400] wave %d" % i})})
+    p = harness.start_daemon(cfg)
+    try:
+        wait_for(lambda: len([l for l in outbox(cfg) if l["job"].startswith("w-")]) == 6,
+                 timeout=20, what="six slow sends")
+        ats = sorted(datetime.datetime.strptime(l["at"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() * 1000
+                     for l in outbox(cfg) if l["job"].startswith("w-"))
+        assert all(ats[i + 2] - ats[i] >= 300 for i in range(4)), ats
+    finally:
+        assert harness.stop(p) == 0
 
 
 if __name__ == "__main__":
