@@ -17,14 +17,17 @@ FLOOR=1 adds bench/floor.py's checked floor (the contract's least work per
 message, in two Lua scripts, events built by the client) on the same N, so
 the ratio to it is a figure of this run.
 
-Environment: N (default 4096), PREGON_BIN (build).
+Environment: N (default 4096), PREGON_BIN (build), REDIS_SERVER (another
+redis-server binary, e.g. one built with symbols for callgrind_annotate),
+KEEP=1 (keep the temp dir and its callgrind output), JSON_RECORD=1 (the
+accept record in its JSON form instead of intake's flat one), NOCHECK=1 (do
+not insist every message went through: for variants that skip work).
 """
 
 import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,19 +35,14 @@ import time
 
 import redis
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import free_port  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, os.environ.get("PREGON_BIN", "build"))
 N = int(os.environ.get("N", "4096"))
 CALLGRIND = os.environ.get("CALLGRIND") == "1"
 BATCH = 64
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def server(tmp):

@@ -271,14 +271,6 @@ static int config_set(const struct key_ref *ref, const char *value, struct err *
 		memcpy(base, value, strlen(value) + 1);
 		return 0;
 	case CONFIG_T_INT:
-		if (parse_number(value, &num) != 0 || num != (double)(long long)num)
-			return err_set(err, "[%s] %s: not an integer: \"%.40s\"", section,
-				       k->name, value);
-		if (num < k->min || num > k->max)
-			return err_set(err, "[%s] %s: must be %.0f..%.0f, got %.0f", section,
-				       k->name, k->min, k->max, num);
-		*(int *)base = (int)num;
-		return 0;
 	case CONFIG_T_INT64:
 		if (parse_number(value, &num) != 0 || num != (double)(long long)num)
 			return err_set(err, "[%s] %s: not an integer: \"%.40s\"", section,
@@ -286,7 +278,10 @@ static int config_set(const struct key_ref *ref, const char *value, struct err *
 		if (num < k->min || num > k->max)
 			return err_set(err, "[%s] %s: must be %.0f..%.0f, got %.0f", section,
 				       k->name, k->min, k->max, num);
-		*(int64_t *)base = (int64_t)num;
+		if (k->type == CONFIG_T_INT)
+			*(int *)base = (int)num;
+		else
+			*(int64_t *)base = (int64_t)num;
 		return 0;
 	case CONFIG_T_RATE:
 		if (parse_number(value, &num) != 0 || num < 0 || num > k->max)

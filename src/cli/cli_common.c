@@ -339,8 +339,10 @@ redisReply *cli_lib_call(struct cli *c, const char *fn, int nargs, const char **
 	int head = cli_lib_head(c, fn, argv);
 	redisReply *r;
 
-	if (nargs > 16)
-		return cli_fail(c, 1, "internal: too many arguments for %s", fn), NULL;
+	if (nargs > 16) {
+		cli_fail(c, 1, "internal: too many arguments for %s", fn);
+		return NULL;
+	}
 	for (int i = 0; i < nargs; i++)
 		argv[head + i] = args[i];
 	for (int attempt = 0; attempt < 2; attempt++) {

@@ -337,6 +337,10 @@ static void status_field(struct status_acc *st, const char *f, const char *v, si
 	}
 }
 
+/* The most messages a job of one message has with its fallbacks (one per
+ * channel, CHANNEL_COUNT; more in a record means a damaged one). */
+#define SINGLE_MAX 64
+
 /* A job of one message (kind message, answers to inbound texts) keeps no
  * counters (src/lua/common.lua, single): its seen key holds the seq that
  * names its messages, m<seq>.1 .. (a fallback gives the job hash a
@@ -357,7 +361,7 @@ static int count_single(struct cli *c, const char *id, long long messages,
 	}
 	snprintf(seq, sizeof(seq), "%s", seen->str);
 	freeReplyObject(seen);
-	if (messages < 1 || messages > 64)
+	if (messages < 1 || messages > SINGLE_MAX)
 		messages = 1;
 	st->messages = messages;
 	for (long long k = 1; k <= messages; k++) {
@@ -407,8 +411,9 @@ int cli_status(struct cli *c, const struct cli_args *a)
 		cli_fail(c, 1, "no such job");
 		goto out;
 	}
-	/* A job of one message has at most a few: room for 64 rows. */
-	st.cs = calloc(r->elements + 130, sizeof(*st.cs));
+	/* Rows: one per channel and status, one total per status; a job of
+	 * one message makes up to two per message (count_single). */
+	st.cs = calloc(r->elements + 2 * SINGLE_MAX + 2, sizeof(*st.cs));
 	st.ai.replies = calloc(r->elements / 2 + 1, sizeof(*st.ai.replies));
 	if (st.cs == NULL || st.ai.replies == NULL) {
 		cli_fail(c, 1, "out of memory");

@@ -586,6 +586,24 @@ static void batch_free(struct intake_batch *b)
 	free(b);
 }
 
+/* The send of a message the accept claimed at once, from what the batch's
+ * record of its job says (strings borrowed for the call). */
+static int send_now(struct intake *in, const char *mid, int ch, const char *entry,
+		    const char *job, const char *contact, const char *to, const char *payload,
+		    const char *qz, bool urgent, int64_t expires_ms)
+{
+	struct engine_send m = {
+		.mid = mid, .to = to ? to : "", .payload = payload, .vars = "", .job = job,
+		.contact = contact, .qz = qz ? qz : "", .entry = entry,
+		.channel = (enum channel)ch, .attempt = 1, .urgent = urgent,
+		.expires_ms = expires_ms,
+	};
+
+	if (payload == NULL || job == NULL || contact == NULL)
+		return -1;
+	return engine_send_now(in->engine, &m, on_entry_released, in);
+}
+
 /* send_claimed() for a message job whose record kept the JSON form
  * (flat_message refused it): -1 unless meta is the record of entry. */
 static int send_claimed_json(struct intake *in, const char *meta, const char *mid, int ch,
@@ -594,29 +612,17 @@ static int send_claimed_json(struct intake *in, const char *meta, const char *mi
 	json_t *doc = json_loads(meta, 0, NULL);
 	json_t *msg = json_array_get(json_object_get(doc, "msgs"), 0);
 	const char *e = json_string_value(json_object_get(doc, "e"));
-	struct engine_send m = { 0 };
 	int rc = -1;
 
-	if (e != NULL && strcmp(e, entry) == 0 && json_is_object(msg)) {
-		const char *to = json_string_value(json_object_get(json_object_get(msg, "addr"),
-								   channel_name((enum channel)ch)));
-		const char *qz = json_string_value(json_object_get(msg, "qz"));
-
-		m.mid = mid;
-		m.to = to ? to : "";
-		m.payload = json_string_value(json_object_get(msg, "d"));
-		m.vars = "";
-		m.job = json_string_value(json_object_get(doc, "id"));
-		m.contact = json_string_value(json_object_get(msg, "contact"));
-		m.qz = qz ? qz : "";
-		m.entry = entry;
-		m.channel = (enum channel)ch;
-		m.attempt = 1;
-		m.urgent = json_integer_value(json_object_get(msg, "urgent")) == 1;
-		m.expires_ms = json_integer_value(json_object_get(msg, "expires"));
-		if (m.payload != NULL && m.job != NULL && m.contact != NULL)
-			rc = engine_send_now(in->engine, &m, on_entry_released, in);
-	}
+	if (e != NULL && strcmp(e, entry) == 0 && json_is_object(msg))
+		rc = send_now(in, mid, ch, entry, json_string_value(json_object_get(doc, "id")),
+			      json_string_value(json_object_get(msg, "contact")),
+			      json_string_value(json_object_get(json_object_get(msg, "addr"),
+								channel_name((enum channel)ch))),
+			      json_string_value(json_object_get(msg, "d")),
+			      json_string_value(json_object_get(msg, "qz")),
+			      json_integer_value(json_object_get(msg, "urgent")) == 1,
+			      json_integer_value(json_object_get(msg, "expires")));
 	json_decref(doc);
 	return rc;
 }
@@ -631,7 +637,6 @@ static int send_claimed(struct intake *in, struct intake_batch *b, const char *m
 	/* The flat record's fields; the addresses are CHANNEL_COUNT from SMS on. */
 	enum { E, ID, CONTACT, CHAIN, SMS, URGENT = SMS + CHANNEL_COUNT, EXPIRES, DUE, QZ, PAYLOAD, N };
 	char *f[N], *copy = NULL, *p;
-	struct engine_send m = { 0 };
 	int ch = channel_from_name(channel), rc = -1, n = 0;
 	size_t el = strlen(entry);
 
@@ -643,31 +648,17 @@ static int send_claimed(struct intake *in, struct intake_batch *b, const char *m
 		if (meta != NULL && strncmp(meta, "M\t", 2) == 0 && strncmp(meta + 2, entry, el) == 0 &&
 		    meta[2 + el] == '\t')
 			copy = strdup(meta + 2);
-		else if (meta != NULL && meta[0] == '{')
-			rc = send_claimed_json(in, meta, mid, ch, entry);
-		if (rc >= 0)
+		else if (meta != NULL && meta[0] == '{' &&
+			 (rc = send_claimed_json(in, meta, mid, ch, entry)) >= 0)
 			return rc;
 	}
 	if (copy == NULL)
 		return -1;
 	for (p = copy; n < PAYLOAD && p != NULL; n++)
 		f[n] = strsep(&p, "\t");
-	if (n == PAYLOAD && p != NULL) {
-		f[PAYLOAD] = p;
-		m.mid = mid;
-		m.to = f[SMS + ch];
-		m.payload = f[PAYLOAD];
-		m.vars = "";
-		m.job = f[ID];
-		m.contact = f[CONTACT];
-		m.qz = f[QZ];
-		m.entry = entry;
-		m.channel = (enum channel)ch;
-		m.attempt = 1;
-		m.urgent = strcmp(f[URGENT], "1") == 0;
-		m.expires_ms = strtoll(f[EXPIRES], NULL, 10);
-		rc = engine_send_now(in->engine, &m, on_entry_released, in);
-	}
+	if (n == PAYLOAD && p != NULL)
+		rc = send_now(in, mid, ch, entry, f[ID], f[CONTACT], f[SMS + ch], p, f[QZ],
+			      strcmp(f[URGENT], "1") == 0, strtoll(f[EXPIRES], NULL, 10));
 	free(copy);
 	return rc;
 }

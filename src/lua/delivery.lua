@@ -119,17 +119,18 @@ register('result', function(a)
 				set_status(mkey, job, kind, channel, status, 'sent', 'provider_id', detail)
 				event_h(event_head(job, kind, mid, contact, channel), 'sent',
 					a[i + @each.attempt], detail)
+				-- The address as replies and consent name it.
+				local addr = (f[7] and f[7] ~= '') and consent_addr(channel, f[7]) or nil
 				-- A reply from this address within the window answers the
 				-- latest message sent to it that asked for one.
-				if f[8] and f[7] and f[7] ~= '' then
-					redis.call('SET', P .. 'rto:' .. channel .. ':' .. consent_addr(channel, f[7]),
-						mid, 'EX', f[8])
+				if f[8] and addr then
+					redis.call('SET', P .. 'rto:' .. channel .. ':' .. addr, mid, 'EX', f[8])
 				end
-				if detail ~= mid and detail ~= '' and (f[7] or '') ~= '' then
+				if detail ~= mid and detail ~= '' and addr then
 					redis.call('SET', P .. 'pid:' .. detail, mid, 'EX', retention_s)
 					-- The contact and job last sent to this address, for
 					-- the replies that come from it: "<contact>\t<job>".
-					redis.call('SET', P .. 'lj:' .. channel .. ':' .. consent_addr(channel, f[7]),
+					redis.call('SET', P .. 'lj:' .. channel .. ':' .. addr,
 						(contact or '') .. '\t' .. job, 'EX', retention_s)
 					-- A callback may beat this result here. fb:any says
 					-- whether any is kept at all, so that the common case
