@@ -30,6 +30,9 @@ enum config_type {
 	CONFIG_T_PATH,		/* a char[size] naming a file or folder: a relative
 				 * value read from a config file is taken from that
 				 * file's folder (config_load) */
+	CONFIG_T_URL,		/* a char[size] holding a URL: a relative
+				 * unix:path read from a config file is taken
+				 * from that file's folder, as CONFIG_T_PATH */
 	CONFIG_T_INT,		/* an int */
 	CONFIG_T_INT64,		/* an int64_t */
 	CONFIG_T_DURATION,	/* an int64_t of ms, written "250ms", "2s", "5m", ... */
@@ -54,6 +57,8 @@ struct config_key {
 	{ sec, key, CONFIG_T_STR, offsetof(T, field), sizeof(((T *)0)->field), d, 0, 0 }
 #define CONFIG_PATH(T, sec, key, field, d) \
 	{ sec, key, CONFIG_T_PATH, offsetof(T, field), sizeof(((T *)0)->field), d, 0, 0 }
+#define CONFIG_URL(T, sec, key, field, d) \
+	{ sec, key, CONFIG_T_URL, offsetof(T, field), sizeof(((T *)0)->field), d, 0, 0 }
 #define CONFIG_INT(T, sec, key, field, d, lo, hi) \
 	{ sec, key, CONFIG_T_INT, offsetof(T, field), 0, d, lo, hi }
 #define CONFIG_INT64(T, sec, key, field, d, lo, hi) \

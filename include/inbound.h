@@ -67,6 +67,8 @@ struct inbound {
 	/* Held while Redis is away, oldest first. */
 	struct inbound_held *held_head, *held_tail;
 	size_t n_held;
+	size_t n_writing;		/* sent to Redis, not yet answered */
+	void (*drained)(struct inbound *in);	/* inbound_stop's, once */
 };
 
 /* The item's outcome: 0 when it is stored, or held for Redis (the
@@ -84,6 +86,11 @@ int inbound_feed(struct inbound *in, const struct inbound_item *item, inbound_do
 
 /* What the channel's inbound messages said so far. */
 const struct inbound_counts *inbound_counts(const struct inbound *in, enum channel ch);
+
+/* For a shutdown, once no provider can feed more (the HTTP server is
+ * closed): calls drained when every item taken is written, or when what is
+ * left is held while Redis is away (inbound_close then logs it lost). */
+void inbound_stop(struct inbound *in, void (*drained)(struct inbound *in));
 
 /* Frees what is still held for Redis (logged: it is lost). */
 void inbound_close(struct inbound *in);

@@ -68,6 +68,7 @@ struct pregond {
 	struct err templates_err;
 	uv_timer_t test_clock_timer;		/* [schedule] test_clock */
 	bool stopping;
+	bool finishing;		/* maybe_finish has begun closing */
 	bool intake_drained, engine_drained;
 	int exit_code;
 };
@@ -174,9 +175,24 @@ static void on_http_client_closed(void *data)
 	(void)data;
 }
 
+static void on_engine_closed(struct engine *e);
+
+/* Every item a provider gave is written (or held while Redis is away):
+ * the engine, then the writer, may close. */
+static void on_inbound_drained(struct inbound *in)
+{
+	struct pregond *d = container_of(in, struct pregond, inbound);
+
+	engine_close(&d->engine, on_engine_closed);
+}
+
+/* No webhook can arrive any more, and every one taken was answered: what
+ * they fed the inbound path is written before the writer closes. */
 static void on_http_server_closed(void *data)
 {
-	(void)data;
+	struct pregond *d = data;
+
+	inbound_stop(&d->inbound, on_inbound_drained);
 }
 
 static void on_mqtt_events_closed(struct mqtt_events *ev)
@@ -214,14 +230,18 @@ static void on_engine_closed(struct engine *e)
 
 static void maybe_finish(struct pregond *d)
 {
-	if (!d->intake_drained || !d->engine_drained || d->mqtt_running > 0)
+	if (!d->intake_drained || !d->engine_drained || d->mqtt_running > 0 || d->finishing)
 		return;
+	d->finishing = true;
 	log_stats(d);
 	/* The listener first: the adapters' routes and metrics may use their
-	 * state, which closing them frees (adapter.h). */
+	 * state, which closing them frees (adapter.h); and what its webhooks
+	 * fed the inbound path is written before the engine and the writer
+	 * close. */
 	if (d->http_server != NULL)
-		http_server_close(d->http_server, on_http_server_closed, NULL);
-	engine_close(&d->engine, on_engine_closed);
+		http_server_close(d->http_server, on_http_server_closed, d);
+	else
+		inbound_stop(&d->inbound, on_inbound_drained);
 }
 
 static void on_intake_drained(struct intake *in)

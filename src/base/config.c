@@ -23,6 +23,7 @@
 
 #define S(sec, key, field, d) CONFIG_STR(struct config, sec, key, field, d)
 #define P(sec, key, field, d) CONFIG_PATH(struct config, sec, key, field, d)
+#define U(sec, key, field, d) CONFIG_URL(struct config, sec, key, field, d)
 #define I(sec, key, field, d, lo, hi) CONFIG_INT(struct config, sec, key, field, d, lo, hi)
 #define D(sec, key, field, d, lo, hi) CONFIG_DURATION(struct config, sec, key, field, d, lo, hi)
 #define B(sec, key, field, d) CONFIG_BOOL(struct config, sec, key, field, d)
@@ -31,7 +32,7 @@
 /* The core's keys. A provider's are in its folder (adapters/), the keys
  * every channel has below (channel_keys). */
 static const struct config_key config_keys[] = {
-	S("redis", "url", redis_url, "redis://127.0.0.1:6379/0"),
+	U("redis", "url", redis_url, "redis://127.0.0.1:6379/0"),
 	S("redis", "prefix", redis_prefix, "pregon:"),
 	S("redis", "consumer", redis_consumer, ""),
 	D("redis", "connect_timeout", redis_connect_timeout_ms, "2s", 100, 60000),
@@ -200,7 +201,8 @@ static int find_str(const struct key_ref *ref, void *arg)
 {
 	struct str_lookup *l = arg;
 
-	if ((ref->k->type != CONFIG_T_STR && ref->k->type != CONFIG_T_PATH) ||
+	if ((ref->k->type != CONFIG_T_STR && ref->k->type != CONFIG_T_PATH &&
+	     ref->k->type != CONFIG_T_URL) ||
 	    strcmp(ref->section, l->section) != 0 ||
 	    strcmp(ref->k->name, l->name) != 0)
 		return 0;
@@ -265,6 +267,7 @@ static int config_set(const struct key_ref *ref, const char *value, struct err *
 	switch (k->type) {
 	case CONFIG_T_STR:
 	case CONFIG_T_PATH:
+	case CONFIG_T_URL:
 		if (strlen(value) >= k->size)
 			return err_set(err, "[%s] %s: longer than %zu bytes", section,
 				       k->name, k->size - 1);
@@ -481,12 +484,21 @@ static int resolve_path(const struct load_ctx *ctx, const struct key_ref *ref, s
 {
 	const struct config_key *k = ref->k;
 	char *base = (char *)ref->base + k->offset;
+	char *path = base;
 	char joined[2 * CONFIG_STR_MAX];
 	int n;
 
-	if (base[0] == '\0' || base[0] == '/')
+	/* A URL's only path is a unix socket's (unix:run/redis.sock); the
+	 * scheme stays in front of the joined path. */
+	if (k->type == CONFIG_T_URL) {
+		if (strncmp(base, "unix:", 5) != 0)
+			return 0;
+		path = base + 5;
+	}
+	if (path[0] == '\0' || path[0] == '/')
 		return 0;
-	n = snprintf(joined, sizeof(joined), "%s/%s", ctx->dir, base);
+	n = snprintf(joined, sizeof(joined), "%.*s%s/%s", (int)(path - base), base, ctx->dir,
+		     path);
 	if (n < 0 || (size_t)n >= k->size)
 		return err_set(err, "[%s] %s: longer than %zu bytes once taken from the config "
 			       "file's folder %s", ref->section, k->name, k->size - 1, ctx->dir);
@@ -524,7 +536,8 @@ static int set_value(const struct key_ref *ref, void *arg)
 	v->found = 1;
 	if (config_set(ref, v->value, &v->e) != 0)
 		return 1;
-	return ref->k->type == CONFIG_T_PATH && resolve_path(v->ctx, ref, &v->e) != 0;
+	return (ref->k->type == CONFIG_T_PATH || ref->k->type == CONFIG_T_URL) &&
+	       resolve_path(v->ctx, ref, &v->e) != 0;
 }
 
 static int on_ini_value(void *user, const char *section, const char *name,

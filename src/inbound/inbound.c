@@ -70,18 +70,33 @@ static bool hold(struct inbound_held *h)
 	return true;
 }
 
+/* A stopping inbound is drained when nothing is out to Redis, and nothing
+ * is held or Redis is away (what is held then cannot be written). */
+static void maybe_drained(struct inbound *in)
+{
+	void (*drained)(struct inbound *) = in->drained;
+
+	if (drained == NULL || in->n_writing > 0 || (in->n_held > 0 && in->store->ready))
+		return;
+	in->drained = NULL;
+	drained(in);
+}
+
 static void on_stored(struct rconn *c, redisReply *r, void *data)
 {
 	struct inbound_held *h = data;
+	struct inbound *in = h->in;
 	inbound_done_cb done = h->done;
 	void *done_data = h->data;
 
 	(void)c;
+	in->n_writing--;
 	if (r == NULL) {
 		/* Redis went away before answering: keep it for the next time. */
 		if (hold(h)) {
 			if (done)
 				done(done_data, 0);
+			maybe_drained(in);
 			return;
 		}
 		if (done)
@@ -95,13 +110,17 @@ static void on_stored(struct rconn *c, redisReply *r, void *data)
 		done(done_data, 0);
 	}
 	held_free(h);
+	maybe_drained(in);
 }
 
 static int call(struct inbound_held *h)
 {
 	const char *fn = strcmp(h->op, "inbound") == 0 ? LUA_FN_INBOUND : LUA_FN_FEEDBACK;
 
-	return store_call(h->in->store, fn, h->nargs, (const char **)h->args, NULL, on_stored, h);
+	if (store_call(h->in->store, fn, h->nargs, (const char **)h->args, NULL, on_stored, h) != 0)
+		return -1;
+	h->in->n_writing++;
+	return 0;
 }
 
 static void replay(struct inbound *in)
@@ -210,6 +229,14 @@ int inbound_feed(struct inbound *in, const struct inbound_item *item, inbound_do
 	args[LUA_FEEDBACK_HEAD_STATUS] = item->status;
 	args[LUA_FEEDBACK_HEAD_ERROR] = item->error ? item->error : "";
 	return store_or_hold(in, "feedback", item->channel, LUA_FEEDBACK_NHEAD, args, done, data);
+}
+
+void inbound_stop(struct inbound *in, void (*drained)(struct inbound *in))
+{
+	in->drained = drained;
+	if (in->n_held > 0 && in->store->ready)
+		replay(in);
+	maybe_drained(in);
 }
 
 const struct inbound_counts *inbound_counts(const struct inbound *in, enum channel ch)

@@ -292,6 +292,34 @@ def test_stop_and_alto_opt_out_once_with_one_confirmation_and_start_opts_back_in
         g.stop()
 
 
+def test_a_stop_taken_while_shutting_down_is_written_before_exit():
+    """SIGTERM while a STOP's write waits on Redis: pregond answers the
+    webhook, writes the STOP and only then closes its Redis connection
+    (before, the writer closed under it: the STOP was held in memory,
+    lost, and leaked)."""
+    import signal
+    import threading
+    g = Gateway()
+    phone = "+13235550159"
+    answer = {}
+    try:
+        g.r.execute_command("CLIENT", "PAUSE", "1500", "WRITE")
+        t = threading.Thread(target=lambda: answer.update(g.inbound(phone, "STOP")))
+        t.start()
+        time.sleep(0.3)
+        g.proc.send_signal(signal.SIGTERM)
+        t.join(15)
+        assert answer.get("status") == 200, answer
+        assert g.proc.wait(15) == 0
+        assert g.r.sismember(g.cfg.key("optout:sms"), phone)
+        with open(os.path.join(g.cfg.dir, "pregond.log")) as f:
+            log = f.read()
+        assert "lost at exit" not in log and "LeakSanitizer" not in log, log
+    finally:
+        if g.proc.poll() is None:
+            g.stop()
+
+
 def test_help_is_answered_even_when_opted_out_and_replies_go_to_inbound():
     g = Gateway()
     try:

@@ -217,6 +217,31 @@ static void relative_paths_are_taken_from_the_config_files_folder(void **state)
 	unlink(path);
 }
 
+static void a_relative_unix_socket_is_taken_from_the_config_files_folder(void **state)
+{
+	struct config c;
+	struct err err;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[redis]\nurl = unix:run/redis.sock\n"), &err), 0);
+	assert_string_equal(c.redis_url, "unix:/tmp/run/redis.sock");
+	assert_string_equal(config_str(&c, "redis", "url"), "unix:/tmp/run/redis.sock");
+	unlink(path);
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[redis]\nurl = unix:/run/r.sock\n"), &err), 0);
+	assert_string_equal(c.redis_url, "unix:/run/r.sock");
+	unlink(path);
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[redis]\nurl = unix:///run/r.sock\n"), &err), 0);
+	assert_string_equal(c.redis_url, "unix:///run/r.sock");
+	unlink(path);
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[redis]\nurl = redis://db.example:6380/2\n"), &err), 0);
+	assert_string_equal(c.redis_url, "redis://db.example:6380/2");
+	unlink(path);
+}
+
 static void a_config_named_relatively_is_taken_from_the_working_directory(void **state)
 {
 	struct config c;
@@ -349,6 +374,7 @@ int main(void)
 		cmocka_unit_test(shipped_config_file_loads),
 		cmocka_unit_test(secret_comes_from_file_or_environment),
 		cmocka_unit_test(relative_paths_are_taken_from_the_config_files_folder),
+		cmocka_unit_test(a_relative_unix_socket_is_taken_from_the_config_files_folder),
 		cmocka_unit_test(a_config_named_relatively_is_taken_from_the_working_directory),
 		cmocka_unit_test(defaults_of_paths_are_not_moved_by_a_config_file),
 		cmocka_unit_test(a_path_too_long_once_resolved_names_its_key),
