@@ -17,6 +17,13 @@ FLOOR=1 adds bench/floor.py's checked floor (the contract's least work per
 message, in two Lua scripts, events built by the client) on the same N, so
 the ratio to it is a figure of this run.
 
+LAYOUT=1 adds pregon's own commands with nothing else: the 11 Redis
+commands the library makes for one message (`PROFILE=1` of bench/run.sh
+counts them) on the same keys and values, every string built by the client
+and no decision taken in Lua. It is what pregon's record layout costs at
+the least, so it tells how much of the distance to the floor is the Lua
+around the commands and how much the commands themselves.
+
 Environment: N (default 4096), PREGON_BIN (build), REDIS_SERVER (another
 redis-server binary, e.g. one built with symbols for callgrind_annotate),
 KEEP=1 (keep the temp dir and its callgrind output), JSON_RECORD=1 (the
@@ -117,6 +124,79 @@ def run_checked_floor():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+LAYOUT_ACCEPT = """
+-- Per message, 12 ARGV: seen key, entry, record key, contact index key,
+-- mid, the index's score, job id, contact id, address, payload, and the
+-- accepted and sending events.
+local P = KEYS[1]
+for i = 1, #ARGV, 12 do
+	redis.call('SET', ARGV[i], ARGV[i + 1], 'NX', 'EX', 2592000)
+	redis.call('SISMEMBER', P .. 'optout:sms', ARGV[i + 8])
+	redis.call('HSET', ARGV[i + 2], 'job', ARGV[i + 6], 'kind', 'message', 'contact', ARGV[i + 7],
+		'channel', 'sms', 'to', ARGV[i + 8], 'd', ARGV[i + 9], 'attempt', '1',
+		'created', '1796641200000', 'status', 'sending')
+	redis.call('EXPIRE', ARGV[i + 2], 2592000)
+	redis.call('ZADD', ARGV[i + 3], ARGV[i + 5], ARGV[i + 4])
+	redis.call('EXPIRE', ARGV[i + 3], 2592000, 'NX')
+	redis.call('XADD', P .. 'events', 'MAXLEN', '~', 100000, '*', 'event', ARGV[i + 10])
+	redis.call('XADD', P .. 'events', 'MAXLEN', '~', 100000, '*', 'event', ARGV[i + 11])
+end
+"""
+
+LAYOUT_RESULT = """
+local P = KEYS[1]
+for i = 1, #ARGV, 2 do
+	redis.call('HMGET', ARGV[i], 'job', 'kind', 'contact', 'channel', 'status', 'attempt')
+	redis.call('HSET', ARGV[i], 'status', 'sent', 'updated', '1796641200001')
+	redis.call('XADD', P .. 'events', 'MAXLEN', '~', 100000, '*', 'event', ARGV[i + 1])
+end
+"""
+
+
+def run_layout():
+    """LAYOUT=1: pregon's 11 commands per message, nothing else."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import floor
+    tmp = tempfile.mkdtemp(prefix="pregon-luacost-")
+    p, r = server(tmp)
+    try:
+        accept, result = r.register_script(LAYOUT_ACCEPT), r.register_script(LAYOUT_RESULT)
+        at = "2026-12-07T11:00:00.000Z"
+        if CALLGRIND:
+            subprocess.run(["callgrind_control", "-i", "on", str(p.pid)], check=True,
+                           stdout=subprocess.DEVNULL)
+        cpu0 = r.info("cpu")
+        for b in range(0, N, BATCH):
+            ids = range(b, min(b + BATCH, N))
+            args, res = [], []
+            for i in ids:
+                entry, jid, contact = "1-%d" % i, "job-%d" % i, "c-%d" % i
+                mid = "m%s.1" % entry
+                phone = "+1323555%04d" % (i % 10000)
+                d = json.dumps({"body": "Reminder %d: court on Monday at 8:30." % i,
+                                "subject": "", "chain": ["sms"], "addr": {"sms": phone}},
+                               separators=(",", ":"))
+                args += ["p:seen:" + jid, entry, "p:msg:" + mid, "p:cmz:" + contact, mid,
+                         "1799233200000", jid, contact, phone, d,
+                         floor.event(jid, mid, contact, "accepted", 0, at),
+                         floor.event(jid, mid, contact, "sending", 1, at)]
+                res += ["p:msg:" + mid, floor.event(jid, mid, contact, "sent", 1, at)]
+            accept(keys=["p:"], args=args)
+            result(keys=["p:"], args=res)
+        cpu1 = r.info("cpu")
+        if CALLGRIND:
+            subprocess.run(["callgrind_control", "-i", "off", str(p.pid)], check=True,
+                           stdout=subprocess.DEVNULL)
+        if r.xlen("p:events") != 3 * N:
+            raise SystemExit("layout: %d events of %d" % (r.xlen("p:events"), 3 * N))
+        return finish(p, r, tmp, "pregon's commands alone", cpu0, cpu1)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        if os.environ.get("KEEP") != "1":
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def finish(p, r, tmp, name, cpu0, cpu1):
     us = (cpu1["used_cpu_user"] + cpu1["used_cpu_sys"] - cpu0["used_cpu_user"]
           - cpu0["used_cpu_sys"]) * 1e6 / N
@@ -179,6 +259,8 @@ def main():
     libs = sys.argv[1:] or [os.path.join(BIN, "gen", "pregon_lib.lua")]
     print("N=%d one-message jobs: accept (fast path, batches of %d) + result sent" % (N, BATCH))
     runs = [lambda lib=lib: run(lib) for lib in libs]
+    if os.environ.get("LAYOUT") == "1":
+        runs.append(run_layout)
     if os.environ.get("FLOOR") == "1":
         runs.append(run_checked_floor)
     for one in runs:
