@@ -95,9 +95,10 @@ static int twilio_open(struct adapter *a, const struct adapter_env *env, struct 
 
 	if (env->http == NULL)
 		return err_set(err, "[sms] provider twilio: no HTTP client");
-	if (strncmp(tc->base_url, "https://", 8) != 0 &&
-	    strncmp(tc->base_url, "http://", 7) != 0)
-		return err_set(err, "[sms] base_url: must start with https:// (or http:// for a local test)");
+	if (http_url_check_transport(tc->base_url, err) != 0) {
+		err_prefix(err, "[sms] base_url");
+		return -1;
+	}
 	if (check_sid(tc->account_sid, "AC") != 0)
 		return err_set(err, "[sms] account_sid: must be AC and 32 hex digits");
 	if (tc->messaging_service_sid[0] != '\0') {
@@ -490,7 +491,7 @@ static int twilio_metrics(struct adapter *a, struct metrics *m)
 static const struct config_key twilio_keys[] = {
 	CONFIG_STR(struct twilio_config, "sms", "base_url", base_url, "https://api.twilio.com"),
 	CONFIG_STR(struct twilio_config, "sms", "account_sid", account_sid, ""),
-	CONFIG_PATH(struct twilio_config, "sms", "auth_token_file", auth_token_file, ""),
+	CONFIG_SECRET(struct twilio_config, "sms", "auth_token_file", auth_token_file, ""),
 	CONFIG_STR(struct twilio_config, "sms", "from", from, ""),
 	CONFIG_STR(struct twilio_config, "sms", "messaging_service_sid", messaging_service_sid, ""),
 	CONFIG_DURATION(struct twilio_config, "sms", "timeout", timeout_ms, "15s", 100, 300000),
