@@ -92,13 +92,12 @@ static int twilio_open(struct adapter *a, const struct adapter_env *env, struct 
 	struct twilio *t;
 	int base_len = config_url_base_len(tc->base_url);
 	char from[PHONE_E164_MAX + 1];
+	struct err e;
 
 	if (env->http == NULL)
 		return err_set(err, "[sms] provider twilio: no HTTP client");
-	if (http_url_check_transport(tc->base_url, err) != 0) {
-		err_prefix(err, "[sms] base_url");
-		return -1;
-	}
+	if (http_url_check_transport(tc->base_url, &e) != 0)
+		return err_set(err, "[sms] base_url: %s", e.msg);
 	if (check_sid(tc->account_sid, "AC") != 0)
 		return err_set(err, "[sms] account_sid: must be AC and 32 hex digits");
 	if (tc->messaging_service_sid[0] != '\0') {
@@ -113,13 +112,11 @@ static int twilio_open(struct adapter *a, const struct adapter_env *env, struct 
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return err_set(err, "[sms] twilio: out of memory");
+	e.msg[0] = '\0';
 	if (config_read_secret(tc->auth_token_file, "PREGON_SMS_AUTH_TOKEN", t->token,
-			       sizeof(t->token), err) != 0 || t->token[0] == '\0') {
+			       sizeof(t->token), &e) != 0 || t->token[0] == '\0') {
 		free(t);
-		if (err->msg[0] == '\0')
-			err_set(err, "[sms] auth_token_file: empty");
-		err_prefix(err, "[sms] auth_token_file");
-		return -1;
+		return err_set(err, "[sms] auth_token_file: %s", e.msg[0] ? e.msg : "empty");
 	}
 	snprintf(t->url, sizeof(t->url), "%.*s/2010-04-01/Accounts/%s/Messages.json",
 		 base_len, tc->base_url, tc->account_sid);
