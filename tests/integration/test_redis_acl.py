@@ -217,7 +217,7 @@ def test_a_redis_asking_for_a_password_pregond_was_not_given_is_explained():
 def test_the_shipped_redis_conf_keeps_nothing_in_the_slowlog():
     # Finding 4: SLOWLOG kept an alert step's arguments (a number and a
     # text) with Redis's default of 10 ms.
-    srv = acl_server("pw")
+    srv = harness.RedisServer(extra=["--include", OPS_CONF])
     admin = srv.client
     assert admin.config_get("slowlog-log-slower-than") == {"slowlog-log-slower-than": "-1"}
     admin.execute_command("SLOWLOG", "RESET")
