@@ -467,18 +467,17 @@ def test_twenty_texts_from_one_number_make_one_help_answer_and_one_confirmation(
             assert g.inbound(phone, "HELP")["status"] == 200
         for i in range(20):
             assert g.inbound(toggler, "STOP" if i % 2 == 0 else "START")["status"] == 200
-        wait_for(lambda: answers_metric(g, "limited") == 38, what="38 answers withheld")
-        assert answers_metric(g, "sent") == 2
-        wait_for(lambda: len(sent_to(phone)) == 1 and len(sent_to(toggler)) == 1,
-                 what="one answer each")
-        time.sleep(0.5)
-        assert len(sent_to(phone)) == 1 and len(sent_to(toggler)) == 1
+        wait_for(lambda: len(sent_to(phone)) >= 1 and len(sent_to(toggler)) >= 1,
+                 what="an answer each")
+        time.sleep(1.0)
+        assert (len(sent_to(phone)), len(sent_to(toggler))) == (1, 1), "answers not limited"
         assert "Reply STOP" in sent_to(phone)[0]["params"]["Body"]
         assert "unsubscribed" in sent_to(toggler)[0]["params"]["Body"]
         ledger = [json.loads(x) for x in g.r.lrange(g.cfg.key("consent:" + toggler), 0, -1)]
         assert len(ledger) == 20 and all(x["changed"] for x in ledger), ledger
         assert not g.r.sismember(g.cfg.key("optout:sms"), toggler)    # the last was START
         assert 0 < g.r.ttl(g.cfg.key("ha:sms:" + phone)) <= 86400
+        assert answers_metric(g, "limited") == 38 and answers_metric(g, "sent") == 2
     finally:
         g.stop()
 
@@ -545,7 +544,6 @@ def test_stops_taken_while_redis_is_down_survive_a_sigkill_and_apply_once():
             r = g.inbound(p, "STOP")
             assert r["status"] == 200, r
         spool = os.path.join(g.cfg.dir, "spool", "inbound.spool")
-        assert os.path.getsize(spool) > 0
         g.proc.send_signal(signal.SIGKILL)
         g.proc.wait(10)
         srv.restart()
@@ -559,8 +557,9 @@ def test_stops_taken_while_redis_is_down_survive_a_sigkill_and_apply_once():
             assert len(ledger) == 1, (p, ledger)
         wait_for(lambda: all(len(sent_to(p)) == 1 for p in phones), what="one confirmation each")
         wait_for(lambda: os.path.getsize(spool) == 0, what="the spool truncated")
-        # The same STOPs again (a provider retry): nothing changes.
-        time.sleep(0.3)
+        _, text = g.get("/metrics")
+        assert "pregon_inbound_replayed_total 5\n" in text, text
+        time.sleep(0.3)     # nothing comes twice
         assert all(len(sent_to(p)) == 1 for p in phones)
     finally:
         if g.proc.poll() is None:
