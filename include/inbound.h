@@ -7,8 +7,10 @@
  *
  * - a message a person sent: consent words (STOP, START and their Spanish
  *   and free-text forms; consent.h) change the opt-out set and the ledger
- *   and get one confirmation; HELP gets the channel's [<channel>] help_text
- *   whatever the consent state; anything else is a reply (to the latest
+ *   and get a confirmation (at most one per address and channel a day);
+ *   HELP gets the channel's [<channel>] help_text whatever the consent
+ *   state (at most once per [<channel>] help_interval); anything else is
+ *   a reply (to the latest
  *   alert with reply keywords sent to that address, else pregon:inbound);
  * - a receipt about a message pregon sent (sent, delivered, undelivered,
  *   failed, read): it moves the message on, never back.

@@ -292,6 +292,7 @@ static void write_failed(struct spool *s, const char *what, int rc)
 	if (uv_fs_ftruncate(s->loop, &s->req, s->fd, (int64_t)s->size, on_repaired) != 0) {
 		s->failed = true;
 		s->busy = false;
+		pump(s);	/* fails what is queued: their senders hear 503 */
 	}
 }
 
