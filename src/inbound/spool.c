@@ -104,6 +104,38 @@ static int make_parents(uv_loop_t *loop, const char *path, struct err *err)
 	return 0;
 }
 
+/* fsyncs the folder that holds path: a file just created is durable only
+ * once its name is (fsync(2): "also ... an fsync() on a file descriptor
+ * for the directory is also needed"), else a power loss could take the
+ * whole spool with it. */
+static int sync_parent(uv_loop_t *loop, const char *path, struct err *err)
+{
+	char dir[CONFIG_STR_MAX];
+	char *slash;
+	uv_fs_t req;
+	int fd, rc;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	fd = uv_fs_open(loop, &req, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, NULL);
+	uv_fs_req_cleanup(&req);
+	if (fd < 0)
+		return err_set(err, "cannot open the folder of %s: %s", path, uv_strerror(fd));
+	rc = uv_fs_fsync(loop, &req, fd, NULL);
+	uv_fs_req_cleanup(&req);
+	uv_fs_close(loop, &req, fd, NULL);
+	uv_fs_req_cleanup(&req);
+	if (rc != 0)
+		return err_set(err, "cannot fsync the folder of %s: %s", path, uv_strerror(rc));
+	return 0;
+}
+
 /* Reads the whole file into a buffer the caller frees. */
 static int read_all(struct spool *s, unsigned char **out, size_t *out_len, struct err *err)
 {
@@ -201,6 +233,8 @@ int spool_open(struct spool *s, uv_loop_t *loop, const char *path, uint64_t max_
 		goto fail;
 	}
 	if (read_all(s, &buf, &size, err) != 0 || parse(s, buf, size, &good_end, err) != 0)
+		goto fail;
+	if (size == 0 && sync_parent(loop, path, err) != 0)
 		goto fail;
 	free(buf);
 	buf = NULL;
