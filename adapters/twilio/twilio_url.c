@@ -7,12 +7,14 @@
 #include <strings.h>
 
 /* The parts of an http(s) URL: scheme length (with "://"), and the host
- * and port spans of its authority. */
+ * and port spans of its authority. split() returns -1 when it is not
+ * http(s), -2 when its authority is not host[:digits] followed by the
+ * end, a '/', '?' or '#'. */
 struct url_parts {
 	bool https;
 	size_t scheme_len;		/* "https://" */
 	size_t host, host_len;		/* offsets into the URL */
-	size_t port, port_len;		/* port_len 0: none written */
+	size_t port, port_len;		/* port 0: no ':' after the host */
 	size_t end;			/* the end of the authority */
 };
 
@@ -35,7 +37,7 @@ static int split(const char *url, struct url_parts *p)
 		const char *close = strchr(url + i, ']');
 
 		if (close == NULL)
-			return -1;
+			return -2;
 		i = (size_t)(close - url) + 1;
 	} else {
 		while (url[i] && url[i] != ':' && url[i] != '/' && url[i] != '?' && url[i] != '#')
@@ -49,6 +51,8 @@ static int split(const char *url, struct url_parts *p)
 		p->port_len = i - p->port;
 	}
 	p->end = i;
+	if (url[i] != '\0' && url[i] != '/' && url[i] != '?' && url[i] != '#')
+		return -2;
 	return 0;
 }
 
@@ -71,11 +75,17 @@ int twilio_url_check(const char *url, struct twilio_url_info *info, struct err *
 
 	if (url == NULL || url[0] == '\0')
 		return err_set(err, "empty: set the https:// URL Twilio calls back");
-	if (split(url, &p) != 0)
-		return err_set(err, "must be an absolute http:// or https:// URL");
 	/* user:password@host: Twilio would sign a URL we never see. */
-	if (memchr(url + p.scheme_len, '@', strcspn(url + p.scheme_len, "/?#")) != NULL)
+	const char *auth = strstr(url, "://");
+
+	if (auth != NULL && memchr(auth + 3, '@', strcspn(auth + 3, "/?#")) != NULL)
 		return err_set(err, "must not carry a user name or password");
+	switch (split(url, &p)) {
+	case -1:
+		return err_set(err, "must be an absolute http:// or https:// URL");
+	case -2:
+		return err_set(err, "must be scheme://host[:port][/path], nothing else after the host");
+	}
 	if (p.host_len == 0)
 		return err_set(err, "must name a host");
 	for (size_t i = p.host; i < p.host + p.host_len; i++) {
@@ -85,8 +95,6 @@ int twilio_url_check(const char *url, struct twilio_url_info *info, struct err *
 		    c != '_')
 			return err_set(err, "host: character 0x%02x not allowed", c);
 	}
-	if (url[p.end] == ':' || (url[p.end] != '\0' && url[p.end] != '/'))
-		return err_set(err, "must be scheme://host[:port][/path], nothing else after the host");
 	if (p.port != 0) {
 		long port = 0;
 
@@ -117,7 +125,7 @@ int twilio_url_other_form(const char *url, char *out, size_t out_len)
 	if (url == NULL || out == NULL || out_len == 0 || split(url, &p) != 0 || p.host_len == 0)
 		return -1;
 	def = p.https ? "443" : "80";
-	if (p.port_len == 0 && url[p.end] != ':') {
+	if (p.port == 0) {
 		/* None written: add the default one after the host. */
 		n = snprintf(out, out_len, "%.*s:%s%s", (int)p.end, url, def, url + p.end);
 	} else if (p.port_len == strlen(def) && strncmp(url + p.port, def, p.port_len) == 0) {

@@ -42,6 +42,9 @@ static void url_other_form_adds_or_removes_only_the_default_port(void **state)
 	other_form("http://gw.example.org:443/x", NULL);
 	other_form("ftp://gw.example.org/x", NULL);
 	other_form("gw.example.org/x", NULL);
+	/* A malformed authority has none (found by fuzz_twilio_url). */
+	other_form("https://gw.example.ttp://x", NULL);
+	other_form("https://gw.example.org:443*43/w", NULL);
 }
 
 static void url_other_form_refuses_a_buffer_too_small(void **state)
@@ -103,7 +106,8 @@ static void url_check_refuses_what_twilio_could_not_call(void **state)
 	check_bad("https://gw.example.org/a b", "spaces");
 	check_bad("https://gw.example.org/x?y=1", "query");
 	check_bad("https://gw.example.org/x#y", "query or fragment");
-	check_bad("https://[::1", "absolute");
+	check_bad("https://[::1", "nothing else after the host");
+	check_bad("https://gw.example.org:443x/a", "nothing else after the host");
 }
 
 static const struct twilio_param params[] = {
