@@ -567,6 +567,56 @@ def test_stops_taken_while_redis_is_down_survive_a_sigkill_and_apply_once():
         srv.stop()
 
 
+def test_a_sigterm_with_redis_down_keeps_the_spool_for_the_next_start():
+    """A clean stop while Redis is away: exit 0, nothing leaked, and what
+    the spool holds is written by the next start."""
+    srv = harness.RedisServer()
+    g = Gateway(server=srv)
+    phone = "+13235550230"
+    try:
+        srv.stop()
+        assert g.inbound(phone, "STOP")["status"] == 200
+        assert g.inbound(phone, "where do I go?")["status"] == 200
+        g.stop()
+        with open(os.path.join(g.cfg.dir, "pregond.log")) as f:
+            log = f.read()
+        assert "2 webhooks stay in the spool" in log and "LeakSanitizer" not in log, log
+        srv.restart()
+        g.r = srv.client
+        g.proc = harness.start_daemon(g.cfg)
+        wait_for(lambda: g.r.sismember(g.cfg.key("optout:sms"), phone), what="the STOP applied")
+        wait_for(lambda: len(g.r.xrange(g.cfg.key("inbound"))) == 1, what="the reply kept")
+    finally:
+        if g.proc.poll() is None:
+            g.stop()
+        srv.stop()
+
+
+def test_only_a_webhook_the_spool_cannot_take_gets_503():
+    """With Redis away the spool takes webhooks up to [inbound] spool_max;
+    the first it cannot take is answered 503 (Twilio may retry it), and
+    every one answered 200 is written once Redis is back."""
+    srv = harness.RedisServer()
+    g = Gateway(server=srv, extra={"inbound": {"spool_max": "65536"}})
+    body = "x" * 1500
+    try:
+        srv.stop()
+        answers = []
+        for i in range(80):
+            answers.append(g.inbound("+1213555%04d" % i, body)["status"])
+            if answers[-1] != 200:
+                break
+        assert answers[-1] == 503 and set(answers[:-1]) == {200} and len(answers) > 30, answers
+        srv.restart()
+        g.r = srv.client
+        n = len(answers) - 1
+        wait_for(lambda: len(g.r.xrange(g.cfg.key("inbound"))) == n, timeout=20,
+                 what="%d replies written from the spool" % n)
+    finally:
+        g.stop()
+        srv.stop()
+
+
 def test_a_webhook_redis_refuses_with_an_error_is_spooled_not_refused():
     """Before: Redis answering an error (OOM under noeviction) made the
     webhook 503, lost for good. Now it is spooled (200) and written once
