@@ -72,6 +72,8 @@ struct inbound_counts {
 	uint64_t answers, answers_limited;
 };
 
+struct inbound_write;
+
 struct inbound {
 	uv_loop_t *loop;
 	const struct config *cfg;
@@ -80,6 +82,8 @@ struct inbound {
 	struct spool spool;		/* see above; open once a provider asks */
 	bool spool_open;
 	size_t n_writing;		/* items sent to Redis directly, not yet answered */
+	/* Items for the spool that wait for those answers first, in order. */
+	struct inbound_write *behind, *behind_tail;
 	bool replaying;			/* the spool's first record is out to Redis */
 	uv_timer_t retry_timer;		/* the next replay after Redis answered an error */
 	bool retry_pending;

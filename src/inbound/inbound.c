@@ -34,6 +34,7 @@ struct decoded {
 /* One item on its way to Redis: what the provider waits for (done; NULL
  * for a replay from the spool), and its record for the spool. */
 struct inbound_write {
+	struct inbound_write *next;	/* in->behind */
 	struct inbound *in;
 	enum channel channel;
 	bool receipt;
@@ -357,6 +358,22 @@ static void on_store_ready(struct store *st, bool ready, void *data)
 
 /* ---- the way in ---- */
 
+/* Items for the spool that came while direct writes were out: they go
+ * in once those are answered, so that a direct write Redis fails (spooled
+ * then) stays ahead of them. */
+static void flush_behind(struct inbound *in)
+{
+	while (in->n_writing == 0 && in->behind != NULL) {
+		struct inbound_write *w = in->behind;
+
+		in->behind = w->next;
+		if (in->behind == NULL)
+			in->behind_tail = NULL;
+		w->next = NULL;
+		spool_or_refuse(w);
+	}
+}
+
 static void on_stored(struct rconn *c, redisReply *r, void *data)
 {
 	struct inbound_write *w = data;
@@ -368,6 +385,7 @@ static void on_stored(struct rconn *c, redisReply *r, void *data)
 		/* Not written (or not known to be: the ops are idempotent, so
 		 * a replay of one that was is harmless): to the spool. */
 		spool_or_refuse(w);
+		flush_behind(in);
 		maybe_drained(in);
 		return;
 	}
@@ -377,6 +395,7 @@ static void on_stored(struct rconn *c, redisReply *r, void *data)
 	count_outcome(in, w->channel, r);
 	w->done(w->data, 0);
 	free(w);
+	flush_behind(in);
 	maybe_drained(in);
 }
 
@@ -394,8 +413,17 @@ int inbound_feed(struct inbound *in, const struct inbound_item *item, inbound_do
 	/* Behind what the spool holds, in order; straight to Redis when it
 	 * holds nothing. */
 	if ((in->spool_open && spool_count(&in->spool) > 0) || !in->store->ready ||
-	    call_op(in, item, on_stored, w) != 0) {
-		spool_or_refuse(w);
+	    in->behind != NULL || call_op(in, item, on_stored, w) != 0) {
+		if (in->n_writing == 0) {
+			spool_or_refuse(w);
+		} else {
+			/* Behind the direct writes still out (see flush_behind). */
+			if (in->behind_tail)
+				in->behind_tail->next = w;
+			else
+				in->behind = w;
+			in->behind_tail = w;
+		}
 		return 0;
 	}
 	in->n_writing++;
