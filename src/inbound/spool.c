@@ -371,7 +371,8 @@ static void on_write(uv_fs_t *req)
 
 	uv_fs_req_cleanup(req);
 	if (rc < 0 || (size_t)rc != s->wlen) {
-		write_failed(s, "write", rc < 0 ? rc : UV_EIO);
+		write_failed(s, rc < 0 ? "write" : "write (short: a full disk?)",
+			     rc < 0 ? rc : UV_ENOSPC);
 		return;
 	}
 	s->req.data = s;

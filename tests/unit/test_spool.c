@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -224,6 +226,46 @@ static void spool_refuses_what_is_over_its_bound_and_never_calls_back(void **sta
 	assert_int_equal(dones[0], 1);
 }
 
+/* A full disk, played by RLIMIT_FSIZE (EFBIG, or a short write at the
+ * limit): the records of the failed write are refused (their senders hear
+ * 503), the file is cut back to what it held, and the next write works. */
+static void spool_refuses_a_write_the_disk_cannot_take_and_stays_whole(void **state)
+{
+	struct fixture *f = *state;
+	struct spool s;
+	struct err err = { "" };
+	struct rlimit old, low;
+	static const char *const kept[] = { "one", "two", "three", "four" };
+	char big[200];
+
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(spool_open(&s, &f->loop, f->path, 1 << 20, &err), 0);
+	append3(f, &s);
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	low = old;
+	low.rlim_cur = 3 * 12 + 11 + 100;	/* room for part of the next write */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &low), 0);
+	n_dones = 0;
+	assert_int_equal(spool_append(&s, big, sizeof(big), on_done, (void *)5), 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(n_dones, 1);
+	assert_int_equal(dones[0], -5);
+	assert_int_equal(file_size(f->path), 3 * 12 + 11);	/* the torn part cut off */
+	assert_false(s.failed);
+	n_dones = 0;
+	assert_int_equal(spool_append(&s, "four", 4, on_done, (void *)4), 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(dones[0], 4);
+	close_spool(f, &s);
+	assert_int_equal(spool_open(&s, &f->loop, f->path, 1 << 20, &err), 0);
+	assert_int_equal(s.skipped_bytes, 0);
+	expect(&s, kept, 4);
+	close_spool(f, &s);
+}
+
 static void spool_is_locked_against_a_second_process(void **state)
 {
 	struct fixture *f = *state;
@@ -283,6 +325,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(spool_refuses_what_is_over_its_bound_and_never_calls_back,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			spool_refuses_a_write_the_disk_cannot_take_and_stays_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(spool_is_locked_against_a_second_process, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(spool_open_names_what_went_wrong, setup, teardown),
