@@ -1695,6 +1695,10 @@ def test_contacts_delete_erases_addresses_and_texts_cancels_what_waits_and_keeps
                             addr={"email": EMAIL}))
     assert inbound(b, "SMi", "call me") == "inbound"
     b.call("consent", "email", EMAIL, "out", "operator", "")
+    # The answers' limits (inbound: a HELP answered, a confirmation sent)
+    # name the address too.
+    b.r.set(b.k("ha:sms:" + PHONE), "SMh", ex=3600)
+    b.r.set(b.k("ca:email:ana@example.org"), "SMc", ex=3600)
     b.new_events()
     assert b.call("contacts", "t", "delete", "p1", "", "") == ["deleted"]
     m2, m3 = msg_id(es[0]), msg_id(es[1])
@@ -1709,7 +1713,8 @@ def test_contacts_delete_erases_addresses_and_texts_cancels_what_waits_and_keeps
         (m2, "cancelled", "contact deleted"), (m3, "cancelled", "contact deleted")], ev
     assert b.r.xlen(b.k("inbound")) == 0
     assert not b.r.exists(b.k("cmz:p1"), b.k("lj:sms:" + PHONE), b.k("last:sms:" + PHONE),
-                          b.k("ia:sms:" + PHONE),
+                          b.k("ia:sms:" + PHONE), b.k("ha:sms:" + PHONE),
+                          b.k("ca:email:ana@example.org"),
                           b.k("list:vol"), b.k("lists"))
     # Consent stays.
     assert b.r.sismember(b.k("optout:email"), "ana@example.org")
