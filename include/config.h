@@ -236,9 +236,11 @@ uint64_t config_reclaim_poll_ms(const struct config *cfg, uint64_t max_ms);
 #define CONFIG_CREDENTIAL_PREFIX "credential:"
 
 /* Writes the file a secret key's value names into out: the value itself,
- * or for "credential:NAME" the credential's file. Returns 0, or -1 with
- * err ("credential:NAME: ...") when the name is not a plain file name or
- * $CREDENTIALS_DIRECTORY is not set. */
+ * or for "credential:NAME" the credential's file, $CREDENTIALS_DIRECTORY/NAME
+ * or, when that is not set (the pregon CLI run by hand), the first of
+ * /etc/credstore, /run/credstore, /usr/lib/credstore that holds NAME, as
+ * systemd searches them. Returns 0, or -1 with err ("credential:NAME:
+ * ...") when the name is not a plain file name or is found nowhere. */
 int config_secret_path(const char *value, char *out, size_t out_len, struct err *err);
 
 /* Reads a secret from a *_file key's file (its first line, trailing blanks

@@ -666,10 +666,24 @@ int config_secret_path(const char *value, char *out, size_t out_len, struct err 
 		return err_set(err, "%s%.64s: a credential is a plain name (LoadCredential=NAME:PATH)",
 			       CONFIG_CREDENTIAL_PREFIX, name);
 	dir = getenv("CREDENTIALS_DIRECTORY");
-	if (dir == NULL || dir[0] == '\0')
-		return err_set(err, "%s%.64s: $CREDENTIALS_DIRECTORY is not set (run under systemd "
-			       "with LoadCredential=%.64s:PATH, or name the file itself)",
+	if (dir == NULL || dir[0] == '\0') {
+		/* Not under systemd (pregon run by an operator): where systemd
+		 * itself looks for LoadCredential=NAME, in its order
+		 * (systemd.exec(5)); readable by root only, as it should be. */
+		static const char *const credstore[] = {
+			"/etc/credstore", "/run/credstore", "/usr/lib/credstore",
+		};
+
+		for (size_t i = 0; i < sizeof(credstore) / sizeof(credstore[0]); i++) {
+			n = snprintf(out, out_len, "%s/%s", credstore[i], name);
+			if (n > 0 && (size_t)n < out_len && access(out, F_OK) == 0)
+				return 0;
+		}
+		return err_set(err, "%s%.64s: $CREDENTIALS_DIRECTORY is not set (pregond runs "
+			       "under systemd with LoadCredential=%.64s) and no /etc/credstore, "
+			       "/run/credstore or /usr/lib/credstore holds it",
 			       CONFIG_CREDENTIAL_PREFIX, name, name);
+	}
 	n = snprintf(out, out_len, "%s/%s", dir, name);
 	if (n < 0 || (size_t)n >= out_len)
 		return err_set(err, "%s%.64s: path longer than %zu bytes", CONFIG_CREDENTIAL_PREFIX,

@@ -380,8 +380,10 @@ static void a_credential_name_is_read_from_the_credentials_directory(void **stat
 	assert_string_equal(config_str(&c, "sms", "auth_token_file"), "credential:sms_token");
 	assert_string_equal(c.redis_password_file, "credential:redis");
 	unsetenv("CREDENTIALS_DIRECTORY");
-	assert_int_equal(config_read_secret("credential:sms_token", NULL, out, sizeof(out), &err), -1);
+	assert_int_equal(config_read_secret("credential:pregon-test-no-such-credential", NULL, out,
+					    sizeof(out), &err), -1);
 	assert_non_null(strstr(err.msg, "CREDENTIALS_DIRECTORY is not set"));
+	assert_non_null(strstr(err.msg, "/etc/credstore"));
 	setenv("CREDENTIALS_DIRECTORY", dir, 1);
 	assert_int_equal(config_read_secret("credential:sms_token", NULL, out, sizeof(out), &err), 0);
 	assert_string_equal(out, "t0ken");
