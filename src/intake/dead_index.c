@@ -24,6 +24,12 @@ static void add_name(struct names *n, const char *prefix, const char *s, size_t 
 
 	if (n->arr == NULL || len == 0 || len > NAME_MAX_BYTES)
 		return;
+	/* Contact ids are printable ASCII (job_parse.c check_id), addresses
+	 * too (validate.c): a name with any other byte names nobody pregon
+	 * keeps, and JSON would refuse one that is not UTF-8. */
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+			return;
 	snprintf(name, sizeof(name), "%s%.*s", prefix, (int)len, s);
 	if (json_object_get(n->seen, name) != NULL)
 		return;

@@ -61,6 +61,10 @@ static void text_that_is_not_json_is_scanned_for_ids_and_addresses(void **state)
 				     "\"phone\": \"+13235550100\", \"email\": \"x@y.org\""),
 			    "c:job-2 c:client-8 a:+13235550100 a:x@y.org");
 	assert_string_equal(names_of("{\"contact_id\":\"p4\",,}"), "c:p4");
+	/* Bytes no contact id or address has (found by fuzz_dead_index: one
+	 * that is not UTF-8 made the whole index fail, and the job with it). */
+	assert_string_equal(names_of("{\"id\": \"al\331\316\316\322\", \"contact_id\": \"p 5\", "
+				     "\"id\": \"ok-1\""), "c:ok-1");
 	/* Too few or too many digits, an '@' without a domain: not addresses. */
 	assert_string_equal(names_of("+1234567 +1234567890123456 me@home"), "");
 }
