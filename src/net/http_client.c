@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -548,6 +549,41 @@ static bool host_is_loopback(const char *host, size_t len)
 	return false;
 }
 
+/* A host name (not an address) whose every address is a loopback one: a
+ * name the machine's /etc/hosts gives to itself. Resolved with a blocking
+ * getaddrinfo, which is why http_url_check_transport runs at start,
+ * before the loop; https:// URLs, the production case, are never looked
+ * up here. A name that does not resolve is not known to be this machine. */
+static bool name_is_loopback(const char *host, size_t len)
+{
+	char buf[256];
+	struct addrinfo hints, *res = NULL;
+	unsigned char a[sizeof(struct in6_addr)];
+	bool all = true;
+
+	if (len == 0 || len >= sizeof(buf) || host[0] == '[')
+		return false;
+	memcpy(buf, host, len);
+	buf[len] = '\0';
+	if (inet_pton(AF_INET, buf, a) == 1)
+		return false;	/* an address, and not a loopback one */
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(buf, NULL, &hints, &res) != 0 || res == NULL)
+		return false;
+	for (struct addrinfo *ai = res; ai != NULL && all; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET)
+			all = (ntohl(((struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr) >> 24) == 127;
+		else if (ai->ai_family == AF_INET6)
+			all = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
+		else
+			all = false;
+	}
+	freeaddrinfo(res);
+	return all;
+}
+
 int http_url_check_transport(const char *url, struct err *err)
 {
 	const char *host, *end, *at;
@@ -571,9 +607,9 @@ int http_url_check_transport(const char *url, struct err *err)
 		if (host + len > end)
 			len = (size_t)(end - host);
 	}
-	if (!host_is_loopback(host, len))
-		return err_set(err, "http:// is allowed only to this machine (127.0.0.1, [::1], "
-			       "localhost): the credentials and messages would cross the network "
-			       "unencrypted; use https://");
-	return 0;
+	if (host_is_loopback(host, len) || name_is_loopback(host, len))
+		return 0;
+	return err_set(err, "http:// is allowed only to this machine (127.0.0.1, [::1], "
+		       "localhost, or a name whose every address is one of these): the "
+		       "credentials and messages would cross the network unencrypted; use https://");
 }
