@@ -63,16 +63,16 @@ static void on_entry_released(void *data, const char *entry)
 		}
 }
 
-static void public_reason_of(const char *reason, char *out, size_t out_len)
+/* A refused job: the reason (dead letter: may quote the job) and the
+ * public reason (the `rejected` event, MQTT, the log: CONTRACT.md section
+ * 3, never a value of the job). The public one is err->pub, which the
+ * parsers build without the job's values (err.h), or, where a path left
+ * none, the generic text: never anything cut out of the reason. */
+static void refuse(struct intake_record *rec, const struct err *err, const char *generic)
 {
-	/* Events never carry an address: drop the quoted offending value. */
-	const char *q = strstr(reason, ": \"");
-	size_t n = q ? (size_t)(q - reason) : strlen(reason);
-
-	if (n >= out_len)
-		n = out_len - 1;
-	memcpy(out, reason, n);
-	out[n] = '\0';
+	snprintf(rec->reason, sizeof(rec->reason), "%s", err->msg);
+	snprintf(rec->public_reason, sizeof(rec->public_reason), "%s",
+		 err->pub[0] != '\0' ? err->pub : generic);
 }
 
 /* The channel chain and addresses of a recipient, as the scripts take them. */
@@ -203,7 +203,7 @@ static int court_check(const struct config *cfg, const struct templates *set,
 	static const char *const names[] = { COURT_TEMPLATE_REMINDER, COURT_TEMPLATE_ENROLMENT };
 
 	if (set == NULL)
-		return err_set(err, "kind: court_reminder needs the templates, which are not loaded");
+		return err_public(err, "kind: court_reminder needs the templates, which are not loaded");
 	for (int i = 0; i < job->recipient.n_channels; i++) {
 		enum channel ch = job->recipient.channels[i];
 
@@ -506,26 +506,26 @@ int intake_build_record(const struct config *cfg, const struct templates *set, i
 	rec->raw_len = raw_len;
 	limits.max_bytes = (size_t)cfg->jobs_max_bytes;
 	if (raw == NULL) {
-		snprintf(rec->reason, sizeof(rec->reason), "job: entry has no \"job\" field");
+		err_public(&err, "job: entry has no \"job\" field");
+		refuse(rec, &err, "");
 		rec->raw = "";
 		memset(&job, 0, sizeof(job));
 		rc = -1;
 	} else {
 		rc = job_parse(raw, raw_len, &limits, &job, &err);
 		if (rc != 0)
-			snprintf(rec->reason, sizeof(rec->reason), "%s", err.msg);
+			refuse(rec, &err, "job: not valid");
 		else if (!kind_implemented(job.kind)) {
 			/* Validated, but sending this kind lands in a later version:
 			 * dead-lettered so `pregon dead replay` can run it then. */
-			snprintf(rec->reason, sizeof(rec->reason),
-				 "kind: \"%s\" is valid but not implemented yet in this version",
-				 job_kind_name(job.kind));
+			err_public(&err, "kind: \"%s\" is valid but not implemented yet in this version",
+				   job_kind_name(job.kind));
+			refuse(rec, &err, "");
 			rc = -1;
 		}
 	}
 	if (raw_len > (size_t)cfg->jobs_max_bytes)
 		rec->raw_len = (size_t)cfg->jobs_max_bytes;	/* keep the dead stream bounded */
-	public_reason_of(rec->reason, rec->public_reason, sizeof(rec->public_reason));
 	meta = json_pack("{s:s}", "e", entry_id);
 	if (meta == NULL) {
 		job_free(&job);
@@ -554,8 +554,7 @@ int intake_build_record(const struct config *cfg, const struct templates *set, i
 		if (added > 0) {
 			/* Refused after all (a template cannot be rendered for it):
 			 * dead-lettered with the reason, like a parse error. */
-			snprintf(rec->reason, sizeof(rec->reason), "%s", err.msg);
-			public_reason_of(rec->reason, rec->public_reason, sizeof(rec->public_reason));
+			refuse(rec, &err, "job: its texts cannot be made (the reason is in the dead letter)");
 			json_object_del(meta, "court");
 		}
 	}

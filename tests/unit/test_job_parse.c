@@ -706,13 +706,13 @@ static void job_action_alert_rejects_message_problems(void **state)
 	rejected(ALERT_MSG("{}"), "message: must not be empty");
 	rejected(ALERT_MSG("['Go']"),
 		 "message: must be a text or an object of texts by language");
-	rejected(ALERT_MSG("{'en':'Go.','es':''}"), "message.es: must not be empty");
-	rejected(ALERT_MSG("{'en':'Go.','es':3}"), "message.es: must be a string");
-	rejected(ALERT_MSG("{'english':'Go.'}"), "message: not a language tag: \"english\"");
-	rejected(ALERT_MSG("{'es':'Vayan.','ES':'Vayan!'}"), "message.es: given twice");
+	rejected(ALERT_MSG("{'en':'Go.','es':''}"), "message[1]: must not be empty (key \"es\")");
+	rejected(ALERT_MSG("{'en':'Go.','es':3}"), "message[1]: must be a string (key \"es\")");
+	rejected(ALERT_MSG("{'english':'Go.'}"), "message[0]: not a language tag: \"english\"");
+	rejected(ALERT_MSG("{'es':'Vayan.','ES':'Vayan!'}"), "message[1]: language given twice (key \"ES\")");
 	rejected(ALERT_OK(",'subject':7"),
 		 "subject: must be a text or an object of texts by language");
-	rejected(ALERT_OK(",'subject':{'en':''}"), "subject.en: must not be empty");
+	rejected(ALERT_OK(",'subject':{'en':''}"), "subject[0]: must not be empty (key \"en\")");
 
 	/* language keys come out in canonical case */
 	parse_ok(ALERT("'audience':{'list':'a'},'message':{'ES-mx':'Vayan.','EN':'Go.'}"), &job);
@@ -738,24 +738,24 @@ static void job_action_alert_rejects_bad_replies(void **state)
 {
 	(void)state;
 	rejected(ALERT_OK(",'replies':['1']"), "replies: must be an object");
-	rejected(ALERT_OK(",'replies':{'1':1}"), "replies.1: must be a string");
-	rejected(ALERT_OK(",'replies':{'1':''}"), "replies.1: must not be empty");
+	rejected(ALERT_OK(",'replies':{'1':1}"), "replies[0]: must be a string (key \"1\")");
+	rejected(ALERT_OK(",'replies':{'1':''}"), "replies[0]: must not be empty (key \"1\")");
 	rejected(ALERT_OK(",'replies':{'':'x'}"),
-		 "replies: keyword must be 1 to 32 characters: \"\"");
+		 "replies[0]: keyword must be 1 to 32 characters: \"\"");
 	rejected(ALERT_OK(",'replies':{'abcdefghijabcdefghijabcdefghijabc':'x'}"),
-		 "replies: keyword must be 1 to 32 characters: \"abcdefghijabcdefghijabcdefghijabc\"");
+		 "replies[0]: keyword must be 1 to 32 characters: \"abcdefghijabcdefghijabcdefghijabc\"");
 	accepted(ALERT_OK(",'replies':{'abcdefghijabcdefghijabcdefghijab':'x'}"));
 	accepted(ALERT_OK(",'replies':{'s\xc3\xad':'attending'}"));
 	rejected(ALERT_OK(",'replies':{'1':'responding','STOP':'cannot'}"),
-		 "replies: keyword is reserved for opt-out and help: \"STOP\"");
+		 "replies[1]: keyword is reserved for opt-out and help: \"STOP\"");
 	rejected(ALERT_OK(",'replies':{'help':'x'}"),
-		 "replies: keyword is reserved for opt-out and help: \"help\"");
+		 "replies[0]: keyword is reserved for opt-out and help: \"help\"");
 	rejected(ALERT_OK(",'replies':{'Alto':'x'}"),
-		 "replies: keyword is reserved for opt-out and help: \"Alto\"");
+		 "replies[0]: keyword is reserved for opt-out and help: \"Alto\"");
 	rejected(ALERT_OK(",'replies':{' 1':'x'}"),
-		 "replies: keyword has spaces or control characters: \" 1\"");
+		 "replies[0]: keyword has spaces or control characters: \" 1\"");
 	rejected(ALERT_OK(",'replies':{'Si':'attending','si':'yes'}"),
-		 "replies: keyword given twice (case does not count): \"si\"");
+		 "replies[1]: keyword given twice (case does not count): \"si\"");
 }
 
 /* ---- kind townhall_confirmation --------------------------------------- */
