@@ -127,7 +127,7 @@ int phone_check_e164(const char *in, char out[PHONE_E164_MAX + 1], struct err *e
 	}
 
 	if (country_code_len(num + 1) == 0)
-		return fail_quoted(err, "unknown country code in", in);
+		return fail_quoted(err, "unknown country code:", in);
 	if (num[1] == '1' && (n != 11 || !nanp_ok(num + 2)))
 		return fail_quoted(err, "not a valid North American number:", in);
 	memcpy(out, num, n + 2);
