@@ -21,9 +21,9 @@
  * 2026-12-07 13:05:00, 2026-12-07T13:05:00Z); ISO and
  * other dates (three groups of 4, 1-2, 1-2 digits or 1-2, 1-2, 4);
  * dotted IPv4 addresses; one group of digits with a unit after it
- * (3600000ms, 1048576 bytes); counts grouped with '_' (log_count); pregon's own
- * sequence ids, one lowercase letter then digits at the start of a word
- * (m1234567.1, i1234567). */
+ * (3600000ms, 1048576 bytes); counts grouped with '_' (log_count); pregon's
+ * own sequence ids at the start of a word (m1234567.1, i1234567): the
+ * price is that "m3235550100" passes too, and no other letter does. */
 #ifndef PREGON_REDACT_H
 #define PREGON_REDACT_H
 

@@ -197,23 +197,6 @@ static int is_domain(unsigned char c)
 	return is_alnum(c) || c >= 0x80 || c == '-' || c == '.';
 }
 
-/* The end of an email address that starts at i, or 0. */
-static size_t email_at(const struct text *t, size_t i)
-{
-	size_t j = i, at = 0, k, d;
-
-	while (j < t->n && (at = at_sign_at(t, j)) == 0 && is_local(t->s[j]))
-		j++;
-	if (j == i || at == 0)
-		return 0;
-	d = k = j + at;
-	while (k < t->n && at_sign_at(t, k) == 0 && is_domain(t->s[k]))
-		k++;
-	while (k > d && (t->s[k - 1] == '.' || t->s[k - 1] == '-'))
-		k--;		/* the end of a sentence, not of the domain */
-	return k > d ? k : 0;
-}
-
 struct run {
 	size_t end;		/* after the last digit group kept */
 	int digits;		/* digits in the kept groups */
@@ -233,7 +216,7 @@ static void run_scan(const struct text *t, size_t p, struct run *r)
 	r->ascii_first = 1;
 	for (;;) {
 		size_t gs = p, d, q, len;
-		int nd = 0, count = 0, marks = 0, space;
+		int nd = 0, count = 0, marks = 0, dots = 1, space;
 
 		while ((d = digit_at(t, p)) > 0) {
 			if (r->groups == 0 && d > 1)
@@ -253,14 +236,127 @@ static void run_scan(const struct text *t, size_t p, struct run *r)
 			if (!space)
 				marks++;
 			if (len != 1 || t->s[q] != '.')
-				r->only_dots = 0;
+				dots = 0;
 			q += len;
 			count++;
 		}
 		if (count == 0 || marks > SEP_MAX_MARKS || digit_at(t, q) == 0)
 			return;
+		r->only_dots &= dots;	/* separators inside the number only */
 		p = q;
 	}
+}
+
+static size_t number_at(const struct text *t, size_t i, size_t *skip);
+
+struct span {
+	size_t start, end;	/* start == t->n: no more addresses */
+};
+
+/* A domain character at k: ASCII letters, digits, '-' and '.', and
+ * non-ASCII text but not the spaces and dashes that separate digits
+ * ("ana@x.org—323 555 0100"). */
+static int domain_at(const struct text *t, size_t k)
+{
+	int space;
+
+	if (t->s[k] < 0x80)
+		return is_domain(t->s[k]);
+	return sep_at(t, k, &space) == 0 && at_sign_at(t, k) == 0;
+}
+
+/* Where the domain that starts at d ends. */
+static size_t domain_end(const struct text *t, size_t d)
+{
+	size_t k = d, skip;
+
+	while (k < t->n && at_sign_at(t, k) == 0 && domain_at(t, k)) {
+		if (k > d && t->s[k - 1] == '.') {
+			size_t lim;
+
+			/* A label that starts a phone number ends the domain:
+			 * "ana@x.org.+1 323 555 0100" must not lose its first
+			 * digits to the address and leave the rest below 7. */
+			size_t end = number_at(t, k, &skip);
+
+			/* ... unless the label goes on after it ("٥999999Q"). */
+			if (end > 0 && (end == t->n || !domain_at(t, end) || t->s[end] == '.'))
+				return k - 1;
+			if (end > 0)
+				skip = end - k;
+			/* Not a number: its digits need no second look
+			 * (which would make "a@1.1.1.1..." quadratic). */
+			for (lim = k + skip; k + 1 < lim && domain_at(t, k + 1) &&
+					     at_sign_at(t, k + 1) == 0; k++)
+				;
+		}
+		k++;
+	}
+	return k;
+}
+
+/* k is the end of a domain. When it ends in a digit and a number goes on
+ * past it ("ana@x.org3235 550 100", "ana@x.org.1 323 555 0100"), the
+ * end of that number: it all goes, or the rest would be too short to be
+ * seen as one. Else k. */
+static size_t domain_number_end(const struct text *t, size_t d, size_t k)
+{
+	size_t b = k - 1, q = k, len;
+	int count = 0, space;
+	struct run r;
+
+	while (b > d && (t->s[b] & 0xc0) == 0x80)
+		b--;
+	if (digit_at(t, b) != k - b)
+		return k;
+	while (count < SEP_MAX && (len = sep_at(t, q, &space)) > 0) {
+		q += len;
+		count++;
+	}
+	if (digit_at(t, q) == 0)
+		return k;
+	run_scan(t, q, &r);
+	return r.end;
+}
+
+/* The first email address whose at sign is at or after from: its local
+ * part reaches back over local-part characters, but not before floor
+ * (the end of the last redaction, or 0); its domain runs forward. An at
+ * sign right at a redaction's end (floor > 0) needs no local part: what
+ * was redacted just before it held it. */
+static struct span email_next(const struct text *t, size_t from, size_t floor)
+{
+	struct span e = { t->n, t->n };
+
+	for (size_t a = from; a < t->n; a++) {
+		size_t at = at_sign_at(t, a), st = a, k, d;
+
+		if (at == 0)
+			continue;
+		while (st > floor && is_local(t->s[st - 1]) && at_sign_at(t, st - 1) == 0)
+			st--;
+		d = a + at;
+		for (;;) {
+			k = domain_end(t, d);
+			/* "a@b.org@c.org": which part is whose is anyone's
+			 * guess; the whole run is one redaction. */
+			if (k > d && k < t->n && at_sign_at(t, k) > 0) {
+				d = k + at_sign_at(t, k);
+				continue;
+			}
+			break;
+		}
+		while (k > d && (t->s[k - 1] == '.' || t->s[k - 1] == '-'))
+			k--;	/* the end of a sentence, not of the domain */
+		if ((st < a || (floor > 0 && a == floor)) && k > d) {
+			e.start = st;
+			k = domain_number_end(t, d, k);
+			e.end = k;
+			return e;
+		}
+		a += at - 1;
+	}
+	return e;
 }
 
 static int is_digit_byte(const struct text *t, size_t i)
@@ -330,6 +426,23 @@ static int unit_at(const struct text *t, size_t i)
 	return 0;
 }
 
+/* 'm' or 'i' at the start of a word, then ASCII digits, and for 'm' one
+ * ".<digits>": one of pregon's sequence ids (m<seq>.<n> for messages,
+ * i<seq> for inbound, src/lua/), which pass a million after a million
+ * jobs and must stay readable in the log. */
+static int is_pregon_id(const struct text *t, size_t i, size_t p, const struct run *r)
+{
+	unsigned char letter = i >= 1 ? t->s[i - 1] : 0;
+
+	if (p != i || !r->ascii_first || (letter != 'm' && letter != 'i'))
+		return 0;
+	if (i >= 2 && (is_alnum(t->s[i - 2]) || t->s[i - 2] == '_' || t->s[i - 2] >= 0x80))
+		return 0;
+	if (letter == 'i')
+		return r->groups == 1;
+	return r->groups == 1 || (r->groups == 2 && r->only_dots);
+}
+
 /* At i: the end of a number to redact, or 0 with *skip the bytes to copy
  * as they are (the digits that were looked at and are not a number). */
 static size_t number_at(const struct text *t, size_t i, size_t *skip)
@@ -376,22 +489,14 @@ static size_t number_at(const struct text *t, size_t i, size_t *skip)
 		r.end = r.prev_end;
 		*skip = e - i;	/* the last group is looked at again, alone */
 	}
-	/* One lowercase letter at the start of a word, then digits: one of
-	 * pregon's sequence ids (m<seq>.<n>, i<seq>), kept. */
 	if (r.digits >= 7 && !run_is_date(&r) && !(r.groups == 1 && unit_at(t, r.end)) &&
-	    !(p == i && r.ascii_first && i >= 1 && t->s[i - 1] >= 'a' && t->s[i - 1] <= 'z' &&
-	      (i == 1 || !(is_alnum(t->s[i - 2]) || t->s[i - 2] == '_' || t->s[i - 2] >= 0x80)))) {
+	    !is_pregon_id(t, i, p, &r)) {
 		*skip = 0;
 		return r.end;
 	}
 	if (*skip == 0)
 		*skip = r.end - i;
 	return 0;
-}
-
-static int word_start(const struct text *t, size_t i)
-{
-	return is_local(t->s[i]) && (i == 0 || !is_local(t->s[i - 1]));
 }
 
 struct out {
@@ -424,18 +529,29 @@ size_t redact_copy(char *out, size_t out_size, const char *in, size_t in_len)
 	struct text t = { (const unsigned char *)in, in_len };
 	struct out o = { out, out_size, 0, 0 };
 	size_t i = 0, end, skip;
+	struct span e;
 
 	if (out_size == 0)
 		return 0;
+	/* The next address is found from its at sign, before anything in
+	 * front of it is copied: copying never passes e.start. */
+	e = email_next(&t, 0, 0);
 	while (i < t.n && !o.full) {
-		if (word_start(&t, i) && (end = email_at(&t, i)) > 0) {
+		if (i == e.start) {
 			out_put(&o, (const unsigned char *)MARK, sizeof(MARK) - 1, 0);
-			i = end;
+			i = e.end;
+			e = email_next(&t, i, i);
 			continue;
 		}
 		if ((end = number_at(&t, i, &skip)) > 0) {
+			/* A number that runs into an address takes it along
+			 * ("3235550100ana@x.org"). */
+			if (end > e.start)
+				end = e.end > end ? e.end : end;
 			out_put(&o, (const unsigned char *)MARK, sizeof(MARK) - 1, 0);
 			i = end;
+			if (e.start < i)
+				e = email_next(&t, i, i);
 			continue;
 		}
 		if (skip == 0) {
@@ -443,6 +559,8 @@ size_t redact_copy(char *out, size_t out_size, const char *in, size_t in_len)
 
 			skip = utf8_at(&t, i, &cp);
 		}
+		if (skip > e.start - i)
+			skip = e.start - i;
 		out_put(&o, t.s + i, skip, 1);
 		i += skip;
 	}

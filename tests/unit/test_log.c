@@ -46,6 +46,7 @@ static void numbers_in_other_shapes_are_redacted(void **state)
 	check("\"to\":\"\\u002b13235550100\"", "\"to\":\"[redacted]\"");
 	check("call3235550100 now", "call[redacted] now");
 	check("Ana3235550100", "Ana[redacted]");
+	check("x3235550100 \\u3235550100", "x[redacted] \\u[redacted]");
 	check("323 - 555 - 0100", "[redacted]");
 	check("323 \xe2\x80\x93 555 \xe2\x80\x93 0100", "[redacted]");	/* en dashes */
 	check("323.555.0100", "[redacted]");
@@ -83,6 +84,20 @@ static void emails_are_redacted(void **state)
 	check("ana\xef\xbc\xa0" "example.org", "[redacted]");	/* full-width at */
 	check("\"ana\\u0040example.org\"", "\"[redacted]\"");
 	check("mailto:ana@example.org", "mailto:[redacted]");
+	/* found by fuzz_redact: an address right after a redacted one */
+	check("a@e3&aa@ee ", "[redacted][redacted] ");
+	check("a@ee.\xf0\x9d\x9f\x8e \xf0\x9d\x9f\x8e\xf0\x9d\x9f\x8e\xf0\x9d\x9f\x8e "
+	      "\xf0\x9d\x9f\x8e\xf0\x9d\x9f\x8e \xf0\x9d\x9f\x8e ", "[redacted].[redacted] ");
+	check("3235550100ana@example.org", "[redacted]");
+	check("call(\xd9\xa3{a-a@ee.org", "call([redacted]");
+	check("ana@x.org@ee.org ok", "[redacted] ok");
+	check("ana@ex.Ana3235 5550 100 ok", "[redacted] ok");
+	check("x@xn--99Q.3235550100Q.xn--9e ok", "[redacted] ok");
+	check("a@b.c3)0@ee ok", "[redacted][redacted] ok");
+	check("a@b.call0099999\xe2\x80\x94 99.) ok", "[redacted].) ok");
+	check("@ee.org ok", "@ee.org ok");	/* a handle, not an address */
+	check("a@e.Tel\xe0\xa7\xa8.\xe0\xa7\xa8.\xe0\xa7\xa7 \xe0\xa7\xa6 \xe0\xa7\xa6/\xe0\xa7\xad \xe0\xa7\xa6 ok",
+	      "[redacted] ok");	/* Bengali digits after an address */
 }
 
 static void ids_counts_times_and_ports_survive(void **state)
