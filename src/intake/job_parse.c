@@ -967,6 +967,8 @@ static int parse_townhall(struct parse *ps, struct job *job)
 	if (s != NULL && ((strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0) ||
 			  strlen(s) > 2048 || has_control(s) || strchr(s, ' ') != NULL))
 		return fail(ps->err, "event.join_url", "must be an http or https URL");
+	if (s != NULL && check_invisible(ps, "event.join_url", s, 0) < 0)
+		return -1;	/* a link that reads other than it goes */
 	if (get_recipient(ps, doc, "recipient", &job->recipient) < 0)
 		return -1;
 	return get_durations(ps, doc, "reminders", NULL, NULL);

@@ -1031,6 +1031,9 @@ static void job_refuses_bidi_and_zero_width_characters_in_one_line_fields(void *
 			 chars[i]);
 		rejected(doc, want);
 	}
+	rejected(TOWN(EVENT_HEAD ",'starts_at':'2026-12-05T18:00:00',"
+		      "'join_url':'https://example.org/\\u202egpj.exe'", ""),
+		 "event.join_url: must not contain invisible formatting characters (U+202E)");
 	/* Bodies: the overrides and embeddings only (check_text says why). */
 	rejected("{'id':'m-1','kind':'message','body':'at \\u202e01:9',"
 		 "'recipient':{'id':'c','phone':'+13235550100'}}",
