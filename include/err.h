@@ -52,4 +52,9 @@ void err_prefix(struct err *err, const char *prefix);
 int err_wrap(struct err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* err_wrap for a context that holds no value from outside (a template's
+ * own file name): put in front of a non-empty pub as well. */
+int err_wrap_public(struct err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 #endif

@@ -57,19 +57,38 @@ void err_prefix(struct err *err, const char *prefix)
 	}
 }
 
-int err_wrap(struct err *err, const char *fmt, ...)
+static int wrap(struct err *err, int public, const char *fmt, va_list ap)
 {
-	char tmp[ERR_MSG_MAX];
-	va_list ap;
-	int n;
+	char pre[ERR_MSG_MAX], tmp[ERR_MSG_MAX];
 
 	if (err == NULL)
 		return -1;
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n >= 0 && (size_t)n < sizeof(tmp))
-		snprintf(tmp + n, sizeof(tmp) - (size_t)n, "%s", err->msg);
+	vsnprintf(pre, sizeof(pre), fmt, ap);
+	snprintf(tmp, sizeof(tmp), "%s%s", pre, err->msg);
 	memcpy(err->msg, tmp, sizeof(tmp));
+	if (public && err->pub[0] != '\0') {
+		snprintf(tmp, sizeof(err->pub), "%s%s", pre, err->pub);
+		memcpy(err->pub, tmp, sizeof(err->pub));
+	}
+	return -1;
+}
+
+int err_wrap(struct err *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	wrap(err, 0, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int err_wrap_public(struct err *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	wrap(err, 1, fmt, ap);
+	va_end(ap);
 	return -1;
 }
