@@ -91,6 +91,7 @@ struct channel_config {
 	int burst;			/* 0: a tenth of a second's worth */
 	int concurrency;		/* messages held in flight by this instance */
 	char help_text[CONFIG_STR_MAX];	/* the answer to HELP ("" where no key) */
+	int64_t help_interval_ms;	/* HELP answered at most once per address in it */
 };
 
 struct config {
@@ -169,6 +170,10 @@ struct config {
 
 	/* [shutdown] */
 	int64_t shutdown_grace_ms;
+
+	/* [inbound] */
+	char inbound_spool[CONFIG_STR_MAX];	/* webhooks Redis could not take (spool.h) */
+	int64_t inbound_spool_max;		/* bytes of them held at once */
 
 	/* The providers' settings, one struct per config_module (see
 	 * config_module_get). */

@@ -1,6 +1,7 @@
 /* engine.h: the delivery engine.
  *
- * Reads ready messages (urgent lane first) from <p>ready:<channel>:<lane> on
+ * Reads ready messages (urgent lane first, then the answers to inbound
+ * texts, then normal work) from <p>ready:<channel>:<lane> on
  * its own blocking connection, claims them with one script call per batch
  * (status -> sending, checks consent and expiry), hands them to the
  * channel's adapter, and writes results back in batches (sent, retry with
@@ -26,8 +27,12 @@
 
 struct templates;
 
-/* LANE_JOB: a message claimed at intake, held by its job's stream entry. */
-enum lane { LANE_URGENT, LANE_NORMAL, LANE_COUNT, LANE_JOB = LANE_COUNT };
+/* The ready lanes, in the order they are read: urgent alerts; the answers
+ * to inbound texts (HELP, consent confirmations: a person waits for them,
+ * but they must not delay an alert); everything else. LANE_JOB: a message
+ * claimed at intake, held by its job's stream entry. The expander uses
+ * LANE_URGENT and LANE_NORMAL only. */
+enum lane { LANE_URGENT, LANE_ANSWER, LANE_NORMAL, LANE_COUNT, LANE_JOB = LANE_COUNT };
 
 struct engine_inflight;
 
@@ -43,6 +48,7 @@ struct engine_channel {
 	 * engine_reserve, read_max). */
 	struct engine_inflight *wait_head, *wait_tail;
 	struct engine_inflight *wait_urgent;	/* the last urgent one waiting (they go first) */
+	struct engine_inflight *wait_answer;	/* the last answer waiting (they go next) */
 	char stream[LANE_COUNT][128];
 	char claim_cursor[LANE_COUNT][48];
 	uint64_t sent, temp_failed, perm_failed, deferred;
@@ -51,6 +57,7 @@ struct engine_channel {
 	bool more;		/* its queues may hold work (read full, or woke a block) */
 	int asked, got;		/* this read round's COUNT and entries */
 	bool urgent_more;	/* its urgent lane may hold work: normal waits */
+	bool answer_more;	/* its answer lane may hold work: normal waits */
 };
 
 /* Whether a zone is in quiet hours now, kept for a second (engine.c). */
@@ -69,7 +76,7 @@ struct engine {
 	struct rconn *reader;
 	struct engine_channel ch[CHANNEL_COUNT];
 	int reads_out;		/* XREADGROUPs outstanding on the reader */
-	enum { READ_URGENT, READ_NORMAL, READ_BLOCK } read_phase;
+	enum { READ_URGENT, READ_ANSWER, READ_NORMAL, READ_BLOCK } read_phase;
 	bool read_got;		/* this phase's reads returned entries */
 	bool read_failed;
 	bool stopping;

@@ -7,29 +7,41 @@
  *
  * - a message a person sent: consent words (STOP, START and their Spanish
  *   and free-text forms; consent.h) change the opt-out set and the ledger
- *   and get one confirmation; HELP gets the channel's [<channel>] help_text
- *   whatever the consent state; anything else is a reply (to the latest
+ *   and get a confirmation (at most one per address and channel a day);
+ *   HELP gets the channel's [<channel>] help_text whatever the consent
+ *   state (at most once per [<channel>] help_interval); anything else is
+ *   a reply (to the latest
  *   alert with reply keywords sent to that address, else pregon:inbound);
  * - a receipt about a message pregon sent (sent, delivered, undelivered,
  *   failed, read): it moves the message on, never back.
  *
  * Each item is one call of the Lua library (ops inbound and feedback),
  * which are idempotent (an inbound message once per provider id, a receipt
- * never moves a message back). While Redis cannot take one, items are held
- * in memory (at most INBOUND_HELD_MAX) and written when it is back:
- * providers do not retry, and a STOP must not be lost. Nothing here logs
- * an address or a text. */
+ * never moves a message back). Answers (HELP, consent confirmations) are
+ * limited per address ([<channel>] help_interval; one confirmation a day)
+ * and go on the channel's answer lane.
+ *
+ * Providers such as Twilio do not retry a webhook that was answered, and a
+ * STOP must not be lost: an item Redis cannot take (away, or answering an
+ * error such as OOM) goes to the spool ([inbound] spool, spool.h), on disk
+ * (fsync'd) before the provider is told it arrived, and is written to
+ * Redis from there, in order, once Redis takes it, also after a restart.
+ * While the spool holds items, new ones join it behind them, so items are
+ * applied in the order they came. The provider hears 503 only when the
+ * spool cannot take an item either. Nothing here logs an address or a
+ * text. */
 #ifndef PREGON_INBOUND_H
 #define PREGON_INBOUND_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uv.h>
+
 #include "channel.h"
 #include "config.h"
+#include "spool.h"
 #include "store.h"
-
-#define INBOUND_HELD_MAX 10000
 
 enum inbound_kind {
 	INBOUND_MESSAGE,	/* a person wrote to us */
@@ -53,33 +65,51 @@ struct inbound_item {
 	const char *error;
 };
 
-/* What inbound messages said, per channel (for the channel's metrics). */
+/* What inbound messages said, per channel (for the channel's metrics),
+ * and the answers made (queued to be sent) or withheld by the limits. */
 struct inbound_counts {
 	uint64_t stops, starts, helps, replies;
+	uint64_t answers, answers_limited;
 };
 
-struct inbound_held;
+struct inbound_write;
 
 struct inbound {
+	uv_loop_t *loop;
 	const struct config *cfg;
 	struct store *store;
 	struct inbound_counts counts[CHANNEL_COUNT];
-	/* Held while Redis is away, oldest first. */
-	struct inbound_held *held_head, *held_tail;
-	size_t n_held;
-	size_t n_writing;		/* sent to Redis, not yet answered */
+	struct spool spool;		/* see above; open once a provider asks */
+	bool spool_open;
+	size_t n_writing;		/* items sent to Redis directly, not yet answered */
+	/* Items for the spool that wait for those answers first, in order. */
+	struct inbound_write *behind, *behind_tail;
+	bool replaying;			/* the spool's first record is out to Redis */
+	uv_timer_t retry_timer;		/* the next replay after Redis answered an error */
+	bool retry_pending;
+	int64_t retry_ms;		/* its backoff */
+	uint64_t spooled, replayed;	/* items put in the spool, and written from it */
+	int64_t spool_depth;		/* for the gauge: items in the spool */
 	void (*drained)(struct inbound *in);	/* inbound_stop's, once */
+	void (*closed)(struct inbound *in);	/* inbound_close's */
 };
 
-/* The item's outcome: 0 when it is stored, or held for Redis (the
+/* The item's outcome: 0 when it is stored, in Redis or in the spool (the
  * provider can be told it arrived); -1 when it is neither (the provider
  * should try again: 503). */
 typedef void (*inbound_done_cb)(void *data, int status);
 
-void inbound_init(struct inbound *in, const struct config *cfg, struct store *store);
+void inbound_init(struct inbound *in, uv_loop_t *loop, const struct config *cfg,
+		  struct store *store);
+
+/* Opens the spool ([inbound] spool) and takes what it holds, to be written
+ * first: called by a provider that feeds items, when it opens (before the
+ * loop runs; spool.h says why). Once; later calls return 0. Returns 0, or
+ * -1 with err ("[inbound] spool: ..."): pregond must not start then. */
+int inbound_open_spool(struct inbound *in, struct err *err);
 
 /* Takes an item. Returns 0 and calls done exactly once, later or, when
- * the item is held for Redis, before returning; or -1 (out of memory) and
+ * it is refused at once, before returning; or -1 (out of memory) and
  * never calls done. */
 int inbound_feed(struct inbound *in, const struct inbound_item *item, inbound_done_cb done,
 		 void *data);
@@ -88,11 +118,16 @@ int inbound_feed(struct inbound *in, const struct inbound_item *item, inbound_do
 const struct inbound_counts *inbound_counts(const struct inbound *in, enum channel ch);
 
 /* For a shutdown, once no provider can feed more (the HTTP server is
- * closed): calls drained when every item taken is written, or when what is
- * left is held while Redis is away (inbound_close then logs it lost). */
+ * closed): calls drained when every item taken is written to Redis or on
+ * disk in the spool (whatever Redis cannot take now stays there for the
+ * next start). */
 void inbound_stop(struct inbound *in, void (*drained)(struct inbound *in));
 
-/* Frees what is still held for Redis (logged: it is lost). */
-void inbound_close(struct inbound *in);
+/* Closes the spool and the timer; closed is called from the loop. */
+void inbound_close(struct inbound *in, void (*closed)(struct inbound *in));
+
+struct metrics;
+/* Registers pregon_inbound_answers_total and the spool's families. */
+int inbound_metrics(struct inbound *in, struct metrics *m);
 
 #endif

@@ -25,13 +25,16 @@
  *                            attempt, created; only when they say something:
  *                            updated, provider_id, error, urgent (1),
  *                            expires, qz (the zone whose quiet hours hold
- *                            it), bypass, rp; TTL retention_days after it
+ *                            it), bypass, rp, lane ("answer": an answer to
+ *                            an inbound text); TTL retention_days after it
  *                            is due
  *   <p>jobseq                counter behind the ids of the answers to
  *                            inbound texts (i<n>)
  *   <p>ready:<channel>:<lane> stream, field m (message id), q (its quiet-hours
  *                            zone, if it waits them out): due now;
- *                            lane "urgent" or "normal"; group "pregon"
+ *                            lane "urgent", "answer" (HELP and consent
+ *                            confirmations) or "normal", read in that
+ *                            order; group "pregon"
  *   <p>scheduled             zset: message id by due time (ms): reminders,
  *                            send_at, retries, messages held by quiet hours
  *   <p>case:<ref>            hash: recipient id -> the court_reminder job whose
@@ -39,6 +42,13 @@
  *   <p>test:clock            [schedule] test_clock only: ms added to the time
  *   <p>optout:<channel>      set of opted-out addresses
  *   <p>consent:<address>     list: the consent ledger (never expires)
+ *   <p>csid:<address>        set: the provider ids of the consent words
+ *                            from there (never expires, beside the ledger:
+ *                            a replayed STOP/START stays a duplicate)
+ *   <p>ha:<channel>:<address>, <p>ca:<channel>:<address>  the sid last
+ *                            answered with HELP (TTL [<channel>]
+ *                            help_interval) or a consent confirmation
+ *                            (TTL a day): the limits on answers
  *   <p>rate:<channel>        the shared rate's theoretical arrival time
  *   <p>pid:<provider id>, <p>fb:<provider id>, <p>inb:<provider id>,
  *   <p>lj:<channel>:<address>  "<contact>\t<job>" last sent there (replies); <p>last:

@@ -177,7 +177,12 @@ static void on_http_client_closed(void *data)
 
 static void on_engine_closed(struct engine *e);
 
-/* Every item a provider gave is written (or held while Redis is away):
+static void on_inbound_closed(struct inbound *in)
+{
+	(void)in;
+}
+
+/* Every item a provider gave is written (to Redis, or to the spool):
  * the engine, then the writer, may close. */
 static void on_inbound_drained(struct inbound *in)
 {
@@ -211,7 +216,7 @@ static void on_engine_closed(struct engine *e)
 
 	/* The adapters are closed: no request of theirs is out any more. */
 	http_client_close(d->http_client, on_http_client_closed, NULL);
-	inbound_close(&d->inbound);
+	inbound_close(&d->inbound, on_inbound_closed);
 	intake_close(&d->intake);
 	expander_close(&d->expander);
 	if (d->cfg.mqtt_url[0] != '\0') {
@@ -425,7 +430,7 @@ static int register_metrics(struct pregond *d, struct metrics *m)
 	    rconn_metrics(&d->jobs_reader, m) != 0 || rconn_metrics(&d->ready_reader, m) != 0 ||
 	    rconn_metrics(&d->expander_conn, m) != 0 ||
 	    intake_metrics(&d->intake, m) != 0 || expander_metrics(&d->expander, m) != 0 ||
-	    engine_metrics(&d->engine, m) != 0)
+	    engine_metrics(&d->engine, m) != 0 || inbound_metrics(&d->inbound, m) != 0)
 		return -1;
 	if (d->cfg.mqtt_url[0] != '\0') {
 		if (mqtt_events_metrics(&d->mqtt_events, m) != 0)
@@ -576,7 +581,7 @@ int main(int argc, char **argv)
 			http_opts.max_host_connections = cap;
 		http_opts.max_total_connections += cap;
 	}
-	inbound_init(&d->inbound, &d->cfg, &d->store);
+	inbound_init(&d->inbound, d->loop, &d->cfg, &d->store);
 	if (http_client_new(&d->http_client, d->loop, &http_opts, &err) != 0 ||
 	    (d->cfg.http_listen[0] != '\0' && new_http(d, &err) != 0)) {
 		log_error("%s", err.msg);

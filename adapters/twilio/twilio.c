@@ -36,6 +36,7 @@
 #include "validate.h"
 
 #include "twilio.h"
+#include "twilio_url.h"
 
 /* Twilio's own limits: 1600 characters of Body, ValidityPeriod 1..36000 s. */
 #define TWILIO_MAX_BODY_CHARS 1600
@@ -85,6 +86,34 @@ static int check_sid(const char *sid, const char *prefix)
 
 static void on_defer_timer(uv_timer_t *h);
 
+/* [http] public_url is where Twilio posts status callbacks and inbound
+ * messages and what their signatures are checked against: without a
+ * usable one every webhook would get 403 (a STOP never recorded) and
+ * Twilio would be handed a callback it cannot call. So it must be an
+ * absolute http(s) URL, or pregond does not start. Plain http beyond this
+ * machine sends numbers and texts in the clear (and Twilio asks for
+ * https), and a loopback URL while the API is elsewhere cannot be reached
+ * by the provider: both are warned about, not refused (a proxy on the
+ * same host, a test against a local fake). */
+static int check_public_url(const struct config *cfg, const struct twilio_config *tc,
+			    struct err *err)
+{
+	struct twilio_url_info pub, api;
+	struct err ignored;
+
+	if (twilio_url_check(cfg->http_public_url, &pub, err) != 0) {
+		err_wrap(err, "[http] public_url: ");
+		return -1;
+	}
+	if (!pub.https && !pub.loopback)
+		log_warn("[http] public_url is http:// to another host: Twilio's webhooks (numbers, "
+			 "texts) would travel unencrypted; use https://");
+	if (pub.loopback && twilio_url_check(tc->base_url, &api, &ignored) == 0 && !api.loopback)
+		log_warn("[http] public_url is a loopback address: the provider at [sms] base_url "
+			 "cannot call it back (status callbacks and inbound messages are lost)");
+	return 0;
+}
+
 static int twilio_open(struct adapter *a, const struct adapter_env *env, struct err *err)
 {
 	const struct config *cfg = env->cfg;
@@ -109,6 +138,8 @@ static int twilio_open(struct adapter *a, const struct adapter_env *env, struct 
 		err_prefix(err, "[sms] from");
 		return -1;
 	}
+	if (check_public_url(cfg, tc, err) != 0)
+		return -1;
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return err_set(err, "[sms] twilio: out of memory");
@@ -122,9 +153,8 @@ static int twilio_open(struct adapter *a, const struct adapter_env *env, struct 
 	}
 	snprintf(t->url, sizeof(t->url), "%.*s/2010-04-01/Accounts/%s/Messages.json",
 		 base_len, tc->base_url, tc->account_sid);
-	if (cfg->http_public_url[0] != '\0')
-		snprintf(t->callback_url, sizeof(t->callback_url), "%.*s/webhooks/sms/status",
-			 config_url_base_len(cfg->http_public_url), cfg->http_public_url);
+	snprintf(t->callback_url, sizeof(t->callback_url), "%.*s/webhooks/sms/status",
+		 config_url_base_len(cfg->http_public_url), cfg->http_public_url);
 	breaker_init(&t->breaker, tc->breaker_failures, tc->breaker_cooldown_ms);
 	if (env->routes != NULL) {
 		if (twilio_webhooks_mount(&t->webhooks, env, a->channel, t->token, err) != 0) {
@@ -140,7 +170,7 @@ static int twilio_open(struct adapter *a, const struct adapter_env *env, struct 
 	a->state = t;
 	log_info("sms: twilio at %.*s, account %.6s..., status callbacks to %s", base_len,
 		 tc->base_url, tc->account_sid,
-		 t->callback_url[0] ? t->callback_url : "(none: [http] public_url is empty)");
+		 t->callback_url);
 	return 0;
 }
 

@@ -34,7 +34,10 @@ extern const struct config_module twilio_config;
  * target and the auth token, in constant time, before anything else: 403
  * otherwise, and nothing changes. A request with a missing or malformed
  * field gets 400 naming the field. What is valid goes to inbound_feed(),
- * which holds it while Redis is away (Twilio does not retry). */
+ * which writes it to Redis or, when Redis cannot take it, to the spool on
+ * disk before Twilio is answered (Twilio does not retry). The signature
+ * is accepted over the URL with or without its default port (twilio_url.h),
+ * as Twilio's own validators do. */
 struct twilio_webhooks {
 	const struct adapter_env *env;
 	enum channel channel;

@@ -1,5 +1,6 @@
 /* twilio_sig.c: X-Twilio-Signature (see twilio_sig.h for the algorithm). */
 #include "twilio_sig.h"
+#include "twilio_url.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -103,4 +104,16 @@ bool twilio_signature_valid(const char *auth_token, const char *url,
 	ok = CRYPTO_memcmp(expected, header, SIG_LEN) == 0;
 	OPENSSL_cleanse(expected, sizeof(expected));
 	return ok;
+}
+
+bool twilio_signature_valid_any_port(const char *auth_token, const char *url,
+				     const struct twilio_param *params, size_t n,
+				     const char *header)
+{
+	char other[4096];
+
+	if (twilio_signature_valid(auth_token, url, params, n, header))
+		return true;
+	return twilio_url_other_form(url, other, sizeof(other)) == 0 &&
+	       twilio_signature_valid(auth_token, other, params, n, header);
 }

@@ -43,4 +43,11 @@ int twilio_signature(const char *auth_token, const char *url,
 bool twilio_signature_valid(const char *auth_token, const char *url,
 			    const struct twilio_param *params, size_t n, const char *header);
 
+/* twilio_signature_valid() over url, else over url with its default port
+ * added or removed (twilio_url.h): Twilio may sign either form, and its
+ * own validators accept both. */
+bool twilio_signature_valid_any_port(const char *auth_token, const char *url,
+				     const struct twilio_param *params, size_t n,
+				     const char *header);
+
 #endif

@@ -86,8 +86,8 @@ static int signed_form(struct twilio_webhooks *w, struct http_exchange *x,
 		params[i].value = f->pairs[i].value;
 	}
 	ok = w->token != NULL && w->token[0] != '\0' &&
-	     twilio_signature_valid(w->token, url, params, f->n,
-				    http_req_header(req, "X-Twilio-Signature"));
+	     twilio_signature_valid_any_port(w->token, url, params, f->n,
+					     http_req_header(req, "X-Twilio-Signature"));
 	free(params);
 	if (!ok) {
 		w->bad_signature++;
@@ -253,6 +253,10 @@ int twilio_webhooks_mount(struct twilio_webhooks *w, const struct adapter_env *e
 	const struct config *cfg = env->cfg;
 
 	memset(w, 0, sizeof(*w));
+	/* Before any webhook: what the spool kept from before is written
+	 * first, in order. */
+	if (inbound_open_spool(env->inbound, err) != 0)
+		return -1;
 	w->env = env;
 	w->channel = ch;
 	w->token = token;

@@ -91,19 +91,27 @@ static const struct config_key config_keys[] = {
 	I("events", "retention_days", events_retention_days, "30", 1, 3650),
 
 	D("shutdown", "grace", shutdown_grace_ms, "10s", 0, 600000),
+
+	/* Relative: from the working directory (the unit's StateDirectory). */
+	P("inbound", "spool", inbound_spool, "var/spool/inbound.spool"),
+	N64("inbound", "spool_max", inbound_spool_max, "67108864", 65536, 1073741824),
 };
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
 /* The keys of every channel, in each channel's section, stored in its
  * struct channel_config; a NULL default comes from the channel's row in
- * channel.c. help_text exists where the row gives it a default. */
+ * channel.c. help_text and help_interval exist where the row gives
+ * help_text a default. */
 static const struct config_key channel_keys[] = {
 	CONFIG_STR(struct channel_config, NULL, "provider", provider, NULL),
 	CONFIG_RATE(struct channel_config, NULL, "rate", rate, "0"),
 	CONFIG_INT(struct channel_config, NULL, "burst", burst, "0", 0, 100000),
 	CONFIG_INT(struct channel_config, NULL, "concurrency", concurrency, NULL, 1, 4096),
 	CONFIG_STR(struct channel_config, NULL, "help_text", help_text, NULL),
+	/* 1 s .. 30 days */
+	CONFIG_DURATION(struct channel_config, NULL, "help_interval", help_interval_ms, NULL, 1000,
+			2592000000.0),
 };
 
 #define N_CHANNEL_KEYS (sizeof(channel_keys) / sizeof(channel_keys[0]))
@@ -127,6 +135,9 @@ static const char *channel_default(enum channel c, const struct config_key *k)
 		return info->provider;
 	if (strcmp(k->name, "concurrency") == 0)
 		return info->concurrency;
+	/* A channel that answers HELP limits how often (inbound.h). */
+	if (strcmp(k->name, "help_interval") == 0)
+		return info->help_text != NULL ? "24h" : NULL;
 	return info->help_text;
 }
 

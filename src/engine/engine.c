@@ -18,7 +18,10 @@
 #include "quiet_hours.h"
 #include "util.h"
 
-static const char *const lane_names[LANE_COUNT + 1] = { "urgent", "normal", "job" };
+static const char *const lane_names[LANE_COUNT + 1] = {
+	[LANE_URGENT] = "urgent", [LANE_ANSWER] = "answer", [LANE_NORMAL] = "normal",
+	[LANE_JOB] = "job",
+};
 
 /* One message held by this instance, from read to result. */
 struct engine_inflight {
@@ -261,6 +264,8 @@ static void on_send_done(struct send_req *req, const struct send_result *res)
 				ch->wait_tail = NULL;
 			if (ch->wait_urgent == w)
 				ch->wait_urgent = NULL;
+			if (ch->wait_answer == w)
+				ch->wait_answer = NULL;
 			w->next = NULL;
 			adapter_send(e, w);
 		}
@@ -308,7 +313,8 @@ void engine_reserve(struct engine *e, int max, int room[CHANNEL_COUNT])
 		 * stream, its read and its claim call, a third of the Redis
 		 * work of a queued one; its sending event comes a batch's
 		 * sends early. */
-		int n = ch->open && !e->stopping && !e->urgent_hold && !ch->urgent_more ?
+		int n = ch->open && !e->stopping && !e->urgent_hold && !ch->urgent_more &&
+				!ch->answer_more ?
 				ch->cap + 4 * e->cfg->jobs_batch - ch->held : 0;
 
 		if (rate_limited(&ch->rate) && n > rate_available(&ch->rate))
@@ -433,13 +439,25 @@ static int64_t quiet_until(struct engine *e, const char *zone, bool urgent)
 }
 
 /* Queues f for a free adapter slot, in order, except that an urgent message
- * goes after the urgent ones waiting and before every normal one: the
- * normal messages read ahead or claimed at intake must not hold an alert
- * back (up to 4 x [jobs] batch of them wait here). */
+ * goes after the urgent ones waiting and before every other one, and an
+ * answer to an inbound text after the urgent ones and the answers waiting
+ * and before every normal one: the normal messages read ahead or claimed
+ * at intake must not hold an alert or an answer back (up to 4 x [jobs]
+ * batch of them wait here). */
 static void wait_add(struct engine_channel *ch, struct engine_inflight *f)
 {
 	struct engine_inflight **at;
 
+	if (!f->req.urgent && f->lane == LANE_ANSWER) {
+		at = ch->wait_answer ? &ch->wait_answer->next :
+		     ch->wait_urgent ? &ch->wait_urgent->next : &ch->wait_head;
+		f->next = *at;
+		*at = f;
+		if (f->next == NULL)
+			ch->wait_tail = f;
+		ch->wait_answer = f;
+		return;
+	}
 	if (!f->req.urgent) {
 		f->next = NULL;
 		if (ch->wait_tail)
@@ -787,8 +805,9 @@ static int read_max(const struct engine *e, const struct engine_channel *ch)
  * Each channel gets exactly as many entries as it has room for: one
  * non-blocking XREADGROUP per channel with COUNT = room (COUNT applies per
  * stream, so one read over every stream could overshoot a channel's cap).
- * Phases: URGENT drains the urgent lanes first; NORMAL reads the normal
- * lanes once nothing urgent is left; when both come back empty, BLOCK waits
+ * Phases: URGENT drains the urgent lanes first; ANSWER reads the answers
+ * to inbound texts once nothing urgent is left; NORMAL reads the normal
+ * lanes once neither is; when all come back empty, BLOCK waits
  * on every lane at once with COUNT 1, which wakes us within milliseconds of
  * new work without holding more than one entry per stream. */
 
@@ -828,6 +847,8 @@ static void on_read(struct rconn *c, redisReply *r, void *data)
 					e->read_got = true;
 					if (lane == LANE_URGENT)
 						e->ch[ch].urgent_more = true;
+					if (lane == LANE_ANSWER)
+						e->ch[ch].answer_more = true;
 					e->ch[ch].got += (int)s->element[1]->elements;
 					e->ch[ch].more = true;
 				}
@@ -850,11 +871,19 @@ static void on_read(struct rconn *c, redisReply *r, void *data)
 		for (int i = 0; i < CHANNEL_COUNT; i++)
 			if (e->ch[i].asked > 0)
 				e->ch[i].urgent_more = e->ch[i].got >= e->ch[i].asked;
+	if (e->read_phase == READ_ANSWER)
+		for (int i = 0; i < CHANNEL_COUNT; i++)
+			if (e->ch[i].asked > 0)
+				e->ch[i].answer_more = e->ch[i].got >= e->ch[i].asked;
 	switch (e->read_phase) {
 	case READ_URGENT:
 		/* While an urgent audience is being expanded, its lane may be
-		 * empty for a moment: wait on it rather than take normal work. */
-		e->read_phase = e->read_got ? READ_URGENT : e->urgent_hold ? READ_BLOCK : READ_NORMAL;
+		 * empty for a moment: wait on it rather than take other work. */
+		e->read_phase = e->read_got ? READ_URGENT : e->urgent_hold ? READ_BLOCK : READ_ANSWER;
+		break;
+	case READ_ANSWER:
+		/* Answers read: look at the urgent lanes again before more. */
+		e->read_phase = e->read_got ? READ_URGENT : READ_NORMAL;
 		break;
 	case READ_NORMAL:
 		e->read_phase = e->read_got ? READ_URGENT : READ_BLOCK;
@@ -925,7 +954,7 @@ static void engine_read_block(struct engine *e)
 		 * urgent lane may hold work: a blocked read takes an entry of
 		 * every lane, normal ones too, and the urgent lane must be read
 		 * out first (urgent_more). */
-		if (read_max(e, ch) <= ch->held || ch->urgent_more ||
+		if (read_max(e, ch) <= ch->held || ch->urgent_more || ch->answer_more ||
 		    (rate_limited(&ch->rate) && ch->more && rate_available(&ch->rate) > 0)) {
 			e->read_phase = READ_URGENT;
 			uv_timer_start(&e->read_retry_timer, on_read_retry,
@@ -973,15 +1002,19 @@ static void engine_read(struct engine *e)
 		struct engine_channel *ch = &e->ch[c];
 		int room = read_max(e, ch) - ch->held;
 		char count[16];
-		const char *key = ch->stream[e->read_phase == READ_URGENT ? LANE_URGENT : LANE_NORMAL];
+		const char *key = ch->stream[e->read_phase == READ_URGENT ? LANE_URGENT :
+					     e->read_phase == READ_ANSWER ? LANE_ANSWER : LANE_NORMAL];
 
 		ch->asked = ch->got = 0;
 		if (!ch->open || room <= 0)
 			continue;
-		/* A channel reads its normal lane only once its urgent lane came
-		 * back short (each channel has its own room and tokens, so the
-		 * phase alone does not say that). */
-		if (e->read_phase == READ_NORMAL && (ch->urgent_more || e->urgent_hold))
+		/* A channel reads its answer lane only once its urgent lane came
+		 * back short, and its normal lane only once its answer lane did
+		 * too (each channel has its own room and tokens, so the phase
+		 * alone does not say that). */
+		if (e->read_phase != READ_URGENT && (ch->urgent_more || e->urgent_hold))
+			continue;
+		if (e->read_phase == READ_NORMAL && ch->answer_more)
 			continue;
 		if (rate_limited(&ch->rate)) {
 			if (ch->more && rate_available(&ch->rate) < room)
@@ -1252,7 +1285,6 @@ static int channel_metrics(struct engine *e, struct metrics *m, enum channel c)
 
 int engine_metrics(struct engine *e, struct metrics *m)
 {
-	static const char *const lanes[LANE_COUNT] = { "urgent", "normal" };
 	int rc = 0;
 
 	for (int c = 0; c < CHANNEL_COUNT; c++)
@@ -1272,7 +1304,7 @@ int engine_metrics(struct engine *e, struct metrics *m)
 		for (int l = 0; l < LANE_COUNT; l++)
 			rc |= metrics_gauge(m, &queue_depth, metrics_read_i64, &e->depth[c][l],
 					    "queue=\"ready\",channel=\"%s\",lane=\"%s\"",
-					    channel_name((enum channel)c), lanes[l]);
+					    channel_name((enum channel)c), lane_names[l]);
 	rc |= metrics_gauge(m, &queue_depth, metrics_read_i64, &e->scheduled,
 			    "queue=\"scheduled\"");
 	/* The family is shown even when no channel has a rate. */
@@ -1502,7 +1534,7 @@ void engine_close(struct engine *e, void (*on_closed)(struct engine *e))
 			ch->wait_head = f->next;
 			free(f);
 		}
-		ch->wait_tail = ch->wait_urgent = NULL;
+		ch->wait_tail = ch->wait_urgent = ch->wait_answer = NULL;
 	}
 	for (size_t i = 0; i < sizeof(handles) / sizeof(handles[0]); i++)
 		uv_close(handles[i], on_handle_closed);

@@ -26,7 +26,10 @@
 #include "log.h"
 #include "metrics.h"
 
-static const char *const lane_name[LANE_COUNT] = { "urgent", "normal" };
+/* Alerts are urgent or normal: the answer lane is the engine's alone. */
+static const char *const lane_name[LANE_COUNT] = {
+	[LANE_URGENT] = "urgent", [LANE_ANSWER] = NULL, [LANE_NORMAL] = "normal",
+};
 
 static void expander_next(struct expander *x);
 static void read_lane(struct expander *x, enum lane lane, bool pending);
@@ -336,6 +339,8 @@ void expander_init(struct expander *x, uv_loop_t *loop, const struct config *cfg
 	for (int l = 0; l < LANE_COUNT; l++) {
 		char name[32];
 
+		if (lane_name[l] == NULL)
+			continue;
 		snprintf(name, sizeof(name), "expand:%s", lane_name[l]);
 		store_key(store, x->stream[l], sizeof(x->stream[l]), name);
 	}

@@ -10,7 +10,8 @@
 #include "log.h"
 #include "metrics.h"
 
-static const char *const lanes[] = { "urgent", "normal" };
+/* The ready lanes (engine.h enum lane), in order. */
+static const char *const lanes[] = { "urgent", "answer", "normal" };
 
 void store_init(struct store *s, struct rconn *writer, const struct config *cfg)
 {
@@ -131,7 +132,7 @@ void store_writer_state(struct store *s, bool up)
 	create_group(s, "expand:urgent");
 	create_group(s, "expand:normal");
 	for (int ch = 0; ch < CHANNEL_COUNT; ch++)
-		for (int l = 0; l < 2; l++) {
+		for (int l = 0; l < (int)(sizeof(lanes) / sizeof(lanes[0])); l++) {
 			char name[64];
 
 			snprintf(name, sizeof(name), "ready:%s:%s", channel_name((enum channel)ch),

@@ -212,16 +212,20 @@ local function ttl_s(ttl)
 	return string.format('%d', ttl)
 end
 
-local function lane_of(urgent)
+-- The ready lane of a message: urgent alerts, then the answers to
+-- inbound texts (lane 'answer' in the record: HELP and consent
+-- confirmations, below alerts and above the rest), then normal work.
+local function lane_of(urgent, lane)
 	if urgent == '1' then return 'urgent' end
+	if lane == 'answer' then return 'answer' end
 	return 'normal'
 end
 
 -- Queues message mid on its ready stream. A message that waits out quiet
 -- hours carries its recipient's zone (q), so that the engine can hold it
 -- before claiming it (op hold) when it is read inside them.
-local function queue_ready(channel, urgent, mid, qz)
-	local stream = P .. 'ready:' .. channel .. ':' .. lane_of(urgent)
+local function queue_ready(channel, urgent, mid, qz, lane)
+	local stream = P .. 'ready:' .. channel .. ':' .. lane_of(urgent, lane)
 	if qz and qz ~= '' and urgent ~= '1' then
 		redis.call('XADD', stream, '*', 'm', mid, 'q', qz)
 	else
@@ -260,7 +264,8 @@ end
 -- payload as JSON: body, subject, chain, addr; stored as one field, since
 -- every field of a hash costs on each write and read), urgent ('0'/'1'),
 -- expires (ms or 0), due (ms or 0), rp (seconds a reply is matched to
--- this message, when its job has reply keywords; else nil).
+-- this message, when its job has reply keywords; else nil), lane
+-- ('answer' for the answers to inbound texts; else nil: by urgent).
 -- Message ids are "m<job seq>.<n>", the seq being the job's first jobs
 -- entry id (unique, and no counter to keep).
 --
@@ -311,6 +316,7 @@ local function create_message(m, mid)
 	if m.bypass then f[n + 1], f[n + 2], n = 'bypass', '1', n + 2 end
 	if m.rp then f[n + 1], f[n + 2], n = 'rp', m.rp, n + 2 end
 	if m.qz and m.qz ~= '' then f[n + 1], f[n + 2], n = 'qz', m.qz, n + 2 end
+	if m.lane then f[n + 1], f[n + 2], n = 'lane', m.lane, n + 2 end
 	redis.call('HSET', unpack(f))
 	-- Kept for the retention period after it is due (a reminder weeks
 	-- ahead must not expire before it is sent).
@@ -321,7 +327,7 @@ local function create_message(m, mid)
 	local head = event_head(m.job, m.kind, mid, m.contact, channel)
 	event_h(head, 'accepted', '0')
 	if status == 'accepted' then
-		queue_ready(channel, m.urgent, mid, m.qz)
+		queue_ready(channel, m.urgent, mid, m.qz, m.lane)
 	elseif status == 'sending' then
 		event_h(head, 'sending', '1')
 		-- The caller sets the entry that holds it.

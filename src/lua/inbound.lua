@@ -80,32 +80,52 @@ register('consent', function(a)
 		a[@head.detail])
 end)
 
+-- Seconds in which one address gets at most one consent confirmation per
+-- channel. Each answer is a paid SMS and goes out ahead of normal work: a
+-- person (or a script) toggling STOP/START must not make one text each
+-- (issue 12). The change itself is always recorded.
+local CONFIRM_EVERY_S = '86400'
+
 --: op inbound
---: head channel from text provider_id intent keyword answer answer_kind norm
+--: head channel from text provider_id intent keyword answer answer_kind norm help_interval
 -- An inbound message. intent: none, stop, start, help; keyword: the word
 -- that decided; answer: the text to send back ('' for none), as a job of
 -- kind answer_kind; norm: the text as reply keywords are matched
--- (trimmed, case-folded; see match_reply). Once per provider message id
--- (providers retry webhooks): a repeat returns 'duplicate'. Consent words
--- change consent (source keyword) and are answered once per change; HELP
--- is always answered, opted out or not (carriers require it). Anything
--- else goes to <p>inbound for a person to answer, with the contact and
--- the job last sent to that address when known; a reply to an alert that
--- asked for one is matched first (match_reply). Returns the intent's
--- outcome: inbound, replied (a keyword), reply-text (free text to an
--- alert, also put on <p>inbound), stop, stop-repeat, start, start-repeat,
--- help.
+-- (trimmed, case-folded; see match_reply); help_interval: seconds in which
+-- HELP is answered at most once per address ([<channel>] help_interval).
+-- Once per provider message id (providers retry webhooks): a repeat
+-- returns 'duplicate'. Consent words change consent (source keyword)
+-- and are answered at most once per address and channel a day
+-- (CONFIRM_EVERY_S); HELP, opted out or not (carriers require it), at
+-- most once per help_interval. Anything else goes to <p>inbound for a
+-- person to answer, with the contact and the job last sent to that
+-- address when known; a reply to an alert that asked for one is matched
+-- first (match_reply). Answers go on the channel's answer lane (below
+-- urgent alerts, above normal work). Returns the intent's outcome:
+-- inbound, replied (a keyword), reply-text (free text to an alert, also
+-- put on <p>inbound), stop, stop-repeat, start, start-repeat, help; and
+-- stop-limited, start-limited, help-limited when the answer was withheld
+-- by the limits.
 register('inbound', function(a)
 	local channel, from, text, sid = a[@head.channel], a[@head.from], a[@head.text],
 		a[@head.provider_id]
 	local intent, keyword = a[@head.intent], a[@head.keyword]
 	local answer, answer_kind = a[@head.answer], a[@head.answer_kind]
+	local addr = consent_addr(channel, from)
+	-- inb:<sid> expires with the retention period, but a consent word
+	-- replayed after that (a captured, validly signed START: the
+	-- signature has no time in it) would change consent again. So the
+	-- ids of consent words are kept as long as the ledger, in
+	-- <p>csid:<address> beside it: each is also a ledger entry, so the
+	-- set grows no faster than the ledger, while the ids of everything
+	-- else (replies, HELP, receipts: no consent at stake) still expire.
+	local csid = P .. 'csid:' .. addr
+	if redis.call('SISMEMBER', csid, sid) == 1 then return 'duplicate' end
 	if not redis.call('SET', P .. 'inb:' .. sid, '1', 'NX', 'EX', retention) then
 		return 'duplicate'
 	end
 	-- The contact and job last sent to this address (result): lj: holds
 	-- "<contact>\t<job>"; last: is the hash an earlier version kept.
-	local addr = consent_addr(channel, from)
 	local last = {}
 	local lj = redis.call('GET', P .. 'lj:' .. channel .. ':' .. addr)
 	if lj then
@@ -117,6 +137,7 @@ register('inbound', function(a)
 	if intent == 'stop' or intent == 'start' then
 		local changed = consent_change(channel, from, intent == 'stop' and 'out' or 'in',
 			'keyword', keyword .. ' ' .. sid)
+		redis.call('SADD', csid, sid)
 		if changed == 0 then
 			answer = ''
 			result = intent .. '-repeat'
@@ -147,17 +168,30 @@ register('inbound', function(a)
 		return result
 	end
 	if answer ~= '' then
+		-- At most one answer of each kind per address and channel in its
+		-- interval: the key holds the sid that was answered and expires
+		-- with the interval (so it keeps an address for a day at most).
+		local help = answer_kind == 'help'
+		local lk = P .. (help and 'ha:' or 'ca:') .. channel .. ':' .. addr
+		local every = CONFIRM_EVERY_S
+		if help then
+			every = a[@head.help_interval]
+			if not every or not tonumber(every) or tonumber(every) < 1 then every = '86400' end
+		end
+		if not redis.call('SET', lk, sid, 'NX', 'EX', every) then
+			return result .. '-limited'
+		end
 		-- The answer is a job of its own, so that it is tracked, retried
 		-- and counted like any message (a job of one message: its seen
 		-- key finds it, see job_messages).
 		local id = answer_kind .. '-' .. sid
 		local seq = 'i' .. redis.call('INCR', P .. 'jobseq')
 		redis.call('SET', P .. 'seen:' .. id, seq, 'EX', retention_s)
-		local addr = {}
-		addr[channel] = from
-		local d = cjson.encode({ body = answer, subject = '', chain = { channel }, addr = addr })
+		local to = {}
+		to[channel] = from
+		local d = cjson.encode({ body = answer, subject = '', chain = { channel }, addr = to })
 		create_message({ job = id, kind = answer_kind, contact = last[1] or '', chain = { channel },
-			addr = addr, d = d, urgent = '1', expires = now + 86400000, due = 0,
+			addr = to, d = d, urgent = '0', lane = 'answer', expires = now + 86400000, due = 0,
 			bypass = true }, 'm' .. seq .. '.1')
 	end
 	return result

@@ -121,8 +121,11 @@ local function contact_delete(id)
 			local eid, stream = string.match(ref, '^(%S+) (.+)$')
 			if eid then redis.call('XDEL', P .. stream, eid) end
 		end
+		-- ha: and ca: (the answers' limits) would keep the address for a
+		-- day more; erasing them allows at most one more answer.
 		redis.call('DEL', P .. 'lj:' .. a[1] .. ':' .. addr, P .. 'last:' .. a[1] .. ':' .. addr,
-			P .. 'rto:' .. a[1] .. ':' .. addr, ik)
+			P .. 'rto:' .. a[1] .. ':' .. addr, ik, P .. 'ha:' .. a[1] .. ':' .. addr,
+			P .. 'ca:' .. a[1] .. ':' .. addr)
 	end
 	return existed and 'deleted' or 'absent'
 end

@@ -14,9 +14,9 @@ register('tick', function(a)
 	local due = redis.call('ZRANGEBYSCORE', P .. 'scheduled', '-inf', now, 'LIMIT', 0,
 		tonumber(a[@head.batch]))
 	for _, mid in ipairs(due) do
-		local f = redis.call('HMGET', P .. 'msg:' .. mid, 'status', 'channel', 'urgent', 'qz')
+		local f = redis.call('HMGET', P .. 'msg:' .. mid, 'status', 'channel', 'urgent', 'qz', 'lane')
 		if f[1] == 'scheduled' then
-			queue_ready(f[2], f[3], mid, f[4])
+			queue_ready(f[2], f[3], mid, f[4], f[5])
 		end
 	end
 	if #due > 0 then redis.call('ZREM', P .. 'scheduled', unpack(due)) end

@@ -92,7 +92,7 @@ GSM7_EXT = set("\f^{}\\[~]|€")
 
 RULE_KEYS = {"to", "count", "delay", "respond", "status", "code", "message",
              "retry_after", "create", "callbacks", "final", "error_code"}
-STEP_KEYS = {"status", "delay", "error_code", "params", "url", "signature"}
+STEP_KEYS = {"status", "delay", "error_code", "params", "url", "signature", "sign_url"}
 
 
 def signature(auth_token, url, params):
@@ -304,13 +304,15 @@ class Fake:
 
     def post(self, kind, url, params, opts):
         """Signs and posts a webhook. opts: params (added; null removes),
-        signature (a header value to send instead, or false for none)."""
+        signature (a header value to send instead, or false for none),
+        sign_url (the URL to sign instead of url: the one Twilio called
+        when a proxy in front forwards to url)."""
         for k, v in (opts.get("params") or {}).items():
             if v is None:
                 params.pop(k, None)
             else:
                 params[k] = str(v)
-        sig = opts.get("signature", signature(self.token, url, params))
+        sig = opts.get("signature", signature(self.token, opts.get("sign_url") or url, params))
         entry = {"kind": kind, "url": url, "params": params, "signature": sig,
                  "status": None, "response": None, "error": None, "at": time.time()}
         u = urllib.parse.urlsplit(url)

@@ -267,6 +267,9 @@ def write_config(server=None, prefix=None, url=None, sections=None, directory=No
         # Tests run at any hour: quiet hours would hold their messages.
         # The tests of quiet hours set them (and the test clock).
         "schedule": {"quiet_hours": "none"},
+        # Each pregond its own spool (it is locked): not the default under
+        # the working directory, which every test shares.
+        "inbound": {"spool": os.path.join(directory, "spool", "inbound.spool")},
     }
     for sec, kv in (sections or {}).items():
         conf.setdefault(sec, {}).update(kv)

@@ -86,7 +86,7 @@ class Box:
         self._ev_seen = "0-0"
         streams = ["jobs", "expand:urgent", "expand:normal"]
         for ch in ("sms", "email", "signal"):
-            streams += ["ready:%s:urgent" % ch, "ready:%s:normal" % ch]
+            streams += ["ready:%s:urgent" % ch, "ready:%s:answer" % ch, "ready:%s:normal" % ch]
         for s in streams:   # as store.c does: XGROUP CREATE key pregon 0 MKSTREAM
             self.r.xgroup_create(self.k(s), GROUP, id="0", mkstream=True)
 
@@ -1207,58 +1207,79 @@ def test_consent_opts_an_address_out_and_in_with_a_ledger_entry_for_every_reques
 # ---- inbound ----
 
 def inbound(b, sid, text, intent="none", keyword="", answer="", kind="consent", frm=PHONE,
-            norm=None):
+            norm=None, help_interval=86400):
     return b.call("inbound", "sms", frm, text, sid, intent, keyword, answer, kind,
-                  text.strip().lower() if norm is None else norm)
+                  text.strip().lower() if norm is None else norm, help_interval)
 
 
-def test_inbound_stop_and_start_change_consent_and_are_answered_once_per_change():
+def test_inbound_stop_and_start_change_consent_and_are_answered_once_a_day():
     b = Box(clock=real_ms())     # writes <p>inbound: see the last inbound test
     b.r.hset(b.k("last:sms:" + PHONE), mapping={"contact": "p1", "job": "job-1"})
     assert inbound(b, "SM1", "STOP", "stop", "STOP", "You are unsubscribed.") == "stop"
     assert b.r.sismember(b.k("optout:sms"), PHONE)
-    # The answer is a job of its own, urgent, sent although opted out; it
-    # came from no jobs entry: its seq is "i" and <p>jobseq.
+    # The answer is a job of its own, on the answer lane (below urgent
+    # alerts, above normal work), sent although opted out; it came from no
+    # jobs entry: its seq is "i" and <p>jobseq.
     assert b.r.get(b.k("seen:consent-SM1")) == "i1"
     a1, a2 = "mi1.1", "mi2.1"
     m = b.msg(a1)
-    assert {k: m[k] for k in ("job", "kind", "contact", "channel", "to", "status", "urgent",
+    assert {k: m[k] for k in ("job", "kind", "contact", "channel", "to", "status", "lane",
                               "bypass", "expires")} == {
         "job": "consent-SM1", "kind": "consent", "contact": "p1", "channel": "sms", "to": PHONE,
-        "status": "accepted", "urgent": "1", "bypass": "1", "expires": str(b.now + DAY)}, m
-    assert "error" not in m and "updated" not in m, m
+        "status": "accepted", "lane": "answer", "bypass": "1", "expires": str(b.now + DAY)}, m
+    assert "error" not in m and "updated" not in m and "urgent" not in m, m
     assert json.loads(m["d"])["body"] == "You are unsubscribed."
-    (eid, f), = b.ready("sms", "urgent")
+    assert b.ready("sms", "urgent") == []
+    (eid, f), = b.ready("sms", "answer")
     assert f == {"m": a1}
-    assert b.send_fields(b.claim(("sms", "urgent", eid, a1))[0])["verdict"] == "send"
+    assert b.send_fields(b.claim(("sms", "answer", eid, a1))[0])["verdict"] == "send"
     # A repeat changes nothing and is not answered.
     assert inbound(b, "SM2", "stop", "stop", "STOP", "You are unsubscribed.") == "stop-repeat"
     assert not b.r.exists(b.k("seen:consent-SM2")) and b.msg_ids() == [a1]
-    assert inbound(b, "SM3", "START", "start", "START", "Welcome back.") == "start"
+    # A change the same day is recorded, not confirmed (one a day).
+    assert inbound(b, "SM3", "START", "start", "START", "Welcome back.") == "start-limited"
     assert not b.r.sismember(b.k("optout:sms"), PHONE)
-    assert b.r.get(b.k("seen:consent-SM3")) == "i2"
-    assert json.loads(b.msg(a2)["d"])["body"] == "Welcome back."
+    assert not b.r.exists(b.k("seen:consent-SM3")) and b.msg_ids() == [a1]
+    assert b.r.get(b.k("ca:sms:" + PHONE)) == "SM1"
+    assert 86000 < b.r.ttl(b.k("ca:sms:" + PHONE)) <= 86400
     assert inbound(b, "SM4", "START", "start", "START", "Welcome back.") == "start-repeat"
+    # A day later (the key expired) the next change is confirmed again.
+    b.r.delete(b.k("ca:sms:" + PHONE))
+    assert inbound(b, "SM5", "STOP", "stop", "STOP", "You are unsubscribed.") == "stop"
+    assert b.r.get(b.k("seen:consent-SM5")) == "i2"
+    assert json.loads(b.msg(a2)["d"])["body"] == "You are unsubscribed."
     ledger = [json.loads(x) for x in b.r.lrange(b.k("consent:" + PHONE), 0, -1)]
     assert [(x["action"], x["source"], x["detail"], x["changed"]) for x in ledger] == [
         ("out", "keyword", "STOP SM1", True), ("out", "keyword", "STOP SM2", False),
-        ("in", "keyword", "START SM3", True), ("in", "keyword", "START SM4", False)], ledger
+        ("in", "keyword", "START SM3", True), ("in", "keyword", "START SM4", False),
+        ("out", "keyword", "STOP SM5", True)], ledger
     assert b.r.xlen(b.k("inbound")) == 0
     assert not b.r.exists(b.k("job:consent-SM1"))      # a job of one message
 
 
-def test_inbound_help_is_answered_every_time_also_when_opted_out():
+def test_inbound_help_is_answered_once_per_interval_also_when_opted_out():
     b = Box(clock=real_ms())     # writes <p>inbound: see the last inbound test
     b.r.sadd(b.k("optout:sms"), PHONE)
-    assert inbound(b, "SM1", "HELP", "help", "HELP", "Reply STOP to end.", "help") == "help"
-    assert inbound(b, "SM2", "help", "help", "HELP", "Reply STOP to end.", "help") == "help"
-    assert [b.msg(m)["job"] for m in ("mi1.1", "mi2.1")] == ["help-SM1", "help-SM2"]
+    assert inbound(b, "SM1", "HELP", "help", "HELP", "Reply STOP to end.", "help",
+                   help_interval=3600) == "help"
+    assert inbound(b, "SM2", "help", "help", "HELP", "Reply STOP to end.", "help",
+                   help_interval=3600) == "help-limited"
+    assert 3500 < b.r.ttl(b.k("ha:sms:" + PHONE)) <= 3600
+    # Another address is answered; its own interval.
+    assert inbound(b, "SM3", "HELP", "help", "HELP", "Reply STOP to end.", "help",
+                   frm=PHONE2) == "help"
+    assert [b.msg(m)["job"] for m in ("mi1.1", "mi2.1")] == ["help-SM1", "help-SM3"]
     assert [b.msg(m)["kind"] for m in ("mi1.1", "mi2.1")] == ["help", "help"]
-    assert [b.r.get(b.k("seen:help-" + s)) for s in ("SM1", "SM2")] == ["i1", "i2"]
+    assert not b.r.exists(b.k("seen:help-SM2"))
     assert b.msg("mi1.1")["contact"] == ""
-    assert [f["m"] for _, f in b.ready("sms", "urgent")] == ["mi1.1", "mi2.1"]
+    assert [f["m"] for _, f in b.ready("sms", "answer")] == ["mi1.1", "mi2.1"]
     assert b.r.sismember(b.k("optout:sms"), PHONE)
     assert statuses(b.events()) == [("mi1.1", "accepted"), ("mi2.1", "accepted")]
+    # A retry of the answer comes back to the answer lane (tick).
+    b.r.hset(b.k("msg:mi1.1"), "status", "scheduled")
+    b.r.zadd(b.k("scheduled"), {"mi1.1": b.now - 1})
+    assert b.call("tick", 10)[0] == 1
+    assert [f["m"] for _, f in b.ready("sms", "answer")] == ["mi1.1"]
 
 
 def test_inbound_free_text_goes_to_the_inbound_stream_with_the_contact_and_job_last_sent():
@@ -1274,6 +1295,28 @@ def test_inbound_free_text_goes_to_the_inbound_stream_with_the_contact_and_job_l
     assert b.r.xrange(b.k("inbound"))[-1][1]["contact"] == ""
     assert b.r.xrange(b.k("inbound"))[-1][1]["job"] == ""
     assert all(e["status"] != "replied" for e in b.events())
+
+
+def test_inbound_consent_word_replayed_after_its_dedupe_expired_is_still_a_duplicate():
+    """inb:<sid> expires with the retention period; a captured START
+    replayed later must not opt the person back in: the sids of consent
+    words are kept beside the ledger (csid:<address>), as long as it."""
+    b = Box(clock=real_ms())
+    assert inbound(b, "SM1", "STOP", "stop", "STOP", "bye") == "stop"
+    # (answered or not: the limits are another test's)
+    assert inbound(b, "SM2", "START", "start", "START", "hi").startswith("start")
+    assert inbound(b, "SM3", "STOP", "stop", "STOP", "bye").startswith("stop")
+    assert inbound(b, "SM4", "hello") == "inbound"
+    for sid in ("SM1", "SM2", "SM3", "SM4"):    # retention_days later
+        b.r.delete(b.k("inb:" + sid))
+    assert inbound(b, "SM2", "START", "start", "START", "hi") == "duplicate"
+    assert b.r.sismember(b.k("optout:sms"), PHONE)
+    assert len(b.r.lrange(b.k("consent:" + PHONE), 0, -1)) == 3
+    assert b.r.smembers(b.k("csid:" + PHONE)) == {"SM1", "SM2", "SM3"}
+    assert b.r.ttl(b.k("csid:" + PHONE)) == -1      # as long as the ledger
+    # Other texts are not kept for ever: a reply's sid is handled again
+    # once its inb: key is gone.
+    assert inbound(b, "SM4", "hello") == "inbound"
 
 
 def test_inbound_of_a_provider_message_id_seen_before_is_a_duplicate():
@@ -1652,6 +1695,10 @@ def test_contacts_delete_erases_addresses_and_texts_cancels_what_waits_and_keeps
                             addr={"email": EMAIL}))
     assert inbound(b, "SMi", "call me") == "inbound"
     b.call("consent", "email", EMAIL, "out", "operator", "")
+    # The answers' limits (inbound: a HELP answered, a confirmation sent)
+    # name the address too.
+    b.r.set(b.k("ha:sms:" + PHONE), "SMh", ex=3600)
+    b.r.set(b.k("ca:email:ana@example.org"), "SMc", ex=3600)
     b.new_events()
     assert b.call("contacts", "t", "delete", "p1", "", "") == ["deleted"]
     m2, m3 = msg_id(es[0]), msg_id(es[1])
@@ -1666,7 +1713,8 @@ def test_contacts_delete_erases_addresses_and_texts_cancels_what_waits_and_keeps
         (m2, "cancelled", "contact deleted"), (m3, "cancelled", "contact deleted")], ev
     assert b.r.xlen(b.k("inbound")) == 0
     assert not b.r.exists(b.k("cmz:p1"), b.k("lj:sms:" + PHONE), b.k("last:sms:" + PHONE),
-                          b.k("ia:sms:" + PHONE),
+                          b.k("ia:sms:" + PHONE), b.k("ha:sms:" + PHONE),
+                          b.k("ca:email:ana@example.org"),
                           b.k("list:vol"), b.k("lists"))
     # Consent stays.
     assert b.r.sismember(b.k("optout:email"), "ana@example.org")

@@ -6,6 +6,7 @@ restart in the middle of sending."""
 import http.client
 import json
 import os
+import re
 import sys
 import time
 import urllib.parse
@@ -259,6 +260,9 @@ def test_out_of_order_callbacks_never_move_a_message_back():
 
 
 def test_stop_and_alto_opt_out_once_with_one_confirmation_and_start_opts_back_in():
+    """A START the day of a STOP opts back in, unconfirmed: one
+    confirmation per address a day (issue 12); another number's START is
+    confirmed."""
     g = Gateway()
     try:
         phone = "+13235550150"
@@ -275,11 +279,16 @@ def test_stop_and_alto_opt_out_once_with_one_confirmation_and_start_opts_back_in
         ledger = [json.loads(x) for x in g.r.lrange(g.cfg.key("consent:" + phone), 0, -1)]
         assert ledger[0]["source"] == "keyword" and ledger[0]["detail"].startswith("stop SM"), ledger
         assert g.inbound(phone, "START")["status"] == 200
-        wait_for(lambda: len(sent_to(phone)) == 2, what="START confirmation")
-        assert "subscribed again" in sent_to(phone)[1]["params"]["Body"]
-        assert not g.r.sismember(g.cfg.key("optout:sms"), phone)
+        wait_for(lambda: not g.r.sismember(g.cfg.key("optout:sms"), phone), what="opted in")
         g.job("after-start", phone)
         g.wait_status("after-start", "delivered")
+        assert [r["params"]["Body"] for r in sent_to(phone)][1:] == [
+            "Your court date is Dec 1 at 8:30, Dept 12."], "the START was confirmed the same day"
+        other = "+13235550152"
+        g.r.sadd(g.cfg.key("optout:sms"), other)
+        assert g.inbound(other, "START")["status"] == 200
+        wait_for(lambda: len(sent_to(other)) == 1, what="START confirmation")
+        assert "subscribed again" in sent_to(other)[0]["params"]["Body"]
 
         es = "+13235550151"
         assert g.inbound(es, "Alto")["status"] == 200
@@ -435,6 +444,264 @@ def test_redis_restart_while_sending_loses_nothing():
     finally:
         g.stop()
         srv.stop()
+
+
+# ---- issue 12: answers limited and on a lane of their own ----
+
+def answers_metric(g, outcome):
+    _, text = g.get("/metrics")
+    m = re.search(r'pregon_inbound_answers_total\{channel="sms",outcome="%s"\} (\d+)' % outcome,
+                  text)
+    assert m, "no pregon_inbound_answers_total %s in /metrics" % outcome
+    return int(m.group(1))
+
+
+def test_twenty_texts_from_one_number_make_one_help_answer_and_one_confirmation():
+    """Before: every HELP answered and every consent change confirmed, 20
+    texts made 20 SMS. Now: HELP once per [sms] help_interval, one consent
+    confirmation a day per address; every change is still recorded."""
+    g = Gateway()
+    try:
+        phone, toggler = "+13235550170", "+13235550171"
+        for _ in range(20):
+            assert g.inbound(phone, "HELP")["status"] == 200
+        for i in range(20):
+            assert g.inbound(toggler, "STOP" if i % 2 == 0 else "START")["status"] == 200
+        wait_for(lambda: len(sent_to(phone)) >= 1 and len(sent_to(toggler)) >= 1,
+                 what="an answer each")
+        time.sleep(1.0)
+        assert (len(sent_to(phone)), len(sent_to(toggler))) == (1, 1), "answers not limited"
+        assert "Reply STOP" in sent_to(phone)[0]["params"]["Body"]
+        assert "unsubscribed" in sent_to(toggler)[0]["params"]["Body"]
+        ledger = [json.loads(x) for x in g.r.lrange(g.cfg.key("consent:" + toggler), 0, -1)]
+        assert len(ledger) == 20 and all(x["changed"] for x in ledger), ledger
+        assert not g.r.sismember(g.cfg.key("optout:sms"), toggler)    # the last was START
+        assert 0 < g.r.ttl(g.cfg.key("ha:sms:" + phone)) <= 86400
+        assert answers_metric(g, "limited") == 38 and answers_metric(g, "sent") == 2
+    finally:
+        g.stop()
+
+
+def test_help_interval_is_configurable_and_answers_again_after_it():
+    g = Gateway(sms={"help_interval": "1s"})
+    try:
+        phone = "+13235550172"
+        assert g.inbound(phone, "HELP")["status"] == 200
+        assert g.inbound(phone, "HELP")["status"] == 200
+        wait_for(lambda: len(sent_to(phone)) == 1, what="first HELP answer")
+        time.sleep(1.2)
+        assert g.inbound(phone, "HELP")["status"] == 200
+        wait_for(lambda: len(sent_to(phone)) == 2, what="HELP answered again after 1s")
+    finally:
+        g.stop()
+
+
+def test_answers_go_after_urgent_alerts_and_before_normal_work():
+    """Before: answers were urgent, so three HELPs went out ahead of an
+    urgent alert read after them. Now: urgent alert, then answers, then
+    normal work, whatever was read first."""
+    g = Gateway(sms={"concurrency": "1"})
+    try:
+        blocker = "+13235550180"
+        ctl("POST", "rules", {"to": blocker, "delay": 2, "count": 1})
+        g.job("blocker", blocker)
+        wait_for(lambda: g.status("blocker") == "sending", what="the blocker out")
+        for i in range(3):
+            g.job("normal-%d" % i, "+1323555019%d" % i)
+        helpers = ["+1323555018%d" % i for i in range(1, 4)]
+        for p in helpers:
+            assert g.inbound(p, "HELP")["status"] == 200
+        time.sleep(0.3)     # the normal messages and the answers are read, waiting
+        rcpts = [{"id": "u%d" % i, "phone": "+1323555017%d" % (i + 3)} for i in range(3)]
+        g.r.xadd(g.cfg.key("jobs"), {"job": json.dumps(
+            {"id": "urgent-1", "kind": "action_alert", "urgent": True,
+             "audience": {"recipients": rcpts}, "message": "Go now."})})
+        wait_for(lambda: len(ctl("GET", "requests")["requests"]) == 10, timeout=20,
+                 what="all ten sent")
+        order = [r["params"]["To"] for r in ctl("GET", "requests")["requests"]]
+        kind = {blocker: "blocker"}
+        kind.update({r["phone"]: "urgent" for r in rcpts})
+        kind.update({p: "answer" for p in helpers})
+        kinds = [kind.get(to, "normal") for to in order]
+        assert kinds == ["blocker"] + ["urgent"] * 3 + ["answer"] * 3 + ["normal"] * 3, kinds
+    finally:
+        g.stop()
+
+
+# ---- issue 12: webhooks kept on disk while Redis cannot take them ----
+
+def test_stops_taken_while_redis_is_down_survive_a_sigkill_and_apply_once():
+    """Before: held in memory and answered 200, so a SIGKILL lost them. Now
+    each is fsync'd to the spool before the 200 and replayed, in order,
+    once Redis is back, after the restart."""
+    import signal
+    srv = harness.RedisServer()
+    g = Gateway(server=srv)
+    phones = ["+1323555020%d" % i for i in range(5)]
+    try:
+        srv.stop()
+        for p in phones:
+            r = g.inbound(p, "STOP")
+            assert r["status"] == 200, r
+        spool = os.path.join(g.cfg.dir, "spool", "inbound.spool")
+        g.proc.send_signal(signal.SIGKILL)
+        g.proc.wait(10)
+        srv.restart()
+        g.r = srv.client
+        g.proc = harness.start_daemon(g.cfg)
+        wait_for(g.healthy, what="pregond /healthz after the restart")
+        wait_for(lambda: all(g.r.sismember(g.cfg.key("optout:sms"), p) for p in phones),
+                 what="every STOP applied")
+        for p in phones:
+            ledger = g.r.lrange(g.cfg.key("consent:" + p), 0, -1)
+            assert len(ledger) == 1, (p, ledger)
+        wait_for(lambda: all(len(sent_to(p)) == 1 for p in phones), what="one confirmation each")
+        wait_for(lambda: os.path.getsize(spool) == 0, what="the spool truncated")
+        _, text = g.get("/metrics")
+        assert "pregon_inbound_replayed_total 5\n" in text, text
+        time.sleep(0.3)     # nothing comes twice
+        assert all(len(sent_to(p)) == 1 for p in phones)
+    finally:
+        if g.proc.poll() is None:
+            g.stop()
+        srv.stop()
+
+
+def test_a_sigterm_with_redis_down_keeps_the_spool_for_the_next_start():
+    """A clean stop while Redis is away: exit 0, nothing leaked, and what
+    the spool holds is written by the next start."""
+    srv = harness.RedisServer()
+    g = Gateway(server=srv)
+    phone = "+13235550230"
+    try:
+        srv.stop()
+        assert g.inbound(phone, "STOP")["status"] == 200
+        assert g.inbound(phone, "where do I go?")["status"] == 200
+        g.stop()
+        with open(os.path.join(g.cfg.dir, "pregond.log")) as f:
+            log = f.read()
+        assert "2 webhooks stay in the spool" in log and "LeakSanitizer" not in log, log
+        srv.restart()
+        g.r = srv.client
+        g.proc = harness.start_daemon(g.cfg)
+        wait_for(lambda: g.r.sismember(g.cfg.key("optout:sms"), phone), what="the STOP applied")
+        wait_for(lambda: len(g.r.xrange(g.cfg.key("inbound"))) == 1, what="the reply kept")
+    finally:
+        if g.proc.poll() is None:
+            g.stop()
+        srv.stop()
+
+
+def test_only_a_webhook_the_spool_cannot_take_gets_503():
+    """With Redis away the spool takes webhooks up to [inbound] spool_max;
+    the first it cannot take is answered 503 (Twilio may retry it), and
+    every one answered 200 is written once Redis is back."""
+    srv = harness.RedisServer()
+    g = Gateway(server=srv, extra={"inbound": {"spool_max": "65536"}})
+    body = "x" * 1500
+    try:
+        srv.stop()
+        answers = []
+        for i in range(80):
+            answers.append(g.inbound("+1213555%04d" % i, body)["status"])
+            if answers[-1] != 200:
+                break
+        assert answers[-1] == 503 and set(answers[:-1]) == {200} and len(answers) > 30, answers
+        srv.restart()
+        g.r = srv.client
+        n = len(answers) - 1
+        wait_for(lambda: len(g.r.xrange(g.cfg.key("inbound"))) == n, timeout=20,
+                 what="%d replies written from the spool" % n)
+    finally:
+        g.stop()
+        srv.stop()
+
+
+def test_a_webhook_redis_refuses_with_an_error_is_spooled_not_refused():
+    """Before: Redis answering an error (OOM under noeviction) made the
+    webhook 503, lost for good. Now it is spooled (200) and written once
+    Redis takes writes again."""
+    srv = harness.RedisServer(extra=("--maxmemory-policy", "noeviction"))
+    g = Gateway(server=srv)
+    phone = "+13235550210"
+    try:
+        srv.client.config_set("maxmemory", "1")
+        r = g.inbound(phone, "STOP")
+        assert r["status"] == 200, r
+        _, text = g.get("/metrics")
+        assert "pregon_inbound_spooled_total 1\n" in text, text
+        assert not srv.client.sismember(g.cfg.key("optout:sms"), phone)
+        srv.client.config_set("maxmemory", "0")
+        wait_for(lambda: srv.client.sismember(g.cfg.key("optout:sms"), phone), timeout=40,
+                 what="the STOP written from the spool")
+        _, text = g.get("/metrics")
+        assert "pregon_inbound_replayed_total 1\n" in text, text
+    finally:
+        g.stop()
+        srv.stop()
+
+
+# ---- issue 12: the public URL and the signature ----
+
+def test_a_signature_made_with_or_without_the_default_port_verifies():
+    """Behind a proxy at https://gw.example.org, Twilio may sign the URL
+    with :443 or without: its own validators accept both, and so must we
+    (before, the :443 form got 403). Another port is still refused."""
+    g = Gateway(extra={"http": {"public_url": "https://gw.example.org"}})
+    try:
+        for i, signed in enumerate(["https://gw.example.org:443/webhooks/sms/inbound",
+                                    "https://gw.example.org/webhooks/sms/inbound"]):
+            phone = "+1323555022%d" % i
+            r = ctl("POST", "inbound", {"url": g.public + "/webhooks/sms/inbound", "from": phone,
+                                        "to": FROM, "body": "STOP", "sign_url": signed})
+            assert r["status"] == 200, (signed, r)
+            assert g.r.sismember(g.cfg.key("optout:sms"), phone)
+        r = ctl("POST", "inbound", {"url": g.public + "/webhooks/sms/inbound",
+                                    "from": "+13235550229", "to": FROM, "body": "STOP",
+                                    "sign_url": "https://gw.example.org:8443/webhooks/sms/inbound"})
+        assert r["status"] == 403, r
+        assert not g.r.sismember(g.cfg.key("optout:sms"), "+13235550229")
+    finally:
+        g.stop()
+
+
+def start_fails(public_url):
+    """pregond with the Twilio provider and this public URL: its exit code
+    and log, or None if it started."""
+    port = fake_port()
+    d = harness.tempdir("pregon-sms-")
+    token_file = os.path.join(d, "token")
+    with open(token_file, "w") as f:
+        f.write(TOKEN + "\n")
+    cfg = harness.write_config(directory=d, sections={
+        "sms": {"provider": "twilio", "base_url": "http://127.0.0.1:%d" % port,
+                "account_sid": SID, "auth_token_file": token_file, "from": FROM},
+        "http": {"listen": "127.0.0.1:0", "public_url": public_url}})
+    p = harness.start_daemon(cfg)
+    log = os.path.join(d, "pregond.log")
+    try:
+        rc = p.wait(5)
+    except Exception:   # still running: it started
+        harness.stop(p)
+        return None, open(log).read()
+    return rc, open(log).read()
+
+
+def test_an_unusable_public_url_stops_the_start_and_plain_http_is_warned_about():
+    for bad, why in [("", "[http] public_url: empty"),
+                     ("gw.example.org/x", "[http] public_url: must be an absolute"),
+                     ("ftp://gw.example.org", "[http] public_url: must be an absolute"),
+                     ("https://", "[http] public_url: must name a host"),
+                     ("https://gw.example.org/x?y=1", "[http] public_url: must not have a query")]:
+        rc, log = start_fails(bad)
+        assert rc is not None and rc != 0, (bad, log)
+        assert why in log, (bad, log)
+    rc, log = start_fails("http://gw.example.org")
+    assert rc is None, log
+    assert "public_url is http:// to another host" in log, log
+    rc, log = start_fails("http://127.0.0.1:8080")
+    assert rc is None, log
+    assert "public_url" not in log.replace("status callbacks to", ""), log
 
 
 if __name__ == "__main__":
