@@ -199,6 +199,21 @@ static void long_line_is_redacted_before_it_is_cut(void **state)
 		log_info("%s+13235550100 and ana.lopez@example.org", pad);
 	}
 	log_info("short +1 323 555 0100");
+	/* SIGHUP after rotation: the new file is 0640 too. */
+	{
+		char rotated[sizeof(path) + 4];
+
+		snprintf(rotated, sizeof(rotated), "%s.1", path);
+		assert_int_equal(rename(path, rotated), 0);
+		old = umask(022);
+		log_reopen();
+		umask(old);
+		log_info("after rotation");
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0640);
+		unlink(path);
+		assert_int_equal(rename(rotated, path), 0);
+	}
 	log_close();
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0640);
