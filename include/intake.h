@@ -77,6 +77,7 @@ struct intake_record {
 	char *meta;
 	const char *raw;
 	size_t raw_len;
+	char *raw_owned;	/* raw when built here (intake_build_bad_entry), freed with meta */
 	char reason[ERR_MSG_MAX];
 	char public_reason[ERR_MSG_MAX];
 	int kind;		/* job kind or -1 */
@@ -85,5 +86,13 @@ struct intake_record {
 int intake_build_record(const struct config *cfg, const struct templates *set, int64_t now_ms,
 			const char *entry_id, const char *raw, size_t raw_len,
 			struct intake_record *rec);
+
+/* The record of a stream entry whose fields are not exactly one "job"
+ * (CONTRACT.md section 1): n_job "job" fields and n_other others. It is
+ * dead-lettered whole: the dead letter's job is fields_json, the entry's
+ * fields as a JSON array [name, value, ...], which rec takes (freed with
+ * rec->meta by the batch). Returns 0 or -1 (OOM; fields_json freed). */
+int intake_build_bad_entry(const struct config *cfg, const char *entry_id, char *fields_json,
+			   int n_job, int n_other, struct intake_record *rec);
 
 #endif

@@ -192,9 +192,9 @@ static int twilio_prepare(struct adapter *a, const struct send_req *req, struct 
 		return -1;
 	}
 	if (req->body[0] == '\0')
-		return err_set(err, "body: empty");
+		return err_public(err, "body: empty");
 	if (utf8_chars(req->body) > TWILIO_MAX_BODY_CHARS)
-		return err_set(err, "body: over Twilio's %d characters", TWILIO_MAX_BODY_CHARS);
+		return err_public(err, "body: over Twilio's %d characters", TWILIO_MAX_BODY_CHARS);
 	return 0;
 }
 

@@ -1,19 +1,42 @@
 /* log.c: leveled, redacted, one-line logging. */
 #include "log.h"
 
-#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "redact.h"
 
 static enum log_level log_min = LOG_INFO;
 static FILE *log_fp;		/* NULL: stderr */
 static char log_path[512];
 
+#define LOG_LINE_MAX 2048	/* bytes of a line after its timestamp and level */
+
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+/* Appends to path, creating it 0640 (owner writes, the admin group
+ * reads, nobody else: ids and states only, but still an account of who
+ * was reached and when). fopen's "a" would create it 0666 less the umask,
+ * 0644 under the usual 022. An existing file keeps its mode. */
+static FILE *log_open(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	FILE *fp;
+
+	if (fd < 0)
+		return NULL;
+	fp = fdopen(fd, "a");
+	if (fp == NULL)
+		close(fd);
+	return fp;
+}
 
 int log_init(const char *level, const char *file)
 {
@@ -22,7 +45,7 @@ int log_init(const char *level, const char *file)
 			log_min = (enum log_level)i;
 	if (file != NULL && file[0] != '\0') {
 		snprintf(log_path, sizeof(log_path), "%s", file);
-		log_fp = fopen(log_path, "a");
+		log_fp = log_open(log_path);
 		if (log_fp == NULL) {
 			fprintf(stderr, "pregond: cannot open log file %s: %s\n", file,
 				strerror(errno));
@@ -39,7 +62,7 @@ void log_reopen(void)
 
 	if (log_fp == NULL)
 		return;
-	fp = fopen(log_path, "a");
+	fp = log_open(log_path);
 	if (fp == NULL) {
 		log_error("log reopen failed: %s", strerror(errno));
 		return;
@@ -61,90 +84,34 @@ int log_enabled(enum log_level level)
 	return level >= log_min;
 }
 
-static int is_phone_sep(char c)
-{
-	return c == '+' || c == '-' || c == '.' || c == ' ' || c == '(' || c == ')';
-}
-
-static int is_email_char(unsigned char c)
-{
-	return isalnum(c) || c == '.' || c == '_' || c == '-' || c == '+' || c == '%';
-}
-
-static void replace_span(char *s, size_t size, size_t start, size_t end)
-{
-	static const char mark[] = "[redacted]";
-	size_t len = strlen(s), mlen = sizeof(mark) - 1;
-
-	if (len - (end - start) + mlen + 1 > size)	/* no room: blank it out */
-		memset(s + start, '*', end - start);
-	else {
-		memmove(s + start + mlen, s + end, len - end + 1);
-		memcpy(s + start, mark, mlen);
-	}
-}
-
 void log_redact(char *s, size_t size)
 {
-	size_t i = 0;
+	size_t len = strlen(s);
+	char *copy = malloc(len + 1);
 
-	while (s[i] != '\0') {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '@' && i > 0 && is_email_char((unsigned char)s[i - 1]) &&
-		    isalnum((unsigned char)s[i + 1])) {
-			size_t a = i, b = i + 1;
-
-			while (a > 0 && is_email_char((unsigned char)s[a - 1]))
-				a--;
-			while (s[b] != '\0' && is_email_char((unsigned char)s[b]))
-				b++;
-			replace_span(s, size, a, b);
-			i = a + 1;
-			continue;
-		}
-		if (isdigit(c) || ((c == '+' || c == '(') && isdigit((unsigned char)s[i + 1]))) {
-			size_t b = i, digits = 0;
-
-			/* A run of digits with up to two separators between groups:
-			 * "+1 (323) 555-0100", "323.555.0100". */
-			while (s[b] != '\0') {
-				if (isdigit((unsigned char)s[b])) {
-					digits++;
-					b++;
-					continue;
-				}
-				size_t k = b;
-				while (k - b < 2 && s[k] != '\0' && is_phone_sep(s[k]))
-					k++;
-				if (k == b || !isdigit((unsigned char)s[k]))
-					break;
-				b = k;
-			}
-			/* Word-adjacent digit runs (ids like "m1234567") are not phone
-			 * numbers. Counters are logged with '_' groups (1_234_567). */
-			int in_word = i > 0 && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '_');
-			/* An ISO date (2026-11-23) is not a phone number either. */
-			int is_date = b - i == 10 && s[i + 4] == '-' && s[i + 7] == '-';
-			if (digits >= 7 && !is_date && (!in_word || s[i] == '+')) {
-				replace_span(s, size, i, b);
-				i++;
-				continue;
-			}
-			i = b > i ? b : i + 1;
-			continue;
-		}
-		i++;
+	if (copy == NULL) {
+		/* No memory to redact with: blank every digit and at sign. */
+		for (char *p = s; *p; p++)
+			if ((*p >= '0' && *p <= '9') || *p == '@')
+				*p = '*';
+		return;
 	}
+	memcpy(copy, s, len + 1);
+	redact_copy(s, size, copy, len);
+	free(copy);
 }
 
+/* The line is formatted whole, redacted whole, and only then cut to
+ * LOG_LINE_MAX bytes: a number that straddles the cut is still seen as
+ * one (issue 12: a cut before redaction let half a number through). */
 void log_write(enum log_level level, const char *fmt, ...)
 {
-	char line[2048];
-	char ts[40];
+	char small[LOG_LINE_MAX], line[LOG_LINE_MAX], ts[40];
+	char *full = small;
 	struct timeval tv;
 	struct tm tm;
 	va_list ap;
+	int n;
 
 	if (level < log_min)
 		return;
@@ -152,12 +119,29 @@ void log_write(enum log_level level, const char *fmt, ...)
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
-	for (char *p = line; *p; p++)
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(small)) {
+		full = malloc((size_t)n + 1);
+		if (full == NULL) {
+			/* Too long for the stack and no memory: say so, and
+			 * write nothing of it (its end would go unredacted). */
+			fprintf(log_fp ? log_fp : stderr, "%s.%03dZ %s log line of %d bytes dropped "
+				"(out of memory)\n", ts, (int)(tv.tv_usec / 1000), level_names[level], n);
+			return;
+		}
+		va_start(ap, fmt);
+		vsnprintf(full, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	for (char *p = full; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
-	log_redact(line, sizeof(line));
+	redact_copy(line, sizeof(line), full, (size_t)n);
+	if (full != small)
+		free(full);
 	fprintf(log_fp ? log_fp : stderr, "%s.%03dZ %s %s\n", ts, (int)(tv.tv_usec / 1000),
 		level_names[level], line);
 }

@@ -370,6 +370,14 @@ struct composed {
 	const char *body, *subject, *html;
 };
 
+/* What a `failed` event may say of an error: its public text (err.h), never
+ * its detail, which may quote the address or the text (CONTRACT.md section
+ * 3); the log line beside it has the detail, redacted. */
+static const char *public_error(const struct err *err)
+{
+	return err->pub[0] != '\0' ? err->pub : "refused before sending (the log has why)";
+}
+
 static int compose(struct engine *e, enum channel ch, const char *d, const char *vars,
 		   struct composed *c, struct err *err)
 {
@@ -544,7 +552,7 @@ static void start_send(struct engine *e, const struct claim_item *it,
 		struct send_result res = { .status = SEND_PERM_FAIL };
 
 		snprintf(res.error, sizeof(res.error), "%s",
-			 composed_ok != 0 ? compose_err.msg : "message record has no body");
+			 composed_ok != 0 ? public_error(&compose_err) : "message record has no body");
 		on_send_done(&f->req, &res);
 		return;
 	}
@@ -558,7 +566,8 @@ static void start_send(struct engine *e, const struct claim_item *it,
 	if (ch->adapter.ops->prepare(&ch->adapter, &f->req, &err) != 0) {
 		struct send_result res = { .status = SEND_PERM_FAIL };
 
-		snprintf(res.error, sizeof(res.error), "%s", err.msg);
+		log_error("msg=%s: %s: %s", f->req.message_id, channel_name(it->ch), err.msg);
+		snprintf(res.error, sizeof(res.error), "%s", public_error(&err));
 		on_send_done(&f->req, &res);
 		return;
 	}

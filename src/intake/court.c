@@ -140,12 +140,12 @@ int court_render(const struct templates *set, const char *name, const char *vars
 	tz = json_string_value(json_object_get(cv.vars, "tz"));
 	if (!json_is_object(cv.vars) || tz == NULL ||
 	    !json_is_integer(json_object_get(cv.vars, "at"))) {
-		err_set(err, "court reminder: the job's record has no readable values");
+		err_public(err, "court reminder: the job's record has no readable values");
 		goto done;
 	}
 	if (templates_lang(set, name, json_string_value(json_object_get(cv.vars, "lang")), ch,
 			   lang) != 0) {
-		err_set(err, "%s: no template for %s", name, channel_name(ch));
+		err_public(err, "%s: no template for %s", name, channel_name(ch));	/* names of ours */
 		goto done;
 	}
 	if (tz_utc_to_local(tz, json_integer_value(json_object_get(cv.vars, "at")), &at, err) != 0 ||
@@ -153,7 +153,8 @@ int court_render(const struct templates *set, const char *name, const char *vars
 		goto done;
 	if (datefmt_date(lang, &at, cv.date, sizeof(cv.date)) != 0 ||
 	    datefmt_time(lang, &at, cv.time, sizeof(cv.time)) != 0) {
-		err_set(err, "court reminder: cannot format the date in %s", lang);
+		err_detail(err, "court reminder: cannot format the date in the recipient's language",
+			   "court reminder: cannot format the date in %s", lang);
 		goto done;
 	}
 	{

@@ -13,6 +13,7 @@
 #include "expander.h"
 #include "job.h"
 #include "quiet_hours.h"
+#include "quote.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
@@ -64,16 +65,16 @@ static void on_entry_released(void *data, const char *entry)
 		}
 }
 
-static void public_reason_of(const char *reason, char *out, size_t out_len)
+/* A refused job: the reason (dead letter: may quote the job) and the
+ * public reason (the `rejected` event, MQTT, the log: CONTRACT.md section
+ * 3, never a value of the job). The public one is err->pub, which the
+ * parsers build without the job's values (err.h), or, where a path left
+ * none, the generic text: never anything cut out of the reason. */
+static void refuse(struct intake_record *rec, const struct err *err, const char *generic)
 {
-	/* Events never carry an address: drop the quoted offending value. */
-	const char *q = strstr(reason, ": \"");
-	size_t n = q ? (size_t)(q - reason) : strlen(reason);
-
-	if (n >= out_len)
-		n = out_len - 1;
-	memcpy(out, reason, n);
-	out[n] = '\0';
+	snprintf(rec->reason, sizeof(rec->reason), "%s", err->msg);
+	snprintf(rec->public_reason, sizeof(rec->public_reason), "%s",
+		 err->pub[0] != '\0' ? err->pub : generic);
 }
 
 /* The channel chain and addresses of a recipient, as the scripts take them. */
@@ -204,7 +205,7 @@ static int court_check(const struct config *cfg, const struct templates *set,
 	static const char *const names[] = { COURT_TEMPLATE_REMINDER, COURT_TEMPLATE_ENROLMENT };
 
 	if (set == NULL)
-		return err_set(err, "kind: court_reminder needs the templates, which are not loaded");
+		return err_public(err, "kind: court_reminder needs the templates, which are not loaded");
 	for (int i = 0; i < job->recipient.n_channels; i++) {
 		enum channel ch = job->recipient.channels[i];
 
@@ -528,26 +529,26 @@ int intake_build_record(const struct config *cfg, const struct templates *set, i
 	rec->raw_len = raw_len;
 	limits.max_bytes = (size_t)cfg->jobs_max_bytes;
 	if (raw == NULL) {
-		snprintf(rec->reason, sizeof(rec->reason), "job: entry has no \"job\" field");
+		err_public(&err, "job: entry has no \"job\" field");
+		refuse(rec, &err, "");
 		rec->raw = "";
 		memset(&job, 0, sizeof(job));
 		rc = -1;
 	} else {
 		rc = job_parse(raw, raw_len, &limits, &job, &err);
 		if (rc != 0)
-			snprintf(rec->reason, sizeof(rec->reason), "%s", err.msg);
+			refuse(rec, &err, "job: not valid");
 		else if (!kind_implemented(job.kind)) {
 			/* Validated, but sending this kind lands in a later version:
 			 * dead-lettered so `pregon dead replay` can run it then. */
-			snprintf(rec->reason, sizeof(rec->reason),
-				 "kind: \"%s\" is valid but not implemented yet in this version",
-				 job_kind_name(job.kind));
+			err_public(&err, "kind: \"%s\" is valid but not implemented yet in this version",
+				   job_kind_name(job.kind));
+			refuse(rec, &err, "");
 			rc = -1;
 		}
 	}
 	if (raw_len > (size_t)cfg->jobs_max_bytes)
 		rec->raw_len = (size_t)cfg->jobs_max_bytes;	/* keep the dead stream bounded */
-	public_reason_of(rec->reason, rec->public_reason, sizeof(rec->public_reason));
 	meta = json_pack("{s:s}", "e", entry_id);
 	if (meta == NULL) {
 		job_free(&job);
@@ -576,8 +577,7 @@ int intake_build_record(const struct config *cfg, const struct templates *set, i
 		if (added > 0) {
 			/* Refused after all (a template cannot be rendered for it):
 			 * dead-lettered with the reason, like a parse error. */
-			snprintf(rec->reason, sizeof(rec->reason), "%s", err.msg);
-			public_reason_of(rec->reason, rec->public_reason, sizeof(rec->public_reason));
+			refuse(rec, &err, "job: its texts cannot be made (the reason is in the dead letter)");
 			json_object_del(meta, "court");
 		}
 	}
@@ -595,6 +595,69 @@ int intake_build_record(const struct config *cfg, const struct templates *set, i
 	return rec->meta ? 0 : -1;
 }
 
+int intake_build_bad_entry(const struct config *cfg, const char *entry_id, char *fields_json,
+			   int n_job, int n_other, struct intake_record *rec)
+{
+	struct err err;
+	json_t *meta;
+
+	memset(rec, 0, sizeof(*rec));
+	rec->kind = -1;
+	/* Counts only: the field names are the producer's and stay in the
+	 * dead letter with their values. */
+	err_public(&err, "job: the entry must hold exactly one field, \"job\"; it has %d \"job\" "
+		   "field%s and %d other%s (the dead letter's job holds them all as a JSON array)",
+		   n_job, n_job == 1 ? "" : "s", n_other, n_other == 1 ? "" : "s");
+	refuse(rec, &err, "");
+	rec->raw_owned = fields_json;
+	rec->raw = fields_json;
+	rec->raw_len = strlen(fields_json);
+	if (rec->raw_len > (size_t)cfg->jobs_max_bytes)
+		rec->raw_len = (size_t)cfg->jobs_max_bytes;	/* keep the dead stream bounded */
+	meta = json_pack("{s:s}", "e", entry_id);
+	rec->meta = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+	json_decref(meta);
+	if (rec->meta == NULL) {
+		free(fields_json);
+		memset(rec, 0, sizeof(*rec));
+		return -1;
+	}
+	return 0;
+}
+
+/* An entry's fields as a JSON array of strings [name, value, ...]. A
+ * value that is not UTF-8 (XADD takes any bytes) is kept escaped
+ * (quote.h), since JSON strings cannot hold it. NULL when out of memory. */
+static char *entry_fields_json(const redisReply *fields)
+{
+	json_t *arr = json_array();
+	char *out = NULL;
+
+	if (arr == NULL)
+		return NULL;
+	for (size_t f = 0; f < fields->elements; f++) {
+		const redisReply *v = fields->element[f];
+		json_t *s = v->type == REDIS_REPLY_STRING ? json_stringn(v->str, v->len) : json_string("");
+
+		if (s == NULL && v->type == REDIS_REPLY_STRING) {
+			size_t cap = v->len * 4 + 1;
+			char *esc = malloc(cap);
+
+			if (esc != NULL) {
+				quote_escape(esc, cap, v->str);
+				s = json_string(esc);
+				free(esc);
+			}
+		}
+		if (s == NULL || json_array_append_new(arr, s) != 0)
+			goto out;
+	}
+	out = json_dumps(arr, JSON_COMPACT);
+out:
+	json_decref(arr);
+	return out;
+}
+
 static void on_retry_timer(uv_timer_t *t);
 
 /* Our own pending list is read again from its start, a batch at a time:
@@ -607,8 +670,10 @@ static void pending_restart(struct intake *in)
 
 static void batch_free(struct intake_batch *b)
 {
-	for (int i = 0; i < b->n; i++)
+	for (int i = 0; i < b->n; i++) {
 		free(b->recs[i].meta);
+		free(b->recs[i].raw_owned);
+	}
 	free(b->recs);
 	free(b);
 }
@@ -836,11 +901,32 @@ static int process_entries(struct intake *in, const redisReply *entries, bool ur
 			json_decref(meta);
 			rec->raw = "";
 		} else {
+			int n_job = 0, n_other = 0;
+
 			for (size_t f = 0; f + 1 < fields->elements; f += 2)
-				if (strcmp(fields->element[f]->str, "job") == 0) {
+				if (fields->element[f]->type == REDIS_REPLY_STRING &&
+				    strcmp(fields->element[f]->str, "job") == 0) {
 					raw = fields->element[f + 1]->str;
 					raw_len = fields->element[f + 1]->len;
-				}
+					n_job++;
+				} else
+					n_other++;
+			/* Exactly one field, "job" (CONTRACT.md section 1).
+			 * XADD ... job A job B keeps both; reading only the
+			 * last dropped the first unseen. The urgent scan
+			 * leaves such entries to the reads in order. */
+			if (n_job != 1 || n_other != 0) {
+				char *all;
+
+				if (urgent_only)
+					continue;
+				all = entry_fields_json(fields);
+				if (all == NULL ||
+				    intake_build_bad_entry(in->cfg, e->element[0]->str, all, n_job,
+							   n_other, rec) != 0)
+					goto oom;
+				goto add;
+			}
 			if (urgent_only && (raw == NULL || !maybe_urgent(raw, raw_len)))
 				continue;
 			if (intake_build_record(in->cfg, in->templates ? *in->templates : NULL,
@@ -855,6 +941,7 @@ static int process_entries(struct intake *in, const redisReply *entries, bool ur
 		}
 		if (rec->meta == NULL)
 			goto oom;
+add:
 		k = LUA_ACCEPT_NHEAD + LUA_ACCEPT_NEACH * b->n++;
 		args[k + LUA_ACCEPT_EACH_RECORD] = rec->meta;
 		lens[k + LUA_ACCEPT_EACH_RECORD] = strlen(rec->meta);

@@ -3,7 +3,14 @@
  * CONTRACT.md section 2 is the authority on fields. Every rejection names
  * the field by its path and says what is wrong (`recipient.phone: not an
  * E.164 number: "323-555"`, `audience.recipients[3].email: ...`), because
- * that text is all a producer sees in the dead-letter stream. Conventions:
+ * that text is all a producer sees in the dead-letter stream. Beside it,
+ * every rejection fills err->pub (err.h), the text a `rejected` event, MQTT
+ * and the log carry: the same path and problem without the value
+ * (`recipient.phone: not an E.164 number`). CONTRACT.md section 3 forbids
+ * a value from the job in an event, so pub is built from this file's
+ * constant problems, limits and paths only, never from msg; a path segment
+ * that would be a key of the document (a language, a reply keyword) is its
+ * position instead (`replies[3]`), and msg alone adds the key. Conventions:
  * - null for an optional field means absent; for a required one, missing;
  * - unknown fields are ignored (so "charge" in a court case never matters);
  * - a wrong type is rejected, never coerced ("5" is not 5, 1 is not true);
@@ -89,6 +96,9 @@ struct parse {
 static int fail(struct err *err, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* "path: problem", public as it is: path is a schema path (keys of the
+ * document never appear in it, see path_key) and every caller's format
+ * and arguments are constant text and limits, never a value of the job. */
 static int fail(struct err *err, const char *path, const char *fmt, ...)
 {
 	char msg[ERR_MSG_MAX];
@@ -97,24 +107,43 @@ static int fail(struct err *err, const char *path, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return err_set(err, "%s: %s", path, msg);
+	return err_public(err, "%s: %s", path, msg);
 }
 
-/* A validator from validate.c left "problem" in err; make it "path: problem". */
+/* A validator from validate.c left "problem" in err (msg with the value,
+ * pub without); make both "path: problem". A validator that wrote no
+ * public text (err_set) gets a generic one: nothing of msg is copied. */
 static int fail_field(struct err *err, const char *path)
 {
-	char msg[ERR_MSG_MAX];
+	char msg[ERR_MSG_MAX], pub[ERR_PUB_MAX];
 
 	if (err == NULL)
 		return -1;
 	memcpy(msg, err->msg, sizeof(msg));
 	msg[sizeof(msg) - 1] = '\0';
-	return err_set(err, "%s: %s", path, msg);
+	snprintf(pub, sizeof(pub), "%s: %s", path, err->pub[0] ? err->pub : "invalid value");
+	err_detail(err, pub, "%s: %s", path, msg);
+	return -1;
+}
+
+/* Appends " (key "…")" to msg only: the document key a positional path
+ * (`replies[3]`) stands for, for the dead letter's reader. */
+static int note_key(struct err *err, const char *key)
+{
+	char q[QUOTE_MAX];
+	size_t used;
+
+	if (err == NULL)
+		return -1;
+	quote_value(q, sizeof(q), key);
+	used = strlen(err->msg);
+	snprintf(err->msg + used, sizeof(err->msg) - used, " (key %s)", q);
+	return -1;
 }
 
 static int fail_oom(struct err *err)
 {
-	return err_set(err, "job: out of memory");
+	return err_public(err, "job: out of memory");
 }
 
 /* Appends src to out (PATH_LEN bytes), cutting what does not fit: a path
@@ -129,8 +158,9 @@ static void path_append(char out[PATH_LEN], const char *src)
 	out[used + n] = '\0';
 }
 
-/* "base.key", or "key" at the top level. Keys that come from the document
- * (languages, reply keywords) are escaped and shortened. */
+/* "base.key", or "key" at the top level. key is always one of the
+ * schema's names: a key that comes from the document (a language, a reply
+ * keyword) is named by its position (path_index) instead. */
 static const char *path_key(char out[PATH_LEN], const char *base, const char *key)
 {
 	char k[64];
@@ -246,6 +276,52 @@ static int has_control(const char *s)
 	return 0;
 }
 
+/* The code point of an invisible formatting character at p, or 0.
+ * Unicode UAX #9 2.1-2.6: the explicit embeddings and overrides U+202A..
+ * U+202E and the isolates U+2066..U+2069 reorder the text after them (an
+ * outbox SMS read "Court \u202eX" backwards), the marks U+200E/U+200F/
+ * U+061C shift neutral characters; and the zero-width characters U+200B..
+ * U+200D, U+2060 (word joiner), U+2061..U+2064 (invisible operators),
+ * U+206A..U+206F (deprecated format controls) and U+FEFF (BOM, zero-width
+ * no-break space) hide inside a name or a reference so that two values
+ * that look the same differ. With body set, only the embeddings and
+ * overrides count (check_text explains why). jansson guarantees valid
+ * UTF-8, so a lead byte is followed by its continuation bytes. */
+static unsigned invisible_at(const unsigned char *p, int body)
+{
+	unsigned cp;
+
+	if (p[0] == 0xd8 && p[1] == 0x9c)
+		cp = 0x061c;
+	else if (p[0] == 0xe2 && (p[1] == 0x80 || p[1] == 0x81))
+		cp = 0x2000 | ((unsigned)(p[1] & 0x3f) << 6) | (p[2] & 0x3f);
+	else if (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf)
+		cp = 0xfeff;
+	else
+		return 0;
+	if (cp >= 0x202a && cp <= 0x202e)
+		return cp;
+	if (body)
+		return 0;
+	if (cp == 0x061c || cp == 0xfeff || (cp >= 0x200b && cp <= 0x200f) ||
+	    (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x206f))
+		return cp;
+	return 0;
+}
+
+static int check_invisible(struct parse *ps, const char *path, const char *s, int body)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+		unsigned cp = invisible_at(p, body);
+
+		/* The code point names a class of character, not a value. */
+		if (cp != 0)
+			return fail(ps->err, path,
+				    "must not contain invisible formatting characters (U+%04X)", cp);
+	}
+	return 0;
+}
+
 static int check_ref(struct parse *ps, const char *path, const char *s)
 {
 	size_t len = strlen(s);
@@ -256,10 +332,18 @@ static int check_ref(struct parse *ps, const char *path, const char *s)
 		return fail(ps->err, path, "longer than %d bytes", REF_MAX);
 	if (has_control(s))
 		return fail(ps->err, path, "must not contain control characters");
-	return 0;
+	return check_invisible(ps, path, s, 0);
 }
 
-/* Text a person reads: non-empty (unless allowed), at most max bytes. */
+/* Text a person reads: non-empty (unless allowed), at most max bytes.
+ * A body may hold the marks and zero-width characters that one-line
+ * fields refuse: Arabic, Persian and Hebrew texts need U+200E/U+200F/
+ * U+061C around numbers and Latin words, Persian and Indic scripts write
+ * with U+200C, and emoji sequences join with U+200D. Only the embeddings
+ * and overrides U+202A..U+202E are refused: UAX #9 (since Unicode 6.3)
+ * tells writers to use the isolates instead, an override's only effect in
+ * a message is to show characters in an order they were not sent in, and
+ * an unclosed one reverses what a template puts after the body. */
 static int check_text(struct parse *ps, const char *path, const char *s,
 		      size_t max, int allow_empty)
 {
@@ -269,7 +353,7 @@ static int check_text(struct parse *ps, const char *path, const char *s,
 		return fail(ps->err, path, "must not be empty");
 	if (len > max)
 		return fail(ps->err, path, "longer than %zu bytes", max);
-	return 0;
+	return check_invisible(ps, path, s, 1);
 }
 
 /* Line breaks and tabs in a one-line value (a name or an address from a
@@ -315,16 +399,21 @@ static int check_line(struct parse *ps, const char *path, const char *s,
 			return fail(ps->err, path, "must be one line (control character 0x%02x)", *p);
 	if (has_control(s))	/* the C1 controls, U+0085 (next line) among them */
 		return fail(ps->err, path, "must be one line (control character U+0080..U+009F)");
-	return 0;
+	return check_invisible(ps, path, s, 0);
 }
 
+/* msg `path: what "value"`, pub `path: what` (without what's colon). */
 static int fail_quoted(struct parse *ps, const char *path, const char *what,
 		       const char *value)
 {
-	char q[QUOTE_MAX];
+	char q[QUOTE_MAX], pub[ERR_PUB_MAX];
+	size_t n = strlen(what);
 
+	if (n > 0 && what[n - 1] == ':')
+		n--;
 	quote_value(q, sizeof(q), value);
-	return fail(ps->err, path, "%s %s", what, q);
+	snprintf(pub, sizeof(pub), "%s: %.*s", path, (int)n, what);
+	return err_detail(ps->err, pub, "%s: %s %s", path, what, q);
 }
 
 /* ---- times and durations ---------------------------------------------- */
@@ -637,6 +726,7 @@ static int get_texts(struct parse *ps, json_t *doc, const char *key, int require
 	json_t *v = member(doc, key), *norm, *text;
 	const char *lang;
 	char path[PATH_LEN], canon[16];
+	size_t i = 0;
 
 	if (v == NULL)
 		return required ? fail(ps->err, key, "missing") : 0;
@@ -653,23 +743,27 @@ static int get_texts(struct parse *ps, json_t *doc, const char *key, int require
 	norm = json_object();
 	if (norm == NULL)
 		return fail_oom(ps->err);
+	/* The language is named by its position: jansson keeps keys in
+	 * document order, so message[1] is the second one the producer wrote. */
 	json_object_foreach(v, lang, text) {
+		path_index(path, key, i++);
 		if (lang_tag_normalise(lang, canon) < 0) {
 			json_decref(norm);
-			return fail_quoted(ps, key, "not a language tag:", lang);
+			return fail_quoted(ps, path, "not a language tag:", lang);
 		}
-		path_key(path, key, canon);
 		if (json_object_get(norm, canon) != NULL) {
 			json_decref(norm);
-			return fail(ps->err, path, "given twice");
+			fail(ps->err, path, "language given twice");
+			return note_key(ps->err, lang);
 		}
 		if (!json_is_string(text)) {
 			json_decref(norm);
-			return fail(ps->err, path, "must be a string");
+			fail(ps->err, path, "must be a string");
+			return note_key(ps->err, lang);
 		}
 		if (check(ps, path, json_string_value(text), ps->lim->max_text, 0) < 0) {
 			json_decref(norm);
-			return -1;
+			return note_key(ps->err, lang);
 		}
 		if (json_object_set(norm, canon, text) < 0) {
 			json_decref(norm);
@@ -713,7 +807,7 @@ static int get_replies(struct parse *ps, json_t *doc)
 	json_t *obj, *meaning;
 	const char *kw, *other;
 	char path[PATH_LEN];
-	size_t n;
+	size_t n, i = 0, j;
 
 	if (get_object(ps, doc, NULL, "replies", 0, &obj) < 0)
 		return -1;
@@ -721,32 +815,43 @@ static int get_replies(struct parse *ps, json_t *doc)
 		return 0;
 	if (json_object_size(obj) > REPLIES_MAX)
 		return fail(ps->err, "replies", "more than %d keywords", REPLIES_MAX);
+	/* A keyword is named by its position (replies[3]): a producer may
+	 * write anything as a key, a name or a number among them. */
 	json_object_foreach(obj, kw, meaning) {
+		path_index(path, "replies", i++);
 		n = utf8_chars(kw);
 		if (n < 1 || n > KEYWORD_MAX)
-			return fail_quoted(ps, "replies", "keyword must be 1 to 32 characters:", kw);
+			return fail_quoted(ps, path, "keyword must be 1 to 32 characters:", kw);
 		/* Inbound text is matched as a whole word: a keyword with
 		 * spaces at its ends or control characters would never match. */
 		if (has_control(kw) || is_space(kw[0]) || is_space(kw[strlen(kw) - 1]))
-			return fail_quoted(ps, "replies", "keyword has spaces or control characters:", kw);
+			return fail_quoted(ps, path, "keyword has spaces or control characters:", kw);
+		if (check_invisible(ps, path, kw, 0) < 0)
+			return note_key(ps->err, kw);
 		if (is_consent_word(kw))
-			return fail_quoted(ps, "replies", "keyword is reserved for opt-out and help:", kw);
-		path_key(path, "replies", kw);
-		if (!json_is_string(meaning))
-			return fail(ps->err, path, "must be a string");
+			return fail_quoted(ps, path, "keyword is reserved for opt-out and help:", kw);
+		if (!json_is_string(meaning)) {
+			fail(ps->err, path, "must be a string");
+			return note_key(ps->err, kw);
+		}
 		if (check_line(ps, path, json_string_value(meaning), MEANING_MAX, 0) < 0)
-			return -1;
+			return note_key(ps->err, kw);
 	}
 	/* Replies are matched without regard to case ("Si" and "si" are the
 	 * same answer), so two keywords may not differ only in case. */
+	i = 0;
 	json_object_foreach(obj, kw, meaning) {
 		void *it = json_object_iter_next(obj, json_object_key_to_iter(kw));
 
-		for (; it != NULL; it = json_object_iter_next(obj, it)) {
+		for (j = i + 1; it != NULL; it = json_object_iter_next(obj, it), j++) {
 			other = json_object_iter_key(it);
-			if (strcasecmp(kw, other) == 0)
-				return fail_quoted(ps, "replies", "keyword given twice (case does not count):", other);
+			if (strcasecmp(kw, other) == 0) {
+				path_index(path, "replies", j);
+				return fail_quoted(ps, path, "keyword given twice (case does not count):",
+						   other);
+			}
 		}
+		i++;
 	}
 	return 0;
 }
@@ -818,7 +923,11 @@ static int parse_action_alert(struct parse *ps, struct job *job)
 	if (get_time(ps, doc, NULL, "expires_at", 0, NULL, 1, &expires, &present) < 0)
 		return -1;
 	job->urgent = json_is_true(urgent);
-	job->expires_ms = present ? expires : 0;
+	/* 0 means "never expires" in every record downstream, and the epoch
+	 * itself (1970-01-01T00:00:00Z) parses to 0: any valid expires_at,
+	 * however old, must mean expired, so the epoch is kept as 1 ms after
+	 * it, just as far in the past. */
+	job->expires_ms = present ? (expires > 0 ? expires : 1) : 0;
 	return get_replies(ps, doc);
 }
 
@@ -858,6 +967,8 @@ static int parse_townhall(struct parse *ps, struct job *job)
 	if (s != NULL && ((strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0) ||
 			  strlen(s) > 2048 || has_control(s) || strchr(s, ' ') != NULL))
 		return fail(ps->err, "event.join_url", "must be an http or https URL");
+	if (s != NULL && check_invisible(ps, "event.join_url", s, 0) < 0)
+		return -1;	/* a link that reads other than it goes */
 	if (get_recipient(ps, doc, "recipient", &job->recipient) < 0)
 		return -1;
 	return get_durations(ps, doc, "reminders", NULL, NULL);
@@ -904,6 +1015,32 @@ static int parse_contact_delete(struct parse *ps, struct job *job)
 
 /* ---- the document ----------------------------------------------------- */
 
+/* jansson 2.14's error codes (jansson.h enum json_error_code), in words
+ * of our own: its err.text quotes the input. */
+static const char *json_problem(enum json_error_code code)
+{
+	switch (code) {
+	case json_error_out_of_memory: return "out of memory";
+	case json_error_stack_overflow: return "nested too deep";
+	case json_error_cannot_open_file: return "cannot be read";
+	case json_error_invalid_argument: return "invalid argument";
+	case json_error_invalid_utf8: return "invalid UTF-8";
+	case json_error_premature_end_of_input: return "ends too early";
+	case json_error_end_of_input_expected: return "text after the end of the document";
+	case json_error_invalid_syntax: return "invalid syntax";
+	case json_error_invalid_format: return "invalid format";
+	case json_error_wrong_type: return "wrong type";
+	case json_error_null_character: return "\\u0000 in a string";
+	case json_error_null_value: return "null value";
+	case json_error_null_byte_in_key: return "\\u0000 in a key";
+	case json_error_duplicate_key: return "duplicate key";
+	case json_error_numeric_overflow: return "number too large";
+	case json_error_item_not_found: return "item not found";
+	case json_error_index_out_of_range: return "index out of range";
+	default: return "invalid";
+	}
+}
+
 /* Containers only count: {"a":{"b":1}} is 2 deep. jansson already stops at
  * 2048, which bounds this recursion. */
 static int depth_ok(json_t *v, int depth, int max)
@@ -939,20 +1076,27 @@ int job_parse(const char *buf, size_t len, const struct job_limits *limits,
 
 	memset(job, 0, sizeof(*job));
 	if (len > ps.lim->max_bytes)
-		return err_set(err, "job: larger than %zu bytes", ps.lim->max_bytes);
+		return err_public(err, "job: larger than %zu bytes", ps.lim->max_bytes);
 	if (buf == NULL)
-		return err_set(err, "job: not valid JSON: no input");
+		return err_public(err, "job: not valid JSON: no input");
 	job->doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (job->doc == NULL) {
-		/* jansson echoes the input near the error; escape it. */
+		char pub[ERR_PUB_MAX];
+
+		/* jansson echoes up to 20 bytes of the input near the error
+		 * (a phone number, an email): escaped, it stays in the dead
+		 * letter; the public text names the problem by jansson's code
+		 * and the place by line, column and byte. */
+		snprintf(pub, sizeof(pub), "job: not valid JSON: %s at line %d column %d (byte %d)",
+			 json_problem(json_error_code(&jerr)), jerr.line, jerr.column, jerr.position);
 		quote_escape(text, sizeof(text), jerr.text);
-		return err_set(err, "job: not valid JSON: %s at line %d column %d",
-			       text, jerr.line, jerr.column);
+		return err_detail(err, pub, "job: not valid JSON: %s at line %d column %d",
+				  text, jerr.line, jerr.column);
 	}
 	if (!json_is_object(job->doc))
-		return err_set(err, "job: must be a JSON object");
+		return err_public(err, "job: must be a JSON object");
 	if (!depth_ok(job->doc, 1, ps.lim->max_depth))
-		return err_set(err, "job: nested deeper than %d levels", ps.lim->max_depth);
+		return err_public(err, "job: nested deeper than %d levels", ps.lim->max_depth);
 
 	if (get_string(&ps, job->doc, NULL, "id", 1, &id) < 0 ||
 	    check_id(&ps, "id", id) < 0)
@@ -973,7 +1117,7 @@ int job_parse(const char *buf, size_t len, const struct job_limits *limits,
 	case JOB_CANCEL: return parse_cancel(&ps, job);
 	case JOB_CONTACT_UPSERT: return parse_contact_upsert(&ps, job);
 	case JOB_CONTACT_DELETE: return parse_contact_delete(&ps, job);
-	default: return err_set(err, "kind: unknown kind");
+	default: return err_public(err, "kind: unknown kind");
 	}
 }
 

@@ -12,13 +12,16 @@
 #include "tz.h"
 #include "quote.h"
 
-/* "what value", the value quoted: `not an E.164 number: "323-555"`. */
+/* "what value", the value quoted in msg only (pub is "what" without its colon): `not an E.164 number: "323-555"`. */
 static int fail_quoted(struct err *err, const char *what, const char *value)
 {
 	char q[QUOTE_MAX];
 
 	quote_value(q, sizeof(q), value);
-	return err_set(err, "%s %s", what, q);
+	err_detail(err, what, "%s %s", what, q);
+	if (err != NULL && strlen(err->pub) > 0 && err->pub[strlen(err->pub) - 1] == ':')
+		err->pub[strlen(err->pub) - 1] = '\0';	/* no value follows in pub */
+	return -1;
 }
 
 static int is_digit(char c)
@@ -124,7 +127,7 @@ int phone_check_e164(const char *in, char out[PHONE_E164_MAX + 1], struct err *e
 	}
 
 	if (country_code_len(num + 1) == 0)
-		return fail_quoted(err, "unknown country code in", in);
+		return fail_quoted(err, "unknown country code:", in);
 	if (num[1] == '1' && (n != 11 || !nanp_ok(num + 2)))
 		return fail_quoted(err, "not a valid North American number:", in);
 	memcpy(out, num, n + 2);
@@ -233,7 +236,10 @@ static int time_range_fail(struct err *err, const char *s, const char *what)
 	char q[QUOTE_MAX];
 
 	quote_value(q, sizeof(q), s);
-	return err_set(err, "not an ISO-8601 time: %s (%s)", q, what);
+	err_detail(err, "not an ISO-8601 time", "not an ISO-8601 time: %s (%s)", q, what);
+	/* what is one of this file's constant texts. */
+	snprintf(err->pub, sizeof(err->pub), "not an ISO-8601 time (%s)", what);
+	return -1;
 }
 
 /* RFC 3339 section 5.6 profile of ISO 8601, strictly: "T" and "Z" upper
@@ -308,7 +314,7 @@ int time_parse_iso8601(const char *s, const char *tz, int64_t *ms, struct err *e
 
 	if (!have_offset) {
 		if (tz == NULL)
-			return err_set(err, "time has no offset and no time zone");
+			return err_public(err, "time has no offset and no time zone");
 		if (!tz_exists(tz))
 			return fail_quoted(err, "unknown time zone", tz);
 		return tz_local_to_utc(tz, &w, ms, err);

@@ -391,8 +391,9 @@ int template_render(const struct template *t, template_lookup lookup, void *data
 		case OP_VAR:
 			v = lookup != NULL ? lookup(data, t->vars[n->a]) : NULL;
 			if (v == NULL) {
-				err_set(err, "line %u, column %u: variable \"%s\" has no value",
-					(unsigned)n->line, (unsigned)n->col, t->vars[n->a]);
+				/* the template's own place and name: public */
+				err_public(err, "line %u, column %u: variable \"%s\" has no value",
+					   (unsigned)n->line, (unsigned)n->col, t->vars[n->a]);
 				goto out;
 			}
 			if (escape == TEMPLATE_HTML) {

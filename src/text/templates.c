@@ -538,8 +538,8 @@ static int render_part(const struct tfile *f, const struct template *t, template
 		       void *data, enum template_escape esc, char **out, struct err *err)
 {
 	if (template_render(t, lookup, data, esc, out, NULL, err) != 0)
-		return err_wrap(err, "%s/%s.%s: %s", f->name->name, f->lang, ext_names[f->ext],
-				t == f->subject ? "subject: " : "");
+		return err_wrap_public(err, "%s/%s.%s: %s", f->name->name, f->lang,
+				       ext_names[f->ext], t == f->subject ? "subject: " : "");	/* our files */
 	return 0;
 }
 

@@ -5,13 +5,16 @@
 
 #include "quote.h"
 
-/* "what value", the value quoted: `not an ISO-8601 duration: "7 days"`. */
+/* "what value", the value quoted in msg only (pub is "what" without its colon): `not an ISO-8601 duration: "7 days"`. */
 static int fail_quoted(struct err *err, const char *what, const char *value)
 {
 	char q[QUOTE_MAX];
 
 	quote_value(q, sizeof(q), value);
-	return err_set(err, "%s %s", what, q);
+	err_detail(err, what, "%s %s", what, q);
+	if (err != NULL && strlen(err->pub) > 0 && err->pub[strlen(err->pub) - 1] == ':')
+		err->pub[strlen(err->pub) - 1] = '\0';	/* no value follows in pub */
+	return -1;
 }
 
 #define DURATION_DIGITS_MAX 6	/* 999999 of any unit: more is a mistake */
@@ -45,7 +48,8 @@ int duration_parse_iso8601(const char *s, struct duration *d, struct err *err)
 				char q[QUOTE_MAX];
 
 				quote_value(q, sizeof(q), s);
-				return err_set(err, "not an ISO-8601 duration: %s (number too large)", q);
+				return err_detail(err, "not an ISO-8601 duration (number too large)",
+						  "not an ISO-8601 duration: %s (number too large)", q);
 			}
 			value = value * 10 + (*p - '0');
 			p++;

@@ -107,7 +107,7 @@ static int tz_unknown(struct err *err, const char *name)
 	char q[QUOTE_MAX];
 
 	quote_value(q, sizeof(q), name);
-	return err_set(err, "unknown time zone %s", q);
+	return err_detail(err, "unknown time zone", "unknown time zone %s", q);
 }
 
 /* libical finds a zone by comparing the name with each of its ~600 zones
@@ -195,7 +195,7 @@ int tz_local_to_utc(const char *zone, const struct tz_wall *w, int64_t *ms,
 	if (z == NULL)
 		return tz_unknown(err, zone);
 	if (!wall_in_range(w))
-		return err_set(err, "time out of range");
+		return err_public(err, "time out of range");
 	wall = tz_days_from_civil(w->year, w->month, w->day) * SECS_PER_DAY +
 	       w->hour * 3600 + w->minute * 60 + w->second;
 	tt.year = w->year;
@@ -243,7 +243,7 @@ int tz_utc_to_local(const char *zone, int64_t ms, struct tz_wall *w,
 		return tz_unknown(err, zone);
 	secs = floor_div(ms, 1000);
 	if (secs < TZ_SECS_MIN || secs > TZ_SECS_MAX)
-		return err_set(err, "time out of range");
+		return err_public(err, "time out of range");
 	tt = icaltime_from_timet_with_zone((time_t)secs, 0, z);
 	w->year = tt.year;
 	w->month = tt.month;
@@ -269,10 +269,10 @@ int tz_add_duration(const char *zone, int64_t ms, const struct duration *d,
 	int m, day;
 
 	if (sign != 1 && sign != -1)
-		return err_set(err, "duration sign must be +1 or -1");
+		return err_public(err, "duration sign must be +1 or -1");
 	if (d->years < 0 || d->months < 0 || d->weeks < 0 || d->days < 0 ||
 	    d->hours < 0 || d->minutes < 0 || d->seconds < 0)
-		return err_set(err, "duration parts must not be negative");
+		return err_public(err, "duration parts must not be negative");
 	if (tz_utc_to_local(zone, ms, &w, err) < 0)
 		return -1;
 
@@ -280,19 +280,19 @@ int tz_add_duration(const char *zone, int64_t ms, const struct duration *d,
 	 * the target month, then days (the order java.time and RFC 5545 use). */
 	months = (int64_t)d->years * 12 + d->months;
 	if (months > 12 * 10000)
-		return err_set(err, "time out of range (years 1970..9999)");
+		return err_public(err, "time out of range (years 1970..9999)");
 	ym = (int64_t)w.year * 12 + (w.month - 1) + sign * months;
 	y = floor_div(ym, 12);
 	m = (int)(ym - y * 12) + 1;
 	if (y < 1970 || y > 9999)
-		return err_set(err, "time out of range (years 1970..9999)");
+		return err_public(err, "time out of range (years 1970..9999)");
 	day = w.day;
 	if (day > tz_days_in_month(y, m))
 		day = tz_days_in_month(y, m);
 	days = tz_days_from_civil(y, m, day) +
 	       sign * ((int64_t)d->weeks * 7 + d->days);
 	if (days < tz_days_from_civil(1970, 1, 1) || days > tz_days_from_civil(9999, 12, 31))
-		return err_set(err, "time out of range (years 1970..9999)");
+		return err_public(err, "time out of range (years 1970..9999)");
 	tz_civil_from_days(days, &y, &w.month, &w.day);
 	w.year = (int)y;
 	if (tz_local_to_utc(zone, &w, &r, err) < 0)
@@ -302,7 +302,7 @@ int tz_add_duration(const char *zone, int64_t ms, const struct duration *d,
 	secs = (int64_t)d->hours * 3600 + (int64_t)d->minutes * 60 + d->seconds;
 	r += sign * secs * 1000;
 	if (r < 0 || r > TZ_MS_MAX)
-		return err_set(err, "time out of range (years 1970..9999)");
+		return err_public(err, "time out of range (years 1970..9999)");
 	*out = r;
 	return 0;
 }

@@ -7,7 +7,9 @@
  * - an accepted job has an id, a known kind and, for kinds with a
  *   recipient, at least one channel, each with an address;
  * - a rejection reason is non-empty, has the "field: problem" shape and no
- *   control characters (it is written to logs and JSON events verbatim);
+ *   control characters (it is written to logs and dead letters verbatim);
+ * - its public reason has the same shape and quotes nothing of the job
+ *   (check_public);
  * - a parsed absolute time prints and parses back to the same instant;
  * - a quoted value never has control characters and fits its buffer. */
 #include <stdint.h>
@@ -88,6 +90,26 @@ static void fuzz_validators(const char *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The public reason (events, MQTT, logs: CONTRACT.md section 3) is
+ * there, has the "field: problem" shape and quotes nothing: no '"', no
+ * at sign, no run of 7 digits. (That it holds no string of the job is
+ * checked against the fixtures in test_job_parse.c: a fuzzed document
+ * may hold the very words of a problem.) */
+static void check_public(const char *pub)
+{
+	int run = 0;
+
+	check_clean(pub, ERR_PUB_MAX);
+	if (pub[0] == '\0' || strstr(pub, ": ") == NULL || strchr(pub, '"') != NULL ||
+	    strchr(pub, '@') != NULL)
+		abort();
+	for (const char *p = pub; *p != '\0'; p++) {
+		run = (*p >= '0' && *p <= '9') ? run + 1 : 0;
+		if (run >= 7)
+			abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct job job;
@@ -100,6 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (err.msg[0] == '\0' || strstr(err.msg, ": ") == NULL)
 			abort();
 		check_clean(err.msg, sizeof(err.msg));
+		check_public(err.pub);
 	}
 	job_free(&job);
 

@@ -191,6 +191,25 @@ def test_expired_alert_sends_nothing_and_says_expired():
         assert harness.stop(d) == 0
 
 
+def test_alert_expiring_at_the_epoch_is_expired_not_sent():
+    # 1970-01-01T00:00:00Z is 0 ms, which records read as "never
+    # expires": the alert went out (issue 12). Any valid expires_at,
+    # however old, means expired.
+    cfg, d = daemon()
+    try:
+        for jid, at in (("epoch", "1970-01-01T00:00:00Z"), ("epoch-ms", "1970-01-01T00:00:00.001Z")):
+            xadd(cfg, {"id": jid, "kind": "action_alert", "expires_at": at,
+                       "audience": {"recipients": [{"id": "a", "phone": "+13235550121"},
+                                                   {"id": "b", "phone": "+13235550122"}]},
+                       "message": "too late"})
+            wait_for(lambda: job_hash(cfg, jid).get("c:sms:expired") == "2", what="both expired")
+            st = [e["status"] for e in events(cfg, jid)]
+            assert st.count("expired") == 2 and "sending" not in st, st
+        assert outbox(cfg) == []
+    finally:
+        assert harness.stop(d) == 0
+
+
 def test_alert_to_an_unknown_list_sends_nothing_and_says_so():
     cfg, d = daemon()
     try:

@@ -595,7 +595,9 @@ def test_templates_refuse_a_job_they_cannot_render_and_reload_on_sighup():
         reason = dead[0][1]["reason"]
         assert reason == ('court_reminder/en.sms: line 1, column 28: variable "address" '
                           'has no value'), reason
-        assert c.events("t-1", "rejected")
+        # The template's place and variable are ours, not the job's: public.
+        assert [e["error"] for e in c.events("t-1", "rejected")] == [
+            'court_reminder/en.sms: line 1, column 28: variable "address" has no value']
         c.xadd(reminder("t-2", "2027-01-14T13:30:00", offsets=["P1D"]))
         wait_for(lambda: len(c.scheduled("t-2")) == 1, what="scheduled")
         with open(path, "w") as f:

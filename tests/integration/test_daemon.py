@@ -156,7 +156,8 @@ def test_garbage_entries_are_dead_lettered_not_dropped():
         d = wait_for(lambda: len(dead_entries(cfg)) == 5 and dead_entries(cfg), what="5 dead letters")
         reasons = [x["reason"] for x in d]
         assert reasons[0].startswith("job: not valid JSON"), reasons
-        assert reasons[1] == 'job: entry has no "job" field', reasons
+        assert reasons[1].startswith('job: the entry must hold exactly one field, "job"; it has '
+                                     '0 "job" fields and 1 other'), reasons
         assert reasons[2] == 'kind: unknown kind "fax"', reasons
         assert reasons[3].startswith("job: larger than 300 bytes"), reasons
         assert "not implemented yet" in reasons[4], reasons

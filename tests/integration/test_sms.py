@@ -194,6 +194,23 @@ def test_failure_modes_end_in_the_right_status_attempts_and_error():
         g.stop()
 
 
+def test_a_message_the_provider_refuses_before_sending_fails_with_a_public_reason():
+    """Twilio takes 1,600 characters: a longer body fails before any
+    request, and its `failed` event names the problem without the text."""
+    g = Gateway()
+    try:
+        phone = "+13235550158"
+        body = "Ana Lopez 3235550100 " * 80
+        g.job("too-long", phone, body=body)
+        m = g.wait_status("too-long", "failed")
+        assert sent_to(phone) == []
+        ev = [e for e in g.events("too-long") if e["status"] == "failed"]
+        assert [e["error"] for e in ev] == ["body: over Twilio's 1600 characters"], ev
+        assert m["error"] == "body: over Twilio's 1600 characters", m
+    finally:
+        g.stop()
+
+
 def test_carrier_stop_21610_fails_the_message_and_opts_the_number_out():
     g = Gateway()
     try:

@@ -161,10 +161,76 @@ static void entry_without_job_field_is_rejected(void **state)
 	free(rec.meta);
 }
 
+/* XADD ... job A job B: the second was read, the first dropped unseen
+ * (issue 12). The entry is dead-lettered whole, and the public reason
+ * holds counts, never a field. */
+static void entry_with_two_job_fields_is_dead_lettered_whole(void **state)
+{
+	struct config c;
+	struct intake_record rec;
+	char *all = strdup("[\"job\",\"{}\",\"job\",\"{\\\"id\\\":\\\"+13235550100\\\"}\"]");
+
+	(void)state;
+	config_defaults(&c);
+	assert_non_null(all);
+	assert_int_equal(intake_build_bad_entry(&c, "7-0", all, 2, 0, &rec), 0);
+	assert_string_equal(rec.reason, "job: the entry must hold exactly one field, \"job\"; it has 2 "
+			    "\"job\" fields and 0 others (the dead letter's job holds them all as a JSON array)");
+	assert_string_equal(rec.public_reason, rec.reason);
+	assert_ptr_equal(rec.raw, all);
+	assert_int_equal(rec.raw_len, strlen(all));
+	assert_string_equal(rec.meta, "{\"e\":\"7-0\"}");
+	free(rec.meta);
+	free(rec.raw_owned);
+
+	/* bounded like any dead letter */
+	c.jobs_max_bytes = 4;
+	all = strdup("[\"job\",\"x\",\"other\",\"y\"]");
+	assert_int_equal(intake_build_bad_entry(&c, "8-0", all, 1, 1, &rec), 0);
+	assert_int_equal(rec.raw_len, 4);
+	assert_non_null(strstr(rec.reason, "it has 1 \"job\" field and 1 other "));
+	free(rec.meta);
+	free(rec.raw_owned);
+}
+
+/* A rejection's public reason is err.pub (err.h), never the reason cut
+ * short at `: "`: issue 12 saw `unknown country code in "+999..."`, a
+ * reply keyword in the path and jansson's near text get through that. */
+static void public_reason_is_built_without_the_job(void **state)
+{
+	static const char *const cases[][3] = {
+		{ "{\"id\":\"j9\",\"kind\":\"message\",\"body\":\"x\","
+		  "\"recipient\":{\"id\":\"c\",\"phone\":\"+99912345678\"}}",
+		  "recipient.phone: unknown country code: \"+99912345678\"",
+		  "recipient.phone: unknown country code" },
+		{ "{\"id\":\"j9\",\"kind\":\"action_alert\",\"message\":\"Go\","
+		  "\"audience\":{\"list\":\"a\"},\"replies\":{\"my name is Ana Lopez\":3}}",
+		  "replies[0]: must be a string (key \"my name is Ana Lopez\")",
+		  "replies[0]: must be a string" },
+		{ "{\"id\":\"j9\",\"recipient\":{\"email\":ana@example.org}}",
+		  "job: not valid JSON: invalid token near 'ana' at line 1 column 35",
+		  "job: not valid JSON: invalid syntax at line 1 column 35 (byte 35)" },
+	};
+	struct config c;
+	struct intake_record rec;
+
+	(void)state;
+	config_defaults(&c);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(intake_build_record(&c, NULL, 0, "9-0", cases[i][0],
+						     strlen(cases[i][0]), &rec), 0);
+		assert_string_equal(rec.reason, cases[i][1]);
+		assert_string_equal(rec.public_reason, cases[i][2]);
+		free(rec.meta);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(backoff_doubles_within_jitter_and_caps),
+		cmocka_unit_test(entry_with_two_job_fields_is_dead_lettered_whole),
+		cmocka_unit_test(public_reason_is_built_without_the_job),
 		cmocka_unit_test(backoff_honours_retry_after),
 		cmocka_unit_test(valid_message_job_becomes_one_message_record),
 		cmocka_unit_test(invalid_job_keeps_reason_and_hides_value_from_events),

@@ -60,18 +60,99 @@ static void accepted(const char *doc)
 	job_free(&job);
 }
 
+/* Keys of the job schema: the only document keys a public path may hold. */
+static const char *const schema_keys[] = {
+	"id", "kind", "recipient", "contact", "contact_id", "lists", "name", "phone",
+	"email", "signal", "lang", "tz", "channels", "body", "subject", "send_at", "case",
+	"case_ref", "ref", "court", "address", "department", "appearance", "offsets",
+	"charge", "urgent", "audience", "list", "recipients", "message", "expires_at",
+	"replies", "event", "title", "starts_at", "ends_at", "location", "join_url",
+	"reminders", "event_ref", "job_id",
+};
+
+static int is_schema_word(const char *s)
+{
+	for (size_t i = 0; i < sizeof(schema_keys) / sizeof(schema_keys[0]); i++)
+		if (strcmp(s, schema_keys[i]) == 0)
+			return 1;
+	return job_kind_from_name(s) >= 0 || channel_from_name(s) >= 0;
+}
+
+/* Every string of the document (values and keys not of the schema) of
+ * 3 bytes or more, except the job's id, that pub holds; NULL if none. */
+static const char *pub_holds_a_job_string(json_t *v, const char *pub, const char *id)
+{
+	const char *key, *hit;
+	json_t *child;
+	size_t i;
+
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+
+		if (strlen(s) >= 3 && strcmp(s, id) != 0 && !is_schema_word(s) &&
+		    strstr(pub, s) != NULL)
+			return s;
+		return NULL;
+	}
+	if (json_is_object(v))
+		json_object_foreach(v, key, child) {
+			if (strlen(key) >= 3 && !is_schema_word(key) && strstr(pub, key) != NULL)
+				return key;
+			if ((hit = pub_holds_a_job_string(child, pub, id)) != NULL)
+				return hit;
+		}
+	if (json_is_array(v))
+		json_array_foreach(v, i, child)
+			if ((hit = pub_holds_a_job_string(child, pub, id)) != NULL)
+				return hit;
+	return NULL;
+}
+
+/* What a `rejected` event, MQTT and the log would carry for this refused
+ * document (CONTRACT.md section 3): something, and nothing of the job but
+ * its id: no seven digits in a row, no '@', none of jansson's "near" text,
+ * no string of the document. Fails the test with the reason otherwise. */
+static void assert_public_reason_clean(const char *raw, size_t len, const struct err *err)
+{
+	const char *pub = err->pub, *hit;
+	json_t *doc = json_loadb(raw, len, JSON_ALLOW_NUL, NULL);
+	const char *id = json_string_value(json_object_get(doc, "id"));
+	int run = 0;
+
+	if (pub[0] == '\0')
+		fail_msg("no public reason for: %s", err->msg);
+	for (const char *p = pub; *p != '\0'; p++) {
+		run = (*p >= '0' && *p <= '9') ? run + 1 : 0;
+		if (run >= 7)
+			fail_msg("public reason holds 7 digits: %s", pub);
+	}
+	if (strchr(pub, '@') != NULL || strstr(pub, "near") != NULL || strchr(pub, '"') != NULL)
+		fail_msg("public reason quotes the job: %s", pub);
+	char held[256];
+
+	hit = doc != NULL ? pub_holds_a_job_string(doc, pub, id ? id : "") : NULL;
+	snprintf(held, sizeof(held), "%s", hit ? hit : "");
+	json_decref(doc);
+	if (hit != NULL)
+		fail_msg("public reason holds \"%s\" from the job: %s", held, pub);
+}
+
 static void rejected_with(const char *doc, const struct job_limits *lim,
 			  const char *reason)
 {
 	struct job job;
 	struct err err = { { 0 } };
+	char *json = jq(doc);
 
 	if (parse_with(doc, lim, &job, &err) == 0) {
 		job_free(&job);
+		free(json);
 		fail_msg("accepted, wanted: %s\n  doc: %s", reason, doc);
 	}
 	job_free(&job);
 	assert_string_equal(err.msg, reason);
+	assert_public_reason_clean(json, strlen(json), &err);
+	free(json);
 }
 
 static void rejected(const char *doc, const char *reason)
@@ -289,7 +370,7 @@ static void job_rejects_bad_phone_and_signal_numbers(void **state)
 {
 	(void)state;
 	rejected(RCP("'phone':'+99912345678'"),
-		 "recipient.phone: unknown country code in \"+99912345678\"");
+		 "recipient.phone: unknown country code: \"+99912345678\"");
 	rejected(RCP("'phone':'+14115550100'"),
 		 "recipient.phone: not a valid North American number: \"+14115550100\"");
 	rejected(RCP("'phone':13235550100"), "recipient.phone: must be a string");
@@ -706,13 +787,13 @@ static void job_action_alert_rejects_message_problems(void **state)
 	rejected(ALERT_MSG("{}"), "message: must not be empty");
 	rejected(ALERT_MSG("['Go']"),
 		 "message: must be a text or an object of texts by language");
-	rejected(ALERT_MSG("{'en':'Go.','es':''}"), "message.es: must not be empty");
-	rejected(ALERT_MSG("{'en':'Go.','es':3}"), "message.es: must be a string");
-	rejected(ALERT_MSG("{'english':'Go.'}"), "message: not a language tag: \"english\"");
-	rejected(ALERT_MSG("{'es':'Vayan.','ES':'Vayan!'}"), "message.es: given twice");
+	rejected(ALERT_MSG("{'en':'Go.','es':''}"), "message[1]: must not be empty (key \"es\")");
+	rejected(ALERT_MSG("{'en':'Go.','es':3}"), "message[1]: must be a string (key \"es\")");
+	rejected(ALERT_MSG("{'english':'Go.'}"), "message[0]: not a language tag: \"english\"");
+	rejected(ALERT_MSG("{'es':'Vayan.','ES':'Vayan!'}"), "message[1]: language given twice (key \"ES\")");
 	rejected(ALERT_OK(",'subject':7"),
 		 "subject: must be a text or an object of texts by language");
-	rejected(ALERT_OK(",'subject':{'en':''}"), "subject.en: must not be empty");
+	rejected(ALERT_OK(",'subject':{'en':''}"), "subject[0]: must not be empty (key \"en\")");
 
 	/* language keys come out in canonical case */
 	parse_ok(ALERT("'audience':{'list':'a'},'message':{'ES-mx':'Vayan.','EN':'Go.'}"), &job);
@@ -738,24 +819,24 @@ static void job_action_alert_rejects_bad_replies(void **state)
 {
 	(void)state;
 	rejected(ALERT_OK(",'replies':['1']"), "replies: must be an object");
-	rejected(ALERT_OK(",'replies':{'1':1}"), "replies.1: must be a string");
-	rejected(ALERT_OK(",'replies':{'1':''}"), "replies.1: must not be empty");
+	rejected(ALERT_OK(",'replies':{'1':1}"), "replies[0]: must be a string (key \"1\")");
+	rejected(ALERT_OK(",'replies':{'1':''}"), "replies[0]: must not be empty (key \"1\")");
 	rejected(ALERT_OK(",'replies':{'':'x'}"),
-		 "replies: keyword must be 1 to 32 characters: \"\"");
+		 "replies[0]: keyword must be 1 to 32 characters: \"\"");
 	rejected(ALERT_OK(",'replies':{'abcdefghijabcdefghijabcdefghijabc':'x'}"),
-		 "replies: keyword must be 1 to 32 characters: \"abcdefghijabcdefghijabcdefghijabc\"");
+		 "replies[0]: keyword must be 1 to 32 characters: \"abcdefghijabcdefghijabcdefghijabc\"");
 	accepted(ALERT_OK(",'replies':{'abcdefghijabcdefghijabcdefghijab':'x'}"));
 	accepted(ALERT_OK(",'replies':{'s\xc3\xad':'attending'}"));
 	rejected(ALERT_OK(",'replies':{'1':'responding','STOP':'cannot'}"),
-		 "replies: keyword is reserved for opt-out and help: \"STOP\"");
-	rejected(ALERT_OK(",'replies':{'help':'x'}"),
-		 "replies: keyword is reserved for opt-out and help: \"help\"");
+		 "replies[1]: keyword is reserved for opt-out and help: \"STOP\"");
+	rejected(ALERT_OK(",'replies':{'hElp':'x'}"),
+		 "replies[0]: keyword is reserved for opt-out and help: \"hElp\"");
 	rejected(ALERT_OK(",'replies':{'Alto':'x'}"),
-		 "replies: keyword is reserved for opt-out and help: \"Alto\"");
+		 "replies[0]: keyword is reserved for opt-out and help: \"Alto\"");
 	rejected(ALERT_OK(",'replies':{' 1':'x'}"),
-		 "replies: keyword has spaces or control characters: \" 1\"");
+		 "replies[0]: keyword has spaces or control characters: \" 1\"");
 	rejected(ALERT_OK(",'replies':{'Si':'attending','si':'yes'}"),
-		 "replies: keyword given twice (case does not count): \"si\"");
+		 "replies[1]: keyword given twice (case does not count): \"si\"");
 }
 
 /* ---- kind townhall_confirmation --------------------------------------- */
@@ -871,6 +952,114 @@ static void job_contact_delete_needs_a_contact_id(void **state)
 		 "contact_id: must be printable ASCII without spaces");
 }
 
+/* ---- public reasons --------------------------------------------------- */
+
+static void public_reason_of(const char *doc, const char *pub)
+{
+	struct job job;
+	struct err err = { { 0 } };
+	char *json = jq(doc);
+
+	if (job_parse(json, strlen(json), NULL, &job, &err) == 0)
+		fail_msg("accepted: %s", doc);
+	job_free(&job);
+	assert_string_equal(err.pub, pub);
+	assert_public_reason_clean(json, strlen(json), &err);
+	free(json);
+}
+
+/* Issue 12's findings, seen in `rejected` events: each value below was
+ * quoted there; the dead letter keeps it, the public text never. */
+static void job_public_reason_names_the_field_and_problem_only(void **state)
+{
+	(void)state;
+	public_reason_of(RCP("'phone':'+99912345678'"), "recipient.phone: unknown country code");
+	public_reason_of(RCP("'email':'ana lopez@example.org'"),
+			 "recipient.email: not an email address");
+	public_reason_of(ALERT("'audience':{'recipients':[{'id':'+13235550155','phone':'+13235550155'},"
+			       "{'id':'+13235550155','email':'ana@example.org'}]},'message':'Go.'"),
+			 "audience.recipients[1].id: duplicate id");
+	public_reason_of(ALERT_OK(",'replies':{'my name is Ana Lopez':3}"),
+			 "replies[0]: must be a string");
+	public_reason_of(ALERT_OK(",'replies':{'1':'ok','Ana Lopez Garcia, call me at 3235550155':'x'}"),
+			 "replies[1]: keyword must be 1 to 32 characters");
+	public_reason_of(ALERT_MSG("{'en':'Go.','Ana Lopez':'x'}"), "message[1]: not a language tag");
+	public_reason_of(MSG("'send_at':'3235550155'"), "send_at: not an ISO-8601 time");
+	public_reason_of(RCP("'phone':'+13235550100','tz':'Ana/3235550155'"),
+			 "recipient.tz: unknown time zone");
+	public_reason_of("{'id':'x-1','kind':'message','recipient':{'phone':'+13235550155\t'}}",
+			 "job: not valid JSON: invalid syntax at line 1 column 63 (byte 63)");
+	public_reason_of("{'id':'x-1','kind':'message','email':ana@example.org}",
+			 "job: not valid JSON: invalid syntax at line 1 column 40 (byte 40)");
+	public_reason_of("{'id':'x-1','kind':'message','id':'+13235550155'}",
+			 "job: not valid JSON: duplicate key at line 1 column 33 (byte 33)");
+	public_reason_of("{'id':'x-1','kind':'xyz3235550155'}", "kind: unknown kind");
+}
+
+/* ---- invisible characters ---------------------------------------------- */
+
+static void job_refuses_bidi_and_zero_width_characters_in_one_line_fields(void **state)
+{
+	static const char *const chars[] = {
+		"\\u202a", "\\u202b", "\\u202c", "\\u202d", "\\u202e", "\\u2066", "\\u2067",
+		"\\u2068", "\\u2069", "\\u200e", "\\u200f", "\\u061c", "\\u200b", "\\u200c",
+		"\\u200d", "\\u2060", "\\ufeff",
+	};
+	char doc[512], want[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(chars) / sizeof(chars[0]); i++) {
+		unsigned cp = (unsigned)strtoul(chars[i] + 2, NULL, 16);
+
+		snprintf(want, sizeof(want),
+			 "recipient.name: must not contain invisible formatting characters (U+%04X)", cp);
+		snprintf(doc, sizeof(doc), RCP("'name':'Court %sX','phone':'+13235550100'"), chars[i]);
+		rejected(doc, want);
+		snprintf(want, sizeof(want),
+			 "case.ref: must not contain invisible formatting characters (U+%04X)", cp);
+		snprintf(doc, sizeof(doc), COURT("'case':{'ref':'LA-%s1','court':'F','tz':'UTC'},"
+						 "'appearance':'2026-12-01T08:30:00',"
+						 "'recipient':{'id':'c','phone':'+13235550100'}"), chars[i]);
+		rejected(doc, want);
+		snprintf(want, sizeof(want),
+			 "subject: must not contain invisible formatting characters (U+%04X)", cp);
+		snprintf(doc, sizeof(doc), MSG("'subject':'Court %smoved'"), chars[i]);
+		rejected(doc, want);
+		snprintf(want, sizeof(want),
+			 "audience.list: must not contain invisible formatting characters (U+%04X)", cp);
+		snprintf(doc, sizeof(doc), ALERT("'audience':{'list':'south%s-la'},'message':'Go.'"),
+			 chars[i]);
+		rejected(doc, want);
+	}
+	rejected(TOWN(EVENT_HEAD ",'starts_at':'2026-12-05T18:00:00',"
+		      "'join_url':'https://example.org/\\u202egpj.exe'", ""),
+		 "event.join_url: must not contain invisible formatting characters (U+202E)");
+	/* Bodies: the overrides and embeddings only (check_text says why). */
+	rejected("{'id':'m-1','kind':'message','body':'at \\u202e01:9',"
+		 "'recipient':{'id':'c','phone':'+13235550100'}}",
+		 "body: must not contain invisible formatting characters (U+202E)");
+	accepted("{'id':'m-1','kind':'message','body':'\\u0645 \\u200f10:30\\u200f \\u2068x\\u2069 "
+		 "\\ud83d\\udc68\\u200d\\ud83d\\udc69 \\u0645\\u06cc\\u200c',"
+		 "'recipient':{'id':'c','phone':'+13235550100'}}");
+}
+
+static void job_expires_at_the_epoch_is_expired_not_never(void **state)
+{
+	struct job job;
+
+	(void)state;
+	parse_ok(ALERT_OK(",'expires_at':'1970-01-01T00:00:00Z'"), &job);
+	assert_true(job.expires_ms > 0);	/* 0 is "never" downstream */
+	assert_true(job.expires_ms < 1000);
+	job_free(&job);
+	parse_ok(ALERT_OK(",'expires_at':'1970-01-01T00:00:00.500+00:00'"), &job);
+	assert_int_equal(job.expires_ms, 500);
+	job_free(&job);
+	parse_ok(ALERT_OK(""), &job);
+	assert_int_equal(job.expires_ms, 0);
+	job_free(&job);
+}
+
 /* ---- fixtures --------------------------------------------------------- */
 
 static char *read_file(const char *path, size_t *len)
@@ -933,7 +1122,8 @@ static void job_fixture_reasons_match_the_table(void **state)
 		} else if (strcmp(err.msg, tab + 1) != 0) {
 			print_error("%s:\n   got: %s\n  want: %s\n", line, err.msg, tab + 1);
 			failures++;
-		}
+		} else
+			assert_public_reason_clean(buf, len, &err);
 		job_free(&job);
 		free(buf);
 		rows++;
@@ -1033,6 +1223,9 @@ int main(void)
 		cmocka_unit_test(job_cancel_needs_a_case_ref),
 		cmocka_unit_test(job_contact_upsert_fills_the_recipient),
 		cmocka_unit_test(job_contact_delete_needs_a_contact_id),
+		cmocka_unit_test(job_public_reason_names_the_field_and_problem_only),
+		cmocka_unit_test(job_refuses_bidi_and_zero_width_characters_in_one_line_fields),
+		cmocka_unit_test(job_expires_at_the_epoch_is_expired_not_never),
 		cmocka_unit_test(job_fixture_reasons_match_the_table),
 		cmocka_unit_test(job_ok_fixtures_are_accepted),
 	};
