@@ -111,7 +111,12 @@ local function dead_erase(names)
 	for _, name in ipairs(names) do
 		local k = P .. 'dx:' .. name
 		local ids = redis.call('ZRANGE', k, 0, -1)
-		if #ids > 0 then redis.call('XDEL', P .. 'dead', unpack(ids)) end
+		-- In slices: unpack() of more than a few thousand values fails
+		-- (Lua's C stack), and anyone who can publish jobs can make that
+		-- many dead letters name one number.
+		for i = 1, #ids, 500 do
+			redis.call('XDEL', P .. 'dead', unpack(ids, i, math.min(i + 499, #ids)))
+		end
 		redis.call('DEL', k)
 	end
 end

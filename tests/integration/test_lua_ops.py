@@ -509,6 +509,18 @@ def test_contact_delete_erases_the_dead_letters_naming_its_id_or_its_addresses()
     # A contact never upserted is found by its id alone.
     assert b.call("contacts", "t", "delete", "p2", "", "") == ["absent"]
     assert [f["job"] for _, f in b.r.xrange(b.k("dead"))] == ["job 4"]
+    # However many name it: 9,000 dead letters naming one number (more
+    # than one unpack() takes; MAXLEN keeps the last thousand or so, and
+    # trims job 4) go with it.
+    for _ in range(3):
+        b.accept(*[({"e": b.job_entry(), "dx": ["a:" + PHONE3]}, "j", "r", "r")
+                   for _ in range(3000)])
+    assert b.r.zcard(b.k("dx:a:" + PHONE3)) == 9000
+    assert b.r.xlen(b.k("dead")) >= 1000
+    assert b.call("contacts", "t", "upsert", js({"id": "p3", "phone": PHONE3}), "set",
+                  "[]") == ["created"]
+    assert b.call("contacts", "t", "delete", "p3", "", "") == ["deleted"]
+    assert b.r.xlen(b.k("dead")) == 0 and not b.r.exists(b.k("dx:a:" + PHONE3))
 
 
 def test_accept_only_acknowledges_an_entry_that_is_gone():
