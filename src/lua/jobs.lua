@@ -84,14 +84,22 @@ end
 -- <p>dx:<name> for each name the intake read in the job (names; see
 -- include/dead_index.h). An index is scored by when its entries go (the
 -- entry's own time, Redis' clock, plus the retention), pruned as entries
--- are added, and lives as long as its last entry.
+-- are added (also of the entries MAXLEN trimmed), and lives as long as
+-- its last entry.
 local function dead_letter(raw, reason, names)
 	local id = redis.call('XADD', P .. 'dead', 'MAXLEN', '~', maxlen, '*', 'job', raw,
 		'reason', reason, 'at', now_iso)
 	if type(names) ~= 'table' or #names == 0 then return end
 	local ms = tonumber(string.match(id, '^(%d+)'))
 	local score = string.format('%d', ms + retention * 1000)
-	local past = string.format('%d', ms)
+	-- What is gone: expired (the entry's time plus the retention is
+	-- past), or older than the stream's first entry (MAXLEN trimmed it),
+	-- so that a flood naming one number cannot grow its index past what
+	-- the stream keeps. Exclusive: an entry of the first one's ms may
+	-- still be there (ids of one ms differ by their sequence only).
+	local first = redis.call('XRANGE', P .. 'dead', '-', '+', 'COUNT', 1)[1]
+	local first_ms = first and tonumber(string.match(first[1], '^(%d+)')) or ms
+	local past = '(' .. string.format('%d', math.max(ms, first_ms + retention * 1000))
 	for _, name in ipairs(names) do
 		if type(name) == 'string' and name ~= '' then
 			local k = P .. 'dx:' .. name
