@@ -17,7 +17,8 @@ PKGS      := libuv hiredis jansson inih libical libcurl libcrypto libmosquitto l
 TEST_PKGS := cmocka
 
 BUILD     ?= build
-# make install: PREFIX/bin, PREFIX/share/pregon, the unit in SYSTEMD_UNITDIR,
+# make install: PREFIX/bin, PREFIX/share/pregon, the units (pregond.service and
+# the template pregond@.service) in SYSTEMD_UNITDIR,
 # a first config in SYSCONFDIR/pregon (never overwritten); all under DESTDIR.
 # systemd searches /usr/local/lib/systemd/system and /usr/local/lib/sysusers.d.
 PREFIX    ?= /usr/local
@@ -130,9 +131,11 @@ install: $(if $(NOBUILD),,all)
 		echo "install -m 644 config/pregon.conf $(DESTDIR)$(SYSCONFDIR)/pregon/pregon.conf"; \
 		install -m 644 config/pregon.conf $(DESTDIR)$(SYSCONFDIR)/pregon/pregon.conf; \
 	fi
-	sed -e 's|/usr/local|$(PREFIX)|g' -e 's|/etc/pregon|$(SYSCONFDIR)/pregon|g' \
-		ops/pregond.service > $(DESTDIR)$(SYSTEMD_UNITDIR)/pregond.service
-	chmod 644 $(DESTDIR)$(SYSTEMD_UNITDIR)/pregond.service
+	for unit in pregond.service pregond@.service; do \
+		sed -e 's|/usr/local|$(PREFIX)|g' -e 's|/etc/pregon|$(SYSCONFDIR)/pregon|g' \
+			ops/$$unit > $(DESTDIR)$(SYSTEMD_UNITDIR)/$$unit && \
+		chmod 644 $(DESTDIR)$(SYSTEMD_UNITDIR)/$$unit || exit 1; \
+	done
 	install -m 644 ops/pregon.sysusers $(DESTDIR)$(SYSUSERSDIR)/pregon.conf
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \
 		echo "systemd-sysusers $(SYSUSERSDIR)/pregon.conf"; \

@@ -19,7 +19,7 @@ static const struct config_key later_keys[] = {
 	CONFIG_STR(struct later_config, "email", "url", email_url, ""),
 	CONFIG_STR(struct later_config, "email", "from", email_from, ""),
 	CONFIG_STR(struct later_config, "email", "username", email_username, ""),
-	CONFIG_PATH(struct later_config, "email", "password_file", email_password_file, ""),
+	CONFIG_SECRET(struct later_config, "email", "password_file", email_password_file, ""),
 	CONFIG_STR(struct later_config, "signal", "url", signal_url, ""),
 	CONFIG_STR(struct later_config, "signal", "account", signal_account, ""),
 };

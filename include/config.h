@@ -33,6 +33,10 @@ enum config_type {
 	CONFIG_T_URL,		/* a char[size] holding a URL: a relative
 				 * unix:path read from a config file is taken
 				 * from that file's folder, as CONFIG_T_PATH */
+	CONFIG_T_SECRET,	/* a CONFIG_T_PATH naming a file that holds a
+				 * secret, or "credential:NAME", a systemd
+				 * credential (config_read_secret); warned about
+				 * when others can read it (config_check_secret_modes) */
 	CONFIG_T_INT,		/* an int */
 	CONFIG_T_INT64,		/* an int64_t */
 	CONFIG_T_DURATION,	/* an int64_t of ms, written "250ms", "2s", "5m", ... */
@@ -59,6 +63,8 @@ struct config_key {
 	{ sec, key, CONFIG_T_PATH, offsetof(T, field), sizeof(((T *)0)->field), d, 0, 0 }
 #define CONFIG_URL(T, sec, key, field, d) \
 	{ sec, key, CONFIG_T_URL, offsetof(T, field), sizeof(((T *)0)->field), d, 0, 0 }
+#define CONFIG_SECRET(T, sec, key, field, d) \
+	{ sec, key, CONFIG_T_SECRET, offsetof(T, field), sizeof(((T *)0)->field), d, 0, 0 }
 #define CONFIG_INT(T, sec, key, field, d, lo, hi) \
 	{ sec, key, CONFIG_T_INT, offsetof(T, field), 0, d, lo, hi }
 #define CONFIG_INT64(T, sec, key, field, d, lo, hi) \
@@ -99,6 +105,8 @@ struct config {
 	char redis_url[CONFIG_STR_MAX];		/* redis://host:port/db or unix:/path */
 	char redis_prefix[64];			/* "pregon:" */
 	char redis_consumer[128];		/* default: host name and pid */
+	char redis_username[256];		/* Redis 6+ ACL user; "" = none (default) */
+	char redis_password_file[CONFIG_STR_MAX];	/* else $PREGON_REDIS_PASSWORD */
 	int64_t redis_connect_timeout_ms;
 	int64_t redis_command_timeout_ms;
 
@@ -222,9 +230,38 @@ int config_url_base_len(const char *url);
  * a quarter of [jobs] reclaim_after, between 250 ms and max_ms. */
 uint64_t config_reclaim_poll_ms(const struct config *cfg, uint64_t max_ms);
 
-/* Reads a secret from a *_file key's file (first line, trimmed), else from
- * the environment variable env_name. Returns 0 or -1; out is NUL-terminated. */
+/* The prefix of a secret key's value that names a systemd credential:
+ * "credential:twilio" is $CREDENTIALS_DIRECTORY/twilio (systemd.exec(5),
+ * LoadCredential=; ops/pregond.service). */
+#define CONFIG_CREDENTIAL_PREFIX "credential:"
+
+/* Writes the file a secret key's value names into out: the value itself,
+ * or for "credential:NAME" the credential's file, $CREDENTIALS_DIRECTORY/NAME
+ * or, when that is not set (the pregon CLI run by hand), the first of
+ * /etc/credstore, /run/credstore, /usr/lib/credstore that holds NAME, as
+ * systemd searches them. Returns 0, or -1 with err ("credential:NAME:
+ * ...") when the name is not a plain file name or is found nowhere. */
+int config_secret_path(const char *value, char *out, size_t out_len, struct err *err);
+
+/* Reads a secret from a *_file key's file (its first line, trailing blanks
+ * and line end removed; "credential:NAME" as config_secret_path), else
+ * from the environment variable env_name. A secret that does not fit in
+ * out_len - 1 bytes is an error, never cut. Returns 0 or -1 with err (the
+ * caller prefixes the key); out is NUL-terminated. The error never quotes
+ * the secret. */
 int config_read_secret(const char *file, const char *env_name, char *out,
 		       size_t out_len, struct err *err);
+
+/* Called with each warning of config_check_secret_modes. */
+typedef void (*config_warn_cb)(const char *msg, void *arg);
+
+/* Checks every secret key that names a file (CONFIG_T_SECRET: [redis]
+ * password_file, [http] tokens_file, [mqtt] password_file, [sms]
+ * auth_token_file, [email] password_file): one warning per file its group
+ * or others may read ("[sms] auth_token_file: readable by group or others
+ * (mode 0644): ..."), naming the key, never the content. Returns how
+ * many warnings were given. A file that cannot be found is left to the
+ * key's reader, which reports it. */
+int config_check_secret_modes(const struct config *cfg, config_warn_cb warn, void *arg);
 
 #endif

@@ -100,4 +100,14 @@ size_t http_client_active(const struct http_client *c);
  * every handle, then calls closed(data) from the loop and frees c. */
 void http_client_close(struct http_client *c, void (*closed)(void *data), void *data);
 
+/* Checks a provider's base URL before any credential is sent to it:
+ * https://, or http:// only to this machine (a host of 127.0.0.0/8,
+ * [::1], localhost, or a name whose every address is one of these: tests'
+ * fakes, a local TLS-terminating proxy), since over plain HTTP to any
+ * other host the basic auth and every message cross the network readable.
+ * An http:// host name is looked up (blocking getaddrinfo): call it at
+ * start, before the loop runs. Returns 0, or -1 with err naming the
+ * problem (the caller prefixes its key). */
+int http_url_check_transport(const char *url, struct err *err);
+
 #endif

@@ -1,7 +1,13 @@
 /* keys.h: what pregon keeps in Redis, under [redis] prefix (default "pregon:").
  *
  *   <p>jobs                  stream, field job: the intake queue; group "pregon"
- *   <p>dead                  stream, fields job, reason, at: rejected jobs
+ *   <p>dead                  stream, fields job, reason, at: rejected jobs;
+ *                            MAXLEN ~ [events] max_len, trimmed after
+ *                            [events] retention_days (op trim)
+ *   <p>dx:c:<contact id>, <p>dx:a:<address>
+ *                            zsets: the dead entries naming that contact id or
+ *                            address (include/dead_index.h), scored by when
+ *                            each is trimmed; erased by contact_delete
  *   <p>events                stream, field event (JSON): every state change
  *   <p>seen:<job id>         string: the jobs entry id that first carried the id
  *                            (idempotency), TTL [jobs] dedupe_days or, for a

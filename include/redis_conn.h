@@ -56,6 +56,7 @@ struct rconn {
 	int n_addrs;			/* in addrs */
 	int next_addr;			/* the next to try; n_addrs: attempt over */
 	char attempt_why[128];		/* why the previous address failed */
+	char refused[512];		/* why setup (AUTH, SELECT, PING) was refused */
 	struct rconn_cmd *head, *tail;	/* outstanding commands, in order */
 	size_t outstanding;
 	uv_timer_t watchdog;

@@ -506,6 +506,13 @@ static void usage(FILE *f)
 		   "SIGHUP reopens the log and outbox files and reloads the templates.\n");
 }
 
+/* config_check_secret_modes's warnings go to the log. */
+static void warn_secret_mode(const char *msg, void *arg)
+{
+	(void)arg;
+	log_warn("%s", msg);
+}
+
 int main(int argc, char **argv)
 {
 	struct pregond *d = &daemon_state;
@@ -535,7 +542,8 @@ int main(int argc, char **argv)
 	}
 	if (log_init(d->cfg.log_level, d->cfg.log_file) != 0)
 		return 1;
-	if (redis_url_parse(d->cfg.redis_url, &d->url, &err) != 0) {
+	config_check_secret_modes(&d->cfg, warn_secret_mode, NULL);
+	if (redis_url_from_config(&d->cfg, &d->url, &err) != 0) {
 		log_error("%s", err.msg);
 		return 1;
 	}

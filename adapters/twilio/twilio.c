@@ -121,12 +121,12 @@ static int twilio_open(struct adapter *a, const struct adapter_env *env, struct 
 	struct twilio *t;
 	int base_len = config_url_base_len(tc->base_url);
 	char from[PHONE_E164_MAX + 1];
+	struct err e;
 
 	if (env->http == NULL)
 		return err_set(err, "[sms] provider twilio: no HTTP client");
-	if (strncmp(tc->base_url, "https://", 8) != 0 &&
-	    strncmp(tc->base_url, "http://", 7) != 0)
-		return err_set(err, "[sms] base_url: must start with https:// (or http:// for a local test)");
+	if (http_url_check_transport(tc->base_url, &e) != 0)
+		return err_set(err, "[sms] base_url: %s", e.msg);
 	if (check_sid(tc->account_sid, "AC") != 0)
 		return err_set(err, "[sms] account_sid: must be AC and 32 hex digits");
 	if (tc->messaging_service_sid[0] != '\0') {
@@ -143,13 +143,11 @@ static int twilio_open(struct adapter *a, const struct adapter_env *env, struct 
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return err_set(err, "[sms] twilio: out of memory");
+	e.msg[0] = '\0';
 	if (config_read_secret(tc->auth_token_file, "PREGON_SMS_AUTH_TOKEN", t->token,
-			       sizeof(t->token), err) != 0 || t->token[0] == '\0') {
+			       sizeof(t->token), &e) != 0 || t->token[0] == '\0') {
 		free(t);
-		if (err->msg[0] == '\0')
-			err_set(err, "[sms] auth_token_file: empty");
-		err_prefix(err, "[sms] auth_token_file");
-		return -1;
+		return err_set(err, "[sms] auth_token_file: %s", e.msg[0] ? e.msg : "empty");
 	}
 	snprintf(t->url, sizeof(t->url), "%.*s/2010-04-01/Accounts/%s/Messages.json",
 		 base_len, tc->base_url, tc->account_sid);
@@ -520,7 +518,7 @@ static int twilio_metrics(struct adapter *a, struct metrics *m)
 static const struct config_key twilio_keys[] = {
 	CONFIG_STR(struct twilio_config, "sms", "base_url", base_url, "https://api.twilio.com"),
 	CONFIG_STR(struct twilio_config, "sms", "account_sid", account_sid, ""),
-	CONFIG_PATH(struct twilio_config, "sms", "auth_token_file", auth_token_file, ""),
+	CONFIG_SECRET(struct twilio_config, "sms", "auth_token_file", auth_token_file, ""),
 	CONFIG_STR(struct twilio_config, "sms", "from", from, ""),
 	CONFIG_STR(struct twilio_config, "sms", "messaging_service_sid", messaging_service_sid, ""),
 	CONFIG_DURATION(struct twilio_config, "sms", "timeout", timeout_ms, "15s", 100, 300000),

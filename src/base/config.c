@@ -24,6 +24,7 @@
 #define S(sec, key, field, d) CONFIG_STR(struct config, sec, key, field, d)
 #define P(sec, key, field, d) CONFIG_PATH(struct config, sec, key, field, d)
 #define U(sec, key, field, d) CONFIG_URL(struct config, sec, key, field, d)
+#define K(sec, key, field, d) CONFIG_SECRET(struct config, sec, key, field, d)
 #define I(sec, key, field, d, lo, hi) CONFIG_INT(struct config, sec, key, field, d, lo, hi)
 #define D(sec, key, field, d, lo, hi) CONFIG_DURATION(struct config, sec, key, field, d, lo, hi)
 #define B(sec, key, field, d) CONFIG_BOOL(struct config, sec, key, field, d)
@@ -35,6 +36,8 @@ static const struct config_key config_keys[] = {
 	U("redis", "url", redis_url, "redis://127.0.0.1:6379/0"),
 	S("redis", "prefix", redis_prefix, "pregon:"),
 	S("redis", "consumer", redis_consumer, ""),
+	S("redis", "username", redis_username, ""),
+	K("redis", "password_file", redis_password_file, ""),
 	D("redis", "connect_timeout", redis_connect_timeout_ms, "2s", 100, 60000),
 	D("redis", "command_timeout", redis_command_timeout_ms, "5s", 100, 300000),
 
@@ -42,7 +45,7 @@ static const struct config_key config_keys[] = {
 	P("log", "file", log_file, ""),
 
 	S("http", "listen", http_listen, "127.0.0.1:8080"),
-	P("http", "tokens_file", http_tokens_file, ""),
+	K("http", "tokens_file", http_tokens_file, ""),
 	S("http", "public_url", http_public_url, "http://127.0.0.1:8080"),
 	D("http", "header_timeout", http_header_timeout_ms, "10s", 100, 600000),
 	I("http", "max_connections", http_max_connections, "1024", 1, 100000),
@@ -53,7 +56,7 @@ static const struct config_key config_keys[] = {
 	S("mqtt", "intake_topic", mqtt_intake_topic, ""),
 	S("mqtt", "events_topic_prefix", mqtt_events_topic_prefix, "pregon/events"),
 	S("mqtt", "username", mqtt_username, ""),
-	P("mqtt", "password_file", mqtt_password_file, ""),
+	K("mqtt", "password_file", mqtt_password_file, ""),
 	P("mqtt", "cafile", mqtt_cafile, ""),
 	P("mqtt", "capath", mqtt_capath, ""),
 	P("mqtt", "certfile", mqtt_certfile, ""),
@@ -213,7 +216,7 @@ static int find_str(const struct key_ref *ref, void *arg)
 	struct str_lookup *l = arg;
 
 	if ((ref->k->type != CONFIG_T_STR && ref->k->type != CONFIG_T_PATH &&
-	     ref->k->type != CONFIG_T_URL) ||
+	     ref->k->type != CONFIG_T_URL && ref->k->type != CONFIG_T_SECRET) ||
 	    strcmp(ref->section, l->section) != 0 ||
 	    strcmp(ref->k->name, l->name) != 0)
 		return 0;
@@ -279,6 +282,7 @@ static int config_set(const struct key_ref *ref, const char *value, struct err *
 	case CONFIG_T_STR:
 	case CONFIG_T_PATH:
 	case CONFIG_T_URL:
+	case CONFIG_T_SECRET:
 		if (strlen(value) >= k->size)
 			return err_set(err, "[%s] %s: longer than %zu bytes", section,
 				       k->name, k->size - 1);
@@ -506,6 +510,10 @@ static int resolve_path(const struct load_ctx *ctx, const struct key_ref *ref, s
 			return 0;
 		path = base + 5;
 	}
+	/* A systemd credential is found at run time (config_secret_path). */
+	if (k->type == CONFIG_T_SECRET &&
+	    strncmp(base, CONFIG_CREDENTIAL_PREFIX, strlen(CONFIG_CREDENTIAL_PREFIX)) == 0)
+		return 0;
 	if (path[0] == '\0' || path[0] == '/')
 		return 0;
 	n = snprintf(joined, sizeof(joined), "%.*s%s/%s", (int)(path - base), base, ctx->dir,
@@ -547,7 +555,8 @@ static int set_value(const struct key_ref *ref, void *arg)
 	v->found = 1;
 	if (config_set(ref, v->value, &v->e) != 0)
 		return 1;
-	return (ref->k->type == CONFIG_T_PATH || ref->k->type == CONFIG_T_URL) &&
+	return (ref->k->type == CONFIG_T_PATH || ref->k->type == CONFIG_T_URL ||
+		ref->k->type == CONFIG_T_SECRET) &&
 	       resolve_path(v->ctx, ref, &v->e) != 0;
 }
 
@@ -638,21 +647,91 @@ int config_check_mqtt(const struct config *cfg, const char *path, struct err *er
 	return 0;
 }
 
+int config_secret_path(const char *value, char *out, size_t out_len, struct err *err)
+{
+	size_t plen = strlen(CONFIG_CREDENTIAL_PREFIX);
+	const char *name, *dir;
+	int n;
+
+	if (strncmp(value, CONFIG_CREDENTIAL_PREFIX, plen) != 0) {
+		n = snprintf(out, out_len, "%s", value);
+		return n < 0 || (size_t)n >= out_len ? err_set(err, "path longer than %zu bytes",
+							       out_len - 1) : 0;
+	}
+	name = value + plen;
+	/* systemd names a credential like a file in one folder: no '/'
+	 * (systemd.exec(5), LoadCredential=ID:PATH). */
+	if (name[0] == '\0' || strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0)
+		return err_set(err, "%s%.64s: a credential is a plain name (LoadCredential=NAME:PATH)",
+			       CONFIG_CREDENTIAL_PREFIX, name);
+	dir = getenv("CREDENTIALS_DIRECTORY");
+	if (dir == NULL || dir[0] == '\0') {
+		/* Not under systemd (pregon run by an operator): where systemd
+		 * itself looks for LoadCredential=NAME, in its order
+		 * (systemd.exec(5)); readable by root only, as it should be. */
+		static const char *const credstore[] = {
+			"/etc/credstore", "/run/credstore", "/usr/lib/credstore",
+		};
+
+		for (size_t i = 0; i < sizeof(credstore) / sizeof(credstore[0]); i++) {
+			n = snprintf(out, out_len, "%s/%s", credstore[i], name);
+			if (n > 0 && (size_t)n < out_len && access(out, F_OK) == 0)
+				return 0;
+		}
+		return err_set(err, "%s%.64s: $CREDENTIALS_DIRECTORY is not set (pregond runs "
+			       "under systemd with LoadCredential=%.64s) and no /etc/credstore, "
+			       "/run/credstore or /usr/lib/credstore holds it",
+			       CONFIG_CREDENTIAL_PREFIX, name, name);
+	}
+	n = snprintf(out, out_len, "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= out_len)
+		return err_set(err, "%s%.64s: path longer than %zu bytes", CONFIG_CREDENTIAL_PREFIX,
+			       name, out_len - 1);
+	return 0;
+}
+
+/* Reads the first line of file into out. The rest of a line that does not
+ * fit must be blanks, else the secret is too long: fgets alone would cut
+ * it silently, and a cut token fails far from its cause (a 401 from the
+ * provider) or, worse, a cut password still matches a shorter one. */
+static int read_secret_file(const char *value, char *out, size_t out_len, struct err *err)
+{
+	char path[CONFIG_STR_MAX + 256];
+	FILE *f;
+	int c;
+
+	if (config_secret_path(value, path, sizeof(path), err) != 0)
+		return -1;
+	f = fopen(path, "r");
+	if (f == NULL)
+		return err_set(err, "%s: cannot open: %s", path, strerror(errno));
+	if (fgets(out, (int)out_len, f) == NULL) {
+		fclose(f);
+		return err_set(err, "%s: empty", path);
+	}
+	if (strchr(out, '\n') == NULL) {
+		while ((c = fgetc(f)) != EOF && c != '\n') {
+			if (c != ' ' && c != '\t' && c != '\r') {
+				fclose(f);
+				out[0] = '\0';
+				return err_set(err, "%s: the secret is longer than %zu bytes", path,
+					       out_len - 1);
+			}
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
 int config_read_secret(const char *file, const char *env_name, char *out,
 		       size_t out_len, struct err *err)
 {
 	size_t n;
 
 	if (file != NULL && file[0] != '\0') {
-		FILE *f = fopen(file, "r");
-
-		if (f == NULL)
-			return err_set(err, "%s: cannot open: %s", file, strerror(errno));
-		if (fgets(out, (int)out_len, f) == NULL) {
-			fclose(f);
-			return err_set(err, "%s: empty", file);
-		}
-		fclose(f);
+		if (read_secret_file(file, out, out_len, err) != 0)
+			return -1;
 	} else {
 		const char *v = env_name ? getenv(env_name) : NULL;
 
@@ -664,11 +743,55 @@ int config_read_secret(const char *file, const char *env_name, char *out,
 		memcpy(out, v, strlen(v) + 1);
 	}
 	n = strlen(out);
-	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' ' ||
+			 out[n - 1] == '\t'))
 		out[--n] = '\0';
 	if (n == 0)
 		return err_set(err, "secret is empty");
 	return 0;
+}
+
+struct mode_check {
+	config_warn_cb warn;
+	void *arg;
+	int warned;
+};
+
+/* One secret key: a file its group or others may read is warned about.
+ * The owner's own reading is what the key is for; the group is warned
+ * about too, since a shared group (adm, a deploy group) reaches further
+ * than the one service, and systemd's LoadCredential= gives pregond a
+ * private copy instead (README, "Installing"). */
+static int check_secret_mode(const struct key_ref *ref, void *arg)
+{
+	struct mode_check *mc = arg;
+	const char *value = (const char *)ref->base + ref->k->offset;
+	char path[CONFIG_STR_MAX + 256], msg[ERR_MSG_MAX];
+	struct stat st;
+	struct err e;
+
+	if (ref->k->type != CONFIG_T_SECRET || value[0] == '\0')
+		return 0;
+	if (config_secret_path(value, path, sizeof(path), &e) != 0 || stat(path, &st) != 0)
+		return 0;	/* the key's reader reports it */
+	if ((st.st_mode & (S_IRGRP | S_IROTH)) == 0)
+		return 0;
+	snprintf(msg, sizeof(msg), "[%s] %s: the file is readable by %s (mode %04o): chmod 600 "
+		 "it, owned by the user pregond runs as, or pass it as a systemd credential "
+		 "(credential:NAME)", ref->section, ref->k->name,
+		 (st.st_mode & S_IROTH) ? "everyone" : "its group", (unsigned)(st.st_mode & 07777));
+	mc->warn(msg, mc->arg);
+	mc->warned++;
+	return 0;
+}
+
+int config_check_secret_modes(const struct config *cfg, config_warn_cb warn, void *arg)
+{
+	struct mode_check mc = { warn, arg, 0 };
+
+	/* each_key only reads through cfg here. */
+	each_key((struct config *)cfg, check_secret_mode, &mc);
+	return mc.warned;
 }
 
 int config_url_base_len(const char *url)

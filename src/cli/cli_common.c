@@ -259,6 +259,29 @@ static int connect_each_address(struct cli *c, const struct redis_url *u, const 
 	return 0;
 }
 
+/* AUTH as [redis] url, username and password_file ask (none when no
+ * password is given). A refusal names the user and the keys to check. */
+static int cli_auth(struct cli *c, const struct redis_url *u, const char *where)
+{
+	const char *argv[3];
+	int argc = redis_url_auth_argv(u, argv);
+	char why[512];
+	redisReply *r;
+
+	if (argc == 0)
+		return 0;
+	r = redisCommandArgv(c->rc, argc, argv, NULL);
+	if (r == NULL)
+		return cli_redis_fail(c, "AUTH");
+	if (r->type == REDIS_REPLY_ERROR) {
+		redis_url_auth_error(u, r->str, r->len, why, sizeof(why));
+		freeReplyObject(r);
+		return cli_fail(c, 1, "redis: %s: %s", where, why);
+	}
+	freeReplyObject(r);
+	return 0;
+}
+
 /* Connects per [redis] url, with AUTH and SELECT as the url asks. The
  * command timeout is extended by extra_ms for blocking reads (tail). */
 int cli_connect(struct cli *c, int64_t extra_ms)
@@ -267,7 +290,7 @@ int cli_connect(struct cli *c, int64_t extra_ms)
 	char where[600];
 	redisReply *r;
 
-	if (redis_url_parse(c->cfg.redis_url, &u, &c->err) != 0) {
+	if (redis_url_from_config(&c->cfg, &u, &c->err) != 0) {
 		c->exit_code = 1;
 		return -1;
 	}
@@ -286,12 +309,8 @@ int cli_connect(struct cli *c, int64_t extra_ms)
 	if (redisSetTimeout(c->rc, ms_to_tv(c->cfg.redis_command_timeout_ms + extra_ms)) !=
 	    REDIS_OK)
 		return cli_fail(c, 1, "redis: cannot set timeout: %s", c->rc->errstr);
-	if (u.password[0] != '\0') {
-		r = cli_cmd(c, "AUTH %s", u.password);
-		if (r == NULL)
-			return -1;
-		freeReplyObject(r);
-	}
+	if (cli_auth(c, &u, where) != 0)
+		return -1;
 	if (u.db != 0) {
 		r = cli_cmd(c, "SELECT %d", u.db);
 		if (r == NULL)

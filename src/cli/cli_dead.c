@@ -1,4 +1,4 @@
-/* cli_dead.c: `pregon dead list|show|replay`: the dead-letter stream
+/* cli_dead.c: `pregon dead list|show|replay|delete`: the dead-letter stream
  * <prefix>dead (fields job, reason, at; contract section 1). */
 #include "cli.h"
 
@@ -294,15 +294,40 @@ static int dead_replay(struct cli *c, const struct cli_args *a, const char *dead
 	return 0;
 }
 
+/* `dead delete ID` (contract 1.1): drops one dead letter, which may hold a
+ * person's addresses and texts, before its retention ends. Its names in
+ * <prefix>dx:<name> (dead_index.h) are left to expire: an index entry
+ * whose dead letter is gone erases nothing. */
+static int dead_delete(struct cli *c, const struct cli_args *a, const char *key)
+{
+	redisReply *r;
+	long long n;
+
+	if (a->npos != 2)
+		return cli_fail(c, CLI_EXIT_USAGE, "dead delete: needs one entry ID (from pregon dead list)");
+	if (!cli_stream_id_valid(a->pos[1]))
+		return cli_fail(c, CLI_EXIT_USAGE, "dead delete: not a stream id: \"%.40s\"", a->pos[1]);
+	r = cli_cmd(c, "XDEL %s %s", key, a->pos[1]);
+	if (r == NULL)
+		return -1;
+	n = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+	freeReplyObject(r);
+	if (n != 1)
+		return cli_fail(c, 1, "no such dead-letter entry: %s", a->pos[1]);
+	printf("deleted %s\n", a->pos[1]);
+	return 0;
+}
+
 int cli_dead(struct cli *c, const struct cli_args *a)
 {
 	char key[CLI_KEY_MAX];
 	const char *sub = a->pos[0];
 	bool list = strcmp(sub, "list") == 0, show = strcmp(sub, "show") == 0;
+	bool del = strcmp(sub, "delete") == 0;
 
 	if (list && a->npos != 1)
 		return cli_fail(c, CLI_EXIT_USAGE, "dead list: takes no arguments");
-	if (a->all && (list || show))
+	if (a->all && (list || show || del))
 		return cli_fail(c, CLI_EXIT_USAGE, "dead %s: --all is for dead replay", sub);
 	if (a->count != 0 && !list)
 		return cli_fail(c, CLI_EXIT_USAGE, "dead %s: --count is for dead list", sub);
@@ -312,6 +337,8 @@ int cli_dead(struct cli *c, const struct cli_args *a)
 		return dead_list(c, a, key);
 	if (show)
 		return dead_show(c, a, key);
+	if (del)
+		return dead_delete(c, a, key);
 	return dead_replay(c, a, key);
 }
 

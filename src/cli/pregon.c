@@ -107,6 +107,7 @@ static const char usage_main[] =
 	"  dead list [--count N]      dead-lettered jobs, one line each\n"
 	"  dead show ID               the stored job document of one entry\n"
 	"  dead replay ID|--all       put dead-lettered jobs back on the queue\n"
+	"  dead delete ID             drop one dead-lettered job\n"
 	"  optout list|add|remove|history   opt-outs and the consent ledger\n"
 	"  contacts import FILE.csv [--list NAME]\n"
 	"                             add or update contacts from a CSV file\n"
@@ -185,14 +186,18 @@ static const char usage_dead[] =
 	"usage: pregon dead list [--count N]\n"
 	"       pregon dead show ID\n"
 	"       pregon dead replay ID | --all\n"
+	"       pregon dead delete ID\n"
 	"\n"
-	"Jobs pregond rejected are kept in <prefix>dead with the reason.\n"
+	"Jobs pregond rejected are kept in <prefix>dead with the reason, for\n"
+	"[events] retention_days (at most [events] max_len of them); deleting a\n"
+	"contact also deletes those that name it or its addresses.\n"
 	"  list           one line per entry: entry id, time, job id, reason\n"
 	"                 (--count N: the N most recent). Job bodies are not shown.\n"
 	"  show ID        prints the stored job document (it may hold addresses)\n"
 	"  replay ID      moves the job back to <prefix>jobs, atomically, and\n"
 	"                 prints the new entry id; --all does it for every entry\n"
-	"                 present when the command starts\n";
+	"                 present when the command starts\n"
+	"  delete ID      drops the entry (it may hold addresses and texts)\n";
 
 static const char usage_template[] =
 	"usage: pregon template render NAME LANG CHANNEL VARS.json|-\n"
@@ -311,9 +316,10 @@ int main(int argc, char **argv)
 		return finish(c, -1);
 	if (cmd->run == cli_dead && (a.npos == 0 || (strcmp(a.pos[0], "list") != 0 &&
 						     strcmp(a.pos[0], "show") != 0 &&
-						     strcmp(a.pos[0], "replay") != 0))) {
-		cli_fail(c, CLI_EXIT_USAGE, a.npos == 0 ? "dead: needs list, show or replay" :
-			 "dead: unknown subcommand (list, show, replay)");
+						     strcmp(a.pos[0], "replay") != 0 &&
+						     strcmp(a.pos[0], "delete") != 0))) {
+		cli_fail(c, CLI_EXIT_USAGE, a.npos == 0 ? "dead: needs list, show, replay or delete" :
+			 "dead: unknown subcommand (list, show, replay, delete)");
 		return finish(c, -1);
 	}
 	if (a.config != NULL)

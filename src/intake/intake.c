@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "court.h"
+#include "dead_index.h"
 #include "expander.h"
 #include "job.h"
 #include "quiet_hours.h"
@@ -486,6 +487,27 @@ static int add_job_record(const struct config *cfg, const struct templates *set,
 	}
 }
 
+/* A rejected job's dead letter is indexed by whom it names (dead_index.h),
+ * so that contact_delete finds and erases it. One that names more than the
+ * index takes is kept without its text: a dead letter that could not be
+ * erased with the person must not keep the person. */
+static int index_dead_letter(json_t *meta, struct intake_record *rec)
+{
+	int too_many;
+	json_t *names = dead_index_names(rec->raw, rec->raw_len, &too_many);
+	size_t n;
+
+	if (too_many) {
+		n = strlen(rec->reason);
+		snprintf(rec->reason + n, sizeof(rec->reason) - n, " (job text not kept: it names "
+			 "more than %d people or addresses)", DEAD_INDEX_MAX);
+		rec->raw = "";
+		rec->raw_len = 0;
+		return 0;
+	}
+	return names == NULL ? -1 : json_object_set_new(meta, "dx", names);
+}
+
 static bool kind_implemented(enum job_kind kind)
 {
 	return kind != JOB_TOWNHALL_CONFIRMATION;
@@ -558,6 +580,11 @@ int intake_build_record(const struct config *cfg, const struct templates *set, i
 			refuse(rec, &err, "job: its texts cannot be made (the reason is in the dead letter)");
 			json_object_del(meta, "court");
 		}
+	}
+	if (rec->reason[0] != '\0' && index_dead_letter(meta, rec) != 0) {
+		json_decref(meta);
+		job_free(&job);
+		return -1;
 	}
 	rec->meta = rc == 0 && rec->reason[0] == '\0' && job.kind == JOB_MESSAGE ?
 			    flat_message(meta) : NULL;

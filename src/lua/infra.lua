@@ -1,14 +1,31 @@
 -- infra.lua: the operations that keep the house: the shared send rate,
 -- queue depths, trimming of the streams, and the MQTT publisher's lease.
 
+-- Dead letters older than the retention period go (jobs.lua dead_letter).
+-- By Redis' clock, which made the entry ids (with the test clock days
+-- ahead, a bound from it would drop today's). First whole nodes ("~",
+-- cheap however many), then exactly: "~" alone keeps a node while any of
+-- its entries is young, and in a quiet stream the last node holds the
+-- old entries with the new for ever. What is left for the exact pass is
+-- at most one node (stream-node-max-entries, 100 by default).
+local function trim_dead()
+	local t = redis.call('TIME')
+	local bound = string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+		- retention * 1000)
+	local key = P .. 'dead'
+	return redis.call('XTRIM', key, 'MINID', '~', bound, 'LIMIT', 0)
+		+ redis.call('XTRIM', key, 'MINID', bound)
+end
+
 --: op trim
 --: each stream
 -- Drops the entries of each stream key that every consumer of our group
 -- has acknowledged: those before the oldest pending one and not after
 -- the last delivered one. Keeps the queues from growing without bound.
+-- Also drops the dead letters older than the retention period (trim_dead).
 -- Returns how many entries went.
 register('trim', function(a)
-	local trimmed = 0
+	local trimmed = trim_dead()
 	for i = @first, #a, @n do
 		local key = a[i + @each.stream]
 		if redis.call('EXISTS', key) == 1 then

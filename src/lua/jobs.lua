@@ -7,6 +7,9 @@
 -- <p>lists         set of list names that have members
 -- <p>cmz:<id>      zset of the message ids that hold the contact's address,
 --                  scored by when their records expire
+-- <p>dx:<name>     zset of the <p>dead entries that name a contact id
+--                  (c:<id>) or an address (a:<address>), scored by when
+--                  the entry is trimmed (include/dead_index.h)
 
 local function json_array(t)
 	if #t == 0 then return '[]' end
@@ -74,9 +77,62 @@ local function contact_upsert(c, mode, lists, source)
 	return existed and 'updated' or 'created'
 end
 
+-- Dead letters (<p>dead: job, reason, at) keep whole jobs, addresses and
+-- texts included, so they have a life span: MAXLEN [events] max_len here,
+-- and [events] retention_days by MINID in the trim op (infra.lua); and
+-- contact_delete erases those that name the person, found through
+-- <p>dx:<name> for each name the intake read in the job (names; see
+-- include/dead_index.h). An index is scored by when its entries go (the
+-- entry's own time, Redis' clock, plus the retention), pruned as entries
+-- are added (also of the entries MAXLEN trimmed), and lives as long as
+-- its last entry.
+local function dead_letter(raw, reason, names)
+	local id = redis.call('XADD', P .. 'dead', 'MAXLEN', '~', maxlen, '*', 'job', raw,
+		'reason', reason, 'at', now_iso)
+	if type(names) ~= 'table' or #names == 0 then return end
+	local ms = tonumber(string.match(id, '^(%d+)'))
+	local score = string.format('%d', ms + retention * 1000)
+	-- What is gone: expired (the entry's time plus the retention is
+	-- past), or older than the stream's first entry (MAXLEN trimmed it),
+	-- so that a flood naming one number cannot grow its index past what
+	-- the stream keeps. Exclusive: an entry of the first one's ms may
+	-- still be there (ids of one ms differ by their sequence only).
+	local first = redis.call('XRANGE', P .. 'dead', '-', '+', 'COUNT', 1)[1]
+	local first_ms = first and tonumber(string.match(first[1], '^(%d+)')) or ms
+	local past = '(' .. string.format('%d', math.max(ms, first_ms + retention * 1000))
+	for _, name in ipairs(names) do
+		if type(name) == 'string' and name ~= '' then
+			local k = P .. 'dx:' .. name
+			redis.call('ZADD', k, score, id)
+			-- NX: a new index gets its TTL; GT: an existing one only
+			-- lengthens it, and drops what has been trimmed.
+			if redis.call('EXPIRE', k, retention_s, 'NX') == 0 then
+				redis.call('EXPIRE', k, retention_s, 'GT')
+				redis.call('ZREMRANGEBYSCORE', k, '-inf', past)
+			end
+		end
+	end
+end
+
+-- Erases the dead letters that name any of names (dead_letter).
+local function dead_erase(names)
+	for _, name in ipairs(names) do
+		local k = P .. 'dx:' .. name
+		local ids = redis.call('ZRANGE', k, 0, -1)
+		-- In slices: unpack() of more than a few thousand values fails
+		-- (Lua's C stack), and anyone who can publish jobs can make that
+		-- many dead letters name one number.
+		for i = 1, #ids, 500 do
+			redis.call('XDEL', P .. 'dead', unpack(ids, i, math.min(i + 499, #ids)))
+		end
+		redis.call('DEL', k)
+	end
+end
+
 -- Erases contact id: its record, its list memberships, the addresses in
--- its message records (which keep the contact id, status and counts) and
--- the address-keyed reply and last-job pointers. Messages not yet sent to
+-- its message records (which keep the contact id, status and counts), the
+-- dead letters that name it or its addresses, and the address-keyed reply
+-- and last-job pointers. Messages not yet sent to
 -- it are cancelled. The opt-out sets and consent ledgers stay: consent
 -- must survive deletion.
 local function contact_delete(id)
@@ -112,6 +168,9 @@ local function contact_delete(id)
 		end
 	end
 	redis.call('DEL', mk, legacy)
+	local dead_names = { 'c:' .. id }
+	for _, a in ipairs(addrs) do dead_names[#dead_names + 1] = 'a:' .. consent_addr(a[1], a[2]) end
+	dead_erase(dead_names)
 	for _, a in ipairs(addrs) do
 		local addr = consent_addr(a[1], a[2])
 		local ik = P .. 'ia:' .. a[1] .. ':' .. addr
@@ -202,7 +261,7 @@ register('accept', function(a)
 		if r.gone then
 			out[#out + 1] = 'gone'
 		elseif reason ~= '' then
-			redis.call('XADD', P .. 'dead', '*', 'job', raw, 'reason', reason, 'at', now_iso)
+			dead_letter(raw, reason, r.dx)
 			event(id, kind, nil, nil, nil, 'rejected', 0, nil, a[i + @each.public_reason])
 			out[#out + 1] = 'rejected'
 		else

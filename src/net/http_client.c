@@ -5,7 +5,9 @@
  * the mapping of libcurl's codes to enum http_error. */
 #include "http_client.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -521,4 +523,93 @@ void http_client_close(struct http_client *c, void (*closed)(void *data), void *
 	/* curl_loop completes every transfer still held with
 	 * CURL_LOOP_CANCELLED, which on_call_done reports as such. */
 	curl_loop_close(c->cl, on_loop_closed, c);
+}
+
+/* The host of an http:// URL is on this machine: localhost (libcurl
+ * answers it with the loopback addresses itself, without asking the
+ * resolver), an IPv4 address in 127.0.0.0/8 (RFC 1122 3.2.1.3) or [::1]. */
+static bool host_is_loopback(const char *host, size_t len)
+{
+	char buf[64];
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, host, len);
+	buf[len] = '\0';
+	if (strcasecmp(buf, "localhost") == 0 || strcasecmp(buf, "localhost.") == 0)
+		return true;
+	if (inet_pton(AF_INET, buf, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (len > 2 && buf[0] == '[' && buf[len - 1] == ']') {
+		buf[len - 1] = '\0';
+		return inet_pton(AF_INET6, buf + 1, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	return false;
+}
+
+/* A host name (not an address) whose every address is a loopback one: a
+ * name the machine's /etc/hosts gives to itself. Resolved with a blocking
+ * getaddrinfo, which is why http_url_check_transport runs at start,
+ * before the loop; https:// URLs, the production case, are never looked
+ * up here. A name that does not resolve is not known to be this machine. */
+static bool name_is_loopback(const char *host, size_t len)
+{
+	char buf[256];
+	struct addrinfo hints, *res = NULL;
+	unsigned char a[sizeof(struct in6_addr)];
+	bool all = true;
+
+	if (len == 0 || len >= sizeof(buf) || host[0] == '[')
+		return false;
+	memcpy(buf, host, len);
+	buf[len] = '\0';
+	if (inet_pton(AF_INET, buf, a) == 1)
+		return false;	/* an address, and not a loopback one */
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(buf, NULL, &hints, &res) != 0 || res == NULL)
+		return false;
+	for (struct addrinfo *ai = res; ai != NULL && all; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET)
+			all = (ntohl(((struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr) >> 24) == 127;
+		else if (ai->ai_family == AF_INET6)
+			all = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
+		else
+			all = false;
+	}
+	freeaddrinfo(res);
+	return all;
+}
+
+int http_url_check_transport(const char *url, struct err *err)
+{
+	const char *host, *end, *at;
+	size_t len;
+
+	if (strncasecmp(url, "https://", 8) == 0)
+		return url[8] != '\0' ? 0 : err_set(err, "no host after https://");
+	if (strncasecmp(url, "http://", 7) != 0)
+		return err_set(err, "must start with https:// (or http:// to this machine, for tests)");
+	host = url + 7;
+	end = host + strcspn(host, "/?#");
+	/* user:password@ before the host: the host is after the last '@'. */
+	for (at = host; (at = memchr(at, '@', (size_t)(end - at))) != NULL; host = ++at)
+		;
+	if (*host == '[') {
+		const char *close = memchr(host, ']', (size_t)(end - host));
+
+		len = close != NULL ? (size_t)(close - host) + 1 : (size_t)(end - host);
+	} else {
+		len = strcspn(host, ":/?#");
+		if (host + len > end)
+			len = (size_t)(end - host);
+	}
+	if (host_is_loopback(host, len) || name_is_loopback(host, len))
+		return 0;
+	return err_set(err, "http:// is allowed only to this machine (127.0.0.1, [::1], "
+		       "localhost, or a name whose every address is one of these): the "
+		       "credentials and messages would cross the network unencrypted; use https://");
 }

@@ -134,6 +134,8 @@ static void set_down(struct rconn *c, const char *why)
 {
 	bool was_up = c->up;
 
+	if (c->refused[0] != '\0')
+		why = c->refused;	/* setup_refused's reason, not "closed" */
 	c->up = false;
 	c->ac = NULL;
 	c->connect_started = 0;
@@ -142,6 +144,7 @@ static void set_down(struct rconn *c, const char *why)
 		log_debug("redis %s: closed", c->name);
 	else if (was_up || c->failures++ % 50 == 0)
 		log_warn("redis %s: down (%s)", c->name, why);
+	c->refused[0] = '\0';
 	if (was_up && c->on_state)
 		c->on_state(c, false, c->data);
 	if (!c->closing)
@@ -181,22 +184,47 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 	set_down(c, status == REDIS_OK ? "closed" : (ac->errstr[0] ? ac->errstr : "error"));
 }
 
+/* A refused AUTH or SELECT, or a refused PING (NOAUTH: Redis wants a
+ * password we were not given; NOPERM: the ACL user may not PING): the
+ * connection is dropped and tried again with backoff, since an operator
+ * may fix the ACL while pregond waits. The reason is what set_down logs,
+ * the first time and every 50th like a failed connect, so that a wrong
+ * password neither goes unexplained nor fills the log. */
+static void setup_refused(struct rconn *c, const char *what, const redisReply *r)
+{
+	if (c->closing || c->ac == NULL || c->refused[0] != '\0')
+		return;
+	if (strcmp(what, "AUTH") == 0)
+		redis_url_auth_error(&c->url, r->str, r->len, c->refused, sizeof(c->refused));
+	else if (r->len >= 6 && strncmp(r->str, "NOAUTH", 6) == 0)
+		snprintf(c->refused, sizeof(c->refused), "Redis asks for a password (%.*s): set "
+			 "[redis] password_file (and username for an ACL user)",
+			 (int)(r->len > 100 ? 100 : r->len), r->str);
+	else
+		snprintf(c->refused, sizeof(c->refused), "%s refused: %.*s", what,
+			 (int)(r->len > 200 ? 200 : r->len), r->str);
+	/* Inside a reply callback: hiredis frees after it returns, then
+	 * on_disconnect runs set_down. */
+	redisAsyncFree(c->ac);
+}
+
+static char what_auth[] = "AUTH", what_select[] = "SELECT";
+
 static void on_auth_reply(struct rconn *c, redisReply *r, void *privdata)
 {
-	(void)privdata;
-	if (r == NULL)
-		return;
-	if (r->type == REDIS_REPLY_ERROR) {
-		log_error("redis %s: AUTH/SELECT failed: %.*s", c->name, (int)r->len, r->str);
-		rconn_reset(c, "auth failed");
-	}
+	if (r != NULL && r->type == REDIS_REPLY_ERROR)
+		setup_refused(c, privdata, r);
 }
 
 static void on_ready_ping(struct rconn *c, redisReply *r, void *privdata)
 {
 	(void)privdata;
-	if (r == NULL || c->ac == NULL || r->type == REDIS_REPLY_ERROR)
+	if (r == NULL || c->ac == NULL)
 		return;
+	if (r->type == REDIS_REPLY_ERROR) {
+		setup_refused(c, "PING", r);
+		return;
+	}
 	c->up = true;
 	c->backoff_ms = 0;
 	c->failures = 0;
@@ -247,14 +275,17 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		return;
 	}
 	c->connect_started = 0;
-	if (c->url.password[0]) {
-		const char *argv[] = { "AUTH", c->url.password };
-		send_raw(c, on_auth_reply, NULL, 0, 2, argv, NULL);
+	{
+		const char *argv[3];
+		int argc = redis_url_auth_argv(&c->url, argv);
+
+		if (argc > 0)
+			send_raw(c, on_auth_reply, what_auth, 0, argc, argv, NULL);
 	}
 	if (c->url.db != 0) {
 		const char *argv[] = { "SELECT", db };
 		snprintf(db, sizeof(db), "%d", c->url.db);
-		send_raw(c, on_auth_reply, NULL, 0, 2, argv, NULL);
+		send_raw(c, on_auth_reply, what_select, 0, 2, argv, NULL);
 	}
 	{
 		const char *argv[] = { "PING" };

@@ -2,6 +2,7 @@
  *
  * Errors never quote the whole url: it may carry the password. */
 #include "redis_url.h"
+#include "config.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -115,8 +116,8 @@ static int parse_userinfo(const char *s, size_t len, struct redis_url *out,
 	if (colon == NULL)
 		return err_set(err, "redis url: give the password as redis://:PASSWORD@HOST");
 	if (colon != s && !((size_t)(colon - s) == 7 && strncmp(s, "default", 7) == 0))
-		return err_set(err, "redis url: user names (Redis ACL) are not supported; "
-			       "use redis://:PASSWORD@HOST");
+		return err_set(err, "redis url: user names (Redis ACL) go in [redis] username, "
+			       "their password in [redis] password_file, not in the url");
 	if (percent_decode(colon + 1, len - (size_t)(colon - s) - 1, out->password,
 			   sizeof(out->password)) != 0)
 		return err_set(err, "redis url: password: bad %%-escape, NUL, or longer than %zu bytes",
@@ -259,4 +260,64 @@ void redis_url_describe(const struct redis_url *u, char *out, size_t out_len)
 		snprintf(out, out_len, "[%s]:%d/%d", u->host, u->port, u->db);
 	else
 		snprintf(out, out_len, "%s:%d/%d", u->host, u->port, u->db);
+}
+
+/* An ACL user name as AUTH takes it: printable, no blanks (ACL SETUSER
+ * refuses spaces in names; a control character would only hide in logs). */
+static int username_check(const char *name, struct err *err)
+{
+	for (const char *p = name; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return err_set(err, "[redis] username: blank or control character in the name");
+	return 0;
+}
+
+int redis_url_from_config(const struct config *cfg, struct redis_url *out, struct err *err)
+{
+	const char *env = getenv("PREGON_REDIS_PASSWORD");
+	struct err e;
+
+	if (redis_url_parse(cfg->redis_url, out, err) != 0)
+		return -1;
+	if (cfg->redis_username[0] != '\0') {
+		if (username_check(cfg->redis_username, err) != 0)
+			return -1;
+		snprintf(out->username, sizeof(out->username), "%s", cfg->redis_username);
+	}
+	if (cfg->redis_password_file[0] != '\0' || (env != NULL && env[0] != '\0')) {
+		if (out->password[0] != '\0')
+			return err_set(err, "[redis] password_file: the url carries a password too; "
+				       "give it in one place (the file)");
+		if (config_read_secret(cfg->redis_password_file, "PREGON_REDIS_PASSWORD",
+				       out->password, sizeof(out->password), &e) != 0)
+			return err_set(err, "[redis] password_file: %s", e.msg);
+	}
+	if (out->username[0] != '\0' && out->password[0] == '\0')
+		return err_set(err, "[redis] username: needs a password ([redis] password_file or "
+			       "$PREGON_REDIS_PASSWORD)");
+	return 0;
+}
+
+int redis_url_auth_argv(const struct redis_url *u, const char *argv[3])
+{
+	int n = 0;
+
+	if (u->password[0] == '\0')
+		return 0;
+	argv[n++] = "AUTH";
+	if (u->username[0] != '\0')
+		argv[n++] = u->username;
+	argv[n++] = u->password;
+	return n;
+}
+
+void redis_url_auth_error(const struct redis_url *u, const char *reply, size_t reply_len,
+			  char *out, size_t out_len)
+{
+	if (reply_len > 200)
+		reply_len = 200;
+	snprintf(out, out_len, "authentication refused for %s%s%s: %.*s; check [redis] "
+		 "username and password_file (or $PREGON_REDIS_PASSWORD)",
+		 u->username[0] ? "user \"" : "the default user", u->username,
+		 u->username[0] ? "\"" : "", (int)reply_len, reply);
 }

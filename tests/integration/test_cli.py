@@ -484,5 +484,21 @@ def test_missing_config_file_is_an_error():
     assert "/nonexistent/pregon.conf" in reason, reason
 
 
+def test_dead_delete_drops_one_entry_and_refuses_an_unknown_one():
+    # Contract 1.1: pregon dead delete ID (a dead letter holds a whole job).
+    cfg = harness.write_config()
+    keep = add_dead(cfg, message_job("stay"), "r", "1")
+    gone = add_dead(cfg, message_job("go"), "r", "1")
+    r = harness.run_cli(cfg, "dead", "delete", gone)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "deleted %s\n" % gone, r.stdout
+    assert [i for i, _ in entries(cfg, "dead")] == [keep]
+    r = harness.run_cli(cfg, "dead", "delete", gone)
+    assert r.returncode == 1 and r.stderr == "pregon: no such dead-letter entry: %s\n" % gone, r
+    r = harness.run_cli(cfg, "dead", "delete", "x")
+    assert r.returncode == 2 and "not a stream id" in r.stderr, r
+    assert [i for i, _ in entries(cfg, "dead")] == [keep]
+
+
 if __name__ == "__main__":
     harness.main(globals())

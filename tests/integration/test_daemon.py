@@ -166,6 +166,24 @@ def test_garbage_entries_are_dead_lettered_not_dropped():
         stop_ok(p)
 
 
+def test_a_job_naming_more_people_than_the_dead_letter_index_takes_is_kept_without_its_text():
+    # Issue 12, finding 4: a dead letter is erased with the people it
+    # names (dead_index.h); one naming more than 4,096 could not all be
+    # indexed, so its text is not kept at all.
+    cfg = harness.write_config()
+    p = daemon(cfg)
+    try:
+        numbers = " ".join("+1323%07d" % i for i in range(4200))
+        xadd(cfg, job("many", body=numbers))
+        d = wait_for(lambda: dead_entries(cfg), what="the dead letter")[0]
+        assert d["job"] == "", d["job"][:80]
+        assert d["reason"].endswith("(job text not kept: it names more than 4096 people or "
+                                    "addresses)"), d["reason"]
+        assert not cfg.server.client.keys(cfg.key("dx:*"))
+    finally:
+        stop_ok(p)
+
+
 def test_dead_letter_replay_after_fix_is_processed():
     # `pregon dead replay` queues the stored job as it was, so what gets
     # fixed is what refused it: here the enrolment text, which needs an

@@ -461,6 +461,81 @@ def test_accept_dead_letters_a_rejected_job_with_only_the_public_reason_in_its_e
     assert b.pending("jobs") == 0
 
 
+def dead_index(b, name):
+    """The dead entries indexed under <p>dx:<name>, by score."""
+    return b.r.zrange(b.k("dx:" + name), 0, -1, withscores=True)
+
+
+def test_accept_indexes_each_dead_letter_by_the_names_the_intake_read_and_caps_the_stream():
+    # Issue 12 finding 4: dead letters were never trimmed nor found again.
+    b = Box()
+    e1 = b.job_entry()
+    raw = '{"kind":"message","id":"job-x","recipient":{"id":"p1","phone":"+1555"},"body":"x"}'
+    names = ["c:p1", "a:" + PHONE, "a:ana@example.org"]
+    st, _ = b.accept(({"e": e1, "id": "job-x", "kind": "message", "dx": names}, raw, "bad",
+                      "bad"))
+    assert st == ["rejected"], st
+    (did, fields), = b.r.xrange(b.k("dead"))
+    assert fields["job"] == raw
+    ms = int(did.split("-")[0])
+    for n in names:
+        assert dead_index(b, n) == [(did, float(ms + RETENTION_S * 1000))], n
+        assert RETENTION_S - 5 <= b.r.ttl(b.k("dx:" + n)) <= RETENTION_S
+    # MAXLEN ~ [events] max_len (the harness passes 1000) on every XADD:
+    # anything that can publish jobs can no longer grow it without bound.
+    recs = []
+    for i in range(1300):
+        recs.append(({"e": b.job_entry(), "dx": []}, "junk %d" % i, "job: not JSON",
+                     "job: not JSON"))
+    b.accept(*recs)
+    assert 1000 <= b.r.xlen(b.k("dead")) < 1100, b.r.xlen(b.k("dead"))
+    # Nor can it grow one person's index past what the stream keeps: the
+    # ids older than the stream's first entry go as entries are added.
+    for _ in range(2):
+        b.accept(*[({"e": b.job_entry(), "dx": ["a:" + PHONE2]}, "j", "r", "r")
+                   for _ in range(1300)])
+        time.sleep(0.01)
+    index = set(b.r.zrange(b.k("dx:a:" + PHONE2), 0, -1))
+    assert len(index) <= 1300, len(index)
+    kept = [eid for eid, f in b.r.xrange(b.k("dead")) if f["job"] == "j"]
+    assert kept and set(kept) <= index
+
+
+def test_contact_delete_erases_the_dead_letters_naming_its_id_or_its_addresses():
+    b = Box()
+    b.call("contacts", "t", "upsert", js({"id": "p1", "phone": PHONE, "email": EMAIL}), "set",
+           "[]")
+    recs = [({"e": b.job_entry(), "dx": dx}, "job %d" % i, "r", "r")
+            for i, dx in enumerate([["c:p1"], ["a:" + PHONE], ["a:ana@example.org"],
+                                    ["c:p2", "a:" + PHONE2], []])]
+    b.accept(*recs)
+    kept = [eid for eid, _ in b.r.xrange(b.k("dead"))][3:]
+    # As a contact_delete job does (accept), and as pregon contacts does.
+    assert b.call("contacts", "t", "delete", "p1", "", "") == ["deleted"]
+    assert [eid for eid, _ in b.r.xrange(b.k("dead"))] == kept
+    assert [f["job"] for _, f in b.r.xrange(b.k("dead"))] == ["job 3", "job 4"]
+    assert not b.r.exists(b.k("dx:c:p1"), b.k("dx:a:" + PHONE), b.k("dx:a:ana@example.org"))
+    assert dead_index(b, "c:p2") != []
+    # A contact never upserted is found by its id alone.
+    assert b.call("contacts", "t", "delete", "p2", "", "") == ["absent"]
+    assert [f["job"] for _, f in b.r.xrange(b.k("dead"))] == ["job 4"]
+    # However many name it: 9,000 dead letters naming one number (more
+    # than one unpack() takes) go with it. ([events] max_len 20,000 here:
+    # the index keeps as many as the stream.)
+    for _ in range(3):
+        args = [NO_ROOM]
+        for _ in range(3000):
+            args += [js({"e": b.job_entry(), "dx": ["a:" + PHONE3]}), "j", "r", "r"]
+        b.r.execute_command("FCALL", b.spec["ops"]["accept"]["function"], 0, b.cfg.prefix,
+                            "20000", "86400", "86400", b.lib.clock, *args)
+    assert b.r.zcard(b.k("dx:a:" + PHONE3)) == 9000
+    assert b.call("contacts", "t", "upsert", js({"id": "p3", "phone": PHONE3}), "set",
+                  "[]") == ["created"]
+    assert b.call("contacts", "t", "delete", "p3", "", "") == ["deleted"]
+    assert [f["job"] for _, f in b.r.xrange(b.k("dead"))] == ["job 4"]
+    assert not b.r.exists(b.k("dx:a:" + PHONE3))
+
+
 def test_accept_only_acknowledges_an_entry_that_is_gone():
     b = Box()
     e = b.job_entry()
@@ -1568,6 +1643,21 @@ def test_trim_drops_the_acknowledged_entries_and_keeps_the_pending_and_unread_on
     other = b.k("plain")
     b.r.xadd(other, {"x": "1"})
     assert b.call("trim", other) == 0 and b.r.xlen(other) == 1
+
+
+def test_trim_drops_every_dead_letter_older_than_the_retention_and_keeps_the_younger():
+    # Issue 12 finding 4: <p>dead kept whole jobs for ever. Entries by
+    # Redis' clock; old ones in the same stream node as young ones must
+    # go too (XTRIM MINID ~ alone keeps the node).
+    b = Box(clock=real_ms())
+    key = b.k("dead")
+    old_ms = real_ms() - 2 * RETENTION_S * 1000
+    old = [b.r.xadd(key, {"job": "old %d" % i}, id="%d-%d" % (old_ms, i)) for i in range(3)]
+    young = [b.r.xadd(key, {"job": "young %d" % i}) for i in range(2)]
+    assert b.call("trim") == 3
+    assert [eid for eid, _ in b.r.xrange(key)] == young
+    assert b.call("trim", b.k("ready:sms:normal")) == 0
+    assert len(old) == 3
 
 
 # ---- rate ----

@@ -721,5 +721,53 @@ def test_an_unusable_public_url_stops_the_start_and_plain_http_is_warned_about()
     assert "public_url" not in log.replace("status callbacks to", ""), log
 
 
+# ---- issue 12, finding 10: the provider's URL and secret at start ----
+
+def twilio_only_config(base_url, token, mode=0o600):
+    """A config for the Twilio adapter whose token file holds token with
+    the given mode; no fake needed (these refuse or warn at start)."""
+    d = harness.tempdir("pregon-sms-start-")
+    token_file = os.path.join(d, "token")
+    with open(token_file, "w") as f:
+        f.write(token + "\n")
+    os.chmod(token_file, mode)
+    return harness.write_config(sections={"sms": {
+        "provider": "twilio", "base_url": base_url, "account_sid": SID,
+        "auth_token_file": token_file, "from": FROM}}, directory=d)
+
+
+def log_of(cfg):
+    with open(os.path.join(cfg.dir, "pregond.log")) as f:
+        return f.read()
+
+
+def test_a_base_url_over_http_to_another_host_is_refused_at_start():
+    # Before: any http:// was taken, and the basic auth and every text
+    # would have crossed the network readable.
+    cfg = twilio_only_config("http://api.twilio.example", TOKEN)
+    p = harness.start_daemon(cfg)
+    assert p.wait(20) == 1, log_of(cfg)
+    assert "[sms] base_url: http:// is allowed only to this machine" in log_of(cfg), log_of(cfg)
+
+
+def test_a_token_file_others_can_read_is_warned_about_and_an_overlong_one_refused():
+    cfg = twilio_only_config("http://127.0.0.1:9", TOKEN, mode=0o644)
+    p = harness.start_daemon(cfg)
+    try:
+        wait_for(lambda: "redis: store ready" in log_of(cfg), timeout=20, what="pregond up")
+    finally:
+        assert harness.stop(p) == 0
+    log = log_of(cfg)
+    assert "[sms] auth_token_file: the file is readable by everyone (mode 0644)" in log, log
+    assert TOKEN not in log
+    # Before: fgets cut a token over 255 bytes to its first 255, silently.
+    cfg = twilio_only_config("http://127.0.0.1:9", "t" * 300)
+    p = harness.start_daemon(cfg)
+    assert p.wait(20) == 1, log_of(cfg)
+    log = log_of(cfg)
+    assert "[sms] auth_token_file" in log and "longer than 255 bytes" in log, log
+    assert "t" * 40 not in log
+
+
 if __name__ == "__main__":
     harness.main(globals())

@@ -328,6 +328,130 @@ static void secret_comes_from_file_or_environment(void **state)
 	assert_int_equal(config_read_secret("", "PREGON_TEST_SECRET", out, sizeof(out), &err), -1);
 }
 
+/* Finding 10: fgets cut a token over 255 bytes silently; it is now an
+ * error, whatever the buffer, and a line that only trails blanks is not. */
+static void a_secret_longer_than_its_buffer_is_an_error_never_cut(void **state)
+{
+	char out[256], longer[300];
+	struct err err = { "" };
+	FILE *f;
+
+	(void)state;
+	memset(longer, 'k', 256);
+	longer[256] = '\0';
+	f = fopen(write_conf(""), "w");
+	assert_non_null(f);
+	fprintf(f, "%s\n", longer);
+	fclose(f);
+	assert_int_equal(config_read_secret(path, NULL, out, sizeof(out), &err), -1);
+	assert_non_null(strstr(err.msg, "longer than 255 bytes"));
+	assert_null(strstr(err.msg, "kkkk"));
+	/* 255 bytes and the line end fit exactly; trailing blanks are not the secret. */
+	longer[255] = '\0';
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "%s  \r\nsecond line\n", longer);
+	fclose(f);
+	assert_int_equal(config_read_secret(path, NULL, out, sizeof(out), &err), 0);
+	assert_int_equal(strlen(out), 255);
+	unlink(path);
+}
+
+/* credential:NAME is $CREDENTIALS_DIRECTORY/NAME (systemd LoadCredential=),
+ * left as written by config_load, refused without the variable. */
+static void a_credential_name_is_read_from_the_credentials_directory(void **state)
+{
+	char dir[64], file[128], out[64];
+	struct config c;
+	struct err err = { "" };
+	FILE *f;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/pregon-test-cred-%ld", (long)getpid());
+	assert_true(mkdir(dir, 0700) == 0 || errno == EEXIST);
+	snprintf(file, sizeof(file), "%s/sms_token", dir);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fputs("t0ken\n", f);
+	fclose(f);
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[sms]\nauth_token_file = credential:sms_token\n"
+						    "[redis]\npassword_file = credential:redis\n"), &err), 0);
+	assert_string_equal(config_str(&c, "sms", "auth_token_file"), "credential:sms_token");
+	assert_string_equal(c.redis_password_file, "credential:redis");
+	unsetenv("CREDENTIALS_DIRECTORY");
+	assert_int_equal(config_read_secret("credential:pregon-test-no-such-credential", NULL, out,
+					    sizeof(out), &err), -1);
+	assert_non_null(strstr(err.msg, "CREDENTIALS_DIRECTORY is not set"));
+	assert_non_null(strstr(err.msg, "/etc/credstore"));
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	assert_int_equal(config_read_secret("credential:sms_token", NULL, out, sizeof(out), &err), 0);
+	assert_string_equal(out, "t0ken");
+	assert_int_equal(config_read_secret("credential:../sms_token", NULL, out, sizeof(out), &err), -1);
+	assert_non_null(strstr(err.msg, "plain name"));
+	unsetenv("CREDENTIALS_DIRECTORY");
+	unlink(file);
+	rmdir(dir);
+	unlink(path);
+}
+
+struct warnings {
+	int n;
+	char text[8][512];
+};
+
+static void collect_warning(const char *msg, void *arg)
+{
+	struct warnings *w = arg;
+
+	if (w->n < 8)
+		snprintf(w->text[w->n++], sizeof(w->text[0]), "%s", msg);
+}
+
+/* Finding 10: a secret file its group or others can read is warned
+ * about at start, naming the key and never the content. */
+static void secret_files_readable_by_others_are_warned_about(void **state)
+{
+	char dir[64], f600[128], f640[128], f644[128];
+	struct warnings w = { 0 };
+	struct config c;
+	struct err err = { "" };
+	char conf[1024];
+	FILE *f;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/pregon-test-modes-%ld", (long)getpid());
+	assert_true(mkdir(dir, 0700) == 0 || errno == EEXIST);
+	snprintf(f600, sizeof(f600), "%s/a", dir);
+	snprintf(f640, sizeof(f640), "%s/b", dir);
+	snprintf(f644, sizeof(f644), "%s/c", dir);
+	const char *files[] = { f600, f640, f644 };
+	const mode_t modes[] = { 0600, 0640, 0644 };
+	for (int i = 0; i < 3; i++) {
+		f = fopen(files[i], "w");
+		assert_non_null(f);
+		fputs("hunter2-secret\n", f);
+		fclose(f);
+		assert_int_equal(chmod(files[i], modes[i]), 0);
+	}
+	snprintf(conf, sizeof(conf), "[redis]\npassword_file = %s\n[mqtt]\nusername = u\n"
+		 "password_file = %s\n[sms]\nauth_token_file = %s\n[http]\ntokens_file = %s\n"
+		 "[email]\npassword_file = %s/missing\n", f600, f640, f644, f644, dir);
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf(conf), &err), 0);
+	assert_int_equal(config_check_secret_modes(&c, collect_warning, &w), 3);
+	assert_int_equal(w.n, 3);
+	for (int i = 0; i < w.n; i++)
+		assert_null(strstr(w.text[i], "hunter2"));
+	assert_non_null(strstr(w.text[0], "[http] tokens_file: the file is readable by everyone (mode 0644)"));
+	assert_non_null(strstr(w.text[1], "[mqtt] password_file: the file is readable by its group (mode 0640)"));
+	assert_non_null(strstr(w.text[2], "[sms] auth_token_file: the file is readable by everyone"));
+	for (int i = 0; i < 3; i++)
+		unlink(files[i]);
+	rmdir(dir);
+	unlink(path);
+}
+
 /* Every channel has its keys, with the defaults of its row in channel.c;
  * a provider's keys are its own table's and report errors the same way. */
 static void channel_and_provider_keys_load_like_the_core_keys(void **state)
@@ -373,6 +497,9 @@ int main(void)
 		cmocka_unit_test(missing_file_is_an_error),
 		cmocka_unit_test(shipped_config_file_loads),
 		cmocka_unit_test(secret_comes_from_file_or_environment),
+		cmocka_unit_test(a_secret_longer_than_its_buffer_is_an_error_never_cut),
+		cmocka_unit_test(a_credential_name_is_read_from_the_credentials_directory),
+		cmocka_unit_test(secret_files_readable_by_others_are_warned_about),
 		cmocka_unit_test(relative_paths_are_taken_from_the_config_files_folder),
 		cmocka_unit_test(a_relative_unix_socket_is_taken_from_the_config_files_folder),
 		cmocka_unit_test(a_config_named_relatively_is_taken_from_the_working_directory),

@@ -842,6 +842,34 @@ static void bad_client_options_are_refused(void **state)
 	assert_non_null(strstr(err.msg, "connect_timeout_ms"));
 }
 
+/* Finding 10: a provider's base URL over plain HTTP to another host would
+ * send the basic auth and every message across the network readable. */
+static void base_url_over_http_is_refused_unless_it_stays_on_this_machine(void **state)
+{
+	static const char *const ok[] = {
+		"https://api.twilio.com", "https://api.twilio.com/", "HTTPS://example.org:8443/x",
+		"http://127.0.0.1:8089", "http://127.0.0.1", "http://127.1.2.3/x", "http://[::1]:80/",
+		"http://localhost:9000", "http://LOCALHOST/", "http://u:p@127.0.0.1:1/",
+	};
+	static const char *const refused[] = {
+		"http://api.twilio.com", "http://10.0.0.5:8080", "http://example.org/",
+		"http://[::2]:80", "http://127.0.0.1.evil.example/", "http://localhost.evil.example",
+		"http://127.0.0.1@evil.example/", "http://", "ftp://127.0.0.1", "https://",
+		"http://[::1", "http://128.0.0.1",
+	};
+	struct err err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (http_url_check_transport(ok[i], &err) != 0)
+			fail_msg("%s refused: %s", ok[i], err.msg);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		if (http_url_check_transport(refused[i], &err) == 0)
+			fail_msg("%s allowed", refused[i]);
+	assert_int_equal(http_url_check_transport("http://api.twilio.com/", &err), -1);
+	assert_non_null(strstr(err.msg, "http:// is allowed only to this machine"));
+}
+
 int main(void)
 {
 	static const char *const proxies[] = {
@@ -866,6 +894,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(cancel_stops_an_inflight_call_later_on_the_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(close_with_requests_in_flight_cancels_each_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(request_rejects_bad_input_without_calling_done, setup, teardown),
+		cmocka_unit_test(base_url_over_http_is_refused_unless_it_stays_on_this_machine),
 		cmocka_unit_test_setup_teardown(bad_client_options_are_refused, setup, teardown),
 	};
 

@@ -5,8 +5,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "config.h"
 #include "redis_url.h"
 
 /* Parses a url that must fail, checks err mentions `needle`, and that the
@@ -141,6 +145,73 @@ static void url_rejects_acl_user_without_leaking_password(void **state)
 	expect_reject("redis://topsecret@127.0.0.1", "redis://:PASSWORD@HOST", "topsecret");
 }
 
+/* [redis] username and password_file (or $PREGON_REDIS_PASSWORD): an ACL
+ * user without the secret in the config; AUTH user password. */
+static void acl_user_and_password_come_from_the_config_keys(void **state)
+{
+	char file[64];
+	struct config c;
+	struct redis_url u;
+	struct err err = { "" };
+	const char *argv[3];
+	FILE *f;
+
+	(void)state;
+	snprintf(file, sizeof(file), "/tmp/pregon-test-redis-pw-%ld", (long)getpid());
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fputs("s3cret-pw\n", f);
+	fclose(f);
+	unsetenv("PREGON_REDIS_PASSWORD");
+	config_defaults(&c);
+	snprintf(c.redis_username, sizeof(c.redis_username), "pregon");
+	snprintf(c.redis_password_file, sizeof(c.redis_password_file), "%s", file);
+	assert_int_equal(redis_url_from_config(&c, &u, &err), 0);
+	assert_int_equal(redis_url_auth_argv(&u, argv), 3);
+	assert_string_equal(argv[0], "AUTH");
+	assert_string_equal(argv[1], "pregon");
+	assert_string_equal(argv[2], "s3cret-pw");
+
+	/* The environment when no file is named. */
+	c.redis_password_file[0] = '\0';
+	setenv("PREGON_REDIS_PASSWORD", "from-env", 1);
+	assert_int_equal(redis_url_from_config(&c, &u, &err), 0);
+	assert_string_equal(u.password, "from-env");
+	unsetenv("PREGON_REDIS_PASSWORD");
+
+	/* A user needs a password; a password in two places is refused. */
+	assert_int_equal(redis_url_from_config(&c, &u, &err), -1);
+	assert_non_null(strstr(err.msg, "[redis] username: needs a password"));
+	snprintf(c.redis_password_file, sizeof(c.redis_password_file), "%s", file);
+	snprintf(c.redis_url, sizeof(c.redis_url), "redis://:other@127.0.0.1");
+	assert_int_equal(redis_url_from_config(&c, &u, &err), -1);
+	assert_non_null(strstr(err.msg, "[redis] password_file: the url carries a password too"));
+	assert_null(strstr(err.msg, "other"));
+	snprintf(c.redis_url, sizeof(c.redis_url), "redis://127.0.0.1");
+	snprintf(c.redis_username, sizeof(c.redis_username), "bad name");
+	assert_int_equal(redis_url_from_config(&c, &u, &err), -1);
+	assert_non_null(strstr(err.msg, "[redis] username"));
+
+	/* No user, no password: no AUTH. */
+	config_defaults(&c);
+	assert_int_equal(redis_url_from_config(&c, &u, &err), 0);
+	assert_int_equal(redis_url_auth_argv(&u, argv), 0);
+	unlink(file);
+}
+
+static void a_refused_auth_names_the_user_and_the_keys_never_the_password(void **state)
+{
+	struct redis_url u = { .username = "pregon", .password = "s3cret-pw" };
+	static const char wrongpass[] = "WRONGPASS invalid username-password pair or user is disabled.";
+	char out[512];
+
+	(void)state;
+	redis_url_auth_error(&u, wrongpass, sizeof(wrongpass) - 1, out, sizeof(out));
+	assert_non_null(strstr(out, "authentication refused for user \"pregon\": WRONGPASS"));
+	assert_non_null(strstr(out, "[redis] username and password_file"));
+	assert_null(strstr(out, "s3cret"));
+}
+
 static void url_rejects_bad_percent_escape(void **state)
 {
 	(void)state;
@@ -250,6 +321,8 @@ int main(void)
 		cmocka_unit_test(url_takes_last_at_so_raw_at_in_password_works),
 		cmocka_unit_test(url_accepts_default_user),
 		cmocka_unit_test(url_rejects_acl_user_without_leaking_password),
+		cmocka_unit_test(acl_user_and_password_come_from_the_config_keys),
+		cmocka_unit_test(a_refused_auth_names_the_user_and_the_keys_never_the_password),
 		cmocka_unit_test(url_rejects_bad_percent_escape),
 		cmocka_unit_test(url_reads_unix_socket),
 		cmocka_unit_test(url_rejects_unix_path_too_long_for_sun_path),
