@@ -301,6 +301,11 @@ static int on_headers_complete(http_parser *hp)
 	size_t i, path_at, query_at;
 	bool has_body;
 
+	/* http-parser is fed no further than the end of the head the framing
+	 * rules found: if it sees an end before that, the two disagree on
+	 * where the head ends, which is what smuggling feeds on. */
+	if (p->strict.part != HTTP_STRICT_DONE)
+		return fail(p, 400, "head ends where the framing rules see none");
 	/* HTTP/0.9 ("GET /path" alone) and anything but 1.x: refused. */
 	if (hp->http_major != 1)
 		return fail(p, 400, "not HTTP/1.x");
@@ -366,6 +371,8 @@ static int on_message_complete(http_parser *hp)
 {
 	struct http_parse *p = hp->data;
 
+	if (p->strict.part != HTTP_STRICT_DONE)
+		return fail(p, 400, "chunked body ends where the framing rules see none");
 	p->req.body = p->body.p != NULL ? p->body.p : "";
 	p->req.body_len = p->body.len;
 	p->keep_alive = http_should_keep_alive(hp) && !hp->upgrade &&
@@ -491,6 +498,16 @@ int http_parse__run(struct http_parse *p, const char *buf, size_t len, size_t *u
 		e = HTTP_PARSER_ERRNO(&p->parser);
 		if (e == HPE_PAUSED)
 			break;		/* on_message_complete */
+		if (e == HPE_OK && n == chunk && p->strict.part == HTTP_STRICT_DONE &&
+		    (p->phase == HTTP_PARSE_IDLE || p->phase == HTTP_PARSE_HEADERS ||
+		     (p->phase == HTTP_PARSE_BODY && (p->parser.flags & F_CHUNKED)))) {
+			/* Fed up to where the framing rules end the head (or the
+			 * chunked body), http-parser did not end it there: it
+			 * reads these bytes otherwise ("POST / H" then CRLF
+			 * CRLF went on as a head), and would go on unchecked. */
+			fail(p, 400, "http-parser and the framing rules disagree");
+			break;
+		}
 		if (e != HPE_OK) {
 			fail(p, e == HPE_HEADER_OVERFLOW ? 431 : 400, http_errno_name(e));
 			break;

@@ -1486,6 +1486,9 @@ static void parse_refuses_lenient_framing_with_400(void **state)
 		"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x01b\r\n\r\n",	/* CTL in a value */
 		"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",		/* two Hosts, 3.2 */
 		"GET / HTTP/1.1\r\n\r\n",				/* no Host */
+		/* the fuzzer's: http-parser read past this blank line as if the
+		 * head went on, where the framing rules (and a proxy) end it */
+		"POST /v1/jobs H\r\n\r\n1.1\r\nHost: a\r\n\r\n",
 		/* chunked framing, 7.1 */
 		"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXX0\r\n\r\n",
 		"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\n0\n\n",
