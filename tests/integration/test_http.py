@@ -3,6 +3,8 @@ hostile or broken client gets (malformed requests, oversized headers and
 bodies, slowloris, many connections at once). The server itself has its
 unit tests (tests/unit/test_http_server.c); this is the daemon as shipped."""
 
+import os
+import signal
 import socket
 import subprocess
 import threading
@@ -325,6 +327,47 @@ def test_connection_caps_must_fit_under_the_open_file_limit():
             line = [x for x in f if x.startswith("Max open files")][0]
         assert line.split()[3] == "4096", line
     finally:
+        assert harness.stop(p) == 0
+
+
+def test_sighup_reopens_files_while_strangers_hold_every_connection():
+    """Issue 12: under nofile=1024 the sockets took every descriptor and
+    SIGHUP then failed to reopen the log, the outbox and the templates.
+    Here the open-file limit is exactly what the caps need, strangers open
+    more sockets than max_connections, and SIGHUP still reopens the log
+    and reloads every template."""
+    port = harness.free_port()
+    d = harness.tempdir("pregon-hup-")
+    logpath = os.path.join(d, "pregond.log")
+    # 100 connections, and 64 + 2 per provider connection (3 channels x 4)
+    # kept: 100 + 1 + 88 = 189 descriptors.
+    cfg = harness.write_config(directory=d, sections={
+        "http": {"listen": "127.0.0.1:%d" % port, "max_connections": "100",
+                 "max_per_peer": "100"},
+        "log": {"file": logpath},
+        "sms": {"concurrency": "4"}, "email": {"concurrency": "4"},
+        "signal": {"concurrency": "4"}})
+    p = harness.spawn(["prlimit", "--nofile=189:189", harness.binary("pregond"), "-c", cfg.path],
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    held = []
+    try:
+        wait_for(lambda: status_of(raw(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")) == 200,
+                 timeout=10, what="/healthz 200")
+        for i in range(200):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.%d" % (2 + i % 2), 0))
+            s.connect(("127.0.0.1", port))
+            held.append(s)
+        time.sleep(0.5)
+        os.rename(logpath, logpath + ".1")
+        os.kill(p.pid, signal.SIGHUP)
+        wait_for(lambda: os.path.exists(logpath) and "templates: reloaded" in open(logpath).read(),
+                 timeout=10, what="log reopened and templates reloaded")
+        assert "reload failed" not in open(logpath).read()
+        assert status_of(raw(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")) == 200
+    finally:
+        for s in held:
+            s.close()
         assert harness.stop(p) == 0
 
 
