@@ -13,11 +13,11 @@
  * headers and body have not all arrived within request_timeout of its
  * start is answered 408 and closed, however steadily its bytes trickle in
  * (slowloris); an idle keep-alive connection is closed after idle_timeout.
- * Connections are capped per peer address (max_per_peer: refused beyond
- * it) and in all (max_connections): when full, the connection that has
- * gone longest without finishing a request (idle, or slow) is closed to
- * make room, and a new one is refused only when every connection is busy
- * in a handler or an answer. Malformed requests get 400 (501 for a
+ * Connections are capped per peer address (max_per_peer) and in all
+ * (max_connections): when either is full, the connection that has gone
+ * longest without starting or finishing a request (idle, or slow) is
+ * closed to make room (the same peer's, for max_per_peer), and a new one
+ * is refused only when every candidate is busy in a handler or an answer. Malformed requests get 400 (501 for a
  * transfer coding other than chunked) and the connection is closed; the
  * framing is held to RFC 9112 (http_strict.h).
  *
@@ -46,7 +46,7 @@ struct http_server_limits {
 	size_t max_headers;		/* default 64 */
 	size_t max_body_bytes;		/* a route's default and ceiling, 1 MiB */
 	size_t max_connections;		/* default 1024 */
-	size_t max_per_peer;		/* per address (IPv6: per /64), default 64 */
+	size_t max_per_peer;		/* per address (IPv6: per /64), default 256 */
 	int64_t request_timeout_ms;	/* headers and body, default 10000 */
 	int64_t idle_timeout_ms;	/* keep-alive, default 60000 */
 	int64_t write_timeout_ms;	/* a reader that does not read, default 30000 */
@@ -128,9 +128,10 @@ struct http_server_stats {
 	uint64_t connections_accepted, connections_refused, connections_open;
 	uint64_t requests, responses_4xx, responses_5xx, timeouts;
 	/* connections_refused and timeouts, by cause */
-	uint64_t refused_peer;		/* over max_per_peer */
+	uint64_t refused_peer;		/* at max_per_peer, all of its busy */
 	uint64_t refused_full;		/* full, and nobody to make room */
 	uint64_t evicted;		/* closed to make room when full */
+	uint64_t evicted_peer;		/* closed for the same peer's newcomer */
 	uint64_t timeouts_request;	/* 408: request_timeout */
 	uint64_t timeouts_write;	/* a reader that does not read */
 };
@@ -139,7 +140,7 @@ void http_server_stats(const struct http_server *s, struct http_server_stats *ou
 struct metrics;
 /* Registers pregon_http_requests_total, pregon_http_connections_open,
  * pregon_http_connections_refused_total{reason}, pregon_http_connections_
- * evicted_total and pregon_http_timeouts_total{phase} (metrics.h). */
+ * evicted_total{reason} and pregon_http_timeouts_total{phase} (metrics.h). */
 int http_server_metrics(struct http_server *s, struct metrics *m);
 
 /* Stops listening, closes idle connections, lets exchanges in progress

@@ -49,7 +49,7 @@ static const struct config_key config_keys[] = {
 	 * headers alone: kept so that older configs still load. */
 	D("http", "header_timeout", http_request_timeout_ms, "10s", 100, 600000),
 	I("http", "max_connections", http_max_connections, "1024", 1, 100000),
-	I("http", "max_per_peer", http_max_per_peer, "64", 1, 100000),
+	I("http", "max_per_peer", http_max_per_peer, "256", 1, 100000),
 	N64("http", "max_body", http_max_body, "1048576", 1024, 67108864),
 
 	S("mqtt", "url", mqtt_url, ""),

@@ -627,7 +627,7 @@ void http_server_limits_default(struct http_server_limits *lim)
 	lim->max_headers = 64;
 	lim->max_body_bytes = 1024 * 1024;
 	lim->max_connections = 1024;
-	lim->max_per_peer = 64;
+	lim->max_per_peer = 256;
 	lim->request_timeout_ms = 10000;
 	lim->idle_timeout_ms = 60000;
 	lim->write_timeout_ms = 30000;

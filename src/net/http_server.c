@@ -61,6 +61,7 @@
 /* A stream whose reader falls this far behind is dropped (dashboard SSE). */
 #define STREAM_MAX_QUEUED (1024 * 1024)
 #define LINGER_MS 1000
+#define EVICT_MIN_AGE_MS 100
 #define ALLOW_MAX 256
 
 enum conn_state { C_READING, C_HANDLING, C_FLUSHING, C_LINGER, C_CLOSING };
@@ -856,23 +857,36 @@ static void refuse(struct http_server *s)
 	uv_close((uv_handle_t *)t, on_refused_closed);
 }
 
-/* The server is full: the connection that has gone longest without
- * starting or finishing a request, among those that hold no exchange
- * (reading, idle or lingering), makes room. Returns false when every
- * connection is busy in a handler or an answer. */
-static bool evict_oldest(struct http_server *s, const struct conn *newcomer)
+/* The server (or one peer's share) is full: the connection that has gone
+ * longest without starting or finishing a request, among those that hold
+ * no exchange (reading, idle or lingering), makes room; of peer's
+ * connections only, when peer is not NULL. One younger than
+ * EVICT_MIN_AGE_MS is spared unless it is lingering (answered, closing):
+ * a provider's request is read within milliseconds of its connection, and
+ * may be in the socket still unread. Returns false when there is no
+ * candidate (every connection busy in a handler or an answer, or young). */
+static bool evict_oldest(struct http_server *s, const struct conn *newcomer,
+			 const struct http_peer_key *peer)
 {
+	uint64_t now = uv_now(s->loop);
 	struct conn *c;
 
 	for (c = s->conns; c != NULL; c = c->next) {
-		if (c != newcomer && (c->state == C_READING || c->state == C_LINGER)) {
-			log_debug("http: peer=%s closed to make room (%llu ms since its last "
-				  "request)", c->peer,
-				  (unsigned long long)(uv_now(s->loop) - c->mark));
+		if (c == newcomer || (c->state != C_LINGER &&
+				      (c->state != C_READING || now - c->mark < EVICT_MIN_AGE_MS)))
+			continue;
+		if (peer != NULL && !(c->peer_counted && c->peer_key.family == peer->family &&
+				      memcmp(c->peer_key.b, peer->b, sizeof(peer->b)) == 0))
+			continue;
+		log_debug("http: peer=%s closed to make room (%s, %llu ms since its last "
+			  "request)", c->peer, peer != NULL ? "max_per_peer" : "max_connections",
+			  (unsigned long long)(now - c->mark));
+		if (peer != NULL)
+			s->stats.evicted_peer++;
+		else
 			s->stats.evicted++;
-			conn_abort(c);
-			return true;
-		}
+		conn_abort(c);
+		return true;
 	}
 	return false;
 }
@@ -928,15 +942,21 @@ static void on_connection(uv_stream_t *ls, int status)
 		return;
 	}
 	conn_peer(c);
-	if (http_peers_take(s->peers, &c->peer_key, s->lim.max_per_peer) != 0) {
+	/* A peer at its share makes room from its own connections: a
+	 * stranger's sockets then only displace each other, and a provider's
+	 * burst (whose earlier connections are closing or idle) goes on. */
+	if (http_peers_take(s->peers, &c->peer_key, s->lim.max_per_peer) != 0 &&
+	    (!evict_oldest(s, c, &c->peer_key) ||
+	     http_peers_take(s->peers, &c->peer_key, s->lim.max_per_peer) != 0)) {
 		s->stats.connections_refused++;
 		s->stats.refused_peer++;
-		log_debug("http: peer=%s refused: max_per_peer reached", c->peer);
+		log_debug("http: peer=%s refused: max_per_peer, all of its connections busy",
+			  c->peer);
 		conn_abort(c);
 		return;
 	}
 	c->peer_counted = true;
-	if (s->n_live > s->lim.max_connections && !evict_oldest(s, c)) {
+	if (s->n_live > s->lim.max_connections && !evict_oldest(s, c, NULL)) {
 		s->stats.connections_refused++;
 		s->stats.refused_full++;
 		log_debug("http: peer=%s refused: every connection is busy", c->peer);
@@ -1321,7 +1341,8 @@ static const struct metric_family refused_total = {
 };
 static const struct metric_family evicted_total = {
 	"pregon_http_connections_evicted_total", METRIC_COUNTER,
-	"HTTP connections closed to make room for a new one (idle or slow longest).",
+	"HTTP connections closed to make room for a new one (idle or slow longest): "
+	"full (max_connections), peer_limit (the same peer's, max_per_peer).",
 };
 static const struct metric_family timeouts_total = {
 	"pregon_http_timeouts_total", METRIC_COUNTER,
@@ -1337,7 +1358,8 @@ int http_server_metrics(struct http_server *s, struct metrics *m)
 			  NULL) != 0 ||
 	    metrics_counter(m, &refused_total, &st->refused_peer, "reason=\"peer_limit\"") != 0 ||
 	    metrics_counter(m, &refused_total, &st->refused_full, "reason=\"full\"") != 0 ||
-	    metrics_counter(m, &evicted_total, &st->evicted, NULL) != 0 ||
+	    metrics_counter(m, &evicted_total, &st->evicted, "reason=\"full\"") != 0 ||
+	    metrics_counter(m, &evicted_total, &st->evicted_peer, "reason=\"peer_limit\"") != 0 ||
 	    metrics_counter(m, &timeouts_total, &st->timeouts_request, "phase=\"request\"") != 0)
 		return -1;
 	return metrics_counter(m, &timeouts_total, &st->timeouts_write, "phase=\"write\"");

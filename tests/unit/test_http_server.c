@@ -73,6 +73,7 @@ struct t {
 	struct http_exchange *pending;
 	int replied, gone, server_closed;
 	bool close_server_in_handler;
+	uint64_t slow_ms;	/* h_slow's delay; 0: 200 ms */
 };
 
 /* ---- client side (in the client thread) ---- */
@@ -328,7 +329,7 @@ static void h_slow(struct http_exchange *x, const struct http_req *req, void *da
 
 	(void)req;
 	t->pending = x;
-	uv_timer_start(&t->timer_a, on_reply_timer, 200, 0);
+	uv_timer_start(&t->timer_a, on_reply_timer, t->slow_ms ? t->slow_ms : 200, 0);
 	if (t->close_server_in_handler)
 		uv_timer_start(&t->timer_b, on_close_server_timer, 30, 0);
 }
@@ -960,10 +961,11 @@ static void client_over_max(struct t *t)
 	cl_open(&a, t->port);
 	cl_send(&a, "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
 	t->got[0] = cl_response(&a, &t->r[0]);
-	msleep(20);
+	msleep(50);
 	cl_open(&b, t->port);
 	cl_send(&b, "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
 	t->got[1] = cl_response(&b, &t->r[1]);
+	msleep(150);	/* both past the age under which none is closed */
 	cl_open(&c, t->port);
 	cl_send(&c, "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
 	t->got[2] = cl_response(&c, &t->r[2]);
@@ -1007,7 +1009,7 @@ static void client_busy_slow_new(struct t *t)
 	msleep(30);
 	cl_open(&b, t->port);
 	cl_send(&b, "GET /hello HTTP/1.1\r\nHost: a\r\nX-Slow: ");
-	msleep(30);
+	msleep(150);
 	cl_open(&c, t->port);
 	cl_send(&c, "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
 	t->got[1] = cl_response(&c, &t->r[1]);
@@ -1025,6 +1027,7 @@ static void full_server_closes_a_slow_request_not_a_busy_one(void **state)
 	struct http_server_stats st;
 
 	(void)state;
+	t->slow_ms = 1000;	/* busy for the whole exchange */
 	run_client(t, client_busy_slow_new);
 	assert_int_equal(t->got[1], 0);
 	assert_int_equal(t->r[1].status, 200);
@@ -1087,58 +1090,85 @@ static void cl_open_from(struct cl *c, int port, const char *from)
 	}
 }
 
-/* Three idle sockets from 127.0.0.1 fill its share: a fourth is closed
- * at once, while 127.0.0.2 still gets in and is served. */
+/* Three idle sockets from 127.0.0.1 fill its share: a fourth takes the
+ * place of the oldest of them (a stranger's sockets only displace each
+ * other), while 127.0.0.2 is not held back at all. */
 static void client_per_peer(struct t *t)
 {
 	static struct cl c[4], other;
 	int i;
 
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 3; i++) {
 		cl_open(&c[i], t->port);
-	msleep(30);
+		msleep(20);
+	}
+	msleep(150);
 	cl_open(&c[3], t->port);
-	t->refused_closed = c[3].fd >= 0 && cl_closed(&c[3], 1000);
+	cl_send(&c[3], "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+	t->got[2] = cl_response(&c[3], &t->r[2]);
+	t->closed = cl_closed(&c[0], 1000);
 	cl_open_from(&other, t->port, "127.0.0.2");
 	cl_send(&other, "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
 	t->got[0] = cl_response(&other, &t->r[0]);
-	cl_send(&c[0], "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
-	t->got[1] = cl_response(&c[0], &t->r[1]);
+	cl_send(&c[1], "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+	t->got[1] = cl_response(&c[1], &t->r[1]);
 	for (i = 0; i < 4; i++)
 		cl_close(&c[i]);
 	cl_close(&other);
 }
 
-static void connections_over_max_per_peer_are_refused_and_counted(void **state)
+static void a_peer_at_its_share_displaces_its_own_oldest(void **state)
 {
 	struct http_server_limits lim = { .max_per_peer = 3 };
 	struct t *t = new_t(&lim);
 	struct http_server_stats st;
 	struct metrics *m;
 	char *text;
+	int i;
 
 	(void)state;
 	run_client(t, client_per_peer);
-	assert_int_equal(t->refused_closed, 1);
-	assert_int_equal(t->got[0], 0);
-	assert_int_equal(t->r[0].status, 200);
-	assert_int_equal(t->got[1], 0);
-	assert_int_equal(t->r[1].status, 200);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(t->got[i], 0);
+		assert_int_equal(t->r[i].status, 200);
+	}
+	assert_int_equal(t->closed, 1);
 	http_server_stats(t->s, &st);
-	assert_int_equal(st.refused_peer, 1);
-	assert_int_equal(st.connections_refused, 1);
+	assert_int_equal(st.evicted_peer, 1);
 	assert_int_equal(st.evicted, 0);
+	assert_int_equal(st.connections_refused, 0);
 	/* /metrics shows it */
 	assert_int_equal(metrics_new(&m), 0);
 	assert_int_equal(http_server_metrics(t->s, m), 0);
 	text = metrics_render(m);
 	assert_non_null(text);
-	assert_non_null(strstr(text, "pregon_http_connections_refused_total{reason=\"peer_limit\"} 1\n"));
+	assert_non_null(strstr(text, "pregon_http_connections_evicted_total{reason=\"peer_limit\"} 1\n"));
+	assert_non_null(strstr(text, "pregon_http_connections_evicted_total{reason=\"full\"} 0\n"));
+	assert_non_null(strstr(text, "pregon_http_connections_refused_total{reason=\"peer_limit\"} 0\n"));
 	assert_non_null(strstr(text, "pregon_http_connections_refused_total{reason=\"full\"} 0\n"));
-	assert_non_null(strstr(text, "pregon_http_connections_evicted_total 0\n"));
 	assert_non_null(strstr(text, "pregon_http_timeouts_total{phase=\"request\"} 0\n"));
 	free(text);
 	metrics_free(m);
+	stop_server(t);
+}
+
+/* A peer whose every connection is in a handler gets no more: refused,
+ * counted, and the busy one still answered. */
+static void a_peer_at_its_share_all_busy_is_refused(void **state)
+{
+	struct http_server_limits lim = { .max_per_peer = 1 };
+	struct t *t = new_t(&lim);
+	struct http_server_stats st;
+
+	(void)state;
+	run_client(t, client_all_busy);
+	assert_int_equal(t->refused_closed, 1);
+	assert_int_equal(t->got[0], 0);
+	assert_string_equal(t->r[0].body, "late");
+	http_server_stats(t->s, &st);
+	assert_int_equal(st.refused_peer, 1);
+	assert_int_equal(st.connections_refused, 1);
+	assert_int_equal(st.evicted_peer, 0);
 	stop_server(t);
 }
 
@@ -1627,7 +1657,8 @@ int main(void)
 		cmocka_unit_test(full_server_closes_the_longest_idle_for_a_newcomer),
 		cmocka_unit_test(full_server_closes_a_slow_request_not_a_busy_one),
 		cmocka_unit_test(full_server_refuses_when_every_connection_is_busy),
-		cmocka_unit_test(connections_over_max_per_peer_are_refused_and_counted),
+		cmocka_unit_test(a_peer_at_its_share_displaces_its_own_oldest),
+		cmocka_unit_test(a_peer_at_its_share_all_busy_is_refused),
 		cmocka_unit_test(trickled_body_gets_408_at_the_request_deadline),
 		cmocka_unit_test(route_body_limit_is_checked_before_the_body),
 		cmocka_unit_test(stream_is_sent_chunked),
