@@ -253,7 +253,7 @@ def test_webhooks_are_answered_and_applied_under_1000_hostile_connections():
         figures = {
             "seconds": SECONDS, "binary": harness.BIN, "max_connections": MAX_CONNECTIONS,
             "webhooks": len(lat), "callbacks": len(sent_cb), "stops": len(sent_stop),
-            "sends_before_attack": n_requests,
+            "sends_before_attack": n_requests, "not_answered_within_1s": len(bad),
             "latency_p50_ms": round(1000 * lat[len(lat) // 2], 1),
             "latency_p99_ms": round(1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))], 1),
             "latency_max_ms": round(1000 * lat[-1], 1),
