@@ -378,5 +378,27 @@ def test_sighup_reopens_files_while_strangers_hold_every_connection():
         assert harness.stop(p) == 0
 
 
+def test_twilio_webhooks_take_the_largest_message_and_refuse_more_unread():
+    """Issue 12: the body limit is the route's and is checked before the
+    signature: 1 MiB bodies from strangers cost nothing, while the largest
+    message Twilio can post (1,600 characters, 3 UTF-8 bytes each,
+    percent-encoded: over 14 KB) still gets through the inbound route."""
+    import test_sms
+    g = test_sms.Gateway()
+    try:
+        r = test_sms.ctl("POST", "inbound", {"url": g.public + "/webhooks/sms/inbound",
+                                             "from": "+13235550199", "to": test_sms.FROM,
+                                             "body": "\u4f60" * 1600})
+        assert r["status"] == 200, r
+        entries = g.r.xrange(g.cfg.key("inbound"))
+        assert any(f.get("text") == "\u4f60" * 1600 for _, f in entries), "the long reply was not kept"
+        for path, n in (("/webhooks/sms/inbound", 32 * 1024 + 1), ("/webhooks/sms/status", 8 * 1024 + 1)):
+            head = ("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                    "Content-Length: %d\r\n\r\n" % (path, n)).encode()
+            assert status_of(raw(g.http_port, head)) == 413, path    # the head alone
+    finally:
+        g.stop()
+
+
 if __name__ == "__main__":
     harness.main(globals())
