@@ -84,7 +84,8 @@ void http_server_limits_default(struct http_server_limits *lim);
 
 /* Adds a route. pattern: "/healthz", "/v1/jobs/{id}/messages" (at most
  * HTTP_MAX_PARAMS "{...}" segments). Routes are tried in the order added.
- * Its body limit is the server's max_body_bytes. */
+ * Its body limit is the server's max_body_bytes, or 0 (a body is 413) for
+ * GET and HEAD. */
 int http_server_route(struct http_server *s, const char *method, const char *pattern,
 		      http_handler_fn fn, void *data);
 

@@ -1131,7 +1131,12 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct http_server_li
 int http_server_route(struct http_server *s, const char *method, const char *pattern,
 		      http_handler_fn fn, void *data)
 {
-	return http_server_route_max_body(s, method, pattern, s->lim.max_body_bytes, fn, data);
+	/* GET and HEAD carry no body worth reading (RFC 9110 9.3.1): none is
+	 * taken, or a stranger could park 1 MiB per socket on /healthz. */
+	bool bodiless = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+
+	return http_server_route_max_body(s, method, pattern,
+					  bodiless ? 0 : s->lim.max_body_bytes, fn, data);
 }
 
 int http_server_route_max_body(struct http_server *s, const char *method,

@@ -1246,6 +1246,11 @@ static void route_body_limit_is_checked_before_the_body(void **state)
 	run_one(t, req, 1, false);
 	assert_int_equal(t->r[0].status, 200);
 	assert_int_equal(t->r[0].body_len, 100);
+	/* GET takes no body: a stranger cannot park one on /healthz */
+	run_one(t, "GET /hello HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n", 1, true);
+	assert_int_equal(t->r[0].status, 413);
+	run_one(t, "GET /hello HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", 1, false);
+	assert_int_equal(t->r[0].status, 200);
 	/* unrouted: a short body gets its 404, a long one 413 unread */
 	run_one(t, "POST /nope HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nab", 1, false);
 	assert_int_equal(t->r[0].status, 404);
