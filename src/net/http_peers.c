@@ -118,6 +118,16 @@ int http_peers_take(struct http_peers *t, const struct http_peer_key *k, size_t 
 	return 0;
 }
 
+size_t http_peers_count(struct http_peers *t, const struct http_peer_key *k)
+{
+	struct peer **pp;
+
+	if (k->family == 0)
+		return 0;
+	pp = find(t, k);
+	return *pp != NULL ? (*pp)->count : 0;
+}
+
 void http_peers_give(struct http_peers *t, const struct http_peer_key *k)
 {
 	struct peer **pp, *p;

@@ -34,6 +34,9 @@ void http_peer_key_of(const struct sockaddr *sa, struct http_peer_key *k);
  * unknown family is never refused nor counted. */
 int http_peers_take(struct http_peers *t, const struct http_peer_key *k, size_t max);
 
+/* How many connections k holds. */
+size_t http_peers_count(struct http_peers *t, const struct http_peer_key *k);
+
 /* One connection of k is gone. */
 void http_peers_give(struct http_peers *t, const struct http_peer_key *k);
 

@@ -33,7 +33,9 @@
  * among those not in a handler or an answer: an attacker's idle and
  * trickling sockets age, Twilio's requests finish in milliseconds, so a
  * flood of sockets costs the attacker its oldest ones rather than costing
- * Twilio its next connection.
+ * Twilio its next connection; and when a flood leaves only connections
+ * accepted in this very turn, a heavier peer's make room for a lighter
+ * peer's newcomer (evict_heavier).
  *
  * Expect: 100-continue is answered with "100 Continue" when the headers
  * pass the limits (a 413 is sent instead otherwise), so curl and other
@@ -150,6 +152,7 @@ static void conn_abort(struct conn *c);
 static void conn_arm(struct conn *c, bool restart);
 static void conn_update_reading(struct conn *c);
 static void conn_trim(struct conn *c);
+static bool evict_heavier(struct http_server *s, const struct conn *newcomer);
 static void server_maybe_finish(struct http_server *s);
 
 /* ---- responses ---- */
@@ -891,6 +894,30 @@ static bool evict_oldest(struct http_server *s, const struct conn *newcomer,
 			s->stats.evicted_peer++;
 		else
 			s->stats.evicted++;
+		conn_abort(c);
+		return true;
+	}
+	return peer == NULL && evict_heavier(s, newcomer);
+}
+
+/* The server is full and every connection that could make room was
+ * accepted in this same turn of the loop (a flood of new sockets): the
+ * oldest of them whose peer holds more connections than the newcomer's
+ * makes room, so that a provider, with a few connections, still gets in
+ * among a botnet's hundreds; between peers of equal weight, the newcomer
+ * is refused. */
+static bool evict_heavier(struct http_server *s, const struct conn *newcomer)
+{
+	size_t mine = http_peers_count(s->peers, &newcomer->peer_key);
+	struct conn *c;
+
+	for (c = s->conns; c != NULL; c = c->next) {
+		if (c == newcomer || c->state != C_READING || !c->peer_counted ||
+		    http_peers_count(s->peers, &c->peer_key) <= mine)
+			continue;
+		log_debug("http: peer=%s closed to make room (max_connections, a heavier "
+			  "peer's newest)", c->peer);
+		s->stats.evicted++;
 		conn_abort(c);
 		return true;
 	}

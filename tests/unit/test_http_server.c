@@ -1172,6 +1172,51 @@ static void a_peer_at_its_share_all_busy_is_refused(void **state)
 	stop_server(t);
 }
 
+/* A flood: connections made while the loop is not running are all
+ * accepted in one turn, too young to be closed for room. The newcomer of a
+ * light peer (a provider's one connection) takes the place of a heavier
+ * peer's; a newcomer of the heavy peer itself is refused. */
+static struct cl flood_c[5];
+
+static void client_flood_then_provider(struct t *t)
+{
+	int i;
+
+	cl_send(&flood_c[3], "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+	t->got[0] = cl_response(&flood_c[3], &t->r[0]);
+	t->closed = cl_closed(&flood_c[0], 1000);
+	t->refused_closed = cl_closed(&flood_c[4], 1000);
+	for (i = 0; i < 5; i++)
+		cl_close(&flood_c[i]);
+}
+
+static void full_server_in_a_flood_lets_a_light_peer_in(void **state)
+{
+	struct http_server_limits lim = { .max_connections = 3 };
+	struct t *t = new_t(&lim);
+	struct http_server_stats st;
+	int i;
+
+	(void)state;
+	/* all in the listen backlog before the loop turns: 3 from .2, the
+	 * provider from .1, then one more from .2 */
+	for (i = 0; i < 3; i++)
+		cl_open_from(&flood_c[i], t->port, "127.0.0.2");
+	cl_open_from(&flood_c[3], t->port, "127.0.0.1");
+	cl_open_from(&flood_c[4], t->port, "127.0.0.2");
+	for (i = 0; i < 5; i++)
+		assert_true(flood_c[i].fd >= 0);
+	run_client(t, client_flood_then_provider);
+	assert_int_equal(t->got[0], 0);
+	assert_int_equal(t->r[0].status, 200);
+	assert_int_equal(t->closed, 1);		/* .2's first made room */
+	assert_int_equal(t->refused_closed, 1);	/* .2's newcomer had no lighter peer to displace */
+	http_server_stats(t->s, &st);
+	assert_int_equal(st.evicted, 1);
+	assert_int_equal(st.refused_full, 1);
+	stop_server(t);
+}
+
 /* Issue 12: the body's bytes arrive one every 100 ms, each within what
  * was the "between body bytes" timeout; the request's one deadline
  * answers 408 all the same. */
@@ -1662,6 +1707,7 @@ int main(void)
 		cmocka_unit_test(full_server_closes_the_longest_idle_for_a_newcomer),
 		cmocka_unit_test(full_server_closes_a_slow_request_not_a_busy_one),
 		cmocka_unit_test(full_server_refuses_when_every_connection_is_busy),
+		cmocka_unit_test(full_server_in_a_flood_lets_a_light_peer_in),
 		cmocka_unit_test(a_peer_at_its_share_displaces_its_own_oldest),
 		cmocka_unit_test(a_peer_at_its_share_all_busy_is_refused),
 		cmocka_unit_test(trickled_body_gets_408_at_the_request_deadline),
