@@ -118,8 +118,9 @@ struct config {
 	char http_listen[128];
 	char http_tokens_file[CONFIG_STR_MAX];
 	char http_public_url[CONFIG_STR_MAX];
-	int64_t http_header_timeout_ms;		/* and between body reads */
+	int64_t http_request_timeout_ms;	/* headers and body together */
 	int http_max_connections;
+	int http_max_per_peer;			/* connections per address (IPv6 /64) */
 	int64_t http_max_body;
 
 	/* [mqtt] */

@@ -8,12 +8,18 @@
  * request at a time (pipelined requests wait their turn).
  *
  * Every input is bounded: the request line and headers together
- * (431 when over), the number of headers (431), the body (413), and time: a
- * client that takes longer than header_timeout to send its headers, or
- * body_timeout between body bytes, is answered 408 and closed (slowloris);
- * an idle keep-alive connection is closed after idle_timeout. Beyond
- * max_connections, new connections are closed at once. Malformed requests
- * get 400 and the connection is closed.
+ * (431 when over), the number of headers (431), the body (413, by the
+ * route's limit, before a byte of it is held), and time: a request whose
+ * headers and body have not all arrived within request_timeout of its
+ * start is answered 408 and closed, however steadily its bytes trickle in
+ * (slowloris); an idle keep-alive connection is closed after idle_timeout.
+ * Connections are capped per peer address (max_per_peer) and in all
+ * (max_connections): when either is full, the connection that has gone
+ * longest without starting or finishing a request (idle, or slow) is
+ * closed to make room (the same peer's, for max_per_peer), and a new one
+ * is refused only when every candidate is busy in a handler or an answer. Malformed requests get 400 (501 for a
+ * transfer coding other than chunked) and the connection is closed; the
+ * framing is held to RFC 9112 (http_strict.h).
  *
  * A handler may answer at once or later (after a Redis call): the exchange
  * stays valid until http_reply() (or http_stream_end()) is called, even if
@@ -38,10 +44,10 @@ struct http_exchange;
 struct http_server_limits {
 	size_t max_header_bytes;	/* request line + headers, default 8 KiB */
 	size_t max_headers;		/* default 64 */
-	size_t max_body_bytes;		/* default 1 MiB */
+	size_t max_body_bytes;		/* a route's default and ceiling, 1 MiB */
 	size_t max_connections;		/* default 1024 */
-	int64_t header_timeout_ms;	/* default 10000 */
-	int64_t body_timeout_ms;	/* between body reads, default 10000 */
+	size_t max_per_peer;		/* per address (IPv6: per /64), default 256 */
+	int64_t request_timeout_ms;	/* headers and body, default 10000 */
 	int64_t idle_timeout_ms;	/* keep-alive, default 60000 */
 	int64_t write_timeout_ms;	/* a reader that does not read, default 30000 */
 };
@@ -77,9 +83,19 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct http_server_li
 void http_server_limits_default(struct http_server_limits *lim);
 
 /* Adds a route. pattern: "/healthz", "/v1/jobs/{id}/messages" (at most
- * HTTP_MAX_PARAMS "{...}" segments). Routes are tried in the order added. */
+ * HTTP_MAX_PARAMS "{...}" segments). Routes are tried in the order added.
+ * Its body limit is the server's max_body_bytes, or 0 (a body is 413) for
+ * GET and HEAD. */
 int http_server_route(struct http_server *s, const char *method, const char *pattern,
 		      http_handler_fn fn, void *data);
+
+/* The same with the route's own body limit (at most max_body_bytes; 0: no
+ * body): a webhook takes a few KiB, the job API [jobs] max_bytes. A
+ * request to a path no route serves may carry HTTP_UNROUTED_MAX_BODY. */
+int http_server_route_max_body(struct http_server *s, const char *method,
+			       const char *pattern, size_t max_body, http_handler_fn fn,
+			       void *data);
+#define HTTP_UNROUTED_MAX_BODY 1024
 
 /* Listens on "host:port" ("127.0.0.1:8080", "[::1]:8080", port 0 picks
  * one). Returns 0 or -1 with err. */
@@ -112,12 +128,20 @@ void http_stream_end(struct http_exchange *x);
 struct http_server_stats {
 	uint64_t connections_accepted, connections_refused, connections_open;
 	uint64_t requests, responses_4xx, responses_5xx, timeouts;
+	/* connections_refused and timeouts, by cause */
+	uint64_t refused_peer;		/* at max_per_peer, all of its busy */
+	uint64_t refused_full;		/* full, and nobody to make room */
+	uint64_t evicted;		/* closed to make room when full */
+	uint64_t evicted_peer;		/* closed for the same peer's newcomer */
+	uint64_t timeouts_request;	/* 408: request_timeout */
+	uint64_t timeouts_write;	/* a reader that does not read */
 };
 void http_server_stats(const struct http_server *s, struct http_server_stats *out);
 
 struct metrics;
-/* Registers pregon_http_requests_total and pregon_http_connections_open
- * (metrics.h). */
+/* Registers pregon_http_requests_total, pregon_http_connections_open,
+ * pregon_http_connections_refused_total{reason}, pregon_http_connections_
+ * evicted_total{reason} and pregon_http_timeouts_total{phase} (metrics.h). */
 int http_server_metrics(struct http_server *s, struct metrics *m);
 
 /* Stops listening, closes idle connections, lets exchanges in progress
@@ -126,9 +150,14 @@ void http_server_close(struct http_server *s, void (*closed)(void *data), void *
 
 /* The request parsing underneath, without sockets (for the fuzzer and the
  * unit tests): feeds bytes, calls on_request for each complete request.
- * Returns the HTTP status to answer an error with (400, 413, 431), or 0. */
+ * Returns the HTTP status to answer an error with (400, 413, 431, 501), or 0. */
 struct http_parse;
 struct http_parse *http_parse_new(const struct http_server_limits *lim);
+
+/* Asked once a request's method and path are known, before its body:
+ * the most bytes of body it may carry (capped by max_body_bytes). */
+typedef size_t (*http_body_limit_fn)(void *data, const char *method, const char *path);
+void http_parse_set_body_limit(struct http_parse *p, http_body_limit_fn fn, void *data);
 int http_parse_feed(struct http_parse *p, const char *buf, size_t len,
 		    void (*on_request)(void *data, const struct http_req *req), void *data);
 void http_parse_free(struct http_parse *p);

@@ -21,6 +21,7 @@
 #include "http_client.h"
 #include "http_metrics.h"
 #include "http_server.h"
+#include "nofile.h"
 #include "inbound.h"
 #include "intake.h"
 #include "log.h"
@@ -54,6 +55,7 @@ struct pregond {
 	int mqtt_running;			/* of those, not yet stopped */
 	struct http_client *http_client;	/* the adapters' */
 	struct http_server *http_server;	/* webhooks, API, metrics */
+	long nofile;				/* the open-file limit, raised at start */
 	struct inbound inbound;			/* what providers and people send back */
 	struct adapter_env env;			/* what the adapters get */
 	struct metrics *metrics;		/* what /metrics shows, with a listener */
@@ -444,13 +446,19 @@ static int register_metrics(struct pregond *d, struct metrics *m)
 
 /* The listener is made before the adapters open (they mount their routes
  * on it) and listens once everything is set up. */
-static int new_http(struct pregond *d, struct err *err)
+static int new_http(struct pregond *d, long provider_conns, struct err *err)
 {
 	struct http_server_limits lim;
 
+	/* Each provider connection may hold a second descriptor while
+	 * curl's threaded resolver runs (a socket pair). */
+	if (nofile_check(d->cfg.http_max_connections,
+			 NOFILE_RESERVE_BASE + 2 * provider_conns, d->nofile, err) != 0)
+		return -1;
 	http_server_limits_default(&lim);
-	lim.header_timeout_ms = lim.body_timeout_ms = d->cfg.http_header_timeout_ms;
+	lim.request_timeout_ms = d->cfg.http_request_timeout_ms;
 	lim.max_connections = (size_t)d->cfg.http_max_connections;
+	lim.max_per_peer = (size_t)d->cfg.http_max_per_peer;
 	lim.max_body_bytes = (size_t)d->cfg.http_max_body;
 	d->http_server = http_server_new(d->loop, &lim);
 	if (d->http_server == NULL)
@@ -560,6 +568,7 @@ int main(int argc, char **argv)
 	}
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	signal(SIGPIPE, SIG_IGN);
+	d->nofile = nofile_raise();
 	d->loop = uv_default_loop();
 
 	rconn_init(&d->writer, d->loop, "writer", &d->url, d->cfg.redis_connect_timeout_ms,
@@ -591,7 +600,8 @@ int main(int argc, char **argv)
 	}
 	inbound_init(&d->inbound, d->loop, &d->cfg, &d->store);
 	if (http_client_new(&d->http_client, d->loop, &http_opts, &err) != 0 ||
-	    (d->cfg.http_listen[0] != '\0' && new_http(d, &err) != 0)) {
+	    (d->cfg.http_listen[0] != '\0' &&
+	     new_http(d, http_opts.max_total_connections, &err) != 0)) {
 		log_error("%s", err.msg);
 		return 1;
 	}

@@ -247,6 +247,16 @@ out:
 	form_free(&f);
 }
 
+/* Body limits, checked before the signature (issue 12: a stranger's
+ * unsigned 1 MiB bodies cost memory before the 403). A status callback is
+ * about 20 short fields, well under 1 KiB. An inbound message is bounded
+ * by its Body of at most 1,600 characters (Twilio, "Messages resource"):
+ * at most 4,800 UTF-8 bytes, 14,400 once percent-encoded, plus about 20
+ * fields and up to 10 MediaUrl and MediaContentType pairs: 32 KiB holds
+ * the largest with room to spare, so no STOP is ever refused for size. */
+#define TWILIO_STATUS_MAX_BODY (8 * 1024)
+#define TWILIO_INBOUND_MAX_BODY (32 * 1024)
+
 int twilio_webhooks_mount(struct twilio_webhooks *w, const struct adapter_env *env,
 			  enum channel ch, const char *token, struct err *err)
 {
@@ -262,8 +272,10 @@ int twilio_webhooks_mount(struct twilio_webhooks *w, const struct adapter_env *e
 	w->token = token;
 	snprintf(w->public_url, sizeof(w->public_url), "%.*s",
 		 config_url_base_len(cfg->http_public_url), cfg->http_public_url);
-	if (http_server_route(env->routes, "POST", "/webhooks/sms/status", on_status, w) != 0 ||
-	    http_server_route(env->routes, "POST", "/webhooks/sms/inbound", on_inbound, w) != 0)
+	if (http_server_route_max_body(env->routes, "POST", "/webhooks/sms/status",
+				       TWILIO_STATUS_MAX_BODY, on_status, w) != 0 ||
+	    http_server_route_max_body(env->routes, "POST", "/webhooks/sms/inbound",
+				       TWILIO_INBOUND_MAX_BODY, on_inbound, w) != 0)
 		return err_set(err, "sms webhooks: cannot add routes");
 	return 0;
 }

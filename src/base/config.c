@@ -47,8 +47,12 @@ static const struct config_key config_keys[] = {
 	S("http", "listen", http_listen, "127.0.0.1:8080"),
 	K("http", "tokens_file", http_tokens_file, ""),
 	S("http", "public_url", http_public_url, "http://127.0.0.1:8080"),
-	D("http", "header_timeout", http_header_timeout_ms, "10s", 100, 600000),
+	D("http", "request_timeout", http_request_timeout_ms, "10s", 100, 600000),
+	/* The name request_timeout had before issue 12, when it timed the
+	 * headers alone: kept so that older configs still load. */
+	D("http", "header_timeout", http_request_timeout_ms, "10s", 100, 600000),
 	I("http", "max_connections", http_max_connections, "1024", 1, 100000),
+	I("http", "max_per_peer", http_max_per_peer, "256", 1, 100000),
 	N64("http", "max_body", http_max_body, "1048576", 1024, 67108864),
 
 	S("mqtt", "url", mqtt_url, ""),

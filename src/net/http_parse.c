@@ -8,7 +8,16 @@
  * (its only cap, 80 KiB of headers, is process-global), so they are here:
  * header bytes are bounded by never feeding it more than the remaining
  * allowance while the headers are under way, the header count and body size
- * in the callbacks. */
+ * in the callbacks. Its leniencies (bare LF, obs-fold, "Name : value",
+ * chunk data without its CRLF) are caught before it sees the bytes, by
+ * http_strict.c; the transfer codings and Host, in on_headers_complete.
+ *
+ * The body limit is the route's (http_parse_set_body_limit), asked once
+ * the method and path are known and before a byte of the body is held: a
+ * Content-Length over it is refused at once (413), a chunked body is cut
+ * off when it passes it. The body buffer grows with the bytes that arrive,
+ * never with what Content-Length promises, so a stranger who announces
+ * 1 MiB and sends ten bytes costs ten bytes. */
 #include "http_parse.h"
 
 #include <errno.h>
@@ -19,6 +28,7 @@
 #include <http_parser.h>
 
 #include "form.h"
+#include "http_strict.h"
 #include "util.h"
 
 struct hdr_off {
@@ -32,6 +42,9 @@ struct http_parse {
 	int error;			/* status once failed, else 0 */
 	bool closed;			/* a request without keep-alive was last */
 	const char *error_name;
+	struct http_strict strict;	/* RFC 9112 framing of this request */
+	http_body_limit_fn body_limit;	/* the route's body limit, or NULL */
+	void *body_limit_data;
 
 	/* The request being assembled. */
 	struct buf buf;			/* url, then names and values, NUL-separated */
@@ -41,7 +54,8 @@ struct http_parse {
 	bool in_value;			/* last callback was on_header_value */
 	size_t head_bytes;		/* bytes fed since the request began */
 	size_t trailer_bytes;
-	struct buf body;		/* up to lim.max_body_bytes */
+	struct buf body;		/* what arrived of the body */
+	size_t body_max;		/* the route's limit for this request */
 	bool keep_alive, want_continue;
 	int minor;
 
@@ -205,12 +219,93 @@ static void trim_value(char *v)
 		v[--n] = '\0';
 }
 
+/* RFC 9112 3.2: an HTTP/1.1 request has exactly one Host; an HTTP/1.0
+ * one at most. Two Hosts are how a request names one site to a proxy and
+ * another to us. */
+static int check_host(struct http_parse *p)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < p->req.n_headers; i++)
+		if (ieq(p->req.headers[i].name, "Host"))
+			n++;
+	if (n > 1)
+		return fail(p, 400, "more than one Host");
+	if (n == 0 && p->parser.http_minor >= 1)
+		return fail(p, 400, "HTTP/1.1 without Host");
+	return 0;
+}
+
+/* Transfer-Encoding, every line of it (RFC 9112 6.1, 6.3): pregon
+ * implements chunked alone, so any other coding is 501 (http-parser would
+ * read "gzip, chunked" as chunked, and a proxy might not); chunked twice
+ * is 400, and so is any Transfer-Encoding in HTTP/1.0, which has none
+ * (6.1: faulty framing). Empty list elements are skipped (RFC 9110 5.6.1),
+ * though http-parser refuses a Transfer-Encoding that starts with one. */
+static int check_transfer_coding(struct http_parse *p)
+{
+	size_t i, chunked = 0;
+	bool seen = false;
+
+	for (i = 0; i < p->req.n_headers; i++) {
+		const char *v = p->req.headers[i].value;
+
+		if (!ieq(p->req.headers[i].name, "Transfer-Encoding"))
+			continue;
+		seen = true;
+		while (*v != '\0') {
+			size_t n = strcspn(v, ","), end = n;
+
+			while (n > 0 && (*v == ' ' || *v == '\t')) {
+				v++;
+				n--;
+				end--;
+			}
+			while (end > 0 && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+				end--;
+			if (end == 7 && strncasecmp(v, "chunked", 7) == 0)
+				chunked++;
+			else if (end > 0)
+				return fail(p, 501, "transfer coding not implemented");
+			v += n;
+			if (*v == ',')
+				v++;
+		}
+	}
+	if (!seen)
+		return 0;
+	if (p->parser.http_minor == 0)
+		return fail(p, 400, "transfer-encoding in HTTP/1.0");
+	if (chunked != 1)
+		return fail(p, 400, "chunked applied other than once");
+	return 0;
+}
+
+/* The body limit of this request: the route's, at most the server's. */
+static size_t body_limit_of(struct http_parse *p)
+{
+	size_t max = p->lim.max_body_bytes;
+
+	if (p->body_limit != NULL) {
+		size_t r = p->body_limit(p->body_limit_data, p->req.method, p->req.path);
+
+		if (r < max)
+			max = r;
+	}
+	return max;
+}
+
 static int on_headers_complete(http_parser *hp)
 {
 	struct http_parse *p = hp->data;
 	size_t i, path_at, query_at;
 	bool has_body;
 
+	/* http-parser is fed no further than the end of the head the framing
+	 * rules found: if it sees an end before that, the two disagree on
+	 * where the head ends, which is what smuggling feeds on. */
+	if (p->strict.part != HTTP_STRICT_DONE)
+		return fail(p, 400, "head ends where the framing rules see none");
 	/* HTTP/0.9 ("GET /path" alone) and anything but 1.x: refused. */
 	if (hp->http_major != 1)
 		return fail(p, 400, "not HTTP/1.x");
@@ -237,14 +332,18 @@ static int on_headers_complete(http_parser *hp)
 	p->req.n_headers = p->n_headers;
 	p->minor = hp->http_minor;
 
+	if (check_host(p) < 0 || check_transfer_coding(p) < 0)
+		return -1;
+	http_strict_body(&p->strict, (hp->flags & F_CHUNKED) != 0);
+
 	has_body = (hp->flags & F_CHUNKED) ||
 		   ((hp->flags & F_CONTENTLENGTH) && hp->content_length > 0);
+	p->body_max = body_limit_of(p);
 	if ((hp->flags & F_CONTENTLENGTH) && !(hp->flags & F_CHUNKED)) {
-		/* Refused before a byte of it is read (RFC 9110 15.5.14). */
-		if (hp->content_length > p->lim.max_body_bytes)
+		/* Refused before a byte of it is read (RFC 9110 15.5.14).
+		 * Nothing is reserved for it: the buffer grows as bytes come. */
+		if (hp->content_length > p->body_max)
 			return fail(p, 413, "content-length over the limit");
-		if (buf_reserve(&p->body, (size_t)hp->content_length) != 0)
-			return fail(p, 500, "out of memory");
 	}
 	if (has_body && hp->http_major == 1 && hp->http_minor >= 1) {
 		const char *e = http_req_header(&p->req, "Expect");
@@ -258,11 +357,12 @@ static int on_headers_complete(http_parser *hp)
 static int on_body(http_parser *hp, const char *at, size_t n)
 {
 	struct http_parse *p = hp->data;
-	int rc = buf_add(&p->body, at, n);
 
-	if (rc == -E2BIG)
+	/* A chunked body is cut off here, at the limit (a Content-Length
+	 * one never gets this far). */
+	if (n > p->body_max - p->body.len)
 		return fail(p, 413, "body over the limit");
-	if (rc != 0)
+	if (buf_add(&p->body, at, n) != 0)
 		return fail(p, 500, "out of memory");
 	return 0;
 }
@@ -271,6 +371,8 @@ static int on_message_complete(http_parser *hp)
 {
 	struct http_parse *p = hp->data;
 
+	if (p->strict.part != HTTP_STRICT_DONE)
+		return fail(p, 400, "chunked body ends where the framing rules see none");
 	p->req.body = p->body.p != NULL ? p->body.p : "";
 	p->req.body_len = p->body.len;
 	p->keep_alive = http_should_keep_alive(hp) && !hp->upgrade &&
@@ -298,7 +400,8 @@ struct http_parse *http_parse_new(const struct http_server_limits *lim)
 	if (p == NULL)
 		return NULL;
 	http_parse__limits(&p->lim, lim);
-	p->body.max = p->lim.max_body_bytes;
+	p->body_max = p->lim.max_body_bytes;
+	http_strict_init(&p->strict);
 	http_parser_init(&p->parser, HTTP_REQUEST);
 	p->parser.data = p;
 	return p;
@@ -317,7 +420,27 @@ static void clear_request(struct http_parse *p)
 	p->trailer_bytes = 0;
 	p->keep_alive = false;
 	p->want_continue = false;
+	p->body_max = p->lim.max_body_bytes;
+	http_strict_init(&p->strict);
 	memset(&p->req, 0, sizeof(p->req));
+}
+
+void http_parse_set_body_limit(struct http_parse *p, http_body_limit_fn fn, void *data)
+{
+	p->body_limit = fn;
+	p->body_limit_data = data;
+}
+
+char *http_parse__take_body(struct http_parse *p, size_t *len)
+{
+	if (p->phase != HTTP_PARSE_DONE || p->body.p == NULL) {
+		*len = 0;
+		return NULL;
+	}
+	*len = p->body.len;
+	p->req.body = "";
+	p->req.body_len = 0;
+	return buf_take(&p->body);
 }
 
 void http_parse__next(struct http_parse *p)
@@ -353,6 +476,19 @@ int http_parse__run(struct http_parse *p, const char *buf, size_t len, size_t *u
 			if (chunk > allow)
 				chunk = allow;
 		}
+		if (p->strict.part != HTTP_STRICT_DONE) {
+			/* The framing rules first; http-parser gets what passed,
+			 * up to the end of the head or of a chunked body, so
+			 * that on_headers_complete can say what comes next. */
+			long ok = http_strict_scan(&p->strict, buf + *used, chunk);
+
+			if (ok < 0) {
+				fail(p, 400, p->strict.why);
+				break;
+			}
+			if (ok > 0)
+				chunk = (size_t)ok;
+		}
 		n = http_parser_execute(&p->parser, &settings, buf + *used, chunk);
 		if (in_head)
 			p->head_bytes += n;
@@ -362,6 +498,16 @@ int http_parse__run(struct http_parse *p, const char *buf, size_t len, size_t *u
 		e = HTTP_PARSER_ERRNO(&p->parser);
 		if (e == HPE_PAUSED)
 			break;		/* on_message_complete */
+		if (e == HPE_OK && n == chunk && p->strict.part == HTTP_STRICT_DONE &&
+		    (p->phase == HTTP_PARSE_IDLE || p->phase == HTTP_PARSE_HEADERS ||
+		     (p->phase == HTTP_PARSE_BODY && (p->parser.flags & F_CHUNKED)))) {
+			/* Fed up to where the framing rules end the head (or the
+			 * chunked body), http-parser did not end it there: it
+			 * reads these bytes otherwise ("POST / H" then CRLF
+			 * CRLF went on as a head), and would go on unchecked. */
+			fail(p, 400, "http-parser and the framing rules disagree");
+			break;
+		}
 		if (e != HPE_OK) {
 			fail(p, e == HPE_HEADER_OVERFLOW ? 431 : 400, http_errno_name(e));
 			break;
@@ -468,8 +614,8 @@ void http_parse__limits(struct http_server_limits *out, const struct http_server
 	FILL(max_headers);
 	FILL(max_body_bytes);
 	FILL(max_connections);
-	FILL(header_timeout_ms);
-	FILL(body_timeout_ms);
+	FILL(max_per_peer);
+	FILL(request_timeout_ms);
 	FILL(idle_timeout_ms);
 	FILL(write_timeout_ms);
 #undef FILL
@@ -481,8 +627,8 @@ void http_server_limits_default(struct http_server_limits *lim)
 	lim->max_headers = 64;
 	lim->max_body_bytes = 1024 * 1024;
 	lim->max_connections = 1024;
-	lim->header_timeout_ms = 10000;
-	lim->body_timeout_ms = 10000;
+	lim->max_per_peer = 256;
+	lim->request_timeout_ms = 10000;
 	lim->idle_timeout_ms = 60000;
 	lim->write_timeout_ms = 30000;
 }

@@ -20,7 +20,7 @@ enum http_parse_phase {
 /* Parses buf[0..len) until one request is complete (phase DONE), the bytes
  * run out, or an error. *used gets the bytes consumed; the rest belongs to
  * the next request. Returns 0, or the status to answer the error with
- * (400, 413, 431); after an error every call returns the same status. */
+ * (400, 413, 431, 501); after an error every call returns the same status. */
 int http_parse__run(struct http_parse *p, const char *buf, size_t len, size_t *used);
 
 enum http_parse_phase http_parse__phase(const struct http_parse *p);
@@ -46,6 +46,10 @@ const char *http_parse__error(const struct http_parse *p);
 /* lim with every zero (or negative) field replaced by its default, so
  * callers can set only the limits they care about; lim NULL: defaults. */
 void http_parse__limits(struct http_server_limits *out, const struct http_server_limits *lim);
+
+/* Hands the complete request's body over (free() it; NULL when it has
+ * none, *len then 0), so that the exchange need not copy it. */
+char *http_parse__take_body(struct http_parse *p, size_t *len);
 
 /* Forgets the complete request and readies the parser for the next one. */
 void http_parse__next(struct http_parse *p);

@@ -2,10 +2,10 @@
  *
  * One struct conn per TCP connection, owning its read buffer, its parser
  * (http_parse.c) and one timer whose meaning follows the connection's
- * state (header, body, idle, write or linger timeout). A connection is
+ * state (request, idle, write or linger timeout). A connection is
  * in one of these states:
  *
- *   READING   parsing a request; header/body/idle timer
+ *   READING   parsing a request; request/idle timer
  *   HANDLING  a handler holds the exchange; bytes that arrive are kept,
  *             not parsed (pipelining), up to the read buffer, and EOF
  *             means the client is gone
@@ -21,6 +21,22 @@
  * and is then "orphaned": answering it only frees it. Exchanges are never
  * freed by the server, only by http_reply()/http_stream_end().
  *
+ * Hostile clients (issue 12: no stranger may starve the webhooks, which
+ * Twilio never retries). A request has one deadline for its headers and
+ * body together, set when it begins and never moved by the bytes that
+ * trickle in. The read buffer is allocated only while it holds bytes, and
+ * the body grows with what arrives (http_parse.c), so an idle or slow
+ * connection costs a struct and a small parser. Connections are counted
+ * per peer (http_peers.c) and capped; when the server is full, a new
+ * connection takes the place of the one that has gone longest without
+ * starting or finishing a request (the conns list is kept in that order),
+ * among those not in a handler or an answer: an attacker's idle and
+ * trickling sockets age, Twilio's requests finish in milliseconds, so a
+ * flood of sockets costs the attacker its oldest ones rather than costing
+ * Twilio its next connection; and when a flood leaves only connections
+ * accepted in this very turn, a heavier peer's make room for a lighter
+ * peer's newcomer (evict_heavier).
+ *
  * Expect: 100-continue is answered with "100 Continue" when the headers
  * pass the limits (a 413 is sent instead otherwise), so curl and other
  * clients do not wait a second before sending a body. HEAD is served only
@@ -35,25 +51,36 @@
 #include <string.h>
 
 #include "http_parse.h"
+#include "http_peers.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
 
 
-#define READ_BUF_SIZE (64 * 1024)
+/* Twice the default header allowance: a webhook's head and body in one
+ * read, without 64 KiB per idle stranger. */
+#define READ_BUF_SIZE (16 * 1024)
 /* A stream whose reader falls this far behind is dropped (dashboard SSE). */
 #define STREAM_MAX_QUEUED (1024 * 1024)
 #define LINGER_MS 1000
+/* No connection is closed to make room before it has had one turn of the
+ * loop to be read (uv_now is the loop's time, in ms): libuv accepts a
+ * backlog in one go, and a provider's request, sent with its connection,
+ * is read on the next turn. Longer spares more, and under a flood of new
+ * sockets leaves nothing to close (100 ms refused 17,355 in the soak, one
+ * of them the Twilio fake's). */
+#define EVICT_MIN_AGE_MS 1
 #define ALLOW_MAX 256
 
 enum conn_state { C_READING, C_HANDLING, C_FLUSHING, C_LINGER, C_CLOSING };
-enum timer_kind { T_NONE, T_HEADER, T_BODY, T_IDLE, T_WRITE, T_LINGER };
+enum timer_kind { T_NONE, T_REQUEST, T_IDLE, T_WRITE, T_LINGER };
 
 struct route {
 	char *method;
 	char *pattern;		/* copy, segments split in place */
 	char **segs;		/* literal segment, or NULL for "{name}" */
 	size_t n_segs;
+	size_t max_body;	/* the route's body limit */
 	http_handler_fn fn;
 	void *data;
 };
@@ -67,8 +94,12 @@ struct conn {
 	enum conn_state state;
 	enum timer_kind tkind;
 	struct http_parse *parse;
-	char *rbuf;			/* bytes read, not parsed yet */
+	char *rbuf;			/* bytes read, not parsed yet; NULL when none */
 	size_t rlen;
+	uint64_t mark;			/* opened, or began or finished a request */
+	uint64_t deadline;		/* of the request under way (loop time) */
+	struct http_peer_key peer_key;
+	bool peer_counted;		/* counted in s->peers */
 	bool reading;			/* uv_read_start active */
 	bool eof;			/* the client's side is closed */
 	bool close_after;		/* close once the answer is written */
@@ -85,6 +116,7 @@ struct http_exchange {
 	struct http_req req;
 	bool head, keep_alive, streaming, chunked;
 	int minor;
+	char *body;			/* owned; NULL when the request had none */
 	void (*on_gone)(void *data);
 	void *gone_data;
 	/* the request's strings follow */
@@ -97,8 +129,10 @@ struct http_server {
 	uv_timer_t close_timer;		/* bounds http_server_close */
 	bool listening, closing, finishing;
 	unsigned handles_open;
-	struct conn *conns;
-	size_t n_conns;
+	struct conn *conns, *conns_tail;	/* by mark, oldest first */
+	size_t n_conns;			/* every conn not freed yet */
+	size_t n_live;			/* of them, not CLOSING: what the caps count */
+	struct http_peers *peers;
 	struct route *routes;
 	size_t n_routes;
 	struct http_server_stats stats;
@@ -117,6 +151,8 @@ static void conn_process(struct conn *c);
 static void conn_abort(struct conn *c);
 static void conn_arm(struct conn *c, bool restart);
 static void conn_update_reading(struct conn *c);
+static void conn_trim(struct conn *c);
+static bool evict_heavier(struct http_server *s, const struct conn *newcomer);
 static void server_maybe_finish(struct http_server *s);
 
 /* ---- responses ---- */
@@ -164,6 +200,47 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 	(void)status;
 }
 
+/* ---- the conns list, oldest mark first ---- */
+
+static void conns_unlink(struct http_server *s, struct conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		s->conns_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void conns_append(struct http_server *s, struct conn *c)
+{
+	c->prev = s->conns_tail;
+	c->next = NULL;
+	if (s->conns_tail != NULL)
+		s->conns_tail->next = c;
+	else
+		s->conns = c;
+	s->conns_tail = c;
+}
+
+/* c opened, began a request or finished one: it goes to the young end. */
+static void conn_mark(struct conn *c)
+{
+	c->mark = uv_now(c->s->loop);
+	conns_unlink(c->s, c);
+	conns_append(c->s, c);
+}
+
+/* A request begins: its one deadline for headers and body is set here. */
+static void conn_request_begins(struct conn *c)
+{
+	conn_mark(c);
+	c->deadline = c->mark + (uint64_t)c->s->lim.request_timeout_ms;
+}
+
 /* The answer is written: next request, or a graceful close. */
 static void conn_flushed(struct conn *c)
 {
@@ -174,12 +251,17 @@ static void conn_flushed(struct conn *c)
 			return;
 		}
 		c->rlen = 0;
+		conn_trim(c);
 		conn_update_reading(c);
 		conn_arm(c, false);
 		return;
 	}
 	c->state = C_READING;
 	c->fresh = c->rlen == 0;
+	if (c->fresh)
+		conn_mark(c);	/* idle from now */
+	else
+		conn_request_begins(c);	/* pipelined: kept by us, not slow */
 	conn_process(c);
 }
 
@@ -324,12 +406,7 @@ static void on_conn_closed(uv_handle_t *h)
 
 	if (--c->handles_open > 0)
 		return;
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	conns_unlink(s, c);
 	s->n_conns--;
 	s->stats.connections_open--;
 	http_parse_free(c->parse);
@@ -351,6 +428,14 @@ static void conn_abort(struct conn *c)
 	if (c->state == C_CLOSING)
 		return;
 	c->state = C_CLOSING;
+	/* The descriptor closes now (uv_close), so the caps count c no more. */
+	c->s->n_live--;
+	if (c->peer_counted)
+		http_peers_give(c->s->peers, &c->peer_key);
+	c->peer_counted = false;
+	free(c->rbuf);
+	c->rbuf = NULL;
+	c->rlen = 0;
 	uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 	uv_close((uv_handle_t *)&c->timer, on_conn_closed);
 }
@@ -360,11 +445,15 @@ static int64_t timeout_of(const struct conn *c, enum timer_kind k)
 	const struct http_server_limits *l = &c->s->lim;
 
 	switch (k) {
-	case T_HEADER: return l->header_timeout_ms;
-	case T_BODY: return l->body_timeout_ms;
+	case T_REQUEST: {
+		/* What is left of the request's one deadline. */
+		uint64_t now = uv_now(c->s->loop);
+
+		return c->deadline > now ? (int64_t)(c->deadline - now) : 0;
+	}
 	case T_IDLE: return l->idle_timeout_ms;
 	case T_WRITE: return l->write_timeout_ms;
-	case T_LINGER: return l->header_timeout_ms < LINGER_MS ? l->header_timeout_ms : LINGER_MS;
+	case T_LINGER: return l->request_timeout_ms < LINGER_MS ? l->request_timeout_ms : LINGER_MS;
 	default: return 0;
 	}
 }
@@ -376,16 +465,18 @@ static void on_conn_timer(uv_timer_t *t)
 
 	c->tkind = T_NONE;
 	switch (k) {
-	case T_HEADER:
-	case T_BODY:
+	case T_REQUEST:
 		/* Slowloris: answered, then closed (RFC 9110 15.5.9). */
 		c->s->stats.timeouts++;
-		log_debug("http: peer=%s %s timeout", c->peer,
-			  k == T_HEADER ? "header" : "body");
+		c->s->stats.timeouts_request++;
+		log_debug("http: peer=%s request timeout (%s)", c->peer,
+			  http_parse__phase(c->parse) == HTTP_PARSE_BODY ? "body" : "headers");
+		c->rlen = 0;
 		conn_error(c, 408, "request timeout", NULL, false);
 		break;
 	case T_WRITE:
 		c->s->stats.timeouts++;
+		c->s->stats.timeouts_write++;
 		log_debug("http: peer=%s write timeout", c->peer);
 		conn_abort(c);
 		break;
@@ -409,32 +500,47 @@ static void conn_arm(struct conn *c, bool restart)
 		k = T_WRITE;
 	else if (c->state == C_LINGER)
 		k = T_LINGER;
-	else if (c->state == C_READING) {
-		enum http_parse_phase ph = http_parse__phase(c->parse);
-
-		if (ph == HTTP_PARSE_BODY)
-			k = T_BODY;
-		else if (c->fresh && c->served > 0)
-			k = T_IDLE;
-		else
-			k = T_HEADER;
-	}
+	else if (c->state == C_READING)
+		k = c->fresh && c->served > 0 ? T_IDLE : T_REQUEST;
 	if (k == T_NONE) {
 		uv_timer_stop(&c->timer);
-	} else if (k != c->tkind || restart) {
+	} else if (k != c->tkind || restart || k == T_REQUEST) {
+		/* T_REQUEST counts down to a fixed deadline: starting it
+		 * again only recomputes what is left. */
 		uv_timer_start(&c->timer, on_conn_timer, (uint64_t)timeout_of(c, k), 0);
 	}
 	c->tkind = k;
 }
+
+/* What a lingering connection sends is thrown away: one buffer serves
+ * them all (reads are synchronous, on the loop thread). */
+static char drain_buf[READ_BUF_SIZE];
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct conn *c = h->data;
 
 	(void)suggested;
-	if (c->state == C_LINGER)
-		c->rlen = 0;	/* thrown away */
+	if (c->state == C_LINGER) {
+		*buf = uv_buf_init(drain_buf, sizeof(drain_buf));
+		return;
+	}
+	if (c->rbuf == NULL)
+		c->rbuf = malloc(READ_BUF_SIZE);	/* freed once it is empty */
+	if (c->rbuf == NULL) {
+		*buf = uv_buf_init(NULL, 0);	/* on_read gets UV_ENOBUFS */
+		return;
+	}
 	*buf = uv_buf_init(c->rbuf + c->rlen, (unsigned)(READ_BUF_SIZE - c->rlen));
+}
+
+/* An empty read buffer is given back: idle connections hold none. */
+static void conn_trim(struct conn *c)
+{
+	if (c->rlen == 0 && c->rbuf != NULL) {
+		free(c->rbuf);
+		c->rbuf = NULL;
+	}
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
@@ -445,6 +551,10 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	if (c->state == C_CLOSING)
 		return;
 	if (nread == UV_ENOBUFS) {
+		if (c->rbuf == NULL) {
+			conn_abort(c);	/* out of memory */
+			return;
+		}
 		conn_update_reading(c);
 		return;
 	}
@@ -462,18 +572,20 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		}
 		return;
 	}
-	if (nread == 0)
-		return;
-	if (c->state == C_LINGER) {
-		c->rlen = 0;
+	if (nread == 0 || c->state == C_LINGER) {
+		conn_trim(c);
 		return;
 	}
 	c->rlen += (size_t)nread;
+	if (c->fresh && c->state == C_READING)
+		conn_request_begins(c);	/* the first byte after idling */
 	c->fresh = false;
 	if (c->state == C_READING)
 		conn_process(c);
 	else
 		conn_update_reading(c);
+	if (c->state != C_CLOSING)
+		conn_trim(c);
 }
 
 static void conn_update_reading(struct conn *c)
@@ -557,7 +669,6 @@ static struct http_exchange *exchange_new(struct conn *c, const struct http_req 
 		size += str_size(req->headers[i].name) + str_size(req->headers[i].value);
 	for (i = 0; i < np; i++)
 		size += len[i] + 1;
-	size += req->body_len + 1;
 	x = calloc(1, size);
 	if (x == NULL)
 		return NULL;
@@ -577,8 +688,10 @@ static struct http_exchange *exchange_new(struct conn *c, const struct http_req 
 	for (i = 0; i < np; i++)
 		x->req.params[i] = put(&at, req->path + off[i], len[i]);
 	x->req.n_params = np;
-	x->req.body = put(&at, req->body, req->body_len);
-	x->req.body_len = req->body_len;
+	/* The body is handed over, not copied: it was the one large
+	 * allocation of the request, and two copies would double it. */
+	x->body = http_parse__take_body(c->parse, &x->req.body_len);
+	x->req.body = x->body != NULL ? x->body : "";
 	snprintf(x->req.peer, sizeof(x->req.peer), "%s", c->peer);
 	x->head = strcmp(req->method, "HEAD") == 0;
 	x->keep_alive = http_parse__keep_alive(c->parse);
@@ -602,6 +715,22 @@ static bool allow_has(const char *list, const char *method)
 		list = end + 2;
 	}
 	return false;
+}
+
+/* The body limit of a request, asked by the parser once the method and
+ * path are known (http_parse_set_body_limit): its route's, or for a
+ * request no route serves (404, 405) a small allowance, so that a short
+ * body still gets its 404 while a large one is refused unread. */
+static size_t route_body_limit(void *data, const char *method, const char *path)
+{
+	struct http_server *s = data;
+	size_t off[HTTP_MAX_PARAMS], len[HTTP_MAX_PARAMS], np, i;
+
+	for (i = 0; i < s->n_routes; i++)
+		if (strcmp(s->routes[i].method, method) == 0 &&
+		    route_match(&s->routes[i], path, off, len, &np))
+			return s->routes[i].max_body;
+	return HTTP_UNROUTED_MAX_BODY;
 }
 
 /* Finds the route for the complete request and hands it over, or answers
@@ -670,7 +799,9 @@ static void conn_process(struct conn *c)
 			c->rlen = 0;
 			conn_error(c, st, st == 413 ? "request body too large" :
 				   st == 431 ? "request headers too large" :
-				   st == 400 ? "bad request" : "internal error", NULL, false);
+				   st == 400 ? "bad request" :
+				   st == 501 ? "transfer coding not implemented" :
+				   "internal error", NULL, false);
 			return;
 		}
 		if (http_parse__take_continue(c->parse)) {
@@ -683,20 +814,25 @@ static void conn_process(struct conn *c)
 			conn_dispatch(c);
 	}
 	if (c->state == C_READING)
-		conn_arm(c, http_parse__phase(c->parse) == HTTP_PARSE_BODY);
-	if (c->state != C_CLOSING)
+		conn_arm(c, false);	/* never moves the request's deadline */
+	if (c->state != C_CLOSING) {
+		conn_trim(c);
 		conn_update_reading(c);
+	}
 }
 
-static void peer_name(uv_tcp_t *t, char *out, size_t size)
+/* c's peer, for logs ("127.0.0.1:53422") and for the per-peer cap. */
+static void conn_peer(struct conn *c)
 {
 	struct sockaddr_storage ss;
 	int n = sizeof(ss);
-	char ip[48];
+	char ip[48], *out = c->peer;
+	size_t size = sizeof(c->peer);
 
 	snprintf(out, size, "?");
-	if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &n) != 0)
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &n) != 0)
 		return;
+	http_peer_key_of((const struct sockaddr *)&ss, &c->peer_key);
 	if (ss.ss_family == AF_INET) {
 		const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
 
@@ -730,6 +866,91 @@ static void refuse(struct http_server *s)
 	uv_close((uv_handle_t *)t, on_refused_closed);
 }
 
+/* The server (or one peer's share) is full: the connection that has gone
+ * longest without starting or finishing a request, among those that hold
+ * no exchange (reading, idle or lingering), makes room; of peer's
+ * connections only, when peer is not NULL. One younger than
+ * EVICT_MIN_AGE_MS is spared unless it is lingering (answered, closing):
+ * its request may be in the socket still unread. Returns false when there
+ * is no candidate (every connection busy in a handler or an answer, or
+ * just accepted). */
+static bool evict_oldest(struct http_server *s, const struct conn *newcomer,
+			 const struct http_peer_key *peer)
+{
+	uint64_t now = uv_now(s->loop);
+	struct conn *c;
+
+	for (c = s->conns; c != NULL; c = c->next) {
+		if (c == newcomer || (c->state != C_LINGER &&
+				      (c->state != C_READING || now - c->mark < EVICT_MIN_AGE_MS)))
+			continue;
+		if (peer != NULL && !(c->peer_counted && c->peer_key.family == peer->family &&
+				      memcmp(c->peer_key.b, peer->b, sizeof(peer->b)) == 0))
+			continue;
+		log_debug("http: peer=%s closed to make room (%s, %llu ms since its last "
+			  "request)", c->peer, peer != NULL ? "max_per_peer" : "max_connections",
+			  (unsigned long long)(now - c->mark));
+		if (peer != NULL)
+			s->stats.evicted_peer++;
+		else
+			s->stats.evicted++;
+		conn_abort(c);
+		return true;
+	}
+	return peer == NULL && evict_heavier(s, newcomer);
+}
+
+/* The server is full and every connection that could make room was
+ * accepted in this same turn of the loop (a flood of new sockets): the
+ * oldest of them whose peer holds more connections than the newcomer's
+ * makes room, so that a provider, with a few connections, still gets in
+ * among a botnet's hundreds; between peers of equal weight, the newcomer
+ * is refused. */
+static bool evict_heavier(struct http_server *s, const struct conn *newcomer)
+{
+	size_t mine = http_peers_count(s->peers, &newcomer->peer_key);
+	struct conn *c;
+
+	for (c = s->conns; c != NULL; c = c->next) {
+		if (c == newcomer || c->state != C_READING || !c->peer_counted ||
+		    http_peers_count(s->peers, &c->peer_key) <= mine)
+			continue;
+		log_debug("http: peer=%s closed to make room (max_connections, a heavier "
+			  "peer's newest)", c->peer);
+		s->stats.evicted++;
+		conn_abort(c);
+		return true;
+	}
+	return false;
+}
+
+/* A new connection, accepted: NULL when out of memory (then refused). */
+static struct conn *conn_new(struct http_server *s)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->parse = http_parse_new(&s->lim);
+	if (c->parse == NULL) {
+		free(c);
+		return NULL;
+	}
+	http_parse_set_body_limit(c->parse, route_body_limit, s);
+	c->s = s;
+	uv_tcp_init(s->loop, &c->tcp);
+	uv_timer_init(s->loop, &c->timer);
+	c->tcp.data = c;
+	c->timer.data = c;
+	c->handles_open = 2;
+	conns_append(s, c);
+	s->n_conns++;
+	s->n_live++;
+	s->stats.connections_open++;
+	c->state = C_READING;
+	return c;
+}
+
 static void on_connection(uv_stream_t *ls, int status)
 {
 	struct http_server *s = ls->data;
@@ -741,44 +962,43 @@ static void on_connection(uv_stream_t *ls, int status)
 	}
 	if (s->closing)
 		return;
-	if (s->n_conns >= s->lim.max_connections) {
+	/* Accepted before the caps are applied: the peer's address is known
+	 * only then, and libuv stops watching the listener until the
+	 * connection is taken. */
+	c = conn_new(s);
+	if (c == NULL) {
 		refuse(s);
 		return;
 	}
-	c = calloc(1, sizeof(*c));
-	if (c != NULL) {
-		c->rbuf = malloc(READ_BUF_SIZE);
-		c->parse = http_parse_new(&s->lim);
-	}
-	if (c == NULL || c->rbuf == NULL || c->parse == NULL) {
-		if (c != NULL) {
-			free(c->rbuf);
-			http_parse_free(c->parse);
-			free(c);
-		}
-		refuse(s);
-		return;
-	}
-	c->s = s;
-	uv_tcp_init(s->loop, &c->tcp);
-	uv_timer_init(s->loop, &c->timer);
-	c->tcp.data = c;
-	c->timer.data = c;
-	c->handles_open = 2;
-	c->next = s->conns;
-	if (s->conns != NULL)
-		s->conns->prev = c;
-	s->conns = c;
-	s->n_conns++;
-	s->stats.connections_accepted++;
-	s->stats.connections_open++;
-	c->state = C_READING;
 	if (uv_accept(ls, (uv_stream_t *)&c->tcp) != 0) {
 		conn_abort(c);
 		return;
 	}
+	conn_peer(c);
+	/* A peer at its share makes room from its own connections: a
+	 * stranger's sockets then only displace each other, and a provider's
+	 * burst (whose earlier connections are closing or idle) goes on. */
+	if (http_peers_take(s->peers, &c->peer_key, s->lim.max_per_peer) != 0 &&
+	    (!evict_oldest(s, c, &c->peer_key) ||
+	     http_peers_take(s->peers, &c->peer_key, s->lim.max_per_peer) != 0)) {
+		s->stats.connections_refused++;
+		s->stats.refused_peer++;
+		log_debug("http: peer=%s refused: max_per_peer, all of its connections busy",
+			  c->peer);
+		conn_abort(c);
+		return;
+	}
+	c->peer_counted = true;
+	if (s->n_live > s->lim.max_connections && !evict_oldest(s, c, NULL)) {
+		s->stats.connections_refused++;
+		s->stats.refused_full++;
+		log_debug("http: peer=%s refused: every connection is busy", c->peer);
+		conn_abort(c);
+		return;
+	}
+	s->stats.connections_accepted++;
 	uv_tcp_nodelay(&c->tcp, 1);
-	peer_name(&c->tcp, c->peer, sizeof(c->peer));
+	conn_request_begins(c);
 	conn_arm(c, false);
 	conn_update_reading(c);
 }
@@ -796,6 +1016,7 @@ static void exchange_free(struct http_exchange *x)
 {
 	if (x->c != NULL && x->c->x == x)
 		x->c->x = NULL;
+	free(x->body);
 	free(x);
 }
 
@@ -919,6 +1140,11 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct http_server_li
 
 	if (s == NULL)
 		return NULL;
+	s->peers = http_peers_new();
+	if (s->peers == NULL) {
+		free(s);
+		return NULL;
+	}
 	s->loop = loop;
 	http_parse__limits(&s->lim, lim);
 	uv_tcp_init(loop, &s->listener);
@@ -931,6 +1157,18 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct http_server_li
 
 int http_server_route(struct http_server *s, const char *method, const char *pattern,
 		      http_handler_fn fn, void *data)
+{
+	/* GET and HEAD carry no body worth reading (RFC 9110 9.3.1): none is
+	 * taken, or a stranger could park 1 MiB per socket on /healthz. */
+	bool bodiless = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+
+	return http_server_route_max_body(s, method, pattern,
+					  bodiless ? 0 : s->lim.max_body_bytes, fn, data);
+}
+
+int http_server_route_max_body(struct http_server *s, const char *method,
+			       const char *pattern, size_t max_body, http_handler_fn fn,
+			       void *data)
 {
 	struct route r = { 0 }, *nr;
 	size_t n_params = 0;
@@ -970,6 +1208,7 @@ int http_server_route(struct http_server *s, const char *method, const char *pat
 	}
 	r.fn = fn;
 	r.data = data;
+	r.max_body = max_body < s->lim.max_body_bytes ? max_body : s->lim.max_body_bytes;
 	nr = realloc(s->routes, (s->n_routes + 1) * sizeof(*nr));
 	if (nr == NULL)
 		goto fail;
@@ -1064,6 +1303,7 @@ static void on_server_handle_closed(uv_handle_t *h)
 		free(s->routes[i].segs);
 	}
 	free(s->routes);
+	http_peers_free(s->peers);
 	if (s->closed != NULL)
 		s->closed(s->closed_data);
 	free(s);
@@ -1132,10 +1372,33 @@ static const struct metric_family connections_open = {
 	"pregon_http_connections_open", METRIC_GAUGE, "Open HTTP connections.",
 };
 
+static const struct metric_family refused_total = {
+	"pregon_http_connections_refused_total", METRIC_COUNTER,
+	"HTTP connections closed on arrival: peer_limit (max_per_peer), full (every "
+	"connection busy).",
+};
+static const struct metric_family evicted_total = {
+	"pregon_http_connections_evicted_total", METRIC_COUNTER,
+	"HTTP connections closed to make room for a new one (idle or slow longest): "
+	"full (max_connections), peer_limit (the same peer's, max_per_peer).",
+};
+static const struct metric_family timeouts_total = {
+	"pregon_http_timeouts_total", METRIC_COUNTER,
+	"HTTP connections timed out: request (408, request_timeout), write (not reading).",
+};
+
 int http_server_metrics(struct http_server *s, struct metrics *m)
 {
-	if (metrics_counter(m, &requests_total, &s->stats.requests, NULL) != 0)
+	struct http_server_stats *st = &s->stats;
+
+	if (metrics_counter(m, &requests_total, &st->requests, NULL) != 0 ||
+	    metrics_gauge(m, &connections_open, metrics_read_u64, &st->connections_open,
+			  NULL) != 0 ||
+	    metrics_counter(m, &refused_total, &st->refused_peer, "reason=\"peer_limit\"") != 0 ||
+	    metrics_counter(m, &refused_total, &st->refused_full, "reason=\"full\"") != 0 ||
+	    metrics_counter(m, &evicted_total, &st->evicted, "reason=\"full\"") != 0 ||
+	    metrics_counter(m, &evicted_total, &st->evicted_peer, "reason=\"peer_limit\"") != 0 ||
+	    metrics_counter(m, &timeouts_total, &st->timeouts_request, "phase=\"request\"") != 0)
 		return -1;
-	return metrics_gauge(m, &connections_open, metrics_read_u64, &s->stats.connections_open,
-			     NULL);
+	return metrics_counter(m, &timeouts_total, &st->timeouts_write, "phase=\"write\"");
 }
