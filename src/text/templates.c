@@ -419,8 +419,11 @@ static bool skipped_name(const char *n)
 {
 	size_t len = strlen(n);
 
-	/* Hidden files, editor backups and notes are not templates. */
-	return n[0] == '.' || (len > 0 && n[len - 1] == '~') || strncmp(n, "README", 6) == 0;
+	/* Hidden files, editor backups and notes are not templates, nor
+	 * the review sheet, its state file and the back-translations it
+	 * is made from (review.h). */
+	return n[0] == '.' || (len > 0 && n[len - 1] == '~') || strncmp(n, "README", 6) == 0 ||
+	       strncmp(n, "REVIEW", 6) == 0 || (len > 5 && strcmp(n + len - 5, ".back") == 0);
 }
 
 static int load_name(struct templates *set, const char *dir, const struct template_name *tn,
