@@ -233,7 +233,10 @@ static int call_op(struct inbound *in, const struct inbound_item *item, rconn_re
 		if (answer == NULL)
 			answer = consent_confirmation(intent, matched);
 	} else if (intent == CONSENT_HELP) {
-		answer = answer_text(in, cc, item->channel, intent, matched, &rendered);
+		/* A channel without help_text (or with it set empty) does not
+		 * answer HELP: the templates translate it, they do not add it. */
+		if (cc->help_text[0] != '\0')
+			answer = answer_text(in, cc, item->channel, intent, matched, &rendered);
 		if (answer == NULL)
 			answer = cc->help_text;
 		kind = "help";
