@@ -2,11 +2,11 @@
  *
  * An organization's bilingual staff check what clients will read; most of
  * them read the texts, not the template syntax. The sheet shows every SMS
- * text (also Signal's) of every template name and language as it renders
- * with long sample values, each case of its flags (another day, the day
- * before, the same day; a first notice, a changed date), with its SMS
- * segment count and an English back-translation, and each language's
- * review state. It is generated, never written by hand, so that it cannot
+ * text (also Signal's) and email of every template name and language as
+ * it renders with long sample values, each case of its flags (another
+ * day, the day before, the same day; a first notice, a changed date), with
+ * its SMS segment count and an English back-translation, and each
+ * language's review state. It is generated, never written by hand, so that it cannot
  * drift from the templates: `make review` writes it, and test_review.c
  * fails while the file in the repository differs from what the templates
  * make.
@@ -15,9 +15,10 @@
  *   <dir>/REVIEW.status        one line per language: tag, TAB, the
  *                              language's name, TAB, its review state
  *                              ('#' lines are comments)
- *   <dir>/<name>/<lang>.sms.back  the back-translation, an English
- *                              template with the name's variables, for
- *                              every language but English */
+ *   <dir>/<name>/<lang>.sms.back, <lang>.email.back  the back-translation,
+ *                              an English template with the name's
+ *                              variables (the email's with its subject
+ *                              line), for every language but English */
 #ifndef PREGON_REVIEW_H
 #define PREGON_REVIEW_H
 

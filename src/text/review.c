@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,20 +36,26 @@ static const struct variant enrolment_cases[] = {
 };
 static const struct variant single_case[] = { { "", NULL } };
 
-/* What each template is, for a reader who has not seen pregon. */
+/* What each template is, for a reader who has not seen pregon; ext is
+ * "sms" (also Signal's text) or "email" (its .email.html says the same
+ * with markup, and is not repeated). */
 static const struct {
-	const char *name, *what;
+	const char *name, *ext, *what;
 	const struct variant *cases;
 	size_t n_cases;
 } sections[] = {
-	{ "court_reminder", "A reminder of a court date, sent before it (a week, three days, "
-	  "the day before and the morning of).", reminder_cases, 3 },
-	{ "court_enrolment", "The notice sent when a client is signed up for reminders, or when "
-	  "the court date changed.", enrolment_cases, 2 },
-	{ "consent_stop", "The answer to STOP (or a stop word in the client's language).",
+	{ "court_reminder", "sms", "A reminder of a court date, sent before it (a week, three "
+	  "days, the day before and the morning of).", reminder_cases, 3 },
+	{ "court_enrolment", "sms", "The notice sent when a client is signed up for reminders, or "
+	  "when the court date changed.", enrolment_cases, 2 },
+	{ "consent_stop", "sms", "The answer to STOP (or a stop word in the client's language).",
 	  single_case, 1 },
-	{ "consent_start", "The answer to START.", single_case, 1 },
-	{ "consent_help", "The answer to HELP.", single_case, 1 },
+	{ "consent_start", "sms", "The answer to START.", single_case, 1 },
+	{ "consent_help", "sms", "The answer to HELP.", single_case, 1 },
+	{ "court_reminder", "email", "The reminder by email (its HTML part says the same).",
+	  reminder_cases, 3 },
+	{ "court_enrolment", "email", "The enrolment or change notice by email (its HTML part "
+	  "says the same).", enrolment_cases, 2 },
 };
 
 /* The values one rendering sees: the loader's long samples. */
@@ -137,9 +144,11 @@ static int lang_cmp(const void *a, const void *b)
 }
 
 /* The languages of name's .sms files, sorted; *n 0 when it has no folder. */
-static int list_langs(const char *dir, const char *name, char langs[][LANG_TAG_MAX], size_t *n,
-		      struct err *err)
+static int list_langs(const char *dir, const char *name, const char *ext,
+		      char langs[][LANG_TAG_MAX], size_t *n, struct err *err)
 {
+	size_t elen = strlen(ext) + 1;	/* ".sms", ".email" */
+
 	char path[4096];
 	struct dirent *de;
 	DIR *d;
@@ -151,15 +160,15 @@ static int list_langs(const char *dir, const char *name, char langs[][LANG_TAG_M
 	while ((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
 
-		if (len < 5 || len - 4 >= LANG_TAG_MAX || de->d_name[0] == '.' ||
-		    strcmp(de->d_name + len - 4, ".sms") != 0)
+		if (len <= elen || len - elen >= LANG_TAG_MAX || de->d_name[0] == '.' ||
+		    de->d_name[len - elen] != '.' || strcmp(de->d_name + len - elen + 1, ext) != 0)
 			continue;
 		if (*n == MAX_LANGS) {
 			closedir(d);
 			return err_set(err, "%s: more than %d languages", name, MAX_LANGS);
 		}
-		memcpy(langs[*n], de->d_name, len - 4);
-		langs[*n][len - 4] = '\0';
+		memcpy(langs[*n], de->d_name, len - elen);
+		langs[*n][len - elen] = '\0';
 		(*n)++;
 	}
 	closedir(d);
@@ -169,34 +178,33 @@ static int list_langs(const char *dir, const char *name, char langs[][LANG_TAG_M
 
 /* The back-translation of name/lang.sms, compiled; -1 with err when it is
  * missing or wrong. */
-static int load_back(const char *dir, const char *name, const char *lang,
-		     struct template **back, struct err *err)
+static int load_back(const char *dir, const char *name, const char *lang, const char *ext,
+		     struct template **subject, struct template **back, struct err *err)
 {
 	char path[4096], *text = NULL;
-	struct template *subject = NULL;
 	long size;
 	FILE *f;
 	int rc;
 
 	*back = NULL;
-	snprintf(path, sizeof(path), "%s/%s/%s.sms.back", dir, name, lang);
+	*subject = NULL;
+	snprintf(path, sizeof(path), "%s/%s/%s.%s.back", dir, name, lang, ext);
 	if ((f = fopen(path, "rb")) == NULL)
-		return err_set(err, "%s/%s.sms.back: %s (every language but English has a "
-			       "back-translation)", name, lang,
+		return err_set(err, "%s/%s.%s.back: %s (every language but English has a "
+			       "back-translation)", name, lang, ext,
 			       errno == ENOENT ? "not found" : strerror(errno));
 	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
 	    (text = malloc((size_t)size + 1)) == NULL ||
 	    fread(text, 1, (size_t)size, f) != (size_t)size) {
 		fclose(f);
 		free(text);
-		return err_set(err, "%s/%s.sms.back: cannot read", name, lang);
+		return err_set(err, "%s/%s.%s.back: cannot read", name, lang, ext);
 	}
 	fclose(f);
-	rc = templates_compile_text(name, "sms", text, (size_t)size, &subject, back, err);
+	rc = templates_compile_text(name, ext, text, (size_t)size, subject, back, err);
 	free(text);
-	template_free(subject);
 	if (rc != 0)
-		return err_wrap(err, "%s/%s.sms.back: ", name, lang);
+		return err_wrap(err, "%s/%s.%s.back: ", name, lang, ext);
 	return 0;
 }
 
@@ -212,32 +220,82 @@ static int render(const struct template *t, const char *lang, const char *flag, 
 	return template_render(t, values_lookup, &v, TEMPLATE_PLAIN, out, len, err);
 }
 
-static int add_case(struct buf *out, const char *name, const char *lang,
-		    const struct variant *c, const struct template *text,
-		    const struct template *back, struct err *err)
+/* Appends text as a Markdown quote, line by line. */
+static int add_quote(struct buf *out, const char *text)
 {
-	struct sms_segments seg;
+	int rc = 0;
+
+	for (const char *p = text; rc == 0 && *p != '\0';) {
+		size_t n = strcspn(p, "\n");
+
+		rc = buf_addf(out, ">%s%.*s\n", n ? " " : "", (int)n, p);
+		p += n + (p[n] == '\n');
+	}
+	return rc == 0 ? buf_adds(out, "\n") : rc;
+}
+
+/* Renders subject (NULL for an SMS) and body as the sheet shows them:
+ * "Subject: ...", an empty line, the body; malloc'd into *out. */
+static int render_text(const struct template *subject, const struct template *body,
+		       const char *lang, const char *flag, char **out, struct err *err)
+{
 	char *s = NULL, *b = NULL;
 	size_t len;
 	int rc = -1;
 
-	if (render(text, lang, c->flag, &s, &len, err) != 0) {
-		err_wrap(err, "%s/%s.sms: ", name, lang);
+	*out = NULL;
+	if ((subject != NULL && render(subject, lang, flag, &s, &len, err) != 0) ||
+	    render(body, lang, flag, &b, &len, err) != 0)
+		goto done;
+	if (s == NULL) {
+		*out = b;
+		b = NULL;
+	} else {
+		size_t n = strlen(s) + strlen(b) + 16;
+
+		if ((*out = malloc(n)) == NULL) {
+			err_set(err, "out of memory");
+			goto done;
+		}
+		snprintf(*out, n, "Subject: %s\n\n%s", s, b);
+	}
+	rc = 0;
+done:
+	free(s);
+	free(b);
+	return rc;
+}
+
+/* One case of one text: its rendering, what it costs (SMS), its
+ * back-translation. */
+static int add_case(struct buf *out, const char *name, const char *lang, const char *ext,
+		    const struct variant *c, const struct template *const text[2],
+		    const struct template *const back[2], struct err *err)
+{
+	bool sms = strcmp(ext, "sms") == 0;
+	struct sms_segments seg;
+	char *s = NULL, *b = NULL;
+	int rc = -1;
+
+	if (render_text(text[0], text[1], lang, c->flag, &s, err) != 0) {
+		err_wrap(err, "%s/%s.%s: ", name, lang, ext);
 		goto out;
 	}
-	if (sms_segments_count(s, len, &seg) != 0) {
+	if (back[1] != NULL && render_text(back[0], back[1], "en", c->flag, &b, err) != 0) {
+		err_wrap(err, "%s/%s.%s.back: ", name, lang, ext);
+		goto out;
+	}
+	if (sms && sms_segments_count(s, strlen(s), &seg) != 0) {
 		err_set(err, "%s/%s.sms: not UTF-8", name, lang);
 		goto out;
 	}
-	if (back != NULL && render(back, "en", c->flag, &b, NULL, err) != 0) {
-		err_wrap(err, "%s/%s.sms.back: ", name, lang);
-		goto out;
-	}
-	if (buf_addf(out, "%s%s%d SMS segment%s (%s, %d %s)\n\n> %s\n\n", c->label,
-		     c->label[0] ? ": " : "", seg.segments, seg.segments == 1 ? "" : "s",
-		     sms_encoding_name(seg.encoding), seg.units,
-		     seg.encoding == SMS_GSM7 ? "characters" : "UTF-16 units", s) != 0 ||
-	    (b != NULL && buf_addf(out, "Back-translation:\n\n> %s\n\n", b) != 0)) {
+	if ((sms ? buf_addf(out, "%s%s%d SMS segment%s (%s, %d %s)\n\n", c->label,
+			    c->label[0] ? ": " : "", seg.segments, seg.segments == 1 ? "" : "s",
+			    sms_encoding_name(seg.encoding), seg.units,
+			    seg.encoding == SMS_GSM7 ? "characters" : "UTF-16 units")
+		 : buf_addf(out, "%s:\n\n", c->label)) != 0 ||
+	    add_quote(out, s) != 0 ||
+	    (b != NULL && (buf_adds(out, "Back-translation:\n\n") != 0 || add_quote(out, b) != 0))) {
 		err_set(err, "out of memory");
 		goto out;
 	}
@@ -260,26 +318,29 @@ static const struct lang_state *state_of(const struct lang_state *st, size_t n,
 static int add_language(struct buf *out, const char *dir, size_t sec, const char *lang,
 			const struct lang_state *ls, struct err *err)
 {
-	const char *name = sections[sec].name;
-	struct template *subject = NULL, *text = NULL, *back = NULL;
+	const char *name = sections[sec].name, *ext = sections[sec].ext;
+	struct template *text[2] = { NULL, NULL }, *back[2] = { NULL, NULL };
 	int rc = -1;
 
 	if (buf_addf(out, "### %s, %s: %s\n\n", ls->tag, ls->name, ls->state) != 0) {
 		err_set(err, "out of memory");
 		goto out;
 	}
-	if (templates_compile_file(dir, name, lang, "sms", &subject, &text, err) != 0)
+	if (templates_compile_file(dir, name, lang, ext, &text[0], &text[1], err) != 0)
 		goto out;
-	if (strcmp(lang, "en") != 0 && load_back(dir, name, lang, &back, err) != 0)
+	if (strcmp(lang, "en") != 0 && load_back(dir, name, lang, ext, &back[0], &back[1], err) != 0)
 		goto out;
 	for (size_t c = 0; c < sections[sec].n_cases; c++)
-		if (add_case(out, name, lang, &sections[sec].cases[c], text, back, err) != 0)
+		if (add_case(out, name, lang, ext, &sections[sec].cases[c],
+			     (const struct template *const *)text,
+			     (const struct template *const *)back, err) != 0)
 			goto out;
 	rc = 0;
 out:
-	template_free(subject);
-	template_free(text);
-	template_free(back);
+	for (int i = 0; i < 2; i++) {
+		template_free(text[i]);
+		template_free(back[i]);
+	}
 	return rc;
 }
 
@@ -289,7 +350,8 @@ static int add_intro(struct buf *out, const struct lang_state *st, size_t n)
 		 "# The texts clients read, for review\n"
 		 "\n"
 		 "Generated by `make review` from the templates in this folder and the\n"
-		 "back-translations beside them (`<name>/<lang>.sms.back`, English templates\n"
+		 "back-translations beside them (`<name>/<lang>.sms.back` and\n"
+		 "`<lang>.email.back`, English templates\n"
 		 "with the same variables); do not edit it by hand: change a template or its\n"
 		 "back-translation, then run `make review` (`tests/unit/test_review.c` fails\n"
 		 "while this file is out of date). Each language's review state is in\n"
@@ -302,8 +364,7 @@ static int add_intro(struct buf *out, const struct lang_state *st, size_t n)
 		 "on Wednesday, September 30 at 10:30. The segment count is what a carrier bills: GSM-7 texts (English,\n"
 		 "Spanish, Tagalog) take 153 characters a segment, UCS-2 texts (Korean,\n"
 		 "Chinese, Vietnamese, Armenian, or Spanish with \"sábado\" or an accented\n"
-		 "name) 67. The emails carry the same facts at length and are not in this\n"
-		 "sheet.\n"
+		 "name) 67. The emails follow the SMS texts.\n"
 		 "\n"
 		 "A reviewer checks that each text says what its back-translation says, and\n"
 		 "that nothing in it can be read as cancelling or waiving the hearing.\n"
@@ -326,18 +387,20 @@ int review_sheet(const char *dir, struct buf *out, struct err *err)
 	if (add_intro(out, st, n_st) != 0)
 		return err_set(err, "out of memory");
 	for (size_t s = 0; s < sizeof(sections) / sizeof(sections[0]); s++) {
-		if (list_langs(dir, sections[s].name, langs, &n_langs, err) != 0)
+		if (list_langs(dir, sections[s].name, sections[s].ext, langs, &n_langs, err) != 0)
 			return -1;
 		if (n_langs == 0)
 			continue;
-		if (buf_addf(out, "## %s\n\n%s\n\n", sections[s].name, sections[s].what) != 0)
+		if (buf_addf(out, "## %s, %s\n\n%s\n\n", sections[s].name,
+			     strcmp(sections[s].ext, "sms") == 0 ? "SMS and Signal" : "email",
+			     sections[s].what) != 0)
 			return err_set(err, "out of memory");
 		for (size_t l = 0; l < n_langs; l++) {
 			const struct lang_state *ls = state_of(st, n_st, langs[l]);
 
 			if (ls == NULL)
-				return err_set(err, "REVIEW.status: no line for \"%s\" (%s/%s.sms)",
-					       langs[l], sections[s].name, langs[l]);
+				return err_set(err, "REVIEW.status: no line for \"%s\" (%s/%s.%s)",
+					       langs[l], sections[s].name, langs[l], sections[s].ext);
 			if (add_language(out, dir, s, langs[l], ls, err) != 0)
 				return -1;
 		}

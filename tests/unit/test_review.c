@@ -125,7 +125,8 @@ static void shipped_sheet_marks_ko_vi_hy_awaiting_review(void **state)
 
 		for (const char *p = strstr(out.p, heads[i]); p; p = strstr(p + 1, heads[i]))
 			n++;
-		if (n != sizeof(names) / sizeof(names[0]))
+		/* each SMS text, and the two emails */
+		if (n != sizeof(names) / sizeof(names[0]) + 2)
 			fail_msg("\"%s\" %zu times", heads[i], n);
 	}
 	for (const char *p = strstr(out.p, "Back-translation:"); p;
@@ -133,10 +134,13 @@ static void shipped_sheet_marks_ko_vi_hy_awaiting_review(void **state)
 		backs++;
 	for (const char *p = strstr(out.p, " SMS segment"); p; p = strstr(p + 1, " SMS segment"))
 		segs++;
-	/* 8 languages; 3 + 2 + 1 + 1 + 1 cases each; all but English
-	 * back-translated. */
+	/* 8 languages; SMS 3 + 2 + 1 + 1 + 1 cases each, email 3 + 2; all
+	 * but English back-translated. */
 	assert_int_equal(segs, 8 * 8);
-	assert_int_equal(backs, 7 * 8);
+	assert_int_equal(backs, 7 * 8 + 7 * 5);
+	assert_non_null(strstr(out.p, "## court_reminder, email\n"));
+	assert_non_null(strstr(out.p, "> Subject: [Public Defenders] Court appearance notice: "
+				      "Wednesday, September 30\n"));
 	buf_free(&out);
 }
 
