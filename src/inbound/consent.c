@@ -156,7 +156,7 @@ static size_t trim_native(const char *text, size_t len, char *out, size_t out_le
 	while (start < end && (k = native_blank(text + start, end - start)) > 0)
 		start += k;
 	while (end > start) {
-		if (strchr(" \t\r\n.!?", text[end - 1]) != NULL)
+		if (text[end - 1] != '\0' && strchr(" \t\r\n.!?", text[end - 1]) != NULL)
 			end--;
 		else if (end - start >= 3 && native_blank(text + end - 3, 3) == 3)
 			end -= 3;
@@ -201,11 +201,11 @@ static size_t trim_native(const char *text, size_t len, char *out, size_t out_le
 static const char *native_stop(const char *text, size_t len)
 {
 	char t[64];
+	size_t n = trim_native(text, len, t, sizeof(t));
 
-	if (trim_native(text, len, t, sizeof(t)) == 0)
-		return NULL;
-	for (size_t i = 0; i < sizeof(native_stops) / sizeof(native_stops[0]); i++)
-		if (strcmp(t, native_stops[i].word) == 0)
+	/* By length: a NUL inside the text is not its end. */
+	for (size_t i = 0; n > 0 && i < sizeof(native_stops) / sizeof(native_stops[0]); i++)
+		if (strlen(native_stops[i].word) == n && memcmp(t, native_stops[i].word, n) == 0)
 			return native_stops[i].word;
 	return NULL;
 }

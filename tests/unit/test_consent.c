@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -211,6 +212,46 @@ static void native_stop_words_inside_a_sentence_are_replies(void **state)
 			fail_msg("\"%s\" taken as consent (%s)", texts[i], m ? m : "");
 }
 
+/* Outside input: any bytes, any length, cut anywhere in a UTF-8
+ * sequence, must classify without reading past the text (ASan) and never
+ * take a NUL for a blank. */
+static void any_bytes_classify_within_bounds(void **state)
+{
+	static const char *const pieces[] = { "停止", "dừng", "DỪNG", "그만", "\xe1\xbb", "\xe3\x80",
+					      "\xc6", "\xcc\x80", " ", ".", "!", "\xef\xbc\x81", "a", "" };
+	uint32_t seed = 13;
+	const char *m;
+
+	(void)state;
+	for (int i = 0; i < 200000; i++) {
+		char buf[64];
+		size_t len = 0, want;
+		char *copy;
+
+		seed = seed * 1103515245u + 12345u;
+		want = (seed >> 16) % sizeof(buf);
+		while (len < want) {
+			const char *p;
+			size_t n;
+
+			seed = seed * 1103515245u + 12345u;
+			p = pieces[(seed >> 16) % (sizeof(pieces) / sizeof(pieces[0]))];
+			n = p[0] ? strlen(p) : 1;	/* "" stands for a NUL byte */
+			if (len + n > want)
+				n = want - len;
+			memcpy(buf + len, p, n);
+			len += n;
+		}
+		/* An exact-size copy: a read past len is a heap overflow. */
+		copy = malloc(len ? len : 1);
+		assert_non_null(copy);
+		memcpy(copy, buf, len);
+		(void)consent_classify(copy, len, &m);
+		free(copy);
+	}
+	assert_int_equal(consent_classify("\xe5\x81\x9c\xe6\xad\xa2\0", 7, &m), CONSENT_NONE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +266,7 @@ int main(void)
 		cmocka_unit_test(confirmation_is_in_the_language_of_the_keyword),
 		cmocka_unit_test(stop_words_in_the_clients_languages_opt_out),
 		cmocka_unit_test(native_stop_words_inside_a_sentence_are_replies),
+		cmocka_unit_test(any_bytes_classify_within_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
