@@ -52,9 +52,17 @@ enum cli_opt {
 	CLI_OPT_ALL = 1 << 3,
 	CLI_OPT_COUNT = 1 << 4,
 	CLI_OPT_LIST = 1 << 5,
+	CLI_OPT_LAST = 1 << 6,		/* tail -n N */
+	CLI_OPT_NO_FOLLOW = 1 << 7,	/* tail --no-follow */
+	CLI_OPT_DRY_RUN = 1 << 8,	/* contacts import --dry-run */
+	CLI_OPT_COUNTRY = 1 << 9,	/* contacts import --default-country CC */
+	CLI_OPT_WATCH = 1 << 10,	/* status --watch */
 };
 
 #define CLI_MAX_POS 5
+/* tail -n: history is gathered in memory before it is printed (oldest
+ * first), so it is bounded. */
+#define CLI_TAIL_LAST_MAX 100000
 
 struct cli_args {
 	const char *config;	/* -c FILE */
@@ -64,6 +72,11 @@ struct cli_args {
 	const char *from;	/* --from ID */
 	long long count;	/* --count N, 0 = not given */
 	const char *list;	/* --list NAME */
+	long long last;		/* -n N: history first, 0 = not given */
+	bool no_follow;		/* --no-follow */
+	bool dry_run;		/* --dry-run */
+	const char *country;	/* --default-country CC */
+	bool watch;		/* --watch */
 	const char *pos[CLI_MAX_POS];	/* positionals, subcommand first */
 	int npos;
 };

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "tz.h"
+#include "version.h"
 
 /* Parses argv (after the command name): options in `allowed`, -c FILE
  * anywhere, "--opt value" or "--opt=value", "--" ends options, "-"
@@ -51,18 +52,30 @@ static int args_parse(struct cli *c, int argc, char **argv, unsigned allowed,
 			opt = CLI_OPT_COUNT;
 		else if (strcmp(name, "--list") == 0)
 			opt = CLI_OPT_LIST;
+		else if (strcmp(name, "-n") == 0)
+			opt = CLI_OPT_LAST;
+		else if (strcmp(name, "--no-follow") == 0)
+			opt = CLI_OPT_NO_FOLLOW;
+		else if (strcmp(name, "--dry-run") == 0)
+			opt = CLI_OPT_DRY_RUN;
+		else if (strcmp(name, "--default-country") == 0)
+			opt = CLI_OPT_COUNTRY;
+		else if (strcmp(name, "--watch") == 0)
+			opt = CLI_OPT_WATCH;
 		else
 			return cli_fail(c, CLI_EXIT_USAGE, "unknown option: %.64s", arg);
 		if (opt != 0 && !(allowed & opt))
 			return cli_fail(c, CLI_EXIT_USAGE, "option not valid here: %s", name);
 
-		if (opt == CLI_OPT_JSON || opt == CLI_OPT_ALL) {
+		if (opt & (CLI_OPT_JSON | CLI_OPT_ALL | CLI_OPT_NO_FOLLOW | CLI_OPT_DRY_RUN |
+			   CLI_OPT_WATCH)) {
 			if (eq != NULL)
 				return cli_fail(c, CLI_EXIT_USAGE, "%s takes no value", name);
-			if (opt == CLI_OPT_JSON)
-				a->json = true;
-			else
-				a->all = true;
+			a->json |= opt == CLI_OPT_JSON;
+			a->all |= opt == CLI_OPT_ALL;
+			a->no_follow |= opt == CLI_OPT_NO_FOLLOW;
+			a->dry_run |= opt == CLI_OPT_DRY_RUN;
+			a->watch |= opt == CLI_OPT_WATCH;
 			continue;
 		}
 		if (eq != NULL)
@@ -89,6 +102,14 @@ static int args_parse(struct cli *c, int argc, char **argv, unsigned allowed,
 				return cli_fail(c, CLI_EXIT_USAGE, "--count: must be 1..100000000, got \"%.20s\"",
 					    val);
 			break;
+		case CLI_OPT_LAST:
+			if (cli_parse_ll(val, 1, CLI_TAIL_LAST_MAX, &a->last) != 0)
+				return cli_fail(c, CLI_EXIT_USAGE, "-n: must be 1..%d, got \"%.20s\"",
+					    CLI_TAIL_LAST_MAX, val);
+			break;
+		case CLI_OPT_COUNTRY:
+			a->country = val;
+			break;
 		}
 	}
 	return 0;
@@ -102,8 +123,8 @@ static const char usage_main[] =
 	"commands:\n"
 	"  send FILE|-                put a job on the queue, print its id\n"
 	"  status JOB_ID [--json]     counts per status and channel\n"
-	"  tail [--job ID] [--from ID|--all] [--count N]\n"
-	"                             follow events\n"
+	"  tail [--job ID] [-n N|--from ID|--all] [--count N] [--no-follow]\n"
+	"                             follow events (-n N: the last N first)\n"
 	"  dead list [--count N]      dead-lettered jobs, one line each\n"
 	"  dead show ID               the stored job document of one entry\n"
 	"  dead replay ID|--all       put dead-lettered jobs back on the queue\n"
@@ -120,6 +141,7 @@ static const char usage_main[] =
 	"  -c FILE    config file (default: config/pregon.conf if it exists,\n"
 	"             else the built-in defaults)\n"
 	"  --help     this text; pregon COMMAND --help for one command\n"
+	"  --version  print the version\n"
 	"\n"
 	"Exit status: 0 success, 1 failure, 2 usage error or not implemented.\n";
 
@@ -138,14 +160,17 @@ static const char usage_status[] =
 	"  --json   one JSON object: {job, kind, created, messages, statuses, channels}\n";
 
 static const char usage_tail[] =
-	"usage: pregon tail [-c FILE] [--job ID] [--from ID | --all] [--count N]\n"
+	"usage: pregon tail [-c FILE] [--job ID] [-n N | --from ID | --all] [--count N]\n"
+	"                   [--no-follow]\n"
 	"\n"
 	"Prints events from <prefix>events as they come, one JSON object a line,\n"
 	"until interrupted (SIGINT or SIGTERM: exit 0).\n"
 	"  --job ID     only the events of this job\n"
+	"  -n N         first the last N events (of --job's job), then new ones\n"
 	"  --from ID    start after this stream entry id (default: new events only)\n"
 	"  --all        start from the oldest event kept\n"
-	"  --count N    stop after N events\n";
+	"  --count N    stop after N events\n"
+	"  --no-follow  stop at the end of the stream instead of waiting\n";
 
 static const char usage_optout[] =
 	"usage: pregon optout list [sms|email|signal]\n"
@@ -242,11 +267,13 @@ struct cli_command {
 static const struct cli_command commands[] = {
 	{ "send", 0, 1, usage_send, cli_send },
 	{ "status", CLI_OPT_JSON, 1, usage_status, cli_status },
-	{ "tail", CLI_OPT_JOB | CLI_OPT_FROM | CLI_OPT_ALL | CLI_OPT_COUNT, 0, usage_tail, cli_tail },
+	{ "tail", CLI_OPT_JOB | CLI_OPT_FROM | CLI_OPT_ALL | CLI_OPT_COUNT | CLI_OPT_LAST |
+		  CLI_OPT_NO_FOLLOW, 0, usage_tail, cli_tail },
 	/* list takes --count, replay --all: cli_dead checks which. */
 	{ "dead", CLI_OPT_COUNT | CLI_OPT_ALL, 2, usage_dead, cli_dead },
 	{ "optout", 0, 4, usage_optout, cli_optout },
-	{ "contacts", CLI_OPT_LIST, 2, usage_contacts, cli_contacts },
+	{ "contacts", CLI_OPT_LIST | CLI_OPT_DRY_RUN | CLI_OPT_COUNTRY | CLI_OPT_JSON, 2,
+		  usage_contacts, cli_contacts },
 	{ "template", 0, 5, usage_template, cli_template },
 };
 
@@ -276,6 +303,10 @@ int main(int argc, char **argv)
 	for (; i < argc && argv[i][0] == '-' && strcmp(argv[i], "-") != 0; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			fputs(usage_main, stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("pregon %s\n", PREGON_VERSION);
 			return 0;
 		}
 		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {

@@ -500,5 +500,59 @@ def test_dead_delete_drops_one_entry_and_refuses_an_unknown_one():
     assert [i for i, _ in entries(cfg, "dead")] == [keep]
 
 
+# ---- issue 13: CLI conventions ----
+
+def test_version_on_both_binaries():
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "--version")
+    assert r.returncode == 0 and r.stdout.startswith("pregon ") and r.stdout.count(".") >= 2, r
+    import subprocess
+    d = subprocess.run([os.path.join(harness.BIN, "pregond"), "--version"],
+                       capture_output=True, text=True, timeout=10)
+    assert d.returncode == 0 and d.stdout == "pregond " + r.stdout[len("pregon "):], (d, r)
+
+
+def test_tail_n_prints_the_last_events_of_a_job_and_no_follow_exits():
+    cfg = harness.write_config()
+    key = cfg.key("events")
+    evs = [event("a" if i % 3 == 0 else "b", "s%d" % i) for i in range(2500)]
+    pipe = cfg.server.client.pipeline()
+    for e in evs:
+        pipe.xadd(key, {"event": e})
+    pipe.execute()
+    want = [e for e in evs if json.loads(e)["job"] == "a"][-400:]
+    r = harness.run_cli(cfg, "tail", "-n", "400", "--job", "a", "--no-follow", timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == want, r.stdout[:300]
+    r = harness.run_cli(cfg, "tail", "-n", "3", "--no-follow", timeout=10)
+    assert r.returncode == 0 and r.stdout.splitlines() == evs[-3:], r
+    # --all --no-follow: the whole stream, then exit.
+    r = harness.run_cli(cfg, "tail", "--all", "--no-follow", timeout=20)
+    assert r.returncode == 0 and r.stdout.splitlines() == evs, r.stderr
+
+
+def test_tail_n_then_follows_new_events():
+    cfg = harness.write_config()
+    key = cfg.key("events")
+    old = [event("j", "accepted"), event("j", "sending")]
+    for e in old:
+        cfg.server.client.xadd(key, {"event": e})
+    p = harness.start_cli(cfg, "tail", "-n", "1", "--count", "1")
+    wait_for_xread_client(cfg)
+    cfg.server.client.xadd(key, {"event": event("j", "sent")})
+    out, err = p.communicate(timeout=10)
+    # --count counts the new events only; the history comes first.
+    assert p.returncode == 0, err
+    assert out.splitlines() == [old[1], event("j", "sent")], out
+
+
+def test_tail_n_is_bounded_and_not_with_from():
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "tail", "-n", "0")
+    assert r.returncode == 2 and "-n: must be 1..100000" in r.stderr, r
+    r = harness.run_cli(cfg, "tail", "-n", "5", "--all")
+    assert r.returncode == 2 and "not with --from or --all" in r.stderr, r
+
+
 if __name__ == "__main__":
     harness.main(globals())
