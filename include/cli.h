@@ -90,6 +90,21 @@ int cli_optout(struct cli *c, const struct cli_args *a);
 int cli_contacts(struct cli *c, const struct cli_args *a);
 int cli_template(struct cli *c, const struct cli_args *a);
 
+/* cli_status_why.c: what `status` says beyond counts. cli_status_absent
+ * answers for a job with no record (queued, rejected, or "no such job":
+ * 0 when it printed, -1 with the failure); cli_status_readers_note fills
+ * out with a line when no pregond has read the queue for a while (else
+ * ""); cli_status_why says why a message waits and when it goes. */
+int cli_status_absent(struct cli *c, const char *id, bool json);
+int cli_status_readers_note(struct cli *c, char *out, size_t out_len);
+void cli_status_why(const struct cli *c, const char *kind, const char *status,
+		    long long attempt, const char *error, const char *zone, long long due_ms,
+		    long long updated_ms, char *label, size_t label_len, char *out, size_t out_len);
+
+/* Unix ms as wall time in zone: "2026-12-08 08:00:00 UTC-08:00
+ * America/Los_Angeles" (ISO UTC when the zone is unknown). */
+void cli_format_local(long long ms, const char *zone, char *out, size_t out_len);
+
 /* Records a failure with its exit code; returns -1 for `return cli_fail(...)`. */
 int cli_fail(struct cli *c, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

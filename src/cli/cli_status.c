@@ -184,17 +184,20 @@ static int print_status_json(struct cli *c, const char *id, const char *kind,
 	return 0;
 }
 
-static int print_status_text(const char *id, const char *kind, long long created,
-			     long long messages, const struct count *cs, size_t n,
-			     const struct alert_info *ai)
+static int print_status_text(const struct cli *c, const char *id, const char *kind,
+			     long long created, long long messages, const struct count *cs,
+			     size_t n, const struct alert_info *ai, const char *note)
 {
-	char at[40];
+	char at[128];
 	bool any = false;
 
-	cli_format_ms(created, at, sizeof(at));
+	/* The operator's wall clock ([schedule] default_tz), with its zone. */
+	cli_format_local(created, c->cfg.schedule_default_tz, at, sizeof(at));
 	printf("job       %s\n", id);
 	printf("kind      %s\n", kind ? kind : "-");
 	printf("created   %s\n", at);
+	if (note[0])
+		printf("note      %s\n", note);
 	printf("messages  %lld\n", messages);
 	printf("by status:\n");
 	for (size_t i = 0; i < n; i++)
@@ -232,18 +235,66 @@ static int print_status_text(const char *id, const char *kind, long long created
 	return 0;
 }
 
-/* A court reminder's messages one by one, with when each is due: an
- * advocate checking a client's reminders wants the times, not counts. At
- * most a job's offsets and its notice (a few dozen). */
+/* The messages m<seq>.1 .. m<seq>.n one by one, each with why it waits
+ * and when it goes (cli_status_why): an advocate checking a client's
+ * reminders wants the times and reasons, not counts. Jobs of at most a
+ * few dozen messages only (a court reminder's offsets and notice, one
+ * message and its fallbacks). */
+static int print_messages(struct cli *c, const char *kind, const char *seq, long long n)
+{
+	char suffix[8 + JOB_ID_MAX], sched[CLI_KEY_MAX];
+
+	if (cli_key(c, sched, "scheduled") != 0)
+		return -1;
+	printf("messages one by one:\n");
+	for (long long k = 1; k <= n; k++) {
+		char mid[96], mkey[CLI_KEY_MAX], label[32], why[ERR_MSG_MAX + 256];
+		redisReply *m, *z;
+		long long due = -1, attempt = 0, updated = -1;
+
+		snprintf(mid, sizeof(mid), "m%s.%lld", seq, k);
+		snprintf(suffix, sizeof(suffix), "msg:%s", mid);
+		if (cli_key(c, mkey, suffix) != 0 ||
+		    (m = cli_cmd(c, "HMGET %s status channel attempt error qz updated", mkey)) == NULL)
+			return -1;
+		if ((z = cli_cmd(c, "ZSCORE %s %s", sched, mid)) == NULL) {
+			freeReplyObject(m);
+			return -1;
+		}
+		if (cli_reply_is_str(z) && cli_parse_ll(z->str, 0, LLONG_MAX, &due) != 0)
+			due = -1;
+		if (m->type == REDIS_REPLY_ARRAY && m->elements == 6 && cli_reply_is_str(m->element[0])) {
+			const redisReply *const *f = (const redisReply *const *)m->element;
+
+			if (cli_reply_is_str(f[2]) && cli_parse_ll(f[2]->str, 0, 1000, &attempt) != 0)
+				attempt = 0;
+			/* updated: Unix ms of the last change (common.lua set_status). */
+			if (!cli_reply_is_str(f[5]) ||
+			    cli_parse_ll(f[5]->str, 0, LLONG_MAX, &updated) != 0)
+				updated = -1;
+			cli_status_why(c, kind, f[0]->str, attempt,
+				       cli_reply_is_str(f[3]) ? f[3]->str : NULL,
+				       cli_reply_is_str(f[4]) ? f[4]->str : NULL, due, updated, label,
+				       sizeof(label), why, sizeof(why));
+			printf("  %-22s %-7s %-10s %s\n", mid, cli_reply_is_str(f[1]) ? f[1]->str : "-",
+			       label, why);
+		}
+		freeReplyObject(m);
+		freeReplyObject(z);
+	}
+	return 0;
+}
+
+/* A court reminder's case and messages (its job hash names them). */
 static int print_schedule(struct cli *c, const char *id)
 {
-	char key[CLI_KEY_MAX], suffix[8 + JOB_ID_MAX], sched[CLI_KEY_MAX];
+	char key[CLI_KEY_MAX], suffix[8 + JOB_ID_MAX];
 	redisReply *j;
 	char seq[64];
 	long long n;
 
 	snprintf(suffix, sizeof(suffix), "job:%s", id);
-	if (cli_key(c, key, suffix) != 0 || cli_key(c, sched, "scheduled") != 0)
+	if (cli_key(c, key, suffix) != 0)
 		return -1;
 	if ((j = cli_cmd(c, "HMGET %s seq messages case", key)) == NULL)
 		return -1;
@@ -262,31 +313,7 @@ static int print_schedule(struct cli *c, const char *id)
 	}
 	snprintf(seq, sizeof(seq), "%s", j->element[0]->str);
 	freeReplyObject(j);
-	printf("messages one by one (due times UTC):\n");
-	for (long long k = 1; k <= n; k++) {
-		char mid[96], mkey[CLI_KEY_MAX], at[40] = "-";
-		redisReply *m, *z;
-		long long due;
-
-		snprintf(mid, sizeof(mid), "m%s.%lld", seq, k);
-		snprintf(suffix, sizeof(suffix), "msg:%s", mid);
-		if (cli_key(c, mkey, suffix) != 0 ||
-		    (m = cli_cmd(c, "HMGET %s status channel", mkey)) == NULL)
-			return -1;
-		if ((z = cli_cmd(c, "ZSCORE %s %s", sched, mid)) == NULL) {
-			freeReplyObject(m);
-			return -1;
-		}
-		if (cli_reply_is_str(z) && cli_parse_ll(z->str, 0, LLONG_MAX, &due) == 0)
-			cli_format_ms(due, at, sizeof(at));
-		if (m->type == REDIS_REPLY_ARRAY && m->elements == 2 && cli_reply_is_str(m->element[0]))
-			printf("  %-22s %-7s %-10s %s\n", mid,
-			       cli_reply_is_str(m->element[1]) ? m->element[1]->str : "-",
-			       m->element[0]->str, at);
-		freeReplyObject(m);
-		freeReplyObject(z);
-	}
-	return 0;
+	return print_messages(c, "court_reminder", seq, n);
 }
 
 /* What cli_status() gathers from a job's fields. */
@@ -296,6 +323,7 @@ struct status_acc {
 	struct alert_info ai;
 	char kind[64];		/* "" when not known */
 	long long created, messages;
+	char seq[64];		/* a job of one message: what names its messages */
 };
 
 /* Takes one field of a job hash (or one made up from its message records). */
@@ -360,6 +388,7 @@ static int count_single(struct cli *c, const char *id, long long messages,
 		return 1;	/* no such job */
 	}
 	snprintf(seq, sizeof(seq), "%s", seen->str);
+	snprintf(st->seq, sizeof(st->seq), "%s", seq);
 	freeReplyObject(seen);
 	if (messages < 1 || messages > SINGLE_MAX)
 		messages = 1;
@@ -408,7 +437,7 @@ int cli_status(struct cli *c, const struct cli_args *a)
 	if (r == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_ARRAY) {
-		cli_fail(c, 1, "no such job");
+		result = cli_status_absent(c, id, a->json);
 		goto out;
 	}
 	/* Rows: one per channel and status, one total per status; a job of
@@ -431,7 +460,7 @@ int cli_status(struct cli *c, const struct cli_args *a)
 		if (rc < 0)
 			goto out;
 		if (rc > 0 || st.kind[0] == '\0') {
-			cli_fail(c, 1, "no such job");
+			result = cli_status_absent(c, id, a->json);
 			goto out;
 		}
 	}
@@ -441,12 +470,19 @@ int cli_status(struct cli *c, const struct cli_args *a)
 		goto out;
 	}
 
-	if (a->json)
+	if (a->json) {
 		result = print_status_json(c, id, st.kind, st.created, st.messages, st.cs, st.n, &st.ai);
-	else {
-		result = print_status_text(id, st.kind, st.created, st.messages, st.cs, st.n, &st.ai);
+	} else {
+		char note[256];
+
+		if (cli_status_readers_note(c, note, sizeof(note)) != 0)
+			goto out;
+		result = print_status_text(c, id, st.kind, st.created, st.messages, st.cs, st.n, &st.ai,
+					   note);
 		if (result == 0 && strcmp(st.kind, "court_reminder") == 0)
 			result = print_schedule(c, id);
+		else if (result == 0 && st.seq[0] != '\0')
+			result = print_messages(c, st.kind, st.seq, st.messages);
 	}
 out:
 	free(st.ai.replies);
