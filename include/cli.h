@@ -92,10 +92,10 @@ int cli_template(struct cli *c, const struct cli_args *a);
 
 /* cli_status_why.c: what `status` says beyond counts. cli_status_absent
  * answers for a job with no record (queued, rejected, or "no such job":
- * 0 when it printed, -1 with the failure); cli_status_readers_note fills
+ * 0 when it printed, -1 with the failure; *queued when it waits); cli_status_readers_note fills
  * out with a line when no pregond has read the queue for a while (else
  * ""); cli_status_why says why a message waits and when it goes. */
-int cli_status_absent(struct cli *c, const char *id, bool json);
+int cli_status_absent(struct cli *c, const char *id, bool json, bool *queued);
 int cli_status_readers_note(struct cli *c, char *out, size_t out_len);
 void cli_status_why(const struct cli *c, const char *kind, const char *status,
 		    long long attempt, const char *error, const char *zone, long long due_ms,

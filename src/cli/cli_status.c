@@ -3,6 +3,9 @@
 #include "cli.h"
 
 #include <limits.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +13,8 @@
 #include <jansson.h>
 
 #include "channel.h"
+
+#define WATCH_INTERVAL_MS 2000
 
 /* Contract section 3's statuses, in the order a message moves through them. */
 static const char *const status_order[] = {
@@ -64,6 +69,7 @@ struct alert_info {
 	const char *keywords;	/* the job's replies (JSON), for meanings not yet answered */
 	long long expanded, skipped;
 	const char *list;
+	const char *problem;	/* xwhy: why the audience gave no message */
 };
 
 static void alert_field(struct alert_info *ai, const char *name, const char *value, size_t len)
@@ -84,6 +90,8 @@ static void alert_field(struct alert_info *ai, const char *name, const char *val
 		ai->expanded = num;
 	else if (strcmp(name, "xdup") == 0 && is_num)
 		ai->skipped = num;
+	else if (strcmp(name, "xwhy") == 0 && len > 0)
+		ai->problem = value;
 	else if (strcmp(name, "list") == 0 && len > 0)
 		ai->list = value;
 	else if (strcmp(name, "replies") == 0 && len > 0)
@@ -124,6 +132,42 @@ static int add_unanswered(struct alert_info *ai)
 	return 0;
 }
 
+/* Statuses a message does not leave (contract section 3; delivered and
+ * read may still follow sent, but the send is done). */
+static bool status_final(const char *s)
+{
+	static const char *const final[] = { "sent", "delivered", "read", "failed", "undelivered",
+					     "suppressed", "expired", "cancelled" };
+
+	for (size_t i = 0; i < sizeof(final) / sizeof(final[0]); i++)
+		if (strcmp(s, final[i]) == 0)
+			return true;
+	return false;
+}
+
+/* An alert's progress: messages final out of all, and when the rest
+ * should be done at the rate so far (since the job was created). */
+struct progress {
+	long long final, total;
+	double percent;
+	long long eta_ms;	/* -1: unknown (nothing final yet) or done */
+};
+
+static struct progress alert_progress(const struct count *cs, size_t n, long long messages,
+				      long long created, long long now_ms)
+{
+	struct progress p = { .eta_ms = -1, .total = messages };
+
+	for (size_t i = 0; i < n; i++)
+		if (cs[i].channel[0] == '\0' && status_final(cs[i].status))
+			p.final += cs[i].n;
+	p.percent = p.total > 0 ? 100.0 * (double)p.final / (double)p.total : 0.0;
+	if (p.final > 0 && p.final < p.total && created >= 0 && now_ms > created)
+		p.eta_ms = now_ms + (long long)((double)(now_ms - created) *
+						(double)(p.total - p.final) / (double)p.final);
+	return p;
+}
+
 /* jansson helpers: remember any allocation failure instead of checking
  * each call (json_object_set_new with a NULL value returns -1). */
 static void jset(json_t *obj, const char *key, json_t *val, bool *oom)
@@ -134,7 +178,8 @@ static void jset(json_t *obj, const char *key, json_t *val, bool *oom)
 
 static int print_status_json(struct cli *c, const char *id, const char *kind,
 			     long long created, long long messages,
-			     const struct count *cs, size_t n, const struct alert_info *ai)
+			     const struct count *cs, size_t n, const struct alert_info *ai,
+			     long long now_ms)
 {
 	json_t *root = json_object(), *st = json_object(), *ch = json_object();
 	bool oom = root == NULL || st == NULL || ch == NULL;
@@ -168,10 +213,19 @@ static int print_status_json(struct cli *c, const char *id, const char *kind,
 		for (size_t i = 0; i < ai->n_replies && !oom; i++)
 			jset(rp, ai->replies[i].meaning, json_integer(ai->replies[i].n), &oom);
 		jset(root, "free_text_replies", json_integer(ai->free_text), &oom);
-		jset(root, "audience", json_pack("{s:s, s:s?, s:I, s:I}", "expansion",
+		struct progress p = alert_progress(cs, n, messages, created, now_ms);
+		char eta[40];
+
+		cli_format_ms(p.eta_ms, eta, sizeof(eta));
+		jset(root, "audience", json_pack("{s:s, s:s?, s:I, s:I, s:I, s:s?}", "expansion",
 						 strcmp(ai->expansion, "done") == 0 ? "done" : "running",
 						 "list", ai->list, "messages", (json_int_t)ai->expanded,
-						 "skipped_same_person", (json_int_t)ai->skipped), &oom);
+						 "people", (json_int_t)ai->expanded,
+						 "skipped_same_person", (json_int_t)ai->skipped,
+						 "problem", ai->problem), &oom);
+		jset(root, "progress", json_pack("{s:I, s:I, s:f, s:s?}", "final", (json_int_t)p.final,
+						 "messages", (json_int_t)p.total, "percent",
+						 p.percent, "eta", p.eta_ms >= 0 ? eta : NULL), &oom);
 	}
 	text = oom ? NULL : json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(st);
@@ -186,7 +240,8 @@ static int print_status_json(struct cli *c, const char *id, const char *kind,
 
 static int print_status_text(const struct cli *c, const char *id, const char *kind,
 			     long long created, long long messages, const struct count *cs,
-			     size_t n, const struct alert_info *ai, const char *note)
+			     size_t n, const struct alert_info *ai, const char *note,
+			     long long now_ms)
 {
 	char at[128];
 	bool any = false;
@@ -228,6 +283,27 @@ static int print_status_text(const struct cli *c, const char *id, const char *ki
 	} else
 		printf("audience  %lld messages, %lld skipped as the same person (%s)\n", ai->expanded,
 		       ai->skipped, strcmp(ai->expansion, "done") == 0 ? "expanded" : "expanding");
+	if (ai->problem != NULL) {
+		char why[192];
+
+		cli_clean_line(ai->problem, strlen(ai->problem), why, sizeof(why));
+		printf("problem   %s: nothing was sent\n", why);
+	}
+	{
+		/* One message per person at expansion; each fallback to another
+		 * channel is a second message for the same person. */
+		struct progress p = alert_progress(cs, n, messages, created, now_ms);
+		char eta[128];
+
+		printf("people    %lld people, %lld messages (%lld fallbacks)\n", ai->expanded,
+		       messages, messages > ai->expanded ? messages - ai->expanded : 0);
+		printf("progress  %lld of %lld messages done (%.1f%%)", p.final, p.total, p.percent);
+		if (p.eta_ms >= 0) {
+			cli_format_local(p.eta_ms, c->cfg.schedule_default_tz, eta, sizeof(eta));
+			printf(", all done about %s", eta);
+		}
+		putchar('\n');
+	}
 	printf("replies (each person's latest answer):\n");
 	for (size_t i = 0; i < ai->n_replies; i++)
 		printf("  %-20s %lld\n", ai->replies[i].meaning, ai->replies[i].n);
@@ -417,27 +493,45 @@ static int count_single(struct cli *c, const char *id, long long messages,
 	return 0;
 }
 
-int cli_status(struct cli *c, const struct cli_args *a)
+/* Redis's clock (the one the records are written by), as Unix ms. */
+static long long redis_now_ms(struct cli *c)
+{
+	redisReply *t = cli_cmd(c, "TIME");
+	long long sec = -1, usec = 0;
+
+	if (t != NULL && t->type == REDIS_REPLY_ARRAY && t->elements == 2 &&
+	    cli_reply_is_str(t->element[0]) && cli_reply_is_str(t->element[1]) &&
+	    cli_parse_ll(t->element[0]->str, 0, LLONG_MAX / 1000 - 1, &sec) == 0 &&
+	    cli_parse_ll(t->element[1]->str, 0, 999999, &usec) == 0) {
+		freeReplyObject(t);
+		return sec * 1000 + usec / 1000;
+	}
+	freeReplyObject(t);
+	return -1;
+}
+
+/* One status of the job; *settled: nothing about it will change any more
+ * (every message final and the audience expanded, or no record at all),
+ * which ends --watch. */
+static int status_once(struct cli *c, const struct cli_args *a, const char *id, bool *settled)
 {
 	char key[CLI_KEY_MAX], suffix[8 + JOB_ID_MAX];
 	redisReply *r = NULL;
 	struct status_acc st = { .created = -1 };
-	const char *id;
+	long long now_ms = -1;
 	int result = -1;
+	bool queued = false;
 
-	if (a->npos != 1)
-		return cli_fail(c, CLI_EXIT_USAGE, "status: needs one JOB_ID");
-	id = a->pos[0];
-	if (strlen(id) == 0 || strlen(id) > JOB_ID_MAX)
-		return cli_fail(c, CLI_EXIT_USAGE, "status: a job id has 1 to %d characters", JOB_ID_MAX);
+	*settled = true;
 	snprintf(suffix, sizeof(suffix), "job:%s", id);
-	if (cli_connect(c, 0) != 0 || cli_key(c, key, suffix) != 0)
+	if (cli_key(c, key, suffix) != 0)
 		return -1;
 	r = cli_cmd(c, "HGETALL %s", key);
 	if (r == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_ARRAY) {
-		result = cli_status_absent(c, id, a->json);
+		result = cli_status_absent(c, id, a->json, &queued);
+		*settled = !queued;
 		goto out;
 	}
 	/* Rows: one per channel and status, one total per status; a job of
@@ -460,7 +554,8 @@ int cli_status(struct cli *c, const struct cli_args *a)
 		if (rc < 0)
 			goto out;
 		if (rc > 0 || st.kind[0] == '\0') {
-			result = cli_status_absent(c, id, a->json);
+			result = cli_status_absent(c, id, a->json, &queued);
+		*settled = !queued;
 			goto out;
 		}
 	}
@@ -469,16 +564,25 @@ int cli_status(struct cli *c, const struct cli_args *a)
 		cli_fail(c, 1, "out of memory");
 		goto out;
 	}
+	if (st.ai.expansion != NULL && (now_ms = redis_now_ms(c)) < 0)
+		goto out;
+	{
+		struct progress p = alert_progress(st.cs, st.n, st.messages, st.created, now_ms);
+
+		*settled = p.final >= p.total &&
+			   (st.ai.expansion == NULL || strcmp(st.ai.expansion, "done") == 0);
+	}
 
 	if (a->json) {
-		result = print_status_json(c, id, st.kind, st.created, st.messages, st.cs, st.n, &st.ai);
+		result = print_status_json(c, id, st.kind, st.created, st.messages, st.cs, st.n, &st.ai,
+					   now_ms);
 	} else {
 		char note[256];
 
 		if (cli_status_readers_note(c, note, sizeof(note)) != 0)
 			goto out;
 		result = print_status_text(c, id, st.kind, st.created, st.messages, st.cs, st.n, &st.ai,
-					   note);
+					   note, now_ms);
 		if (result == 0 && strcmp(st.kind, "court_reminder") == 0)
 			result = print_schedule(c, id);
 		else if (result == 0 && st.seq[0] != '\0')
@@ -489,4 +593,56 @@ out:
 	free(st.cs);
 	freeReplyObject(r);
 	return result;
+}
+
+static volatile sig_atomic_t watch_stop;
+
+static void on_watch_signal(int sig)
+{
+	(void)sig;
+	watch_stop = 1;
+}
+
+int cli_status(struct cli *c, const struct cli_args *a)
+{
+	const char *id;
+	bool settled = true, tty = isatty(STDOUT_FILENO) == 1;
+	struct sigaction sa;
+	int rc;
+
+	if (a->npos != 1)
+		return cli_fail(c, CLI_EXIT_USAGE, "status: needs one JOB_ID");
+	id = a->pos[0];
+	if (strlen(id) == 0 || strlen(id) > JOB_ID_MAX)
+		return cli_fail(c, CLI_EXIT_USAGE, "status: a job id has 1 to %d characters", JOB_ID_MAX);
+	if (cli_connect(c, 0) != 0)
+		return -1;
+	if (!a->watch)
+		return status_once(c, a, id, &settled);
+	/* --watch: the status again every WATCH_INTERVAL_MS until nothing can
+	 * change or SIGINT/SIGTERM (exit 0). On a terminal each one replaces
+	 * the last; in a pipe they follow each other (a blank line between,
+	 * one JSON object a line with --json). */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_watch_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	for (bool first = true; !watch_stop; first = false) {
+		struct timespec ts = { WATCH_INTERVAL_MS / 1000, (WATCH_INTERVAL_MS % 1000) * 1000000L };
+
+		if (tty && !a->json)
+			fputs("\033[H\033[2J", stdout);
+		else if (!first && !a->json)
+			putchar('\n');
+		rc = status_once(c, a, id, &settled);
+		if (rc != 0)
+			return rc;
+		if (fflush(stdout) != 0)
+			return 0;	/* the reader went away */
+		if (settled)
+			break;
+		nanosleep(&ts, NULL);	/* a signal ends it early: the loop then stops */
+	}
+	return 0;
 }

@@ -235,7 +235,7 @@ static int print_json(struct cli *c, json_t *root)
 	return 0;
 }
 
-int cli_status_absent(struct cli *c, const char *id, bool json)
+int cli_status_absent(struct cli *c, const char *id, bool json, bool *queued)
 {
 	char entry[CLI_STREAM_ID_MAX], reason[ERR_MSG_MAX + 64], note[256], at[96];
 	long long ahead = 0, at_ms = -1;
@@ -246,6 +246,7 @@ int cli_status_absent(struct cli *c, const char *id, bool json)
 	found = find_queued(c, id, entry, sizeof(entry), &ahead);
 	if (found < 0)
 		return -1;
+	*queued = found > 0;
 	if (found > 0) {
 		if (json)
 			return print_json(c, json_pack("{s:s, s:s, s:s, s:I, s:s?, s:i, s:{}, s:{}}",

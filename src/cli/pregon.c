@@ -153,11 +153,19 @@ static const char usage_send[] =
 	"An invalid job is not queued: the reason is printed and the exit status is 1.\n";
 
 static const char usage_status[] =
-	"usage: pregon status [-c FILE] [--json] JOB_ID\n"
+	"usage: pregon status [-c FILE] [--json] [--watch] JOB_ID\n"
 	"\n"
 	"Shows a job's kind, creation time, message count, and how many of its\n"
 	"messages are in each status, overall and per channel (zeros left out).\n"
-	"  --json   one JSON object: {job, kind, created, messages, statuses, channels}\n";
+	"A job not yet read says \"queued; not yet read\", a rejected one its\n"
+	"reason from the dead letters. The messages of a one-message job or a\n"
+	"court reminder are listed with why each waits (quiet hours, send_at, a\n"
+	"retry after an error, a reminder) and when it goes or went, in local\n"
+	"time with the zone. An alert adds people, progress and an ETA. A note\n"
+	"says when no pregond has read the queue for a while.\n"
+	"  --json   one JSON object: {job, kind, created, messages, statuses, channels}\n"
+	"           (and state, reason for a queued or rejected job)\n"
+	"  --watch  again every 2 s until every message is done (Ctrl-C stops)\n";
 
 static const char usage_tail[] =
 	"usage: pregon tail [-c FILE] [--job ID] [-n N | --from ID | --all] [--count N]\n"
@@ -271,7 +279,7 @@ struct cli_command {
 
 static const struct cli_command commands[] = {
 	{ "send", 0, 1, usage_send, cli_send },
-	{ "status", CLI_OPT_JSON, 1, usage_status, cli_status },
+	{ "status", CLI_OPT_JSON | CLI_OPT_WATCH, 1, usage_status, cli_status },
 	{ "tail", CLI_OPT_JOB | CLI_OPT_FROM | CLI_OPT_ALL | CLI_OPT_COUNT | CLI_OPT_LAST |
 		  CLI_OPT_NO_FOLLOW, 0, usage_tail, cli_tail },
 	/* list takes --count, replay --all: cli_dead checks which. */

@@ -195,6 +195,27 @@ def test_status_json_is_machine_readable():
     }, doc
 
 
+def test_status_of_an_alert_gives_percent_done_and_an_eta():
+    cfg = harness.write_config()
+    now = int(time.time() * 1000)
+    cfg.server.client.hset(cfg.key("job:eta-1"), mapping={
+        "kind": "action_alert", "created": str(now - 40000), "messages": "11",
+        "x": "done", "xn": "10", "xdup": "0", "list": "south-la",
+        "c:sms:sent": "3", "c:email:delivered": "1", "c:sms:scheduled": "6",
+        "c:sms:failed": "1"})
+    r = harness.run_cli(cfg, "status", "eta-1")
+    assert r.returncode == 0, r.stderr
+    # 5 of 11 done in 40 s: the other 6 in about 48 s more.
+    assert "people    10 people, 11 messages (1 fallbacks)\n" in r.stdout, r.stdout
+    assert "progress  5 of 11 messages done (45.5%), all done about 20" in r.stdout, r.stdout
+    assert "America/Los_Angeles\n" in r.stdout.split("progress")[1], r.stdout
+    js = json.loads(harness.run_cli(cfg, "status", "--json", "eta-1").stdout)
+    eta = datetime.datetime.strptime(js["progress"]["eta"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    eta_ms = int(eta.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+    assert abs(eta_ms - (now + 48000)) < 5000, (eta_ms - now, js)
+    assert js["progress"]["final"] == 5 and js["progress"]["messages"] == 11, js
+
+
 def read_jobs_as_pregond(cfg):
     """What a running pregond leaves: the group on <p>jobs and a consumer
     that has just read (XINFO CONSUMERS idle near 0)."""
