@@ -89,6 +89,7 @@ int cli_dead(struct cli *c, const struct cli_args *a);
 int cli_optout(struct cli *c, const struct cli_args *a);
 int cli_contacts(struct cli *c, const struct cli_args *a);
 int cli_template(struct cli *c, const struct cli_args *a);
+int cli_lists(struct cli *c, const struct cli_args *a);
 
 /* cli_status_why.c: what `status` says beyond counts. cli_status_absent
  * answers for a job with no record (queued, rejected, or "no such job":

@@ -887,7 +887,10 @@ struct export {
 	struct buf channels, lists;	/* the cells, rewritten */
 	struct buf guarded[COL_COUNT];	/* cells written as "'=..." */
 	long long count;
+	int listing;		/* 0: export CSV; LIST_TEXT, LIST_JSON: contacts list */
 };
+
+enum { LIST_TEXT = 1, LIST_JSON = 2 };
 
 /* Warns about a cell that the import would not take back whole. */
 static void export_warn(const char *id, size_t id_len, const char *what)
@@ -995,6 +998,69 @@ static int export_row(struct export *ex, const char *id, size_t id_len, const re
 
 /* Writes the rows of ids[from..to): one HGETALL per id, pipelined.
  * Returns 0, 1 when stdout's reader went away, -1 on error. */
+/* One contact of `pregon contacts list`: what an organizer checks (name,
+ * language, zone, which channels have an address, lists), never the
+ * addresses themselves (cli.h, output rule: export is for those).
+ * Returns 0, -1 out of memory, -2 stdout failed. */
+static int list_row(struct export *ex, const char *id, size_t id_len, const redisReply *h)
+{
+	static const char *const addr_channel[] = { "sms", "email", "signal" };
+	const char *v[COL_COUNT] = { 0 };
+	json_t *obj, *has, *lists;
+	char clean[COL_COUNT][256];
+	int rc = 0;
+
+	if (h->type != REDIS_REPLY_ARRAY || h->elements == 0)
+		return 0;	/* deleted since the scan */
+	for (size_t i = 0; i + 1 < h->elements; i += 2)
+		for (int k = COL_NAME; k < COL_COUNT; k++)
+			if (cli_reply_is_str(h->element[i]) && cli_reply_is_str(h->element[i + 1]) &&
+			    strcmp(h->element[i]->str, col_names[k]) == 0)
+				v[k] = h->element[i + 1]->str;
+	cli_clean_line(id, id_len, clean[COL_ID], sizeof(clean[COL_ID]));
+	for (int k = COL_NAME; k < COL_COUNT; k++)
+		cli_clean_line(v[k] ? v[k] : "", v[k] ? strlen(v[k]) : 0, clean[k], sizeof(clean[k]));
+	has = json_array();
+	for (int k = 0; k < 3; k++)
+		if (v[COL_PHONE + k] != NULL && v[COL_PHONE + k][0] != '\0')
+			json_array_append_new(has, json_string(addr_channel[k]));
+	lists = v[COL_LISTS] ? json_loads(v[COL_LISTS], 0, NULL) : NULL;
+	if (!json_is_array(lists)) {
+		json_decref(lists);
+		lists = json_array();
+	}
+	ex->count++;
+	if (ex->listing == LIST_JSON) {
+		char *text;
+
+		obj = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O}", "id", clean[COL_ID], "name",
+				clean[COL_NAME], "lang", clean[COL_LANG], "tz", clean[COL_TZ],
+				"addresses", has, "lists", lists);
+		text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(obj);
+		if (text == NULL)
+			rc = -1;
+		else if (printf("%s\n", text) < 0)
+			rc = -2;
+		free(text);
+	} else {
+		char *h_text = json_dumps(has, JSON_COMPACT), *l_text = json_dumps(lists, JSON_COMPACT);
+
+		/* Tab-separated: id, name, lang, tz, the channels with an
+		 * address, the lists (JSON arrays: names may hold spaces). */
+		if (h_text == NULL || l_text == NULL)
+			rc = -1;
+		else if (printf("%s\t%s\t%s\t%s\t%s\t%s\n", clean[COL_ID], clean[COL_NAME],
+				clean[COL_LANG], clean[COL_TZ], h_text, l_text) < 0)
+			rc = -2;
+		free(h_text);
+		free(l_text);
+	}
+	json_decref(has);
+	json_decref(lists);
+	return rc;
+}
+
 static int export_chunk(struct export *ex, const redisReply *ids, size_t from, size_t to)
 {
 	struct cli *c = ex->c;
@@ -1037,7 +1103,8 @@ static int export_chunk(struct export *ex, const redisReply *ids, size_t from, s
 			freeReplyObject(h);
 			continue;
 		}
-		switch (export_row(ex, todo[i]->str, todo[i]->len, h)) {
+		switch (ex->listing ? list_row(ex, todo[i]->str, todo[i]->len, h) :
+			export_row(ex, todo[i]->str, todo[i]->len, h)) {
 		case -1:
 			rc = cli_fail(c, 1, "out of memory");
 			break;
@@ -1052,7 +1119,7 @@ static int export_chunk(struct export *ex, const redisReply *ids, size_t from, s
 
 /* The export: header, then SSCAN page by page, in SSCAN's order (no
  * sort: that would need every id in memory at once; sort the file). */
-static int contacts_export(struct cli *c, const char *list)
+static int contacts_export(struct cli *c, const char *list, int listing)
 {
 	static char outbuf[1 << 16];
 	char key[CLI_KEY_MAX], suffix[LIST_NAME_MAX + 16], cursor[32] = "0";
@@ -1061,6 +1128,7 @@ static int contacts_export(struct cli *c, const char *list)
 
 	memset(&ex, 0, sizeof(ex));
 	ex.c = c;
+	ex.listing = listing;
 	if (list != NULL)
 		snprintf(suffix, sizeof(suffix), "list:%s", list);
 	else
@@ -1068,7 +1136,7 @@ static int contacts_export(struct cli *c, const char *list)
 	if (cli_key(c, key, suffix) != 0 || cli_connect(c, 0) != 0)
 		return -1;
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
-	if (csv_write_record(stdout, col_names, NULL, COL_COUNT) != 0)
+	if (!listing && csv_write_record(stdout, col_names, NULL, COL_COUNT) != 0)
 		return errno == EPIPE ? 0 : cli_fail(c, 1, "stdout: %s", strerror(errno));
 	do {
 		redisReply *r = cli_cmd(c, "SSCAN %s %s COUNT %d", key, cursor, EXPORT_PAGE);
@@ -1101,6 +1169,9 @@ static int contacts_export(struct cli *c, const char *list)
 		cli_clean_line(list, strlen(list), clean, sizeof(clean));
 		fprintf(stderr, "pregon: warning: list \"%s\" has no members\n", clean);
 	}
+	/* The count on stderr: stdout stays one contact a line for scripts. */
+	if (rc == 0 && listing == LIST_TEXT)
+		fprintf(stderr, "%lld contacts\n", ex.count);
 	idset_free(&ex.seen);
 	buf_free(&ex.channels);
 	buf_free(&ex.lists);
@@ -1117,13 +1188,15 @@ int cli_contacts(struct cli *c, const struct cli_args *a)
 	const char *sub = a->npos > 0 ? a->pos[0] : NULL;
 
 	if (sub == NULL)
-		return cli_fail(c, CLI_EXIT_USAGE, "contacts: needs import or export");
+		return cli_fail(c, CLI_EXIT_USAGE, "contacts: needs import, export or list");
 	if (a->list != NULL) {
 		const char *problem = list_name_problem(a->list, strlen(a->list));
 
 		if (problem != NULL)
 			return cli_fail(c, CLI_EXIT_USAGE, "--list: %s", problem);
 	}
+	if (a->json && strcmp(sub, "list") != 0)
+		return cli_fail(c, CLI_EXIT_USAGE, "contacts: --json is for list");
 	if (strcmp(sub, "import") == 0) {
 		if (a->npos != 2)
 			return cli_fail(c, CLI_EXIT_USAGE, "contacts import FILE.csv [--list NAME] "
@@ -1139,7 +1212,12 @@ int cli_contacts(struct cli *c, const struct cli_args *a)
 		if (a->dry_run || a->country != NULL)
 			return cli_fail(c, CLI_EXIT_USAGE, "contacts export: --dry-run and "
 					"--default-country are for import");
-		return contacts_export(c, a->list);
+		return contacts_export(c, a->list, 0);
 	}
-	return cli_fail(c, CLI_EXIT_USAGE, "contacts: unknown subcommand (import, export)");
+	if (strcmp(sub, "list") == 0) {
+		if (a->npos != 1 || a->dry_run || a->country != NULL)
+			return cli_fail(c, CLI_EXIT_USAGE, "contacts list [--list NAME] [--json]");
+		return contacts_export(c, a->list, a->json ? LIST_JSON : LIST_TEXT);
+	}
+	return cli_fail(c, CLI_EXIT_USAGE, "contacts: unknown subcommand (import, export, list)");
 }

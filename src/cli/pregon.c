@@ -133,7 +133,9 @@ static const char usage_main[] =
 	"  contacts import FILE.csv [--list NAME] [--default-country CC] [--dry-run]\n"
 	"                             add or update contacts from a CSV file\n"
 	"  contacts export [--list NAME]\n"
-	"                             all contacts (or one list's) as CSV\n"
+	"                             all contacts (or one list's) as CSV\n"	"  contacts list [--list NAME] [--json]\n"
+	"                             contacts without their addresses, and a count\n"
+	"  lists [--json]             contact lists with their member counts\n"
 	"  template render NAME LANG CHANNEL VARS.json\n"
 	"                             print one template rendered with VARS\n"
 	"\n"
@@ -194,6 +196,7 @@ static const char usage_optout[] =
 static const char usage_contacts[] =
 	"usage: pregon contacts import FILE.csv|- [--list NAME] [--default-country CC] [--dry-run]\n"
 	"       pregon contacts export [--list NAME]\n"
+	"       pregon contacts list [--list NAME] [--json]\n"
 	"\n"
 	"import reads a CSV file (RFC 4180: header row, quoted fields, UTF-8,\n"
 	"CRLF or LF, a BOM is skipped) with the columns, in any order and case:\n"
@@ -218,7 +221,17 @@ static const char usage_contacts[] =
 	"\n"
 	"export prints every contact (with --list, that list's members) as CSV\n"
 	"with the columns above, CRLF line ends, no BOM, in no particular order.\n"
-	"It prints phone numbers and email addresses: keep the file safe.\n";
+	"It prints phone numbers and email addresses: keep the file safe.\n"
+	"\n"
+	"list prints one contact a line, tab-separated: id, name, lang, tz, the\n"
+	"channels it has an address for, its lists; never the addresses. The\n"
+	"count goes to stderr. --json: one object a line.\n";
+
+static const char usage_lists[] =
+	"usage: pregon lists [-c FILE] [--json]\n"
+	"\n"
+	"Every contact list with its member count, sorted by name, then the\n"
+	"number of lists and of contacts (--json: one {list, members} a line).\n";
 
 static const char usage_dead[] =
 	"usage: pregon dead list [--count N]\n"
@@ -288,6 +301,7 @@ static const struct cli_command commands[] = {
 	{ "contacts", CLI_OPT_LIST | CLI_OPT_DRY_RUN | CLI_OPT_COUNTRY | CLI_OPT_JSON, 2,
 		  usage_contacts, cli_contacts },
 	{ "template", 0, 5, usage_template, cli_template },
+	{ "lists", CLI_OPT_JSON, 0, usage_lists, cli_lists },
 };
 
 static bool wants_help(int argc, char **argv)

@@ -537,5 +537,40 @@ def test_on_a_terminal_bad_cells_are_shown_and_a_progress_line_runs():
     assert "\r" not in r.stderr and "555-00" not in r.stderr, r.stderr
 
 
+def test_contacts_list_and_lists_show_counts_without_addresses():
+    cfg = harness.write_config()
+    rows = [HEADER]
+    for i in range(1200):
+        lists = "south-la;responders" if i % 3 == 0 else "south-la"
+        rows.append("l-%d,Person %d,+1323555%04d,,,es,America/Los_Angeles,,%s" % (i, i, i, lists))
+    rows.append("l-e,Email Only,,e@example.org,,,,,")
+    r = harness.run_cli(cfg, "contacts", "import", write_file(cfg, "l.csv", "\n".join(rows)))
+    assert r.returncode == 0, r.stderr
+    r = harness.run_cli(cfg, "lists")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["%-40s %d" % ("responders", 400),
+                                     "%-40s %d" % ("south-la", 1200),
+                                     "2 lists, 1201 contacts in all"], r.stdout
+    r = harness.run_cli(cfg, "lists", "--json")
+    assert [json.loads(l) for l in r.stdout.splitlines()] == [
+        {"list": "responders", "members": 400}, {"list": "south-la", "members": 1200}], r.stdout
+    r = harness.run_cli(cfg, "contacts", "list", "--list", "responders")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 400 and r.stderr == "400 contacts\n", (len(lines), r.stderr)
+    assert "l-3\tPerson 3\tes\tAmerica/Los_Angeles\t[\"sms\"]\t[\"south-la\",\"responders\"]" \
+        in lines, lines[:3]
+    r = harness.run_cli(cfg, "contacts", "list", "--json")
+    got = {j["id"]: j for j in map(json.loads, r.stdout.splitlines())}
+    assert len(got) == 1201, len(got)
+    assert got["l-e"] == {"id": "l-e", "name": "Email Only", "lang": "", "tz": "",
+                          "addresses": ["email"], "lists": []}, got["l-e"]
+    # Never an address: export is the command for those.
+    everything = r.stdout + harness.run_cli(cfg, "contacts", "list").stdout
+    assert "+1323555" not in everything and "e@example.org" not in everything
+    r = harness.run_cli(cfg, "contacts", "export", "--json")
+    assert r.returncode == 2, r
+
+
 if __name__ == "__main__":
     harness.main(globals())
