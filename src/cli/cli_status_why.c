@@ -19,6 +19,7 @@
 #include "keys.h"
 #include "quiet_hours.h"
 #include "tz.h"
+#include "validate.h"
 
 #define STATUS_SCAN_MAX 100000	/* entries of jobs or dead read at most */
 #define STATUS_PAGE 500
@@ -207,9 +208,17 @@ static int find_dead(struct cli *c, const char *id, char *entry, size_t entry_le
 				cli_clean_line(why->str, why->len, reason, reason_len);
 			else
 				snprintf(reason, reason_len, "(no reason kept)");
+			/* at: ISO-8601 UTC as the accept op writes it (jobs.lua). */
 			*at_ms = -1;
-			if (at != NULL && cli_parse_ll(at->str, 0, LLONG_MAX, at_ms) != 0)
-				*at_ms = -1;
+			if (at != NULL && at->len < 64) {
+				int64_t ms;
+				struct err err;
+
+				if (time_parse_iso8601(at->str, "UTC", &ms, &err) == 0)
+					*at_ms = ms;
+				else if (cli_parse_ll(at->str, 0, LLONG_MAX, at_ms) != 0)
+					*at_ms = -1;
+			}
 			freeReplyObject(r);
 			return 1;
 		}

@@ -272,7 +272,7 @@ def test_status_of_a_rejected_job_gives_the_dead_letters_reason():
     bad = json.dumps({"id": "bad-1", "kind": "message", "body": "x",
                       "recipient": {"id": "c", "phone": "323-555-0100"}})
     entry = add_dead(cfg, bad, 'recipient.phone: not an E.164 number: "323-555-0100"',
-                     "1795893791250")
+                     "2026-11-28T19:23:11.250Z")
     for i in range(700):         # newer dead letters of other jobs
         add_dead(cfg, message_job("other-%d" % i), "r", "1")
     r = harness.run_cli(cfg, "status", "bad-1")
