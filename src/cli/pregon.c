@@ -183,7 +183,7 @@ static const char usage_tail[] =
 	"  --no-follow  stop at the end of the stream instead of waiting\n";
 
 static const char usage_optout[] =
-	"usage: pregon optout list [sms|email|signal]\n"
+	"usage: pregon optout list [sms|email|signal] [--json]\n"
 	"       pregon optout add CHANNEL ADDRESS [NOTE]\n"
 	"       pregon optout remove CHANNEL ADDRESS [NOTE]\n"
 	"       pregon optout history ADDRESS\n"
@@ -234,7 +234,7 @@ static const char usage_lists[] =
 	"number of lists and of contacts (--json: one {list, members} a line).\n";
 
 static const char usage_dead[] =
-	"usage: pregon dead list [--count N]\n"
+	"usage: pregon dead list [--count N] [--json]\n"
 	"       pregon dead show ID\n"
 	"       pregon dead replay ID | --all\n"
 	"       pregon dead delete ID\n"
@@ -296,8 +296,8 @@ static const struct cli_command commands[] = {
 	{ "tail", CLI_OPT_JOB | CLI_OPT_FROM | CLI_OPT_ALL | CLI_OPT_COUNT | CLI_OPT_LAST |
 		  CLI_OPT_NO_FOLLOW, 0, usage_tail, cli_tail },
 	/* list takes --count, replay --all: cli_dead checks which. */
-	{ "dead", CLI_OPT_COUNT | CLI_OPT_ALL, 2, usage_dead, cli_dead },
-	{ "optout", 0, 4, usage_optout, cli_optout },
+	{ "dead", CLI_OPT_COUNT | CLI_OPT_ALL | CLI_OPT_JSON, 2, usage_dead, cli_dead },
+	{ "optout", CLI_OPT_JSON, 4, usage_optout, cli_optout },
 	{ "contacts", CLI_OPT_LIST | CLI_OPT_DRY_RUN | CLI_OPT_COUNTRY | CLI_OPT_JSON, 2,
 		  usage_contacts, cli_contacts },
 	{ "template", 0, 5, usage_template, cli_template },

@@ -640,5 +640,33 @@ def test_tail_n_is_bounded_and_not_with_from():
     assert r.returncode == 2 and "not with --from or --all" in r.stderr, r
 
 
+def test_listing_commands_take_json():
+    cfg = harness.write_config()
+    e1 = add_dead(cfg, message_job("j-1"), "recipient.phone: not an E.164 number", "2026-11-22T19:03:11.250Z")
+    r = harness.run_cli(cfg, "dead", "list", "--json")
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(l) for l in r.stdout.splitlines()] == [
+        {"entry": e1, "at": "2026-11-22T19:03:11.250Z", "job": "j-1",
+         "reason": "recipient.phone: not an E.164 number"}], r.stdout
+    assert harness.run_cli(cfg, "optout", "add", "sms", PHONE).returncode == 0
+    r = harness.run_cli(cfg, "optout", "list", "--json")
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(l) for l in r.stdout.splitlines()] == [
+        {"channel": "sms", "address": PHONE}], r.stdout
+    for args in (("dead", "show", e1, "--json"), ("optout", "add", "sms", PHONE, "--json")):
+        assert harness.run_cli(cfg, *args).returncode == 2, args
+
+
+def test_cli_errors_show_the_operators_input_with_the_right_form():
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "optout", "add", "sms", "(323) 555-0100")
+    reason = harness.one_line_error(r)
+    assert '"(323) 555-0100"' in reason, reason
+    assert "expected +<country code><number>, e.g. +13235550100" in reason, reason
+    r = harness.run_cli(cfg, "optout", "add", "email", "ana.example.org")
+    reason = harness.one_line_error(r)
+    assert "ana.example.org" in reason and "e.g. ana@example.org" in reason, reason
+
+
 if __name__ == "__main__":
     harness.main(globals())
