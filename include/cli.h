@@ -10,7 +10,10 @@
  * address, except `pregon dead show` (the operator asks for the stored job
  * on purpose) and `pregon contacts export` (the CSV is the contacts, for
  * the CRM round trip). `contacts import` reports bad rows without the
- * cell's value for phone, email and signal. Events carry contact ids
+ * cell's value for phone, email and signal, except to the operator's own
+ * terminal (stderr a TTY: their own file, on their own screen; issue 13,
+ * item 16), and `optout add|remove` errors quote the address the operator
+ * typed. Events carry contact ids
  * only (contract section 3); reasons and ids that come from producers'
  * jobs go through cli_clean_line().
  *
