@@ -105,6 +105,23 @@ void cli_status_why(const struct cli *c, const char *kind, const char *status,
 		    long long attempt, const char *error, const char *zone, long long due_ms,
 		    long long updated_ms, char *label, size_t label_len, char *out, size_t out_len);
 
+/* Messages that failed or wait for a retry, grouped by status and reason
+ * with counts (cli_status_reasons: the messages of one job, at most
+ * 100,000 read). */
+#define STATUS_REASONS 16
+#define STATUS_REASON_MAX 256
+struct status_reasons {
+	struct status_reason {
+		char status[16];	/* failed, undelivered, suppressed, expired, retrying */
+		char reason[STATUS_REASON_MAX];	/* the message's error, cleaned */
+		long long n;
+	} group[STATUS_REASONS];
+	size_t n;
+	long long other;	/* in groups past STATUS_REASONS */
+	long long retrying;	/* scheduled after a failed attempt */
+};
+int cli_status_reasons(struct cli *c, const char *seq, long long n, struct status_reasons *out);
+
 /* Unix ms as wall time in zone: "2026-12-08 08:00:00 UTC-08:00
  * America/Los_Angeles" (ISO UTC when the zone is unknown). */
 void cli_format_local(long long ms, const char *zone, char *out, size_t out_len);

@@ -179,7 +179,7 @@ static void jset(json_t *obj, const char *key, json_t *val, bool *oom)
 static int print_status_json(struct cli *c, const char *id, const char *kind,
 			     long long created, long long messages,
 			     const struct count *cs, size_t n, const struct alert_info *ai,
-			     long long now_ms)
+			     long long now_ms, const struct status_reasons *sr)
 {
 	json_t *root = json_object(), *st = json_object(), *ch = json_object();
 	bool oom = root == NULL || st == NULL || ch == NULL;
@@ -206,6 +206,17 @@ static int print_status_json(struct cli *c, const char *id, const char *kind,
 	}
 	jset(root, "statuses", json_incref(st), &oom);
 	jset(root, "channels", json_incref(ch), &oom);
+	if (sr->n > 0 || sr->other > 0) {
+		json_t *rs = json_array();
+
+		for (size_t i = 0; rs != NULL && i < sr->n; i++)
+			json_array_append_new(rs, json_pack("{s:s, s:s, s:I}", "status",
+							    sr->group[i].status, "reason",
+							    sr->group[i].reason, "count",
+							    (json_int_t)sr->group[i].n));
+		jset(root, "reasons", rs, &oom);
+		jset(root, "retrying", json_integer(sr->retrying), &oom);
+	}
 	if (ai->expansion != NULL && !oom) {
 		json_t *rp = json_object();
 
@@ -400,6 +411,7 @@ struct status_acc {
 	char kind[64];		/* "" when not known */
 	long long created, messages;
 	char seq[64];		/* a job of one message: what names its messages */
+	char job_seq[64];	/* a job with a record: its "seq" */
 };
 
 /* Takes one field of a job hash (or one made up from its message records). */
@@ -410,6 +422,10 @@ static void status_field(struct status_acc *st, const char *f, const char *v, si
 
 	if (strcmp(f, "kind") == 0) {
 		snprintf(st->kind, sizeof(st->kind), "%s", v);
+		return;
+	}
+	if (strcmp(f, "seq") == 0 && vlen < sizeof(st->job_seq)) {
+		snprintf(st->job_seq, sizeof(st->job_seq), "%s", v);
 		return;
 	}
 	alert_field(&st->ai, f, v, vlen);
@@ -493,6 +509,32 @@ static int count_single(struct cli *c, const char *id, long long messages,
 	return 0;
 }
 
+/* Whether any message failed, was not sent or waits for a retry: only
+ * then are the messages read for their reasons. */
+static bool wants_reasons(const struct status_acc *st)
+{
+	static const char *const which[] = { "failed", "undelivered", "suppressed", "expired",
+					     "scheduled" };
+
+	for (size_t i = 0; i < st->n; i++)
+		for (size_t k = 0; k < sizeof(which) / sizeof(which[0]); k++)
+			if (st->cs[i].channel[0] == '\0' && st->cs[i].n > 0 &&
+			    strcmp(st->cs[i].status, which[k]) == 0)
+				return true;
+	return false;
+}
+
+static void print_reasons_text(const struct status_reasons *sr)
+{
+	if (sr->n == 0 && sr->other == 0)
+		return;
+	printf("why not sent, by reason:\n");
+	for (size_t i = 0; i < sr->n; i++)
+		printf("  %8lld  %-11s %s\n", sr->group[i].n, sr->group[i].status, sr->group[i].reason);
+	if (sr->other > 0)
+		printf("  %8lld  (other reasons)\n", sr->other);
+}
+
 /* Redis's clock (the one the records are written by), as Unix ms. */
 static long long redis_now_ms(struct cli *c)
 {
@@ -521,6 +563,9 @@ static int status_once(struct cli *c, const struct cli_args *a, const char *id, 
 	long long now_ms = -1;
 	int result = -1;
 	bool queued = false;
+	static struct status_reasons sr;	/* 4 KB; one status at a time */
+
+	memset(&sr, 0, sizeof(sr));
 
 	*settled = true;
 	snprintf(suffix, sizeof(suffix), "job:%s", id);
@@ -573,9 +618,12 @@ static int status_once(struct cli *c, const struct cli_args *a, const char *id, 
 			   (st.ai.expansion == NULL || strcmp(st.ai.expansion, "done") == 0);
 	}
 
+	if (wants_reasons(&st) && (st.seq[0] || st.job_seq[0]) &&
+	    cli_status_reasons(c, st.seq[0] ? st.seq : st.job_seq, st.messages, &sr) != 0)
+		goto out;
 	if (a->json) {
 		result = print_status_json(c, id, st.kind, st.created, st.messages, st.cs, st.n, &st.ai,
-					   now_ms);
+					   now_ms, &sr);
 	} else {
 		char note[256];
 
@@ -587,6 +635,8 @@ static int status_once(struct cli *c, const struct cli_args *a, const char *id, 
 			result = print_schedule(c, id);
 		else if (result == 0 && st.seq[0] != '\0')
 			result = print_messages(c, st.kind, st.seq, st.messages);
+		else if (result == 0)
+			print_reasons_text(&sr);	/* listed one by one above otherwise */
 	}
 out:
 	free(st.ai.replies);

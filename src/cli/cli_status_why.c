@@ -337,3 +337,81 @@ void cli_status_why(const struct cli *c, const char *kind, const char *status,
 		snprintf(out, out_len, "at %s: send_at", when);
 	}
 }
+
+/* Reads the messages m<seq>.1 .. m<seq>.n (pipelined, a page at a time)
+ * and groups those that failed or wait for a retry by status and error,
+ * counted: 412 messages failing on one provider error is one line. At
+ * most STATUS_SCAN_MAX messages are read, STATUS_REASONS groups kept
+ * (the rest counted as "other"). */
+int cli_status_reasons(struct cli *c, const char *seq, long long n, struct status_reasons *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (n > STATUS_SCAN_MAX)
+		n = STATUS_SCAN_MAX;
+	for (long long from = 1; from <= n; from += STATUS_PAGE) {
+		long long to = from + STATUS_PAGE - 1 < n ? from + STATUS_PAGE - 1 : n;
+		int rc = 0;
+
+		for (long long k = from; k <= to; k++) {
+			char key[CLI_KEY_MAX], suffix[128];
+
+			snprintf(suffix, sizeof(suffix), "msg:m%s.%lld", seq, k);
+			if (cli_key(c, key, suffix) != 0)
+				return -1;
+			if (redisAppendCommand(c->rc, "HMGET %s status attempt error", key) != REDIS_OK)
+				return cli_redis_fail(c, "HMGET");
+		}
+		for (long long k = from; k <= to; k++) {
+			redisReply *m = NULL;
+			const char *status, *error;
+			long long attempt = 0;
+			struct status_reason *g = NULL;
+			char label[16], clean[STATUS_REASON_MAX];
+
+			if (redisGetReply(c->rc, (void **)&m) != REDIS_OK || m == NULL)
+				return cli_redis_fail(c, "HMGET");
+			if (m->type != REDIS_REPLY_ARRAY || m->elements != 3 ||
+			    !cli_reply_is_str(m->element[0])) {
+				if (m->type == REDIS_REPLY_ERROR)
+					rc = cli_fail(c, 1, "redis: HMGET: %s", m->str);
+				freeReplyObject(m);
+				continue;
+			}
+			status = m->element[0]->str;
+			error = cli_reply_is_str(m->element[2]) ? m->element[2]->str : "";
+			if (cli_reply_is_str(m->element[1]) &&
+			    cli_parse_ll(m->element[1]->str, 0, 1000, &attempt) != 0)
+				attempt = 0;
+			if (strcmp(status, "scheduled") == 0 && error[0] &&
+			    strcmp(error, "held by quiet hours") != 0 && attempt > 0) {
+				snprintf(label, sizeof(label), "retrying");
+				out->retrying++;
+			} else if (strcmp(status, "failed") == 0 || strcmp(status, "undelivered") == 0 ||
+				   strcmp(status, "suppressed") == 0 || strcmp(status, "expired") == 0) {
+				snprintf(label, sizeof(label), "%s", status);
+			} else {
+				freeReplyObject(m);
+				continue;
+			}
+			cli_clean_line(error[0] ? error : "(no reason recorded)",
+				       strlen(error[0] ? error : "(no reason recorded)"), clean, sizeof(clean));
+			for (size_t i = 0; i < out->n; i++)
+				if (strcmp(out->group[i].status, label) == 0 &&
+				    strcmp(out->group[i].reason, clean) == 0)
+					g = &out->group[i];
+			if (g == NULL && out->n < STATUS_REASONS) {
+				g = &out->group[out->n++];
+				snprintf(g->status, sizeof(g->status), "%s", label);
+				snprintf(g->reason, sizeof(g->reason), "%s", clean);
+			}
+			if (g != NULL)
+				g->n++;
+			else
+				out->other++;
+			freeReplyObject(m);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}

@@ -216,6 +216,37 @@ def test_status_of_an_alert_gives_percent_done_and_an_eta():
     assert js["progress"]["final"] == 5 and js["progress"]["messages"] == 11, js
 
 
+def test_status_groups_failure_reasons_by_count_and_tells_retrying_from_scheduled():
+    cfg = harness.write_config()
+    c = cfg.server.client
+    msgs = ([("failed", "1", "twilio 21211: invalid To number")] * 3 +
+            [("scheduled", "1", "http 503")] * 2 +
+            [("scheduled", "0", "held by quiet hours")] +
+            [("failed", "2", "twilio 30003: unreachable")] +
+            [("sent", "1", "")] * 2)
+    c.hset(cfg.key("job:grp-1"), mapping={
+        "kind": "action_alert", "created": "1795893791250", "messages": str(len(msgs)),
+        "seq": "1795893791250-0", "x": "done", "xn": str(len(msgs)), "xdup": "0",
+        "c:sms:failed": "4", "c:sms:scheduled": "3", "c:sms:sent": "2"})
+    for k, (st, attempt, err) in enumerate(msgs, 1):
+        h = {"job": "grp-1", "kind": "action_alert", "channel": "sms", "status": st,
+             "attempt": attempt}
+        if err:
+            h["error"] = err
+        c.hset(cfg.key("msg:m1795893791250-0.%d" % k), mapping=h)
+    r = harness.run_cli(cfg, "status", "grp-1")
+    assert r.returncode == 0, r.stderr
+    tail = r.stdout.split("why not sent, by reason:\n")[1].splitlines()
+    assert [l.split(None, 2) for l in tail] == [
+        ["3", "failed", "twilio 21211: invalid To number"],
+        ["2", "retrying", "http 503"],
+        ["1", "failed", "twilio 30003: unreachable"]], r.stdout
+    js = json.loads(harness.run_cli(cfg, "status", "--json", "grp-1").stdout)
+    assert js["retrying"] == 2, js
+    assert js["reasons"][0] == {"status": "failed", "reason": "twilio 21211: invalid To number",
+                                "count": 3}, js
+
+
 def read_jobs_as_pregond(cfg):
     """What a running pregond leaves: the group on <p>jobs and a consumer
     that has just read (XINFO CONSUMERS idle near 0)."""
