@@ -119,6 +119,7 @@ struct status_reasons {
 	size_t n;
 	long long other;	/* in groups past STATUS_REASONS */
 	long long retrying;	/* scheduled after a failed attempt */
+	long long last_update;	/* Unix ms of the latest change of any, 0: none */
 };
 int cli_status_reasons(struct cli *c, const char *seq, long long n, struct status_reasons *out);
 

@@ -179,7 +179,7 @@ static void jset(json_t *obj, const char *key, json_t *val, bool *oom)
 static int print_status_json(struct cli *c, const char *id, const char *kind,
 			     long long created, long long messages,
 			     const struct count *cs, size_t n, const struct alert_info *ai,
-			     long long now_ms, const struct status_reasons *sr)
+			     long long now_ms, const struct status_reasons *sr, long long finished)
 {
 	json_t *root = json_object(), *st = json_object(), *ch = json_object();
 	bool oom = root == NULL || st == NULL || ch == NULL;
@@ -190,6 +190,12 @@ static int print_status_json(struct cli *c, const char *id, const char *kind,
 	jset(root, "job", json_string(id), &oom);
 	jset(root, "kind", kind ? json_string(kind) : json_null(), &oom);
 	jset(root, "created", created >= 0 ? json_string(at) : json_null(), &oom);
+	if (finished >= 0) {
+		char fin[40];
+
+		cli_format_ms(finished, fin, sizeof(fin));
+		jset(root, "finished", json_string(fin), &oom);
+	}
 	jset(root, "messages", json_integer(messages), &oom);
 	for (size_t i = 0; i < n && !oom; i++) {
 		if (cs[i].channel[0] == '\0') {
@@ -252,7 +258,7 @@ static int print_status_json(struct cli *c, const char *id, const char *kind,
 static int print_status_text(const struct cli *c, const char *id, const char *kind,
 			     long long created, long long messages, const struct count *cs,
 			     size_t n, const struct alert_info *ai, const char *note,
-			     long long now_ms)
+			     long long now_ms, long long finished)
 {
 	char at[128];
 	bool any = false;
@@ -262,6 +268,10 @@ static int print_status_text(const struct cli *c, const char *id, const char *ki
 	printf("job       %s\n", id);
 	printf("kind      %s\n", kind ? kind : "-");
 	printf("created   %s\n", at);
+	if (finished >= 0) {
+		cli_format_local(finished, c->cfg.schedule_default_tz, at, sizeof(at));
+		printf("finished  %s\n", at);
+	}
 	if (note[0])
 		printf("note      %s\n", note);
 	printf("messages  %lld\n", messages);
@@ -564,6 +574,7 @@ static int status_once(struct cli *c, const struct cli_args *a, const char *id, 
 	int result = -1;
 	bool queued = false;
 	static struct status_reasons sr;	/* 4 KB; one status at a time */
+	long long finished = -1;
 
 	memset(&sr, 0, sizeof(sr));
 
@@ -618,19 +629,23 @@ static int status_once(struct cli *c, const struct cli_args *a, const char *id, 
 			   (st.ai.expansion == NULL || strcmp(st.ai.expansion, "done") == 0);
 	}
 
-	if (wants_reasons(&st) && (st.seq[0] || st.job_seq[0]) &&
+	/* The messages are read for the reasons, or, once every one is final,
+	 * for the job's finish time (the last of their changes). */
+	if ((wants_reasons(&st) || *settled) && (st.seq[0] || st.job_seq[0]) &&
 	    cli_status_reasons(c, st.seq[0] ? st.seq : st.job_seq, st.messages, &sr) != 0)
 		goto out;
+	if (*settled && sr.last_update > 0)
+		finished = sr.last_update;
 	if (a->json) {
 		result = print_status_json(c, id, st.kind, st.created, st.messages, st.cs, st.n, &st.ai,
-					   now_ms, &sr);
+					   now_ms, &sr, finished);
 	} else {
 		char note[256];
 
 		if (cli_status_readers_note(c, note, sizeof(note)) != 0)
 			goto out;
 		result = print_status_text(c, id, st.kind, st.created, st.messages, st.cs, st.n, &st.ai,
-					   note, now_ms);
+					   note, now_ms, finished);
 		if (result == 0 && strcmp(st.kind, "court_reminder") == 0)
 			result = print_schedule(c, id);
 		else if (result == 0 && st.seq[0] != '\0')

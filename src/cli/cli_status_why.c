@@ -338,9 +338,9 @@ void cli_status_why(const struct cli *c, const char *kind, const char *status,
 	}
 }
 
-/* Reads the messages m<seq>.1 .. m<seq>.n (pipelined, a page at a time)
- * and groups those that failed or wait for a retry by status and error,
- * counted: 412 messages failing on one provider error is one line. At
+/* Reads the messages m<seq>.1 .. m<seq>.n (pipelined, a page at a time),
+ * keeps the latest change (the finish time once all are final) and groups
+ * those that failed or wait for a retry by status and error, counted: 412 messages failing on one provider error is one line. At
  * most STATUS_SCAN_MAX messages are read, STATUS_REASONS groups kept
  * (the rest counted as "other"). */
 int cli_status_reasons(struct cli *c, const char *seq, long long n, struct status_reasons *out)
@@ -358,7 +358,8 @@ int cli_status_reasons(struct cli *c, const char *seq, long long n, struct statu
 			snprintf(suffix, sizeof(suffix), "msg:m%s.%lld", seq, k);
 			if (cli_key(c, key, suffix) != 0)
 				return -1;
-			if (redisAppendCommand(c->rc, "HMGET %s status attempt error", key) != REDIS_OK)
+			if (redisAppendCommand(c->rc, "HMGET %s status attempt error updated", key) !=
+			    REDIS_OK)
 				return cli_redis_fail(c, "HMGET");
 		}
 		for (long long k = from; k <= to; k++) {
@@ -370,7 +371,7 @@ int cli_status_reasons(struct cli *c, const char *seq, long long n, struct statu
 
 			if (redisGetReply(c->rc, (void **)&m) != REDIS_OK || m == NULL)
 				return cli_redis_fail(c, "HMGET");
-			if (m->type != REDIS_REPLY_ARRAY || m->elements != 3 ||
+			if (m->type != REDIS_REPLY_ARRAY || m->elements != 4 ||
 			    !cli_reply_is_str(m->element[0])) {
 				if (m->type == REDIS_REPLY_ERROR)
 					rc = cli_fail(c, 1, "redis: HMGET: %s", m->str);
@@ -382,6 +383,15 @@ int cli_status_reasons(struct cli *c, const char *seq, long long n, struct statu
 			if (cli_reply_is_str(m->element[1]) &&
 			    cli_parse_ll(m->element[1]->str, 0, 1000, &attempt) != 0)
 				attempt = 0;
+			{
+				/* The job finished when its last message did. */
+				long long upd;
+
+				if (cli_reply_is_str(m->element[3]) &&
+				    cli_parse_ll(m->element[3]->str, 0, LLONG_MAX, &upd) == 0 &&
+				    upd > out->last_update)
+					out->last_update = upd;
+			}
 			if (strcmp(status, "scheduled") == 0 && error[0] &&
 			    strcmp(error, "held by quiet hours") != 0 && attempt > 0) {
 				snprintf(label, sizeof(label), "retrying");

@@ -251,6 +251,8 @@ def test_status_of_an_alert_gives_people_progress_and_watch_follows_it_to_the_en
         assert len(shots) >= 2, out
         assert "progress  5 of 5 messages done (100.0%)" in shots[-1], shots[-1]
         assert "people    5 people, 5 messages (0 fallbacks)" in shots[-1], shots[-1]
+        assert "\nfinished  20" in shots[-1], shots[-1]
+        assert all("finished" not in s for s in shots[:-1]), shots
         assert "state     queued; not yet read" in shots[0] or "progress  0 of" in shots[0], shots[0]
         js = json.loads(harness.run_cli(cfg, "status", "--json", "watch-1").stdout)
         assert js["progress"]["final"] == 5 and js["progress"]["percent"] == 100.0, js

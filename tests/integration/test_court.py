@@ -721,6 +721,11 @@ def test_status_says_why_a_message_waits_and_why_a_job_was_rejected():
         out = harness.run_cli(c.cfg, "status", "why-quiet")
         assert re.search(r"sms +sent +at 2027-01-12 08:00:\d\d UTC-08:00 America/Los_Angeles",
                          out.stdout), out.stdout
+        # The job's finish time: when its last message was final.
+        assert re.search(r"\nfinished  2027-01-12 08:00:\d\d UTC-08:00 America/Los_Angeles\n",
+                         out.stdout), out.stdout
+        js = json.loads(harness.run_cli(c.cfg, "status", "--json", "why-quiet").stdout)
+        assert js["finished"].startswith("2027-01-12T16:00:"), js
     finally:
         c.stop()
 
