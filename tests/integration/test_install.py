@@ -198,7 +198,7 @@ def test_make_run_installs_only_what_running_needs_and_make_test_adds_the_rest()
               "libmosquitto-dev", "libhttp-parser-dev", "redis-server", "redis-tools"):
         assert p in run, p
     for p in ("libcmocka-dev", "mosquitto", "mosquitto-clients", "python3-redis",
-              "python3-paho-mqtt", "python3-aiosmtpd"):
+              "python3-paho-mqtt", "python3-aiosmtpd", "systemd"):
         assert p not in run and p in test, p
     def plan(target):
         r = subprocess.run(["make", "-n", target], cwd=harness.ROOT, capture_output=True,
