@@ -62,6 +62,13 @@ static bool job_text_has_id(const char *text, size_t len, const char *id)
 	return match;
 }
 
+/* Whether the failure just recorded is Redis saying the stream or its
+ * group does not exist (XINFO's "ERR no such key", "NOGROUP ..."). */
+static bool stream_absent(const struct cli *c)
+{
+	return strstr(c->err.msg, "NOGROUP") != NULL || strstr(c->err.msg, "no such key") != NULL;
+}
+
 /* The consumer of <prefix>jobs that read last, as ms since it did, or
  * -1 when no consumer ever did (or the group is missing). XINFO CONSUMERS:
  * "idle" is the time since the consumer's last attempt to read, which a
@@ -72,7 +79,10 @@ static int readers_idle(struct cli *c, const char *jobs, long long *idle_ms)
 
 	*idle_ms = -1;
 	if (r == NULL) {
-		/* NOGROUP: no pregond ever started on this prefix. */
+		/* No stream or no group: no pregond ever started on this prefix.
+		 * Anything else (a refused command, a lost connection) is said. */
+		if (!stream_absent(c))
+			return -1;
 		c->err.msg[0] = '\0';
 		return 0;
 	}
@@ -111,20 +121,52 @@ int cli_status_readers_note(struct cli *c, char *out, size_t out_len)
 	return 0;
 }
 
-/* Finds the job in <prefix>jobs after the group's last-delivered id (not
- * yet read by any pregond). *ahead: entries before it. Returns 1 found,
- * 0 not, -1 on error. */
+/* a <= b for stream ids "MS-SEQ" (both valid: cli_stream_id_valid). */
+static bool stream_id_le(const char *a, const char *b)
+{
+	unsigned long long ams, aseq = 0, bms, bseq = 0;
+	char *end;
+
+	ams = strtoull(a, &end, 10);
+	if (*end == '-')
+		aseq = strtoull(end + 1, NULL, 10);
+	bms = strtoull(b, &end, 10);
+	if (*end == '-')
+		bseq = strtoull(end + 1, NULL, 10);
+	return ams < bms || (ams == bms && aseq <= bseq);
+}
+
+/* Whether the group holds entry unacknowledged: 1, 0, or -1 on error. */
+static int entry_pending(struct cli *c, const char *jobs, const char *entry)
+{
+	redisReply *p = cli_cmd(c, "XPENDING %s %s %s %s 1", jobs, PREGON_GROUP, entry, entry);
+	int held;
+
+	if (p == NULL)
+		return -1;
+	held = p->type == REDIS_REPLY_ARRAY && p->elements > 0;
+	freeReplyObject(p);
+	return held;
+}
+
+/* Finds the job in <prefix>jobs from the oldest entry a pregond holds
+ * unacknowledged (XPENDING), or else after the group's last-delivered id.
+ * *ahead: unread entries before it. Returns 1 found and not yet read, 2
+ * found and read (a pregond is recording it: a moment later it has its
+ * record), 0 not found, -1 on error. */
 static int find_queued(struct cli *c, const char *id, char *entry, size_t entry_len,
 		       long long *ahead)
 {
-	char jobs[CLI_KEY_MAX], start[CLI_STREAM_ID_MAX + 2] = "-";
+	char jobs[CLI_KEY_MAX], start[CLI_STREAM_ID_MAX + 2] = "-", last_read[CLI_STREAM_ID_MAX] = "";
 	redisReply *g;
-	long long seen = 0;
+	long long seen = 0, unread = 0;	/* entries scanned; unread ones before the job */
 
 	if (cli_key(c, jobs, "jobs") != 0)
 		return -1;
 	g = cli_cmd(c, "XINFO GROUPS %s", jobs);
 	if (g == NULL) {
+		if (!stream_absent(c))
+			return -1;
 		c->err.msg[0] = '\0';	/* no stream yet: nothing queued */
 		return 0;
 	}
@@ -141,10 +183,23 @@ static int find_queued(struct cli *c, const char *id, char *entry, size_t entry_
 				last = m->element[k + 1];
 		}
 		if (name && last && cli_reply_is_str(name) && cli_reply_is_str(last) &&
-		    strcmp(name->str, PREGON_GROUP) == 0 && cli_stream_id_valid(last->str))
+		    strcmp(name->str, PREGON_GROUP) == 0 && cli_stream_id_valid(last->str)) {
 			snprintf(start, sizeof(start), "(%s", last->str);
+			snprintf(last_read, sizeof(last_read), "%s", last->str);
+		}
 	}
 	freeReplyObject(g);
+	if (last_read[0] != '\0') {
+		/* [count, min, max, consumers]: start at the oldest held. */
+		g = cli_cmd(c, "XPENDING %s %s", jobs, PREGON_GROUP);
+		if (g == NULL)
+			return -1;
+		if (g->type == REDIS_REPLY_ARRAY && g->elements == 4 &&
+		    g->element[0]->type == REDIS_REPLY_INTEGER && g->element[0]->integer > 0 &&
+		    cli_reply_is_str(g->element[1]) && cli_stream_id_valid(g->element[1]->str))
+			snprintf(start, sizeof(start), "%s", g->element[1]->str);
+		freeReplyObject(g);
+	}
 	while (seen < STATUS_SCAN_MAX) {
 		redisReply *r = cli_cmd(c, "XRANGE %s %s + COUNT %d", jobs, start, STATUS_PAGE);
 		size_t n;
@@ -158,12 +213,26 @@ static int find_queued(struct cli *c, const char *id, char *entry, size_t entry_
 			if (!cli_entry_ok(e))
 				continue;
 			job = cli_entry_field(e->element[1], "job");
+			if (last_read[0] != '\0' && stream_id_le(e->element[0]->str, last_read)) {
+				/* Read already: still held (pending) means a pregond is
+				 * recording it; acknowledged means it was dealt with
+				 * (a rejection: the dead letters say). */
+				if (job != NULL && job_text_has_id(job->str, job->len, id)) {
+					int held = entry_pending(c, jobs, e->element[0]->str);
+
+					snprintf(entry, entry_len, "%s", e->element[0]->str);
+					freeReplyObject(r);
+					return held < 0 ? -1 : held ? 2 : 0;
+				}
+				continue;
+			}
 			if (job != NULL && job_text_has_id(job->str, job->len, id)) {
 				snprintf(entry, entry_len, "%s", e->element[0]->str);
-				*ahead = seen;
+				*ahead = unread;
 				freeReplyObject(r);
 				return 1;
 			}
+			unread++;
 		}
 		if (n < STATUS_PAGE || !cli_entry_ok(r->element[n - 1])) {
 			freeReplyObject(r);
@@ -256,6 +325,16 @@ int cli_status_absent(struct cli *c, const char *id, bool json, bool *queued)
 	if (found < 0)
 		return -1;
 	*queued = found > 0;
+	if (found == 2) {
+		if (json)
+			return print_json(c, json_pack("{s:s, s:s, s:s, s:i, s:{}, s:{}}", "job", id,
+						       "state", "reading", "entry", entry, "messages", 0,
+						       "statuses", "channels"));
+		printf("job       %s\n", id);
+		printf("state     read by pregond (entry %s); its messages are being recorded\n",
+		       entry);
+		return 0;
+	}
 	if (found > 0) {
 		if (json)
 			return print_json(c, json_pack("{s:s, s:s, s:s, s:I, s:s?, s:i, s:{}, s:{}}",

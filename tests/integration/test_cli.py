@@ -297,6 +297,35 @@ def test_status_of_a_job_still_in_the_queue_says_queued_not_yet_read():
             in r.stdout), r.stdout
 
 
+def test_status_of_a_job_read_but_not_yet_recorded_is_not_no_such_job():
+    # Between pregond's read and its accept script a job has no record:
+    # `status --watch` started then must not stop at "no such job".
+    cfg = harness.write_config()
+    c = cfg.server.client
+    read_jobs_as_pregond(cfg)
+    lease = c.xadd(cfg.key("jobs"), {"job": message_job("held-lease")})
+    taken = c.xadd(cfg.key("jobs"), {"job": message_job("being-read")})
+    c.xadd(cfg.key("jobs"), {"job": message_job("bad-acked")})
+    c.xreadgroup("pregon", "test-reader", {cfg.key("jobs"): ">"}, count=3)
+    r = harness.run_cli(cfg, "status", "being-read")
+    assert r.returncode == 0, r.stderr
+    assert ("state     read by pregond (entry %s); its messages are being recorded\n" % taken
+            in r.stdout), r.stdout
+    js = json.loads(harness.run_cli(cfg, "status", "--json", "being-read").stdout)
+    assert js["state"] == "reading" and js["entry"] == taken, js
+    # A read and acknowledged job behind an older held entry (a message's
+    # lease) was dealt with: its dead letter answers.
+    bad = c.xrange(cfg.key("jobs"))[-1][0]
+    c.xack(cfg.key("jobs"), "pregon", bad, taken)
+    add_dead(cfg, message_job("bad-acked"), "body: too long", "2026-11-28T19:23:11.250Z")
+    assert lease in [e["message_id"] for e in c.xpending_range(cfg.key("jobs"), "pregon",
+                                                                "-", "+", 10)]
+    r = harness.run_cli(cfg, "status", "bad-acked")
+    assert "state     rejected: body: too long\n" in r.stdout, r.stdout
+    r = harness.run_cli(cfg, "status", "being-read")
+    assert r.returncode == 1 and r.stderr == "pregon: no such job\n", r
+
+
 def test_status_of_a_rejected_job_gives_the_dead_letters_reason():
     cfg = harness.write_config()
     read_jobs_as_pregond(cfg)
