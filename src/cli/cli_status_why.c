@@ -374,7 +374,8 @@ int cli_status_absent(struct cli *c, const char *id, bool json, bool *queued)
  * its score in <prefix>scheduled (-1 when absent). */
 void cli_status_why(const struct cli *c, const char *kind, const char *status,
 		    long long attempt, const char *error, const char *zone, long long due_ms,
-		    long long updated_ms, char *label, size_t label_len, char *out, size_t out_len)
+		    long long updated_ms, long long expires_ms, char *label, size_t label_len,
+		    char *out, size_t out_len)
 {
 	const char *z = zone && zone[0] ? zone : c->cfg.schedule_default_tz;
 	char when[96], err[ERR_MSG_MAX];
@@ -402,6 +403,14 @@ void cli_status_why(const struct cli *c, const char *kind, const char *status,
 		/* A temporary failure: the attempt failed, the next is due. */
 		snprintf(label, label_len, "retrying");
 		snprintf(out, out_len, "at %s: attempt %lld failed: %s", when, attempt, err);
+	} else if (strcmp(kind, "court_reminder") == 0 && expires_ms > due_ms && due_ms > 0) {
+		/* A reminder's record expires at the appearance (planning,
+		 * src/intake/court.c): the lead is the offset, or more where
+		 * quiet hours moved the reminder earlier. */
+		long long lead = (expires_ms - due_ms) / 60000;
+
+		snprintf(out, out_len, "at %s: a reminder %lldd %02lldh%02lldm before the hearing",
+			 when, lead / 1440, lead / 60 % 24, lead % 60);
 	} else if (strcmp(kind, "court_reminder") == 0) {
 		snprintf(out, out_len, "at %s: a reminder before the hearing", when);
 	} else if (zone != NULL && zone[0] && due_ms > 0 && !c->cfg.quiet.off &&

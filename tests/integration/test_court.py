@@ -161,9 +161,13 @@ def test_reminders_go_out_at_their_instants_and_never_name_the_charge():
         r = harness.run_cli(c.cfg, "status", "evt-1")
         assert r.returncode == 0, r.stderr
         assert "case      LA-24CR-01234" in r.stdout, r.stdout
-        for due in ("2027-01-07T21:30:00", "2027-01-13T21:30:00", "2027-01-14T18:30:00"):
-            assert any(due in line and "scheduled" in line for line in r.stdout.splitlines()), \
-                r.stdout
+        # Issue 13: in the court's zone, with the offset it stands for.
+        for due, lead in (("2027-01-07 13:30:00 UTC-08:00", "7d 00h00m"),
+                          ("2027-01-13 13:30:00 UTC-08:00", "1d 00h00m"),
+                          ("2027-01-14 10:30:00 UTC-08:00", "0d 03h00m")):
+            want = "scheduled  at %s America/Los_Angeles: a reminder %s before the hearing" % (
+                due, lead)
+            assert any(want in line for line in r.stdout.splitlines()), (want, r.stdout)
         assert "+1323" not in r.stdout
         by_due = sorted(c.scheduled("evt-1").items(), key=lambda kv: kv[1])
         for k, (mid, due) in enumerate(by_due):
