@@ -2,7 +2,7 @@
 #
 #   make            build build/pregond and build/pregon
 #   make deps       install Debian packages (idempotent; needs root or sudo)
-#   make run        deps, build, start a local Redis if needed, show a job flow
+#   make run        deps-run (only what running needs), build, start a local Redis if needed, show a job flow
 #   make test       deps, build (normal and ASan+UBSan), run every test
 #   make test-long  the long soak runs
 #   make fuzz       build the libFuzzer targets (clang)
@@ -48,7 +48,7 @@ LUA_SRCS  := $(sort $(wildcard src/lua/*.lua))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps run test test-long asan fuzz bench clean unit install review
+.PHONY: all deps deps-run run test test-long asan fuzz bench clean unit install review
 all: $(BUILD)/pregond $(BUILD)/pregon
 
 $(BUILD)/%.o: %.c
@@ -95,13 +95,18 @@ review: $(BUILD)/template-review
 	mv config/templates/REVIEW.md.tmp config/templates/REVIEW.md
 
 deps:
-	@sh ops/install-deps.sh
+	@sh ops/install-deps.sh test
+
+# What running needs, without the test packages (cmocka, mosquitto, the
+# Python clients): make run on a machine that will never run the tests.
+deps-run:
+	@sh ops/install-deps.sh run
 
 # The sanitizer build lives beside the normal one so both can be kept.
 asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all unit
 
-run: deps
+run: deps-run
 	$(MAKE) all
 	@sh ops/run-demo.sh
 

@@ -10,7 +10,10 @@
  * address, except `pregon dead show` (the operator asks for the stored job
  * on purpose) and `pregon contacts export` (the CSV is the contacts, for
  * the CRM round trip). `contacts import` reports bad rows without the
- * cell's value for phone, email and signal. Events carry contact ids
+ * cell's value for phone, email and signal, except to the operator's own
+ * terminal (stderr a TTY: their own file, on their own screen; issue 13,
+ * item 16), and `optout add|remove` errors quote the address the operator
+ * typed. Events carry contact ids
  * only (contract section 3); reasons and ids that come from producers'
  * jobs go through cli_clean_line().
  *
@@ -52,9 +55,17 @@ enum cli_opt {
 	CLI_OPT_ALL = 1 << 3,
 	CLI_OPT_COUNT = 1 << 4,
 	CLI_OPT_LIST = 1 << 5,
+	CLI_OPT_LAST = 1 << 6,		/* tail -n N */
+	CLI_OPT_NO_FOLLOW = 1 << 7,	/* tail --no-follow */
+	CLI_OPT_DRY_RUN = 1 << 8,	/* contacts import --dry-run */
+	CLI_OPT_COUNTRY = 1 << 9,	/* contacts import --default-country CC */
+	CLI_OPT_WATCH = 1 << 10,	/* status --watch */
 };
 
 #define CLI_MAX_POS 5
+/* tail -n: history is gathered in memory before it is printed (oldest
+ * first), so it is bounded. */
+#define CLI_TAIL_LAST_MAX 100000
 
 struct cli_args {
 	const char *config;	/* -c FILE */
@@ -64,6 +75,11 @@ struct cli_args {
 	const char *from;	/* --from ID */
 	long long count;	/* --count N, 0 = not given */
 	const char *list;	/* --list NAME */
+	long long last;		/* -n N: history first, 0 = not given */
+	bool no_follow;		/* --no-follow */
+	bool dry_run;		/* --dry-run */
+	const char *country;	/* --default-country CC */
+	bool watch;		/* --watch */
 	const char *pos[CLI_MAX_POS];	/* positionals, subcommand first */
 	int npos;
 };
@@ -76,6 +92,41 @@ int cli_dead(struct cli *c, const struct cli_args *a);
 int cli_optout(struct cli *c, const struct cli_args *a);
 int cli_contacts(struct cli *c, const struct cli_args *a);
 int cli_template(struct cli *c, const struct cli_args *a);
+int cli_lists(struct cli *c, const struct cli_args *a);
+
+/* cli_status_why.c: what `status` says beyond counts. cli_status_absent
+ * answers for a job with no record (queued, rejected, or "no such job":
+ * 0 when it printed, -1 with the failure; *queued when it waits); cli_status_readers_note fills
+ * out with a line when no pregond has read the queue for a while (else
+ * ""); cli_status_why says why a message waits and when it goes. */
+int cli_status_absent(struct cli *c, const char *id, bool json, bool *queued);
+int cli_status_readers_note(struct cli *c, char *out, size_t out_len);
+void cli_status_why(const struct cli *c, const char *kind, const char *status,
+		    long long attempt, const char *error, const char *zone, long long due_ms,
+		    long long updated_ms, long long expires_ms, char *label, size_t label_len,
+		    char *out, size_t out_len);
+
+/* Messages that failed or wait for a retry, grouped by status and reason
+ * with counts (cli_status_reasons: the messages of one job, at most
+ * 100,000 read). */
+#define STATUS_REASONS 16
+#define STATUS_REASON_MAX 256
+struct status_reasons {
+	struct status_reason {
+		char status[16];	/* failed, undelivered, suppressed, expired, retrying */
+		char reason[STATUS_REASON_MAX];	/* the message's error, cleaned */
+		long long n;
+	} group[STATUS_REASONS];
+	size_t n;
+	long long other;	/* in groups past STATUS_REASONS */
+	long long retrying;	/* scheduled after a failed attempt */
+	long long last_update;	/* Unix ms of the latest change of any, 0: none */
+};
+int cli_status_reasons(struct cli *c, const char *seq, long long n, struct status_reasons *out);
+
+/* Unix ms as wall time in zone: "2026-12-08 08:00:00 UTC-08:00
+ * America/Los_Angeles" (ISO UTC when the zone is unknown). */
+void cli_format_local(long long ms, const char *zone, char *out, size_t out_len);
 
 /* Records a failure with its exit code; returns -1 for `return cli_fail(...)`. */
 int cli_fail(struct cli *c, int code, const char *fmt, ...)

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "job.h"
 #include "redis_conn.h"
 #include "store.h"
 
@@ -82,6 +83,7 @@ struct intake_record {
 	char public_reason[ERR_MSG_MAX];
 	int kind;		/* job kind or -1 */
 	bool urgent;		/* a valid urgent action_alert */
+	char id[JOB_ID_MAX + 1];	/* the job's id when it has a valid one, else "": the log */
 };
 int intake_build_record(const struct config *cfg, const struct templates *set, int64_t now_ms,
 			const char *entry_id, const char *raw, size_t raw_len,

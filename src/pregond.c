@@ -35,7 +35,7 @@
 #include "tz.h"
 #include "util.h"
 
-#define PREGON_VERSION "0.1.0"
+#include "version.h"
 
 struct pregond {
 	uv_loop_t *loop;

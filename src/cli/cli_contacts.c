@@ -20,9 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
+#include "cli_phone.h"
+#include "cli_rowerr.h"
 #include "csv.h"
 #include "keys.h"
 #include "util.h"
@@ -226,14 +229,49 @@ struct import {
 	bool redis_failed;		/* no more replies can be read */
 
 	long long written, created, updated, bad, dups;
+
+	/* issue 13: spreadsheets as organizers keep them */
+	const struct cli_phone_country *country;	/* --default-country, or NULL */
+	bool dry_run;			/* check every row, write nothing */
+	bool tty;			/* stderr is the operator's terminal */
+	long long rows;			/* data rows read, for the progress line */
+	struct rowerrs errs;		/* bad rows by reason, printed at the end */
 };
 
-/* Prints one bad row: "line N: field: reason". Reasons for address
- * fields lose the quoted value validate.c puts at their end, and every
- * reason goes through cli_clean_line, so no phone or email is printed. */
-static void report_bad(struct import *im, long line, const char *field, const char *reason)
+#define DUP_WARNINGS 5		/* repeated ids warned one by one, then counted */
+#define PROGRESS_EVERY 1000	/* rows between two progress lines on a TTY */
+
+/* What the right form looks like, for the fields an organizer most often
+ * gets wrong in a spreadsheet (issue 13, item 16). */
+static const char *field_hint(const struct import *im, const char *field, const char *reason)
 {
-	char buf[ERR_MSG_MAX], clean[ERR_MSG_MAX + 64];
+	if (field == NULL)
+		return NULL;
+	if ((strcmp(field, "phone") == 0 || strcmp(field, "signal") == 0) &&
+	    (strstr(reason, "E.164") != NULL || strstr(reason, "phone number") != NULL))
+		return im->country != NULL ?
+			"expected a national number, or +<country code><number>, e.g. +13235550100" :
+			"expected +<country code><number>, e.g. +13235550100 (or import with "
+			"--default-country US)";
+	if (strcmp(field, "email") == 0)
+		return "expected name@domain, e.g. ana@example.org";
+	if (strcmp(field, "tz") == 0)
+		return "expected an IANA zone, e.g. America/Los_Angeles";
+	if (strcmp(field, "lang") == 0)
+		return "expected a language tag, e.g. es or zh-Hant";
+	return NULL;
+}
+
+/* Counts one bad row under "field: reason" (grouped, printed at the end:
+ * rowerrs_print). Reasons for address fields lose the quoted value
+ * validate.c puts at their end, and every reason goes through
+ * cli_clean_line, so the grouped reason holds no phone or email; the
+ * cell itself (value) is shown only on the operator's terminal. */
+static void report_bad(struct import *im, long line, const char *field, const char *reason,
+		       const char *value, size_t value_len)
+{
+	char buf[ERR_MSG_MAX], clean[ERR_MSG_MAX + 64], text[ROWERR_REASON_MAX];
+	const char *hint = field_hint(im, field, reason);
 	size_t len;
 
 	snprintf(buf, sizeof(buf), "%s", reason);
@@ -250,33 +288,51 @@ static void report_bad(struct import *im, long line, const char *field, const ch
 			buf[len - 3] = '\0';
 	}
 	cli_clean_line(buf, strlen(buf), clean, sizeof(clean));
-	if (field != NULL)
-		fprintf(stderr, "line %ld: %s: %s\n", line, field, clean);
-	else
-		fprintf(stderr, "line %ld: %s\n", line, clean);
+	snprintf(text, sizeof(text), "%s%s%s%s%s", field ? field : "", field ? ": " : "", clean,
+		 hint ? "; " : "", hint ? hint : "");
+	rowerrs_add(&im->errs, text, line, value, value_len);
 	im->bad++;
+}
+
+/* The cell of the column a reason names ("phone", "channels[0]": the
+ * channels cell), for the operator's terminal; NULL for no column. */
+static const char *field_cell(const struct import *im, const struct csv_record *rec,
+			      const char *field, size_t *len)
+{
+	for (int k = 0; field != NULL && k < COL_COUNT; k++) {
+		size_t n = strlen(col_names[k]);
+
+		if (strncmp(field, col_names[k], n) == 0 && (field[n] == '\0' || field[n] == '[') &&
+		    im->col[k] >= 0 && (size_t)im->col[k] < rec->n) {
+			*len = rec->len[im->col[k]];
+			return rec->field[im->col[k]];
+		}
+	}
+	return NULL;
 }
 
 /* recipient_parse's "phone: not an E.164 number: ..." split into field
  * and reason (a reason without a field, ": needs at least one address",
  * keeps no field). */
-static void report_recipient_error(struct import *im, long line, const char *msg)
+static void report_recipient_error(struct import *im, const struct csv_record *rec,
+				   const char *msg)
 {
 	char field[32];
-	const char *sep = strstr(msg, ": ");
-	size_t n = sep ? (size_t)(sep - msg) : 0;
+	const char *sep = strstr(msg, ": "), *value;
+	size_t n = sep ? (size_t)(sep - msg) : 0, vlen = 0;
 
 	if (sep == NULL || n >= sizeof(field)) {
-		report_bad(im, line, NULL, msg);
+		report_bad(im, rec->line, NULL, msg, NULL, 0);
 		return;
 	}
 	if (n == 0) {
-		report_bad(im, line, NULL, sep + 2);
+		report_bad(im, rec->line, NULL, sep + 2, NULL, 0);
 		return;
 	}
 	memcpy(field, msg, n);
 	field[n] = '\0';
-	report_bad(im, line, field, sep + 2);
+	value = field_cell(im, rec, field, &vlen);
+	report_bad(im, rec->line, field, sep + 2, value, vlen);
 }
 
 /* Reads the header: columns by name (case-insensitive, surrounding spaces
@@ -560,10 +616,24 @@ static int import_row(struct import *im, const struct csv_record *rec)
 	lists = json_array();
 	if (obj == NULL || lists == NULL)
 		goto oom;
-	for (i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
-		if ((s = cell(im, rec, simple[i], &len)) != NULL &&
-		    set_cell(obj, col_names[simple[i]], s, len) != 0)
+	for (i = 0; i < sizeof(simple) / sizeof(simple[0]); i++) {
+		char e164[24];
+
+		if ((s = cell(im, rec, simple[i], &len)) == NULL)
+			continue;
+		/* --default-country: "(323) 555-0000" as the file has it. */
+		if (im->country != NULL && (simple[i] == COL_PHONE || simple[i] == COL_SIGNAL)) {
+			if (cli_phone_normalize(s, len, im->country, e164, sizeof(e164), &err) != 0) {
+				report_bad(im, rec->line, col_names[simple[i]], err.pub, s, len);
+				rc = 0;
+				goto out;
+			}
+			s = e164;
+			len = strlen(e164);
+		}
+		if (set_cell(obj, col_names[simple[i]], s, len) != 0)
 			goto oom;
+	}
 	if ((s = cell(im, rec, COL_CHANNELS, &len)) != NULL) {
 		json_t *ch = parse_channels(s, len);
 
@@ -575,7 +645,7 @@ static int import_row(struct import *im, const struct csv_record *rec)
 			goto oom;
 	}
 	if (recipient_parse(obj, "", &r, &err) != 0) {
-		report_recipient_error(im, rec->line, err.msg);
+		report_recipient_error(im, rec, err.msg);
 		rc = 0;
 		goto out;
 	}
@@ -583,7 +653,7 @@ static int import_row(struct import *im, const struct csv_record *rec)
 		s = cell(im, rec, COL_LISTS, &len);
 		switch (parse_lists(s, s ? len : 0, lists, &problem)) {
 		case -1:
-			report_bad(im, rec->line, "lists", problem);
+			report_bad(im, rec->line, "lists", problem, NULL, 0);
 			rc = 0;
 			goto out;
 		case -2:
@@ -606,8 +676,9 @@ static int import_row(struct import *im, const struct csv_record *rec)
 		char id[JOB_ID_MAX + 8];
 
 		cli_clean_line(r.id, strlen(r.id), id, sizeof(id));
-		fprintf(stderr, "line %ld: warning: id %s is also on line %ld; the later row wins\n",
-			rec->line, id, prev);
+		if (im->dups < DUP_WARNINGS)
+			fprintf(stderr, "line %ld: warning: id %s is also on line %ld; the later row "
+				"wins\n", rec->line, id, prev);
 		im->dups++;
 		break;
 	}
@@ -616,6 +687,11 @@ static int import_row(struct import *im, const struct csv_record *rec)
 	lists_json = json_dumps(lists, JSON_COMPACT);
 	if (payload == NULL || lists_json == NULL)
 		goto oom;
+	if (im->dry_run) {	/* checked as for real; counted, not written */
+		im->written++;
+		rc = 0;
+		goto out;
+	}
 	rc = batch_add(im, payload, mode, lists_json);
 	payload = lists_json = NULL;	/* the batch owns them */
 	goto out;
@@ -671,9 +747,24 @@ static void report_csv_error(struct import *im, const struct csv_record *rec, co
 
 	if (rec->bad_field > 0 && (size_t)rec->bad_field <= im->ncols && colon != NULL &&
 	    strncmp(msg, "field ", 6) == 0)
-		report_bad(im, rec->line, im->colname[rec->bad_field - 1], colon + 2);
+		report_bad(im, rec->line, im->colname[rec->bad_field - 1], colon + 2, NULL, 0);
 	else
-		report_bad(im, rec->line, NULL, msg);
+		report_bad(im, rec->line, NULL, msg, NULL, 0);
+}
+
+/* The progress line on the operator's terminal ("read 12000 rows"), kept
+ * on one line with \r and cleared before anything else is printed; never
+ * in a pipe or a log (issue 13, item 18). */
+static void show_progress(struct import *im)
+{
+	if (im->tty && ++im->rows % PROGRESS_EVERY == 0)
+		fprintf(stderr, "\rread %lld rows, %lld bad", im->rows, im->bad);
+}
+
+static void end_progress(struct import *im)
+{
+	if (im->tty && im->rows >= PROGRESS_EVERY)
+		fputs("\r\033[K", stderr);
 }
 
 /* After a fatal error: collects what batches already sent can still
@@ -685,6 +776,8 @@ static void import_fatal(struct import *im)
 	bool redis_ok = im->c->rc != NULL && im->c->rc->err == 0 && !im->redis_failed;
 
 	snprintf(msg, sizeof(msg), "%s", im->c->err.msg);
+	end_progress(im);
+	rowerrs_print(&im->errs, stderr, im->tty);
 	while (redis_ok && im->in_flight > 0)
 		if (batch_collect(im) != 0)
 			break;
@@ -696,7 +789,7 @@ static void import_fatal(struct import *im)
 }
 
 /* The import: header, then row by row into batches; the summary. */
-static int contacts_import(struct cli *c, const char *path, const char *list)
+static int contacts_import(struct cli *c, const char *path, const struct cli_args *a)
 {
 	struct import im;
 	struct csv_reader *rd = NULL;
@@ -709,7 +802,10 @@ static int contacts_import(struct cli *c, const char *path, const char *list)
 	memset(&im, 0, sizeof(im));
 	im.c = c;
 	im.path = path;
-	im.list = list;
+	im.list = a->list;
+	im.dry_run = a->dry_run;
+	im.country = a->country ? cli_phone_country(a->country) : NULL;
+	im.tty = isatty(STDERR_FILENO) == 1;
 	if (strcmp(path, "-") == 0) {
 		fp = stdin;
 	} else if ((fp = fopen(path, "rb")) == NULL) {
@@ -736,13 +832,14 @@ static int contacts_import(struct cli *c, const char *path, const char *list)
 		cli_fail(c, 1, "%s line %ld: header: %s", path, rec.line, clean);
 		goto out;
 	}
-	if (import_header(&im, &rec) != 0 || import_prepare(&im) != 0)
+	if (import_header(&im, &rec) != 0 || (!im.dry_run && import_prepare(&im) != 0))
 		goto out;
 	while ((res = csv_next(rd, &rec, &err)) != CSV_END) {
 		if (res == CSV_IO_ERROR) {
 			cli_fail(c, 1, "%s line %ld: %s", path, rec.line, err.msg);
 			goto out;
 		}
+		show_progress(&im);
 		if (res == CSV_BAD) {
 			report_csv_error(&im, &rec, err.msg);
 			continue;
@@ -750,15 +847,24 @@ static int contacts_import(struct cli *c, const char *path, const char *list)
 		if (import_row(&im, &rec) != 0)
 			goto out;
 	}
-	if (batch_drain(&im) != 0)
+	if (!im.dry_run && batch_drain(&im) != 0)
 		goto out;
+	end_progress(&im);
+	rowerrs_print(&im.errs, stderr, im.tty);
+	if (im.dups > DUP_WARNINGS)
+		fprintf(stderr, "warning: %lld more ids repeated in the file (the later row wins)\n",
+			im.dups - DUP_WARNINGS);
 	/* Contacts, not rows: a row that repeats an id (warned above) wrote
 	 * the same contact again, and the script said "updated" for it. */
 	long long contacts = im.written - im.dups;
 	long long created = im.created < contacts ? im.created : contacts;
 
-	printf("imported %lld contacts (%lld created, %lld updated), %lld bad rows\n", contacts,
-	       created, contacts - created, im.bad);
+	if (im.dry_run)
+		printf("dry run: %lld contacts would be imported, %lld bad rows; nothing written\n",
+		       contacts, im.bad);
+	else
+		printf("imported %lld contacts (%lld created, %lld updated), %lld bad rows\n",
+		       contacts, created, contacts - created, im.bad);
 	rc = 0;
 	if (im.bad > 0)
 		rc = cli_fail(c, 1, "%lld bad rows not imported (see above)", im.bad);
@@ -781,7 +887,10 @@ struct export {
 	struct buf channels, lists;	/* the cells, rewritten */
 	struct buf guarded[COL_COUNT];	/* cells written as "'=..." */
 	long long count;
+	int listing;		/* 0: export CSV; LIST_TEXT, LIST_JSON: contacts list */
 };
+
+enum { LIST_TEXT = 1, LIST_JSON = 2 };
 
 /* Warns about a cell that the import would not take back whole. */
 static void export_warn(const char *id, size_t id_len, const char *what)
@@ -889,6 +998,69 @@ static int export_row(struct export *ex, const char *id, size_t id_len, const re
 
 /* Writes the rows of ids[from..to): one HGETALL per id, pipelined.
  * Returns 0, 1 when stdout's reader went away, -1 on error. */
+/* One contact of `pregon contacts list`: what an organizer checks (name,
+ * language, zone, which channels have an address, lists), never the
+ * addresses themselves (cli.h, output rule: export is for those).
+ * Returns 0, -1 out of memory, -2 stdout failed. */
+static int list_row(struct export *ex, const char *id, size_t id_len, const redisReply *h)
+{
+	static const char *const addr_channel[] = { "sms", "email", "signal" };
+	const char *v[COL_COUNT] = { 0 };
+	json_t *obj, *has, *lists;
+	char clean[COL_COUNT][256];
+	int rc = 0;
+
+	if (h->type != REDIS_REPLY_ARRAY || h->elements == 0)
+		return 0;	/* deleted since the scan */
+	for (size_t i = 0; i + 1 < h->elements; i += 2)
+		for (int k = COL_NAME; k < COL_COUNT; k++)
+			if (cli_reply_is_str(h->element[i]) && cli_reply_is_str(h->element[i + 1]) &&
+			    strcmp(h->element[i]->str, col_names[k]) == 0)
+				v[k] = h->element[i + 1]->str;
+	cli_clean_line(id, id_len, clean[COL_ID], sizeof(clean[COL_ID]));
+	for (int k = COL_NAME; k < COL_COUNT; k++)
+		cli_clean_line(v[k] ? v[k] : "", v[k] ? strlen(v[k]) : 0, clean[k], sizeof(clean[k]));
+	has = json_array();
+	for (int k = 0; k < 3; k++)
+		if (v[COL_PHONE + k] != NULL && v[COL_PHONE + k][0] != '\0')
+			json_array_append_new(has, json_string(addr_channel[k]));
+	lists = v[COL_LISTS] ? json_loads(v[COL_LISTS], 0, NULL) : NULL;
+	if (!json_is_array(lists)) {
+		json_decref(lists);
+		lists = json_array();
+	}
+	ex->count++;
+	if (ex->listing == LIST_JSON) {
+		char *text;
+
+		obj = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O}", "id", clean[COL_ID], "name",
+				clean[COL_NAME], "lang", clean[COL_LANG], "tz", clean[COL_TZ],
+				"addresses", has, "lists", lists);
+		text = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(obj);
+		if (text == NULL)
+			rc = -1;
+		else if (printf("%s\n", text) < 0)
+			rc = -2;
+		free(text);
+	} else {
+		char *h_text = json_dumps(has, JSON_COMPACT), *l_text = json_dumps(lists, JSON_COMPACT);
+
+		/* Tab-separated: id, name, lang, tz, the channels with an
+		 * address, the lists (JSON arrays: names may hold spaces). */
+		if (h_text == NULL || l_text == NULL)
+			rc = -1;
+		else if (printf("%s\t%s\t%s\t%s\t%s\t%s\n", clean[COL_ID], clean[COL_NAME],
+				clean[COL_LANG], clean[COL_TZ], h_text, l_text) < 0)
+			rc = -2;
+		free(h_text);
+		free(l_text);
+	}
+	json_decref(has);
+	json_decref(lists);
+	return rc;
+}
+
 static int export_chunk(struct export *ex, const redisReply *ids, size_t from, size_t to)
 {
 	struct cli *c = ex->c;
@@ -931,7 +1103,8 @@ static int export_chunk(struct export *ex, const redisReply *ids, size_t from, s
 			freeReplyObject(h);
 			continue;
 		}
-		switch (export_row(ex, todo[i]->str, todo[i]->len, h)) {
+		switch (ex->listing ? list_row(ex, todo[i]->str, todo[i]->len, h) :
+			export_row(ex, todo[i]->str, todo[i]->len, h)) {
 		case -1:
 			rc = cli_fail(c, 1, "out of memory");
 			break;
@@ -946,7 +1119,7 @@ static int export_chunk(struct export *ex, const redisReply *ids, size_t from, s
 
 /* The export: header, then SSCAN page by page, in SSCAN's order (no
  * sort: that would need every id in memory at once; sort the file). */
-static int contacts_export(struct cli *c, const char *list)
+static int contacts_export(struct cli *c, const char *list, int listing)
 {
 	static char outbuf[1 << 16];
 	char key[CLI_KEY_MAX], suffix[LIST_NAME_MAX + 16], cursor[32] = "0";
@@ -955,6 +1128,7 @@ static int contacts_export(struct cli *c, const char *list)
 
 	memset(&ex, 0, sizeof(ex));
 	ex.c = c;
+	ex.listing = listing;
 	if (list != NULL)
 		snprintf(suffix, sizeof(suffix), "list:%s", list);
 	else
@@ -962,7 +1136,7 @@ static int contacts_export(struct cli *c, const char *list)
 	if (cli_key(c, key, suffix) != 0 || cli_connect(c, 0) != 0)
 		return -1;
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
-	if (csv_write_record(stdout, col_names, NULL, COL_COUNT) != 0)
+	if (!listing && csv_write_record(stdout, col_names, NULL, COL_COUNT) != 0)
 		return errno == EPIPE ? 0 : cli_fail(c, 1, "stdout: %s", strerror(errno));
 	do {
 		redisReply *r = cli_cmd(c, "SSCAN %s %s COUNT %d", key, cursor, EXPORT_PAGE);
@@ -995,6 +1169,9 @@ static int contacts_export(struct cli *c, const char *list)
 		cli_clean_line(list, strlen(list), clean, sizeof(clean));
 		fprintf(stderr, "pregon: warning: list \"%s\" has no members\n", clean);
 	}
+	/* The count on stderr: stdout stays one contact a line for scripts. */
+	if (rc == 0 && listing == LIST_TEXT)
+		fprintf(stderr, "%lld contacts\n", ex.count);
 	idset_free(&ex.seen);
 	buf_free(&ex.channels);
 	buf_free(&ex.lists);
@@ -1011,22 +1188,36 @@ int cli_contacts(struct cli *c, const struct cli_args *a)
 	const char *sub = a->npos > 0 ? a->pos[0] : NULL;
 
 	if (sub == NULL)
-		return cli_fail(c, CLI_EXIT_USAGE, "contacts: needs import or export");
+		return cli_fail(c, CLI_EXIT_USAGE, "contacts: needs import, export or list");
 	if (a->list != NULL) {
 		const char *problem = list_name_problem(a->list, strlen(a->list));
 
 		if (problem != NULL)
 			return cli_fail(c, CLI_EXIT_USAGE, "--list: %s", problem);
 	}
+	if (a->json && strcmp(sub, "list") != 0)
+		return cli_fail(c, CLI_EXIT_USAGE, "contacts: --json is for list");
 	if (strcmp(sub, "import") == 0) {
 		if (a->npos != 2)
-			return cli_fail(c, CLI_EXIT_USAGE, "contacts import FILE.csv [--list NAME]");
-		return contacts_import(c, a->pos[1], a->list);
+			return cli_fail(c, CLI_EXIT_USAGE, "contacts import FILE.csv [--list NAME] "
+					"[--default-country CC] [--dry-run]");
+		if (a->country != NULL && cli_phone_country(a->country) == NULL)
+			return cli_fail(c, CLI_EXIT_USAGE, "--default-country: unknown country \"%.16s\"; "
+					"expected one of %s, e.g. US", a->country, cli_phone_countries());
+		return contacts_import(c, a->pos[1], a);
 	}
 	if (strcmp(sub, "export") == 0) {
 		if (a->npos != 1)
 			return cli_fail(c, CLI_EXIT_USAGE, "contacts export [--list NAME]");
-		return contacts_export(c, a->list);
+		if (a->dry_run || a->country != NULL)
+			return cli_fail(c, CLI_EXIT_USAGE, "contacts export: --dry-run and "
+					"--default-country are for import");
+		return contacts_export(c, a->list, 0);
 	}
-	return cli_fail(c, CLI_EXIT_USAGE, "contacts: unknown subcommand (import, export)");
+	if (strcmp(sub, "list") == 0) {
+		if (a->npos != 1 || a->dry_run || a->country != NULL)
+			return cli_fail(c, CLI_EXIT_USAGE, "contacts list [--list NAME] [--json]");
+		return contacts_export(c, a->list, a->json ? LIST_JSON : LIST_TEXT);
+	}
+	return cli_fail(c, CLI_EXIT_USAGE, "contacts: unknown subcommand (import, export, list)");
 }

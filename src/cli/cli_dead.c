@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -38,7 +39,7 @@ static bool is_iso_time(const char *s)
 }
 
 /* One line: entry id, time, job id, reason; never the job's body. */
-static int dead_print_entry(const redisReply *e)
+static int dead_print_entry(const redisReply *e, bool json)
 {
 	const redisReply *at = cli_entry_field(e->element[1], "at");
 	const redisReply *reason = cli_entry_field(e->element[1], "reason");
@@ -56,6 +57,17 @@ static int dead_print_entry(const redisReply *e)
 		cli_clean_line(reason->str, reason->len, why, sizeof(why));
 	else
 		snprintf(why, sizeof(why), "-");
+	if (json) {
+		/* --json: the same four, one object a line (issue 13, item 18). */
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "entry", e->element[0]->str, "at", when,
+				      "job", job, "reason", why);
+		char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		int rc = text != NULL && printf("%s\n", text) >= 0 ? 0 : -1;
+
+		json_decref(o);
+		free(text);
+		return rc;
+	}
 	return printf("%s %s %s %s\n", e->element[0]->str, when, job, why) < 0 ? -1 : 0;
 }
 
@@ -71,7 +83,7 @@ static int dead_list(struct cli *c, const struct cli_args *a, const char *key)
 			return -1;
 		for (size_t i = r->type == REDIS_REPLY_ARRAY ? r->elements : 0; i > 0; i--)
 			if (cli_entry_ok(r->element[i - 1]))
-				dead_print_entry(r->element[i - 1]);
+				dead_print_entry(r->element[i - 1], a->json);
 		freeReplyObject(r);
 		return 0;
 	}
@@ -86,7 +98,7 @@ static int dead_list(struct cli *c, const struct cli_args *a, const char *key)
 		n = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
 		for (size_t i = 0; i < n; i++)
 			if (cli_entry_ok(r->element[i]))
-				dead_print_entry(r->element[i]);
+				dead_print_entry(r->element[i], a->json);
 		if (n > 0 && cli_entry_ok(r->element[n - 1]))
 			cli_stream_id_next(r->element[n - 1]->element[0]->str, cursor, sizeof(cursor));
 		freeReplyObject(r);
@@ -325,6 +337,8 @@ int cli_dead(struct cli *c, const struct cli_args *a)
 	bool list = strcmp(sub, "list") == 0, show = strcmp(sub, "show") == 0;
 	bool del = strcmp(sub, "delete") == 0;
 
+	if (a->json && !list)
+		return cli_fail(c, CLI_EXIT_USAGE, "dead: --json is for list");
 	if (list && a->npos != 1)
 		return cli_fail(c, CLI_EXIT_USAGE, "dead list: takes no arguments");
 	if (a->all && (list || show || del))

@@ -3,6 +3,9 @@
 #include "cli.h"
 
 #include <limits.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +13,8 @@
 #include <jansson.h>
 
 #include "channel.h"
+
+#define WATCH_INTERVAL_MS 2000
 
 /* Contract section 3's statuses, in the order a message moves through them. */
 static const char *const status_order[] = {
@@ -64,6 +69,7 @@ struct alert_info {
 	const char *keywords;	/* the job's replies (JSON), for meanings not yet answered */
 	long long expanded, skipped;
 	const char *list;
+	const char *problem;	/* xwhy: why the audience gave no message */
 };
 
 static void alert_field(struct alert_info *ai, const char *name, const char *value, size_t len)
@@ -84,6 +90,8 @@ static void alert_field(struct alert_info *ai, const char *name, const char *val
 		ai->expanded = num;
 	else if (strcmp(name, "xdup") == 0 && is_num)
 		ai->skipped = num;
+	else if (strcmp(name, "xwhy") == 0 && len > 0)
+		ai->problem = value;
 	else if (strcmp(name, "list") == 0 && len > 0)
 		ai->list = value;
 	else if (strcmp(name, "replies") == 0 && len > 0)
@@ -124,6 +132,42 @@ static int add_unanswered(struct alert_info *ai)
 	return 0;
 }
 
+/* Statuses a message does not leave (contract section 3; delivered and
+ * read may still follow sent, but the send is done). */
+static bool status_final(const char *s)
+{
+	static const char *const final[] = { "sent", "delivered", "read", "failed", "undelivered",
+					     "suppressed", "expired", "cancelled" };
+
+	for (size_t i = 0; i < sizeof(final) / sizeof(final[0]); i++)
+		if (strcmp(s, final[i]) == 0)
+			return true;
+	return false;
+}
+
+/* An alert's progress: messages final out of all, and when the rest
+ * should be done at the rate so far (since the job was created). */
+struct progress {
+	long long final, total;
+	double percent;
+	long long eta_ms;	/* -1: unknown (nothing final yet) or done */
+};
+
+static struct progress alert_progress(const struct count *cs, size_t n, long long messages,
+				      long long created, long long now_ms)
+{
+	struct progress p = { .eta_ms = -1, .total = messages };
+
+	for (size_t i = 0; i < n; i++)
+		if (cs[i].channel[0] == '\0' && status_final(cs[i].status))
+			p.final += cs[i].n;
+	p.percent = p.total > 0 ? 100.0 * (double)p.final / (double)p.total : 0.0;
+	if (p.final > 0 && p.final < p.total && created >= 0 && now_ms > created)
+		p.eta_ms = now_ms + (long long)((double)(now_ms - created) *
+						(double)(p.total - p.final) / (double)p.final);
+	return p;
+}
+
 /* jansson helpers: remember any allocation failure instead of checking
  * each call (json_object_set_new with a NULL value returns -1). */
 static void jset(json_t *obj, const char *key, json_t *val, bool *oom)
@@ -134,7 +178,8 @@ static void jset(json_t *obj, const char *key, json_t *val, bool *oom)
 
 static int print_status_json(struct cli *c, const char *id, const char *kind,
 			     long long created, long long messages,
-			     const struct count *cs, size_t n, const struct alert_info *ai)
+			     const struct count *cs, size_t n, const struct alert_info *ai,
+			     long long now_ms, const struct status_reasons *sr, long long finished)
 {
 	json_t *root = json_object(), *st = json_object(), *ch = json_object();
 	bool oom = root == NULL || st == NULL || ch == NULL;
@@ -145,6 +190,12 @@ static int print_status_json(struct cli *c, const char *id, const char *kind,
 	jset(root, "job", json_string(id), &oom);
 	jset(root, "kind", kind ? json_string(kind) : json_null(), &oom);
 	jset(root, "created", created >= 0 ? json_string(at) : json_null(), &oom);
+	if (finished >= 0) {
+		char fin[40];
+
+		cli_format_ms(finished, fin, sizeof(fin));
+		jset(root, "finished", json_string(fin), &oom);
+	}
 	jset(root, "messages", json_integer(messages), &oom);
 	for (size_t i = 0; i < n && !oom; i++) {
 		if (cs[i].channel[0] == '\0') {
@@ -161,6 +212,17 @@ static int print_status_json(struct cli *c, const char *id, const char *kind,
 	}
 	jset(root, "statuses", json_incref(st), &oom);
 	jset(root, "channels", json_incref(ch), &oom);
+	if (sr->n > 0 || sr->other > 0) {
+		json_t *rs = json_array();
+
+		for (size_t i = 0; rs != NULL && i < sr->n; i++)
+			json_array_append_new(rs, json_pack("{s:s, s:s, s:I}", "status",
+							    sr->group[i].status, "reason",
+							    sr->group[i].reason, "count",
+							    (json_int_t)sr->group[i].n));
+		jset(root, "reasons", rs, &oom);
+		jset(root, "retrying", json_integer(sr->retrying), &oom);
+	}
 	if (ai->expansion != NULL && !oom) {
 		json_t *rp = json_object();
 
@@ -168,10 +230,19 @@ static int print_status_json(struct cli *c, const char *id, const char *kind,
 		for (size_t i = 0; i < ai->n_replies && !oom; i++)
 			jset(rp, ai->replies[i].meaning, json_integer(ai->replies[i].n), &oom);
 		jset(root, "free_text_replies", json_integer(ai->free_text), &oom);
-		jset(root, "audience", json_pack("{s:s, s:s?, s:I, s:I}", "expansion",
+		struct progress p = alert_progress(cs, n, messages, created, now_ms);
+		char eta[40];
+
+		cli_format_ms(p.eta_ms, eta, sizeof(eta));
+		jset(root, "audience", json_pack("{s:s, s:s?, s:I, s:I, s:I, s:s?}", "expansion",
 						 strcmp(ai->expansion, "done") == 0 ? "done" : "running",
 						 "list", ai->list, "messages", (json_int_t)ai->expanded,
-						 "skipped_same_person", (json_int_t)ai->skipped), &oom);
+						 "people", (json_int_t)ai->expanded,
+						 "skipped_same_person", (json_int_t)ai->skipped,
+						 "problem", ai->problem), &oom);
+		jset(root, "progress", json_pack("{s:I, s:I, s:f, s:s?}", "final", (json_int_t)p.final,
+						 "messages", (json_int_t)p.total, "percent",
+						 p.percent, "eta", p.eta_ms >= 0 ? eta : NULL), &oom);
 	}
 	text = oom ? NULL : json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(st);
@@ -184,17 +255,25 @@ static int print_status_json(struct cli *c, const char *id, const char *kind,
 	return 0;
 }
 
-static int print_status_text(const char *id, const char *kind, long long created,
-			     long long messages, const struct count *cs, size_t n,
-			     const struct alert_info *ai)
+static int print_status_text(const struct cli *c, const char *id, const char *kind,
+			     long long created, long long messages, const struct count *cs,
+			     size_t n, const struct alert_info *ai, const char *note,
+			     long long now_ms, long long finished)
 {
-	char at[40];
+	char at[128];
 	bool any = false;
 
-	cli_format_ms(created, at, sizeof(at));
+	/* The operator's wall clock ([schedule] default_tz), with its zone. */
+	cli_format_local(created, c->cfg.schedule_default_tz, at, sizeof(at));
 	printf("job       %s\n", id);
 	printf("kind      %s\n", kind ? kind : "-");
 	printf("created   %s\n", at);
+	if (finished >= 0) {
+		cli_format_local(finished, c->cfg.schedule_default_tz, at, sizeof(at));
+		printf("finished  %s\n", at);
+	}
+	if (note[0])
+		printf("note      %s\n", note);
 	printf("messages  %lld\n", messages);
 	printf("by status:\n");
 	for (size_t i = 0; i < n; i++)
@@ -225,6 +304,27 @@ static int print_status_text(const char *id, const char *kind, long long created
 	} else
 		printf("audience  %lld messages, %lld skipped as the same person (%s)\n", ai->expanded,
 		       ai->skipped, strcmp(ai->expansion, "done") == 0 ? "expanded" : "expanding");
+	if (ai->problem != NULL) {
+		char why[192];
+
+		cli_clean_line(ai->problem, strlen(ai->problem), why, sizeof(why));
+		printf("problem   %s: nothing was sent\n", why);
+	}
+	{
+		/* One message per person at expansion; each fallback to another
+		 * channel is a second message for the same person. */
+		struct progress p = alert_progress(cs, n, messages, created, now_ms);
+		char eta[128];
+
+		printf("people    %lld people, %lld messages (%lld fallbacks)\n", ai->expanded,
+		       messages, messages > ai->expanded ? messages - ai->expanded : 0);
+		printf("progress  %lld of %lld messages done (%.1f%%)", p.final, p.total, p.percent);
+		if (p.eta_ms >= 0) {
+			cli_format_local(p.eta_ms, c->cfg.schedule_default_tz, eta, sizeof(eta));
+			printf(", all done about %s", eta);
+		}
+		putchar('\n');
+	}
 	printf("replies (each person's latest answer):\n");
 	for (size_t i = 0; i < ai->n_replies; i++)
 		printf("  %-20s %lld\n", ai->replies[i].meaning, ai->replies[i].n);
@@ -232,18 +332,70 @@ static int print_status_text(const char *id, const char *kind, long long created
 	return 0;
 }
 
-/* A court reminder's messages one by one, with when each is due: an
- * advocate checking a client's reminders wants the times, not counts. At
- * most a job's offsets and its notice (a few dozen). */
+/* The messages m<seq>.1 .. m<seq>.n one by one, each with why it waits
+ * and when it goes (cli_status_why): an advocate checking a client's
+ * reminders wants the times and reasons, not counts. Jobs of at most a
+ * few dozen messages only (a court reminder's offsets and notice, one
+ * message and its fallbacks). */
+static int print_messages(struct cli *c, const char *kind, const char *seq, long long n)
+{
+	char suffix[8 + JOB_ID_MAX], sched[CLI_KEY_MAX];
+
+	if (cli_key(c, sched, "scheduled") != 0)
+		return -1;
+	printf("messages one by one:\n");
+	for (long long k = 1; k <= n; k++) {
+		char mid[96], mkey[CLI_KEY_MAX], label[32], why[ERR_MSG_MAX + 256];
+		redisReply *m, *z;
+		long long due = -1, attempt = 0, updated = -1, expires = -1;
+
+		snprintf(mid, sizeof(mid), "m%s.%lld", seq, k);
+		snprintf(suffix, sizeof(suffix), "msg:%s", mid);
+		if (cli_key(c, mkey, suffix) != 0 ||
+		    (m = cli_cmd(c, "HMGET %s status channel attempt error qz updated expires",
+				 mkey)) == NULL)
+			return -1;
+		if ((z = cli_cmd(c, "ZSCORE %s %s", sched, mid)) == NULL) {
+			freeReplyObject(m);
+			return -1;
+		}
+		if (cli_reply_is_str(z) && cli_parse_ll(z->str, 0, LLONG_MAX, &due) != 0)
+			due = -1;
+		if (m->type == REDIS_REPLY_ARRAY && m->elements == 7 && cli_reply_is_str(m->element[0])) {
+			const redisReply *const *f = (const redisReply *const *)m->element;
+
+			if (cli_reply_is_str(f[2]) && cli_parse_ll(f[2]->str, 0, 1000, &attempt) != 0)
+				attempt = 0;
+			/* updated: Unix ms of the last change (common.lua set_status). */
+			if (!cli_reply_is_str(f[5]) ||
+			    cli_parse_ll(f[5]->str, 0, LLONG_MAX, &updated) != 0)
+				updated = -1;
+			if (!cli_reply_is_str(f[6]) ||
+			    cli_parse_ll(f[6]->str, 0, LLONG_MAX, &expires) != 0)
+				expires = -1;
+			cli_status_why(c, kind, f[0]->str, attempt,
+				       cli_reply_is_str(f[3]) ? f[3]->str : NULL,
+				       cli_reply_is_str(f[4]) ? f[4]->str : NULL, due, updated, expires,
+				       label, sizeof(label), why, sizeof(why));
+			printf("  %-22s %-7s %-10s %s\n", mid, cli_reply_is_str(f[1]) ? f[1]->str : "-",
+			       label, why);
+		}
+		freeReplyObject(m);
+		freeReplyObject(z);
+	}
+	return 0;
+}
+
+/* A court reminder's case and messages (its job hash names them). */
 static int print_schedule(struct cli *c, const char *id)
 {
-	char key[CLI_KEY_MAX], suffix[8 + JOB_ID_MAX], sched[CLI_KEY_MAX];
+	char key[CLI_KEY_MAX], suffix[8 + JOB_ID_MAX];
 	redisReply *j;
 	char seq[64];
 	long long n;
 
 	snprintf(suffix, sizeof(suffix), "job:%s", id);
-	if (cli_key(c, key, suffix) != 0 || cli_key(c, sched, "scheduled") != 0)
+	if (cli_key(c, key, suffix) != 0)
 		return -1;
 	if ((j = cli_cmd(c, "HMGET %s seq messages case", key)) == NULL)
 		return -1;
@@ -262,31 +414,7 @@ static int print_schedule(struct cli *c, const char *id)
 	}
 	snprintf(seq, sizeof(seq), "%s", j->element[0]->str);
 	freeReplyObject(j);
-	printf("messages one by one (due times UTC):\n");
-	for (long long k = 1; k <= n; k++) {
-		char mid[96], mkey[CLI_KEY_MAX], at[40] = "-";
-		redisReply *m, *z;
-		long long due;
-
-		snprintf(mid, sizeof(mid), "m%s.%lld", seq, k);
-		snprintf(suffix, sizeof(suffix), "msg:%s", mid);
-		if (cli_key(c, mkey, suffix) != 0 ||
-		    (m = cli_cmd(c, "HMGET %s status channel", mkey)) == NULL)
-			return -1;
-		if ((z = cli_cmd(c, "ZSCORE %s %s", sched, mid)) == NULL) {
-			freeReplyObject(m);
-			return -1;
-		}
-		if (cli_reply_is_str(z) && cli_parse_ll(z->str, 0, LLONG_MAX, &due) == 0)
-			cli_format_ms(due, at, sizeof(at));
-		if (m->type == REDIS_REPLY_ARRAY && m->elements == 2 && cli_reply_is_str(m->element[0]))
-			printf("  %-22s %-7s %-10s %s\n", mid,
-			       cli_reply_is_str(m->element[1]) ? m->element[1]->str : "-",
-			       m->element[0]->str, at);
-		freeReplyObject(m);
-		freeReplyObject(z);
-	}
-	return 0;
+	return print_messages(c, "court_reminder", seq, n);
 }
 
 /* What cli_status() gathers from a job's fields. */
@@ -296,6 +424,8 @@ struct status_acc {
 	struct alert_info ai;
 	char kind[64];		/* "" when not known */
 	long long created, messages;
+	char seq[64];		/* a job of one message: what names its messages */
+	char job_seq[64];	/* a job with a record: its "seq" */
 };
 
 /* Takes one field of a job hash (or one made up from its message records). */
@@ -306,6 +436,10 @@ static void status_field(struct status_acc *st, const char *f, const char *v, si
 
 	if (strcmp(f, "kind") == 0) {
 		snprintf(st->kind, sizeof(st->kind), "%s", v);
+		return;
+	}
+	if (strcmp(f, "seq") == 0 && vlen < sizeof(st->job_seq)) {
+		snprintf(st->job_seq, sizeof(st->job_seq), "%s", v);
 		return;
 	}
 	alert_field(&st->ai, f, v, vlen);
@@ -360,6 +494,7 @@ static int count_single(struct cli *c, const char *id, long long messages,
 		return 1;	/* no such job */
 	}
 	snprintf(seq, sizeof(seq), "%s", seen->str);
+	snprintf(st->seq, sizeof(st->seq), "%s", seq);
 	freeReplyObject(seen);
 	if (messages < 1 || messages > SINGLE_MAX)
 		messages = 1;
@@ -388,27 +523,75 @@ static int count_single(struct cli *c, const char *id, long long messages,
 	return 0;
 }
 
-int cli_status(struct cli *c, const struct cli_args *a)
+/* Whether any message failed, was not sent or waits for a retry: only
+ * then are the messages read for their reasons. */
+static bool wants_reasons(const struct status_acc *st)
+{
+	static const char *const which[] = { "failed", "undelivered", "suppressed", "expired",
+					     "scheduled" };
+
+	for (size_t i = 0; i < st->n; i++)
+		for (size_t k = 0; k < sizeof(which) / sizeof(which[0]); k++)
+			if (st->cs[i].channel[0] == '\0' && st->cs[i].n > 0 &&
+			    strcmp(st->cs[i].status, which[k]) == 0)
+				return true;
+	return false;
+}
+
+static void print_reasons_text(const struct status_reasons *sr)
+{
+	if (sr->n == 0 && sr->other == 0)
+		return;
+	printf("why not sent, by reason:\n");
+	for (size_t i = 0; i < sr->n; i++)
+		printf("  %8lld  %-11s %s\n", sr->group[i].n, sr->group[i].status, sr->group[i].reason);
+	if (sr->other > 0)
+		printf("  %8lld  (other reasons)\n", sr->other);
+}
+
+/* Redis's clock (the one the records are written by), as Unix ms. */
+static long long redis_now_ms(struct cli *c)
+{
+	redisReply *t = cli_cmd(c, "TIME");
+	long long sec = -1, usec = 0;
+
+	if (t != NULL && t->type == REDIS_REPLY_ARRAY && t->elements == 2 &&
+	    cli_reply_is_str(t->element[0]) && cli_reply_is_str(t->element[1]) &&
+	    cli_parse_ll(t->element[0]->str, 0, LLONG_MAX / 1000 - 1, &sec) == 0 &&
+	    cli_parse_ll(t->element[1]->str, 0, 999999, &usec) == 0) {
+		freeReplyObject(t);
+		return sec * 1000 + usec / 1000;
+	}
+	freeReplyObject(t);
+	return -1;
+}
+
+/* One status of the job; *settled: nothing about it will change any more
+ * (every message final and the audience expanded, or no record at all),
+ * which ends --watch. */
+static int status_once(struct cli *c, const struct cli_args *a, const char *id, bool *settled)
 {
 	char key[CLI_KEY_MAX], suffix[8 + JOB_ID_MAX];
 	redisReply *r = NULL;
 	struct status_acc st = { .created = -1 };
-	const char *id;
+	long long now_ms = -1;
 	int result = -1;
+	bool queued = false;
+	static struct status_reasons sr;	/* 4 KB; one status at a time */
+	long long finished = -1;
 
-	if (a->npos != 1)
-		return cli_fail(c, CLI_EXIT_USAGE, "status: needs one JOB_ID");
-	id = a->pos[0];
-	if (strlen(id) == 0 || strlen(id) > JOB_ID_MAX)
-		return cli_fail(c, CLI_EXIT_USAGE, "status: a job id has 1 to %d characters", JOB_ID_MAX);
+	memset(&sr, 0, sizeof(sr));
+
+	*settled = true;
 	snprintf(suffix, sizeof(suffix), "job:%s", id);
-	if (cli_connect(c, 0) != 0 || cli_key(c, key, suffix) != 0)
+	if (cli_key(c, key, suffix) != 0)
 		return -1;
 	r = cli_cmd(c, "HGETALL %s", key);
 	if (r == NULL)
 		return -1;
 	if (r->type != REDIS_REPLY_ARRAY) {
-		cli_fail(c, 1, "no such job");
+		result = cli_status_absent(c, id, a->json, &queued);
+		*settled = !queued;
 		goto out;
 	}
 	/* Rows: one per channel and status, one total per status; a job of
@@ -431,7 +614,8 @@ int cli_status(struct cli *c, const struct cli_args *a)
 		if (rc < 0)
 			goto out;
 		if (rc > 0 || st.kind[0] == '\0') {
-			cli_fail(c, 1, "no such job");
+			result = cli_status_absent(c, id, a->json, &queued);
+		*settled = !queued;
 			goto out;
 		}
 	}
@@ -440,17 +624,94 @@ int cli_status(struct cli *c, const struct cli_args *a)
 		cli_fail(c, 1, "out of memory");
 		goto out;
 	}
+	if (st.ai.expansion != NULL && (now_ms = redis_now_ms(c)) < 0)
+		goto out;
+	{
+		struct progress p = alert_progress(st.cs, st.n, st.messages, st.created, now_ms);
 
-	if (a->json)
-		result = print_status_json(c, id, st.kind, st.created, st.messages, st.cs, st.n, &st.ai);
-	else {
-		result = print_status_text(id, st.kind, st.created, st.messages, st.cs, st.n, &st.ai);
+		*settled = p.final >= p.total &&
+			   (st.ai.expansion == NULL || strcmp(st.ai.expansion, "done") == 0);
+	}
+
+	/* The messages are read for the reasons, or, once every one is final,
+	 * for the job's finish time (the last of their changes). */
+	if ((wants_reasons(&st) || *settled) && (st.seq[0] || st.job_seq[0]) &&
+	    cli_status_reasons(c, st.seq[0] ? st.seq : st.job_seq, st.messages, &sr) != 0)
+		goto out;
+	if (*settled && sr.last_update > 0)
+		finished = sr.last_update;
+	if (a->json) {
+		result = print_status_json(c, id, st.kind, st.created, st.messages, st.cs, st.n, &st.ai,
+					   now_ms, &sr, finished);
+	} else {
+		char note[256];
+
+		if (cli_status_readers_note(c, note, sizeof(note)) != 0)
+			goto out;
+		result = print_status_text(c, id, st.kind, st.created, st.messages, st.cs, st.n, &st.ai,
+					   note, now_ms, finished);
 		if (result == 0 && strcmp(st.kind, "court_reminder") == 0)
 			result = print_schedule(c, id);
+		else if (result == 0 && st.seq[0] != '\0')
+			result = print_messages(c, st.kind, st.seq, st.messages);
+		else if (result == 0)
+			print_reasons_text(&sr);	/* listed one by one above otherwise */
 	}
 out:
 	free(st.ai.replies);
 	free(st.cs);
 	freeReplyObject(r);
 	return result;
+}
+
+static volatile sig_atomic_t watch_stop;
+
+static void on_watch_signal(int sig)
+{
+	(void)sig;
+	watch_stop = 1;
+}
+
+int cli_status(struct cli *c, const struct cli_args *a)
+{
+	const char *id;
+	bool settled = true, tty = isatty(STDOUT_FILENO) == 1;
+	struct sigaction sa;
+	int rc;
+
+	if (a->npos != 1)
+		return cli_fail(c, CLI_EXIT_USAGE, "status: needs one JOB_ID");
+	id = a->pos[0];
+	if (strlen(id) == 0 || strlen(id) > JOB_ID_MAX)
+		return cli_fail(c, CLI_EXIT_USAGE, "status: a job id has 1 to %d characters", JOB_ID_MAX);
+	if (cli_connect(c, 0) != 0)
+		return -1;
+	if (!a->watch)
+		return status_once(c, a, id, &settled);
+	/* --watch: the status again every WATCH_INTERVAL_MS until nothing can
+	 * change or SIGINT/SIGTERM (exit 0). On a terminal each one replaces
+	 * the last; in a pipe they follow each other (a blank line between,
+	 * one JSON object a line with --json). */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_watch_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	for (bool first = true; !watch_stop; first = false) {
+		struct timespec ts = { WATCH_INTERVAL_MS / 1000, (WATCH_INTERVAL_MS % 1000) * 1000000L };
+
+		if (tty && !a->json)
+			fputs("\033[H\033[2J", stdout);
+		else if (!first && !a->json)
+			putchar('\n');
+		rc = status_once(c, a, id, &settled);
+		if (rc != 0)
+			return rc;
+		if (fflush(stdout) != 0)
+			return 0;	/* the reader went away */
+		if (settled)
+			break;
+		nanosleep(&ts, NULL);	/* a signal ends it early: the loop then stops */
+	}
+	return 0;
 }

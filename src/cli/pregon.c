@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "tz.h"
+#include "version.h"
 
 /* Parses argv (after the command name): options in `allowed`, -c FILE
  * anywhere, "--opt value" or "--opt=value", "--" ends options, "-"
@@ -51,18 +52,30 @@ static int args_parse(struct cli *c, int argc, char **argv, unsigned allowed,
 			opt = CLI_OPT_COUNT;
 		else if (strcmp(name, "--list") == 0)
 			opt = CLI_OPT_LIST;
+		else if (strcmp(name, "-n") == 0)
+			opt = CLI_OPT_LAST;
+		else if (strcmp(name, "--no-follow") == 0)
+			opt = CLI_OPT_NO_FOLLOW;
+		else if (strcmp(name, "--dry-run") == 0)
+			opt = CLI_OPT_DRY_RUN;
+		else if (strcmp(name, "--default-country") == 0)
+			opt = CLI_OPT_COUNTRY;
+		else if (strcmp(name, "--watch") == 0)
+			opt = CLI_OPT_WATCH;
 		else
 			return cli_fail(c, CLI_EXIT_USAGE, "unknown option: %.64s", arg);
 		if (opt != 0 && !(allowed & opt))
 			return cli_fail(c, CLI_EXIT_USAGE, "option not valid here: %s", name);
 
-		if (opt == CLI_OPT_JSON || opt == CLI_OPT_ALL) {
+		if (opt & (CLI_OPT_JSON | CLI_OPT_ALL | CLI_OPT_NO_FOLLOW | CLI_OPT_DRY_RUN |
+			   CLI_OPT_WATCH)) {
 			if (eq != NULL)
 				return cli_fail(c, CLI_EXIT_USAGE, "%s takes no value", name);
-			if (opt == CLI_OPT_JSON)
-				a->json = true;
-			else
-				a->all = true;
+			a->json |= opt == CLI_OPT_JSON;
+			a->all |= opt == CLI_OPT_ALL;
+			a->no_follow |= opt == CLI_OPT_NO_FOLLOW;
+			a->dry_run |= opt == CLI_OPT_DRY_RUN;
+			a->watch |= opt == CLI_OPT_WATCH;
 			continue;
 		}
 		if (eq != NULL)
@@ -89,6 +102,14 @@ static int args_parse(struct cli *c, int argc, char **argv, unsigned allowed,
 				return cli_fail(c, CLI_EXIT_USAGE, "--count: must be 1..100000000, got \"%.20s\"",
 					    val);
 			break;
+		case CLI_OPT_LAST:
+			if (cli_parse_ll(val, 1, CLI_TAIL_LAST_MAX, &a->last) != 0)
+				return cli_fail(c, CLI_EXIT_USAGE, "-n: must be 1..%d, got \"%.20s\"",
+					    CLI_TAIL_LAST_MAX, val);
+			break;
+		case CLI_OPT_COUNTRY:
+			a->country = val;
+			break;
 		}
 	}
 	return 0;
@@ -102,17 +123,19 @@ static const char usage_main[] =
 	"commands:\n"
 	"  send FILE|-                put a job on the queue, print its id\n"
 	"  status JOB_ID [--json]     counts per status and channel\n"
-	"  tail [--job ID] [--from ID|--all] [--count N]\n"
-	"                             follow events\n"
+	"  tail [--job ID] [-n N|--from ID|--all] [--count N] [--no-follow]\n"
+	"                             follow events (-n N: the last N first)\n"
 	"  dead list [--count N]      dead-lettered jobs, one line each\n"
 	"  dead show ID               the stored job document of one entry\n"
 	"  dead replay ID|--all       put dead-lettered jobs back on the queue\n"
 	"  dead delete ID             drop one dead-lettered job\n"
 	"  optout list|add|remove|history   opt-outs and the consent ledger\n"
-	"  contacts import FILE.csv [--list NAME]\n"
+	"  contacts import FILE.csv [--list NAME] [--default-country CC] [--dry-run]\n"
 	"                             add or update contacts from a CSV file\n"
 	"  contacts export [--list NAME]\n"
-	"                             all contacts (or one list's) as CSV\n"
+	"                             all contacts (or one list's) as CSV\n"	"  contacts list [--list NAME] [--json]\n"
+	"                             contacts without their addresses, and a count\n"
+	"  lists [--json]             contact lists with their member counts\n"
 	"  template render NAME LANG CHANNEL VARS.json\n"
 	"                             print one template rendered with VARS\n"
 	"\n"
@@ -120,6 +143,7 @@ static const char usage_main[] =
 	"  -c FILE    config file (default: config/pregon.conf if it exists,\n"
 	"             else the built-in defaults)\n"
 	"  --help     this text; pregon COMMAND --help for one command\n"
+	"  --version  print the version\n"
 	"\n"
 	"Exit status: 0 success, 1 failure, 2 usage error or not implemented.\n";
 
@@ -131,24 +155,35 @@ static const char usage_send[] =
 	"An invalid job is not queued: the reason is printed and the exit status is 1.\n";
 
 static const char usage_status[] =
-	"usage: pregon status [-c FILE] [--json] JOB_ID\n"
+	"usage: pregon status [-c FILE] [--json] [--watch] JOB_ID\n"
 	"\n"
 	"Shows a job's kind, creation time, message count, and how many of its\n"
 	"messages are in each status, overall and per channel (zeros left out).\n"
-	"  --json   one JSON object: {job, kind, created, messages, statuses, channels}\n";
+	"A job not yet read says \"queued; not yet read\", a rejected one its\n"
+	"reason from the dead letters. The messages of a one-message job or a\n"
+	"court reminder are listed with why each waits (quiet hours, send_at, a\n"
+	"retry after an error, a reminder) and when it goes or went, in local\n"
+	"time with the zone. An alert adds people, progress and an ETA. A note\n"
+	"says when no pregond has read the queue for a while.\n"
+	"  --json   one JSON object: {job, kind, created, messages, statuses, channels}\n"
+	"           (and state, reason for a queued or rejected job)\n"
+	"  --watch  again every 2 s until every message is done (Ctrl-C stops)\n";
 
 static const char usage_tail[] =
-	"usage: pregon tail [-c FILE] [--job ID] [--from ID | --all] [--count N]\n"
+	"usage: pregon tail [-c FILE] [--job ID] [-n N | --from ID | --all] [--count N]\n"
+	"                   [--no-follow]\n"
 	"\n"
 	"Prints events from <prefix>events as they come, one JSON object a line,\n"
 	"until interrupted (SIGINT or SIGTERM: exit 0).\n"
 	"  --job ID     only the events of this job\n"
+	"  -n N         first the last N events (of --job's job), then new ones\n"
 	"  --from ID    start after this stream entry id (default: new events only)\n"
 	"  --all        start from the oldest event kept\n"
-	"  --count N    stop after N events\n";
+	"  --count N    stop after N events\n"
+	"  --no-follow  stop at the end of the stream instead of waiting\n";
 
 static const char usage_optout[] =
-	"usage: pregon optout list [sms|email|signal]\n"
+	"usage: pregon optout list [sms|email|signal] [--json]\n"
 	"       pregon optout add CHANNEL ADDRESS [NOTE]\n"
 	"       pregon optout remove CHANNEL ADDRESS [NOTE]\n"
 	"       pregon optout history ADDRESS\n"
@@ -159,8 +194,9 @@ static const char usage_optout[] =
 	"(one JSON object per change: channel, action, source, detail, at).\n";
 
 static const char usage_contacts[] =
-	"usage: pregon contacts import FILE.csv|- [--list NAME]\n"
+	"usage: pregon contacts import FILE.csv|- [--list NAME] [--default-country CC] [--dry-run]\n"
 	"       pregon contacts export [--list NAME]\n"
+	"       pregon contacts list [--list NAME] [--json]\n"
 	"\n"
 	"import reads a CSV file (RFC 4180: header row, quoted fields, UTF-8,\n"
 	"CRLF or LF, a BOM is skipped) with the columns, in any order and case:\n"
@@ -169,21 +205,36 @@ static const char usage_contacts[] =
 	"channels: sms, email, signal separated by ; , | or spaces (empty: the\n"
 	"default order). lists: list names separated by ;.\n"
 	"Each row is checked as a job's recipient is (E.164 phone, email, language\n"
-	"tag, IANA time zone, channels). A bad row is reported on stderr as\n"
-	"\"line N: field: reason\" and skipped; good rows are imported, each\n"
+	"tag, IANA time zone, channels). Bad rows are skipped and reported on\n"
+	"stderr grouped by reason, with a few example lines each (on a terminal,\n"
+	"with the cells and a progress line); good rows are imported, each\n"
 	"contact written whole. A later row with the same id replaces an earlier\n"
 	"one (warned). Lists: with a lists column a contact's lists become exactly\n"
 	"the row's (plus --list); without one, --list NAME adds that list and\n"
 	"other memberships stay.\n"
 	"Prints \"imported N contacts (C created, U updated), B bad rows\"; the exit\n"
 	"status is 1 when B > 0.\n"
+	"  --default-country CC  phone and signal numbers without +<country code>\n"
+	"                        are in CC's national format: with US, (323) 555-0100\n"
+	"                        is +13235550100 (US CA MX GT SV HN NI PH KR VN CN AM)\n"
+	"  --dry-run             check every row, write nothing (needs no Redis)\n"
 	"\n"
 	"export prints every contact (with --list, that list's members) as CSV\n"
 	"with the columns above, CRLF line ends, no BOM, in no particular order.\n"
-	"It prints phone numbers and email addresses: keep the file safe.\n";
+	"It prints phone numbers and email addresses: keep the file safe.\n"
+	"\n"
+	"list prints one contact a line, tab-separated: id, name, lang, tz, the\n"
+	"channels it has an address for, its lists; never the addresses. The\n"
+	"count goes to stderr. --json: one object a line.\n";
+
+static const char usage_lists[] =
+	"usage: pregon lists [-c FILE] [--json]\n"
+	"\n"
+	"Every contact list with its member count, sorted by name, then the\n"
+	"number of lists and of contacts (--json: one {list, members} a line).\n";
 
 static const char usage_dead[] =
-	"usage: pregon dead list [--count N]\n"
+	"usage: pregon dead list [--count N] [--json]\n"
 	"       pregon dead show ID\n"
 	"       pregon dead replay ID | --all\n"
 	"       pregon dead delete ID\n"
@@ -241,13 +292,16 @@ struct cli_command {
 
 static const struct cli_command commands[] = {
 	{ "send", 0, 1, usage_send, cli_send },
-	{ "status", CLI_OPT_JSON, 1, usage_status, cli_status },
-	{ "tail", CLI_OPT_JOB | CLI_OPT_FROM | CLI_OPT_ALL | CLI_OPT_COUNT, 0, usage_tail, cli_tail },
+	{ "status", CLI_OPT_JSON | CLI_OPT_WATCH, 1, usage_status, cli_status },
+	{ "tail", CLI_OPT_JOB | CLI_OPT_FROM | CLI_OPT_ALL | CLI_OPT_COUNT | CLI_OPT_LAST |
+		  CLI_OPT_NO_FOLLOW, 0, usage_tail, cli_tail },
 	/* list takes --count, replay --all: cli_dead checks which. */
-	{ "dead", CLI_OPT_COUNT | CLI_OPT_ALL, 2, usage_dead, cli_dead },
-	{ "optout", 0, 4, usage_optout, cli_optout },
-	{ "contacts", CLI_OPT_LIST, 2, usage_contacts, cli_contacts },
+	{ "dead", CLI_OPT_COUNT | CLI_OPT_ALL | CLI_OPT_JSON, 2, usage_dead, cli_dead },
+	{ "optout", CLI_OPT_JSON, 4, usage_optout, cli_optout },
+	{ "contacts", CLI_OPT_LIST | CLI_OPT_DRY_RUN | CLI_OPT_COUNTRY | CLI_OPT_JSON, 2,
+		  usage_contacts, cli_contacts },
 	{ "template", 0, 5, usage_template, cli_template },
+	{ "lists", CLI_OPT_JSON, 0, usage_lists, cli_lists },
 };
 
 static bool wants_help(int argc, char **argv)
@@ -276,6 +330,10 @@ int main(int argc, char **argv)
 	for (; i < argc && argv[i][0] == '-' && strcmp(argv[i], "-") != 0; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			fputs(usage_main, stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("pregon %s\n", PREGON_VERSION);
 			return 0;
 		}
 		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {

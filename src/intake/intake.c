@@ -555,8 +555,10 @@ int intake_build_record(const struct config *cfg, const struct templates *set, i
 		job_free(&job);
 		return -1;
 	}
-	if (job.id != NULL)
+	if (job.id != NULL) {
 		json_object_set_new(meta, "id", json_string(job.id));
+		snprintf(rec->id, sizeof(rec->id), "%s", job.id);
+	}
 	if (job.doc != NULL) {
 		json_t *k = json_object_get(job.doc, "kind");
 
@@ -820,7 +822,12 @@ static void on_accept(struct rconn *c, redisReply *r, void *data)
 			}
 			else if (strcmp(v, "rejected") == 0) {
 				in->rejected++;
-				log_info("job rejected (kind %s): %s",
+				/* The job id, so the operator can find it (pregon
+				 * status ID, pregon dead list); the public reason whole,
+				 * never the dead letter's (it may quote names and texts
+				 * of the job: README, invariant 3). */
+				log_info("job %s rejected (kind %s): %s",
+					 b->recs[i].id[0] ? b->recs[i].id : "(no id)",
 					 b->recs[i].kind >= 0 ? job_kind_name((enum job_kind)b->recs[i].kind) : "-",
 					 b->recs[i].public_reason);
 			} else if (strcmp(v, "duplicate") == 0)

@@ -158,6 +158,16 @@ register('expand', function(a)
 	redis.call('HINCRBY', jk, 'xdup', skipped)
 	if finished then
 		redis.call('HSET', jk, 'x', 'done')
+		if total == 0 then
+			-- A list name with a typo must not look like a success: a
+			-- job-level event (no message) says why nothing went out, and
+			-- `pregon status` shows it (xwhy). Neither names the list.
+			local why = (j[3] and j[3] ~= '') and
+				'audience is empty: no such list, or no member with an address' or
+				'audience is empty: no recipient with an address'
+			redis.call('HSET', jk, 'xwhy', why)
+			event(id, j[7], nil, nil, nil, 'failed', 0, nil, why)
+		end
 		redis.call('DEL', seen, P .. 'xr:' .. id)
 		redis.call('XACK', xstream, group, entry)
 	else

@@ -219,6 +219,44 @@ def test_alert_to_an_unknown_list_sends_nothing_and_says_so():
         assert job_hash(cfg, "typo")["xn"] == "0"
         log = os.path.join(cfg.dir, "pregond.log")
         wait_for(lambda: "job typo: its audience is empty" in open(log).read(), what="warning")
+        # Issue 13: a job-level event says so (no message, no list name),
+        # and `pregon status` shows it.
+        ev = [e for e in events(cfg, "typo") if e["status"] == "failed"]
+        assert len(ev) == 1 and ev[0]["message"] is None, ev
+        assert ev[0]["error"] == "audience is empty: no such list, or no member with an address"
+        out = harness.run_cli(cfg, "status", "typo")
+        assert out.returncode == 0, out.stderr
+        assert ("problem   audience is empty: no such list, or no member with an address: "
+                "nothing was sent\n" in out.stdout), out.stdout
+        js = json.loads(harness.run_cli(cfg, "status", "--json", "typo").stdout)
+        assert js["audience"]["problem"].startswith("audience is empty"), js
+    finally:
+        assert harness.stop(d) == 0
+
+
+def test_status_of_an_alert_gives_people_progress_and_watch_follows_it_to_the_end():
+    cfg, d = daemon({"sms": {"provider": "faulty"}})
+    try:
+        people = [{"id": "w%d" % i, "phone": phone(900 + i)} for i in range(5)]
+        bodies = {"en": "Meeting at 6. [slow:1500]"}
+        xadd(cfg, {"id": "watch-1", "kind": "action_alert", "message": bodies,
+                   "audience": {"recipients": people}})
+        # Started before pregond reads the job: "queued" is not the end.
+        p = harness.start_cli(cfg, "status", "--watch", "watch-1")
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        shots = out.split("\n\n")
+        # Followed until every message was done; not a terminal: one after
+        # another, the last one complete.
+        assert len(shots) >= 2, out
+        assert "progress  5 of 5 messages done (100.0%)" in shots[-1], shots[-1]
+        assert "people    5 people, 5 messages (0 fallbacks)" in shots[-1], shots[-1]
+        assert "\nfinished  20" in shots[-1], shots[-1]
+        assert all("finished" not in s for s in shots[:-1]), shots
+        assert "state     queued; not yet read" in shots[0] or "progress  0 of" in shots[0], shots[0]
+        js = json.loads(harness.run_cli(cfg, "status", "--json", "watch-1").stdout)
+        assert js["progress"]["final"] == 5 and js["progress"]["percent"] == 100.0, js
+        assert js["audience"]["people"] == 5, js
     finally:
         assert harness.stop(d) == 0
 

@@ -170,7 +170,8 @@ def test_status_prints_counts_per_status_and_channel():
     out = r.stdout
     lines = [l.split() for l in out.splitlines()]
     assert ["kind", "action_alert"] in lines, out
-    assert ["created", iso_ms(created)] in lines, out
+    # Local time in [schedule] default_tz (America/Los_Angeles), with the zone.
+    assert "created   2026-11-28 11:23:11 UTC-08:00 America/Los_Angeles\n" in out, out
     assert ["messages", "4"] in lines, out
     for row in (["delivered", "2"], ["failed", "1"], ["sending", "1"],
                 ["sms", "delivered", "1"], ["email", "delivered", "1"],
@@ -194,11 +195,156 @@ def test_status_json_is_machine_readable():
     }, doc
 
 
+def test_status_of_an_alert_gives_percent_done_and_an_eta():
+    cfg = harness.write_config()
+    now = int(time.time() * 1000)
+    cfg.server.client.hset(cfg.key("job:eta-1"), mapping={
+        "kind": "action_alert", "created": str(now - 40000), "messages": "11",
+        "x": "done", "xn": "10", "xdup": "0", "list": "south-la",
+        "c:sms:sent": "3", "c:email:delivered": "1", "c:sms:scheduled": "6",
+        "c:sms:failed": "1"})
+    r = harness.run_cli(cfg, "status", "eta-1")
+    assert r.returncode == 0, r.stderr
+    # 5 of 11 done in 40 s: the other 6 in about 48 s more.
+    assert "people    10 people, 11 messages (1 fallbacks)\n" in r.stdout, r.stdout
+    assert "progress  5 of 11 messages done (45.5%), all done about 20" in r.stdout, r.stdout
+    assert "America/Los_Angeles\n" in r.stdout.split("progress")[1], r.stdout
+    js = json.loads(harness.run_cli(cfg, "status", "--json", "eta-1").stdout)
+    eta = datetime.datetime.strptime(js["progress"]["eta"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    eta_ms = int(eta.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+    assert abs(eta_ms - (now + 48000)) < 5000, (eta_ms - now, js)
+    assert js["progress"]["final"] == 5 and js["progress"]["messages"] == 11, js
+
+
+def test_status_groups_failure_reasons_by_count_and_tells_retrying_from_scheduled():
+    cfg = harness.write_config()
+    c = cfg.server.client
+    msgs = ([("failed", "1", "twilio 21211: invalid To number")] * 3 +
+            [("scheduled", "1", "http 503")] * 2 +
+            [("scheduled", "0", "held by quiet hours")] +
+            [("failed", "2", "twilio 30003: unreachable")] +
+            [("sent", "1", "")] * 2)
+    c.hset(cfg.key("job:grp-1"), mapping={
+        "kind": "action_alert", "created": "1795893791250", "messages": str(len(msgs)),
+        "seq": "1795893791250-0", "x": "done", "xn": str(len(msgs)), "xdup": "0",
+        "c:sms:failed": "4", "c:sms:scheduled": "3", "c:sms:sent": "2"})
+    for k, (st, attempt, err) in enumerate(msgs, 1):
+        h = {"job": "grp-1", "kind": "action_alert", "channel": "sms", "status": st,
+             "attempt": attempt}
+        if err:
+            h["error"] = err
+        c.hset(cfg.key("msg:m1795893791250-0.%d" % k), mapping=h)
+    r = harness.run_cli(cfg, "status", "grp-1")
+    assert r.returncode == 0, r.stderr
+    tail = r.stdout.split("why not sent, by reason:\n")[1].splitlines()
+    assert [l.split(None, 2) for l in tail] == [
+        ["3", "failed", "twilio 21211: invalid To number"],
+        ["2", "retrying", "http 503"],
+        ["1", "failed", "twilio 30003: unreachable"]], r.stdout
+    js = json.loads(harness.run_cli(cfg, "status", "--json", "grp-1").stdout)
+    assert js["retrying"] == 2, js
+    assert js["reasons"][0] == {"status": "failed", "reason": "twilio 21211: invalid To number",
+                                "count": 3}, js
+
+
+def read_jobs_as_pregond(cfg):
+    """What a running pregond leaves: the group on <p>jobs and a consumer
+    that has just read (XINFO CONSUMERS idle near 0)."""
+    c = cfg.server.client
+    try:
+        c.xgroup_create(cfg.key("jobs"), "pregon", id="$", mkstream=True)
+    except Exception:
+        pass
+    c.xgroup_createconsumer(cfg.key("jobs"), "pregon", "test-reader")
+
+
 def test_status_of_an_unknown_job_says_no_such_job():
     cfg = harness.write_config()
+    # Nobody ever read the queue: the reason why nothing is known is said.
+    r = harness.run_cli(cfg, "status", "never-sent")
+    assert r.returncode == 1
+    assert r.stderr == ("pregon: no such job (no pregond has ever read %s: is pregond running "
+                        "on this Redis and prefix?)\n" % cfg.key("jobs")), r.stderr
+    read_jobs_as_pregond(cfg)
     r = harness.run_cli(cfg, "status", "never-sent")
     assert r.returncode == 1
     assert r.stderr == "pregon: no such job\n", r.stderr
+
+
+def test_status_of_a_job_still_in_the_queue_says_queued_not_yet_read():
+    cfg = harness.write_config()
+    read_jobs_as_pregond(cfg)
+    for i in range(1200):        # more than a page of the scan ahead of it
+        cfg.server.client.xadd(cfg.key("jobs"), {"job": message_job("other-%d" % i)})
+    entry = cfg.server.client.xadd(cfg.key("jobs"), {"job": message_job("waiting")})
+    r = harness.run_cli(cfg, "status", "waiting")
+    assert r.returncode == 0, r.stderr
+    assert ("state     queued; not yet read (entry %s, 1200 jobs ahead of it)\n" % entry
+            in r.stdout), r.stdout
+    assert "note" not in r.stdout, r.stdout
+    js = json.loads(harness.run_cli(cfg, "status", "--json", "waiting").stdout)
+    assert js["state"] == "queued" and js["entry"] == entry and js["ahead"] == 1200, js
+    assert js["statuses"] == {} and js["channels"] == {} and js["note"] is None, js
+    # With no reader the job waits because nobody reads, and that is said.
+    # (Redis cannot age a consumer on demand, so the idle-for-a-while
+    # branch is the same line with the consumer's idle time.)
+    cfg2 = harness.write_config()
+    e2 = cfg2.server.client.xadd(cfg2.key("jobs"), {"job": message_job("w2")})
+    r = harness.run_cli(cfg2, "status", "w2")
+    assert r.returncode == 0, r.stderr
+    assert "state     queued; not yet read (entry %s, 0 jobs ahead of it)" % e2 in r.stdout
+    assert ("note      no pregond has ever read %s: is pregond running" % cfg2.key("jobs")
+            in r.stdout), r.stdout
+
+
+def test_status_of_a_job_read_but_not_yet_recorded_is_not_no_such_job():
+    # Between pregond's read and its accept script a job has no record:
+    # `status --watch` started then must not stop at "no such job".
+    cfg = harness.write_config()
+    c = cfg.server.client
+    read_jobs_as_pregond(cfg)
+    lease = c.xadd(cfg.key("jobs"), {"job": message_job("held-lease")})
+    taken = c.xadd(cfg.key("jobs"), {"job": message_job("being-read")})
+    c.xadd(cfg.key("jobs"), {"job": message_job("bad-acked")})
+    c.xreadgroup("pregon", "test-reader", {cfg.key("jobs"): ">"}, count=3)
+    r = harness.run_cli(cfg, "status", "being-read")
+    assert r.returncode == 0, r.stderr
+    assert ("state     read by pregond (entry %s); its messages are being recorded\n" % taken
+            in r.stdout), r.stdout
+    js = json.loads(harness.run_cli(cfg, "status", "--json", "being-read").stdout)
+    assert js["state"] == "reading" and js["entry"] == taken, js
+    # A read and acknowledged job behind an older held entry (a message's
+    # lease) was dealt with: its dead letter answers.
+    bad = c.xrange(cfg.key("jobs"))[-1][0]
+    c.xack(cfg.key("jobs"), "pregon", bad, taken)
+    add_dead(cfg, message_job("bad-acked"), "body: too long", "2026-11-28T19:23:11.250Z")
+    assert lease in [e["message_id"] for e in c.xpending_range(cfg.key("jobs"), "pregon",
+                                                                "-", "+", 10)]
+    r = harness.run_cli(cfg, "status", "bad-acked")
+    assert "state     rejected: body: too long\n" in r.stdout, r.stdout
+    r = harness.run_cli(cfg, "status", "being-read")
+    assert r.returncode == 1 and r.stderr == "pregon: no such job\n", r
+
+
+def test_status_of_a_rejected_job_gives_the_dead_letters_reason():
+    cfg = harness.write_config()
+    read_jobs_as_pregond(cfg)
+    bad = json.dumps({"id": "bad-1", "kind": "message", "body": "x",
+                      "recipient": {"id": "c", "phone": "323-555-0100"}})
+    entry = add_dead(cfg, bad, 'recipient.phone: not an E.164 number: "323-555-0100"',
+                     "2026-11-28T19:23:11.250Z")
+    for i in range(700):         # newer dead letters of other jobs
+        add_dead(cfg, message_job("other-%d" % i), "r", "1")
+    r = harness.run_cli(cfg, "status", "bad-1")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "state     rejected: recipient.phone: not an E.164 number" in out, out
+    assert "323-555-0100" not in out, "addresses are redacted: " + out
+    assert "at        2026-11-28 11:23:11 UTC-08:00 America/Los_Angeles\n" in out, out
+    assert "dead      %s (pregon dead show %s" % (entry, entry) in out, out
+    js = json.loads(harness.run_cli(cfg, "status", "--json", "bad-1").stdout)
+    assert js["state"] == "rejected" and js["dead_entry"] == entry, js
+    assert js["reason"].startswith("recipient.phone: not an E.164 number"), js
 
 
 # ---- tail ----
@@ -498,6 +644,88 @@ def test_dead_delete_drops_one_entry_and_refuses_an_unknown_one():
     r = harness.run_cli(cfg, "dead", "delete", "x")
     assert r.returncode == 2 and "not a stream id" in r.stderr, r
     assert [i for i, _ in entries(cfg, "dead")] == [keep]
+
+
+# ---- issue 13: CLI conventions ----
+
+def test_version_on_both_binaries():
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "--version")
+    assert r.returncode == 0 and r.stdout.startswith("pregon ") and r.stdout.count(".") >= 2, r
+    import subprocess
+    d = subprocess.run([os.path.join(harness.BIN, "pregond"), "--version"],
+                       capture_output=True, text=True, timeout=10)
+    assert d.returncode == 0 and d.stdout == "pregond " + r.stdout[len("pregon "):], (d, r)
+
+
+def test_tail_n_prints_the_last_events_of_a_job_and_no_follow_exits():
+    cfg = harness.write_config()
+    key = cfg.key("events")
+    evs = [event("a" if i % 3 == 0 else "b", "s%d" % i) for i in range(2500)]
+    pipe = cfg.server.client.pipeline()
+    for e in evs:
+        pipe.xadd(key, {"event": e})
+    pipe.execute()
+    want = [e for e in evs if json.loads(e)["job"] == "a"][-400:]
+    r = harness.run_cli(cfg, "tail", "-n", "400", "--job", "a", "--no-follow", timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == want, r.stdout[:300]
+    r = harness.run_cli(cfg, "tail", "-n", "3", "--no-follow", timeout=10)
+    assert r.returncode == 0 and r.stdout.splitlines() == evs[-3:], r
+    # --all --no-follow: the whole stream, then exit.
+    r = harness.run_cli(cfg, "tail", "--all", "--no-follow", timeout=20)
+    assert r.returncode == 0 and r.stdout.splitlines() == evs, r.stderr
+
+
+def test_tail_n_then_follows_new_events():
+    cfg = harness.write_config()
+    key = cfg.key("events")
+    old = [event("j", "accepted"), event("j", "sending")]
+    for e in old:
+        cfg.server.client.xadd(key, {"event": e})
+    p = harness.start_cli(cfg, "tail", "-n", "1", "--count", "1")
+    wait_for_xread_client(cfg)
+    cfg.server.client.xadd(key, {"event": event("j", "sent")})
+    out, err = p.communicate(timeout=10)
+    # --count counts the new events only; the history comes first.
+    assert p.returncode == 0, err
+    assert out.splitlines() == [old[1], event("j", "sent")], out
+
+
+def test_tail_n_is_bounded_and_not_with_from():
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "tail", "-n", "0")
+    assert r.returncode == 2 and "-n: must be 1..100000" in r.stderr, r
+    r = harness.run_cli(cfg, "tail", "-n", "5", "--all")
+    assert r.returncode == 2 and "not with --from or --all" in r.stderr, r
+
+
+def test_listing_commands_take_json():
+    cfg = harness.write_config()
+    e1 = add_dead(cfg, message_job("j-1"), "recipient.phone: not an E.164 number", "2026-11-22T19:03:11.250Z")
+    r = harness.run_cli(cfg, "dead", "list", "--json")
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(l) for l in r.stdout.splitlines()] == [
+        {"entry": e1, "at": "2026-11-22T19:03:11.250Z", "job": "j-1",
+         "reason": "recipient.phone: not an E.164 number"}], r.stdout
+    assert harness.run_cli(cfg, "optout", "add", "sms", PHONE).returncode == 0
+    r = harness.run_cli(cfg, "optout", "list", "--json")
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(l) for l in r.stdout.splitlines()] == [
+        {"channel": "sms", "address": PHONE}], r.stdout
+    for args in (("dead", "show", e1, "--json"), ("optout", "add", "sms", PHONE, "--json")):
+        assert harness.run_cli(cfg, *args).returncode == 2, args
+
+
+def test_cli_errors_show_the_operators_input_with_the_right_form():
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "optout", "add", "sms", "(323) 555-0100")
+    reason = harness.one_line_error(r)
+    assert '"(323) 555-0100"' in reason, reason
+    assert "expected +<country code><number>, e.g. +13235550100" in reason, reason
+    r = harness.run_cli(cfg, "optout", "add", "email", "ana.example.org")
+    reason = harness.one_line_error(r)
+    assert "ana.example.org" in reason and "e.g. ana@example.org" in reason, reason
 
 
 if __name__ == "__main__":

@@ -120,11 +120,13 @@ def test_import_reports_each_bad_row_with_its_line_and_reason():
     assert r.returncode == 1, (r.returncode, r.stderr)
     assert r.stdout == summary(5, 0, 11), r.stdout
     assert r.stderr.splitlines() == [
-        "line 3: phone: not an E.164 number",
-        "line 4: email: not an email address",
+        "line 3: phone: not an E.164 number; expected +<country code><number>, "
+        "e.g. +13235550100 (or import with --default-country US)",
+        "line 4: email: not an email address; expected name@domain, e.g. ana@example.org",
         'line 5: channels[0]: unknown channel "fax"',
-        'line 6: lang: not a language tag: "english"',
-        'line 7: tz: unknown time zone "Mars/Olympus"',
+        'line 6: lang: not a language tag: "english"; expected a language tag, e.g. es or zh-Hant',
+        'line 7: tz: unknown time zone "Mars/Olympus"; expected an IANA zone, '
+        'e.g. America/Los_Angeles',
         "line 8: id: missing",
         "line 9: 8 fields, the header has 7",
         "line 10: name: text after the closing quote",
@@ -398,6 +400,176 @@ def test_import_and_export_of_100000_rows():
     assert r.stdout.count(b"\r\n") == n + 1
     print("# %d rows: import %.1fs (%.0f rows/s), export %.1fs (%.0f rows/s), binaries in %s"
           % (n, t_import, n / t_import, t_export, n / t_export, os.path.basename(harness.BIN)))
+
+
+# ---- issue 13: organizers' spreadsheets ----
+
+NATIONAL = ("id,name,phone,signal\n"
+            "n-1,Ana,(323) 555-0000,\n"
+            "n-2,Bea,323.555.0001,323-555-0001\n"
+            "n-3,Cy,1-323-555-0002,\n"
+            "n-4,Di,+1 (323) 555-0003,\n"
+            "n-5,Ed,555-0004,\n"            # line 6: no area code
+            "n-6,Flo,(123) 555-0005,\n")    # line 7: no area code starts with 1
+
+
+def test_default_country_us_imports_national_formats_as_e164():
+    cfg = harness.write_config()
+    path = write_file(cfg, "national.csv", NATIONAL)
+    r = harness.run_cli(cfg, "contacts", "import", "--default-country", "US", path)
+    assert r.returncode == 1, r.stderr
+    assert r.stdout == summary(4, 0, 2), r.stdout
+    assert contact(cfg, "n-1")["phone"] == "+13235550000"
+    assert contact(cfg, "n-2")["phone"] == "+13235550001"
+    assert contact(cfg, "n-2")["signal"] == "+13235550001"
+    assert contact(cfg, "n-3")["phone"] == "+13235550002"
+    assert contact(cfg, "n-4")["phone"] == "+13235550003"
+    assert r.stderr.splitlines() == [
+        "line 6: phone: not a phone number in US national format: 7 digits, expected 10; "
+        "expected a national number, or +<country code><number>, e.g. +13235550100",
+        "line 7: phone: not a phone number in US national format: area code and exchange "
+        "start with 2 to 9; expected a national number, or +<country code><number>, "
+        "e.g. +13235550100",
+        "pregon: 2 bad rows not imported (see above)"], r.stderr
+    # Off a terminal the cells stay out of the report.
+    assert "555-0004" not in r.stderr and "555-0005" not in r.stderr
+    # Without the option the same file is refused row by row, as before.
+    cfg2 = harness.write_config()
+    r = harness.run_cli(cfg2, "contacts", "import", write_file(cfg2, "n.csv", NATIONAL))
+    assert r.stdout == summary(0, 0, 6), r.stdout
+
+
+def test_default_country_must_be_known_and_is_shown_with_an_example():
+    cfg = harness.write_config()
+    path = write_file(cfg, "a.csv", "id,phone\nx,3235550100\n")
+    r = harness.run_cli(cfg, "contacts", "import", "--default-country", "USA", path)
+    reason = harness.one_line_error(r)
+    assert r.returncode == 2
+    assert '--default-country: unknown country "USA"; expected one of US, CA' in reason, reason
+    assert "e.g. US" in reason, reason
+    assert no_keys(cfg)
+    r = harness.run_cli(cfg, "contacts", "export", "--dry-run")
+    assert r.returncode == 2, r
+
+
+def test_dry_run_checks_every_row_and_writes_nothing():
+    cfg = harness.write_config()
+    path = write_file(cfg, "national.csv", NATIONAL)
+    r = harness.run_cli(cfg, "contacts", "import", "--dry-run", "--default-country", "us", path)
+    assert r.returncode == 1, r.stderr
+    assert r.stdout == ("dry run: 4 contacts would be imported, 2 bad rows; "
+                        "nothing written\n"), r.stdout
+    assert "line 6: phone" in r.stderr and "line 7: phone" in r.stderr, r.stderr
+    assert no_keys(cfg)
+    # Needs no Redis at all.
+    cfg2 = harness.write_config(url="redis://127.0.0.1:%d/0" % harness.free_port())
+    r = harness.run_cli(cfg2, "contacts", "import", "--dry-run", write_file(
+        cfg2, "ok.csv", "id,phone\nx,+13235550100\n"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("dry run: 1 contacts would be imported, 0 bad rows"), r.stdout
+
+
+def test_errors_are_grouped_by_reason_with_a_few_example_lines():
+    cfg = harness.write_config()
+    rows = ["id,phone,lang"]
+    for i in range(50000):
+        rows.append("b-%d,323555%04d,en" % (i, i % 10000))      # lines 2..50001
+    rows.append("t-1,+13235550100,english")                      # line 50002
+    rows.append("g-1,+13235550101,es")                           # line 50003
+    rows.append("d-1,+13235550102,en")
+    for i in range(7):
+        rows.append("d-1,+13235550102,en")                       # 7 repeats of d-1
+    path = write_file(cfg, "big.csv", "\n".join(rows) + "\n")
+    r = harness.run_cli(cfg, "contacts", "import", path, timeout=120)
+    assert r.returncode == 1
+    assert r.stdout == summary(2, 0, 50001), r.stdout
+    lines = r.stderr.splitlines()
+    assert len(lines) == 5 + 1 + 2 + 1, lines
+    assert lines[5] == ("phone: not an E.164 number; expected +<country code><number>, "
+                        "e.g. +13235550100 (or import with --default-country US): 50000 rows, "
+                        "lines 2, 3, 4, 5, 6 and 49995 more"), lines[5]
+    assert lines[6].startswith('line 50002: lang: not a language tag: "english"'), lines[6]
+    assert lines[7] == "warning: 2 more ids repeated in the file (the later row wins)", lines[7]
+    assert lines[8] == "pregon: 50001 bad rows not imported (see above)"
+    assert "3235550002" not in r.stderr and "3235559999" not in r.stderr, r.stderr
+
+
+def run_on_a_tty(cfg, *args):
+    """Runs pregon with stderr on a pseudo-terminal (the operator's screen);
+    returns (exit status, stdout, what the terminal showed)."""
+    import pty
+    master, slave = pty.openpty()
+    argv = [harness.binary("pregon"), "-c", cfg.path] + list(args)
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL,
+                         preexec_fn=harness._die_with_parent)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:          # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    out = p.stdout.read()
+    p.wait(timeout=60)
+    os.close(master)
+    return p.returncode, out.decode(), shown.decode("utf-8", "replace")
+
+
+def test_on_a_terminal_bad_cells_are_shown_and_a_progress_line_runs():
+    cfg = harness.write_config()
+    rows = ["id,phone"] + ["g-%d,+1323555%04d" % (i, i) for i in range(2500)]
+    rows += ["b-1,(323) 555-00", "b-2,323 555"]
+    path = write_file(cfg, "t.csv", "\n".join(rows) + "\n")
+    rc, out, shown = run_on_a_tty(cfg, "contacts", "import", path)
+    assert rc == 1, shown
+    assert out == summary(2500, 0, 2), out
+    assert "\rread 1000 rows, 0 bad" in shown and "\rread 2000 rows, 0 bad" in shown, shown
+    assert "\r\x1b[K" in shown, shown
+    # The operator's own cells, on their own screen, with the right form.
+    assert ('lines 2502 "(323) 555-00", 2503 "323 555"') in shown, shown
+    assert "e.g. +13235550100" in shown, shown
+    # Piped, neither the progress nor the cells.
+    cfg2 = harness.write_config()
+    r = harness.run_cli(cfg2, "contacts", "import", write_file(cfg2, "t.csv", "\n".join(rows)))
+    assert "\r" not in r.stderr and "555-00" not in r.stderr, r.stderr
+
+
+def test_contacts_list_and_lists_show_counts_without_addresses():
+    cfg = harness.write_config()
+    rows = [HEADER]
+    for i in range(1200):
+        lists = "south-la;responders" if i % 3 == 0 else "south-la"
+        rows.append("l-%d,Person %d,+1323555%04d,,,es,America/Los_Angeles,,%s" % (i, i, i, lists))
+    rows.append("l-e,Email Only,,e@example.org,,,,,")
+    r = harness.run_cli(cfg, "contacts", "import", write_file(cfg, "l.csv", "\n".join(rows)))
+    assert r.returncode == 0, r.stderr
+    r = harness.run_cli(cfg, "lists")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["%-40s %d" % ("responders", 400),
+                                     "%-40s %d" % ("south-la", 1200),
+                                     "2 lists, 1201 contacts in all"], r.stdout
+    r = harness.run_cli(cfg, "lists", "--json")
+    assert [json.loads(l) for l in r.stdout.splitlines()] == [
+        {"list": "responders", "members": 400}, {"list": "south-la", "members": 1200}], r.stdout
+    r = harness.run_cli(cfg, "contacts", "list", "--list", "responders")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 400 and r.stderr == "400 contacts\n", (len(lines), r.stderr)
+    assert "l-3\tPerson 3\tes\tAmerica/Los_Angeles\t[\"sms\"]\t[\"south-la\",\"responders\"]" \
+        in lines, lines[:3]
+    r = harness.run_cli(cfg, "contacts", "list", "--json")
+    got = {j["id"]: j for j in map(json.loads, r.stdout.splitlines())}
+    assert len(got) == 1201, len(got)
+    assert got["l-e"] == {"id": "l-e", "name": "Email Only", "lang": "", "tz": "",
+                          "addresses": ["email"], "lists": []}, got["l-e"]
+    # Never an address: export is the command for those.
+    everything = r.stdout + harness.run_cli(cfg, "contacts", "list").stdout
+    assert "+1323555" not in everything and "e@example.org" not in everything
+    r = harness.run_cli(cfg, "contacts", "export", "--json")
+    assert r.returncode == 2, r
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ and reloaded on SIGHUP."""
 import calendar
 import datetime
 import json
+import re
 import os
 import shutil
 import signal
@@ -160,9 +161,13 @@ def test_reminders_go_out_at_their_instants_and_never_name_the_charge():
         r = harness.run_cli(c.cfg, "status", "evt-1")
         assert r.returncode == 0, r.stderr
         assert "case      LA-24CR-01234" in r.stdout, r.stdout
-        for due in ("2027-01-07T21:30:00", "2027-01-13T21:30:00", "2027-01-14T18:30:00"):
-            assert any(due in line and "scheduled" in line for line in r.stdout.splitlines()), \
-                r.stdout
+        # Issue 13: in the court's zone, with the offset it stands for.
+        for due, lead in (("2027-01-07 13:30:00 UTC-08:00", "7d 00h00m"),
+                          ("2027-01-13 13:30:00 UTC-08:00", "1d 00h00m"),
+                          ("2027-01-14 10:30:00 UTC-08:00", "0d 03h00m")):
+            want = "scheduled  at %s America/Los_Angeles: a reminder %s before the hearing" % (
+                due, lead)
+            assert any(want in line for line in r.stdout.splitlines()), (want, r.stdout)
         assert "+1323" not in r.stdout
         by_due = sorted(c.scheduled("evt-1").items(), key=lambda kv: kv[1])
         for k, (mid, due) in enumerate(by_due):
@@ -706,6 +711,70 @@ def test_pregon_template_render_prints_the_text_and_its_segments():
     r = harness.run_cli(cfg, "template", "render", "court_reminder", "ko", "signal", "-",
                         input=vars_json)
     assert r.returncode == 0 and "Signal sends ko.sms" in r.stderr, r.stderr
+
+
+def test_status_says_why_a_message_waits_and_why_a_job_was_rejected():
+    # Issue 13, item 12: `pregon status` gives the reason and the time in
+    # the recipient's zone, for a real pregond's records.
+    c = Court(now=ms("2027-01-11T20:00:00Z"),          # 12:00 PST
+              sections={"sms": {"provider": "faulty"},
+                        "retry": {"base_delay": "1h", "max_delay": "1h"}})
+    try:
+        c.xadd({"id": "why-retry", "kind": "message", "body": "Moved. [temp-fail:1]",
+                "recipient": {"id": "m1", "phone": "+13235550111"}})
+        c.xadd({"id": "why-later", "kind": "message", "body": "Town hall.",
+                "send_at": "2027-01-12T10:00:00-08:00",
+                "recipient": {"id": "m2", "phone": "+13235550112"}})
+        c.xadd({"id": "why-bad", "kind": "message", "body": "x",
+                "recipient": {"id": "m3", "phone": "323-555-0113"}})
+        wait_for(lambda: len(c.events("why-retry", "scheduled")) == 1, what="the retry")
+        wait_for(lambda: c.events("why-bad", "rejected"), what="the rejection")
+        wait_for(lambda: c.scheduled("why-later"), what="send_at scheduled")
+
+        out = harness.run_cli(c.cfg, "status", "why-retry")
+        assert out.returncode == 0, out.stderr
+        # Retrying is told apart from scheduled, with the error.
+        assert re.search(r"sms +retrying +at 2027-01-11 1[23]:\d\d:\d\d UTC-08:00 "
+                         r"America/Los_Angeles: attempt 1 failed: faulty: temporary failure "
+                         r"1/1 \(test\)\n", out.stdout), out.stdout
+        assert "note" not in out.stdout, "pregond reads the queue: " + out.stdout
+        out = harness.run_cli(c.cfg, "status", "why-later")
+        assert re.search(r"sms +scheduled +at 2027-01-12 10:00:00 UTC-08:00 "
+                         r"America/Los_Angeles: send_at\n", out.stdout), out.stdout
+        out = harness.run_cli(c.cfg, "status", "why-bad")
+        assert out.returncode == 0, out.stderr
+        assert "state     rejected: recipient.phone: not an E.164 number" in out.stdout, out.stdout
+        assert "0113" not in out.stdout, out.stdout
+
+        # 23:00 PST: a message waits for quiet hours to end at 08:00.
+        c.set_clock(ms("2027-01-12T07:00:00Z"))
+        c.xadd({"id": "why-quiet", "kind": "message", "body": "Meeting tomorrow.",
+                "recipient": {"id": "m4", "phone": "+13235550114"}})
+        wait_for(lambda: c.scheduled("why-quiet"), what="held for quiet hours")
+        out = harness.run_cli(c.cfg, "status", "why-quiet")
+        assert re.search(r"sms +scheduled +until 2027-01-12 08:00:00 UTC-08:00 "
+                         r"America/Los_Angeles: quiet hours \(21:00-08:00 in "
+                         r"America/Los_Angeles\)\n", out.stdout), out.stdout
+        # The retry, read at night, is held by the engine: said the same way.
+        c.set_clock(ms("2027-01-12T07:30:00Z"))
+        wait_for(lambda: c.events("why-retry", "scheduled")[-1]["error"] == "held by quiet hours",
+                 what="the retry held")
+        out = harness.run_cli(c.cfg, "status", "why-retry")
+        assert "scheduled  until 2027-01-12 08:00:0" in out.stdout, out.stdout
+        assert "quiet hours (21:00-08:00 in America/Los_Angeles)" in out.stdout, out.stdout
+        # Sent: the finish time, in local time.
+        c.set_clock(ms("2027-01-12T16:00:05Z"))
+        wait_for(lambda: len(c.outbox()) == 2, what="both sent at 08:00")
+        out = harness.run_cli(c.cfg, "status", "why-quiet")
+        assert re.search(r"sms +sent +at 2027-01-12 08:00:\d\d UTC-08:00 America/Los_Angeles",
+                         out.stdout), out.stdout
+        # The job's finish time: when its last message was final.
+        assert re.search(r"\nfinished  2027-01-12 08:00:\d\d UTC-08:00 America/Los_Angeles\n",
+                         out.stdout), out.stdout
+        js = json.loads(harness.run_cli(c.cfg, "status", "--json", "why-quiet").stdout)
+        assert js["finished"].startswith("2027-01-12T16:00:"), js
+    finally:
+        c.stop()
 
 
 if __name__ == "__main__":

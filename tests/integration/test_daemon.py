@@ -3,6 +3,7 @@ idempotency, the message state machine, retries, fallback, consent, and
 faults (Redis restarted, pregond killed or stopped mid-run)."""
 
 import json
+import re
 import os
 import shutil
 import signal
@@ -136,6 +137,16 @@ def test_invalid_phone_is_dead_lettered_with_reason_naming_the_field():
         ev = wait_for(lambda: [e for e in events(cfg) if e["status"] == "rejected"], what="rejected event")[0]
         assert ev["job"] == "j-bad" and ev["error"] == "recipient.phone: not an E.164 number", ev
         assert cfg.server.client.xpending(cfg.key("jobs"), "pregon")["pending"] == 0
+        # Issue 13: the log line names the job, with the public reason whole.
+        log = os.path.join(cfg.dir, "pregond.log")
+        wait_for(lambda: "job j-bad rejected (kind message): recipient.phone: not an E.164 "
+                 "number\n" in open(log).read(), what="the rejection logged with the job id")
+        # pregon status finds it in the dead letters.
+        out = harness.run_cli(cfg, "status", "j-bad")
+        assert out.returncode == 0, out.stderr
+        assert "state     rejected: recipient.phone: not an E.164 number" in out.stdout, out.stdout
+        assert re.search(r"\nat        20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC-0[78]:00 "
+                         r"America/Los_Angeles\n", out.stdout), out.stdout
     finally:
         stop_ok(p)
 

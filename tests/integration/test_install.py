@@ -185,5 +185,28 @@ def test_installed_pregond_from_another_directory_sends_through_the_outbox():
     assert " error " not in text, text[-3000:]
 
 
+def test_make_run_installs_only_what_running_needs_and_make_test_adds_the_rest():
+    # Issue 13, item 18: a machine that only runs pregon gets no test tools.
+    def pkgs(which):
+        r = subprocess.run(["sh", "ops/install-deps.sh", "--list", which], cwd=harness.ROOT,
+                           capture_output=True, text=True, timeout=10)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.split()
+    run, test = pkgs("run"), pkgs("test")
+    assert set(run) < set(test), (run, test)
+    for p in ("build-essential", "pkg-config", "libuv1-dev", "libhiredis-dev", "libjansson-dev",
+              "libmosquitto-dev", "libhttp-parser-dev", "redis-server", "redis-tools"):
+        assert p in run, p
+    for p in ("libcmocka-dev", "mosquitto", "mosquitto-clients", "python3-redis",
+              "python3-paho-mqtt", "python3-aiosmtpd", "systemd"):
+        assert p not in run and p in test, p
+    def plan(target):
+        r = subprocess.run(["make", "-n", target], cwd=harness.ROOT, capture_output=True,
+                           text=True, timeout=30)
+        return r.stdout
+    assert "install-deps.sh run" in plan("run") and "install-deps.sh test" not in plan("run")
+    assert "install-deps.sh test" in plan("test")
+
+
 if __name__ == "__main__":
     harness.main(globals())

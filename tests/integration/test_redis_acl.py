@@ -122,6 +122,7 @@ def test_pregond_and_pregon_run_through_the_shipped_acl_user_and_redis_refuses_n
         admin.xadd(cfg.key("jobs"), {"job": "not json at all"})
         wait_for(lambda: admin.xlen(cfg.key("dead")) == 2, timeout=20, what="two dead letters")
         assert "bad-1" in cli_ok(cfg, "dead", "list")
+        assert "rejected: recipient.phone" in cli_ok(cfg, "status", "bad-1")   # issue 13
         send(cfg, {"id": "del-1", "kind": "contact_delete", "contact_id": "client-7"})
         wait_for(lambda: admin.xlen(cfg.key("dead")) == 1, timeout=20,
                  what="the dead letter naming client-7 erased")
@@ -141,6 +142,13 @@ def test_pregond_and_pregon_run_through_the_shipped_acl_user_and_redis_refuses_n
         cli_ok(cfg, "contacts", "import", csv)
         assert "p-1" in cli_ok(cfg, "contacts", "export", "--list", "vol")
         assert len(cli_ok(cfg, "tail", "--all", "--count", "3").splitlines()) == 3
+        # Issue 13's commands and their reads (XINFO CONSUMERS, SCARD, TIME).
+        assert len(cli_ok(cfg, "tail", "-n", "2", "--no-follow").splitlines()) == 2
+        assert "vol" in cli_ok(cfg, "lists", "--json")
+        assert "p-1" in cli_ok(cfg, "contacts", "list", "--list", "vol")
+        assert "people" in cli_ok(cfg, "status", "a-1")
+        assert "finished" in cli_ok(cfg, "status", "m-1")
+        cli_ok(cfg, "dead", "list", "--json")
         # The trim (every 10 s) and depth (every 5 s) ops have run.
         time.sleep(max(0.0, started + 12 - time.time()))
         assert p.poll() is None, "pregond exited"
