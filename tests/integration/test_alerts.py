@@ -294,7 +294,8 @@ def test_list_alert_of_10000_reaches_each_person_exactly_once():
 
 def test_kill_during_expansion_then_restart_skips_and_doubles_nobody():
     n = 10000
-    sections = {"alerts": {"expand_batch": "20"}, "sms": {"concurrency": "32"}}
+    sections = {"alerts": {"expand_batch": "20"}, "sms": {"concurrency": "32"},
+                "jobs": {"batch": "8"}}
     cfg, d = daemon(sections)
     r = cfg.server.client
     try:
@@ -317,8 +318,12 @@ def test_kill_during_expansion_then_restart_skips_and_doubles_nobody():
         h = job_hash(cfg, "k")
         assert len(per) == n, "skipped %d" % (n - len(per))
         assert h["xn"] == str(n) and h["messages"] == str(n), h
-        # Sent twice only what was in flight at the kill (32 per channel).
-        assert doubled <= 32, doubled
+        # Sent twice only what the instance held at the kill: a message is
+        # released when Redis has its result, so what it held is what may
+        # have gone out unrecorded: at most the concurrency (32) plus the
+        # read-ahead of 4 x [jobs] batch (8). (A bound of 32 alone failed
+        # on a loaded machine: results were slower than the outbox.)
+        assert doubled <= 32 + 4 * 8, doubled
         print("# killed at %d of %d expanded; after restart: %d people, %d sent twice"
               % (at_kill, n, len(per), doubled))
     finally:
