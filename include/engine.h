@@ -80,6 +80,11 @@ struct engine {
 	bool read_got;		/* this phase's reads returned entries */
 	bool read_failed;
 	bool stopping;
+	/* engine_close() was called: its handles are closing, and what the
+	 * adapters, the writer and the reader still answer is dropped (a
+	 * closing libuv handle started again is counted active for good, and
+	 * uv_run never returns). */
+	bool closed;
 	bool urgent_hold;	/* an urgent audience is being expanded here */
 	int claims;		/* claim scripts outstanding */
 	int results_out;	/* result scripts outstanding */

@@ -69,6 +69,12 @@ struct pregond {
 	struct templates *templates_new;	/* the reload's result, or NULL */
 	struct err templates_err;
 	uv_timer_t test_clock_timer;		/* [schedule] test_clock */
+	/* Started by the first SIGTERM/SIGINT: what is still open when it
+	 * fires is logged and pregond exits anyway. Unreferenced, and closed
+	 * only after uv_run has returned, so it also covers a hang in the
+	 * close sequence itself (issue 13: a send cancelled after the grace
+	 * restarted a closing handle, and uv_run never returned). */
+	uv_timer_t deadline_timer;
 	bool stopping;
 	bool finishing;		/* maybe_finish has begun closing */
 	bool intake_drained, engine_drained;
@@ -228,9 +234,11 @@ static void on_engine_closed(struct engine *e)
 	}
 	rconn_close(&d->writer, on_writer_closed);
 	rconn_close(&d->expander_conn, on_writer_closed);
-	uv_close((uv_handle_t *)&d->sig_term, on_closed_handle);
-	uv_close((uv_handle_t *)&d->sig_int, on_closed_handle);
-	uv_close((uv_handle_t *)&d->sig_hup, on_closed_handle);
+	/* The signal handlers stay (a second signal still exits at once) but
+	 * no longer keep the loop running; main closes them after uv_run. */
+	uv_unref((uv_handle_t *)&d->sig_term);
+	uv_unref((uv_handle_t *)&d->sig_int);
+	uv_unref((uv_handle_t *)&d->sig_hup);
 	uv_close((uv_handle_t *)&d->stats_timer, on_closed_handle);
 	uv_close((uv_handle_t *)&d->test_clock_timer, on_closed_handle);
 }
@@ -286,12 +294,64 @@ static void on_mqtt_intake_stopped(struct mqtt_intake *in)
 	maybe_finish(&daemon_state);
 }
 
-static void shutdown_start(struct pregond *d, const char *why)
+/* Names the handles still open but those meant to outlive the close
+ * sequence (unreferenced: the signals, the deadline), for the deadline's
+ * log line. */
+static void name_open_handle(uv_handle_t *h, void *arg)
 {
-	if (d->stopping)
+	struct buf *b = arg;
+
+	if (uv_is_closing(h) || !uv_has_ref(h) || b->len > 200)
 		return;
+	buf_addf(b, "%s%s", b->len ? ", " : "", uv_handle_type_name(uv_handle_get_type(h)));
+}
+
+/* Leaves at once, without closing anything: the messages this instance
+ * holds stay pending in Redis (claimed, or their job entry unacknowledged)
+ * and are reclaimed after [jobs] reclaim_after by whichever instance runs;
+ * no webhook was answered before it was in Redis or the spool. _exit, not
+ * exit: nothing is freed (an ASan build would report every live allocation
+ * as a leak) and no atexit handler runs on a half-closed daemon. */
+static void exit_now(struct pregond *d, const char *why)
+{
+	log_warn("%s: exiting now with %d messages held; they stay pending and are reclaimed",
+		 why, engine_in_flight(&d->engine));
+	log_close();
+	_exit(1);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	struct pregond *d = t->data;
+	struct buf open = { 0 };
+	char why[320];
+
+	uv_walk(d->loop, name_open_handle, &open);
+	snprintf(why, sizeof(why), "shutdown: not closed %.1f s after the signal (open: %s)",
+		 (double)(d->cfg.shutdown_grace_ms + d->cfg.redis_command_timeout_ms + 1000) / 1000,
+		 open.len ? open.p : "no handle; a request or a closing handle");
+	buf_free(&open);
+	exit_now(d, why);
+}
+
+static void shutdown_start(struct pregond *d, int signum)
+{
+	const char *why = signum == SIGTERM ? "SIGTERM" : "SIGINT";
+
+	if (d->stopping) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "second signal (%s)", why);
+		exit_now(d, what);
+	}
 	d->stopping = true;
-	log_info("shutting down (%s): no new jobs; finishing messages in flight", why);
+	log_info("shutting down (%s): no new jobs; finishing messages in flight "
+		 "(a second signal exits at once)", why);
+	/* The grace for the sends, then the Redis command timeout for a
+	 * webhook's last write (or its spooling), and a second to close. */
+	uv_timer_start(&d->deadline_timer, on_deadline,
+		       (uint64_t)(d->cfg.shutdown_grace_ms + d->cfg.redis_command_timeout_ms + 1000),
+		       0);
 	/* Closing the readers abandons their blocking reads; whatever Redis
 	 * delivered to them stays pending and is reclaimed. */
 	rconn_close(&d->jobs_reader, on_reader_closed);
@@ -396,7 +456,7 @@ static void on_signal(uv_signal_t *h, int signum)
 		templates_reload(d);
 		return;
 	}
-	shutdown_start(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	shutdown_start(d, signum);
 }
 
 static bool health_up(void *data)
@@ -510,7 +570,9 @@ static void usage(FILE *f)
 		   "  -c FILE     config file (see config/pregon.conf); default: built-in defaults\n"
 		   "  --version   print the version\n"
 		   "  --help      this text\n"
-		   "Signals: SIGTERM/SIGINT stop taking jobs, finish what is in flight, exit 0;\n"
+		   "Signals: SIGTERM/SIGINT stop taking jobs, finish what is in flight for up to\n"
+		   "[shutdown] grace, hand back the rest (pending, reclaimed) and exit 0; a second\n"
+		   "SIGTERM/SIGINT exits at once (status 1), leaving what is held pending.\n"
 		   "SIGHUP reopens the log and outbox files and reloads the templates.\n");
 }
 
@@ -639,6 +701,9 @@ int main(int argc, char **argv)
 	uv_timer_start(&d->stats_timer, on_stats_timer, 60000, 60000);
 	uv_timer_init(d->loop, &d->test_clock_timer);
 	d->test_clock_timer.data = d;
+	uv_timer_init(d->loop, &d->deadline_timer);
+	d->deadline_timer.data = d;
+	uv_unref((uv_handle_t *)&d->deadline_timer);
 	if (d->cfg.schedule_test_clock)
 		uv_timer_start(&d->test_clock_timer, on_test_clock_timer, 0, 20);
 
@@ -653,6 +718,13 @@ int main(int argc, char **argv)
 	rconn_start(&d->ready_reader);
 	rconn_start(&d->expander_conn);
 
+	uv_run(d->loop, UV_RUN_DEFAULT);
+	/* Everything else is closed: the handles that outlive the close
+	 * sequence go now, and one more run calls their close callbacks. */
+	uv_close((uv_handle_t *)&d->deadline_timer, on_closed_handle);
+	uv_close((uv_handle_t *)&d->sig_term, on_closed_handle);
+	uv_close((uv_handle_t *)&d->sig_int, on_closed_handle);
+	uv_close((uv_handle_t *)&d->sig_hup, on_closed_handle);
 	uv_run(d->loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(d->loop) != 0)
 		log_warn("loop closed with handles still open");

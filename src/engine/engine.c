@@ -87,6 +87,17 @@ static void release(struct engine *e, enum channel ch, int n)
 		e->ch[ch].held = 0;
 }
 
+/* Frees a list of held messages whose results will not be written. */
+static void drop_results(struct engine_inflight *f)
+{
+	while (f != NULL) {
+		struct engine_inflight *next = f->next;
+
+		free(f);
+		f = next;
+	}
+}
+
 /* Puts a batch's results back at the front of the queue to write, and frees
  * the batch. */
 static void requeue_results(struct engine *e, struct result_batch *b)
@@ -111,6 +122,13 @@ static void on_result(struct rconn *c, redisReply *r, void *data)
 
 	(void)c;
 	e->results_out--;
+	if (e->closed) {
+		/* The writer closed under it: unwritten, these stay pending and
+		 * are reclaimed (the shutdown grace is over). */
+		drop_results(b->head);
+		free(b);
+		return;
+	}
 	if (r == NULL || store_reply_error(e->store, r, "result")) {
 		/* Outcome unknown; the script ignores a result it has applied
 		 * already, so write these again once Redis is back. */
@@ -290,6 +308,12 @@ static void on_send_done(struct send_req *req, const struct send_result *res)
 			 res->status == SEND_TEMP_FAIL ? "temp_fail" :
 			 res->status == SEND_DEFERRED ? "deferred" : "perm_fail", res->error);
 	f->next = NULL;
+	if (e->closed) {
+		/* A send cancelled by the adapter's close, after the grace: its
+		 * message stays claimed in Redis and is reclaimed. */
+		free(f);
+		return;
+	}
 	if (e->done_tail)
 		e->done_tail->next = f;
 	else
@@ -638,7 +662,10 @@ static void on_claim(struct rconn *c, redisReply *r, void *data)
 
 	(void)c;
 	e->claims--;
-	if (r == NULL || store_reply_error(e->store, r, "claim") || r->type != REDIS_REPLY_ARRAY) {
+	/* After the close, the adapters are gone: what this claimed stays
+	 * pending (status sending) and is reclaimed. */
+	if (e->closed || r == NULL || store_reply_error(e->store, r, "claim") ||
+	    r->type != REDIS_REPLY_ARRAY) {
 		/* Outcome unknown: the entries stay pending for this consumer and
 		 * are reclaimed after [jobs] reclaim_after. */
 		for (int i = 0; i < b->n; i++)
@@ -1418,6 +1445,8 @@ void engine_reader_state(struct engine *e, bool up)
 
 void engine_store_state(struct engine *e, bool ready)
 {
+	if (e->closed)
+		return;
 	if (!ready) {
 		e->ticking = false;
 		e->autoclaiming = false;
@@ -1520,18 +1549,15 @@ void engine_close(struct engine *e, void (*on_closed)(struct engine *e))
 				   (uv_handle_t *)&e->retry_timer, (uv_handle_t *)&e->grace_timer,
 				   (uv_handle_t *)&e->read_retry_timer, (uv_handle_t *)&e->depth_timer };
 
+	e->closed = true;
 	e->on_closed = on_closed;
 	e->closing_handles = (int)(sizeof(handles) / sizeof(handles[0])) + e->adapters_open +
 			     e->rate_timers;
 	/* Results that could not be written (Redis gone) are dropped here:
 	 * their entries stay pending and are reclaimed and sent again. */
-	while (e->done_head) {
-		struct engine_inflight *f = e->done_head;
-
-		e->done_head = f->next;
-		free(f);
-	}
-	e->done_tail = NULL;
+	drop_results(e->done_head);
+	e->done_head = e->done_tail = NULL;
+	e->done_count = 0;
 	/* So are sends still waiting for an adapter slot (the grace ran
 	 * out): never handed over, they are reclaimed and sent elsewhere. */
 	for (int c = 0; c < CHANNEL_COUNT; c++) {
