@@ -76,6 +76,7 @@ int cli_dead(struct cli *c, const struct cli_args *a);
 int cli_optout(struct cli *c, const struct cli_args *a);
 int cli_contacts(struct cli *c, const struct cli_args *a);
 int cli_template(struct cli *c, const struct cli_args *a);
+int cli_cancel(struct cli *c, const struct cli_args *a);
 
 /* Records a failure with its exit code; returns -1 for `return cli_fail(...)`. */
 int cli_fail(struct cli *c, int code, const char *fmt, ...)

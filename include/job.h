@@ -73,8 +73,11 @@ struct job {
 	bool urgent;
 	int64_t expires_ms;	/* 0 = never */
 
-	/* kind "court_reminder" (recipient above); "cancel" sets case_ref */
+	/* kind "court_reminder" (recipient above); "cancel" sets exactly one
+	 * of case_ref, event_ref and stop_job (contract 1.1) */
 	const char *case_ref;
+	const char *event_ref;	/* cancel a town hall (a later version) */
+	const char *stop_job;	/* cancel by job_id: the job to stop */
 	const char *court;	/* NULL when absent, as address and department */
 	const char *address;
 	const char *department;

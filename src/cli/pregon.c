@@ -101,6 +101,7 @@ static const char usage_main[] =
 	"\n"
 	"commands:\n"
 	"  send FILE|-                put a job on the queue, print its id\n"
+	"  cancel JOB_ID              stop a running or waiting job (an alert)\n"
 	"  status JOB_ID [--json]     counts per status and channel\n"
 	"  tail [--job ID] [--from ID|--all] [--count N]\n"
 	"                             follow events\n"
@@ -199,6 +200,14 @@ static const char usage_dead[] =
 	"                 present when the command starts\n"
 	"  delete ID      drops the entry (it may hold addresses and texts)\n";
 
+static const char usage_cancel[] =
+	"usage: pregon cancel [-c FILE] JOB_ID\n"
+	"Stops a job that is running or waiting (contract 1.1): an alert being\n"
+	"expanded or sent, a scheduled message. Its messages not yet sent become\n"
+	"cancelled and its expansion stops; messages a provider has taken are not\n"
+	"recalled. Queues a cancel job, waits up to 10 s for pregond to apply it\n"
+	"and prints how many messages it cancelled.\n";
+
 static const char usage_template[] =
 	"usage: pregon template render NAME LANG CHANNEL VARS.json|-\n"
 	"\n"
@@ -248,6 +257,7 @@ static const struct cli_command commands[] = {
 	{ "optout", 0, 4, usage_optout, cli_optout },
 	{ "contacts", CLI_OPT_LIST, 2, usage_contacts, cli_contacts },
 	{ "template", 0, 5, usage_template, cli_template },
+	{ "cancel", 0, 1, usage_cancel, cli_cancel },
 };
 
 static bool wants_help(int argc, char **argv)

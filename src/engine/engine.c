@@ -33,6 +33,7 @@ struct engine_inflight {
 	struct send_result res;
 	uint64_t started_ns;	/* when the adapter got it; 0 if it never did */
 	bool at_adapter;	/* counted in its channel's sending */
+	bool stopped;		/* its job was stopped before an adapter had it */
 	engine_release_cb release;	/* a message sent at once: told when done */
 	void *release_data;
 	struct engine_inflight *next;
@@ -195,6 +196,14 @@ static void flush_results(struct engine *e)
 		a[LUA_RESULT_EACH_MID] = f->req.message_id;
 		snprintf(nums[n][0], 24, "%d", f->req.attempt);
 		a[LUA_RESULT_EACH_ATTEMPT] = nums[n][0];
+		if (f->stopped) {
+			/* Never handed over: the result op names the cancel job. */
+			a[LUA_RESULT_EACH_OUTCOME] = "cancel";
+			a[LUA_RESULT_EACH_DETAIL] = "a cancel job";
+			a[LUA_RESULT_EACH_DELAY] = "0";
+			n++;
+			continue;
+		}
 		switch (f->res.status) {
 		case SEND_SENT:
 			a[LUA_RESULT_EACH_OUTCOME] = "sent";
@@ -261,6 +270,20 @@ static void on_flush_idle(uv_idle_t *h)
 
 static void adapter_send(struct engine *e, struct engine_inflight *f);
 
+/* Queues f's result; results of one loop turn go to Redis in one script
+ * call. */
+static void done_add(struct engine *e, struct engine_inflight *f)
+{
+	f->next = NULL;
+	if (e->done_tail)
+		e->done_tail->next = f;
+	else
+		e->done_head = f;
+	e->done_tail = f;
+	e->done_count++;
+	uv_idle_start(&e->flush_idle, on_flush_idle);
+}
+
 static void on_send_done(struct send_req *req, const struct send_result *res)
 {
 	struct engine_inflight *f = req->owner;
@@ -307,21 +330,13 @@ static void on_send_done(struct send_req *req, const struct send_result *res)
 			 channel_name(f->ch), req->attempt,
 			 res->status == SEND_TEMP_FAIL ? "temp_fail" :
 			 res->status == SEND_DEFERRED ? "deferred" : "perm_fail", res->error);
-	f->next = NULL;
 	if (e->closed) {
 		/* A send cancelled by the adapter's close, after the grace: its
 		 * message stays claimed in Redis and is reclaimed. */
 		free(f);
 		return;
 	}
-	if (e->done_tail)
-		e->done_tail->next = f;
-	else
-		e->done_head = f;
-	e->done_tail = f;
-	e->done_count++;
-	/* Results of one loop turn go to Redis in one script call. */
-	uv_idle_start(&e->flush_idle, on_flush_idle);
+	done_add(e, f);
 }
 
 /* ---- claiming and sending ---- */
@@ -1103,9 +1118,49 @@ void engine_kick(struct engine *e)
 /* Due messages moved to their ready streams per call of the tick. */
 enum { TICK_BATCH = 500 };
 
+/* A cancel job stopped job: its messages this instance claimed and still
+ * holds for an adapter slot are not handed over; their results say
+ * cancelled. Those at the adapter are the provider's already (contract
+ * 1.1: not recalled). */
+static void drop_stopped(struct engine *e, const char *job)
+{
+	int dropped = 0;
+
+	for (unsigned i = 0; i < ENGINE_RECENT_STOPS; i++)
+		if (strcmp(e->recent_stops[i], job) == 0)
+			return;		/* seen in the previous tick */
+	snprintf(e->recent_stops[e->recent_stop_next++ % ENGINE_RECENT_STOPS], JOB_ID_MAX + 1,
+		 "%s", job);
+
+	for (int c = 0; c < CHANNEL_COUNT; c++) {
+		struct engine_channel *ch = &e->ch[c];
+		struct engine_inflight *f = ch->wait_head, *next;
+
+		/* Taken apart and put together again in the same order:
+		 * wait_add keeps urgent, answer, then normal. */
+		ch->wait_head = ch->wait_tail = ch->wait_urgent = ch->wait_answer = NULL;
+		for (; f != NULL; f = next) {
+			next = f->next;
+			f->next = NULL;
+			if (strcmp(f->req.job_id, job) != 0) {
+				wait_add(ch, f);
+				continue;
+			}
+			f->stopped = true;
+			done_add(e, f);
+			dropped++;
+		}
+	}
+	e->stop_dropped += (uint64_t)dropped;
+	/* From this line on, nothing of the job goes to an adapter here. */
+	log_info("job %s stopped by a cancel job: %d of its messages waiting here dropped "
+		 "before sending", job, dropped);
+}
+
 static void on_tick(struct rconn *c, redisReply *r, void *data)
 {
 	struct engine *e = data;
+	const redisReply *stops;
 	long long moved;
 
 	(void)c;
@@ -1117,8 +1172,26 @@ static void on_tick(struct rconn *c, redisReply *r, void *data)
 	moved = r->element[LUA_TICK_REPLY_MOVED]->integer;
 	if (moved > 0)
 		log_debug("schedule: %lld messages due", moved);
-	if (moved >= TICK_BATCH)
+	if (r->element[LUA_TICK_REPLY_AT]->type == REDIS_REPLY_INTEGER)
+		snprintf(e->stops_since, sizeof(e->stops_since), "%lld",
+			 r->element[LUA_TICK_REPLY_AT]->integer);
+	stops = r->element[LUA_TICK_REPLY_STOPS];
+	if (stops->type == REDIS_REPLY_ARRAY)
+		for (size_t i = 0; i < stops->elements; i++)
+			if (stops->element[i]->type == REDIS_REPLY_STRING)
+				drop_stopped(e, stops->element[i]->str);
+	if (moved >= TICK_BATCH || e->tick_again) {
+		e->tick_again = false;
 		on_tick_timer(&e->tick_timer);	/* more are due: go on at once */
+	}
+}
+
+void engine_check_stops(struct engine *e)
+{
+	if (e->ticking)
+		e->tick_again = true;
+	else
+		on_tick_timer(&e->tick_timer);
 }
 
 static void on_tick_timer(uv_timer_t *t)
@@ -1131,6 +1204,7 @@ static void on_tick_timer(uv_timer_t *t)
 		return;
 	snprintf(batch, sizeof(batch), "%d", TICK_BATCH);
 	args[LUA_TICK_HEAD_BATCH] = batch;
+	args[LUA_TICK_HEAD_STOPS_SINCE] = e->stops_since;
 	if (store_call(e->store, LUA_FN_TICK, LUA_TICK_NHEAD, args, NULL, on_tick, e) == 0)
 		e->ticking = true;
 }

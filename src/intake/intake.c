@@ -462,6 +462,8 @@ static int add_job_record(const struct config *cfg, const struct templates *set,
 		return v ? json_object_set_new(meta, "court", v) : -1;
 	}
 	case JOB_CANCEL:
+		if (job->stop_job != NULL)
+			return json_object_set_new(meta, "stop", json_string(job->stop_job));
 		return json_object_set_new(meta, "cancel", json_string(job->case_ref));
 	case JOB_MESSAGE:
 		v = json_array();
@@ -538,7 +540,13 @@ int intake_build_record(const struct config *cfg, const struct templates *set, i
 		rc = job_parse(raw, raw_len, &limits, &job, &err);
 		if (rc != 0)
 			refuse(rec, &err, "job: not valid");
-		else if (!kind_implemented(job.kind)) {
+		else if (job.kind == JOB_CANCEL && job.event_ref != NULL) {
+			/* Town halls come in a later version: kept, as their kind is. */
+			err_public(&err, "event_ref: cancelling a town hall is valid but not "
+				   "implemented yet in this version");
+			refuse(rec, &err, "");
+			rc = -1;
+		} else if (!kind_implemented(job.kind)) {
 			/* Validated, but sending this kind lands in a later version:
 			 * dead-lettered so `pregon dead replay` can run it then. */
 			err_public(&err, "kind: \"%s\" is valid but not implemented yet in this version",
@@ -810,6 +818,13 @@ static void on_accept(struct rconn *c, redisReply *r, void *data)
 				continue;
 			if (strcmp(v, "accepted") == 0)
 				in->accepted++;
+			else if (strcmp(v, "stopped") == 0) {
+				/* A cancel stopped a job: this instance drops what it
+				 * holds of it before it goes to an adapter (the tick
+				 * tells the others). */
+				in->accepted++;
+				engine_check_stops(in->engine);
+			}
 			else if (strcmp(v, "expand") == 0) {
 				in->accepted++;
 				if (b->urgent_only)

@@ -974,11 +974,33 @@ static int parse_townhall(struct parse *ps, struct job *job)
 	return get_durations(ps, doc, "reminders", NULL, NULL);
 }
 
+/* Contract 1.1: exactly one of case_ref (a court case's reminders),
+ * event_ref (a town hall) or job_id (a job running or waiting). Two would
+ * leave the producer guessing which one was cancelled. */
 static int parse_cancel(struct parse *ps, struct job *job)
 {
-	if (get_string(ps, job->doc, NULL, "case_ref", 1, &job->case_ref) < 0)
+	json_t *doc = job->doc;
+	int given = (member(doc, "case_ref") != NULL) + (member(doc, "event_ref") != NULL) +
+		    (member(doc, "job_id") != NULL);
+
+	if (given == 0)
+		return fail(ps->err, "case_ref", "missing (a cancel names case_ref, event_ref or job_id)");
+	if (given > 1)
+		return fail(ps->err, member(doc, "job_id") != NULL ? "job_id" : "event_ref",
+			    "give only one of case_ref, event_ref and job_id");
+	if (get_string(ps, doc, NULL, "case_ref", 0, &job->case_ref) < 0 ||
+	    get_string(ps, doc, NULL, "event_ref", 0, &job->event_ref) < 0 ||
+	    get_string(ps, doc, NULL, "job_id", 0, &job->stop_job) < 0)
 		return -1;
-	return check_ref(ps, "case_ref", job->case_ref);
+	if (job->case_ref != NULL)
+		return check_ref(ps, "case_ref", job->case_ref);
+	if (job->event_ref != NULL)
+		return check_ref(ps, "event_ref", job->event_ref);
+	if (check_id(ps, "job_id", job->stop_job) < 0)
+		return -1;
+	if (strcmp(job->stop_job, job->id) == 0)
+		return fail(ps->err, "job_id", "names this cancel job itself");
+	return 0;
 }
 
 static int parse_contact_upsert(struct parse *ps, struct job *job)

@@ -227,11 +227,13 @@ end
 --    same), "dl" (default language), "replies" (JSON or absent), "rw" (reply
 --    window, s), "segments" (JSON), "list" or "rc" (inline recipients, each
 --    a JSON {"c","chain","addr","lang"})},
---    or "court" (court_accept), "cancel" (a case ref),
+--    or "court" (court_accept), "cancel" (a case ref), "stop" (the id of
+--    a job to stop: job_stop),
 --    or "contact" (a normalised recipient) with "lists" (absent: keep), or
 --    "contact_id" (delete)}
 -- statuses: one per entry (accepted, expand: an alert whose expansion is
--- queued, rejected, duplicate, retried, gone); sends: a claimed record per
+-- queued, stopped: a cancel that stopped a job, rejected, duplicate,
+-- retried, gone); sends: a claimed record per
 -- message claimed at once (the fast path: a job of one message, due now,
 -- with room on its channel). Such a job's entry is NOT acknowledged here:
 -- it stays pending in the jobs group as the message's lease, and the
@@ -297,6 +299,9 @@ register('accept', function(a)
 			elseif r.cancel then
 				court_cancel(id, kind, r.cancel, jk)
 				out[#out + 1] = 'accepted'
+			elseif r.stop then
+				local n = job_stop(id, kind, r.stop, jk)
+				out[#out + 1] = n and 'stopped' or 'accepted'
 			elseif r.alert then
 				alert_accept(id, kind, r.alert, jk, seq)
 				out[#out + 1] = 'expand'

@@ -610,6 +610,37 @@ def test_a_sigterm_with_redis_down_keeps_the_spool_for_the_next_start():
 
 
 
+
+# ---- issue 13, finding 13: a cancel catches what waits for the provider ----
+
+def test_a_cancel_drops_a_message_claimed_and_waiting_for_the_provider():
+    """A slow provider (50 ms an answer) and one send out at a time: the
+    intake claims a backlog of message jobs at once (status sending) and
+    they wait in the engine for the adapter. `pregon cancel` of one of
+    them takes it out of that queue: it ends cancelled and the provider
+    never sees it; every other one is sent once."""
+    g = Gateway(sms={"concurrency": "1"})
+    try:
+        ctl("POST", "rules", {"delay": 0.05})
+        n = 60
+        for i in range(n):
+            g.job("q-%d" % i, "+1323555%04d" % (4000 + i))
+        wait_for(lambda: g.status("q-50") == "sending" and len(ctl("GET", "requests")["requests"]) >= 2,
+                 what="the backlog claimed, the first sends out")
+        c = harness.run_cli(g.cfg, "cancel", "q-50")
+        assert c.returncode == 0, c.stderr
+        assert c.stdout.strip().endswith("stopped q-50: 0 messages not yet sent cancelled"), c.stdout
+        m = g.wait_status("q-50", "cancelled")
+        assert m["error"].startswith("cancelled by job cancel-q-50-"), m
+        wait_for(lambda: all(g.status("q-%d" % i) == "delivered" for i in range(n) if i != 50),
+                 timeout=30, what="the others delivered")
+        assert sent_to("+13235554050") == []
+        assert all(len(sent_to("+1323555%04d" % (4000 + i))) == 1 for i in range(n) if i != 50)
+        assert "job q-50 stopped by a cancel job: 1 of its messages waiting here dropped" \
+            in log_of(g.cfg), log_of(g.cfg)[-2000:]
+    finally:
+        g.stop()
+
 # ---- issue 13, finding 11: a provider that takes the request and never answers ----
 
 class SilentProvider:

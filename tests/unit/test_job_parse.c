@@ -911,9 +911,40 @@ static void job_cancel_needs_a_case_ref(void **state)
 	parse_ok("{'id':'c-1','kind':'cancel','case_ref':'LA-24CR-01234'}", &job);
 	assert_int_equal(job.kind, JOB_CANCEL);
 	job_free(&job);
-	rejected("{'id':'c-1','kind':'cancel'}", "case_ref: missing");
+	rejected("{'id':'c-1','kind':'cancel'}",
+		 "case_ref: missing (a cancel names case_ref, event_ref or job_id)");
 	rejected("{'id':'c-1','kind':'cancel','case_ref':5}", "case_ref: must be a string");
 	rejected("{'id':'c-1','kind':'cancel','case_ref':''}", "case_ref: must not be empty");
+}
+
+/* Contract 1.1: a cancel names exactly one of case_ref, event_ref and
+ * job_id; job_id follows the id rule and is not the cancel's own. */
+static void job_cancel_by_job_id_or_event_ref(void **state)
+{
+	struct job job;
+
+	(void)state;
+	parse_ok("{'id':'c-1','kind':'cancel','job_id':'alert-2026-11-22-a'}", &job);
+	assert_string_equal(job.stop_job, "alert-2026-11-22-a");
+	assert_null(job.case_ref);
+	assert_null(job.event_ref);
+	job_free(&job);
+	/* null is absent, as for every optional field */
+	parse_ok("{'id':'c-1','kind':'cancel','case_ref':null,'job_id':'a-1'}", &job);
+	assert_string_equal(job.stop_job, "a-1");
+	job_free(&job);
+	parse_ok("{'id':'c-1','kind':'cancel','event_ref':'townhall-2026-12-05'}", &job);
+	assert_string_equal(job.event_ref, "townhall-2026-12-05");
+	assert_null(job.stop_job);
+	job_free(&job);
+	rejected("{'id':'c-1','kind':'cancel','case_ref':'A','event_ref':'B'}",
+		 "event_ref: give only one of case_ref, event_ref and job_id");
+	rejected("{'id':'c-1','kind':'cancel','event_ref':'B','job_id':'j'}",
+		 "job_id: give only one of case_ref, event_ref and job_id");
+	rejected("{'id':'c-1','kind':'cancel','job_id':7}", "job_id: must be a string");
+	rejected("{'id':'c-1','kind':'cancel','job_id':'a b'}",
+		 "job_id: must be printable ASCII without spaces");
+	rejected("{'id':'c-1','kind':'cancel','job_id':'c-1'}", "job_id: names this cancel job itself");
 }
 
 static void job_contact_upsert_fills_the_recipient(void **state)
@@ -1221,6 +1252,7 @@ int main(void)
 		cmocka_unit_test(job_townhall_rejects_event_problems),
 		cmocka_unit_test(job_townhall_rejects_bad_reminders_and_recipient),
 		cmocka_unit_test(job_cancel_needs_a_case_ref),
+		cmocka_unit_test(job_cancel_by_job_id_or_event_ref),
 		cmocka_unit_test(job_contact_upsert_fills_the_recipient),
 		cmocka_unit_test(job_contact_delete_needs_a_contact_id),
 		cmocka_unit_test(job_public_reason_names_the_field_and_problem_only),
