@@ -52,6 +52,7 @@ enum cli_opt {
 	CLI_OPT_ALL = 1 << 3,
 	CLI_OPT_COUNT = 1 << 4,
 	CLI_OPT_LIST = 1 << 5,
+	CLI_OPT_STRICT = 1 << 6,
 };
 
 #define CLI_MAX_POS 5
@@ -60,6 +61,7 @@ struct cli_args {
 	const char *config;	/* -c FILE */
 	bool json;		/* --json */
 	bool all;		/* --all */
+	bool strict;		/* --strict: send refuses unknown fields */
 	const char *job;	/* --job ID */
 	const char *from;	/* --from ID */
 	long long count;	/* --count N, 0 = not given */

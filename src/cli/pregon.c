@@ -51,18 +51,22 @@ static int args_parse(struct cli *c, int argc, char **argv, unsigned allowed,
 			opt = CLI_OPT_COUNT;
 		else if (strcmp(name, "--list") == 0)
 			opt = CLI_OPT_LIST;
+		else if (strcmp(name, "--strict") == 0)
+			opt = CLI_OPT_STRICT;
 		else
 			return cli_fail(c, CLI_EXIT_USAGE, "unknown option: %.64s", arg);
 		if (opt != 0 && !(allowed & opt))
 			return cli_fail(c, CLI_EXIT_USAGE, "option not valid here: %s", name);
 
-		if (opt == CLI_OPT_JSON || opt == CLI_OPT_ALL) {
+		if (opt == CLI_OPT_JSON || opt == CLI_OPT_ALL || opt == CLI_OPT_STRICT) {
 			if (eq != NULL)
 				return cli_fail(c, CLI_EXIT_USAGE, "%s takes no value", name);
 			if (opt == CLI_OPT_JSON)
 				a->json = true;
-			else
+			else if (opt == CLI_OPT_ALL)
 				a->all = true;
+			else
+				a->strict = true;
 			continue;
 		}
 		if (eq != NULL)
@@ -125,11 +129,14 @@ static const char usage_main[] =
 	"Exit status: 0 success, 1 failure, 2 usage error or not implemented.\n";
 
 static const char usage_send[] =
-	"usage: pregon send [-c FILE] JOB_FILE|-\n"
+	"usage: pregon send [-c FILE] [--strict] JOB_FILE|-\n"
 	"\n"
 	"Reads one job (JSON, at most [jobs] max_bytes) from JOB_FILE or stdin,\n"
 	"validates it as pregond will, adds it to <prefix>jobs and prints its id.\n"
-	"An invalid job is not queued: the reason is printed and the exit status is 1.\n";
+	"An invalid job is not queued: the reason is printed and the exit status is 1.\n"
+	"Fields pregon does not know are accepted (a later version may) and warned\n"
+	"about on stderr first (\"unknown field sendAt (did you mean send_at?)\");\n"
+	"with --strict the job is refused instead.\n";
 
 static const char usage_status[] =
 	"usage: pregon status [-c FILE] [--json] JOB_ID\n"
@@ -249,7 +256,7 @@ struct cli_command {
 };
 
 static const struct cli_command commands[] = {
-	{ "send", 0, 1, usage_send, cli_send },
+	{ "send", CLI_OPT_STRICT, 1, usage_send, cli_send },
 	{ "status", CLI_OPT_JSON, 1, usage_status, cli_status },
 	{ "tail", CLI_OPT_JOB | CLI_OPT_FROM | CLI_OPT_ALL | CLI_OPT_COUNT, 0, usage_tail, cli_tail },
 	/* list takes --count, replay --all: cli_dead checks which. */

@@ -124,6 +124,14 @@ static json_t *message_record(const struct config *cfg, const struct job *job, i
 	 * channel. */
 	payload = json_pack("{s:s, s:s, s:O, s:O}", "body", job->body,
 			    "subject", job->subject ? job->subject : "", "chain", chain, "addr", addr);
+	/* A message job has no job hash: the names of its unknown fields
+	 * are kept in its message's payload. */
+	if (payload != NULL && job->n_unknown > 0) {
+		char unknown[JOB_UNKNOWN_MAX * JOB_UNKNOWN_LEN + 32];
+
+		job_unknown_text(job, unknown, sizeof(unknown));
+		json_object_set_new(payload, "unknown", json_string(unknown));
+	}
 	d = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
 	json_decref(payload);
 	if (d == NULL) {
@@ -587,6 +595,16 @@ int intake_build_record(const struct config *cfg, const struct templates *set, i
 			 * dead-lettered with the reason, like a parse error. */
 			refuse(rec, &err, "job: its texts cannot be made (the reason is in the dead letter)");
 			json_object_del(meta, "court");
+		} else if (job.n_unknown > 0) {
+			char unknown[JOB_UNKNOWN_MAX * JOB_UNKNOWN_LEN + 32];
+
+			/* Accepted (a later version may know them), but said:
+			 * "sendAt" ignored is a message sent now, not later. */
+			job_unknown_text(&job, unknown, sizeof(unknown));
+			log_warn("job %s (%s): fields this version does not know, accepted and not "
+				 "used: %s", job.id, job_kind_name(job.kind), unknown);
+			if (job.kind != JOB_MESSAGE)
+				json_object_set_new(meta, "unknown", json_string(unknown));
 		}
 	}
 	if (rec->reason[0] != '\0' && index_dead_letter(meta, rec) != 0) {

@@ -230,7 +230,8 @@ end
 --    or "court" (court_accept), "cancel" (a case ref), "stop" (the id of
 --    a job to stop: job_stop),
 --    or "contact" (a normalised recipient) with "lists" (absent: keep), or
---    "contact_id" (delete)}
+--    "contact_id" (delete); and "unknown", the job's fields this version
+--    does not know, by name (job_parse.c), kept in its hash}
 -- statuses: one per entry (accepted, expand: an alert whose expansion is
 -- queued, stopped: a cancel that stopped a job, rejected, duplicate,
 -- retried, gone); sends: a claimed record per
@@ -342,6 +343,12 @@ register('accept', function(a)
 				local keep = keep_until(last_due)
 				if keep > dedupe then redis.call('EXPIRE', seen_key, ttl_s(keep)) end
 				out[#out + 1] = 'accepted'
+			end
+			-- The names of the fields this version does not know (a
+			-- message job's are in its payload): a typo is on record.
+			local st = out[#out]
+			if type(r.unknown) == 'string' and st ~= 'duplicate' and st ~= 'retried' then
+				redis.call('HSET', jk, 'unknown', r.unknown)
 			end
 		end
 		if ack then

@@ -115,6 +115,66 @@ def test_send_of_a_missing_file_fails_with_one_line():
     assert "nope.json" in reason, reason
 
 
+
+# ---- issue 13, finding 14: fields pregon does not know ----
+
+def typo_job(job_id="typo-1"):
+    return json.dumps({"id": job_id, "kind": "message", "body": "Hearing moved to Dec 9.",
+                       "recipient": {"id": "contact-1", "phone": PHONE, "lnag": "es"},
+                       "sendAt": "2030-12-08T09:00:00Z"})
+
+
+def test_send_warns_about_unknown_fields_then_queues_the_job():
+    """Before: sendAt was ignored without a word, and the message went out
+    at once instead of on Dec 8."""
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "send", "-", input=typo_job())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "typo-1\n", r.stdout
+    assert r.stderr == ("pregon: warning: unknown fields sendAt (did you mean send_at?), "
+                        "recipient.lnag (did you mean lang?) (accepted, not used)\n"), r.stderr
+    assert len(entries(cfg, "jobs")) == 1
+
+
+def test_send_strict_refuses_unknown_fields_and_queues_nothing():
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "send", "--strict", "-", input=typo_job())
+    reason = harness.one_line_error(r)
+    assert reason == ("unknown fields sendAt (did you mean send_at?), recipient.lnag "
+                      "(did you mean lang?) (--strict: not sent)"), reason
+    assert entries(cfg, "jobs") == []
+    ok = harness.run_cli(cfg, "send", "--strict", "-", input=message_job("clean-1"))
+    assert ok.returncode == 0 and ok.stderr == "", ok.stderr
+
+
+def test_pregond_records_the_unknown_field_names_in_the_job():
+    """Names only (never values): in a message's payload (a message job
+    has no job hash) and in the job hash of other kinds; and logged."""
+    cfg = harness.write_config()
+    d = harness.start_daemon(cfg)
+    rc = cfg.server.client
+    try:
+        assert harness.run_cli(cfg, "send", "-", input=typo_job("typo-2")).returncode == 0
+        alert = json.dumps({"id": "alert-typo", "kind": "action_alert", "urgnet": True,
+                            "audience": {"recipients": [{"id": "p1", "phone": PHONE}]},
+                            "message": "ICE reported at 5th and Main."})
+        assert harness.run_cli(cfg, "send", "-", input=alert).returncode == 0
+        harness.wait_for(lambda: rc.hget(cfg.key("job:alert-typo"), "unknown") is not None,
+                         what="the alert recorded")
+        assert rc.hget(cfg.key("job:alert-typo"), "unknown") == "urgnet (did you mean urgent?)"
+        seq = rc.get(cfg.key("seen:typo-2"))
+        harness.wait_for(lambda: rc.hget(cfg.key("msg:m%s.1" % seq), "d") is not None,
+                         what="the message recorded")
+        d_ = json.loads(rc.hget(cfg.key("msg:m%s.1" % seq), "d"))
+        assert d_["unknown"] == ("sendAt (did you mean send_at?), recipient.lnag "
+                                 "(did you mean lang?)"), d_
+        with open(os.path.join(cfg.dir, "pregond.log")) as f:
+            log = f.read()
+        assert "job alert-typo (action_alert): fields this version does not know, accepted " \
+            "and not used: urgnet (did you mean urgent?)" in log, log
+    finally:
+        assert harness.stop(d) == 0
+
 def test_send_honours_password_and_db_in_the_url():
     srv = harness.RedisServer(password="s3cr3t")
     cfg = harness.write_config(srv, url=srv.url(db=3))
