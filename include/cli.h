@@ -30,7 +30,6 @@
 #include "redis_lib.h"
 
 #define CLI_EXIT_USAGE 2
-#define CLI_DEFAULT_CONFIG "config/pregon.conf"
 #define CLI_KEY_MAX (64 + 16 + JOB_ID_MAX)	/* prefix + "job:" + id */
 #define CLI_STREAM_ID_MAX 48			/* "18446744073709551615-18446744073709551615" */
 
@@ -89,8 +88,10 @@ int cli_fail(struct cli *c, int code, const char *fmt, ...)
 int cli_read_input(struct cli *c, const char *path, size_t max, const char *too_big,
 		   char **out, size_t *out_len);
 
-/* Loads path, else config/pregon.conf when present, else the defaults. */
-int cli_load_config(struct cli *c, const char *path);
+/* Loads path (-c), else $PREGON_CONF, else the installed config
+ * (config_find.h); none found is a failure. verbose: says which file on
+ * stderr. */
+int cli_load_config(struct cli *c, const char *path, bool verbose);
 
 /* Connects per [redis] url (AUTH and SELECT as it asks), with the command
  * timeout extended by extra_ms for blocking reads. */

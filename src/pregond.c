@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "config_find.h"
 #include "engine.h"
 #include "expander.h"
 #include "http_client.h"
@@ -564,12 +565,22 @@ static int start_mqtt(struct pregond *d, struct err *err)
 	return 0;
 }
 
-static void usage(FILE *f)
+static void usage(FILE *f, const char *config_path)
 {
-	fprintf(f, "usage: pregond [-c FILE]\n"
-		   "  -c FILE     config file (see config/pregon.conf); default: built-in defaults\n"
+	struct config_found found;
+	struct err err;
+
+	fprintf(f, "usage: pregond [-c FILE] [--verbose]\n"
+		   "  -c FILE     config file; without it $PREGON_CONF, else %s\n"
+		   "              (config/pregon.conf is the example; nothing found is an error)\n"
+		   "  --verbose   say on stderr which config file is read\n"
 		   "  --version   print the version\n"
-		   "  --help      this text\n"
+		   "  --help      this text\n", config_installed_path());
+	if (config_find(config_path, &found, &err) == 0)
+		fprintf(f, "config: %s (from %s)\n", found.path, config_source_name(found.source));
+	else
+		fprintf(f, "config: %s\n", err.msg);
+	fprintf(f,
 		   "Signals: SIGTERM/SIGINT stop taking jobs, finish what is in flight for up to\n"
 		   "[shutdown] grace, hand back the rest (pending, reclaimed) and exit 0; a second\n"
 		   "SIGTERM/SIGINT exits at once (status 1), leaving what is held pending.\n"
@@ -587,29 +598,40 @@ int main(int argc, char **argv)
 {
 	struct pregond *d = &daemon_state;
 	const char *config_path = NULL;
+	struct config_found found;
 	struct err err;
 	char where[600], providers[48 * CHANNEL_COUNT];
+	bool verbose = false, help = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			config_path = argv[++i];
-		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
-			return 0;
-		} else if (strcmp(argv[i], "--version") == 0) {
+		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			help = true;
+		else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0)
+			verbose = true;
+		else if (strcmp(argv[i], "--version") == 0) {
 			printf("pregond %s\n", PREGON_VERSION);
 			return 0;
 		} else {
 			fprintf(stderr, "pregond: unknown argument \"%s\"\n", argv[i]);
-			usage(stderr);
+			usage(stderr, config_path);
 			return 2;
 		}
 	}
+	if (help) {
+		usage(stdout, config_path);
+		return 0;
+	}
 	config_defaults(&d->cfg);
-	if (config_path != NULL && config_load(&d->cfg, config_path, &err) != 0) {
+	if (config_find(config_path, &found, &err) != 0 ||
+	    config_load(&d->cfg, found.path, &err) != 0) {
 		fprintf(stderr, "pregond: %s\n", err.msg);
 		return 1;
 	}
+	if (verbose)
+		fprintf(stderr, "pregond: config %s (from %s)\n", found.path,
+			config_source_name(found.source));
 	if (log_init(d->cfg.log_level, d->cfg.log_file) != 0)
 		return 1;
 	config_check_secret_modes(&d->cfg, warn_secret_mode, NULL);
@@ -711,7 +733,8 @@ int main(int argc, char **argv)
 	for (int c = 0, n = 0; c < CHANNEL_COUNT && n < (int)sizeof(providers); c++)
 		n += snprintf(providers + n, sizeof(providers) - (size_t)n, "%s%s=%s", c ? " " : "",
 			      channel_name((enum channel)c), d->cfg.channel[c].provider);
-	log_info("pregond %s starting: redis %s prefix %s consumer %s; %s", PREGON_VERSION, where,
+	log_info("pregond %s starting: config %s (from %s); redis %s prefix %s consumer %s; %s",
+		 PREGON_VERSION, found.path, config_source_name(found.source), where,
 		 d->cfg.redis_prefix, d->cfg.redis_consumer, providers);
 	rconn_start(&d->writer);
 	rconn_start(&d->jobs_reader);

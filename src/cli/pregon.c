@@ -10,6 +10,7 @@
 #include <hiredis/hiredis.h>
 
 #include "cli.h"
+#include "config_find.h"
 #include "tz.h"
 
 /* Parses argv (after the command name): options in `allowed`, -c FILE
@@ -122,8 +123,9 @@ static const char usage_main[] =
 	"                             print one template rendered with VARS\n"
 	"\n"
 	"options:\n"
-	"  -c FILE    config file (default: config/pregon.conf if it exists,\n"
-	"             else the built-in defaults)\n"
+	"  -c FILE    config file; without it $PREGON_CONF, else the installed one\n"
+	"             (nothing found is an error; config/pregon.conf is the example)\n"
+	"  --verbose  say on stderr which config file is read\n"
 	"  --help     this text; pregon COMMAND --help for one command\n"
 	"\n"
 	"Exit status: 0 success, 1 failure, 2 usage error or not implemented.\n";
@@ -267,6 +269,24 @@ static const struct cli_command commands[] = {
 	{ "cancel", 0, 1, usage_cancel, cli_cancel },
 };
 
+/* The usage, then which config file a command would read (-c given
+ * before --help counts): the one question an operator has before any. */
+static void usage_print(int argc, char **argv)
+{
+	struct config_found found;
+	struct err err;
+	const char *path = NULL;
+
+	fputs(usage_main, stdout);
+	for (int i = 1; i + 1 < argc; i++)
+		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)
+			path = argv[i + 1];
+	if (config_find(path, &found, &err) == 0)
+		printf("\nconfig: %s (from %s)\n", found.path, config_source_name(found.source));
+	else
+		printf("\nconfig: %s\n", err.msg);
+}
+
 static bool wants_help(int argc, char **argv)
 {
 	for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
@@ -282,6 +302,7 @@ int main(int argc, char **argv)
 	struct cli_args a;
 	const struct cli_command *cmd = NULL;
 	const char *config_path = NULL;
+	bool verbose = false;
 	int i = 1;
 
 	memset(&a, 0, sizeof(a));
@@ -292,8 +313,12 @@ int main(int argc, char **argv)
 	/* Options before the command: -c FILE and --help. */
 	for (; i < argc && argv[i][0] == '-' && strcmp(argv[i], "-") != 0; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(usage_main, stdout);
+			usage_print(argc, argv);
 			return 0;
+		}
+		if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) {
+			verbose = true;
+			continue;
 		}
 		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
 			if (i + 1 >= argc) {
@@ -314,7 +339,7 @@ int main(int argc, char **argv)
 		return finish(c, -1);
 	}
 	if (strcmp(argv[i], "help") == 0) {
-		fputs(usage_main, stdout);
+		usage_print(argc, argv);
 		return 0;
 	}
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
@@ -339,9 +364,15 @@ int main(int argc, char **argv)
 			 "dead: unknown subcommand (list, show, replay, delete)");
 		return finish(c, -1);
 	}
+	/* Usage is checked before the config is looked for, like dead's. */
+	if (cmd->run == cli_template && (a.npos != 5 || strcmp(a.pos[0], "render") != 0)) {
+		cli_fail(c, CLI_EXIT_USAGE,
+			 "template: usage: template render NAME LANG CHANNEL VARS.json");
+		return finish(c, -1);
+	}
 	if (a.config != NULL)
 		config_path = a.config;
-	if (cli_load_config(c, config_path) != 0)
+	if (cli_load_config(c, config_path, verbose) != 0)
 		return finish(c, -1);
 	return finish(c, cmd->run(c, &a));
 }
