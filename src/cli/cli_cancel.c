@@ -118,7 +118,8 @@ int cli_cancel(struct cli *c, const struct cli_args *a)
 	else if (strcmp(result, "unknown job") == 0)
 		printf("%s: pregond found no job %s to stop\n", id, clean);
 	else
-		printf("%s: stopped %s: %s messages not yet sent cancelled\n", id, clean, result);
+		printf("%s: stopped %s: %s waiting messages cancelled; those pregond has claimed "
+		       "are cancelled before a provider gets them\n", id, clean, result);
 	rc = 0;
 out:
 	if (r != NULL)

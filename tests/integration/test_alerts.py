@@ -498,8 +498,9 @@ def test_cancelling_a_10000_person_alert_midway_sends_nothing_after_the_cancel()
         c = harness.run_cli(cfg, "cancel", "wrong-text")
         assert c.returncode == 0, c.stderr
         assert job_hash(cfg, "wrong-text")["x"] == "stopped", "expanded before the cancel"
-        assert re.match(r"^cancel-wrong-text-\d+: stopped wrong-text: \d+ messages not yet sent "
-                        r"cancelled$", c.stdout.strip()), c.stdout
+        assert re.match(r"^cancel-wrong-text-\d+: stopped wrong-text: \d+ waiting messages "
+                        r"cancelled; those pregond has claimed are cancelled before a provider "
+                        r"gets them$", c.stdout.strip()), c.stdout
         cancel_id = c.stdout.split(":", 1)[0]
         xn_at_cancel = int(job_hash(cfg, "wrong-text")["xn"])
         learned = log_time_of(cfg, "job wrong-text stopped by a cancel job")

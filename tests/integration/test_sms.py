@@ -629,7 +629,9 @@ def test_a_cancel_drops_a_message_claimed_and_waiting_for_the_provider():
                  what="the backlog claimed, the first sends out")
         c = harness.run_cli(g.cfg, "cancel", "q-50")
         assert c.returncode == 0, c.stderr
-        assert c.stdout.strip().endswith("stopped q-50: 0 messages not yet sent cancelled"), c.stdout
+        assert c.stdout.strip().endswith("stopped q-50: 0 waiting messages cancelled; those "
+                                         "pregond has claimed are cancelled before a provider "
+                                         "gets them"), c.stdout
         m = g.wait_status("q-50", "cancelled")
         assert m["error"].startswith("cancelled by job cancel-q-50-"), m
         wait_for(lambda: all(g.status("q-%d" % i) == "delivered" for i in range(n) if i != 50),
