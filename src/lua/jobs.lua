@@ -244,6 +244,7 @@ end
 -- the id, which also names the job's messages: m<entry>.1, m<entry>.2 ...
 register('accept', function(a)
 	local out, sends = {}, {}
+	local stops_here = false	-- a cancel by job id among the entries
 	local room = {}
 	for ch, n in string.gmatch(a[@head.room], '(%a+)=(%d+)') do room[ch] = tonumber(n) end
 	for i = @first, #a, @n do
@@ -301,6 +302,7 @@ register('accept', function(a)
 				court_cancel(id, kind, r.cancel, jk)
 				out[#out + 1] = 'accepted'
 			elseif r.stop then
+				stops_here = true
 				local n = job_stop(id, kind, r.stop, jk)
 				out[#out + 1] = n and 'stopped' or 'accepted'
 			elseif r.alert then
@@ -354,6 +356,27 @@ register('accept', function(a)
 		if ack then
 			redis.call('XACK', P .. 'jobs', group, r.e)
 		end
+	end
+	-- A cancel in this very batch may have stopped a job whose message
+	-- was claimed at once above: it has reached no adapter yet (this
+	-- reply hands it over), so it is cancelled here instead of sent.
+	if stops_here and #sends > 0 then
+		local keep = {}
+		for _, send in ipairs(sends) do
+			local mid = send[@claimed.mid]
+			local mkey = P .. 'msg:' .. mid
+			local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status',
+				'attempt')
+			local stop = f[1] and f[5] == 'sending' and stopped_by(f[1])
+			if stop then
+				set_status(mkey, f[1], f[2], f[4], f[5], 'cancelled', 'error', 'cancelled by job ' .. stop)
+				event(f[1], f[2], mid, f[3], f[4], 'cancelled', f[6], nil, 'cancelled by job ' .. stop)
+				redis.call('XACK', P .. 'jobs', group, send[@claimed.entry])
+			else
+				keep[#keep + 1] = send
+			end
+		end
+		sends = keep
 	end
 	return { [@reply.statuses] = out, [@reply.sends] = sends }
 end)

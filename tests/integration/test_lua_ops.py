@@ -1671,6 +1671,21 @@ def test_a_cancel_by_job_id_cancels_what_waits_and_the_claimed_get_no_retry_or_f
     assert skip[0] == "skip" and b.msg(m1)["status"] == "cancelled", skip
 
 
+
+def test_a_cancel_in_the_same_batch_takes_back_a_message_claimed_at_once():
+    """The job and its cancel read in one batch: the message the accept
+    claimed at once is cancelled before the reply hands it to an adapter."""
+    b = Box()
+    e1, e2, e3 = b.job_entry(), b.job_entry(), b.job_entry()
+    statuses, sends = b.accept(message_record(e1, "oops"), message_record(e2, "fine"),
+                               {"e": e3, "id": "stop-oops", "kind": "cancel", "stop": "oops"},
+                               room="sms=2,email=0,signal=0")
+    assert statuses == ["accepted", "accepted", "stopped"], statuses
+    assert [b.claimed_fields(x)["mid"] for x in sends] == [msg_id(e2)], sends
+    m = b.msg(msg_id(e1))
+    assert m["status"] == "cancelled" and m["error"] == "cancelled by job stop-oops", m
+    assert b.pending("jobs") == 1        # only fine's entry, its lease
+
 def test_a_cancel_by_job_id_stops_an_alert_expansion():
     b = Box()
     for i in range(30):
