@@ -295,16 +295,29 @@ static void on_mqtt_intake_stopped(struct mqtt_intake *in)
 	maybe_finish(&daemon_state);
 }
 
-/* Names the handles still open but those meant to outlive the close
- * sequence (unreferenced: the signals, the deadline), for the deadline's
- * log line. */
-static void name_open_handle(uv_handle_t *h, void *arg)
+/* Counts the handles still open by type, but those meant to outlive the
+ * close sequence (unreferenced: the signals after the engine closed, the
+ * deadline), for the deadline's log line. */
+static void count_open_handle(uv_handle_t *h, void *arg)
 {
-	struct buf *b = arg;
+	int *n = arg;
 
-	if (uv_is_closing(h) || !uv_has_ref(h) || b->len > 200)
-		return;
-	buf_addf(b, "%s%s", b->len ? ", " : "", uv_handle_type_name(uv_handle_get_type(h)));
+	if (!uv_is_closing(h) && uv_has_ref(h) && uv_handle_get_type(h) < UV_HANDLE_TYPE_MAX)
+		n[uv_handle_get_type(h)]++;
+}
+
+/* "timer x13, poll x2, idle" */
+static void name_open_handles(uv_loop_t *loop, struct buf *b)
+{
+	int n[UV_HANDLE_TYPE_MAX] = { 0 };
+
+	uv_walk(loop, count_open_handle, n);
+	for (int t = 0; t < UV_HANDLE_TYPE_MAX; t++)
+		if (n[t] > 0) {
+			buf_addf(b, "%s%s", b->len ? ", " : "", uv_handle_type_name((uv_handle_type)t));
+			if (n[t] > 1)
+				buf_addf(b, " x%d", n[t]);
+		}
 }
 
 /* Leaves at once, without closing anything: the messages this instance
@@ -327,7 +340,7 @@ static void on_deadline(uv_timer_t *t)
 	struct buf open = { 0 };
 	char why[320];
 
-	uv_walk(d->loop, name_open_handle, &open);
+	name_open_handles(d->loop, &open);
 	snprintf(why, sizeof(why), "shutdown: not closed %.1f s after the signal (open: %s)",
 		 (double)(d->cfg.shutdown_grace_ms + d->cfg.redis_command_timeout_ms + 1000) / 1000,
 		 open.len ? open.p : "no handle; a request or a closing handle");
