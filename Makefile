@@ -7,6 +7,8 @@
 #   make test-long  the long soak runs
 #   make fuzz       build the libFuzzer targets (clang)
 #   make bench      run bench/run.sh
+#   make review     write config/templates/REVIEW.md, the texts with their
+#                   back-translations, for bilingual staff to check
 #   make install  build, then install under DESTDIR/PREFIX (default /usr/local):
 #                 README.md "Installing". NOBUILD=1 only copies what BUILD holds.
 #   make clean
@@ -46,7 +48,7 @@ LUA_SRCS  := $(sort $(wildcard src/lua/*.lua))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps run test test-long asan fuzz bench clean unit install
+.PHONY: all deps run test test-long asan fuzz bench clean unit install review
 all: $(BUILD)/pregond $(BUILD)/pregon
 
 $(BUILD)/%.o: %.c
@@ -81,6 +83,16 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpregon.a
 		$(BUILD)/libpregon.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs $(TEST_PKGS))
 
 unit: $(UNIT_BINS)
+
+$(BUILD)/template-review: tools/template_review.c $(BUILD)/libpregon.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libpregon.a $(LDFLAGS) $(LDLIBS)
+
+# The review sheet is generated (src/text/review.c); test_review.c fails
+# while the file differs from what the templates make. Written through a
+# temporary file, so that a failure leaves the old sheet whole.
+review: $(BUILD)/template-review
+	$(BUILD)/template-review config/templates > config/templates/REVIEW.md.tmp
+	mv config/templates/REVIEW.md.tmp config/templates/REVIEW.md
 
 deps:
 	@sh ops/install-deps.sh

@@ -161,6 +161,7 @@ struct config {
 	/* [templates] */
 	char templates_dir[CONFIG_STR_MAX];	/* default: config_default_templates_dir() */
 	char templates_default_lang[16];
+	char templates_sender[64];	/* the organization's name, a variable of every template */
 
 	/* [alerts] */
 	int64_t alerts_reply_window_ms;		/* a reply answers the latest alert within it */

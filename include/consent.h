@@ -5,7 +5,11 @@
  * ALTO, PARAR, BASTA in Spanish); START, UNSTOP, YES opt back in; HELP gets
  * the help text. Organizers also see people write "remove me" or "wrong
  * number" (field-research.md section 5): short messages made of such a
- * phrase count as STOP too, in English and Spanish. */
+ * phrase count as STOP too, in English and Spanish. And a client who
+ * writes stop in their own language means it, though carriers act on
+ * English and Spanish only (issue 13): 停止, 退订 and 退訂 (Chinese),
+ * 그만, 중지 and 수신거부 (Korean), dừng and ngừng (Vietnamese), as the
+ * whole message, are STOP too. */
 #ifndef PREGON_CONSENT_H
 #define PREGON_CONSENT_H
 
@@ -29,6 +33,12 @@ const char *consent_intent_name(enum consent_intent intent);
 /* Whether the keyword or phrase consent_classify matched is Spanish, so
  * that the confirmation goes out in the sender's language. */
 bool consent_spanish(const char *matched);
+
+/* The template language of the keyword or phrase consent_classify matched
+ * ("es", "zh", "zh-Hant", "ko", "vi"), or NULL for an English one (and
+ * NULL): the language the answer is written in (templates consent_stop,
+ * consent_start, consent_help). */
+const char *consent_lang(const char *matched);
 
 /* The confirmation sent back for a STOP or START (CTIA's messaging
  * principles: say that no more messages will come, and how to come back),

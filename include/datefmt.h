@@ -43,8 +43,10 @@ const char *datefmt_lang(const char *lang);
 int datefmt_date(const char *lang, const struct tz_wall *w, char *out,
 		 size_t out_len);
 
-/* The time of w (hour 0..23, minute 0..59; seconds are not shown):
- * "8:30 AM" / "8:30 a. m." / "오전 8:30" / "上午8:30" / "8:30 SA" /
+/* The time of w (hour 0..23, minute 0..59; seconds are not shown); in
+ * Vietnamese with the day period word (sáng, chiều, tối, đêm), not the
+ * abbreviations SA/CH:
+ * "8:30 AM" / "8:30 a. m." / "오전 8:30" / "上午8:30" / "8:30 sáng" /
  * "8:30 AM" (tl) / "08:30" (hy). Midnight is 12:00 AM, noon 12:00 PM.
  * Returns 0 or -1 as datefmt_date. */
 int datefmt_time(const char *lang, const struct tz_wall *w, char *out,

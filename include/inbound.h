@@ -43,6 +43,8 @@
 #include "spool.h"
 #include "store.h"
 
+struct templates;
+
 enum inbound_kind {
 	INBOUND_MESSAGE,	/* a person wrote to us */
 	INBOUND_RECEIPT,	/* the provider tells us about a message we sent */
@@ -92,6 +94,9 @@ struct inbound {
 	int64_t spool_depth;		/* for the gauge: items in the spool */
 	void (*drained)(struct inbound *in);	/* inbound_stop's, once */
 	void (*closed)(struct inbound *in);	/* inbound_close's */
+	/* pregond's template set (swapped on SIGHUP; NULL until set): the
+	 * answers to STOP, START and HELP in the sender's language. */
+	struct templates *const *templates;
 };
 
 /* The item's outcome: 0 when it is stored, in Redis or in the spool (the
@@ -101,6 +106,14 @@ typedef void (*inbound_done_cb)(void *data, int status);
 
 void inbound_init(struct inbound *in, uv_loop_t *loop, const struct config *cfg,
 		  struct store *store);
+
+/* Answers STOP, START and HELP from the templates consent_stop,
+ * consent_start and consent_help in the language of the word the person
+ * wrote (consent_lang), with [templates] sender; without one of them
+ * (templates from before them, or none loaded), consent.c's English and
+ * Spanish texts and [<channel>] help_text. *templates is read at each
+ * answer, so a reload applies at once. */
+void inbound_set_templates(struct inbound *in, struct templates *const *templates);
 
 /* Opens the spool ([inbound] spool) and takes what it holds, to be written
  * first: called by a provider that feeds items, when it opens (before the

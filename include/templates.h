@@ -15,12 +15,18 @@
  * error, an email without its subject line, a default language without an
  * .sms or .email file. Each SMS/Signal text is rendered with long sample
  * values (a long court name and address, the longest date of the language)
- * and a warning is logged when it needs more than 2 SMS segments.
+ * and a warning is logged when it needs more than TEMPLATES_SMS_SEGMENTS_WARN
+ * SMS segments.
  *
- * Language fallback for a recipient's lang: the tag itself ("es-MX"), its
- * primary subtag ("es"), the default language. Per channel: signal tries
- * .signal then .sms at each step; an email's .email.html is taken from the
- * same language as its .email. */
+ * Every template is given `sender` ([templates] sender, the organization's
+ * name, "" when not set): a text that says who sends it is the first thing
+ * a wary client looks for, and what a court-impersonation scam lacks.
+ *
+ * Language fallback for a recipient's lang: the tag itself ("es-MX"), the
+ * tag its readers read (templates_lang_alias: "zh-TW", "zh-HK", "yue" ->
+ * "zh-Hant", "fil" -> "tl"), its primary subtag ("es"), the default
+ * language. Per channel: signal tries .signal then .sms at each step; an
+ * email's .email.html is taken from the same language as its .email. */
 #ifndef PREGON_TEMPLATES_H
 #define PREGON_TEMPLATES_H
 
@@ -33,17 +39,30 @@
 #include "validate.h"
 
 #define TEMPLATES_MAX_FILES 1024
-#define TEMPLATES_SMS_SEGMENTS_WARN 2	/* more than this many is warned about */
+/* More SMS segments than this is warned about at load. 3, not 2: a
+ * reminder in Korean, Chinese, Vietnamese or Armenian is UCS-2 (67
+ * characters a segment) and must still carry the date, time, court,
+ * department and street address that an English one carries (issue 13). */
+#define TEMPLATES_SMS_SEGMENTS_WARN 3
+/* Bytes of [templates] sender: it heads every SMS, whose room is counted
+ * with a sender of TEMPLATES_SENDER_SAMPLE's length. */
+#define TEMPLATES_SENDER_MAX 40
+#define TEMPLATES_SENDER_SAMPLE "Public Defenders"	/* 16 characters */
 
 /* A template name pregon renders, and the variables it supplies (any other
  * name in the file is an error at load). */
 struct template_name {
 	const char *name;
 	const char *const *vars;
+	bool required;	/* the default language must have .sms and .email */
 };
 
 /* court_reminder: a reminder of a court date; court_enrolment: the notice
- * sent when a client is enrolled for reminders (or the date changed). */
+ * sent when a client is enrolled for reminders (or the date changed);
+ * consent_stop, consent_start, consent_help: the answers to STOP, START and
+ * HELP in the sender's language (SMS and Signal only; optional, so that a
+ * template folder from before them still loads: consent.c's English and
+ * Spanish texts and [<channel>] help_text answer where a language has none). */
 extern const struct template_name template_names[];
 extern const size_t template_names_count;
 
@@ -61,11 +80,13 @@ struct templates;
  * from the thread pool). Returns 0 and *out, or -1 with err naming the file
  * and the problem: `court_reminder/es.sms: line 2, column 9: unknown
  * variable "cort"`. Warnings (segments, unused directories) go to the log. */
-int templates_load(const char *dir, const char *default_lang, struct templates **out,
-		   struct err *err);
+int templates_load(const char *dir, const char *default_lang, const char *sender,
+		   struct templates **out, struct err *err);
 void templates_free(struct templates *set);
 /* How many files the set holds. */
 size_t templates_count(const struct templates *set);
+/* [templates] sender as the set was loaded with it ("" when not set). */
+const char *templates_sender(const struct templates *set);
 /* Whether the set has template `name` in the default language. */
 bool templates_has(const struct templates *set, const char *name);
 
@@ -85,6 +106,14 @@ int templates_render(const struct templates *set, const char *name, const char *
 		     enum channel ch, template_lookup lookup, void *data,
 		     struct templates_text *out, struct err *err);
 void templates_text_free(struct templates_text *t);
+/* The tag whose templates a reader of lang reads, or NULL when lang is
+ * its own: Chinese in traditional characters for Taiwan, Hong Kong and
+ * Macau and for Cantonese ("zh-TW", "zh-HK", "zh-MO", "yue", "yue-HK" ->
+ * "zh-Hant"; a script subtag decides first: "zh-Hans-HK" -> "zh"),
+ * Filipino as Tagalog ("fil" -> "tl", as datefmt.c does). lang is
+ * normalised (lang_tag_normalise). */
+const char *templates_lang_alias(const char *lang);
+
 /* The language templates_render would use (so that values such as a date
  * can be formatted in it first). -1 when no file fits. */
 int templates_lang(const struct templates *set, const char *name, const char *lang,

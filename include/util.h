@@ -1,4 +1,4 @@
-/* util.h: two small things many modules need.
+/* util.h: small things many modules need.
  *
  * container_of: the struct that holds a member, from a pointer to the
  * member (libuv hands callbacks the handle; the handle lives inside the
@@ -23,6 +23,18 @@
 
 #define container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/* The value of a hex digit (percent-encoding, chunk sizes), or -1. */
+static inline int hex_digit(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
 
 struct buf {
 	char *p;	/* the bytes, malloc'd; NULL until the first append */

@@ -386,7 +386,8 @@ static void templates_load_work(uv_work_t *w)
 {
 	struct pregond *d = w->data;
 
-	if (templates_load(d->cfg.templates_dir, d->cfg.templates_default_lang, &d->templates_new,
+	if (templates_load(d->cfg.templates_dir, d->cfg.templates_default_lang,
+			   d->cfg.templates_sender, &d->templates_new,
 			   &d->templates_err) != 0)
 		d->templates_new = NULL;
 }
@@ -653,11 +654,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* Before the loop: a template that cannot be loaded stops the start. */
-	if (templates_load(d->cfg.templates_dir, d->cfg.templates_default_lang, &d->templates,
-			   &err) != 0) {
+	if (templates_load(d->cfg.templates_dir, d->cfg.templates_default_lang,
+			   d->cfg.templates_sender, &d->templates, &err) != 0) {
 		log_error("templates: %s", err.msg);
 		return 1;
 	}
+	if (d->cfg.templates_sender[0] == '\0')
+		log_warn("templates: [templates] sender is not set: texts will not say who sends "
+			 "them, the first thing a client wary of scams looks for");
 	if (d->cfg.schedule_test_clock) {
 		clock_test_enable();
 		log_warn("[schedule] test_clock is on: the time is moved by %stest:clock "
@@ -696,6 +700,7 @@ int main(int argc, char **argv)
 		http_opts.max_total_connections += cap;
 	}
 	inbound_init(&d->inbound, d->loop, &d->cfg, &d->store);
+	inbound_set_templates(&d->inbound, &d->templates);
 	if (http_client_new(&d->http_client, d->loop, &http_opts, &err) != 0 ||
 	    (d->cfg.http_listen[0] != '\0' &&
 	     new_http(d, http_opts.max_total_connections, &err) != 0)) {

@@ -84,6 +84,8 @@ static const struct config_key config_keys[] = {
 	/* "": found at start, config_default_templates_dir (config.h). */
 	P("templates", "dir", templates_dir, ""),
 	S("templates", "default_lang", templates_default_lang, "en"),
+	/* Checked by templates_load (one line, at most TEMPLATES_SENDER_MAX). */
+	S("templates", "sender", templates_sender, ""),
 
 	D("alerts", "reply_window", alerts_reply_window_ms, "24h", 1000, 30 * 86400000.0),
 	I("alerts", "expand_batch", alerts_expand_batch, "500", 10, 10000),

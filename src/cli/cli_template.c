@@ -25,6 +25,7 @@ struct render_vars {
 	json_t *obj;
 	char date[128];
 	char time[48];
+	const char *sender;	/* [templates] sender, as pregond gives every template */
 };
 
 static const char *vars_lookup(void *data, const char *name)
@@ -36,6 +37,8 @@ static const char *vars_lookup(void *data, const char *name)
 		return v->date;
 	if (strcmp(name, "time") == 0 && j == NULL && v->time[0])
 		return v->time;
+	if (strcmp(name, "sender") == 0 && j == NULL)
+		return v->sender != NULL && v->sender[0] ? v->sender : NULL;
 	if (json_is_true(j))
 		return "yes";
 	if (json_is_false(j))
@@ -137,7 +140,7 @@ int cli_template(struct cli *c, const struct cli_args *a)
 {
 	const char *name, *lang, *ext, *path;
 	struct template *subject = NULL, *body = NULL;
-	struct render_vars v = { 0 };
+	struct render_vars v = { .sender = c->cfg.templates_sender };
 	struct err err;
 	char *text = NULL, *subj = NULL;
 	int rc = -1, e;

@@ -34,6 +34,32 @@ static const char *const stop_phrases[] = {
 static const size_t first_spanish_phrase = 13;
 static const char *const spanish_words[] = { "alto", "parar", "basta", "ayuda" };
 
+/* Stop words in the clients' other languages (issue 13). Carriers act only
+ * on the English and Spanish ones, but a client who writes one of these
+ * means it. Compared whole, after trim_native; each row names the template
+ * language its confirmation is written in. Vietnamese also in its
+ * decomposed forms (NFD: u + U+031B + U+0300, or U+01B0 + U+0300), which
+ * some keyboards send; upper case is folded by fold_vietnamese. */
+static const struct {
+	const char *word;
+	const char *lang;
+} native_stops[] = {
+	{ "停止", "zh" },		/* "stop", the same in both scripts */
+	{ "退订", "zh" },		/* "unsubscribe", simplified */
+	{ "退訂", "zh-Hant" },		/* the same, traditional */
+	{ "그만", "ko" },		/* "enough, stop" */
+	{ "중지", "ko" },		/* "halt" */
+	{ "수신거부", "ko" },		/* "refuse receiving", the opt-out word of Korean spam law */
+	{ "수신 거부", "ko" },
+	{ "dừng", "vi" },		/* "stop" */
+	{ "dừng lại", "vi" },
+	{ "ngừng", "vi" },		/* "cease" */
+	{ "d\xc6\xb0\xcc\x80ng", "vi" },
+	{ "du\xcc\x9b\xcc\x80ng", "vi" },
+	{ "ng\xc6\xb0\xcc\x80ng", "vi" },
+	{ "ngu\xcc\x9b\xcc\x80ng", "vi" },
+};
+
 /* Words a phrase may be wrapped in without changing its meaning. */
 #define SHORT_MESSAGE_WORDS 8
 
@@ -103,8 +129,90 @@ static int contains_phrase(const char *hay, const char *phrase)
 	return 0;
 }
 
+/* The bytes of one of these at s[0..n), or 0: the spaces and final
+ * punctuation a native keyword may come with (ideographic space and full
+ * stop, fullwidth ! and ?). */
+static size_t native_blank(const char *s, size_t n)
+{
+	static const char *const blanks[] = { "\xe3\x80\x80", "\xe3\x80\x82", "\xef\xbc\x81",
+					       "\xef\xbc\x9f" };
+
+	if (n >= 1 && strchr(" \t\r\n.!?", s[0]) != NULL && s[0] != '\0')
+		return 1;
+	for (size_t i = 0; i < sizeof(blanks) / sizeof(blanks[0]); i++)
+		if (n >= 3 && memcmp(s, blanks[i], 3) == 0)
+			return 3;
+	return 0;
+}
+
+/* Copies text without surrounding blanks into out, ASCII and Vietnamese
+ * letters in lower case (Latin Extended Additional U+1EA0..U+1EF9 pairs
+ * upper/lower as even/odd, "Ừ" U+1EEA -> "ừ" U+1EEB). Returns the length,
+ * or 0 when it does not fit. */
+static size_t trim_native(const char *text, size_t len, char *out, size_t out_len)
+{
+	size_t start = 0, end = len, k, o = 0;
+
+	while (start < end && (k = native_blank(text + start, end - start)) > 0)
+		start += k;
+	while (end > start) {
+		if (text[end - 1] != '\0' && strchr(" \t\r\n.!?", text[end - 1]) != NULL)
+			end--;
+		else if (end - start >= 3 && native_blank(text + end - 3, 3) == 3)
+			end -= 3;
+		else
+			break;
+	}
+	if (end - start >= out_len)
+		return 0;
+	for (size_t i = start; i < end; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		/* U+1EA0..U+1EF9 is E1 BA A0..E1 BB B9; an even code point is
+		 * the capital, one more its small letter. */
+		if (c == 0xe1 && i + 2 < end) {
+			unsigned cp = 0x1000u | (((unsigned char)text[i + 1] & 0x3fu) << 6) |
+				      ((unsigned char)text[i + 2] & 0x3fu);
+
+			if (cp >= 0x1ea0 && cp <= 0x1ef9 && cp % 2 == 0)
+				cp++;
+			out[o++] = (char)0xe1;
+			out[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+			out[o++] = (char)(0x80 | (cp & 0x3f));
+			i += 2;
+			continue;
+		}
+		/* "Ư" U+01AF -> "ư" U+01B0 (C6 AF -> C6 B0). */
+		if (c == 0xc6 && i + 1 < end && (unsigned char)text[i + 1] == 0xaf) {
+			out[o++] = (char)0xc6;
+			out[o++] = (char)0xb0;
+			i++;
+			continue;
+		}
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* A stop word of native_stops, or NULL. */
+static const char *native_stop(const char *text, size_t len)
+{
+	char t[64];
+	size_t n = trim_native(text, len, t, sizeof(t));
+
+	/* By length: a NUL inside the text is not its end. */
+	for (size_t i = 0; n > 0 && i < sizeof(native_stops) / sizeof(native_stops[0]); i++)
+		if (strlen(native_stops[i].word) == n && memcmp(t, native_stops[i].word, n) == 0)
+			return native_stops[i].word;
+	return NULL;
+}
+
 enum consent_intent consent_classify(const char *text, size_t len, const char **matched)
 {
+	const char *native;
 	char norm[512];
 	int words;
 
@@ -112,6 +220,11 @@ enum consent_intent consent_classify(const char *text, size_t len, const char **
 		*matched = NULL;
 	if (len > 400)
 		return CONSENT_NONE;	/* a long message is a conversation, not a keyword */
+	if ((native = native_stop(text, len)) != NULL) {
+		if (matched)
+			*matched = native;
+		return CONSENT_STOP;
+	}
 	words = normalise(text, len, norm, sizeof(norm));
 	for (size_t i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++)
 		if (strcmp(norm, keywords[i].word) == 0) {
@@ -144,6 +257,16 @@ const char *consent_intent_name(enum consent_intent intent)
 	}
 }
 
+const char *consent_lang(const char *matched)
+{
+	if (matched == NULL)
+		return NULL;
+	for (size_t i = 0; i < sizeof(native_stops) / sizeof(native_stops[0]); i++)
+		if (matched == native_stops[i].word || strcmp(matched, native_stops[i].word) == 0)
+			return native_stops[i].lang;
+	return consent_spanish(matched) ? "es" : NULL;
+}
+
 bool consent_spanish(const char *matched)
 {
 	if (matched == NULL)
@@ -161,13 +284,16 @@ const char *consent_confirmation(enum consent_intent intent, const char *matched
 {
 	bool es = consent_spanish(matched);
 
+	/* The words of the templates consent_stop and consent_start in en
+	 * and es, for when the templates have none (a template folder from
+	 * before them). Spanish in usted, as every template addresses the
+	 * client. */
 	if (intent == CONSENT_STOP)
-		return es ? "Has cancelado tu suscripción y no recibirás más mensajes. "
-			    "Responde START para volver a suscribirte."
+		return es ? "Ya no le enviaremos mensajes. Responda START para volver a recibirlos."
 			  : "You are unsubscribed and will get no more messages. "
 			    "Reply START to subscribe again.";
 	if (intent == CONSENT_START)
-		return es ? "Te has vuelto a suscribir. Responde STOP para cancelar."
+		return es ? "Le volveremos a enviar mensajes. Responda STOP para dejar de recibirlos."
 			  : "You are subscribed again. Reply STOP to stop.";
 	return NULL;
 }

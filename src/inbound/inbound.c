@@ -9,6 +9,7 @@
 #include "consent.h"
 #include "log.h"
 #include "metrics.h"
+#include "templates.h"
 #include "util.h"
 
 /* The spool keeps the item as the provider gave it, not the Lua call made
@@ -155,6 +156,52 @@ static void count_outcome(struct inbound *in, enum channel ch, const redisReply 
 		n->answers++;
 }
 
+/* The values of an answer's template besides sender (templates.c). */
+static const char *answer_lookup(void *data, const char *name)
+{
+	const struct channel_config *cc = data;
+
+	return strcmp(name, "help_text") == 0 && cc->help_text[0] != '\0' ? cc->help_text : NULL;
+}
+
+/* The answer to a STOP, START or HELP in the language of the word that
+ * said it (consent_lang; the default language for English), malloc'd into
+ * *out; NULL (and *out NULL) when no template fits, so the caller answers
+ * with consent.c's text or help_text. */
+static const char *answer_text(const struct inbound *in, const struct channel_config *cc,
+			       enum channel ch, enum consent_intent intent, const char *matched,
+			       char **out)
+{
+	static const char *const names[] = {
+		[CONSENT_STOP] = "consent_stop", [CONSENT_START] = "consent_start",
+		[CONSENT_HELP] = "consent_help",
+	};
+	const struct templates *set = in->templates ? *in->templates : NULL;
+	struct templates_text t;
+	struct err err;
+
+	*out = NULL;
+	if (set == NULL || intent == CONSENT_NONE || ch == CHANNEL_EMAIL)
+		return NULL;
+	if (templates_render(set, names[intent], consent_lang(matched), ch, answer_lookup,
+			     (void *)cc, &t, &err) != 0) {
+		/* No such template in any language: the built-in text. Any
+		 * other failure is a template to fix: said once per answer. */
+		if (strstr(err.msg, "no template") == NULL)
+			log_warn("inbound: %s answer: %s", names[intent], err.msg);
+		return NULL;
+	}
+	*out = t.body;
+	t.body = NULL;
+	templates_text_free(&t);
+	return *out;
+}
+
+void inbound_set_templates(struct inbound *in, struct templates *const *templates)
+{
+	in->templates = templates;
+}
+
 /* Calls the op for item; cb gets data. Returns 0, or -1 when it cannot be
  * sent (Redis away). */
 static int call_op(struct inbound *in, const struct inbound_item *item, rconn_reply_cb cb,
@@ -177,13 +224,21 @@ static int call_op(struct inbound *in, const struct inbound_item *item, rconn_re
 	const char *text = item->text ? item->text : "", *matched = NULL, *answer = "";
 	const char *kind = "consent";
 	enum consent_intent intent = consent_classify(text, strlen(text), &matched);
-	char folded[160], help_every[24];
+	char folded[160], help_every[24], *rendered = NULL;
 	const char *args[LUA_INBOUND_NHEAD];
+	int rc;
 
 	if (intent == CONSENT_STOP || intent == CONSENT_START) {
-		answer = consent_confirmation(intent, matched);
+		answer = answer_text(in, cc, item->channel, intent, matched, &rendered);
+		if (answer == NULL)
+			answer = consent_confirmation(intent, matched);
 	} else if (intent == CONSENT_HELP) {
-		answer = cc->help_text;
+		/* A channel without help_text (or with it set empty) does not
+		 * answer HELP: the templates translate it, they do not add it. */
+		if (cc->help_text[0] != '\0')
+			answer = answer_text(in, cc, item->channel, intent, matched, &rendered);
+		if (answer == NULL)
+			answer = cc->help_text;
 		kind = "help";
 	}
 	snprintf(help_every, sizeof(help_every), "%lld",
@@ -198,7 +253,10 @@ static int call_op(struct inbound *in, const struct inbound_item *item, rconn_re
 	args[LUA_INBOUND_HEAD_ANSWER_KIND] = kind;
 	args[LUA_INBOUND_HEAD_NORM] = consent_reply_fold(text, strlen(text), folded, sizeof(folded));
 	args[LUA_INBOUND_HEAD_HELP_INTERVAL] = help_every;
-	return store_call(in->store, LUA_FN_INBOUND, LUA_INBOUND_NHEAD, args, NULL, cb, data);
+	/* hiredis copies the arguments into its output buffer. */
+	rc = store_call(in->store, LUA_FN_INBOUND, LUA_INBOUND_NHEAD, args, NULL, cb, data);
+	free(rendered);
+	return rc;
 }
 
 /* What the provider's message said, counted when the item is taken (a

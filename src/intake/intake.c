@@ -206,7 +206,8 @@ static char *flat_message(json_t *meta)
 /* Renders every text a court_reminder job will send, on every channel the
  * recipient has, so that a job whose text cannot be made is refused now
  * (with the template's own error) rather than failing weeks later. Warns
- * when an SMS needs more than 2 segments with the job's values. */
+ * when an SMS needs more than TEMPLATES_SMS_SEGMENTS_WARN segments with the
+ * job's values. */
 static int court_check(const struct config *cfg, const struct templates *set,
 		       const struct job *job, const char *vars, int64_t now_ms, struct err *err)
 {

@@ -1,6 +1,7 @@
 /* form.c: application/x-www-form-urlencoded decoding (see form.h). */
 #include "form.h"
 #include "utf8.h"
+#include "util.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,17 +13,6 @@ void form_limits_default(struct form_limits *lim)
 	lim->max_pairs = FORM_DEFAULT_MAX_PAIRS;
 	lim->max_name = FORM_DEFAULT_MAX_NAME;
 	lim->max_value = FORM_DEFAULT_MAX_VALUE;
-}
-
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 long form_unescape(char *out, const char *in, size_t len, int plus_is_space)
@@ -37,8 +27,8 @@ long form_unescape(char *out, const char *in, size_t len, int plus_is_space)
 
 			if (len - i < 3)
 				return -1;
-			hi = hex_value((unsigned char)in[i + 1]);
-			lo = hex_value((unsigned char)in[i + 2]);
+			hi = hex_digit((unsigned char)in[i + 1]);
+			lo = hex_digit((unsigned char)in[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			out[o++] = (char)(hi * 16 + lo);

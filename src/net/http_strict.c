@@ -2,6 +2,7 @@
  * http_strict.h). One state machine, a byte at a time, so that where the
  * reads split a request never changes the outcome. */
 #include "http_strict.h"
+#include "util.h"
 
 #include <stdbool.h>
 
@@ -33,17 +34,6 @@ static bool is_tchar(unsigned char c)
 	default:
 		return false;
 	}
-}
-
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* A field value's octets: HTAB, SP, VCHAR, obs-text (RFC 9110 5.5). */
@@ -156,7 +146,7 @@ static int request_line_byte(struct http_strict *s, unsigned char c)
 /* One byte of a chunk-size line (S_SIZE, S_SIZE_WS, S_EXT). */
 static int chunk_line_byte(struct http_strict *s, unsigned char c)
 {
-	int v = hex_value(c);
+	int v = hex_digit(c);
 
 	if (s->state == S_SIZE && v >= 0) {
 		/* 15 hex digits are 60 bits: no overflow, and far beyond any

@@ -3,6 +3,7 @@
  * Errors never quote the whole url: it may carry the password. */
 #include "redis_url.h"
 #include "config.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -39,17 +40,6 @@ static int parse_uint(const char *s, size_t len, size_t maxdigits, long long lo,
 	return 0;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes RFC 3986 percent-encoding (section 2.1) so that a password may
  * hold '@', ':' or '/'. A decoded NUL is refused: AUTH would see a shorter
  * password than the operator wrote. */
@@ -65,8 +55,8 @@ static int percent_decode(const char *s, size_t len, char *out, size_t out_len)
 
 			if (len - i < 3)
 				return -1;
-			hi = hex_value(s[i + 1]);
-			lo = hex_value(s[i + 2]);
+			hi = hex_digit((unsigned char)s[i + 1]);
+			lo = hex_digit((unsigned char)s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			c = hi * 16 + lo;

@@ -5,7 +5,7 @@
  * ca-gregorian data for the locale named in the row, so a row can be
  * checked against CLDR (or ICU) by eye. Only the fields these patterns
  * use are implemented: EEEE (weekday, wide), MMMM (month, format wide),
- * M (month number), d, h, H, HH, mm, a, and quoted literals. */
+ * M (month number), d, h, H, HH, mm, a, B, and quoted literals. */
 #include "datefmt.h"
 
 #include <stdint.h>
@@ -20,6 +20,22 @@ struct datefmt_lang {
 	const char *weekdays[7];	/* days format wide, Sunday first */
 	const char *months[12];		/* months format wide (MMMM); NULL when
 					 * the date pattern has a numeric M */
+	const char *const *periods;	/* B, the flexible day period of each
+					 * hour 0..23; NULL when unused */
+};
+
+/* vi: CLDR's dayPeriodRules for vi (morning1 04:00-12:00, afternoon1
+ * 12:00-18:00, evening1 18:00-21:00, night1 21:00-04:00) with the
+ * dayPeriods format names "sáng", "chiều", "tối", "đêm". The am/pm
+ * markers "SA"/"CH" are abbreviations a reader has to decode; the period
+ * words are what a Vietnamese speaker says ("8:30 sáng"), and what the
+ * reviewers of issue 13 asked for. */
+static const char *const vi_periods[24] = {
+	"đêm", "đêm", "đêm", "đêm",
+	"sáng", "sáng", "sáng", "sáng", "sáng", "sáng", "sáng", "sáng",
+	"chiều", "chiều", "chiều", "chiều", "chiều", "chiều",
+	"tối", "tối", "tối",
+	"đêm", "đêm", "đêm",
 };
 
 /* Sources, all CLDR ca-gregorian (main/<locale>: dateFormats, timeFormats,
@@ -70,15 +86,16 @@ static const struct datefmt_lang langs[L_COUNT] = {
 	  { "星期日", "星期一", "星期二", "星期三", "星期四", "星期五",
 	    "星期六" },
 	  { NULL } },
-	/* vi: full "EEEE, d MMMM, y", hm "h:mm a" (SA = sáng, CH = chiều;
-	 * CLDR's short time is the 24-hour "HH:mm", see .h).
-	 * "Thứ Ba, 1 tháng 12" / "8:30 SA" */
-	[L_VI] = { "vi", "EEEE, d MMMM", "h:mm a", "SA", "CH",
+	/* vi: full "EEEE, d MMMM, y", the "Bhm" availableFormat "h:mm B"
+	 * (12-hour with the day period word, vi_periods above; CLDR's short
+	 * time is the 24-hour "HH:mm", see .h).
+	 * "Thứ Ba, 1 tháng 12" / "8:30 sáng" */
+	[L_VI] = { "vi", "EEEE, d MMMM", "h:mm B", "SA", "CH",
 	  { "Chủ Nhật", "Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu",
 	    "Thứ Bảy" },
 	  { "tháng 1", "tháng 2", "tháng 3", "tháng 4", "tháng 5", "tháng 6",
 	    "tháng 7", "tháng 8", "tháng 9", "tháng 10", "tháng 11",
-	    "tháng 12" } },
+	    "tháng 12" }, vi_periods },
 	/* tl, as CLDR's fil (Filipino; CLDR has no tl data): full
 	 * "EEEE, MMMM d, y", short time "h:mm a".
 	 * "Martes, Disyembre 1" / "8:30 AM" */
@@ -230,6 +247,8 @@ static int expand(const struct datefmt_lang *l, const char *pat,
 			put_num(o, w->hour, (int)n);
 		else if (c == 'm' && n == 2)
 			put_num(o, w->minute, 2);
+		else if (c == 'B' && n == 1 && l->periods != NULL)
+			put(o, l->periods[w->hour], strlen(l->periods[w->hour]));
 		else if (c == 'a' && n == 1 && l->am != NULL)
 			put(o, w->hour < 12 ? l->am : l->pm,
 			    strlen(w->hour < 12 ? l->am : l->pm));

@@ -11,17 +11,27 @@
 #include "datefmt.h"
 #include "log.h"
 #include "sms_segments.h"
+#include "utf8.h"
 
+/* "sender" first in every list: templates_render supplies it. */
 static const char *const court_vars[] = {
-	"name", "court", "address", "department", "date", "time", "today", "tomorrow", NULL
+	"sender", "name", "court", "address", "department", "date", "time", "today", "tomorrow",
+	NULL
 };
 static const char *const enrol_vars[] = {
-	"name", "court", "address", "department", "date", "time", "changed", NULL
+	"sender", "name", "court", "address", "department", "date", "time", "changed", NULL
 };
+static const char *const consent_vars[] = { "sender", NULL };
+/* help_text: [<channel>] help_text, so that a language's answer can quote
+ * what the operator wrote there (a phone number, office hours). */
+static const char *const help_vars[] = { "sender", "help_text", NULL };
 
 const struct template_name template_names[] = {
-	{ "court_reminder", court_vars },
-	{ "court_enrolment", enrol_vars },
+	{ "court_reminder", court_vars, true },
+	{ "court_enrolment", enrol_vars, true },
+	{ "consent_stop", consent_vars, false },
+	{ "consent_start", consent_vars, false },
+	{ "consent_help", help_vars, false },
 };
 const size_t template_names_count = sizeof(template_names) / sizeof(template_names[0]);
 
@@ -42,6 +52,7 @@ struct tfile {
 
 struct templates {
 	char default_lang[LANG_TAG_MAX];
+	char sender[TEMPLATES_SENDER_MAX + 1];	/* [templates] sender, "" when not set */
 	struct tfile *files;
 	size_t n;
 };
@@ -191,8 +202,8 @@ int templates_compile_file(const char *dir, const char *name, const char *lang,
 	*subject = NULL;
 	*body = NULL;
 	if (tn == NULL)
-		return err_set(err, "NAME: unknown template \"%s\" (court_reminder, court_enrolment)",
-			       name);
+		return err_set(err, "NAME: unknown template \"%s\" (court_reminder, court_enrolment, "
+			       "consent_stop, consent_start, consent_help)", name);
 	if (lang_tag_normalise(lang, canon) != 0)
 		return err_set(err, "LANG: not a language tag: \"%s\"", lang);
 	if (e < 0)
@@ -262,11 +273,11 @@ struct sample {
 };
 
 /* What a job may leave out (a recipient without a name, a case without an
- * address or department). */
+ * address or department), or the config (no [templates] sender). */
 static bool optional_value(const char *name)
 {
 	return strcmp(name, "name") == 0 || strcmp(name, "address") == 0 ||
-	       strcmp(name, "department") == 0;
+	       strcmp(name, "department") == 0 || strcmp(name, "sender") == 0;
 }
 
 static const char *sample_lookup(void *data, const char *name)
@@ -275,6 +286,10 @@ static const char *sample_lookup(void *data, const char *name)
 
 	if (s->bare && optional_value(name))
 		return NULL;
+	if (strcmp(name, "sender") == 0)
+		return TEMPLATES_SENDER_SAMPLE;
+	if (strcmp(name, "help_text") == 0)	/* the shipped [sms] help_text */
+		return "Reminders from your legal team. Reply STOP to stop, START to resume.";
 	if (strcmp(name, "name") == 0)
 		return "Maria Guadalupe Hernandez";
 	if (strcmp(name, "court") == 0)
@@ -295,9 +310,9 @@ static const char *sample_lookup(void *data, const char *name)
 
 /* Renders an SMS or Signal text with the sample values (every combination
  * of the flags, as "tomorrow" alone may take a branch that neither all
- * flags off nor all on reaches) and warns when it needs more than 2
- * segments: a reminder cut in three costs three times, and Spanish
- * accents outside GSM-7 halve the room (templates.h). Other render errors
+ * flags off nor all on reaches) and warns when it needs more than
+ * TEMPLATES_SMS_SEGMENTS_WARN segments: each segment is paid for, and
+ * Spanish accents outside GSM-7 halve the room (templates.h). Other render errors
  * cannot happen with every value given; they are reported all the same. */
 static int check_segments(const char *path, const struct tfile *f, struct err *err)
 {
@@ -404,8 +419,11 @@ static bool skipped_name(const char *n)
 {
 	size_t len = strlen(n);
 
-	/* Hidden files, editor backups and notes are not templates. */
-	return n[0] == '.' || (len > 0 && n[len - 1] == '~') || strncmp(n, "README", 6) == 0;
+	/* Hidden files, editor backups and notes are not templates, nor
+	 * the review sheet, its state file and the back-translations it
+	 * is made from (review.h). */
+	return n[0] == '.' || (len > 0 && n[len - 1] == '~') || strncmp(n, "README", 6) == 0 ||
+	       strncmp(n, "REVIEW", 6) == 0 || (len > 5 && strcmp(n + len - 5, ".back") == 0);
 }
 
 static int load_name(struct templates *set, const char *dir, const struct template_name *tn,
@@ -417,8 +435,13 @@ static int load_name(struct templates *set, const char *dir, const struct templa
 	int rc = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, tn->name);
-	if ((d = opendir(path)) == NULL)
+	if ((d = opendir(path)) == NULL) {
+		/* A folder of templates written before the consent answers
+		 * existed still loads (templates.h). */
+		if (errno == ENOENT && !tn->required)
+			return 0;
 		return err_set(err, "%s: %s", path, strerror(errno));
+	}
 	while (rc == 0 && (de = readdir(d)) != NULL)
 		if (!skipped_name(de->d_name))
 			rc = add_file(set, dir, tn, de->d_name, err);
@@ -426,8 +449,26 @@ static int load_name(struct templates *set, const char *dir, const struct templa
 	return rc;
 }
 
-int templates_load(const char *dir, const char *default_lang, struct templates **out,
-		   struct err *err)
+/* [templates] sender goes into every text: one line, printable, short
+ * enough to leave the texts their room (TEMPLATES_SENDER_MAX). */
+static int check_sender(const char *sender, struct err *err)
+{
+	size_t len = strlen(sender);
+
+	if (len > TEMPLATES_SENDER_MAX)
+		return err_set(err, "[templates] sender: at most %d bytes, got %zu (every SMS starts "
+			       "with it)", TEMPLATES_SENDER_MAX, len);
+	if (!utf8_valid(sender, len))
+		return err_set(err, "[templates] sender: not UTF-8");
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)sender[i] < 0x20 || sender[i] == 0x7f)
+			return err_set(err, "[templates] sender: a control character at byte %zu",
+				       i + 1);
+	return 0;
+}
+
+int templates_load(const char *dir, const char *default_lang, const char *sender,
+		   struct templates **out, struct err *err)
 {
 	struct templates *set = calloc(1, sizeof(*set));
 	struct dirent *de;
@@ -437,6 +478,13 @@ int templates_load(const char *dir, const char *default_lang, struct templates *
 	*out = NULL;
 	if (set == NULL)
 		return err_set(err, "out of memory");
+	if (sender == NULL)
+		sender = "";
+	if (check_sender(sender, err) != 0) {
+		free(set);
+		return -1;
+	}
+	memcpy(set->sender, sender, strlen(sender) + 1);
 	if (lang_tag_normalise(default_lang, set->default_lang) != 0) {
 		free(set);
 		return err_set(err, "[templates] default_lang: not a language tag: \"%s\"",
@@ -463,6 +511,8 @@ int templates_load(const char *dir, const char *default_lang, struct templates *
 		const struct template_name *tn = &template_names[i];
 
 		rc = load_name(set, dir, tn, err);
+		if (!tn->required)
+			continue;
 		if (rc == 0 && find(set, tn, set->default_lang, TEMPLATE_EXT_SMS) == NULL)
 			rc = err_set(err, "%s/%s.sms: missing (the default language must have every "
 				     "template)", tn->name, set->default_lang);
@@ -480,24 +530,77 @@ int templates_load(const char *dir, const char *default_lang, struct templates *
 
 /* ---- rendering ---- */
 
-/* The file for lang on channel ext, with the fallbacks of templates.h. */
+/* Whether the n-byte subtag s is t (tags are normalised: exact case). */
+static bool subtag_is(const char *s, size_t n, const char *t)
+{
+	return strlen(t) == n && memcmp(s, t, n) == 0;
+}
+
+const char *templates_lang_alias(const char *lang)
+{
+	size_t n = strcspn(lang, "-");
+	bool yue = subtag_is(lang, n, "yue");
+
+	if (subtag_is(lang, n, "fil"))
+		return "tl";
+	if (!yue && !subtag_is(lang, n, "zh"))
+		return NULL;
+	/* The script decides when given ("zh-Hans-HK" is simplified), else
+	 * the region (a tag is language[-Script][-Region]: validate.h). */
+	for (const char *p = lang + n; *p == '-'; p += 1 + n) {
+		const char *sub = p + 1;
+
+		n = strcspn(sub, "-");
+		if (n == 4)
+			return subtag_is(sub, n, "Hant") ? "zh-Hant" :
+			       subtag_is(sub, n, "Hans") ? "zh" : NULL;
+		if (n == 2 || n == 3) {
+			if (subtag_is(sub, n, "TW") || subtag_is(sub, n, "HK") ||
+			    subtag_is(sub, n, "MO"))
+				return "zh-Hant";
+			/* Cantonese of Guangdong is written in simplified characters. */
+			if (yue && (subtag_is(sub, n, "CN") || subtag_is(sub, n, "SG")))
+				return "zh";
+			break;
+		}
+	}
+	/* Cantonese is written in traditional characters (Hong Kong, and
+	 * most of the Cantonese-speaking clients in Los Angeles). */
+	return yue ? "zh-Hant" : NULL;
+}
+
+/* Adds tag to tries unless it is there already. */
+static void try_add(char tries[][LANG_TAG_MAX], int *n, const char *tag, size_t len)
+{
+	if (len == 0 || len >= LANG_TAG_MAX)
+		return;
+	for (int i = 0; i < *n; i++)
+		if (strlen(tries[i]) == len && memcmp(tries[i], tag, len) == 0)
+			return;
+	memcpy(tries[*n], tag, len);
+	tries[*n][len] = '\0';
+	(*n)++;
+}
+
+/* The file for lang on channel ext, with the fallbacks of templates.h:
+ * the tag, its alias, the primary subtag of each, the default. */
 static const struct tfile *pick(const struct templates *set, const struct template_name *tn,
 				const char *lang, enum channel ch)
 {
-	char tries[3][LANG_TAG_MAX];
+	char tries[5][LANG_TAG_MAX], canon[LANG_TAG_MAX];
 	int n = 0;
 
-	if (lang != NULL && lang_tag_normalise(lang, tries[n]) == 0) {
-		char *dash = strchr(tries[n], '-');
+	if (lang != NULL && lang_tag_normalise(lang, canon) == 0) {
+		const char *alias = templates_lang_alias(canon);
 
-		n++;
-		if (dash != NULL) {
-			memcpy(tries[n], tries[n - 1], sizeof(tries[n]));
-			tries[n][dash - tries[n - 1]] = '\0';
-			n++;
-		}
+		try_add(tries, &n, canon, strlen(canon));
+		if (alias != NULL)
+			try_add(tries, &n, alias, strlen(alias));
+		try_add(tries, &n, canon, strcspn(canon, "-"));
+		if (alias != NULL)
+			try_add(tries, &n, alias, strcspn(alias, "-"));
 	}
-	memcpy(tries[n++], set->default_lang, sizeof(tries[0]));
+	try_add(tries, &n, set->default_lang, strlen(set->default_lang));
 	for (int i = 0; i < n; i++) {
 		const struct tfile *f;
 
@@ -543,11 +646,35 @@ static int render_part(const struct tfile *f, const struct template *t, template
 	return 0;
 }
 
+/* The caller's values and the set's own (sender). */
+struct set_values {
+	const struct templates *set;
+	template_lookup lookup;
+	void *data;
+};
+
+static const char *set_lookup(void *data, const char *name)
+{
+	const struct set_values *v = data;
+
+	if (strcmp(name, "sender") == 0)
+		return v->set->sender[0] != '\0' ? v->set->sender : NULL;
+	return v->lookup != NULL ? v->lookup(v->data, name) : NULL;
+}
+
+const char *templates_sender(const struct templates *set)
+{
+	return set != NULL ? set->sender : "";
+}
+
 int templates_render(const struct templates *set, const char *name, const char *lang,
-		     enum channel ch, template_lookup lookup, void *data,
+		     enum channel ch, template_lookup caller_lookup, void *caller_data,
 		     struct templates_text *out, struct err *err)
 {
 	const struct template_name *tn = name_lookup(name);
+	struct set_values values = { set, caller_lookup, caller_data };
+	template_lookup lookup = set_lookup;
+	void *data = &values;
 	const struct tfile *f, *html;
 
 	memset(out, 0, sizeof(*out));

@@ -634,6 +634,44 @@ def test_email_reminders_have_a_subject_and_html_in_the_recipients_language():
         c.stop()
 
 
+def test_clients_read_their_script_with_sender_date_and_address_through_pregond():
+    """Issue 13: zh-TW and yue read traditional characters, fil Tagalog;
+    every text names [templates] sender and carries the date, time,
+    court, department and street address, in each language, as pregond
+    sends it (the day-before reminder keeps its date)."""
+    c = Court(sections={"templates": {"sender": "La Defensa"}},
+              now=ms("2027-01-04T20:00:00Z"))
+    try:
+        cases = [("zh-TW", "+13235550181", "請您於", "1月14日 星期四", "下午1:30"),
+                 ("yue", "+13235550182", "請您於", "1月14日 星期四", "下午1:30"),
+                 ("fil", "+13235550183", "May pagdinig po kayo", "Huwebes, Enero 14", "1:30 PM"),
+                 ("vi", "+13235550184", "Quý vị ra tòa ngày mai", "Thứ Năm, 14 tháng 1",
+                  "1:30 chiều"),
+                 ("hy", "+13235550185", "վաղը", "հունվարի 14, հինգշաբթի", "13:30")]
+        for i, (lang, phone, _, _, _) in enumerate(cases):
+            job = reminder("script-%d" % i, "2027-01-14T13:30:00", ref="LA-sc%d" % i,
+                           rid="client-sc%d" % i, lang=lang, offsets=["P1D"])
+            job["recipient"]["phone"] = phone
+            c.xadd(job)
+        wait_for(lambda: len(c.outbox()) == len(cases), what="the enrolment notices")
+        c.set_clock(ms("2027-01-13T21:30:00Z"))
+        wait_for(lambda: len(c.outbox()) == 2 * len(cases), what="the day-before reminders")
+        for i, (lang, phone, words, date, time_) in enumerate(cases):
+            lines = [o for o in c.outbox() if o["job"] == "script-%d" % i]
+            assert len(lines) == 2, lines
+            reminder_text = lines[1]["body"]
+            assert words in reminder_text, (lang, reminder_text)
+            for line in lines:
+                body = line["body"]
+                for part in ("La Defensa", date, time_, "Clara Shortridge Foltz CJC", "Dept. 30",
+                             "210 W Temple St, Los Angeles, CA 90012", "STOP"):
+                    assert part in body, (lang, part, body)
+            if lang in ("zh-TW", "yue"):
+                assert "请" not in reminder_text and "回覆英文STOP" in reminder_text, reminder_text
+    finally:
+        c.stop()
+
+
 def test_pregon_template_render_prints_the_text_and_its_segments():
     cfg = harness.write_config()
     vars_json = json.dumps({"name": "Ana", "court": "Foltz CJC", "department": "Dept. 30",
@@ -659,6 +697,11 @@ def test_pregon_template_render_prints_the_text_and_its_segments():
     assert "not found" in harness.one_line_error(r)
     r = harness.run_cli(cfg, "template", "render", "nope", "en", "sms", "-", input="{}")
     assert "unknown template" in harness.one_line_error(r)
+    # [templates] sender is given to every template, as pregond does.
+    named = harness.write_config(sections={"templates": {"sender": "La Defensa"}})
+    r = harness.run_cli(named, "template", "render", "court_reminder", "zh-Hant", "sms", "-",
+                        input=vars_json)
+    assert r.returncode == 0 and r.stdout.startswith("【La Defensa】"), r.stdout + r.stderr
     # Signal has no files of its own: the SMS text, said so.
     r = harness.run_cli(cfg, "template", "render", "court_reminder", "ko", "signal", "-",
                         input=vars_json)

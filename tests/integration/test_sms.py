@@ -310,10 +310,52 @@ def test_stop_and_alto_opt_out_once_with_one_confirmation_and_start_opts_back_in
         es = "+13235550151"
         assert g.inbound(es, "Alto")["status"] == 200
         wait_for(lambda: len(sent_to(es)) == 1, what="ALTO confirmation")
-        assert "no recibirás más mensajes" in sent_to(es)[0]["params"]["Body"]
+        # usted, as the templates address the client (issue 13)
+        assert sent_to(es)[0]["params"]["Body"] == \
+            "Ya no le enviaremos mensajes. Responda START para volver a recibirlos."
         assert g.r.sismember(g.cfg.key("optout:sms"), es)
         r = harness.run_cli(g.cfg, "optout", "history", es)
         assert r.returncode == 0 and "keyword" in r.stdout, r.stdout + r.stderr
+    finally:
+        g.stop()
+
+
+def test_stop_words_in_chinese_korean_and_vietnamese_opt_out_and_are_answered_in_kind():
+    """Issue 13: carriers act on English and Spanish only, but a client who
+    writes 停止, 그만 or dừng means it: opted out, recorded in the ledger
+    with source keyword and the word, confirmed in the client's language
+    (from config/templates/consent_stop), naming [templates] sender."""
+    g = Gateway(extra={"templates": {"sender": "La Defensa"}})
+    try:
+        cases = [("+13235550161", "停止", "【La Defensa】您已退订"),
+                 ("+13235550162", "그만", "[La Defensa] 수신 거부가 완료되었습니다"),
+                 ("+13235550163", " Dừng! ", "La Defensa: Quý vị sẽ không nhận tin nhắn"),
+                 ("+13235550164", "退訂", "【La Defensa】您已退訂"),
+                 ("+13235550165", "STOP", "La Defensa: You are unsubscribed")]
+        for phone, word, _ in cases:
+            assert g.inbound(phone, word)["status"] == 200
+        for phone, word, want in cases:
+            wait_for(lambda: len(sent_to(phone)) == 1, what="confirmation of " + word)
+            body = sent_to(phone)[0]["params"]["Body"]
+            assert body.startswith(want), (word, body)
+            assert g.r.sismember(g.cfg.key("optout:sms"), phone), word
+            ledger = [json.loads(x) for x in g.r.lrange(g.cfg.key("consent:" + phone), 0, -1)]
+            canon = word.strip(" !").lower()
+            assert ledger[0]["source"] == "keyword" and \
+                ledger[0]["detail"].startswith(canon + " SM"), ledger
+        # Nothing reaches them afterwards, and the words were not taken as
+        # replies for a person to answer.
+        g.job("after-native-stop", "+13235550162")
+        g.wait_status("after-native-stop", "suppressed")
+        texts = [e[1].get("text") for e in g.r.xrange(g.cfg.key("inbound"))]
+        assert not any(t in texts for _, t, _ in cases), texts
+        # A HELP in Spanish is answered in Spanish now, not with the
+        # English help_text.
+        es = "+13235550166"
+        assert g.inbound(es, "AYUDA")["status"] == 200
+        wait_for(lambda: len(sent_to(es)) == 1, what="AYUDA answer")
+        assert sent_to(es)[0]["params"]["Body"].startswith(
+            "La Defensa: Recordatorios de su equipo legal."), sent_to(es)
     finally:
         g.stop()
 

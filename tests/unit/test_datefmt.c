@@ -178,7 +178,7 @@ static void time_morning_0830_in_every_language(void **state)
 	time_is("ko", 8, 30, "오전 8:30");
 	time_is("zh", 8, 30, "上午8:30");
 	time_is("zh-Hant", 8, 30, "上午8:30");
-	time_is("vi", 8, 30, "8:30 SA");
+	time_is("vi", 8, 30, "8:30 sáng");
 	time_is("tl", 8, 30, "8:30 AM");
 	time_is("hy", 8, 30, "08:30");
 }
@@ -191,7 +191,7 @@ static void time_noon_is_12_pm_in_every_language(void **state)
 	time_is("ko", 12, 0, "오후 12:00");
 	time_is("zh", 12, 0, "下午12:00");
 	time_is("zh-Hant", 12, 0, "下午12:00");
-	time_is("vi", 12, 0, "12:00 CH");
+	time_is("vi", 12, 0, "12:00 chiều");
 	time_is("tl", 12, 0, "12:00 PM");
 	time_is("hy", 12, 0, "12:00");
 }
@@ -204,7 +204,7 @@ static void time_midnight_is_12_am_in_every_language(void **state)
 	time_is("ko", 0, 0, "오전 12:00");
 	time_is("zh", 0, 0, "上午12:00");
 	time_is("zh-Hant", 0, 0, "上午12:00");
-	time_is("vi", 0, 0, "12:00 SA");
+	time_is("vi", 0, 0, "12:00 đêm");
 	time_is("tl", 0, 0, "12:00 AM");
 	time_is("hy", 0, 0, "00:00");
 }
@@ -217,7 +217,7 @@ static void time_2359_in_every_language(void **state)
 	time_is("ko", 23, 59, "오후 11:59");
 	time_is("zh", 23, 59, "下午11:59");
 	time_is("zh-Hant", 23, 59, "下午11:59");
-	time_is("vi", 23, 59, "11:59 CH");
+	time_is("vi", 23, 59, "11:59 đêm");
 	time_is("tl", 23, 59, "11:59 PM");
 	time_is("hy", 23, 59, "23:59");
 }
@@ -232,13 +232,35 @@ static void time_minutes_padded_hours_not(void **state)
 	time_is("es", 13, 7, "1:07 p. m.");
 	time_is("ko", 13, 7, "오후 1:07");
 	time_is("zh", 11, 59, "上午11:59");
-	time_is("vi", 13, 7, "1:07 CH");
+	time_is("vi", 13, 7, "1:07 chiều");
 	time_is("hy", 9, 5, "09:05");
 	time_is("fr", 9, 5, "9:05 AM");
 }
 
 /* Plain spaces, not CLDR's U+00A0/U+202F: an English or Spanish reminder
  * stays GSM-7 (160 characters a segment, not 70). */
+/* Issue 13: "SA"/"CH" are abbreviations a reader must decode; Vietnamese
+ * says the period of the day (CLDR dayPeriodRules for vi). */
+static void vi_times_say_the_day_period_word_not_sa_ch(void **state)
+{
+	char out[64];
+	struct tz_wall w = { .year = 2026, .month = 12, .day = 1 };
+
+	(void)state;
+	time_is("vi", 3, 59, "3:59 đêm");
+	time_is("vi", 4, 0, "4:00 sáng");
+	time_is("vi", 11, 59, "11:59 sáng");
+	time_is("vi", 17, 59, "5:59 chiều");
+	time_is("vi", 18, 0, "6:00 tối");
+	time_is("vi", 20, 59, "8:59 tối");
+	time_is("vi", 21, 0, "9:00 đêm");
+	for (w.hour = 0; w.hour < 24; w.hour++) {
+		assert_int_equal(datefmt_time("vi", &w, out, sizeof(out)), 0);
+		if (strstr(out, "SA") != NULL || strstr(out, "CH") != NULL)
+			fail_msg("%d:00 is \"%s\"", w.hour, out);
+	}
+}
+
 static void english_and_spanish_stay_gsm7(void **state)
 {
 	struct tz_wall w = { 2026, 12, 1, 8, 30, 0, 0, 0 };
@@ -381,6 +403,7 @@ int main(void)
 		cmocka_unit_test(time_midnight_is_12_am_in_every_language),
 		cmocka_unit_test(time_2359_in_every_language),
 		cmocka_unit_test(time_minutes_padded_hours_not),
+		cmocka_unit_test(vi_times_say_the_day_period_word_not_sa_ch),
 		cmocka_unit_test(english_and_spanish_stay_gsm7),
 		cmocka_unit_test(date_rejects_out_of_range_fields_with_empty_out),
 		cmocka_unit_test(time_rejects_out_of_range_fields_with_empty_out),
