@@ -37,7 +37,7 @@ OPT       ?= -O2
 CFLAGS    ?= $(OPT) -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -Wno-format-truncation \
              -Iinclude -I$(BUILD)/gen $(SAN) $(CFLAGS) $(shell pkg-config --cflags $(PKGS)) \
-             -DPREGON_DATADIR='"$(PREFIX)/share/pregon"'
+             -DPREGON_DATADIR='"$(PREFIX)/share/pregon"' -DPREGON_SYSCONFDIR='"$(SYSCONFDIR)"'
 LDLIBS     = $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lm
 LDFLAGS   += $(SAN)
 

@@ -33,7 +33,6 @@
 #include "redis_lib.h"
 
 #define CLI_EXIT_USAGE 2
-#define CLI_DEFAULT_CONFIG "config/pregon.conf"
 #define CLI_KEY_MAX (64 + 16 + JOB_ID_MAX)	/* prefix + "job:" + id */
 #define CLI_STREAM_ID_MAX 48			/* "18446744073709551615-18446744073709551615" */
 
@@ -60,6 +59,7 @@ enum cli_opt {
 	CLI_OPT_DRY_RUN = 1 << 8,	/* contacts import --dry-run */
 	CLI_OPT_COUNTRY = 1 << 9,	/* contacts import --default-country CC */
 	CLI_OPT_WATCH = 1 << 10,	/* status --watch */
+	CLI_OPT_STRICT = 1 << 11,	/* send --strict */
 };
 
 #define CLI_MAX_POS 5
@@ -71,6 +71,7 @@ struct cli_args {
 	const char *config;	/* -c FILE */
 	bool json;		/* --json */
 	bool all;		/* --all */
+	bool strict;		/* --strict: send refuses unknown fields */
 	const char *job;	/* --job ID */
 	const char *from;	/* --from ID */
 	long long count;	/* --count N, 0 = not given */
@@ -127,6 +128,7 @@ int cli_status_reasons(struct cli *c, const char *seq, long long n, struct statu
 /* Unix ms as wall time in zone: "2026-12-08 08:00:00 UTC-08:00
  * America/Los_Angeles" (ISO UTC when the zone is unknown). */
 void cli_format_local(long long ms, const char *zone, char *out, size_t out_len);
+int cli_cancel(struct cli *c, const struct cli_args *a);
 
 /* Records a failure with its exit code; returns -1 for `return cli_fail(...)`. */
 int cli_fail(struct cli *c, int code, const char *fmt, ...)
@@ -137,8 +139,10 @@ int cli_fail(struct cli *c, int code, const char *fmt, ...)
 int cli_read_input(struct cli *c, const char *path, size_t max, const char *too_big,
 		   char **out, size_t *out_len);
 
-/* Loads path, else config/pregon.conf when present, else the defaults. */
-int cli_load_config(struct cli *c, const char *path);
+/* Loads path (-c), else $PREGON_CONF, else the installed config
+ * (config_find.h); none found is a failure. verbose: says which file on
+ * stderr. */
+int cli_load_config(struct cli *c, const char *path, bool verbose);
 
 /* Connects per [redis] url (AUTH and SELECT as it asks), with the command
  * timeout extended by extra_ms for blocking reads. */

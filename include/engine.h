@@ -62,6 +62,7 @@ struct engine_channel {
 
 /* Whether a zone is in quiet hours now, kept for a second (engine.c). */
 #define ENGINE_QUIET_CACHE 16
+#define ENGINE_RECENT_STOPS 8
 struct engine_quiet {
 	char zone[64];
 	int64_t at_ms;		/* when it was asked; 0: empty */
@@ -80,10 +81,22 @@ struct engine {
 	bool read_got;		/* this phase's reads returned entries */
 	bool read_failed;
 	bool stopping;
+	/* engine_close() was called: its handles are closing, and what the
+	 * adapters, the writer and the reader still answer is dropped (a
+	 * closing libuv handle started again is counted active for good, and
+	 * uv_run never returns). */
+	bool closed;
 	bool urgent_hold;	/* an urgent audience is being expanded here */
 	int claims;		/* claim scripts outstanding */
 	int results_out;	/* result scripts outstanding */
 	bool ticking;
+	bool tick_again;	/* stops to check: tick again when this one is back */
+	char stops_since[24];	/* the tick's stops_since: its last reply's at */
+	uint64_t stop_dropped;	/* messages of stopped jobs dropped before an adapter */
+	/* The last stops seen: the tick names a stop again when it came in
+	 * the same millisecond as the previous tick's answer. */
+	char recent_stops[ENGINE_RECENT_STOPS][JOB_ID_MAX + 1];
+	unsigned recent_stop_next;
 	bool autoclaiming;
 	int autoclaim_index;	/* channel * LANE_COUNT + lane being reclaimed */
 	struct engine_inflight *done_head, *done_tail;	/* results to write */
@@ -123,6 +136,11 @@ void engine_kick(struct engine *e);
 void engine_reader_state(struct engine *e, bool up);
 void engine_store_state(struct engine *e, bool ready);
 void engine_reopen(struct engine *e);
+/* A cancel job stopped a job (intake): ticks now, and the tick's answer
+ * names the jobs stopped since the last one; their messages still waiting
+ * here for an adapter are dropped and written back as cancelled. (Every
+ * instance learns the same from its next tick.) */
+void engine_check_stops(struct engine *e);
 /* Stops reading; finishes in-flight sends and writes their results (at most
  * [shutdown] grace), then on_drained. */
 void engine_stop(struct engine *e, void (*on_drained)(struct engine *e));

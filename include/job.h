@@ -3,7 +3,8 @@
  * job_parse() checks every kind in CONTRACT.md section 2, including those
  * whose sending lands in later issues, and fills the typed fields the core
  * uses. String fields borrow from `doc` (the jansson tree) and live until
- * job_free(). Unknown fields are ignored; wrong types are rejected. */
+ * job_free(). Unknown fields are accepted (a later version may know them)
+ * and named in job->unknown; wrong types are rejected. */
 #ifndef PREGON_JOB_H
 #define PREGON_JOB_H
 
@@ -19,6 +20,8 @@
 
 #define JOB_ID_MAX 128
 #define JOB_DURATIONS_MAX 32	/* offsets/reminders: each one is a message */
+#define JOB_UNKNOWN_MAX 8	/* unknown fields named; the rest are counted */
+#define JOB_UNKNOWN_LEN 112	/* "audience.recipients[999].x (did you mean y?)" */
 
 enum job_kind {
 	JOB_MESSAGE,
@@ -73,8 +76,11 @@ struct job {
 	bool urgent;
 	int64_t expires_ms;	/* 0 = never */
 
-	/* kind "court_reminder" (recipient above); "cancel" sets case_ref */
+	/* kind "court_reminder" (recipient above); "cancel" sets exactly one
+	 * of case_ref, event_ref and stop_job (contract 1.1) */
 	const char *case_ref;
+	const char *event_ref;	/* cancel a town hall (a later version) */
+	const char *stop_job;	/* cancel by job_id: the job to stop */
 	const char *court;	/* NULL when absent, as address and department */
 	const char *address;
 	const char *department;
@@ -82,6 +88,14 @@ struct job {
 	int64_t appearance_ms;
 	struct duration offsets[JOB_DURATIONS_MAX];
 	int n_offsets;		/* 0: the job gave none ([court_reminder] offsets) */
+
+	/* Fields this version does not know ("sendAt", "recipient.phon"),
+	 * accepted for forward compatibility and named so that a typo does
+	 * not go unnoticed: each is "name" or "name (did you mean known?)",
+	 * printable ASCII (other bytes as '?'), at most JOB_UNKNOWN_MAX of
+	 * them and n_unknown_more beyond. */
+	char unknown[JOB_UNKNOWN_MAX][JOB_UNKNOWN_LEN];
+	int n_unknown, n_unknown_more;
 };
 
 /* Parses and validates `len` bytes. Returns 0 and fills *job, or -1 with
@@ -102,6 +116,10 @@ int recipient_parse(json_t *obj, const char *path, struct recipient *r, struct e
 
 /* r's address on channel ch (the field channel.h names), or NULL. */
 const char *recipient_address(const struct recipient *r, enum channel ch);
+
+/* job->unknown joined with ", " into out (at most out_len bytes): "sendAt
+ * (did you mean send_at?), urgnet (did you mean urgent?) and 2 more". */
+void job_unknown_text(const struct job *job, char *out, size_t out_len);
 
 const char *job_kind_name(enum job_kind kind);
 int job_kind_from_name(const char *name);	/* -1 if unknown */

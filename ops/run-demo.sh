@@ -2,8 +2,12 @@
 # make run: start a local Redis (unless [redis] url in $PREGON_CONF points at
 # one that answers), start pregond with the outbox adapters, put a job in,
 # and show the outbox line and the events coming out. Ctrl-C stops it all.
+# Every command it runs is printed first, exactly as it runs it ("$ ..."),
+# so that a reader can type it again (issue 13). PREGON_BIN: the folder of
+# the binaries (default build).
 set -eu
 cd "$(dirname "$0")/.."
+BIN=${PREGON_BIN:-build}
 RUN=var/run
 mkdir -p "$RUN" var/outbox
 CONF=${PREGON_CONF:-}
@@ -18,13 +22,14 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# Prints a pregon command line as the reader would type it (with NOTE
-# after it, if any), then runs it on the demo's config.
+# Prints a pregon command line exactly as it runs it (with NOTE after it as
+# a comment, if any), then runs it: the config comes from PREGON_CONF,
+# exported (and printed) once.
 shown() {	# NOTE ARGS...
 	note=$1
 	shift
-	echo "\$ build/pregon $*${note:+     $note}"
-	build/pregon -c "$CONF" "$@"
+	echo "\$ $BIN/pregon $*${note:+     # $note}"
+	"$BIN/pregon" "$@"
 }
 
 # Waits (up to 2 s) until the outbox has N lines of job ID, then shows them.
@@ -41,6 +46,9 @@ show_outbox() {	# ID N TITLE
 if [ -z "$CONF" ]; then
 	# A local Redis with the durability pregon recommends (appendonly yes).
 	if ! redis-cli -p "$PORT" ping >/dev/null 2>&1; then
+		echo "\$ redis-server --port $PORT --bind 127.0.0.1 --dir $RUN --appendonly yes" \
+			"--hash-max-listpack-value 512 --save '' --daemonize yes" \
+			"--pidfile $PWD/$RUN/redis.pid --logfile $PWD/$RUN/redis.log"
 		redis-server --port "$PORT" --bind 127.0.0.1 --dir "$RUN" --appendonly yes \
 			--hash-max-listpack-value 512 \
 			--save '' --daemonize yes --pidfile "$PWD/$RUN/redis.pid" \
@@ -57,12 +65,19 @@ if [ -z "$CONF" ]; then
 	CONF=$RUN/pregon.conf
 	# Quiet hours off, so the demo shows a message leaving at any hour
 	# (with them on, a message at night waits for 08:00 in Los Angeles).
+	echo "\$ sed -e 's|^url = redis://127.0.0.1:6379/0|url = redis://127.0.0.1:$PORT/0|'" \
+		"-e 's|^quiet_hours = .*|quiet_hours = none|' config/pregon.conf > $CONF"
 	sed -e "s|^url = redis://127.0.0.1:6379/0|url = redis://127.0.0.1:$PORT/0|" \
 		-e "s|^quiet_hours = .*|quiet_hours = none|" \
 		config/pregon.conf > "$CONF"
 fi
 
-build/pregond -c "$CONF" 2> "$RUN/pregond.log" &
+# Both programs find the config through PREGON_CONF (then the installed
+# one; never built-in defaults).
+echo "\$ export PREGON_CONF=$CONF"
+export PREGON_CONF="$CONF"
+echo "\$ $BIN/pregond 2> $RUN/pregond.log &"
+"$BIN/pregond" 2> "$RUN/pregond.log" &
 PREGOND_PID=$!
 sleep 0.5
 echo "pregond running (pid $PREGOND_PID, log $RUN/pregond.log)"
@@ -81,8 +96,7 @@ show_outbox "$ID" 1 "outbox (var/outbox/sms.jsonl), what would have been sent:"
 echo
 shown "" status "$ID"
 echo
-echo "events (pregon:events), for this job:"
-build/pregon -c "$CONF" tail --all --job "$ID" --count 3
+shown "events (pregon:events), for this job" tail --all --job "$ID" --count 3
 
 # An action alert to a list: contacts from a CSV file, one urgent alert in
 # two languages, one message per person.
@@ -124,12 +138,14 @@ show_outbox "$CID" 1 "outbox: the enrolment notice, in Spanish (the charge is in
 echo
 shown "(four reminders scheduled)" status "$CID"
 echo
-echo "\$ build/pregon template render court_reminder es sms -   (the day-before text)"
-printf '{"name":"Ana","court":"Clara Shortridge Foltz CJC","department":"Dept. 30","appearance":"%sT08:30:00","tz":"America/Los_Angeles","tomorrow":true}' "$DAY" |
-	build/pregon -c "$CONF" template render court_reminder es sms -
+cat > "$RUN/demo-vars.json" <<VARS
+{"name": "Ana", "court": "Clara Shortridge Foltz CJC", "department": "Dept. 30",
+ "appearance": "${DAY}T08:30:00", "tz": "America/Los_Angeles", "tomorrow": true}
+VARS
+shown "the day-before text" template render court_reminder es sms "$RUN/demo-vars.json"
 echo
-echo "Now try: build/pregon -c $CONF tail     (in another terminal)"
-echo "         build/pregon -c $CONF send FILE.json"
+echo "Now try: PREGON_CONF=$CONF $BIN/pregon tail     (in another terminal)"
+echo "         PREGON_CONF=$CONF $BIN/pregon send FILE.json"
 echo "pregond keeps running; Ctrl-C stops pregond and the local Redis."
 [ "${DEMO_ONCE:-0}" = 1 ] && exit 0
 wait "$PREGOND_PID"

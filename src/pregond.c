@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "config_find.h"
 #include "engine.h"
 #include "expander.h"
 #include "http_client.h"
@@ -69,6 +70,12 @@ struct pregond {
 	struct templates *templates_new;	/* the reload's result, or NULL */
 	struct err templates_err;
 	uv_timer_t test_clock_timer;		/* [schedule] test_clock */
+	/* Started by the first SIGTERM/SIGINT: what is still open when it
+	 * fires is logged and pregond exits anyway. Unreferenced, and closed
+	 * only after uv_run has returned, so it also covers a hang in the
+	 * close sequence itself (issue 13: a send cancelled after the grace
+	 * restarted a closing handle, and uv_run never returned). */
+	uv_timer_t deadline_timer;
 	bool stopping;
 	bool finishing;		/* maybe_finish has begun closing */
 	bool intake_drained, engine_drained;
@@ -228,9 +235,11 @@ static void on_engine_closed(struct engine *e)
 	}
 	rconn_close(&d->writer, on_writer_closed);
 	rconn_close(&d->expander_conn, on_writer_closed);
-	uv_close((uv_handle_t *)&d->sig_term, on_closed_handle);
-	uv_close((uv_handle_t *)&d->sig_int, on_closed_handle);
-	uv_close((uv_handle_t *)&d->sig_hup, on_closed_handle);
+	/* The signal handlers stay (a second signal still exits at once) but
+	 * no longer keep the loop running; main closes them after uv_run. */
+	uv_unref((uv_handle_t *)&d->sig_term);
+	uv_unref((uv_handle_t *)&d->sig_int);
+	uv_unref((uv_handle_t *)&d->sig_hup);
 	uv_close((uv_handle_t *)&d->stats_timer, on_closed_handle);
 	uv_close((uv_handle_t *)&d->test_clock_timer, on_closed_handle);
 }
@@ -286,12 +295,77 @@ static void on_mqtt_intake_stopped(struct mqtt_intake *in)
 	maybe_finish(&daemon_state);
 }
 
-static void shutdown_start(struct pregond *d, const char *why)
+/* Counts the handles still open by type, but those meant to outlive the
+ * close sequence (unreferenced: the signals after the engine closed, the
+ * deadline), for the deadline's log line. */
+static void count_open_handle(uv_handle_t *h, void *arg)
 {
-	if (d->stopping)
-		return;
+	int *n = arg;
+
+	if (!uv_is_closing(h) && uv_has_ref(h) && uv_handle_get_type(h) < UV_HANDLE_TYPE_MAX)
+		n[uv_handle_get_type(h)]++;
+}
+
+/* "timer x13, poll x2, idle" */
+static void name_open_handles(uv_loop_t *loop, struct buf *b)
+{
+	int n[UV_HANDLE_TYPE_MAX] = { 0 };
+
+	uv_walk(loop, count_open_handle, n);
+	for (int t = 0; t < UV_HANDLE_TYPE_MAX; t++)
+		if (n[t] > 0) {
+			buf_addf(b, "%s%s", b->len ? ", " : "", uv_handle_type_name((uv_handle_type)t));
+			if (n[t] > 1)
+				buf_addf(b, " x%d", n[t]);
+		}
+}
+
+/* Leaves at once, without closing anything: the messages this instance
+ * holds stay pending in Redis (claimed, or their job entry unacknowledged)
+ * and are reclaimed after [jobs] reclaim_after by whichever instance runs;
+ * no webhook was answered before it was in Redis or the spool. _exit, not
+ * exit: nothing is freed (an ASan build would report every live allocation
+ * as a leak) and no atexit handler runs on a half-closed daemon. */
+static void exit_now(struct pregond *d, const char *why)
+{
+	log_warn("%s: exiting now with %d messages held; they stay pending and are reclaimed",
+		 why, engine_in_flight(&d->engine));
+	log_close();
+	_exit(1);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	struct pregond *d = t->data;
+	struct buf open = { 0 };
+	char why[320];
+
+	name_open_handles(d->loop, &open);
+	snprintf(why, sizeof(why), "shutdown: not closed %.1f s after the signal (open: %s)",
+		 (double)(d->cfg.shutdown_grace_ms + d->cfg.redis_command_timeout_ms + 1000) / 1000,
+		 open.len ? open.p : "no handle; a request or a closing handle");
+	buf_free(&open);
+	exit_now(d, why);
+}
+
+static void shutdown_start(struct pregond *d, int signum)
+{
+	const char *why = signum == SIGTERM ? "SIGTERM" : "SIGINT";
+
+	if (d->stopping) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "second signal (%s)", why);
+		exit_now(d, what);
+	}
 	d->stopping = true;
-	log_info("shutting down (%s): no new jobs; finishing messages in flight", why);
+	log_info("shutting down (%s): no new jobs; finishing messages in flight "
+		 "(a second signal exits at once)", why);
+	/* The grace for the sends, then the Redis command timeout for a
+	 * webhook's last write (or its spooling), and a second to close. */
+	uv_timer_start(&d->deadline_timer, on_deadline,
+		       (uint64_t)(d->cfg.shutdown_grace_ms + d->cfg.redis_command_timeout_ms + 1000),
+		       0);
 	/* Closing the readers abandons their blocking reads; whatever Redis
 	 * delivered to them stays pending and is reclaimed. */
 	rconn_close(&d->jobs_reader, on_reader_closed);
@@ -397,7 +471,7 @@ static void on_signal(uv_signal_t *h, int signum)
 		templates_reload(d);
 		return;
 	}
-	shutdown_start(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	shutdown_start(d, signum);
 }
 
 static bool health_up(void *data)
@@ -505,13 +579,25 @@ static int start_mqtt(struct pregond *d, struct err *err)
 	return 0;
 }
 
-static void usage(FILE *f)
+static void usage(FILE *f, const char *config_path)
 {
-	fprintf(f, "usage: pregond [-c FILE]\n"
-		   "  -c FILE     config file (see config/pregon.conf); default: built-in defaults\n"
+	struct config_found found;
+	struct err err;
+
+	fprintf(f, "usage: pregond [-c FILE] [--verbose]\n"
+		   "  -c FILE     config file; without it $PREGON_CONF, else %s\n"
+		   "              (config/pregon.conf is the example; nothing found is an error)\n"
+		   "  --verbose   say on stderr which config file is read\n"
 		   "  --version   print the version\n"
-		   "  --help      this text\n"
-		   "Signals: SIGTERM/SIGINT stop taking jobs, finish what is in flight, exit 0;\n"
+		   "  --help      this text\n", config_installed_path());
+	if (config_find(config_path, &found, &err) == 0)
+		fprintf(f, "config: %s (from %s)\n", found.path, config_source_name(found.source));
+	else
+		fprintf(f, "config: %s\n", err.msg);
+	fprintf(f,
+		   "Signals: SIGTERM/SIGINT stop taking jobs, finish what is in flight for up to\n"
+		   "[shutdown] grace, hand back the rest (pending, reclaimed) and exit 0; a second\n"
+		   "SIGTERM/SIGINT exits at once (status 1), leaving what is held pending.\n"
 		   "SIGHUP reopens the log and outbox files and reloads the templates.\n");
 }
 
@@ -526,29 +612,40 @@ int main(int argc, char **argv)
 {
 	struct pregond *d = &daemon_state;
 	const char *config_path = NULL;
+	struct config_found found;
 	struct err err;
 	char where[600], providers[48 * CHANNEL_COUNT];
+	bool verbose = false, help = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			config_path = argv[++i];
-		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
-			return 0;
-		} else if (strcmp(argv[i], "--version") == 0) {
+		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			help = true;
+		else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0)
+			verbose = true;
+		else if (strcmp(argv[i], "--version") == 0) {
 			printf("pregond %s\n", PREGON_VERSION);
 			return 0;
 		} else {
 			fprintf(stderr, "pregond: unknown argument \"%s\"\n", argv[i]);
-			usage(stderr);
+			usage(stderr, config_path);
 			return 2;
 		}
 	}
+	if (help) {
+		usage(stdout, config_path);
+		return 0;
+	}
 	config_defaults(&d->cfg);
-	if (config_path != NULL && config_load(&d->cfg, config_path, &err) != 0) {
+	if (config_find(config_path, &found, &err) != 0 ||
+	    config_load(&d->cfg, found.path, &err) != 0) {
 		fprintf(stderr, "pregond: %s\n", err.msg);
 		return 1;
 	}
+	if (verbose)
+		fprintf(stderr, "pregond: config %s (from %s)\n", found.path,
+			config_source_name(found.source));
 	if (log_init(d->cfg.log_level, d->cfg.log_file) != 0)
 		return 1;
 	config_check_secret_modes(&d->cfg, warn_secret_mode, NULL);
@@ -644,6 +741,9 @@ int main(int argc, char **argv)
 	uv_timer_start(&d->stats_timer, on_stats_timer, 60000, 60000);
 	uv_timer_init(d->loop, &d->test_clock_timer);
 	d->test_clock_timer.data = d;
+	uv_timer_init(d->loop, &d->deadline_timer);
+	d->deadline_timer.data = d;
+	uv_unref((uv_handle_t *)&d->deadline_timer);
 	if (d->cfg.schedule_test_clock)
 		uv_timer_start(&d->test_clock_timer, on_test_clock_timer, 0, 20);
 
@@ -651,13 +751,21 @@ int main(int argc, char **argv)
 	for (int c = 0, n = 0; c < CHANNEL_COUNT && n < (int)sizeof(providers); c++)
 		n += snprintf(providers + n, sizeof(providers) - (size_t)n, "%s%s=%s", c ? " " : "",
 			      channel_name((enum channel)c), d->cfg.channel[c].provider);
-	log_info("pregond %s starting: redis %s prefix %s consumer %s; %s", PREGON_VERSION, where,
+	log_info("pregond %s starting: config %s (from %s); redis %s prefix %s consumer %s; %s",
+		 PREGON_VERSION, found.path, config_source_name(found.source), where,
 		 d->cfg.redis_prefix, d->cfg.redis_consumer, providers);
 	rconn_start(&d->writer);
 	rconn_start(&d->jobs_reader);
 	rconn_start(&d->ready_reader);
 	rconn_start(&d->expander_conn);
 
+	uv_run(d->loop, UV_RUN_DEFAULT);
+	/* Everything else is closed: the handles that outlive the close
+	 * sequence go now, and one more run calls their close callbacks. */
+	uv_close((uv_handle_t *)&d->deadline_timer, on_closed_handle);
+	uv_close((uv_handle_t *)&d->sig_term, on_closed_handle);
+	uv_close((uv_handle_t *)&d->sig_int, on_closed_handle);
+	uv_close((uv_handle_t *)&d->sig_hup, on_closed_handle);
 	uv_run(d->loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(d->loop) != 0)
 		log_warn("loop closed with handles still open");

@@ -2,6 +2,7 @@
  * connection, stream ids, and the text helpers that keep addresses out of
  * the output (see cli.h). */
 #include "cli.h"
+#include "config_find.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -403,19 +404,21 @@ int cli_stream_last_id(struct cli *c, const char *key, char *out, size_t out_len
 	return 0;
 }
 
-/* Loads -c FILE, else config/pregon.conf when present, else defaults. */
-int cli_load_config(struct cli *c, const char *path)
+/* Loads -c FILE, else $PREGON_CONF, else the installed config
+ * (config_find.h); none is an error. verbose says which on stderr. */
+int cli_load_config(struct cli *c, const char *path, bool verbose)
 {
+	struct config_found found;
+
 	config_defaults(&c->cfg);
-	if (path == NULL) {
-		if (access(CLI_DEFAULT_CONFIG, F_OK) != 0)
-			return 0;
-		path = CLI_DEFAULT_CONFIG;
-	}
-	if (config_load(&c->cfg, path, &c->err) != 0) {
+	if (config_find(path, &found, &c->err) != 0 ||
+	    config_load(&c->cfg, found.path, &c->err) != 0) {
 		c->exit_code = 1;
 		return -1;
 	}
+	if (verbose)
+		fprintf(stderr, "pregon: config %s (from %s)\n", found.path,
+			config_source_name(found.source));
 	return 0;
 }
 

@@ -1,4 +1,5 @@
-/* cli_send.c: `pregon send FILE|-`: validate a job as pregond will, then
+/* cli_send.c: `pregon send [--strict] FILE|-`: validate a job as pregond
+ * will, warn about (or, --strict, refuse) fields it does not know, then
  * XADD it to <prefix>jobs (contract section 1) and print its id. */
 #include "cli.h"
 
@@ -31,6 +32,21 @@ int cli_send(struct cli *c, const struct cli_args *a)
 		cli_clean_line(perr.msg, strlen(perr.msg), reason, sizeof(reason));
 		cli_fail(c, 1, "%s", reason);
 		goto out;
+	}
+	/* A typo in a field name is a job that does something else (sendAt
+	 * ignored: sent now, not later): said before it is queued. */
+	if (job.n_unknown > 0) {
+		char unknown[JOB_UNKNOWN_MAX * JOB_UNKNOWN_LEN + 32];
+
+		job_unknown_text(&job, unknown, sizeof(unknown));
+		cli_clean_line(unknown, strlen(unknown), reason, sizeof(reason));
+		if (a->strict) {
+			cli_fail(c, 1, "unknown field%s %s (--strict: not sent)",
+				 job.n_unknown + job.n_unknown_more > 1 ? "s" : "", reason);
+			goto out;
+		}
+		fprintf(stderr, "pregon: warning: unknown field%s %s (accepted, not used)\n",
+			job.n_unknown + job.n_unknown_more > 1 ? "s" : "", reason);
 	}
 	if (cli_connect(c, 0) != 0 || cli_key(c, key, "jobs") != 0)
 		goto out;

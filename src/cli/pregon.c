@@ -10,6 +10,7 @@
 #include <hiredis/hiredis.h>
 
 #include "cli.h"
+#include "config_find.h"
 #include "tz.h"
 #include "version.h"
 
@@ -62,13 +63,15 @@ static int args_parse(struct cli *c, int argc, char **argv, unsigned allowed,
 			opt = CLI_OPT_COUNTRY;
 		else if (strcmp(name, "--watch") == 0)
 			opt = CLI_OPT_WATCH;
+		else if (strcmp(name, "--strict") == 0)
+			opt = CLI_OPT_STRICT;
 		else
 			return cli_fail(c, CLI_EXIT_USAGE, "unknown option: %.64s", arg);
 		if (opt != 0 && !(allowed & opt))
 			return cli_fail(c, CLI_EXIT_USAGE, "option not valid here: %s", name);
 
 		if (opt & (CLI_OPT_JSON | CLI_OPT_ALL | CLI_OPT_NO_FOLLOW | CLI_OPT_DRY_RUN |
-			   CLI_OPT_WATCH)) {
+			   CLI_OPT_WATCH | CLI_OPT_STRICT)) {
 			if (eq != NULL)
 				return cli_fail(c, CLI_EXIT_USAGE, "%s takes no value", name);
 			a->json |= opt == CLI_OPT_JSON;
@@ -76,6 +79,7 @@ static int args_parse(struct cli *c, int argc, char **argv, unsigned allowed,
 			a->no_follow |= opt == CLI_OPT_NO_FOLLOW;
 			a->dry_run |= opt == CLI_OPT_DRY_RUN;
 			a->watch |= opt == CLI_OPT_WATCH;
+			a->strict |= opt == CLI_OPT_STRICT;
 			continue;
 		}
 		if (eq != NULL)
@@ -122,6 +126,7 @@ static const char usage_main[] =
 	"\n"
 	"commands:\n"
 	"  send FILE|-                put a job on the queue, print its id\n"
+	"  cancel JOB_ID              stop a running or waiting job (an alert)\n"
 	"  status JOB_ID [--json]     counts per status and channel\n"
 	"  tail [--job ID] [-n N|--from ID|--all] [--count N] [--no-follow]\n"
 	"                             follow events (-n N: the last N first)\n"
@@ -140,19 +145,23 @@ static const char usage_main[] =
 	"                             print one template rendered with VARS\n"
 	"\n"
 	"options:\n"
-	"  -c FILE    config file (default: config/pregon.conf if it exists,\n"
-	"             else the built-in defaults)\n"
+	"  -c FILE    config file; without it $PREGON_CONF, else the installed one\n"
+	"             (nothing found is an error; config/pregon.conf is the example)\n"
+	"  --verbose  say on stderr which config file is read\n"
 	"  --help     this text; pregon COMMAND --help for one command\n"
 	"  --version  print the version\n"
 	"\n"
 	"Exit status: 0 success, 1 failure, 2 usage error or not implemented.\n";
 
 static const char usage_send[] =
-	"usage: pregon send [-c FILE] JOB_FILE|-\n"
+	"usage: pregon send [-c FILE] [--strict] JOB_FILE|-\n"
 	"\n"
 	"Reads one job (JSON, at most [jobs] max_bytes) from JOB_FILE or stdin,\n"
 	"validates it as pregond will, adds it to <prefix>jobs and prints its id.\n"
-	"An invalid job is not queued: the reason is printed and the exit status is 1.\n";
+	"An invalid job is not queued: the reason is printed and the exit status is 1.\n"
+	"Fields pregon does not know are accepted (a later version may) and warned\n"
+	"about on stderr first (\"unknown field sendAt (did you mean send_at?)\");\n"
+	"with --strict the job is refused instead.\n";
 
 static const char usage_status[] =
 	"usage: pregon status [-c FILE] [--json] [--watch] JOB_ID\n"
@@ -250,6 +259,14 @@ static const char usage_dead[] =
 	"                 present when the command starts\n"
 	"  delete ID      drops the entry (it may hold addresses and texts)\n";
 
+static const char usage_cancel[] =
+	"usage: pregon cancel [-c FILE] JOB_ID\n"
+	"Stops a job that is running or waiting (contract 1.1): an alert being\n"
+	"expanded or sent, a scheduled message. Its messages not yet sent become\n"
+	"cancelled and its expansion stops; messages a provider has taken are not\n"
+	"recalled. Queues a cancel job, waits up to 10 s for pregond to apply it\n"
+	"and prints how many messages it cancelled.\n";
+
 static const char usage_template[] =
 	"usage: pregon template render NAME LANG CHANNEL VARS.json|-\n"
 	"\n"
@@ -291,7 +308,7 @@ struct cli_command {
 };
 
 static const struct cli_command commands[] = {
-	{ "send", 0, 1, usage_send, cli_send },
+	{ "send", CLI_OPT_STRICT, 1, usage_send, cli_send },
 	{ "status", CLI_OPT_JSON | CLI_OPT_WATCH, 1, usage_status, cli_status },
 	{ "tail", CLI_OPT_JOB | CLI_OPT_FROM | CLI_OPT_ALL | CLI_OPT_COUNT | CLI_OPT_LAST |
 		  CLI_OPT_NO_FOLLOW, 0, usage_tail, cli_tail },
@@ -302,7 +319,26 @@ static const struct cli_command commands[] = {
 		  usage_contacts, cli_contacts },
 	{ "template", 0, 5, usage_template, cli_template },
 	{ "lists", CLI_OPT_JSON, 0, usage_lists, cli_lists },
+	{ "cancel", 0, 1, usage_cancel, cli_cancel },
 };
+
+/* The usage, then which config file a command would read (-c given
+ * before --help counts): the one question an operator has before any. */
+static void usage_print(int argc, char **argv)
+{
+	struct config_found found;
+	struct err err;
+	const char *path = NULL;
+
+	fputs(usage_main, stdout);
+	for (int i = 1; i + 1 < argc; i++)
+		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)
+			path = argv[i + 1];
+	if (config_find(path, &found, &err) == 0)
+		printf("\nconfig: %s (from %s)\n", found.path, config_source_name(found.source));
+	else
+		printf("\nconfig: %s\n", err.msg);
+}
 
 static bool wants_help(int argc, char **argv)
 {
@@ -319,6 +355,7 @@ int main(int argc, char **argv)
 	struct cli_args a;
 	const struct cli_command *cmd = NULL;
 	const char *config_path = NULL;
+	bool verbose = false;
 	int i = 1;
 
 	memset(&a, 0, sizeof(a));
@@ -329,12 +366,16 @@ int main(int argc, char **argv)
 	/* Options before the command: -c FILE and --help. */
 	for (; i < argc && argv[i][0] == '-' && strcmp(argv[i], "-") != 0; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(usage_main, stdout);
+			usage_print(argc, argv);
 			return 0;
 		}
 		if (strcmp(argv[i], "--version") == 0) {
 			printf("pregon %s\n", PREGON_VERSION);
 			return 0;
+		}
+		if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) {
+			verbose = true;
+			continue;
 		}
 		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
 			if (i + 1 >= argc) {
@@ -355,7 +396,7 @@ int main(int argc, char **argv)
 		return finish(c, -1);
 	}
 	if (strcmp(argv[i], "help") == 0) {
-		fputs(usage_main, stdout);
+		usage_print(argc, argv);
 		return 0;
 	}
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
@@ -380,9 +421,15 @@ int main(int argc, char **argv)
 			 "dead: unknown subcommand (list, show, replay, delete)");
 		return finish(c, -1);
 	}
+	/* Usage is checked before the config is looked for, like dead's. */
+	if (cmd->run == cli_template && (a.npos != 5 || strcmp(a.pos[0], "render") != 0)) {
+		cli_fail(c, CLI_EXIT_USAGE,
+			 "template: usage: template render NAME LANG CHANNEL VARS.json");
+		return finish(c, -1);
+	}
 	if (a.config != NULL)
 		config_path = a.config;
-	if (cli_load_config(c, config_path) != 0)
+	if (cli_load_config(c, config_path, verbose) != 0)
 		return finish(c, -1);
 	return finish(c, cmd->run(c, &a));
 }

@@ -33,6 +33,7 @@ struct engine_inflight {
 	struct send_result res;
 	uint64_t started_ns;	/* when the adapter got it; 0 if it never did */
 	bool at_adapter;	/* counted in its channel's sending */
+	bool stopped;		/* its job was stopped before an adapter had it */
 	engine_release_cb release;	/* a message sent at once: told when done */
 	void *release_data;
 	struct engine_inflight *next;
@@ -87,6 +88,17 @@ static void release(struct engine *e, enum channel ch, int n)
 		e->ch[ch].held = 0;
 }
 
+/* Frees a list of held messages whose results will not be written. */
+static void drop_results(struct engine_inflight *f)
+{
+	while (f != NULL) {
+		struct engine_inflight *next = f->next;
+
+		free(f);
+		f = next;
+	}
+}
+
 /* Puts a batch's results back at the front of the queue to write, and frees
  * the batch. */
 static void requeue_results(struct engine *e, struct result_batch *b)
@@ -111,6 +123,13 @@ static void on_result(struct rconn *c, redisReply *r, void *data)
 
 	(void)c;
 	e->results_out--;
+	if (e->closed) {
+		/* The writer closed under it: unwritten, these stay pending and
+		 * are reclaimed (the shutdown grace is over). */
+		drop_results(b->head);
+		free(b);
+		return;
+	}
 	if (r == NULL || store_reply_error(e->store, r, "result")) {
 		/* Outcome unknown; the script ignores a result it has applied
 		 * already, so write these again once Redis is back. */
@@ -177,6 +196,14 @@ static void flush_results(struct engine *e)
 		a[LUA_RESULT_EACH_MID] = f->req.message_id;
 		snprintf(nums[n][0], 24, "%d", f->req.attempt);
 		a[LUA_RESULT_EACH_ATTEMPT] = nums[n][0];
+		if (f->stopped) {
+			/* Never handed over: the result op names the cancel job. */
+			a[LUA_RESULT_EACH_OUTCOME] = "cancel";
+			a[LUA_RESULT_EACH_DETAIL] = "a cancel job";
+			a[LUA_RESULT_EACH_DELAY] = "0";
+			n++;
+			continue;
+		}
 		switch (f->res.status) {
 		case SEND_SENT:
 			a[LUA_RESULT_EACH_OUTCOME] = "sent";
@@ -243,6 +270,20 @@ static void on_flush_idle(uv_idle_t *h)
 
 static void adapter_send(struct engine *e, struct engine_inflight *f);
 
+/* Queues f's result; results of one loop turn go to Redis in one script
+ * call. */
+static void done_add(struct engine *e, struct engine_inflight *f)
+{
+	f->next = NULL;
+	if (e->done_tail)
+		e->done_tail->next = f;
+	else
+		e->done_head = f;
+	e->done_tail = f;
+	e->done_count++;
+	uv_idle_start(&e->flush_idle, on_flush_idle);
+}
+
 static void on_send_done(struct send_req *req, const struct send_result *res)
 {
 	struct engine_inflight *f = req->owner;
@@ -289,15 +330,13 @@ static void on_send_done(struct send_req *req, const struct send_result *res)
 			 channel_name(f->ch), req->attempt,
 			 res->status == SEND_TEMP_FAIL ? "temp_fail" :
 			 res->status == SEND_DEFERRED ? "deferred" : "perm_fail", res->error);
-	f->next = NULL;
-	if (e->done_tail)
-		e->done_tail->next = f;
-	else
-		e->done_head = f;
-	e->done_tail = f;
-	e->done_count++;
-	/* Results of one loop turn go to Redis in one script call. */
-	uv_idle_start(&e->flush_idle, on_flush_idle);
+	if (e->closed) {
+		/* A send cancelled by the adapter's close, after the grace: its
+		 * message stays claimed in Redis and is reclaimed. */
+		free(f);
+		return;
+	}
+	done_add(e, f);
 }
 
 /* ---- claiming and sending ---- */
@@ -638,7 +677,10 @@ static void on_claim(struct rconn *c, redisReply *r, void *data)
 
 	(void)c;
 	e->claims--;
-	if (r == NULL || store_reply_error(e->store, r, "claim") || r->type != REDIS_REPLY_ARRAY) {
+	/* After the close, the adapters are gone: what this claimed stays
+	 * pending (status sending) and is reclaimed. */
+	if (e->closed || r == NULL || store_reply_error(e->store, r, "claim") ||
+	    r->type != REDIS_REPLY_ARRAY) {
 		/* Outcome unknown: the entries stay pending for this consumer and
 		 * are reclaimed after [jobs] reclaim_after. */
 		for (int i = 0; i < b->n; i++)
@@ -1076,9 +1118,49 @@ void engine_kick(struct engine *e)
 /* Due messages moved to their ready streams per call of the tick. */
 enum { TICK_BATCH = 500 };
 
+/* A cancel job stopped job: its messages this instance claimed and still
+ * holds for an adapter slot are not handed over; their results say
+ * cancelled. Those at the adapter are the provider's already (contract
+ * 1.1: not recalled). */
+static void drop_stopped(struct engine *e, const char *job)
+{
+	int dropped = 0;
+
+	for (unsigned i = 0; i < ENGINE_RECENT_STOPS; i++)
+		if (strcmp(e->recent_stops[i], job) == 0)
+			return;		/* seen in the previous tick */
+	snprintf(e->recent_stops[e->recent_stop_next++ % ENGINE_RECENT_STOPS], JOB_ID_MAX + 1,
+		 "%s", job);
+
+	for (int c = 0; c < CHANNEL_COUNT; c++) {
+		struct engine_channel *ch = &e->ch[c];
+		struct engine_inflight *f = ch->wait_head, *next;
+
+		/* Taken apart and put together again in the same order:
+		 * wait_add keeps urgent, answer, then normal. */
+		ch->wait_head = ch->wait_tail = ch->wait_urgent = ch->wait_answer = NULL;
+		for (; f != NULL; f = next) {
+			next = f->next;
+			f->next = NULL;
+			if (strcmp(f->req.job_id, job) != 0) {
+				wait_add(ch, f);
+				continue;
+			}
+			f->stopped = true;
+			done_add(e, f);
+			dropped++;
+		}
+	}
+	e->stop_dropped += (uint64_t)dropped;
+	/* From this line on, nothing of the job goes to an adapter here. */
+	log_info("job %s stopped by a cancel job: %d of its messages waiting here dropped "
+		 "before sending", job, dropped);
+}
+
 static void on_tick(struct rconn *c, redisReply *r, void *data)
 {
 	struct engine *e = data;
+	const redisReply *stops;
 	long long moved;
 
 	(void)c;
@@ -1090,8 +1172,26 @@ static void on_tick(struct rconn *c, redisReply *r, void *data)
 	moved = r->element[LUA_TICK_REPLY_MOVED]->integer;
 	if (moved > 0)
 		log_debug("schedule: %lld messages due", moved);
-	if (moved >= TICK_BATCH)
+	if (r->element[LUA_TICK_REPLY_AT]->type == REDIS_REPLY_INTEGER)
+		snprintf(e->stops_since, sizeof(e->stops_since), "%lld",
+			 r->element[LUA_TICK_REPLY_AT]->integer);
+	stops = r->element[LUA_TICK_REPLY_STOPS];
+	if (stops->type == REDIS_REPLY_ARRAY)
+		for (size_t i = 0; i < stops->elements; i++)
+			if (stops->element[i]->type == REDIS_REPLY_STRING)
+				drop_stopped(e, stops->element[i]->str);
+	if (moved >= TICK_BATCH || e->tick_again) {
+		e->tick_again = false;
 		on_tick_timer(&e->tick_timer);	/* more are due: go on at once */
+	}
+}
+
+void engine_check_stops(struct engine *e)
+{
+	if (e->ticking)
+		e->tick_again = true;
+	else
+		on_tick_timer(&e->tick_timer);
 }
 
 static void on_tick_timer(uv_timer_t *t)
@@ -1104,6 +1204,7 @@ static void on_tick_timer(uv_timer_t *t)
 		return;
 	snprintf(batch, sizeof(batch), "%d", TICK_BATCH);
 	args[LUA_TICK_HEAD_BATCH] = batch;
+	args[LUA_TICK_HEAD_STOPS_SINCE] = e->stops_since;
 	if (store_call(e->store, LUA_FN_TICK, LUA_TICK_NHEAD, args, NULL, on_tick, e) == 0)
 		e->ticking = true;
 }
@@ -1418,6 +1519,8 @@ void engine_reader_state(struct engine *e, bool up)
 
 void engine_store_state(struct engine *e, bool ready)
 {
+	if (e->closed)
+		return;
 	if (!ready) {
 		e->ticking = false;
 		e->autoclaiming = false;
@@ -1520,18 +1623,15 @@ void engine_close(struct engine *e, void (*on_closed)(struct engine *e))
 				   (uv_handle_t *)&e->retry_timer, (uv_handle_t *)&e->grace_timer,
 				   (uv_handle_t *)&e->read_retry_timer, (uv_handle_t *)&e->depth_timer };
 
+	e->closed = true;
 	e->on_closed = on_closed;
 	e->closing_handles = (int)(sizeof(handles) / sizeof(handles[0])) + e->adapters_open +
 			     e->rate_timers;
 	/* Results that could not be written (Redis gone) are dropped here:
 	 * their entries stay pending and are reclaimed and sent again. */
-	while (e->done_head) {
-		struct engine_inflight *f = e->done_head;
-
-		e->done_head = f->next;
-		free(f);
-	}
-	e->done_tail = NULL;
+	drop_results(e->done_head);
+	e->done_head = e->done_tail = NULL;
+	e->done_count = 0;
 	/* So are sends still waiting for an adapter slot (the grace ran
 	 * out): never handed over, they are reclaimed and sent elsewhere. */
 	for (int c = 0; c < CHANNEL_COUNT; c++) {

@@ -130,7 +130,9 @@ static void on_step(struct rconn *c, redisReply *r, void *data)
 				 "as the same person, %.1f ms)", s->job, lane_name[lane],
 				 log_count(s->created, b[0]), log_count(s->skipped, b[1]),
 				 (double)(uv_hrtime() - s->started_ns) / 1e6);
-		} else
+		} else if (strcmp(state, "stopped") == 0)
+			log_info("job %s: expansion stopped by a cancel job", s->job);
+		else
 			log_warn("job %s: its record is gone (expired?): expansion dropped", s->job);
 		s->active = false;
 		set_hold(x);

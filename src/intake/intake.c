@@ -124,6 +124,14 @@ static json_t *message_record(const struct config *cfg, const struct job *job, i
 	 * channel. */
 	payload = json_pack("{s:s, s:s, s:O, s:O}", "body", job->body,
 			    "subject", job->subject ? job->subject : "", "chain", chain, "addr", addr);
+	/* A message job has no job hash: the names of its unknown fields
+	 * are kept in its message's payload. */
+	if (payload != NULL && job->n_unknown > 0) {
+		char unknown[JOB_UNKNOWN_MAX * JOB_UNKNOWN_LEN + 32];
+
+		job_unknown_text(job, unknown, sizeof(unknown));
+		json_object_set_new(payload, "unknown", json_string(unknown));
+	}
 	d = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
 	json_decref(payload);
 	if (d == NULL) {
@@ -463,6 +471,8 @@ static int add_job_record(const struct config *cfg, const struct templates *set,
 		return v ? json_object_set_new(meta, "court", v) : -1;
 	}
 	case JOB_CANCEL:
+		if (job->stop_job != NULL)
+			return json_object_set_new(meta, "stop", json_string(job->stop_job));
 		return json_object_set_new(meta, "cancel", json_string(job->case_ref));
 	case JOB_MESSAGE:
 		v = json_array();
@@ -539,7 +549,13 @@ int intake_build_record(const struct config *cfg, const struct templates *set, i
 		rc = job_parse(raw, raw_len, &limits, &job, &err);
 		if (rc != 0)
 			refuse(rec, &err, "job: not valid");
-		else if (!kind_implemented(job.kind)) {
+		else if (job.kind == JOB_CANCEL && job.event_ref != NULL) {
+			/* Town halls come in a later version: kept, as their kind is. */
+			err_public(&err, "event_ref: cancelling a town hall is valid but not "
+				   "implemented yet in this version");
+			refuse(rec, &err, "");
+			rc = -1;
+		} else if (!kind_implemented(job.kind)) {
 			/* Validated, but sending this kind lands in a later version:
 			 * dead-lettered so `pregon dead replay` can run it then. */
 			err_public(&err, "kind: \"%s\" is valid but not implemented yet in this version",
@@ -582,6 +598,16 @@ int intake_build_record(const struct config *cfg, const struct templates *set, i
 			 * dead-lettered with the reason, like a parse error. */
 			refuse(rec, &err, "job: its texts cannot be made (the reason is in the dead letter)");
 			json_object_del(meta, "court");
+		} else if (job.n_unknown > 0) {
+			char unknown[JOB_UNKNOWN_MAX * JOB_UNKNOWN_LEN + 32];
+
+			/* Accepted (a later version may know them), but said:
+			 * "sendAt" ignored is a message sent now, not later. */
+			job_unknown_text(&job, unknown, sizeof(unknown));
+			log_warn("job %s (%s): fields this version does not know, accepted and not "
+				 "used: %s", job.id, job_kind_name(job.kind), unknown);
+			if (job.kind != JOB_MESSAGE)
+				json_object_set_new(meta, "unknown", json_string(unknown));
 		}
 	}
 	if (rec->reason[0] != '\0' && index_dead_letter(meta, rec) != 0) {
@@ -813,6 +839,13 @@ static void on_accept(struct rconn *c, redisReply *r, void *data)
 				continue;
 			if (strcmp(v, "accepted") == 0)
 				in->accepted++;
+			else if (strcmp(v, "stopped") == 0) {
+				/* A cancel stopped a job: this instance drops what it
+				 * holds of it before it goes to an adapter (the tick
+				 * tells the others). */
+				in->accepted++;
+				engine_check_stops(in->engine);
+			}
 			else if (strcmp(v, "expand") == 0) {
 				in->accepted++;
 				if (b->urgent_only)

@@ -12,7 +12,10 @@
  * that would be a key of the document (a language, a reply keyword) is its
  * position instead (`replies[3]`), and msg alone adds the key. Conventions:
  * - null for an optional field means absent; for a required one, missing;
- * - unknown fields are ignored (so "charge" in a court case never matters);
+ * - unknown fields are accepted, never used (so "charge" in a court case
+ *   never matters), and named in job->unknown with the known field they
+ *   look like ("sendAt (did you mean send_at?)"): a producer's typo must
+ *   not make a job do something else without anyone hearing of it;
  * - a wrong type is rejected, never coerced ("5" is not 5, 1 is not true);
  * - normalised values (phone numbers, trimmed email, canonical case of a
  *   language tag) are written back into the document, so job->doc and the
@@ -35,6 +38,7 @@
  * inline audience ids unique; join_url an http(s) URL. */
 #include "job.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -974,11 +978,33 @@ static int parse_townhall(struct parse *ps, struct job *job)
 	return get_durations(ps, doc, "reminders", NULL, NULL);
 }
 
+/* Contract 1.1: exactly one of case_ref (a court case's reminders),
+ * event_ref (a town hall) or job_id (a job running or waiting). Two would
+ * leave the producer guessing which one was cancelled. */
 static int parse_cancel(struct parse *ps, struct job *job)
 {
-	if (get_string(ps, job->doc, NULL, "case_ref", 1, &job->case_ref) < 0)
+	json_t *doc = job->doc;
+	int given = (member(doc, "case_ref") != NULL) + (member(doc, "event_ref") != NULL) +
+		    (member(doc, "job_id") != NULL);
+
+	if (given == 0)
+		return fail(ps->err, "case_ref", "missing (a cancel names case_ref, event_ref or job_id)");
+	if (given > 1)
+		return fail(ps->err, member(doc, "job_id") != NULL ? "job_id" : "event_ref",
+			    "give only one of case_ref, event_ref and job_id");
+	if (get_string(ps, doc, NULL, "case_ref", 0, &job->case_ref) < 0 ||
+	    get_string(ps, doc, NULL, "event_ref", 0, &job->event_ref) < 0 ||
+	    get_string(ps, doc, NULL, "job_id", 0, &job->stop_job) < 0)
 		return -1;
-	return check_ref(ps, "case_ref", job->case_ref);
+	if (job->case_ref != NULL)
+		return check_ref(ps, "case_ref", job->case_ref);
+	if (job->event_ref != NULL)
+		return check_ref(ps, "event_ref", job->event_ref);
+	if (check_id(ps, "job_id", job->stop_job) < 0)
+		return -1;
+	if (strcmp(job->stop_job, job->id) == 0)
+		return fail(ps->err, "job_id", "names this cancel job itself");
+	return 0;
 }
 
 static int parse_contact_upsert(struct parse *ps, struct job *job)
@@ -1011,6 +1037,140 @@ static int parse_contact_delete(struct parse *ps, struct job *job)
 	if (get_string(ps, job->doc, NULL, "contact_id", 1, &s) < 0)
 		return -1;
 	return check_id(ps, "contact_id", s);
+}
+
+/* ---- unknown fields ---------------------------------------------------- */
+
+/* The fields each object of a job may have (CONTRACT.md section 2, 1.1). */
+static const char *const known_recipient[] = { "id", "name", "phone", "email", "signal", "lang",
+					       "tz", "channels", NULL };
+static const char *const known_case[] = { "ref", "court", "address", "department", "tz", NULL };
+static const char *const known_event[] = { "ref", "title", "starts_at", "ends_at", "tz",
+					   "location", "join_url", NULL };
+static const char *const known_audience[] = { "list", "recipients", NULL };
+static const char *const *const known_top[JOB_KIND_COUNT] = {
+	[JOB_MESSAGE] = (const char *const[]){ "id", "kind", "recipient", "body", "subject",
+					       "send_at", NULL },
+	[JOB_COURT_REMINDER] = (const char *const[]){ "id", "kind", "case", "appearance",
+						      "recipient", "offsets", NULL },
+	[JOB_ACTION_ALERT] = (const char *const[]){ "id", "kind", "urgent", "audience", "message",
+						    "subject", "expires_at", "replies", NULL },
+	[JOB_TOWNHALL_CONFIRMATION] = (const char *const[]){ "id", "kind", "event", "recipient",
+							     "reminders", NULL },
+	[JOB_CANCEL] = (const char *const[]){ "id", "kind", "case_ref", "event_ref", "job_id", NULL },
+	[JOB_CONTACT_UPSERT] = (const char *const[]){ "id", "kind", "contact", "lists", NULL },
+	[JOB_CONTACT_DELETE] = (const char *const[]){ "id", "kind", "contact_id", NULL },
+};
+
+/* a and b alike: the same letters but for case and '_' or '-' ("sendAt",
+ * "send-at" for "send_at"), or at most two edits apart (Levenshtein:
+ * "urgnet" for "urgent" is two substitutions). Names here are short:
+ * both are cut at 32 characters. */
+static bool looks_like(const char *a, const char *b)
+{
+	char x[33], y[33];
+	size_t n = 0, m = 0;
+	int d[33][33];
+
+	for (; *a && n < 32; a++)
+		if (*a != '_' && *a != '-')
+			x[n++] = (char)tolower((unsigned char)*a);
+	for (; *b && m < 32; b++)
+		if (*b != '_' && *b != '-')
+			y[m++] = (char)tolower((unsigned char)*b);
+	x[n] = y[m] = '\0';
+	if (strcmp(x, y) == 0)
+		return true;
+	if (n < 3 || m < 3)
+		return false;
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = (int)i;
+	for (size_t j = 0; j <= m; j++)
+		d[0][j] = (int)j;
+	for (size_t i = 1; i <= n; i++)
+		for (size_t j = 1; j <= m; j++) {
+			int best = d[i - 1][j - 1] + (x[i - 1] != y[j - 1]);
+
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			d[i][j] = best;
+		}
+	return d[n][m] <= 2;
+}
+
+/* Names one unknown field of obj (at path base): printable ASCII, as
+ * much of it as fits, and the known field it looks like. */
+static void note_unknown(struct job *job, const char *base, const char *key,
+			 const char *const *known)
+{
+	char name[JOB_UNKNOWN_LEN / 2];
+	size_t n = 0;
+	const char *like = NULL;
+
+	if (job->n_unknown >= JOB_UNKNOWN_MAX) {
+		job->n_unknown_more++;
+		return;
+	}
+	for (const char *p = key; *p && n + 1 < sizeof(name); p++)
+		name[n++] = (*p >= 0x21 && *p <= 0x7e) ? *p : '?';
+	name[n] = '\0';
+	for (size_t i = 0; known[i] != NULL && like == NULL; i++)
+		if (looks_like(key, known[i]))
+			like = known[i];
+	snprintf(job->unknown[job->n_unknown++], JOB_UNKNOWN_LEN, "%s%s%s%s%s%s",
+		 base, base[0] ? "." : "", name, like ? " (did you mean " : "", like ? like : "",
+		 like ? "?)" : "");
+}
+
+static void find_unknown(struct job *job, json_t *obj, const char *base, const char *const *known)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(obj))
+		return;
+	json_object_foreach(obj, key, v) {
+		size_t i = 0;
+
+		while (known[i] != NULL && strcmp(known[i], key) != 0)
+			i++;
+		if (known[i] == NULL)
+			note_unknown(job, base, key, known);
+	}
+}
+
+/* Every object of a valid job whose fields the contract names: the top,
+ * its recipient, case or event, its audience and the audience's people. */
+static void collect_unknown(struct job *job)
+{
+	json_t *doc = job->doc, *rcps = json_object_get(json_object_get(doc, "audience"),
+						       "recipients"), *r;
+	char path[PATH_LEN];
+	size_t i;
+
+	find_unknown(job, doc, "", known_top[job->kind]);
+	find_unknown(job, json_object_get(doc, "recipient"), "recipient", known_recipient);
+	find_unknown(job, json_object_get(doc, "contact"), "contact", known_recipient);
+	find_unknown(job, json_object_get(doc, "case"), "case", known_case);
+	find_unknown(job, json_object_get(doc, "event"), "event", known_event);
+	find_unknown(job, json_object_get(doc, "audience"), "audience", known_audience);
+	json_array_foreach(rcps, i, r) {
+		path_index(path, "audience.recipients", i);
+		find_unknown(job, r, path, known_recipient);
+	}
+}
+
+void job_unknown_text(const struct job *job, char *out, size_t out_len)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < job->n_unknown && n < out_len; i++)
+		n += (size_t)snprintf(out + n, out_len - n, "%s%s", i ? ", " : "", job->unknown[i]);
+	if (job->n_unknown_more > 0 && n < out_len)
+		snprintf(out + n, out_len - n, " and %d more", job->n_unknown_more);
 }
 
 /* ---- the document ----------------------------------------------------- */
@@ -1072,7 +1232,7 @@ int job_parse(const char *buf, size_t len, const struct job_limits *limits,
 	json_error_t jerr;
 	const char *id, *kind;
 	char text[QUOTE_MAX];
-	int k;
+	int k, rc;
 
 	memset(job, 0, sizeof(*job));
 	if (len > ps.lim->max_bytes)
@@ -1110,15 +1270,18 @@ int job_parse(const char *buf, size_t len, const struct job_limits *limits,
 	job->kind = (enum job_kind)k;
 
 	switch (job->kind) {
-	case JOB_MESSAGE: return parse_message(&ps, job);
-	case JOB_COURT_REMINDER: return parse_court_reminder(&ps, job);
-	case JOB_ACTION_ALERT: return parse_action_alert(&ps, job);
-	case JOB_TOWNHALL_CONFIRMATION: return parse_townhall(&ps, job);
-	case JOB_CANCEL: return parse_cancel(&ps, job);
-	case JOB_CONTACT_UPSERT: return parse_contact_upsert(&ps, job);
-	case JOB_CONTACT_DELETE: return parse_contact_delete(&ps, job);
+	case JOB_MESSAGE: rc = parse_message(&ps, job); break;
+	case JOB_COURT_REMINDER: rc = parse_court_reminder(&ps, job); break;
+	case JOB_ACTION_ALERT: rc = parse_action_alert(&ps, job); break;
+	case JOB_TOWNHALL_CONFIRMATION: rc = parse_townhall(&ps, job); break;
+	case JOB_CANCEL: rc = parse_cancel(&ps, job); break;
+	case JOB_CONTACT_UPSERT: rc = parse_contact_upsert(&ps, job); break;
+	case JOB_CONTACT_DELETE: rc = parse_contact_delete(&ps, job); break;
 	default: return err_public(err, "kind: unknown kind");
 	}
+	if (rc == 0)
+		collect_unknown(job);
+	return rc;
 }
 
 void job_free(struct job *job)

@@ -65,7 +65,8 @@ end
 -- person, one message: a recipient sharing an address with one already
 -- served is skipped (<p>xs:<job> holds SHA-1s of the addresses, never the
 -- addresses; it also absorbs what SSCAN may return twice). state is done,
--- more or gone; total counts the job's messages so far.
+-- more, stopped (by a cancel job) or gone; total counts the job's
+-- messages so far.
 register('expand', function(a)
 	local id, batch = a[@head.job], tonumber(a[@head.batch])
 	local lane, entry = a[@head.lane], a[@head.entry]
@@ -78,7 +79,9 @@ register('expand', function(a)
 	local quiet_default = (j[8] ~= '1' and j[17] and j[17] ~= '') and j[17] or nil
 	if j[1] ~= 'run' then
 		redis.call('XACK', xstream, group, entry)
-		return { [@reply.state] = j[1] == 'done' and 'done' or 'gone', [@reply.created] = 0,
+		-- (stopped: by a cancel job, schedule.lua job_stop)
+		local state = (j[1] == 'done' or j[1] == 'stopped') and j[1] or 'gone'
+		return { [@reply.state] = state, [@reply.created] = 0,
 			[@reply.skipped] = 0, [@reply.total] = 0 }
 	end
 	local recips, cursor, finished = {}, j[4], false

@@ -341,9 +341,17 @@ local function create_message(m, mid)
 	return mid
 end
 
+-- The cancel job that stopped job (a cancel naming it, contract 1.1), or
+-- nil: <p>stop:<job>, kept as long as the job's records. A stopped job
+-- gets no retry, no fallback and no new message.
+local function stopped_by(job)
+	return redis.call('GET', P .. 'stop:' .. job) or nil
+end
+
 -- Falls back to the channels after `channel` in the recipient's order
 -- (contract section 2): a new message of the same job.
 local function fall_back(mkey, mid, job, kind, contact, channel)
+	if stopped_by(job) then return end
 	local g = redis.call('HMGET', mkey, 'd', 'urgent', 'expires', 'rp', 'qz')
 	if not g[1] or g[1] == '' then return end	-- gone, or erased with its contact
 	local d = cjson.decode(g[1])

@@ -48,7 +48,16 @@ register('claim', function(a)
 			-- record expired or belongs elsewhere: nothing to send
 		elseif status == 'accepted' or status == 'scheduled' or status == 'sending' then
 			local expires = tonumber(f[8]) or 0
-			if f[12] then
+			-- (A message of a stopped job in sending was claimed by an
+			-- instance that died or was told too late; accepted and
+			-- scheduled ones were cancelled by the stop itself.)
+			local stop = status == 'sending' and stopped_by(job)
+			if stop then
+				set_status(mkey, job, kind, channel, status, 'cancelled', 'error',
+					'cancelled by job ' .. stop)
+				event(job, kind, mid, contact, channel, 'cancelled', f[6], nil,
+					'cancelled by job ' .. stop)
+			elseif f[12] then
 				-- Its contact was deleted while it was being sent.
 				set_status(mkey, job, kind, channel, status, 'cancelled', 'error', 'contact deleted')
 				event(job, kind, mid, contact, channel, 'cancelled', f[6], nil, 'contact deleted')
@@ -90,7 +99,10 @@ end)
 -- attempted: the provider's circuit is open; retried without counting);
 -- perm (failed, falls back to the next channel); optout (perm, and the
 -- provider says the recipient opted out at the carrier: the address is
--- opted out of the channel too). A provider id other than the message id
+-- opted out of the channel too); cancel (never handed to the provider:
+-- its job was stopped while it waited in the engine; detail names the
+-- cancel job). A job stopped since (<p>stop:) turns temp and defer into
+-- cancelled too, and gets no fallback. A provider id other than the message id
 -- is mapped back to the message for status callbacks, and the address to
 -- its contact and job for replies (<p>pid:<id>, <p>lj:<channel>:<address>).
 -- A result for an attempt that is no longer current (the message was
@@ -115,7 +127,17 @@ register('result', function(a)
 				outcome = 'perm'
 				detail = 'gave up after ' .. attempt .. ' attempts: ' .. detail
 			end
-			if outcome == 'sent' then
+			local stop = outcome ~= 'sent' and outcome ~= 'perm' and outcome ~= 'optout' and
+				stopped_by(job)
+			if stop or outcome == 'cancel' then
+				-- Not handed to the provider after its job was stopped
+				-- (cancel: dropped from the engine's queue), or not taken
+				-- by it: no retry.
+				local why = 'cancelled by job ' .. (stop or detail)
+				set_status(mkey, job, kind, channel, status, 'cancelled', 'error', why)
+				event(job, kind, mid, contact, channel, 'cancelled', attempt, nil, why)
+				outcome = 'cancel'
+			elseif outcome == 'sent' then
 				set_status(mkey, job, kind, channel, status, 'sent', 'provider_id', detail)
 				event_h(event_head(job, kind, mid, contact, channel), 'sent',
 					a[i + @each.attempt], detail)

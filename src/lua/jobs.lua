@@ -227,11 +227,14 @@ end
 --    same), "dl" (default language), "replies" (JSON or absent), "rw" (reply
 --    window, s), "segments" (JSON), "list" or "rc" (inline recipients, each
 --    a JSON {"c","chain","addr","lang"})},
---    or "court" (court_accept), "cancel" (a case ref),
+--    or "court" (court_accept), "cancel" (a case ref), "stop" (the id of
+--    a job to stop: job_stop),
 --    or "contact" (a normalised recipient) with "lists" (absent: keep), or
---    "contact_id" (delete)}
+--    "contact_id" (delete); and "unknown", the job's fields this version
+--    does not know, by name (job_parse.c), kept in its hash}
 -- statuses: one per entry (accepted, expand: an alert whose expansion is
--- queued, rejected, duplicate, retried, gone); sends: a claimed record per
+-- queued, stopped: a cancel that stopped a job, rejected, duplicate,
+-- retried, gone); sends: a claimed record per
 -- message claimed at once (the fast path: a job of one message, due now,
 -- with room on its channel). Such a job's entry is NOT acknowledged here:
 -- it stays pending in the jobs group as the message's lease, and the
@@ -241,6 +244,7 @@ end
 -- the id, which also names the job's messages: m<entry>.1, m<entry>.2 ...
 register('accept', function(a)
 	local out, sends = {}, {}
+	local stops_here = false	-- a cancel by job id among the entries
 	local room = {}
 	for ch, n in string.gmatch(a[@head.room], '(%a+)=(%d+)') do room[ch] = tonumber(n) end
 	for i = @first, #a, @n do
@@ -297,6 +301,10 @@ register('accept', function(a)
 			elseif r.cancel then
 				court_cancel(id, kind, r.cancel, jk)
 				out[#out + 1] = 'accepted'
+			elseif r.stop then
+				stops_here = true
+				local n = job_stop(id, kind, r.stop, jk)
+				out[#out + 1] = n and 'stopped' or 'accepted'
 			elseif r.alert then
 				alert_accept(id, kind, r.alert, jk, seq)
 				out[#out + 1] = 'expand'
@@ -338,10 +346,37 @@ register('accept', function(a)
 				if keep > dedupe then redis.call('EXPIRE', seen_key, ttl_s(keep)) end
 				out[#out + 1] = 'accepted'
 			end
+			-- The names of the fields this version does not know (a
+			-- message job's are in its payload): a typo is on record.
+			local st = out[#out]
+			if type(r.unknown) == 'string' and st ~= 'duplicate' and st ~= 'retried' then
+				redis.call('HSET', jk, 'unknown', r.unknown)
+			end
 		end
 		if ack then
 			redis.call('XACK', P .. 'jobs', group, r.e)
 		end
+	end
+	-- A cancel in this very batch may have stopped a job whose message
+	-- was claimed at once above: it has reached no adapter yet (this
+	-- reply hands it over), so it is cancelled here instead of sent.
+	if stops_here and #sends > 0 then
+		local keep = {}
+		for _, send in ipairs(sends) do
+			local mid = send[@claimed.mid]
+			local mkey = P .. 'msg:' .. mid
+			local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status',
+				'attempt')
+			local stop = f[1] and f[5] == 'sending' and stopped_by(f[1])
+			if stop then
+				set_status(mkey, f[1], f[2], f[4], f[5], 'cancelled', 'error', 'cancelled by job ' .. stop)
+				event(f[1], f[2], mid, f[3], f[4], 'cancelled', f[6], nil, 'cancelled by job ' .. stop)
+				redis.call('XACK', P .. 'jobs', group, send[@claimed.entry])
+			else
+				keep[#keep + 1] = send
+			end
+		end
+		sends = keep
 	end
 	return { [@reply.statuses] = out, [@reply.sends] = sends }
 end)

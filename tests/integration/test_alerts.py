@@ -7,6 +7,7 @@ backlog, and replies by keyword."""
 import collections
 import json
 import os
+import re
 import signal
 import time
 
@@ -507,6 +508,89 @@ def iso_ms(s):
     t = datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
     return int(t.timestamp() * 1000 + 0.5)
 
+
+
+# ---- issue 13, finding 13: stop a wrong alert ----
+
+def log_time_of(cfg, needle):
+    """The time (Unix ms) of pregond's first log line holding needle."""
+    with open(os.path.join(cfg.dir, "pregond.log")) as f:
+        for line in f:
+            if needle in line:
+                return iso_ms(line.split(" ", 1)[0])
+    raise AssertionError("no log line with %r" % needle)
+
+
+def test_cancelling_a_10000_person_alert_midway_sends_nothing_after_the_cancel():
+    """`pregon cancel` midway through a 10,000-person alert (expansion in
+    small steps, sends at 1,000/s): from the moment pregond learns of the
+    cancel, no message of the alert goes to the provider; every message
+    ends sent (before) or cancelled, none waits; the expansion stops."""
+    n = 10000
+    # Sends at 1,000/s and an expansion in small steps: the cancel comes
+    # while both are under way. (Messages claimed and waiting for the
+    # adapter: test_sms.py, test_a_cancel_drops_a_message_claimed_...)
+    cfg, d = daemon({"alerts": {"expand_batch": "10"}, "sms": {"rate": "1000"}})
+    r = cfg.server.client
+    try:
+        xadd_many(cfg, contact_jobs(n, ["wrong"], tag="cw"))
+        wait_for(lambda: r.scard(cfg.key("list:wrong")) == n, timeout=60, what="contacts stored")
+        xadd(cfg, {"id": "wrong-text", "kind": "action_alert", "audience": {"list": "wrong"},
+                   "message": "Rally moved to City Hall (WRONG: it is at the park)."})
+        wait_for(lambda: len(outbox(cfg)) >= 100, timeout=60, what="100 sent")
+        c = harness.run_cli(cfg, "cancel", "wrong-text")
+        assert c.returncode == 0, c.stderr
+        assert job_hash(cfg, "wrong-text")["x"] == "stopped", "expanded before the cancel"
+        assert re.match(r"^cancel-wrong-text-\d+: stopped wrong-text: \d+ waiting messages "
+                        r"cancelled; those pregond has claimed are cancelled before a provider "
+                        r"gets them$", c.stdout.strip()), c.stdout
+        cancel_id = c.stdout.split(":", 1)[0]
+        xn_at_cancel = int(job_hash(cfg, "wrong-text")["xn"])
+        learned = log_time_of(cfg, "job wrong-text stopped by a cancel job")
+        with open(os.path.join(cfg.dir, "pregond.log")) as f:
+            dropped = int(re.search(r"job wrong-text stopped by a cancel job: (\d+) of its "
+                                    r"messages waiting here dropped", f.read()).group(1))
+        accepted = [e for e in events(cfg, cancel_id) if e["status"] == "accepted"]
+        assert len(accepted) == 1, accepted
+        cancelled_at = iso_ms(accepted[0]["at"])
+
+        def settled():
+            st = harness.job_status(cfg, "wrong-text")["statuses"]
+            return not any(k in st for k in ("accepted", "scheduled", "sending"))
+        wait_for(settled, timeout=30, what="no message of the alert waiting")
+        time.sleep(1.0)     # anything still to come would come now
+        lines = [m for m in outbox(cfg) if m["job"] == "wrong-text"]
+        late = [m for m in lines if iso_ms(m["at"]) > learned]
+        assert late == [], "%d sent after the cancel, first at %s" % (len(late), late[0]["at"])
+        st = harness.job_status(cfg, "wrong-text")["statuses"]
+        h = job_hash(cfg, "wrong-text")
+        assert st.get("sent", 0) == len(lines), (st, len(lines))
+        assert st.get("sent", 0) + st.get("cancelled", 0) == int(h["messages"]), (st, h)
+        assert len(lines) < n and st.get("cancelled", 0) > 0, st
+        assert h["x"] == "stopped" and int(h["xn"]) == xn_at_cancel, h
+        assert r.get(cfg.key("stop:wrong-text")) == cancel_id
+        print("# cancelled with %d sent, %d cancelled (%d of them claimed, waiting for "
+              "the adapter), %d of %d expanded; pregond learned of it %d ms after Redis "
+              "took it" % (len(lines), st.get("cancelled", 0), dropped, int(h["xn"]), n,
+                           learned - cancelled_at))
+    finally:
+        assert harness.stop(d) == 0
+
+
+def test_cancel_refuses_an_unknown_job_and_a_cancel_names_exactly_one_target():
+    cfg, d = daemon()
+    try:
+        reason = harness.one_line_error(harness.run_cli(cfg, "cancel", "no-such-job"))
+        assert reason == ("cancel: no such job: no-such-job (not accepted yet, or older than "
+                          "[jobs] dedupe_days)"), reason
+        both = json.dumps({"id": "x1", "kind": "cancel", "case_ref": "LA-1", "job_id": "a"})
+        reason = harness.one_line_error(harness.run_cli(cfg, "send", "-", input=both))
+        assert reason == "job_id: give only one of case_ref, event_ref and job_id", reason
+        itself = json.dumps({"id": "x2", "kind": "cancel", "job_id": "x2"})
+        reason = harness.one_line_error(harness.run_cli(cfg, "send", "-", input=itself))
+        assert reason == "job_id: names this cancel job itself", reason
+    finally:
+        assert harness.stop(d) == 0
 
 if __name__ == "__main__":
     harness.main(globals())

@@ -115,6 +115,66 @@ def test_send_of_a_missing_file_fails_with_one_line():
     assert "nope.json" in reason, reason
 
 
+
+# ---- issue 13, finding 14: fields pregon does not know ----
+
+def typo_job(job_id="typo-1"):
+    return json.dumps({"id": job_id, "kind": "message", "body": "Hearing moved to Dec 9.",
+                       "recipient": {"id": "contact-1", "phone": PHONE, "lnag": "es"},
+                       "sendAt": "2030-12-08T09:00:00Z"})
+
+
+def test_send_warns_about_unknown_fields_then_queues_the_job():
+    """Before: sendAt was ignored without a word, and the message went out
+    at once instead of on Dec 8."""
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "send", "-", input=typo_job())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "typo-1\n", r.stdout
+    assert r.stderr == ("pregon: warning: unknown fields sendAt (did you mean send_at?), "
+                        "recipient.lnag (did you mean lang?) (accepted, not used)\n"), r.stderr
+    assert len(entries(cfg, "jobs")) == 1
+
+
+def test_send_strict_refuses_unknown_fields_and_queues_nothing():
+    cfg = harness.write_config()
+    r = harness.run_cli(cfg, "send", "--strict", "-", input=typo_job())
+    reason = harness.one_line_error(r)
+    assert reason == ("unknown fields sendAt (did you mean send_at?), recipient.lnag "
+                      "(did you mean lang?) (--strict: not sent)"), reason
+    assert entries(cfg, "jobs") == []
+    ok = harness.run_cli(cfg, "send", "--strict", "-", input=message_job("clean-1"))
+    assert ok.returncode == 0 and ok.stderr == "", ok.stderr
+
+
+def test_pregond_records_the_unknown_field_names_in_the_job():
+    """Names only (never values): in a message's payload (a message job
+    has no job hash) and in the job hash of other kinds; and logged."""
+    cfg = harness.write_config()
+    d = harness.start_daemon(cfg)
+    rc = cfg.server.client
+    try:
+        assert harness.run_cli(cfg, "send", "-", input=typo_job("typo-2")).returncode == 0
+        alert = json.dumps({"id": "alert-typo", "kind": "action_alert", "urgnet": True,
+                            "audience": {"recipients": [{"id": "p1", "phone": PHONE}]},
+                            "message": "ICE reported at 5th and Main."})
+        assert harness.run_cli(cfg, "send", "-", input=alert).returncode == 0
+        harness.wait_for(lambda: rc.hget(cfg.key("job:alert-typo"), "unknown") is not None,
+                         what="the alert recorded")
+        assert rc.hget(cfg.key("job:alert-typo"), "unknown") == "urgnet (did you mean urgent?)"
+        seq = rc.get(cfg.key("seen:typo-2"))
+        harness.wait_for(lambda: rc.hget(cfg.key("msg:m%s.1" % seq), "d") is not None,
+                         what="the message recorded")
+        d_ = json.loads(rc.hget(cfg.key("msg:m%s.1" % seq), "d"))
+        assert d_["unknown"] == ("sendAt (did you mean send_at?), recipient.lnag "
+                                 "(did you mean lang?)"), d_
+        with open(os.path.join(cfg.dir, "pregond.log")) as f:
+            log = f.read()
+        assert "job alert-typo (action_alert): fields this version does not know, accepted " \
+            "and not used: urgnet (did you mean urgent?)" in log, log
+    finally:
+        assert harness.stop(d) == 0
+
 def test_send_honours_password_and_db_in_the_url():
     srv = harness.RedisServer(password="s3cr3t")
     cfg = harness.write_config(srv, url=srv.url(db=3))
@@ -603,15 +663,88 @@ def test_optout_rejects_bad_channel_and_address():
 
 # ---- config ----
 
-def test_config_pregon_conf_in_the_working_dir_is_the_default():
+# Issue 13, finding 15: one way to find the config, for both binaries.
+
+def env_without_conf(**extra):
+    env = dict(os.environ)
+    env.pop("PREGON_CONF", None)
+    env.update(extra)
+    return env
+
+
+def pregon(args, env, cwd=None):
+    import subprocess
+    return subprocess.run([harness.binary("pregon")] + args, capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=20)
+
+
+def no_installed_config():
+    import subprocess
+    r = subprocess.run([harness.binary("pregon"), "--help"], capture_output=True, text=True,
+                       env=env_without_conf())
+    if "config: no config file" not in r.stdout:
+        harness.skip("a config is installed on this machine: %s" % r.stdout.splitlines()[-1])
+
+
+def test_the_config_is_c_then_pregon_conf_and_none_is_an_error_not_defaults():
+    """Before: without -c, pregon read config/pregon.conf from the working
+    directory or silently ran on built-in defaults (another Redis)."""
+    no_installed_config()
     srv = harness.redis_server()
+    a = harness.write_config(srv)
+    b = harness.write_config(srv)
+    srv.client.hset(a.key("job:in-a"), mapping={"kind": "message", "messages": "1"})
+    # PREGON_CONF when there is no -c; --verbose says which file and why.
+    r = pregon(["--verbose", "status", "in-a"], env_without_conf(PREGON_CONF=a.path))
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "pregon: config %s (from PREGON_CONF)\n" % a.path, r.stderr
+    # -c wins over PREGON_CONF.
+    r = pregon(["--verbose", "-c", b.path, "status", "in-a"], env_without_conf(PREGON_CONF=a.path))
+    assert r.returncode == 1 and r.stderr.startswith("pregon: config %s (from -c)\n" % b.path), \
+        r.stderr
+    # --help names the file a command would read.
+    r = pregon(["--help"], env_without_conf(PREGON_CONF=a.path))
+    assert r.stdout.endswith("\nconfig: %s (from PREGON_CONF)\n" % a.path), r.stdout
+    # Neither, nor an installed one: an error naming all three ways, even
+    # with a config/pregon.conf in the working directory (no more guessing).
     work = harness.tempdir()
     os.mkdir(os.path.join(work, "config"))
-    cfg = harness.write_config(srv, directory=os.path.join(work, "config"))
-    srv.client.hset(cfg.key("job:found"), mapping={"kind": "message", "messages": "1"})
-    r = harness.run_cli(None, "status", "found", cwd=work)
-    assert r.returncode == 0, r.stderr
-    assert "message" in r.stdout
+    harness.write_config(srv, directory=os.path.join(work, "config"))
+    r = pregon(["status", "in-a"], env_without_conf(), cwd=work)
+    reason = harness.one_line_error(r)
+    assert r.returncode == 1
+    assert reason == ("no config file: give -c FILE, set PREGON_CONF, or install "
+                      "/etc/pregon/pregon.conf (make install; config/pregon.conf is the "
+                      "example)"), reason
+    r = pregon(["--help"], env_without_conf())
+    assert r.returncode == 0 and "\nconfig: no config file: give -c FILE" in r.stdout, r.stdout
+
+
+def test_pregond_finds_its_config_the_same_way_and_says_which():
+    import subprocess
+    no_installed_config()
+    pregond = harness.binary("pregond")
+    r = subprocess.run([pregond], capture_output=True, text=True, env=env_without_conf(),
+                       timeout=20)
+    assert r.returncode == 1, r
+    assert r.stderr == ("pregond: no config file: give -c FILE, set PREGON_CONF, or install "
+                        "/etc/pregon/pregon.conf (make install; config/pregon.conf is the "
+                        "example)\n"), r.stderr
+    cfg = harness.write_config()
+    r = subprocess.run([pregond, "--help"], capture_output=True, text=True,
+                       env=env_without_conf(PREGON_CONF=cfg.path), timeout=20)
+    assert r.returncode == 0 and "config: %s (from PREGON_CONF)\n" % cfg.path in r.stdout, r.stdout
+    log = os.path.join(cfg.dir, "pregond.log")
+    with open(log, "ab") as out:
+        p = harness.spawn([pregond, "--verbose"], stdout=out, stderr=out,
+                          env=env_without_conf(PREGON_CONF=cfg.path), cwd=harness.ROOT)
+    try:
+        harness.wait_for(lambda: "redis: store ready" in open(log).read(), what="pregond up")
+        text = open(log).read()
+        assert "pregond: config %s (from PREGON_CONF)\n" % cfg.path in text, text
+        assert "starting: config %s (from PREGON_CONF); redis" % cfg.path in text, text
+    finally:
+        assert harness.stop(p) == 0
 
 
 def test_bad_config_is_reported_with_its_line():

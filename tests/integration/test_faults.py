@@ -238,5 +238,49 @@ def test_the_adapter_never_has_more_than_concurrency_sends_out():
         assert harness.stop(p) == 0
 
 
+def test_a_close_that_never_ends_is_cut_off_by_the_shutdown_deadline():
+    """Issue 13: whatever still hangs after the grace, pregond exits. Here
+    the outbox is a pipe nobody reads (a disk that stopped taking writes):
+    its write blocks in the thread pool, the outbox adapter can never
+    close, and without the deadline pregond would run for good. With it,
+    pregond logs what was still open and exits 1 at grace + [redis]
+    command_timeout + 1 s; the messages stay pending for another instance."""
+    cfg = harness.write_config(sections={"shutdown": {"grace": "1s"},
+                                         "redis": {"command_timeout": "1s"}})
+    os.makedirs(cfg.outbox)
+    fifo = os.path.join(cfg.outbox, "sms.jsonl")
+    os.mkfifo(fifo)
+    # Opened for reading (so that pregond's open returns) and never read:
+    # once the pipe's 64 KiB are full, every write blocks.
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    r = cfg.server.client
+    p = harness.start_daemon(cfg)
+    log = os.path.join(cfg.dir, "pregond.log")
+    try:
+        wait_for(lambda: "redis: store ready" in open(log).read(), what="pregond up")
+        load_jobs(r, cfg, 1000, tag="hang")
+        wait_for(lambda: r.xpending(cfg.key("jobs"), "pregon")["pending"] >= 64, timeout=20,
+                 what="sends held by a write that does not end")
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        try:
+            rc = p.wait(6)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("still running 6 s after SIGTERM:\n" + open(log).read()[-2000:])
+        took = time.monotonic() - t0
+        text = open(log).read()
+        print("# exited %.2f s after SIGTERM (deadline 3 s)" % took)
+        assert rc == 1, (rc, text[-2000:])
+        assert 2.9 <= took < 4.5, took
+        assert "shutdown: not closed 3.0 s after the signal" in text, text[-2000:]
+        assert "exiting now with" in text and "LeakSanitizer" not in text, text[-2000:]
+        assert r.xpending(cfg.key("jobs"), "pregon")["pending"] > 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+        os.close(reader)
+
+
 if __name__ == "__main__":
     harness.main(globals())

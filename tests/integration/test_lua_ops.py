@@ -838,7 +838,7 @@ def test_a_replacement_with_the_same_date_sends_the_notice_the_earlier_job_had_n
     assert b.counters("c2") == {"c:sms:scheduled": 2}
     # Queued rather than held: the same again.
     b.set_clock(notice_at)
-    assert b.call("tick", 10) == [1, at - DAY - notice_at]
+    assert b.call("tick", 10)[:2] == [1, at - DAY - notice_at]
     assert b.msg(msg_id(e2))["status"] == "scheduled"         # on its ready stream
     e3 = b.job_entry()
     b.accept(court_record(e3, "c3", "CR-1", "p1", at, plan, qz=LA))
@@ -1038,7 +1038,7 @@ def test_result_temp_schedules_a_retry_and_counts_the_attempt_and_defer_does_not
     # When due, the retry is claimed with the next attempt; the deferred
     # one with the same attempt again.
     b.set_clock(T0 + 60000)
-    assert b.call("tick", 100) == [2, -1]
+    assert b.call("tick", 100)[:2] == [2, -1]
     rows = b.claim(*[("sms", "normal", eid, f["m"]) for eid, f in b.ready("sms")])
     assert {r[1]: r[4] for r in rows} == {i1: "2", i2: "1"}, rows
 
@@ -1607,21 +1607,105 @@ def test_tick_moves_due_messages_to_their_ready_streams_and_returns_the_wait_for
                             addr={"email": EMAIL}),
              message_record(es[3], "j4", due=T0 + 90 * SEC))
     m1, m2, m3, m4 = [msg_id(e) for e in es]
-    assert b.call("tick", 10) == [0, 10 * SEC]
+    assert b.call("tick", 10)[:2] == [0, 10 * SEC]
     b.set_clock(T0 + 35 * SEC)
     # A cancelled message leaves the schedule without being queued.
     b.r.hset(b.k("msg:" + m3), "status", "cancelled")
-    assert b.call("tick", 1) == [1, 0]
+    assert b.call("tick", 1)[:2] == [1, 0]
     assert [f for _, f in b.ready("sms")] == [{"m": m1, "q": NY}]
-    assert b.call("tick", 10) == [2, 55 * SEC]    # (moved counts the cancelled one too)
+    assert b.call("tick", 10)[:2] == [2, 55 * SEC]    # (moved counts the cancelled one too)
     assert [f for _, f in b.ready("sms", "urgent")] == [{"m": m2}]
     assert b.ready("email") == []
     assert b.scheduled() == {m4: T0 + 90 * SEC}
     assert b.msg(m1)["status"] == "scheduled"       # until claimed
     b.set_clock(T0 + 90 * SEC)
-    assert b.call("tick", 10) == [1, -1]
-    assert b.call("tick", 10) == [0, -1]
+    assert b.call("tick", 10)[:2] == [1, -1]
+    assert b.call("tick", 10)[:2] == [0, -1]
 
+
+
+# ---- stop: a cancel naming a job (contract 1.1, issue 13) ----
+
+def test_a_cancel_by_job_id_cancels_what_waits_and_the_claimed_get_no_retry_or_fallback():
+    b = Box()
+    es = [b.job_entry() for _ in range(3)]
+    # j1: a message claimed at once (sending); j2: scheduled; j3: another job.
+    statuses, sends = b.accept(
+        message_record(es[0], "j1", chain=("sms", "email"), addr={"sms": PHONE, "email": EMAIL}),
+        message_record(es[1], "j2", due=T0 + 60 * SEC),
+        message_record(es[2], "j3", due=T0 + 60 * SEC), room="sms=1,email=0,signal=0")
+    assert statuses == ["accepted"] * 3 and len(sends) == 1, (statuses, sends)
+    m1, m2, m3 = [msg_id(e) for e in es]
+    assert b.msg(m1)["status"] == "sending"
+    b.set_clock(T0 + SEC)
+    c1, c2, c9 = b.job_entry(), b.job_entry(), b.job_entry()
+    statuses, _ = b.accept({"e": c1, "id": "stop-1", "kind": "cancel", "stop": "j2"},
+                           {"e": c2, "id": "stop-2", "kind": "cancel", "stop": "j1"},
+                           {"e": c9, "id": "stop-9", "kind": "cancel", "stop": "nobody"})
+    # An unknown job is only recorded: there is nothing to stop.
+    assert statuses == ["stopped", "stopped", "accepted"], statuses
+    assert b.msg(m2)["status"] == "cancelled" and b.msg(m2)["error"] == "cancelled by job stop-1"
+    assert b.scheduled() == {m3: T0 + 60 * SEC}
+    assert b.msg(m1)["status"] == "sending"     # the provider may have it: not recalled
+    assert b.job("stop-1")["result"] == "1" and b.job("stop-2")["result"] == "0"
+    assert b.job("stop-9")["result"] == "unknown job"
+    assert b.r.get(b.k("stop:j1")) == "stop-2"
+    # Every instance hears of the stops since its last tick.
+    moved, wait, at, stops = b.call("tick", 10, T0 + SEC)
+    assert (moved, wait, at, sorted(stops)) == (0, 59 * SEC, T0 + SEC, ["j1", "j2"])
+    assert b.call("tick", 10, "")[2:] == [T0 + SEC, []]
+    # A temporary failure of the claimed one is not retried, and a
+    # permanent one falls back to nothing.
+    assert b.result(("sms", "job", es[0], m1, 1, "temp", "twilio: HTTP 500", 100)) == ["cancel"]
+    assert b.msg(m1)["status"] == "cancelled" and b.msg(m1)["error"] == "cancelled by job stop-2"
+    assert b.scheduled() == {m3: T0 + 60 * SEC}
+    assert b.msg_ids() == sorted([m1, m2, m3])
+    # What an engine dropped before the adapter (outcome cancel), and a
+    # stopped job's message reclaimed in sending, are cancelled too.
+    b.r.hset(b.k("msg:" + m1), mapping={"status": "sending", "attempt": "1"})
+    assert b.result(("sms", "job", es[0], m1, 1, "cancel", "a cancel job", 0)) == ["cancel"]
+    b.r.hset(b.k("msg:" + m1), mapping={"status": "sending"})
+    b.r.xadd(b.k("ready:sms:normal"), {"m": m1})
+    (entry, _), = b.ready("sms")
+    skip, = b.claim(("sms", "normal", entry, m1))
+    assert skip[0] == "skip" and b.msg(m1)["status"] == "cancelled", skip
+
+
+
+def test_a_cancel_in_the_same_batch_takes_back_a_message_claimed_at_once():
+    """The job and its cancel read in one batch: the message the accept
+    claimed at once is cancelled before the reply hands it to an adapter."""
+    b = Box()
+    e1, e2, e3 = b.job_entry(), b.job_entry(), b.job_entry()
+    statuses, sends = b.accept(message_record(e1, "oops"), message_record(e2, "fine"),
+                               {"e": e3, "id": "stop-oops", "kind": "cancel", "stop": "oops"},
+                               room="sms=2,email=0,signal=0")
+    assert statuses == ["accepted", "accepted", "stopped"], statuses
+    assert [b.claimed_fields(x)["mid"] for x in sends] == [msg_id(e2)], sends
+    m = b.msg(msg_id(e1))
+    assert m["status"] == "cancelled" and m["error"] == "cancelled by job stop-oops", m
+    assert b.pending("jobs") == 1        # only fine's entry, its lease
+
+def test_a_cancel_by_job_id_stops_an_alert_expansion():
+    b = Box()
+    for i in range(30):
+        b.r.hset(b.k("contact:s%d" % i), mapping={"phone": "+1323555%04d" % (6000 + i)})
+        b.r.sadd(b.k("list:stoppable"), "s%d" % i)
+    e = b.job_entry()
+    alert = {"e": e, "id": "a1", "kind": "action_alert",
+             "alert": {"urgent": False, "expires": 0, "tx": js({"*": "Wrong text"}), "tf": "*",
+                       "dl": "en", "rw": 0, "segments": "{}", "list": "stoppable"}}
+    assert b.accept(alert)[0] == ["expand"]
+    (xe, _), = b.read("expand:normal")
+    assert b.call("expand", "a1", 10, "normal", xe)[0] == "more"
+    made = int(b.job("a1")["xn"])
+    assert 0 < made < 30
+    c = b.job_entry()
+    assert b.accept({"e": c, "id": "stop-a1", "kind": "cancel", "stop": "a1"})[0] == ["stopped"]
+    assert b.call("expand", "a1", 10, "normal", xe)[0] == "stopped"
+    assert b.job("a1")["x"] == "stopped" and int(b.job("a1")["xn"]) == made
+    assert b.pending("expand:normal") == 0
+    assert b.counters("a1") == {"c:sms:cancelled": made}
 
 # ---- trim ----
 

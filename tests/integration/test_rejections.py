@@ -108,7 +108,8 @@ def strings_of(raw):
             "email", "signal", "lang", "channels", "body", "subject", "send_at", "case",
             "case_ref", "ref", "court", "address", "department", "appearance", "offsets",
             "urgent", "audience", "list", "recipients", "message", "expires_at", "replies",
-            "event", "title", "starts_at", "ends_at", "location", "join_url", "reminders"}
+            "event", "title", "starts_at", "ends_at", "location", "join_url", "reminders",
+            "event_ref", "job_id"}
     return {s for s in out if len(s) >= 4 and s not in ids and s not in ALLOWED and s not in keys}
 
 

@@ -651,6 +651,161 @@ def test_a_sigterm_with_redis_down_keeps_the_spool_for_the_next_start():
         srv.stop()
 
 
+
+
+# ---- issue 13, finding 13: a cancel catches what waits for the provider ----
+
+def test_a_cancel_drops_a_message_claimed_and_waiting_for_the_provider():
+    """A slow provider (50 ms an answer) and one send out at a time: the
+    intake claims a backlog of message jobs at once (status sending) and
+    they wait in the engine for the adapter. `pregon cancel` of one of
+    them takes it out of that queue: it ends cancelled and the provider
+    never sees it; every other one is sent once."""
+    g = Gateway(sms={"concurrency": "1"})
+    try:
+        ctl("POST", "rules", {"delay": 0.05})
+        n = 60
+        for i in range(n):
+            g.job("q-%d" % i, "+1323555%04d" % (4000 + i))
+        wait_for(lambda: g.status("q-50") == "sending" and len(ctl("GET", "requests")["requests"]) >= 2,
+                 what="the backlog claimed, the first sends out")
+        c = harness.run_cli(g.cfg, "cancel", "q-50")
+        assert c.returncode == 0, c.stderr
+        assert c.stdout.strip().endswith("stopped q-50: 0 waiting messages cancelled; those "
+                                         "pregond has claimed are cancelled before a provider "
+                                         "gets them"), c.stdout
+        m = g.wait_status("q-50", "cancelled")
+        assert m["error"].startswith("cancelled by job cancel-q-50-"), m
+        wait_for(lambda: all(g.status("q-%d" % i) == "delivered" for i in range(n) if i != 50),
+                 timeout=30, what="the others delivered")
+        assert sent_to("+13235554050") == []
+        assert all(len(sent_to("+1323555%04d" % (4000 + i))) == 1 for i in range(n) if i != 50)
+        assert "job q-50 stopped by a cancel job: 1 of its messages waiting here dropped" \
+            in log_of(g.cfg), log_of(g.cfg)[-2000:]
+    finally:
+        g.stop()
+
+# ---- issue 13, finding 11: a provider that takes the request and never answers ----
+
+class SilentProvider:
+    """A loopback HTTP server that accepts every connection, never reads a
+    byte and never answers: the provider seen in issue 13 that left
+    pregond in uv_run for good after SIGTERM."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def silent_gateway(grace):
+    """A pregond whose Twilio base_url is a SilentProvider, with 3 messages
+    handed to it (each waiting for an answer that never comes)."""
+    prov = SilentProvider()
+    d = harness.tempdir("pregon-silent-")
+    token_file = os.path.join(d, "token")
+    with open(token_file, "w") as f:
+        f.write(TOKEN + "\n")
+    os.chmod(token_file, 0o600)
+    http_port = harness.free_port()
+    cfg = harness.write_config(sections={
+        "sms": {"provider": "twilio", "base_url": "http://127.0.0.1:%d" % prov.port,
+                "account_sid": SID, "auth_token_file": token_file, "from": FROM,
+                "timeout": "120s"},
+        "http": {"listen": "127.0.0.1:%d" % http_port,
+                 "public_url": "http://127.0.0.1:%d" % http_port},
+        "shutdown": {"grace": grace}}, directory=d)
+    p = harness.start_daemon(cfg)
+    wait_for(lambda: "redis: store ready" in log_of(cfg), what="pregond up")
+    for i in range(3):
+        cfg.server.client.xadd(cfg.key("jobs"), {"job": json.dumps(
+            {"id": "silent-%d" % i, "kind": "message", "body": "Court is Dec 1.",
+             "recipient": {"id": "c-silent-%d" % i, "phone": "+1323555031%d" % i}})})
+    wait_for(lambda: len(prov.conns) == 3, what="3 requests at the provider")
+    time.sleep(0.2)     # the requests written
+    return prov, cfg, p
+
+
+def pending_messages(cfg):
+    """Entries pending in the jobs group: each a message held by a send."""
+    return cfg.server.client.xpending(cfg.key("jobs"), "pregon")["pending"]
+
+
+def test_sigterm_with_a_provider_that_never_answers_exits_within_the_grace_plus_a_second():
+    """Before: "shutdown grace over with 3 messages held", the sends
+    cancelled, and pregond ran on in uv_run for good (the cancelled sends'
+    results restarted a closing handle). Now it exits 0 within the grace
+    plus a second, and the messages stay pending for another instance."""
+    import signal
+    prov, cfg, p = silent_gateway("2s")
+    try:
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        try:
+            rc = p.wait(3)
+        except Exception:
+            raise AssertionError("still running 3 s after SIGTERM with grace = 2s:\n" +
+                                 log_of(cfg)[-2000:])
+        took = time.monotonic() - t0
+        print("# exited %.2f s after SIGTERM (grace 2 s)" % took)
+        log = log_of(cfg)
+        assert rc == 0, log
+        assert took >= 1.9, took    # the grace was given
+        assert "shutdown grace over with 3 messages held" in log, log
+        assert "pregond stopped" in log and "LeakSanitizer" not in log, log
+        assert "not closed" not in log, log     # not the deadline's doing
+        assert pending_messages(cfg) == 3
+        for i in range(3):
+            assert harness.job_status(cfg, "silent-%d" % i)["statuses"] == {"sending": 1}
+    finally:
+        if p.poll() is None:
+            p.kill()
+        prov.close()
+
+
+def test_a_second_signal_exits_at_once_leaving_the_messages_pending():
+    """Before: a second SIGINT during the grace did nothing. Now it exits
+    at once (status 1), and what was held stays pending for reclaim."""
+    import signal
+    prov, cfg, p = silent_gateway("60s")
+    try:
+        p.send_signal(signal.SIGTERM)
+        wait_for(lambda: "shutting down (SIGTERM)" in log_of(cfg), what="the first signal taken")
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        try:
+            rc = p.wait(1)
+        except Exception:
+            raise AssertionError("still running 1 s after a second signal:\n" +
+                                 log_of(cfg)[-2000:])
+        print("# exited %.2f s after the second signal" % (time.monotonic() - t0))
+        log = log_of(cfg)
+        assert rc == 1, (rc, log)
+        assert "second signal (SIGINT): exiting now with 3 messages held" in log, log
+        assert pending_messages(cfg) == 3
+    finally:
+        if p.poll() is None:
+            p.kill()
+        prov.close()
+
 def test_only_a_webhook_the_spool_cannot_take_gets_503():
     """With Redis away the spool takes webhooks up to [inbound] spool_max;
     the first it cannot take is answered 503 (Twilio may retry it), and

@@ -911,9 +911,81 @@ static void job_cancel_needs_a_case_ref(void **state)
 	parse_ok("{'id':'c-1','kind':'cancel','case_ref':'LA-24CR-01234'}", &job);
 	assert_int_equal(job.kind, JOB_CANCEL);
 	job_free(&job);
-	rejected("{'id':'c-1','kind':'cancel'}", "case_ref: missing");
+	rejected("{'id':'c-1','kind':'cancel'}",
+		 "case_ref: missing (a cancel names case_ref, event_ref or job_id)");
 	rejected("{'id':'c-1','kind':'cancel','case_ref':5}", "case_ref: must be a string");
 	rejected("{'id':'c-1','kind':'cancel','case_ref':''}", "case_ref: must not be empty");
+}
+
+/* Contract 1.1: a cancel names exactly one of case_ref, event_ref and
+ * job_id; job_id follows the id rule and is not the cancel's own. */
+static void job_cancel_by_job_id_or_event_ref(void **state)
+{
+	struct job job;
+
+	(void)state;
+	parse_ok("{'id':'c-1','kind':'cancel','job_id':'alert-2026-11-22-a'}", &job);
+	assert_string_equal(job.stop_job, "alert-2026-11-22-a");
+	assert_null(job.case_ref);
+	assert_null(job.event_ref);
+	job_free(&job);
+	/* null is absent, as for every optional field */
+	parse_ok("{'id':'c-1','kind':'cancel','case_ref':null,'job_id':'a-1'}", &job);
+	assert_string_equal(job.stop_job, "a-1");
+	job_free(&job);
+	parse_ok("{'id':'c-1','kind':'cancel','event_ref':'townhall-2026-12-05'}", &job);
+	assert_string_equal(job.event_ref, "townhall-2026-12-05");
+	assert_null(job.stop_job);
+	job_free(&job);
+	rejected("{'id':'c-1','kind':'cancel','case_ref':'A','event_ref':'B'}",
+		 "event_ref: give only one of case_ref, event_ref and job_id");
+	rejected("{'id':'c-1','kind':'cancel','event_ref':'B','job_id':'j'}",
+		 "job_id: give only one of case_ref, event_ref and job_id");
+	rejected("{'id':'c-1','kind':'cancel','job_id':7}", "job_id: must be a string");
+	rejected("{'id':'c-1','kind':'cancel','job_id':'a b'}",
+		 "job_id: must be printable ASCII without spaces");
+	rejected("{'id':'c-1','kind':'cancel','job_id':'c-1'}", "job_id: names this cancel job itself");
+}
+
+/* Issue 13: unknown fields are accepted and named, with the known field
+ * they look like; names only, printable, a bounded number of them. */
+static void job_names_unknown_fields_with_what_they_look_like(void **state)
+{
+	struct job job;
+	char text[JOB_UNKNOWN_MAX * JOB_UNKNOWN_LEN + 32];
+
+	(void)state;
+	parse_ok("{'id':'m-1','kind':'message','recipient':{'id':'c','phone':'+13235550100',"
+		 "'Lang':'es'},'body':'hi','sendAt':'2030-01-01T00:00:00Z','send-at':1}", &job);
+	assert_int_equal(job.n_unknown, 3);
+	job_unknown_text(&job, text, sizeof(text));
+	assert_string_equal(text, "sendAt (did you mean send_at?), send-at (did you mean send_at?), "
+				  "recipient.Lang (did you mean lang?)");
+	job_free(&job);
+	parse_ok("{'id':'a-1','kind':'action_alert','urgnet':true,'mesage':'x','message':'y',"
+		 "'audience':{'recipients':[{'id':'p','phone':'+13235550100','chanels':['sms']}]}}",
+		 &job);
+	job_unknown_text(&job, text, sizeof(text));
+	assert_string_equal(text, "urgnet (did you mean urgent?), mesage (did you mean message?), "
+				  "audience.recipients[0].chanels (did you mean channels?)");
+	job_free(&job);
+	/* Nothing like it: named alone; a control byte in a name shown as ?. */
+	parse_ok("{'id':'c-1','kind':'cancel','case_ref':'A','priority\\u0007':9}", &job);
+	job_unknown_text(&job, text, sizeof(text));
+	assert_string_equal(text, "priority?");
+	job_free(&job);
+	/* Known fields only: nothing named. */
+	parse_ok("{'id':'c-1','kind':'cancel','job_id':'a-1'}", &job);
+	assert_int_equal(job.n_unknown, 0);
+	job_free(&job);
+	/* At most JOB_UNKNOWN_MAX named; the rest counted. */
+	parse_ok("{'id':'c-1','kind':'cancel','case_ref':'A','a1':1,'a2':1,'a3':1,'a4':1,'a5':1,"
+		 "'a6':1,'a7':1,'a8':1,'a9':1,'a10':1}", &job);
+	assert_int_equal(job.n_unknown, JOB_UNKNOWN_MAX);
+	assert_int_equal(job.n_unknown_more, 2);
+	job_unknown_text(&job, text, sizeof(text));
+	assert_non_null(strstr(text, "a8 and 2 more"));
+	job_free(&job);
 }
 
 static void job_contact_upsert_fills_the_recipient(void **state)
@@ -1221,6 +1293,8 @@ int main(void)
 		cmocka_unit_test(job_townhall_rejects_event_problems),
 		cmocka_unit_test(job_townhall_rejects_bad_reminders_and_recipient),
 		cmocka_unit_test(job_cancel_needs_a_case_ref),
+		cmocka_unit_test(job_cancel_by_job_id_or_event_ref),
+		cmocka_unit_test(job_names_unknown_fields_with_what_they_look_like),
 		cmocka_unit_test(job_contact_upsert_fills_the_recipient),
 		cmocka_unit_test(job_contact_delete_needs_a_contact_id),
 		cmocka_unit_test(job_public_reason_names_the_field_and_problem_only),
