@@ -142,6 +142,8 @@ install: $(if $(NOBUILD),,all)
 	chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/templates
 	install -m 644 config/pregon.conf $(DESTDIR)$(DOCDIR)/pregon.conf.example
 	install -m 644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -D -m 644 docs/jobs.md $(DESTDIR)$(DOCDIR)/docs/jobs.md
+	install -D -m 644 docs/design.md $(DESTDIR)$(DOCDIR)/docs/design.md
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/pregon/pregon.conf ]; then \
 		echo "kept $(DESTDIR)$(SYSCONFDIR)/pregon/pregon.conf (the new example is $(DESTDIR)$(DOCDIR)/pregon.conf.example)"; \
 	else \

@@ -1,7 +1,7 @@
 /* pregond: the daemon. One libuv loop; four Redis connections (a blocking
  * reader for jobs, one for ready messages, one for commands, one for the
  * expander's long steps); the intake and the delivery engine on top. See
- * README.md for the data flow. */
+ * docs/design.md for the data flow. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -31,7 +31,7 @@ Every function gets `a`, its arguments; a[1..5] are the common ones
 The library is named pregon_<h>, h the first 12 hex digits of the SHA-1
 of its text, and each function pregon_<h>_<op>: a changed library is a
 new one, so two pregond versions in a rolling upgrade never call each
-other's operations (README, "The Redis library").
+other's operations (docs/design.md, "The Redis library").
 
 Writes OUTDIR/lua_lib.c (the text as a C string), OUTDIR/lua_lib.h (the
 names and positions), OUTDIR/pregon_lib.lua (the text, for tests) and

@@ -858,7 +858,7 @@ static void on_accept(struct rconn *c, redisReply *r, void *data)
 				/* The job id, so the operator can find it (pregon
 				 * status ID, pregon dead list); the public reason whole,
 				 * never the dead letter's (it may quote names and texts
-				 * of the job: README, invariant 3). */
+				 * of the job: docs/design.md, invariant 3). */
 				log_info("job %s rejected (kind %s): %s",
 					 b->recs[i].id[0] ? b->recs[i].id : "(no id)",
 					 b->recs[i].kind >= 0 ? job_kind_name((enum job_kind)b->recs[i].kind) : "-",

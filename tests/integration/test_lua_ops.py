@@ -813,7 +813,7 @@ def test_accept_creates_court_reminders_replaces_them_by_case_and_recipient_and_
 # its own notice out because "the person was told already". When the
 # first notice had not gone out yet (waiting for quiet hours to end, or
 # still on its ready stream: a CRM that sends a correction right after the
-# job), the person never got one. README ("Notices"): a replacement with
+# job), the person never got one. docs/design.md ("Notices"): a replacement with
 # the same date and place "sends nothing new", not "takes the first notice
 # back".
 def test_a_replacement_with_the_same_date_sends_the_notice_the_earlier_job_had_not_sent():
