@@ -170,7 +170,8 @@ int cli_lists(struct cli *c, const struct cli_args *a)
 		}
 	}
 	if (rc == 0 && !a->json)
-		printf("%lld lists, %lld contacts in all\n", (long long)n, contacts);
+		printf("%lld list%s, %lld contact%s in all\n", (long long)n, n == 1 ? "" : "s",
+		       contacts, contacts == 1 ? "" : "s");
 out:
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
