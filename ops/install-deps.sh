@@ -10,9 +10,10 @@ libmosquitto-dev libjansson-dev libinih-dev libhttp-parser-dev libical-dev libss
 redis-server redis-tools"
 # libsignal-protocol-c-dev: for the Signal issue to come; nothing links it yet.
 # systemd: its systemd-analyze checks the units in test_install.py (a
-# bare Debian root, as fresh-check.sh builds, has none).
+# bare Debian root, as fresh-check.sh builds, has none); procps: /bin/kill,
+# the units' ExecReload, which systemd-analyze verify insists exists.
 TEST_PKGS="libcmocka-dev libsignal-protocol-c-dev mosquitto mosquitto-clients python3
-python3-redis python3-aiosmtpd python3-paho-mqtt systemd"
+python3-redis python3-aiosmtpd python3-paho-mqtt systemd procps"
 list=no
 if [ "${1:-}" = "--list" ]; then list=yes; shift; fi
 case "${1:-test}" in
