@@ -49,6 +49,11 @@
 #define TEMPLATES_SENDER_MAX 40
 #define TEMPLATES_SENDER_SAMPLE "Public Defenders"	/* 16 characters */
 
+/* The sample value of a variable that is the same in every case the
+ * loader's checks and the review sheet render (sender, help_text, name,
+ * court, address, department), or NULL. */
+const char *templates_sample_value(const char *name);
+
 /* A template name pregon renders, and the variables it supplies (any other
  * name in the file is an error at load). */
 struct template_name {

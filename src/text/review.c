@@ -75,19 +75,8 @@ static const char *values_lookup(void *data, const char *name)
 		return v->time;
 	if (v->flag != NULL && strcmp(name, v->flag) == 0)
 		return "yes";
-	if (strcmp(name, "sender") == 0)
-		return TEMPLATES_SENDER_SAMPLE;
-	if (strcmp(name, "name") == 0)
-		return "Maria Guadalupe Hernandez";
-	if (strcmp(name, "court") == 0)
-		return "Clara Shortridge Foltz Criminal Justice Center";
-	if (strcmp(name, "address") == 0)
-		return "210 W Temple St, Los Angeles, CA 90012";
-	if (strcmp(name, "department") == 0)
-		return "Dept. 130";
-	if (strcmp(name, "help_text") == 0)
-		return "Reminders from your legal team. Reply STOP to stop, START to resume.";
-	return NULL;	/* today, tomorrow, changed: not this case */
+	/* NULL for today, tomorrow, changed: not this case */
+	return templates_sample_value(name);
 }
 
 /* Wednesday, September 30, 10:30: the loader's sample day, the longest

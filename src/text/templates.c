@@ -280,24 +280,35 @@ static bool optional_value(const char *name)
 	       strcmp(name, "department") == 0 || strcmp(name, "sender") == 0;
 }
 
+
+const char *templates_sample_value(const char *name)
+{
+	static const struct { const char *name, *value; } samples[] = {
+		{ "sender", TEMPLATES_SENDER_SAMPLE },
+		/* the shipped [sms] help_text */
+		{ "help_text", "Reminders from your legal team. Reply STOP to stop, START to resume." },
+		{ "name", "Maria Guadalupe Hernandez" },
+		{ "court", "Clara Shortridge Foltz Criminal Justice Center" },
+		{ "address", "210 W Temple St, Los Angeles, CA 90012" },
+		{ "department", "Dept. 130" },
+	};
+
+	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
+		if (strcmp(name, samples[i].name) == 0)
+			return samples[i].value;
+	return NULL;
+}
+
 static const char *sample_lookup(void *data, const char *name)
 {
 	struct sample *s = data;
 
 	if (s->bare && optional_value(name))
 		return NULL;
-	if (strcmp(name, "sender") == 0)
-		return TEMPLATES_SENDER_SAMPLE;
-	if (strcmp(name, "help_text") == 0)	/* the shipped [sms] help_text */
-		return "Reminders from your legal team. Reply STOP to stop, START to resume.";
-	if (strcmp(name, "name") == 0)
-		return "Maria Guadalupe Hernandez";
-	if (strcmp(name, "court") == 0)
-		return "Clara Shortridge Foltz Criminal Justice Center";
-	if (strcmp(name, "address") == 0)
-		return "210 W Temple St, Los Angeles, CA 90012";
-	if (strcmp(name, "department") == 0)
-		return "Dept. 130";
+	const char *fixed = templates_sample_value(name);
+
+	if (fixed != NULL)
+		return fixed;
 	if (strcmp(name, "date") == 0)
 		return s->date;
 	if (strcmp(name, "time") == 0)
