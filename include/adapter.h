@@ -57,6 +57,14 @@ struct send_req {
 	const char *subject;	/* email; may be empty */
 	const char *body;
 	const char *html;	/* email: a text/html alternative, or NULL */
+	/* email: an iCalendar object (RFC 5545, CRLF lines) sent as a
+	 * text/calendar alternative with method calendar_method ("REQUEST" or
+	 * "CANCEL", RFC 5546) and as an .ics attachment; or NULL. */
+	const char *calendar;
+	const char *calendar_method;
+	/* email: the one-click unsubscribe link for List-Unsubscribe (RFC
+	 * 8058), https, or NULL for mail that offers none. */
+	const char *unsubscribe_url;
 	int attempt;		/* 1 for the first try */
 	bool urgent;
 	int64_t expires_ms;	/* 0 = never */
@@ -78,6 +86,10 @@ struct send_result {
 	int64_t retry_after_ms;	/* provider's hint for SEND_TEMP_FAIL, or 0 */
 	bool opted_out;		/* SEND_PERM_FAIL: the recipient opted out at the
 				 * carrier; the address is opted out here too */
+	bool bounced;		/* SEND_PERM_FAIL: the address does not exist (an
+				 * SMTP 550-class answer at RCPT): it is marked
+				 * bounced, further email to it is suppressed, and
+				 * the consent ledger says source "bounce" */
 };
 
 struct adapter;
