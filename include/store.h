@@ -11,6 +11,7 @@
 #include "config.h"
 #include "redis_conn.h"
 #include "redis_lib.h"
+#include "seal.h"
 
 struct store;
 typedef void (*store_ready_cb)(struct store *s, bool ready, void *data);
@@ -26,12 +27,21 @@ struct store {
 	void *on_ready_data[8];
 	int n_on_ready;
 	uint64_t script_errors;
+	/* The key of the tokens in links (seal.h), shared by every instance
+	 * through <p>secret:links: the first to start makes it (SET NX), the
+	 * others read it, on every (re)connect. */
+	unsigned char link_key[SEAL_KEY_LEN];
+	unsigned char link_key_offered[SEAL_KEY_LEN];	/* ours, if none is there */
+	bool link_key_ok;
 };
 
 void store_init(struct store *s, struct rconn *writer, const struct config *cfg);
 void store_add_ready_cb(struct store *s, store_ready_cb cb, void *data);
 /* Called by the owner from the writer's state callback. */
 void store_writer_state(struct store *s, bool up);
+
+/* The link key, or NULL before the store first came up. */
+const unsigned char *store_link_key(const struct store *s);
 
 /* Builds "<prefix><name>" into out. */
 void store_key(const struct store *s, char *out, size_t out_len, const char *name);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/rand.h>
+
 #include "job.h"
 #include "keys.h"
 #include "log.h"
@@ -98,6 +100,73 @@ static void on_group_create(struct rconn *c, redisReply *r, void *data)
 	setup_step_done(s);
 }
 
+static int hex_value(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static void on_link_key(struct rconn *c, redisReply *r, void *data)
+{
+	struct store *s = data;
+
+	(void)c;
+	if (r == NULL)
+		return;
+	if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_NIL) {
+		/* NIL: ours was set; a string: the one there, which every
+		 * instance must use. */
+		if (r->type == REDIS_REPLY_NIL)
+			memcpy(s->link_key, s->link_key_offered, SEAL_KEY_LEN);
+		else {
+			bool ok = r->len == 2 * SEAL_KEY_LEN;
+
+			for (size_t i = 0; ok && i < SEAL_KEY_LEN; i++) {
+				int hi = hex_value(r->str[2 * i]), lo = hex_value(r->str[2 * i + 1]);
+
+				ok = hi >= 0 && lo >= 0;
+				if (ok)
+					s->link_key[i] = (unsigned char)(hi << 4 | lo);
+			}
+			if (!ok) {
+				log_error("redis: %ssecret:links is not %d hex digits: delete it to make a "
+					  "new one (links sent with the old key stop working)",
+					  s->cfg->redis_prefix, 2 * SEAL_KEY_LEN);
+				s->setup_failed = true;
+			}
+		}
+		s->link_key_ok = !s->setup_failed;
+	} else {
+		store_reply_error(s, r, "SET secret:links");
+		s->setup_failed = true;
+	}
+	setup_step_done(s);
+}
+
+/* SET <p>secret:links <new key> NX GET: ours if none was there, else the
+ * one there (Redis 7). */
+static void fetch_link_key(struct store *s)
+{
+	unsigned char *k = s->link_key_offered;
+	char key[256], hex[2 * SEAL_KEY_LEN + 1];
+	const char *argv[] = { "SET", key, hex, "NX", "GET" };
+
+	if (RAND_bytes(k, SEAL_KEY_LEN) != 1) {
+		log_error("redis: no randomness for the link key");
+		s->setup_failed = true;
+		return;
+	}
+	for (size_t i = 0; i < SEAL_KEY_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", k[i]);
+	store_key(s, key, sizeof(key), "secret:links");
+	if (rconn_command(s->writer, on_link_key, s, 0, 5, argv, NULL) == 0)
+		s->setup_pending++;
+}
+
+const unsigned char *store_link_key(const struct store *s)
+{
+	return s->link_key_ok ? s->link_key : NULL;
+}
+
 static int create_group(struct store *s, const char *name)
 {
 	char key[256];
@@ -128,6 +197,7 @@ void store_writer_state(struct store *s, bool up)
 		if (rconn_command(s->writer, on_library_load, s, 0, 4, argv, NULL) == 0)
 			s->setup_pending++;
 	}
+	fetch_link_key(s);
 	create_group(s, "jobs");
 	create_group(s, "expand:urgent");
 	create_group(s, "expand:normal");

@@ -4,7 +4,8 @@
 -- Where provider feedback can move a message, by rank: a callback never
 -- moves it back (a late "sent" after "delivered").
 -- A reply outranks them all: whoever answers got the message.
-local feedback_rank = { sent = 1, delivered = 2, undelivered = 2, failed = 2, read = 3, replied = 4 }
+local feedback_rank = { sent = 1, delivered = 2, undelivered = 2, failed = 2, read = 3, replied = 4,
+	clicked = 5 }
 
 -- Applies provider feedback (a status callback) to message mid.
 local function apply_feedback(mid, status, err, provider_id)

@@ -43,6 +43,8 @@ local function match_reply(channel, from, text, norm, sid)
 	local kws = reply_keywords(jk) or {}
 	local meaning = kws[norm]
 	if meaning then
+		-- (A town hall's answers count per event, across replacements.)
+		if kind == 'townhall_confirmation' then townhall_answer(job, meaning) end
 		if f[7] == meaning then return { meaning = meaning, contact = contact, job = job } end
 		if f[7] and f[7] ~= '' then redis.call('HINCRBY', jk, 'r:' .. f[7], -1) end
 		redis.call('HINCRBY', jk, 'r:' .. meaning, 1)

@@ -228,7 +228,8 @@ end
 --    window, s), "segments" (JSON), "list" or "rc" (inline recipients, each
 --    a JSON {"c","chain","addr","lang"})},
 --    or "court" (court_accept), "cancel" (a case ref), "stop" (the id of
---    a job to stop: job_stop),
+--    a job to stop: job_stop), "townhall" (townhall_accept), "evcancel"
+--    (an event ref: townhall_cancel),
 --    or "contact" (a normalised recipient) with "lists" (absent: keep), or
 --    "contact_id" (delete); and "unknown", the job's fields this version
 --    does not know, by name (job_parse.c), kept in its hash}
@@ -300,6 +301,12 @@ register('accept', function(a)
 				out[#out + 1] = 'accepted'
 			elseif r.cancel then
 				court_cancel(id, kind, r.cancel, jk)
+				out[#out + 1] = 'accepted'
+			elseif r.townhall then
+				townhall_accept(id, kind, r.townhall, jk, seq)
+				out[#out + 1] = 'accepted'
+			elseif r.evcancel then
+				townhall_cancel(id, kind, r.evcancel, jk, seq)
 				out[#out + 1] = 'accepted'
 			elseif r.stop then
 				stops_here = true

@@ -43,7 +43,8 @@ local told = { sending = true, sent = true, delivered = true, read = true, repli
 -- Cancels the messages of job that have not gone out yet (accepted: in a
 -- ready stream, where the claim skips it; scheduled). Returns how many,
 -- and what became of the job's enrolment notice (a message whose payload
--- names the court_enrolment template, intake.c's court_record): 'told'
+-- names the court_enrolment template, intake.c's court_record, or a town
+-- hall's townhall_confirmation, townhall_record): 'told'
 -- when one was sent or is being sent; else 'first' or 'changed', the kind
 -- of one this cancelled before it went out; else nil (none, or none that
 -- reached the person: failed, expired, suppressed).
@@ -62,7 +63,8 @@ local function cancel_job(job, why)
 			-- (In compact JSON this text is only ever the template's key
 			-- and value: quotes inside strings are escaped.)
 			if notice ~= 'told' and f[7]
-				and string.find(f[7], '"tpl":"court_enrolment"', 1, true) then
+				and (string.find(f[7], '"tpl":"court_enrolment"', 1, true)
+					or string.find(f[7], '"tpl":"townhall_confirmation"', 1, true)) then
 				if told[was] then
 					notice = 'told'
 				elseif cancelled then
