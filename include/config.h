@@ -153,6 +153,12 @@ struct config {
 	struct duration court_offsets[CONFIG_OFFSETS_MAX];	/* offsets, parsed */
 	int n_court_offsets;
 
+	/* [townhall] */
+	char townhall_reminders[256];
+	bool townhall_track_join;		/* join links through public_url/j/<token> */
+	struct duration townhall_offsets[CONFIG_OFFSETS_MAX];	/* reminders, parsed */
+	int n_townhall_offsets;
+
 	/* [retry] */
 	int retry_max_attempts;
 	int64_t retry_base_delay_ms;

@@ -79,7 +79,7 @@ struct job {
 	/* kind "court_reminder" (recipient above); "cancel" sets exactly one
 	 * of case_ref, event_ref and stop_job (contract 1.1) */
 	const char *case_ref;
-	const char *event_ref;	/* cancel a town hall (a later version) */
+	const char *event_ref;	/* cancel: the town hall; townhall_confirmation: event.ref */
 	const char *stop_job;	/* cancel by job_id: the job to stop */
 	const char *court;	/* NULL when absent, as address and department */
 	const char *address;
@@ -87,7 +87,17 @@ struct job {
 	const char *case_tz;
 	int64_t appearance_ms;
 	struct duration offsets[JOB_DURATIONS_MAX];
-	int n_offsets;		/* 0: the job gave none ([court_reminder] offsets) */
+	int n_offsets;		/* 0: the job gave none ([court_reminder] offsets,
+				 * or a town hall's [townhall] reminders) */
+
+	/* kind "townhall_confirmation" (recipient above; event.ref is
+	 * event_ref, reminders are offsets/n_offsets) */
+	const char *title;
+	const char *location;	/* NULL when absent or "", as join_url */
+	const char *join_url;
+	const char *event_tz;
+	int64_t starts_ms;
+	int64_t ends_ms;	/* 0: no ends_at */
 
 	/* Fields this version does not know ("sendAt", "recipient.phon"),
 	 * accepted for forward compatibility and named so that a typo does

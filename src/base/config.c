@@ -77,6 +77,9 @@ static const struct config_key config_keys[] = {
 	S("court_reminder", "offsets", court_reminder_offsets, "P7D,P3D,P1D,PT3H"),
 	B("court_reminder", "confirm_on_enrol", court_reminder_confirm_on_enrol, "yes"),
 
+	S("townhall", "reminders", townhall_reminders, "P1D,PT1H"),
+	B("townhall", "track_join", townhall_track_join, "yes"),
+
 	I("retry", "max_attempts", retry_max_attempts, "5", 1, 100),
 	D("retry", "base_delay", retry_base_delay_ms, "2s", 1, 86400000),
 	D("retry", "max_delay", retry_max_delay_ms, "10m", 1, 7 * 86400000.0),
@@ -339,13 +342,15 @@ static int config_set(const struct key_ref *ref, const char *value, struct err *
 }
 
 /* "P7D,P3D,P1D,PT3H": one to CONFIG_OFFSETS_MAX ISO-8601 durations (empty
- * items are skipped; P0D, a reminder at the appearance itself, is allowed). */
-static int parse_offsets(struct config *cfg, struct err *err)
+ * items are skipped; P0D, a reminder at the appearance itself, is allowed).
+ * key is "[court_reminder] offsets" or "[townhall] reminders", for errors. */
+static int parse_offsets(const char *text, const char *key, struct duration *out, int *n_out,
+			 struct err *err)
 {
-	char buf[sizeof(cfg->court_reminder_offsets)], *save = NULL, *tok;
+	char buf[256], *save = NULL, *tok;
 	int n = 0;
 
-	snprintf(buf, sizeof(buf), "%s", cfg->court_reminder_offsets);
+	snprintf(buf, sizeof(buf), "%s", text);
 	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
 		struct err e;
 
@@ -354,14 +359,14 @@ static int parse_offsets(struct config *cfg, struct err *err)
 		for (size_t len = strlen(tok); len > 0 && (tok[len - 1] == ' ' || tok[len - 1] == '\t');)
 			tok[--len] = '\0';
 		if (n == CONFIG_OFFSETS_MAX)
-			return err_set(err, "[court_reminder] offsets: more than %d", CONFIG_OFFSETS_MAX);
-		if (duration_parse_iso8601(tok, &cfg->court_offsets[n], &e) != 0)
-			return err_set(err, "[court_reminder] offsets: \"%.40s\": %s", tok, e.msg);
+			return err_set(err, "%s: more than %d", key, CONFIG_OFFSETS_MAX);
+		if (duration_parse_iso8601(tok, &out[n], &e) != 0)
+			return err_set(err, "%s: \"%.40s\": %s", key, tok, e.msg);
 		n++;
 	}
 	if (n == 0)
-		return err_set(err, "[court_reminder] offsets: give at least one duration, e.g. P1D");
-	cfg->n_court_offsets = n;
+		return err_set(err, "%s: give at least one duration, e.g. P1D", key);
+	*n_out = n;
 	return 0;
 }
 
@@ -375,7 +380,11 @@ static int config_derive(struct config *cfg, struct err *err)
 	if (!tz_exists(cfg->schedule_default_tz))
 		return err_set(err, "[schedule] default_tz: unknown time zone \"%.64s\"",
 			       cfg->schedule_default_tz);
-	return parse_offsets(cfg, err);
+	if (parse_offsets(cfg->court_reminder_offsets, "[court_reminder] offsets",
+			  cfg->court_offsets, &cfg->n_court_offsets, err) != 0)
+		return -1;
+	return parse_offsets(cfg->townhall_reminders, "[townhall] reminders", cfg->townhall_offsets,
+			     &cfg->n_townhall_offsets, err);
 }
 
 static bool is_dir(const char *path)

@@ -944,27 +944,32 @@ static int parse_townhall(struct parse *ps, struct job *job)
 
 	if (get_object(ps, doc, NULL, "event", 1, &ev) < 0)
 		return -1;
-	if (get_string(ps, ev, "event", "ref", 1, &s) < 0 ||
-	    check_ref(ps, "event.ref", s) < 0)
+	if (get_string(ps, ev, "event", "ref", 1, &job->event_ref) < 0 ||
+	    check_ref(ps, "event.ref", job->event_ref) < 0)
 		return -1;
 	if (get_string(ps, ev, "event", "title", 1, &s) < 0 || fold_line(ps, ev, "title", &s) < 0 ||
 	    check_line(ps, "event.title", s, SHORT_TEXT_MAX, 0) < 0)
 		return -1;
+	job->title = s;
 	/* The zone first: starts_at and ends_at are read in it. */
 	if (get_string(ps, ev, "event", "tz", 1, &tz) < 0)
 		return -1;
 	if (tz_check(tz, ps->err) < 0)
 		return fail_field(ps->err, "event.tz");
+	job->event_tz = tz;
 	if (get_time(ps, ev, "event", "starts_at", 1, tz, 0, &starts, &present) < 0 ||
 	    get_time(ps, ev, "event", "ends_at", 0, tz, 0, &ends, &present) < 0)
 		return -1;
 	if (present && ends <= starts)
 		return fail(ps->err, "event.ends_at", "must be after event.starts_at");
+	job->starts_ms = starts;
+	job->ends_ms = present ? ends : 0;
 	if (get_string(ps, ev, "event", "location", 0, &s) < 0)
 		return -1;
 	if (s != NULL && (fold_line(ps, ev, "location", &s) < 0 ||
 			  check_line(ps, "event.location", s, SHORT_TEXT_MAX, 1) < 0))
 		return -1;
+	job->location = (s != NULL && s[0] != '\0') ? s : NULL;
 	if (get_string(ps, ev, "event", "join_url", 0, &s) < 0)
 		return -1;
 	/* It goes into emails and calendar invitations as a link. */
@@ -973,9 +978,10 @@ static int parse_townhall(struct parse *ps, struct job *job)
 		return fail(ps->err, "event.join_url", "must be an http or https URL");
 	if (s != NULL && check_invisible(ps, "event.join_url", s, 0) < 0)
 		return -1;	/* a link that reads other than it goes */
+	job->join_url = s;
 	if (get_recipient(ps, doc, "recipient", &job->recipient) < 0)
 		return -1;
-	return get_durations(ps, doc, "reminders", NULL, NULL);
+	return get_durations(ps, doc, "reminders", job->offsets, &job->n_offsets);
 }
 
 /* Contract 1.1: exactly one of case_ref (a court case's reminders),
