@@ -35,6 +35,9 @@ static const struct variant enrolment_cases[] = {
 	{ "First notice", NULL }, { "Date changed", "changed" },
 };
 static const struct variant single_case[] = { { "", NULL } };
+static const struct variant townhall_cases[] = {
+	{ "Another day", NULL }, { "The day before", "tomorrow" }, { "The same day", "today" },
+};
 
 /* What each template is, for a reader who has not seen pregon; ext is
  * "sms" (also Signal's text) or "email" (its .email.html says the same
@@ -52,16 +55,31 @@ static const struct {
 	  single_case, 1 },
 	{ "consent_start", "sms", "The answer to START.", single_case, 1 },
 	{ "consent_help", "sms", "The answer to HELP.", single_case, 1 },
+	{ "townhall_confirmation", "sms", "The confirmation of a town hall registration, "
+	  "asking for 1 (coming) or 2 (cannot come).", single_case, 1 },
+	{ "townhall_reminder", "sms", "A reminder of a town hall, sent before it (by default the "
+	  "day before and an hour before), with the link to join.", townhall_cases, 3 },
+	{ "townhall_change", "sms", "The notice sent when a town hall's time, place or link "
+	  "changed.", single_case, 1 },
+	{ "townhall_cancel", "sms", "The notice that a town hall is cancelled.", single_case, 1 },
 	{ "court_reminder", "email", "The reminder by email (its HTML part says the same).",
 	  reminder_cases, 3 },
 	{ "court_enrolment", "email", "The enrolment or change notice by email (its HTML part "
 	  "says the same).", enrolment_cases, 2 },
+	{ "townhall_confirmation", "email", "The confirmation by email, with the calendar "
+	  "invitation (its HTML part says the same).", single_case, 1 },
+	{ "townhall_reminder", "email", "The reminder by email.", townhall_cases, 3 },
+	{ "townhall_change", "email", "The change notice by email, with the updated invitation.",
+	  single_case, 1 },
+	{ "townhall_cancel", "email", "The cancellation by email, with the invitation's "
+	  "cancellation.", single_case, 1 },
 };
 
 /* The values one rendering sees: the loader's long samples. */
 struct values {
 	char date[96];
 	char time[32];
+	char end_time[32];
 	const char *flag;
 };
 
@@ -73,6 +91,8 @@ static const char *values_lookup(void *data, const char *name)
 		return v->date;
 	if (strcmp(name, "time") == 0)
 		return v->time;
+	if (strcmp(name, "end_time") == 0)
+		return v->end_time;
 	if (v->flag != NULL && strcmp(name, v->flag) == 0)
 		return "yes";
 	/* NULL for today, tomorrow, changed: not this case */
@@ -83,6 +103,9 @@ static const char *values_lookup(void *data, const char *name)
  * date of most languages. */
 static const struct tz_wall sample_day = { .year = 2026, .month = 9, .day = 30, .hour = 10,
 					   .minute = 30 };
+/* A town hall's end, as long a time as the start's. */
+static const struct tz_wall sample_end = { .year = 2026, .month = 9, .day = 30, .hour = 11,
+					   .minute = 45 };
 
 static int read_status(const char *dir, struct lang_state *st, size_t *n, struct err *err)
 {
@@ -204,7 +227,8 @@ static int render(const struct template *t, const char *lang, const char *flag, 
 	struct values v = { .flag = flag };
 
 	if (datefmt_date(lang, &sample_day, v.date, sizeof(v.date)) != 0 ||
-	    datefmt_time(lang, &sample_day, v.time, sizeof(v.time)) != 0)
+	    datefmt_time(lang, &sample_day, v.time, sizeof(v.time)) != 0 ||
+	    datefmt_time(lang, &sample_end, v.end_time, sizeof(v.end_time)) != 0)
 		return err_set(err, "cannot format the sample date in %s", lang);
 	return template_render(t, values_lookup, &v, TEMPLATE_PLAIN, out, len, err);
 }
@@ -350,7 +374,11 @@ static int add_intro(struct buf *out, const struct lang_state *st, size_t n)
 		 "sample values: sender \"" TEMPLATES_SENDER_SAMPLE "\" (`[templates] sender`),\n"
 		 "name \"Maria Guadalupe Hernandez\", court \"Clara Shortridge Foltz Criminal\n"
 		 "Justice Center\", \"Dept. 130\", \"210 W Temple St, Los Angeles, CA 90012\",\n"
-		 "on Wednesday, September 30 at 10:30. The segment count is what a carrier bills: GSM-7 texts (English,\n"
+		 "on Wednesday, September 30 at 10:30 (a town hall ends at 11:45), title\n"
+		 "\"Re-Imagine LA Town Hall on Housing, Tenants and Rent Control\", location\n"
+		 "\"Online, or South LA Community Center, 1234 W 54th St\", join link\n"
+		 "\"https://pregon.example.org/j/Zq3xT7bK9mWv2LpR8nYc4d\". The segment count is\n"
+		 "what a carrier bills: GSM-7 texts (English,\n"
 		 "Spanish, Tagalog) take 153 characters a segment, UCS-2 texts (Korean,\n"
 		 "Chinese, Vietnamese, Armenian, or Spanish with \"sábado\" or an accented\n"
 		 "name) 67. The emails follow the SMS texts.\n"

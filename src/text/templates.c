@@ -21,6 +21,12 @@ static const char *const court_vars[] = {
 static const char *const enrol_vars[] = {
 	"sender", "name", "court", "address", "department", "date", "time", "changed", NULL
 };
+/* A town hall's notices (townhall.h): join_url is the link to open, a
+ * tracked pregon link or the event's own; end_time is empty without ends_at. */
+static const char *const townhall_vars[] = {
+	"sender", "name", "title", "date", "time", "end_time", "location", "join_url", "today",
+	"tomorrow", NULL
+};
 static const char *const consent_vars[] = { "sender", NULL };
 /* help_text: [<channel>] help_text, so that a language's answer can quote
  * what the operator wrote there (a phone number, office hours). */
@@ -32,6 +38,13 @@ const struct template_name template_names[] = {
 	{ "consent_stop", consent_vars, false },
 	{ "consent_start", consent_vars, false },
 	{ "consent_help", help_vars, false },
+	/* Optional, so that a template folder from before issue 14 still
+	 * loads; a town hall job is refused at intake where they are missing
+	 * (templates_has). */
+	{ "townhall_confirmation", townhall_vars, false },
+	{ "townhall_reminder", townhall_vars, false },
+	{ "townhall_change", townhall_vars, false },
+	{ "townhall_cancel", townhall_vars, false },
 };
 const size_t template_names_count = sizeof(template_names) / sizeof(template_names[0]);
 
@@ -203,7 +216,8 @@ int templates_compile_file(const char *dir, const char *name, const char *lang,
 	*body = NULL;
 	if (tn == NULL)
 		return err_set(err, "NAME: unknown template \"%s\" (court_reminder, court_enrolment, "
-			       "consent_stop, consent_start, consent_help)", name);
+			       "consent_stop, consent_start, consent_help, townhall_confirmation, "
+			       "townhall_reminder, townhall_change, townhall_cancel)", name);
 	if (lang_tag_normalise(lang, canon) != 0)
 		return err_set(err, "LANG: not a language tag: \"%s\"", lang);
 	if (e < 0)
@@ -277,7 +291,9 @@ struct sample {
 static bool optional_value(const char *name)
 {
 	return strcmp(name, "name") == 0 || strcmp(name, "address") == 0 ||
-	       strcmp(name, "department") == 0 || strcmp(name, "sender") == 0;
+	       strcmp(name, "department") == 0 || strcmp(name, "sender") == 0 ||
+	       strcmp(name, "location") == 0 || strcmp(name, "join_url") == 0 ||
+	       strcmp(name, "end_time") == 0;
 }
 
 
@@ -291,6 +307,11 @@ const char *templates_sample_value(const char *name)
 		{ "court", "Clara Shortridge Foltz Criminal Justice Center" },
 		{ "address", "210 W Temple St, Los Angeles, CA 90012" },
 		{ "department", "Dept. 130" },
+		/* A town hall's: a long title (60 characters), a place, and a
+		 * tracked join link (public_url/j/ and a 22-character token). */
+		{ "title", "Re-Imagine LA Town Hall on Housing, Tenants and Rent Control" },
+		{ "location", "Online, or South LA Community Center, 1234 W 54th St" },
+		{ "join_url", "https://pregon.example.org/j/Zq3xT7bK9mWv2LpR8nYc4d" },
 	};
 
 	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
@@ -311,7 +332,7 @@ static const char *sample_lookup(void *data, const char *name)
 		return fixed;
 	if (strcmp(name, "date") == 0)
 		return s->date;
-	if (strcmp(name, "time") == 0)
+	if (strcmp(name, "time") == 0 || strcmp(name, "end_time") == 0)
 		return s->time;
 	for (unsigned i = 0; s->vars[i] != NULL && i < 16; i++)
 		if (strcmp(s->vars[i], name) == 0)
