@@ -8,7 +8,6 @@
  * one. */
 struct later_config {
 	char email_url[CONFIG_STR_MAX];
-	char email_from[256];
 	char email_username[256];
 	char email_password_file[CONFIG_STR_MAX];
 	char signal_url[CONFIG_STR_MAX];
@@ -17,7 +16,6 @@ struct later_config {
 
 static const struct config_key later_keys[] = {
 	CONFIG_STR(struct later_config, "email", "url", email_url, ""),
-	CONFIG_STR(struct later_config, "email", "from", email_from, ""),
 	CONFIG_STR(struct later_config, "email", "username", email_username, ""),
 	CONFIG_SECRET(struct later_config, "email", "password_file", email_password_file, ""),
 	CONFIG_STR(struct later_config, "signal", "url", signal_url, ""),

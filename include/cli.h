@@ -60,6 +60,7 @@ enum cli_opt {
 	CLI_OPT_COUNTRY = 1 << 9,	/* contacts import --default-country CC */
 	CLI_OPT_WATCH = 1 << 10,	/* status --watch */
 	CLI_OPT_STRICT = 1 << 11,	/* send --strict */
+	CLI_OPT_EVENT = 1 << 12,	/* status --event REF */
 };
 
 #define CLI_MAX_POS 5
@@ -81,6 +82,7 @@ struct cli_args {
 	bool dry_run;		/* --dry-run */
 	const char *country;	/* --default-country CC */
 	bool watch;		/* --watch */
+	const char *event;	/* status --event REF */
 	const char *pos[CLI_MAX_POS];	/* positionals, subcommand first */
 	int npos;
 };
@@ -94,6 +96,8 @@ int cli_optout(struct cli *c, const struct cli_args *a);
 int cli_contacts(struct cli *c, const struct cli_args *a);
 int cli_template(struct cli *c, const struct cli_args *a);
 int cli_lists(struct cli *c, const struct cli_args *a);
+/* cli_event.c: `status --event REF`, a town hall's figures. */
+int cli_status_event(struct cli *c, const struct cli_args *a, const char *ref);
 
 /* cli_status_why.c: what `status` says beyond counts. cli_status_absent
  * answers for a job with no record (queued, rejected, or "no such job":

@@ -153,6 +153,9 @@ struct config {
 	struct duration court_offsets[CONFIG_OFFSETS_MAX];	/* offsets, parsed */
 	int n_court_offsets;
 
+	/* [email] (the provider's own keys are in its table) */
+	char email_from[256];			/* "Name <a@b>" or "a@b" */
+
 	/* [townhall] */
 	char townhall_reminders[256];
 	bool townhall_track_join;		/* join links through public_url/j/<token> */

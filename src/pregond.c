@@ -25,6 +25,7 @@
 #include "nofile.h"
 #include "inbound.h"
 #include "intake.h"
+#include "links.h"
 #include "log.h"
 #include "metrics.h"
 #include "mqtt_events.h"
@@ -58,6 +59,7 @@ struct pregond {
 	struct http_server *http_server;	/* webhooks, API, metrics */
 	long nofile;				/* the open-file limit, raised at start */
 	struct inbound inbound;			/* what providers and people send back */
+	struct links links;			/* join and unsubscribe links (links.h) */
 	struct adapter_env env;			/* what the adapters get */
 	struct metrics *metrics;		/* what /metrics shows, with a listener */
 	struct http_metrics http_metrics;	/* /metrics and /healthz */
@@ -551,8 +553,11 @@ static int start_http(struct pregond *d, struct err *err)
 	if (metrics_new(&d->metrics) != 0)
 		return err_set(err, "http: out of memory");
 	if (http_metrics_mount(&d->http_metrics, d->http_server, d->loop, d->metrics, &health,
-			       err) != 0)
+			       err) != 0 ||
+	    links_mount(&d->links, d->http_server, &d->store, &d->cfg, err) != 0)
 		return -1;
+	if (links_metrics(&d->links, d->metrics) != 0)
+		return err_set(err, "metrics: out of memory");
 	if (register_metrics(d, d->metrics) != 0)
 		return err_set(err, "metrics: out of memory");
 	if (http_server_listen(d->http_server, d->cfg.http_listen, err) != 0) {

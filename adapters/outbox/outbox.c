@@ -222,6 +222,14 @@ static int outbox_send(struct adapter *a, struct send_req *req, adapter_done_cb 
 		json_object_set_new(line, "subject", json_string(req->subject ? req->subject : ""));
 		if (req->html != NULL)
 			json_object_set_new(line, "html", json_string(req->html));
+		/* What an SMTP provider would attach and put in the headers. */
+		if (req->calendar != NULL) {
+			json_object_set_new(line, "calendar", json_string(req->calendar));
+			json_object_set_new(line, "calendar_method",
+					    json_string(req->calendar_method ? req->calendar_method : ""));
+		}
+		if (req->unsubscribe_url != NULL)
+			json_object_set_new(line, "unsubscribe", json_string(req->unsubscribe_url));
 	}
 	text = json_dumps(line, JSON_COMPACT);
 	json_decref(line);

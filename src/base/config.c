@@ -77,6 +77,10 @@ static const struct config_key config_keys[] = {
 	S("court_reminder", "offsets", court_reminder_offsets, "P7D,P3D,P1D,PT3H"),
 	B("court_reminder", "confirm_on_enrol", court_reminder_confirm_on_enrol, "yes"),
 
+	/* The sender of every email: the core's, not the provider's, since
+	 * the invitation's ORGANIZER and its UID's domain are made from it. */
+	S("email", "from", email_from, ""),
+
 	S("townhall", "reminders", townhall_reminders, "P1D,PT1H"),
 	B("townhall", "track_join", townhall_track_join, "yes"),
 

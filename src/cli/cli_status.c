@@ -679,6 +679,11 @@ int cli_status(struct cli *c, const struct cli_args *a)
 	struct sigaction sa;
 	int rc;
 
+	if (a->event != NULL) {
+		if (a->npos != 0 || a->watch)
+			return cli_fail(c, CLI_EXIT_USAGE, "status --event REF takes no JOB_ID and no --watch");
+		return cli_status_event(c, a, a->event);
+	}
 	if (a->npos != 1)
 		return cli_fail(c, CLI_EXIT_USAGE, "status: needs one JOB_ID");
 	id = a->pos[0];

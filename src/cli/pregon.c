@@ -65,6 +65,8 @@ static int args_parse(struct cli *c, int argc, char **argv, unsigned allowed,
 			opt = CLI_OPT_WATCH;
 		else if (strcmp(name, "--strict") == 0)
 			opt = CLI_OPT_STRICT;
+		else if (strcmp(name, "--event") == 0)
+			opt = CLI_OPT_EVENT;
 		else
 			return cli_fail(c, CLI_EXIT_USAGE, "unknown option: %.64s", arg);
 		if (opt != 0 && !(allowed & opt))
@@ -114,6 +116,9 @@ static int args_parse(struct cli *c, int argc, char **argv, unsigned allowed,
 		case CLI_OPT_COUNTRY:
 			a->country = val;
 			break;
+		case CLI_OPT_EVENT:
+			a->event = val;
+			break;
 		}
 	}
 	return 0;
@@ -128,6 +133,7 @@ static const char usage_main[] =
 	"  send FILE|-                put a job on the queue, print its id\n"
 	"  cancel JOB_ID              stop a running or waiting job (an alert)\n"
 	"  status JOB_ID [--json]     counts per status and channel\n"
+	"  status --event REF [--json]  a town hall's figures\n"
 	"  tail [--job ID] [-n N|--from ID|--all] [--count N] [--no-follow]\n"
 	"                             follow events (-n N: the last N first)\n"
 	"  dead list [--count N]      dead-lettered jobs, one line each\n"
@@ -165,6 +171,7 @@ static const char usage_send[] =
 
 static const char usage_status[] =
 	"usage: pregon status [-c FILE] [--json] [--watch] JOB_ID\n"
+	"       pregon status [-c FILE] [--json] --event REF\n"
 	"\n"
 	"Shows a job's kind, creation time, message count, and how many of its\n"
 	"messages are in each status, overall and per channel (zeros left out).\n"
@@ -176,7 +183,10 @@ static const char usage_status[] =
 	"says when no pregond has read the queue for a while.\n"
 	"  --json   one JSON object: {job, kind, created, messages, statuses, channels}\n"
 	"           (and state, reason for a queued or rejected job)\n"
-	"  --watch  again every 2 s until every message is done (Ctrl-C stops)\n";
+	"  --watch  again every 2 s until every message is done (Ctrl-C stops)\n"
+	"  --event REF  a town hall's figures: registered, confirmations sent and\n"
+	"           delivered, answers 1 (attending) and 2 (cancel), joined through\n"
+	"           the link, reminders still to go\n";
 
 static const char usage_tail[] =
 	"usage: pregon tail [-c FILE] [--job ID] [-n N | --from ID | --all] [--count N]\n"
@@ -309,7 +319,7 @@ struct cli_command {
 
 static const struct cli_command commands[] = {
 	{ "send", CLI_OPT_STRICT, 1, usage_send, cli_send },
-	{ "status", CLI_OPT_JSON | CLI_OPT_WATCH, 1, usage_status, cli_status },
+	{ "status", CLI_OPT_JSON | CLI_OPT_WATCH | CLI_OPT_EVENT, 1, usage_status, cli_status },
 	{ "tail", CLI_OPT_JOB | CLI_OPT_FROM | CLI_OPT_ALL | CLI_OPT_COUNT | CLI_OPT_LAST |
 		  CLI_OPT_NO_FOLLOW, 0, usage_tail, cli_tail },
 	/* list takes --count, replay --all: cli_dead checks which. */

@@ -11,7 +11,7 @@
 #include <jansson.h>
 
 #include "clock.h"
-#include "court.h"
+#include "compose.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
@@ -37,7 +37,8 @@ struct engine_inflight {
 	engine_release_cb release;	/* a message sent at once: told when done */
 	void *release_data;
 	struct engine_inflight *next;
-	char strings[];		/* mid, to, body, subject, job, contact, html */
+	char strings[];		/* mid, to, body, subject, job, contact, html, calendar,
+				 * its method, unsubscribe link */
 };
 
 /* A claim script call: which entry each answer belongs to. */
@@ -400,57 +401,12 @@ static long long reply_int(const redisReply *r, size_t i)
 	return 0;
 }
 
-/* What goes out: the body and subject from the record's payload field
- * (JSON), or, for a templated message ("tpl"), rendered from its job's
- * values (court.h). */
-struct composed {
-	json_t *doc;			/* the payload */
-	struct templates_text t;	/* when rendered */
-	const char *body, *subject, *html;
-};
-
 /* What a `failed` event may say of an error: its public text (err.h), never
  * its detail, which may quote the address or the text (CONTRACT.md section
  * 3); the log line beside it has the detail, redacted. */
 static const char *public_error(const struct err *err)
 {
 	return err->pub[0] != '\0' ? err->pub : "refused before sending (the log has why)";
-}
-
-static int compose(struct engine *e, enum channel ch, const char *d, const char *vars,
-		   struct composed *c, struct err *err)
-{
-	const char *tpl;
-
-	memset(c, 0, sizeof(*c));
-	c->body = c->subject = "";
-	c->doc = json_loads(d, 0, NULL);
-	if (!json_is_object(c->doc))
-		return err_set(err, "record has no readable payload");
-	tpl = json_string_value(json_object_get(c->doc, "tpl"));
-	if (tpl != NULL) {
-		bool changed = json_is_true(json_object_get(c->doc, "changed"));
-
-		if (court_render(e->templates ? *e->templates : NULL, tpl, vars, ch, clock_now_ms(),
-				 changed, &c->t, err) != 0)
-			return -1;
-		c->body = c->t.body;
-		c->subject = c->t.subject ? c->t.subject : "";
-		c->html = c->t.html;
-		return 0;
-	}
-	if (!json_is_string(json_object_get(c->doc, "body")))
-		return err_set(err, "record has no readable payload");
-	c->body = json_string_value(json_object_get(c->doc, "body"));
-	if (json_is_string(json_object_get(c->doc, "subject")))
-		c->subject = json_string_value(json_object_get(c->doc, "subject"));
-	return 0;
-}
-
-static void composed_free(struct composed *c)
-{
-	templates_text_free(&c->t);
-	json_decref(c->doc);
 }
 
 /* A message that waits out quiet hours (zone: its recipient's, or "" for
@@ -526,8 +482,12 @@ static void start_send(struct engine *e, const struct claim_item *it,
 		       const struct engine_send *m, engine_release_cb on_release, void *release_data)
 {
 	struct composed c;
-	const char *s[7] = { m->mid, m->to, "", "", m->job, m->contact, "" };
-	size_t len[7], total = 0;
+	const char *s[10] = { m->mid, m->to, "", "", m->job, m->contact, "", "", "", "" };
+	size_t len[10], total = 0;
+	struct compose_env env = {
+		.cfg = e->cfg, .set = e->templates ? *e->templates : NULL,
+		.link_key = store_link_key(e->store), .now_ms = clock_now_ms(),
+	};
 	struct engine_inflight *f;
 	struct engine_channel *ch = &e->ch[it->ch];
 	struct err err = { "" }, compose_err = { "" };
@@ -535,13 +495,16 @@ static void start_send(struct engine *e, const struct claim_item *it,
 	int composed_ok;
 	char *p;
 
-	composed_ok = compose(e, it->ch, m->payload, m->vars, &c, &compose_err);
+	composed_ok = compose(&env, it->ch, m->to, m->payload, m->vars, &c, &compose_err);
 	if (composed_ok != 0)
 		log_error("msg=%s: %s", s[0], compose_err.msg);
 	s[2] = c.body;
 	s[3] = c.subject;
 	s[6] = c.html ? c.html : "";
-	for (int i = 0; i < 7; i++)
+	s[7] = c.calendar ? c.calendar : "";
+	s[8] = c.calendar_method ? c.calendar_method : "";
+	s[9] = c.unsubscribe_url ? c.unsubscribe_url : "";
+	for (int i = 0; i < 10; i++)
 		total += (len[i] = strlen(s[i])) + 1;
 	f = calloc(1, sizeof(*f) + total);
 	if (f == NULL) {
@@ -560,8 +523,8 @@ static void start_send(struct engine *e, const struct claim_item *it,
 	f->release_data = release_data;
 	memcpy(f->entry, it->entry, sizeof(f->entry));
 	p = f->strings;
-	const char *copies[7];
-	for (int i = 0; i < 7; i++) {
+	const char *copies[10];
+	for (int i = 0; i < 10; i++) {
 		memcpy(p, s[i], len[i] + 1);
 		copies[i] = p;
 		p += len[i] + 1;
@@ -573,6 +536,9 @@ static void start_send(struct engine *e, const struct claim_item *it,
 	f->req.job_id = copies[4];
 	f->req.contact_id = copies[5];
 	f->req.html = c.html ? copies[6] : NULL;
+	f->req.calendar = c.calendar ? copies[7] : NULL;
+	f->req.calendar_method = c.calendar ? copies[8] : NULL;
+	f->req.unsubscribe_url = c.unsubscribe_url ? copies[9] : NULL;
 	f->req.channel = it->ch;
 	f->req.attempt = m->attempt;
 	f->req.urgent = m->urgent;

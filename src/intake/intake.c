@@ -18,7 +18,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
+#include "seal.h"
 #include "sms_segments.h"
+#include "townhall.h"
 
 /* One batch handed to the accept script; freed when its reply arrives. */
 struct intake_batch {
@@ -290,6 +292,144 @@ static json_t *court_record(const struct config *cfg, const struct job *job, con
 	return c;
 }
 
+/* Renders every text a town-hall registration may send (its notice, a
+ * change notice, reminders and a cancellation) on each of the recipient's
+ * channels, so that a job whose text cannot be made is refused now, as
+ * court_check does. */
+static int townhall_check(const struct templates *set, const struct job *job, const char *vars,
+			  int64_t now_ms, struct err *err)
+{
+	static const char *const names[] = { TOWNHALL_TEMPLATE_CONFIRMATION,
+		TOWNHALL_TEMPLATE_CHANGE, TOWNHALL_TEMPLATE_REMINDER, TOWNHALL_TEMPLATE_CANCEL };
+
+	if (set == NULL)
+		return err_public(err, "kind: townhall_confirmation needs the templates, which are "
+				  "not loaded");
+	for (int i = 0; i < job->recipient.n_channels; i++) {
+		enum channel ch = job->recipient.channels[i];
+
+		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+			struct templates_text t;
+			struct sms_segments seg;
+
+			if (townhall_render(set, names[k], vars, ch, now_ms, job->join_url, &t, err) != 0)
+				return -1;
+			if (ch == CHANNEL_SMS && sms_segments_count(t.body, strlen(t.body), &seg) == 0 &&
+			    seg.segments > TEMPLATES_SMS_SEGMENTS_WARN)
+				log_warn("job %s: %s/%s.sms renders to %d SMS segments (%s)", job->id,
+					 names[k], t.lang, seg.segments, sms_encoding_name(seg.encoding));
+			templates_text_free(&t);
+		}
+	}
+	return 0;
+}
+
+/* One planned message of a registration as the accept script takes it. */
+static json_t *townhall_msg_record(const struct config *cfg, const struct job *job,
+				   const struct townhall_plan *plan, const struct townhall_msg *pm,
+				   json_t *chain, json_t *addr)
+{
+	bool notice = pm->kind == TOWNHALL_MSG_NOTICE;
+	char token[SEAL_RANDOM_LEN + 1] = "";
+	json_t *payload, *m;
+	char *d;
+
+	/* Each message's own join link: a click is recorded on the message
+	 * that carried it (the scripts index <p>jt:<token>). */
+	if (cfg->townhall_track_join && job->join_url != NULL && seal_random(token, sizeof(token)) != 0)
+		return NULL;
+	payload = json_pack("{s:O, s:O, s:s}", "chain", chain, "addr", addr, "tpl",
+			    notice ? TOWNHALL_TEMPLATE_CONFIRMATION : TOWNHALL_TEMPLATE_REMINDER);
+	if (payload != NULL && token[0] != '\0')
+		json_object_set_new(payload, "jt", json_string(token));
+	d = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+	json_decref(payload);
+	m = d ? json_pack("{s:s, s:O, s:O, s:s, s:I, s:I, s:b, s:b}", "contact", job->recipient.id,
+			  "chain", chain, "addr", addr, "d", d, "expires", (json_int_t)pm->expires_ms,
+			  "due", (json_int_t)pm->due_ms, "past", pm->past, "notice", notice)
+	      : NULL;
+	free(d);
+	if (m != NULL && token[0] != '\0')
+		json_object_set_new(m, "jt", json_string(token));
+	/* Held by quiet hours when a retry or a late read falls inside them
+	 * (the hold op never holds one past its expiry). */
+	if (m != NULL && !cfg->quiet.off)
+		json_object_set_new(m, "qz", json_string(plan->quiet_tz));
+	return m;
+}
+
+/* The accept script's "townhall" record (src/lua/townhall.lua's
+ * townhall_accept). The notice goes by email (with the invitation) and,
+ * when the recipient has a phone channel too, on the first of those (the
+ * text they can answer 1 or 2 to): two messages. A reminder goes on the
+ * recipient's chain, like any message. nt keeps where notices go, for a
+ * cancellation notice made when the event is cancelled. */
+static json_t *townhall_record(const struct config *cfg, const struct job *job, const char *vars,
+			       const char *sig, const struct townhall_plan *plan, int64_t now_ms)
+{
+	const struct recipient *r = &job->recipient;
+	json_t *t = NULL, *msgs = json_array(), *nt = json_array();
+	json_t *chain = recipient_chain(r), *addr = recipient_addr(r);
+	json_t *targets[2] = { NULL, NULL };
+	int n_targets = 0;
+	int64_t end = job->ends_ms ? job->ends_ms : job->starts_ms + TOWNHALL_DEFAULT_LENGTH_MS;
+	int64_t window_s = (end - now_ms) / 1000;
+	char *nt_json = NULL, rp[24];
+
+	if (msgs == NULL || nt == NULL || chain == NULL || addr == NULL)
+		goto fail;
+	if (r->email != NULL)
+		targets[n_targets++] = json_pack("[s]", "email");
+	{
+		json_t *phones = json_array();
+
+		for (int i = 0; phones != NULL && i < r->n_channels; i++)
+			if (r->channels[i] != CHANNEL_EMAIL)
+				json_array_append_new(phones, json_string(channel_name(r->channels[i])));
+		if (phones != NULL && json_array_size(phones) > 0)
+			targets[n_targets++] = phones;
+		else
+			json_decref(phones);
+	}
+	for (int i = 0; i < plan->n; i++) {
+		const struct townhall_msg *pm = &plan->msgs[i];
+
+		if (pm->kind == TOWNHALL_MSG_NOTICE) {
+			for (int k = 0; k < n_targets; k++) {
+				json_t *m = townhall_msg_record(cfg, job, plan, pm, targets[k], addr);
+
+				if (m == NULL || json_array_append_new(msgs, m) != 0)
+					goto fail;
+			}
+		} else {
+			json_t *m = townhall_msg_record(cfg, job, plan, pm, chain, addr);
+
+			if (m == NULL || json_array_append_new(msgs, m) != 0)
+				goto fail;
+		}
+	}
+	for (int k = 0; k < n_targets; k++)
+		json_array_append_new(nt, json_pack("{s:O, s:O}", "chain", targets[k], "addr", addr));
+	nt_json = json_dumps(nt, JSON_COMPACT);
+	/* Replies (1, 2) are matched until the event is over. */
+	snprintf(rp, sizeof(rp), "%lld", (long long)(window_s > 60 ? window_s : 60));
+	t = nt_json ? json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:O}", "ref", job->event_ref,
+				"rid", r->id, "vars", vars, "sig", sig, "at", (json_int_t)job->starts_ms,
+				"keep", (json_int_t)end, "rp", rp, "nt", nt_json, "msgs", msgs)
+		    : NULL;
+	if (t != NULL && !cfg->quiet.off)
+		json_object_set_new(t, "qz", json_string(plan->quiet_tz));
+fail:
+	free(nt_json);
+	for (int k = 0; k < n_targets; k++)
+		json_decref(targets[k]);
+	json_decref(msgs);
+	json_decref(nt);
+	json_decref(chain);
+	json_decref(addr);
+	return t;
+}
+
 /* texts: a string or {lang: text} (normalised by job_parse). Sets *tx to
  * the texts as JSON {lang: text} ("*" for a text without a language) and
  * *first to the first language given, for recipients whose language and
@@ -470,9 +610,31 @@ static int add_job_record(const struct config *cfg, const struct templates *set,
 		free(vars);
 		return v ? json_object_set_new(meta, "court", v) : -1;
 	}
+	case JOB_TOWNHALL_CONFIRMATION: {
+		struct townhall_plan plan;
+		char *vars = townhall_vars_json(job), *sig = townhall_sig(job);
+
+		if (vars == NULL || sig == NULL) {
+			free(vars);
+			free(sig);
+			return -1;
+		}
+		if (townhall_check(set, job, vars, now_ms, err) != 0 ||
+		    townhall_plan_make(cfg, job, now_ms, &plan, err) != 0) {
+			free(vars);
+			free(sig);
+			return 1;
+		}
+		v = townhall_record(cfg, job, vars, sig, &plan, now_ms);
+		free(vars);
+		free(sig);
+		return v ? json_object_set_new(meta, "townhall", v) : -1;
+	}
 	case JOB_CANCEL:
 		if (job->stop_job != NULL)
 			return json_object_set_new(meta, "stop", json_string(job->stop_job));
+		if (job->event_ref != NULL)
+			return json_object_set_new(meta, "evcancel", json_string(job->event_ref));
 		return json_object_set_new(meta, "cancel", json_string(job->case_ref));
 	case JOB_MESSAGE:
 		v = json_array();
@@ -519,11 +681,6 @@ static int index_dead_letter(json_t *meta, struct intake_record *rec)
 	return names == NULL ? -1 : json_object_set_new(meta, "dx", names);
 }
 
-static bool kind_implemented(enum job_kind kind)
-{
-	return kind != JOB_TOWNHALL_CONFIRMATION;
-}
-
 int intake_build_record(const struct config *cfg, const struct templates *set, int64_t now_ms,
 			const char *entry_id, const char *raw, size_t raw_len,
 			struct intake_record *rec)
@@ -549,20 +706,6 @@ int intake_build_record(const struct config *cfg, const struct templates *set, i
 		rc = job_parse(raw, raw_len, &limits, &job, &err);
 		if (rc != 0)
 			refuse(rec, &err, "job: not valid");
-		else if (job.kind == JOB_CANCEL && job.event_ref != NULL) {
-			/* Town halls come in a later version: kept, as their kind is. */
-			err_public(&err, "event_ref: cancelling a town hall is valid but not "
-				   "implemented yet in this version");
-			refuse(rec, &err, "");
-			rc = -1;
-		} else if (!kind_implemented(job.kind)) {
-			/* Validated, but sending this kind lands in a later version:
-			 * dead-lettered so `pregon dead replay` can run it then. */
-			err_public(&err, "kind: \"%s\" is valid but not implemented yet in this version",
-				   job_kind_name(job.kind));
-			refuse(rec, &err, "");
-			rc = -1;
-		}
 	}
 	if (raw_len > (size_t)cfg->jobs_max_bytes)
 		rec->raw_len = (size_t)cfg->jobs_max_bytes;	/* keep the dead stream bounded */
@@ -598,6 +741,7 @@ int intake_build_record(const struct config *cfg, const struct templates *set, i
 			 * dead-lettered with the reason, like a parse error. */
 			refuse(rec, &err, "job: its texts cannot be made (the reason is in the dead letter)");
 			json_object_del(meta, "court");
+			json_object_del(meta, "townhall");
 		} else if (job.n_unknown > 0) {
 			char unknown[JOB_UNKNOWN_MAX * JOB_UNKNOWN_LEN + 32];
 

@@ -148,7 +148,7 @@ register('expand', function(a)
 			end
 			create_message({ job = id, kind = j[7], contact = rc.c, chain = rc.chain,
 				addr = rc.addr, d = cjson.encode({ body = body, subject = subject,
-					chain = rc.chain, addr = rc.addr }),
+					chain = rc.chain, addr = rc.addr, ls = 1 }),
 				urgent = j[8], expires = tonumber(j[9]) or 0, due = 0, rp = rp, qz = qz },
 				'm' .. seq .. '.' .. int_s(n))
 		end
