@@ -74,6 +74,14 @@
  *                            addresses already served (while expanding)
  *   <p>rto:<channel>:<address>  the message a reply from there answers
  *   <p>replies:<job>         stream: free-text replies to an alert
+ *   <p>event:<ref>, <p>evq:<ref>, <p>evr:<ref>, <p>evj:<ref>, <p>evx:<ref>
+ *                            a town hall: recipient id -> registration job;
+ *                            -> invitation SEQUENCE; -> latest answer; set
+ *                            of those who joined; the cancel job that
+ *                            cancelled it (src/lua/townhall.lua)
+ *   <p>jt:<token>            the message a tracked join link was sent in
+ *   <p>secret:links          the key of the tokens in links (seal.h), hex;
+ *                            made once by the first instance (SET NX)
  *
  * All writes that change a message's state, and the event that reports it,
  * happen in one call of the Redis library (src/lua/), so the event stream
