@@ -417,6 +417,27 @@ static const char *public_error(const struct err *err)
 	return err->pub[0] != '\0' ? err->pub : "refused before sending (the log has why)";
 }
 
+/* The answer to an English STOP, START or HELP (op inbound) names its
+ * template ("ans") and the language pregon knows for the address
+ * ("lang"): rendered in it here, with the templates as they are now; the
+ * body (the default language's answer) goes when that fails. */
+static void compose_answer(struct engine *e, enum channel ch, struct composed *c)
+{
+	const char *ans = json_string_value(json_object_get(c->doc, "ans"));
+	const char *lang = json_string_value(json_object_get(c->doc, "lang"));
+	struct err err;
+
+	if (ans == NULL || lang == NULL || e->templates == NULL || *e->templates == NULL ||
+	    strncmp(ans, "consent_", 8) != 0)
+		return;
+	c->t.body = templates_render_answer(*e->templates, ans, lang, ch,
+					   e->cfg->channel[ch].help_text, &err);
+	if (c->t.body != NULL)
+		c->body = c->t.body;
+	else
+		log_warn("engine: %s answer in the recipient's language: %s", ans, err.msg);
+}
+
 static int compose(struct engine *e, enum channel ch, const char *d, const char *vars,
 		   struct composed *c, struct err *err)
 {
@@ -444,6 +465,7 @@ static int compose(struct engine *e, enum channel ch, const char *d, const char 
 	c->body = json_string_value(json_object_get(c->doc, "body"));
 	if (json_is_string(json_object_get(c->doc, "subject")))
 		c->subject = json_string_value(json_object_get(c->doc, "subject"));
+	compose_answer(e, ch, c);
 	return 0;
 }
 
