@@ -198,19 +198,19 @@ register('inbound', function(a)
 		redis.call('SET', P .. 'seen:' .. id, seq, 'EX', retention_s)
 		local to = {}
 		to[channel] = from
+		-- The language known for the address: the answer keeps it too, so
+		-- that lj: still has it once the answer is sent.
+		local lang = last[3]
+		if (not lang or lang == '') and last[1] and last[1] ~= '' then
+			lang = redis.call('HGET', P .. 'contact:' .. last[1], 'lang') or nil
+		end
 		local msg = { body = answer, subject = '', chain = { channel }, addr = to }
 		local tpl = a[@head.answer_tpl]
-		if tpl and tpl ~= '' then
-			local lang = last[3]
-			if (not lang or lang == '') and last[1] and last[1] ~= '' then
-				lang = redis.call('HGET', P .. 'contact:' .. last[1], 'lang')
-			end
-			if lang and lang ~= '' then msg.ans, msg.lang = tpl, lang end
-		end
+		if tpl and tpl ~= '' and lang and lang ~= '' then msg.ans, msg.lang = tpl, lang end
 		local d = cjson.encode(msg)
 		create_message({ job = id, kind = answer_kind, contact = last[1] or '', chain = { channel },
 			addr = to, d = d, urgent = '0', lane = 'answer', expires = now + 86400000, due = 0,
-			bypass = true }, 'm' .. seq .. '.1')
+			bypass = true, lang = lang }, 'm' .. seq .. '.1')
 	end
 	return result
 end)

@@ -1355,6 +1355,8 @@ def test_an_english_stop_names_its_template_and_the_language_known_for_the_addre
                    tpl="consent_stop") == "stop"
     d = json.loads(b.msg("mi1.1")["d"])
     assert (d["body"], d["ans"], d["lang"]) == ("You are unsubscribed.", "consent_stop", "es"), d
+    # The answer keeps the language, so that lj: has it after it is sent.
+    assert b.msg("mi1.1")["lang"] == "es"
     # No language kept with the message (an older lj: value too): the
     # contact's.
     b.r.set(b.k("lj:sms:" + PHONE2), "p2\tjob-2")
@@ -1368,6 +1370,7 @@ def test_an_english_stop_names_its_template_and_the_language_known_for_the_addre
                    tpl="consent_stop") == "stop"
     d = json.loads(b.msg("mi3.1")["d"])
     assert "ans" not in d and "lang" not in d, d
+    assert "lang" not in b.msg("mi3.1")
     # A keyword in another language is answered in it (no answer_tpl).
     b.r.delete(b.k("ca:sms:" + PHONE))
     assert inbound(b, "SM4", "START", "start", "START", "Welcome back.") == "start"

@@ -409,6 +409,12 @@ def test_an_english_stop_is_answered_in_the_language_pregon_knows_for_the_client
             assert body.startswith(want), (phone, word, body)
         assert g.r.sismember(g.cfg.key("optout:sms"), es)
         assert not g.r.sismember(g.cfg.key("optout:sms"), ko)
+        # The answer, once sent, is the latest message to the number: it
+        # keeps the language, so what the client sends next is answered in
+        # it too.
+        wait_for(lambda: "\tconsent-" in g.r.get(g.cfg.key("lj:sms:" + es)),
+                 what="the answer's result")
+        assert g.r.get(g.cfg.key("lj:sms:" + es)).endswith("\tes")
         # HELP too, with [sms] help_text in the client's language.
         assert g.inbound(es, "HELP")["status"] == 200
         wait_for(lambda: len(sent_to(es)) == before[es] + 2, what="the answer to HELP")
