@@ -95,7 +95,7 @@ end)
 --: each channel lane entry mid attempt outcome detail delay
 -- lane is "urgent", "normal", or "job" for a message claimed at intake
 -- (its jobs entry holds it); delay is ms before the retry (temp, defer).
--- Outcomes: sent; temp (retried, the attempt counts); defer (not
+-- Outcomes: sent; temp (retried, the attempt counts; why retry); defer (not
 -- attempted: the provider's circuit is open; retried without counting);
 -- perm (failed, falls back to the next channel); optout (perm, and the
 -- provider says the recipient opted out at the carrier: the address is
@@ -208,8 +208,8 @@ end)
 --: each channel lane entry mid due
 -- Ready entries the engine read inside their recipient's quiet hours: the
 -- message goes back to the schedule until the window opens (due, ms),
--- without being claimed (no `sending`, no attempt), and the entry is
--- acknowledged. A message no longer waiting (cancelled, final) is only
+-- without being claimed (no `sending`, no attempt; why quiet, for pregon
+-- status), and the entry is acknowledged. A message no longer waiting (cancelled, final) is only
 -- acknowledged. A court reminder is never held past its appearance (a late
 -- text beats none: a missed date means a warrant): when the window opens
 -- only after it expires, it loses its zone and is queued again to go now.
