@@ -76,7 +76,7 @@ def record(i):
     d = json.dumps({"body": "Reminder %d: court on Monday at 8:30." % i, "subject": "",
                     "chain": ["sms"], "addr": {"sms": phone}}, separators=(",", ":"))
     if os.environ.get("JSON_RECORD") != "1":
-        return "\t".join(["M", "1-%d" % i, "job-%d" % i, "c-%d" % i, "sms", phone, "", "", "0", "0", "0", "", d])
+        return "\t".join(["M", "1-%d" % i, "job-%d" % i, "c-%d" % i, "sms", phone, "", "", "0", "0", "0", "", "", "", d])
     return json.dumps({"e": "1-%d" % i, "id": "job-%d" % i, "kind": "message",
                        "msgs": [{"contact": "c-%d" % i, "chain": ["sms"], "addr": {"sms": phone},
                                  "d": d, "urgent": 0, "expires": 0, "due": 0}]},

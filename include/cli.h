@@ -107,9 +107,9 @@ int cli_status_event(struct cli *c, const struct cli_args *a, const char *ref);
 int cli_status_absent(struct cli *c, const char *id, bool json, bool *queued);
 int cli_status_readers_note(struct cli *c, char *out, size_t out_len);
 void cli_status_why(const struct cli *c, const char *kind, const char *status,
-		    long long attempt, const char *error, const char *zone, long long due_ms,
-		    long long updated_ms, long long expires_ms, char *label, size_t label_len,
-		    char *out, size_t out_len);
+		    long long attempt, const char *error, const char *why, const char *zone,
+		    long long due_ms, long long updated_ms, long long expires_ms, char *label,
+		    size_t label_len, char *out, size_t out_len);
 
 /* Messages that failed or wait for a retry, grouped by status and reason
  * with counts (cli_status_reasons: the messages of one job, at most

@@ -111,6 +111,13 @@ int templates_render(const struct templates *set, const char *name, const char *
 		     enum channel ch, template_lookup lookup, void *data,
 		     struct templates_text *out, struct err *err);
 void templates_text_free(struct templates_text *t);
+/* The answer to an inbound STOP, START or HELP (name consent_stop,
+ * consent_start or consent_help) for a reader of lang on channel ch, its
+ * help_text variable from [<channel>] help_text: the body malloc'd, or
+ * NULL with err (as templates_render; "no template" when no language has
+ * it). */
+char *templates_render_answer(const struct templates *set, const char *name, const char *lang,
+			      enum channel ch, const char *help_text, struct err *err);
 /* The tag whose templates a reader of lang reads, or NULL when lang is
  * its own: Chinese in traditional characters for Taiwan, Hong Kong and
  * Macau and for Cantonese ("zh-TW", "zh-HK", "zh-MO", "yue", "yue-HK" ->

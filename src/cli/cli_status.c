@@ -352,7 +352,7 @@ static int print_messages(struct cli *c, const char *kind, const char *seq, long
 		snprintf(mid, sizeof(mid), "m%s.%lld", seq, k);
 		snprintf(suffix, sizeof(suffix), "msg:%s", mid);
 		if (cli_key(c, mkey, suffix) != 0 ||
-		    (m = cli_cmd(c, "HMGET %s status channel attempt error qz updated expires",
+		    (m = cli_cmd(c, "HMGET %s status channel attempt error qz updated expires why",
 				 mkey)) == NULL)
 			return -1;
 		if ((z = cli_cmd(c, "ZSCORE %s %s", sched, mid)) == NULL) {
@@ -361,7 +361,7 @@ static int print_messages(struct cli *c, const char *kind, const char *seq, long
 		}
 		if (cli_reply_is_str(z) && cli_parse_ll(z->str, 0, LLONG_MAX, &due) != 0)
 			due = -1;
-		if (m->type == REDIS_REPLY_ARRAY && m->elements == 7 && cli_reply_is_str(m->element[0])) {
+		if (m->type == REDIS_REPLY_ARRAY && m->elements == 8 && cli_reply_is_str(m->element[0])) {
 			const redisReply *const *f = (const redisReply *const *)m->element;
 
 			if (cli_reply_is_str(f[2]) && cli_parse_ll(f[2]->str, 0, 1000, &attempt) != 0)
@@ -375,6 +375,7 @@ static int print_messages(struct cli *c, const char *kind, const char *seq, long
 				expires = -1;
 			cli_status_why(c, kind, f[0]->str, attempt,
 				       cli_reply_is_str(f[3]) ? f[3]->str : NULL,
+				       cli_reply_is_str(f[7]) ? f[7]->str : NULL,
 				       cli_reply_is_str(f[4]) ? f[4]->str : NULL, due, updated, expires,
 				       label, sizeof(label), why, sizeof(why));
 			printf("  %-22s %-7s %-10s %s\n", mid, cli_reply_is_str(f[1]) ? f[1]->str : "-",

@@ -370,17 +370,48 @@ int cli_status_absent(struct cli *c, const char *id, bool json, bool *queued)
 	return cli_fail(c, 1, "no such job");
 }
 
+/* Why a scheduled message written before records kept why waits,
+ * inferred from the rest of it: its error, its kind, and whether it is
+ * due when quiet hours end in its zone (intake.c message_record moved it
+ * there; the window as this config has it). */
+static const char *inferred_why(const struct cli *c, const char *kind, long long attempt,
+				const char *err, const char *zone, long long due_ms)
+{
+	int64_t open = 0;
+	struct err e;
+
+	if (strcmp(err, "held by quiet hours") == 0)
+		return "quiet";
+	if (err[0] && attempt > 0)
+		return "retry";
+	if (strcmp(kind, "court_reminder") == 0)
+		return "offset";
+	if (zone != NULL && zone[0] && due_ms > 0 && !c->cfg.quiet.off &&
+	    quiet_hours_next_allowed(&c->cfg.quiet, zone, due_ms - 1, &open, &e) == 0 &&
+	    open == due_ms)
+		return "quiet";
+	return "send_at";
+}
+
+/* What a reminder of a job of kind is before: a court reminder's record
+ * and a town hall's both expire at the start (the appearance, the event). */
+static const char *reminded_of(const char *kind)
+{
+	return kind != NULL && strcmp(kind, "townhall_confirmation") == 0 ? "town hall" : "hearing";
+}
+
 /* Why a message waits, and when it goes: text for one line. due_ms is
- * its score in <prefix>scheduled (-1 when absent). */
+ * its score in <prefix>scheduled (-1 when absent); why is the reason its
+ * record keeps (quiet, send_at, retry, offset: where the wait was
+ * decided, src/lua/common.lua create_message) or NULL for a record
+ * written before it kept one, whose reason is inferred. */
 void cli_status_why(const struct cli *c, const char *kind, const char *status,
-		    long long attempt, const char *error, const char *zone, long long due_ms,
-		    long long updated_ms, long long expires_ms, char *label, size_t label_len,
-		    char *out, size_t out_len)
+		    long long attempt, const char *error, const char *why, const char *zone,
+		    long long due_ms, long long updated_ms, long long expires_ms, char *label,
+		    size_t label_len, char *out, size_t out_len)
 {
 	const char *z = zone && zone[0] ? zone : c->cfg.schedule_default_tz;
 	char when[96], err[ERR_MSG_MAX];
-	int64_t open = 0;
-	struct err e;
 
 	snprintf(label, label_len, "%s", status);
 	out[0] = '\0';
@@ -395,32 +426,33 @@ void cli_status_why(const struct cli *c, const char *kind, const char *status,
 			snprintf(out, out_len, "%s", err);
 		return;
 	}
+	if (why == NULL || why[0] == '\0')
+		why = inferred_why(c, kind, attempt, err, zone, due_ms);
 	cli_format_local(due_ms, z, when, sizeof(when));
-	if (strcmp(err, "held by quiet hours") == 0) {
+	if (strcmp(why, "quiet") == 0) {
+		/* The window as this config has it, in the recipient's zone. */
 		snprintf(out, out_len, "until %s: quiet hours (%s in %s)", when,
 			 c->cfg.schedule_quiet_hours, z);
-	} else if (err[0] && attempt > 0) {
-		/* A temporary failure: the attempt failed, the next is due. */
+	} else if (strcmp(why, "retry") == 0) {
+		/* A temporary failure: the attempt failed, the next is due
+		 * (attempt 0: the provider's circuit was open, none made). */
 		snprintf(label, label_len, "retrying");
-		snprintf(out, out_len, "at %s: attempt %lld failed: %s", when, attempt, err);
-	} else if (strcmp(kind, "court_reminder") == 0 && expires_ms > due_ms && due_ms > 0) {
+		if (attempt > 0)
+			snprintf(out, out_len, "at %s: attempt %lld failed: %s", when, attempt,
+				 err[0] ? err : "(no error recorded)");
+		else
+			snprintf(out, out_len, "at %s: not attempted: %s", when,
+				 err[0] ? err : "(no error recorded)");
+	} else if (strcmp(why, "offset") == 0 && expires_ms > due_ms && due_ms > 0) {
 		/* A reminder's record expires at the appearance (planning,
 		 * src/intake/court.c): the lead is the offset, or more where
 		 * quiet hours moved the reminder earlier. */
 		long long lead = (expires_ms - due_ms) / 60000;
 
-		snprintf(out, out_len, "at %s: a reminder %lldd %02lldh%02lldm before the hearing",
-			 when, lead / 1440, lead / 60 % 24, lead % 60);
-	} else if (strcmp(kind, "court_reminder") == 0) {
-		snprintf(out, out_len, "at %s: a reminder before the hearing", when);
-	} else if (zone != NULL && zone[0] && due_ms > 0 && !c->cfg.quiet.off &&
-		   quiet_hours_next_allowed(&c->cfg.quiet, zone, due_ms - 1, &open, &e) == 0 &&
-		   open == due_ms) {
-		/* Moved to the end of quiet hours when it was accepted (intake.c
-		 * message_record); only the zone is kept with it, so this is the
-		 * window as this config has it. */
-		snprintf(out, out_len, "until %s: quiet hours (%s in %s)", when,
-			 c->cfg.schedule_quiet_hours, z);
+		snprintf(out, out_len, "at %s: a reminder %lldd %02lldh%02lldm before the %s",
+			 when, lead / 1440, lead / 60 % 24, lead % 60, reminded_of(kind));
+	} else if (strcmp(why, "offset") == 0) {
+		snprintf(out, out_len, "at %s: a reminder before the %s", when, reminded_of(kind));
 	} else {
 		snprintf(out, out_len, "at %s: send_at", when);
 	}
@@ -446,7 +478,7 @@ int cli_status_reasons(struct cli *c, const char *seq, long long n, struct statu
 			snprintf(suffix, sizeof(suffix), "msg:m%s.%lld", seq, k);
 			if (cli_key(c, key, suffix) != 0)
 				return -1;
-			if (redisAppendCommand(c->rc, "HMGET %s status attempt error updated", key) !=
+			if (redisAppendCommand(c->rc, "HMGET %s status attempt error updated why", key) !=
 			    REDIS_OK)
 				return cli_redis_fail(c, "HMGET");
 		}
@@ -459,7 +491,7 @@ int cli_status_reasons(struct cli *c, const char *seq, long long n, struct statu
 
 			if (redisGetReply(c->rc, (void **)&m) != REDIS_OK || m == NULL)
 				return cli_redis_fail(c, "HMGET");
-			if (m->type != REDIS_REPLY_ARRAY || m->elements != 4 ||
+			if (m->type != REDIS_REPLY_ARRAY || m->elements != 5 ||
 			    !cli_reply_is_str(m->element[0])) {
 				if (m->type == REDIS_REPLY_ERROR)
 					rc = cli_fail(c, 1, "redis: HMGET: %s", m->str);
@@ -480,8 +512,13 @@ int cli_status_reasons(struct cli *c, const char *seq, long long n, struct statu
 				    upd > out->last_update)
 					out->last_update = upd;
 			}
-			if (strcmp(status, "scheduled") == 0 && error[0] &&
-			    strcmp(error, "held by quiet hours") != 0 && attempt > 0) {
+			/* why: the record's reason (retry); before records kept
+			 * one, an error but quiet hours' after an attempt. */
+			if (strcmp(status, "scheduled") == 0 &&
+			    (cli_reply_is_str(m->element[4]) ?
+				     strcmp(m->element[4]->str, "retry") == 0 :
+				     error[0] && strcmp(error, "held by quiet hours") != 0 &&
+					     attempt > 0)) {
 				snprintf(label, sizeof(label), "retrying");
 				out->retrying++;
 			} else if (strcmp(status, "failed") == 0 || strcmp(status, "undelivered") == 0 ||

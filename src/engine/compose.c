@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "court.h"
+#include "log.h"
 #include "seal.h"
 #include "townhall.h"
 
@@ -135,6 +136,26 @@ done:
 	return rc;
 }
 
+/* The answer to an English STOP, START or HELP (op inbound) names its
+ * template ("ans") and the language pregon knows for the address
+ * ("lang"): rendered in it here, with the templates as they are now; the
+ * body (the default language's answer) goes when that fails. */
+static void compose_answer(const struct compose_env *env, enum channel ch, struct composed *c)
+{
+	const char *ans = json_string_value(json_object_get(c->doc, "ans"));
+	const char *lang = json_string_value(json_object_get(c->doc, "lang"));
+	struct err err;
+
+	if (ans == NULL || lang == NULL || env->set == NULL || strncmp(ans, "consent_", 8) != 0)
+		return;
+	c->t.body = templates_render_answer(env->set, ans, lang, ch,
+					   env->cfg->channel[ch].help_text, &err);
+	if (c->t.body != NULL)
+		c->body = c->t.body;
+	else
+		log_warn("engine: %s answer in the recipient's language: %s", ans, err.msg);
+}
+
 int compose(const struct compose_env *env, enum channel ch, const char *to, const char *d,
 	    const char *vars, struct composed *c, struct err *err)
 {
@@ -163,6 +184,7 @@ int compose(const struct compose_env *env, enum channel ch, const char *to, cons
 		c->body = json_string_value(json_object_get(c->doc, "body"));
 		if (json_is_string(json_object_get(c->doc, "subject")))
 			c->subject = json_string_value(json_object_get(c->doc, "subject"));
+		compose_answer(env, ch, c);
 	}
 	if (ch == CHANNEL_EMAIL && (tpl != NULL || json_is_true(json_object_get(c->doc, "ls")) ||
 				    json_integer_value(json_object_get(c->doc, "ls")) == 1))

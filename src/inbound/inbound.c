@@ -156,44 +156,34 @@ static void count_outcome(struct inbound *in, enum channel ch, const redisReply 
 		n->answers++;
 }
 
-/* The values of an answer's template besides sender (templates.c). */
-static const char *answer_lookup(void *data, const char *name)
-{
-	const struct channel_config *cc = data;
-
-	return strcmp(name, "help_text") == 0 && cc->help_text[0] != '\0' ? cc->help_text : NULL;
-}
+/* The templates of the answers to STOP, START and HELP. */
+static const char *const answer_names[] = {
+	[CONSENT_STOP] = "consent_stop", [CONSENT_START] = "consent_start",
+	[CONSENT_HELP] = "consent_help",
+};
 
 /* The answer to a STOP, START or HELP in the language of the word that
  * said it (consent_lang; the default language for English), malloc'd into
  * *out; NULL (and *out NULL) when no template fits, so the caller answers
- * with consent.c's text or help_text. */
+ * with consent.c's text or help_text. (An English word is answered in
+ * the address's language when pregon knows it: the engine renders the
+ * answer again then, see op inbound's answer_tpl.) */
 static const char *answer_text(const struct inbound *in, const struct channel_config *cc,
 			       enum channel ch, enum consent_intent intent, const char *matched,
 			       char **out)
 {
-	static const char *const names[] = {
-		[CONSENT_STOP] = "consent_stop", [CONSENT_START] = "consent_start",
-		[CONSENT_HELP] = "consent_help",
-	};
 	const struct templates *set = in->templates ? *in->templates : NULL;
-	struct templates_text t;
 	struct err err;
 
 	*out = NULL;
 	if (set == NULL || intent == CONSENT_NONE || ch == CHANNEL_EMAIL)
 		return NULL;
-	if (templates_render(set, names[intent], consent_lang(matched), ch, answer_lookup,
-			     (void *)cc, &t, &err) != 0) {
-		/* No such template in any language: the built-in text. Any
-		 * other failure is a template to fix: said once per answer. */
-		if (strstr(err.msg, "no template") == NULL)
-			log_warn("inbound: %s answer: %s", names[intent], err.msg);
-		return NULL;
-	}
-	*out = t.body;
-	t.body = NULL;
-	templates_text_free(&t);
+	*out = templates_render_answer(set, answer_names[intent], consent_lang(matched), ch,
+				       cc->help_text, &err);
+	/* No such template in any language: the built-in text. Any other
+	 * failure is a template to fix: said once per answer. */
+	if (*out == NULL && strstr(err.msg, "no template") == NULL)
+		log_warn("inbound: %s answer: %s", answer_names[intent], err.msg);
 	return *out;
 }
 
@@ -222,7 +212,7 @@ static int call_op(struct inbound *in, const struct inbound_item *item, rconn_re
 	 * here, for every channel, and the answer chosen; the Lua op
 	 * records it and decides whether the answer goes (the limits). */
 	const char *text = item->text ? item->text : "", *matched = NULL, *answer = "";
-	const char *kind = "consent";
+	const char *kind = "consent", *tpl = "";
 	enum consent_intent intent = consent_classify(text, strlen(text), &matched);
 	char folded[160], help_every[24], *rendered = NULL;
 	const char *args[LUA_INBOUND_NHEAD];
@@ -241,6 +231,11 @@ static int call_op(struct inbound *in, const struct inbound_item *item, rconn_re
 			answer = cc->help_text;
 		kind = "help";
 	}
+	/* An English word (carriers teach STOP) is answered in the language
+	 * pregon knows for the address, when templates are loaded. */
+	if (intent != CONSENT_NONE && answer[0] != '\0' && consent_lang(matched) == NULL &&
+	    item->channel != CHANNEL_EMAIL && in->templates != NULL && *in->templates != NULL)
+		tpl = answer_names[intent];
 	snprintf(help_every, sizeof(help_every), "%lld",
 		 (long long)((cc->help_interval_ms + 999) / 1000));
 	args[LUA_INBOUND_HEAD_CHANNEL] = channel_name(item->channel);
@@ -253,6 +248,7 @@ static int call_op(struct inbound *in, const struct inbound_item *item, rconn_re
 	args[LUA_INBOUND_HEAD_ANSWER_KIND] = kind;
 	args[LUA_INBOUND_HEAD_NORM] = consent_reply_fold(text, strlen(text), folded, sizeof(folded));
 	args[LUA_INBOUND_HEAD_HELP_INTERVAL] = help_every;
+	args[LUA_INBOUND_HEAD_ANSWER_TPL] = tpl;
 	/* hiredis copies the arguments into its output buffer. */
 	rc = store_call(in->store, LUA_FN_INBOUND, LUA_INBOUND_NHEAD, args, NULL, cb, data);
 	free(rendered);

@@ -114,13 +114,16 @@ static json_t *message_record(const struct config *cfg, const struct job *job, i
 	 * recipient's, else the job's, else [schedule] default_tz). */
 	const char *zone = r->tz ? r->tz : cfg->schedule_default_tz;
 	int64_t due = job->send_at_ms, open;
+	const char *why = due > now_ms ? "send_at" : "";
 	struct err err;
 	char *d;
 
 	if (!cfg->quiet.off &&
 	    quiet_hours_next_allowed(&cfg->quiet, zone, due > now_ms ? due : now_ms, &open, &err) == 0 &&
-	    open > now_ms && open != due)
+	    open > now_ms && open != due) {
 		due = open;
+		why = "quiet";
+	}
 	/* The payload is stored as one JSON field of the message record; the
 	 * script reads chain and addr from the record itself to pick the
 	 * channel. */
@@ -141,9 +144,11 @@ static json_t *message_record(const struct config *cfg, const struct job *job, i
 		json_decref(addr);
 		return NULL;
 	}
-	m = json_pack("{s:s, s:o, s:o, s:s, s:i, s:I, s:I}", "contact", r->id, "chain", chain,
-		      "addr", addr, "d", d, "urgent", 0, "expires", (json_int_t)0,
-		      "due", (json_int_t)due);
+	/* lang: for the answer to an English STOP; why: for `pregon status`
+	 * (src/lua/common.lua create_message). */
+	m = json_pack("{s:s, s:o, s:o, s:s, s:i, s:I, s:I, s:s, s:s}", "contact", r->id, "chain",
+		      chain, "addr", addr, "d", d, "urgent", 0, "expires", (json_int_t)0,
+		      "due", (json_int_t)due, "lang", r->lang ? r->lang : "", "why", why);
 	free(d);
 	/* The engine holds it again if it is read inside quiet hours. */
 	if (m != NULL && !cfg->quiet.off)
@@ -155,8 +160,9 @@ static json_t *message_record(const struct config *cfg, const struct job *job, i
  * reads without cjson (decoding the JSON record was a sixth of the Redis
  * work of such a job): "M", then entry, job id, contact, channels (comma-
  * separated), the sms, email and signal addresses, urgent, expires, due,
- * the quiet-hours zone and, last, the payload, separated by tabs. Ids,
- * addresses and zones hold no tab (job_parse.c, validate.c) and compact
+ * the quiet-hours zone, the recipient's language, why it waits and, last,
+ * the payload, separated by tabs. Ids, addresses, zones and language tags
+ * hold no tab (job_parse.c, validate.c) and compact
  * JSON escapes any inside the payload; a field with one all the same
  * (which validation should never let through) keeps the JSON form.
  * Returns NULL when meta is not a record of one message in this form. */
@@ -174,12 +180,14 @@ static char *flat_message(json_t *meta)
 	const char *contact = json_string_value(json_object_get(m, "contact"));
 	const char *d = json_string_value(json_object_get(m, "d"));
 	const char *qz = json_string_value(json_object_get(m, "qz"));
+	const char *lang = json_string_value(json_object_get(m, "lang"));
+	const char *why = json_string_value(json_object_get(m, "why"));
 	struct buf b = { 0 };
 	size_t i;
 
 	if (e == NULL || id == NULL || contact == NULL || d == NULL || !json_is_array(chain) ||
 	    !json_is_object(addr) || has_tab(id) || has_tab(contact) || has_tab(qz) ||
-	    has_tab(d))
+	    has_tab(lang) || has_tab(why) || has_tab(d))
 		return NULL;
 	for (int c = 0; c < CHANNEL_COUNT; c++)
 		if (has_tab(json_string_value(json_object_get(addr, channel_name((enum channel)c)))))
@@ -194,10 +202,11 @@ static char *flat_message(json_t *meta)
 
 		buf_addf(&b, "\t%s", a ? a : "");
 	}
-	buf_addf(&b, "\t%lld\t%lld\t%lld\t%s\t%s",
+	buf_addf(&b, "\t%lld\t%lld\t%lld\t%s\t%s\t%s\t%s",
 		 (long long)json_integer_value(json_object_get(m, "urgent")),
 		 (long long)json_integer_value(json_object_get(m, "expires")),
-		 (long long)json_integer_value(json_object_get(m, "due")), qz ? qz : "", d);
+		 (long long)json_integer_value(json_object_get(m, "due")), qz ? qz : "",
+		 lang ? lang : "", why ? why : "", d);
 	if (b.err != 0) {
 		buf_free(&b);
 		return NULL;
@@ -269,10 +278,17 @@ static json_t *court_record(const struct config *cfg, const struct job *job, con
 
 		d = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
 		json_decref(payload);
-		m = d ? json_pack("{s:s, s:O, s:O, s:s, s:i, s:I, s:I, s:b, s:b}", "contact", r->id,
-				  "chain", chain, "addr", addr, "d", d,
+		/* why: a reminder waits for its offset (moved earlier out of
+		 * quiet hours, still its offset); a notice or catch-up due
+		 * later than planned waits out quiet hours. */
+		const char *why = pm->kind == COURT_MSG_REMINDER ? "offset" :
+				  pm->due_ms > pm->at_ms ? "quiet" : "";
+
+		m = d ? json_pack("{s:s, s:O, s:O, s:s, s:i, s:I, s:I, s:b, s:b, s:s, s:s}",
+				  "contact", r->id, "chain", chain, "addr", addr, "d", d,
 				  "urgent", 0, "expires", (json_int_t)job->appearance_ms,
-				  "due", (json_int_t)pm->due_ms, "past", pm->past, "enrol", enrol)
+				  "due", (json_int_t)pm->due_ms, "past", pm->past, "enrol", enrol,
+				  "lang", r->lang ? r->lang : "", "why", why)
 		      : NULL;
 		free(d);
 		/* Reminders were moved earlier and the notice later, but a retry
@@ -344,9 +360,13 @@ static json_t *townhall_msg_record(const struct config *cfg, const struct job *j
 		json_object_set_new(payload, "jt", json_string(token));
 	d = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
 	json_decref(payload);
-	m = d ? json_pack("{s:s, s:O, s:O, s:s, s:I, s:I, s:b, s:b}", "contact", job->recipient.id,
-			  "chain", chain, "addr", addr, "d", d, "expires", (json_int_t)pm->expires_ms,
-			  "due", (json_int_t)pm->due_ms, "past", pm->past, "notice", notice)
+	/* why (status): a reminder waits for its offset; a notice due later
+	 * than now waits out quiet hours. */
+	m = d ? json_pack("{s:s, s:O, s:O, s:s, s:I, s:I, s:b, s:b, s:s, s:s}", "contact",
+			  job->recipient.id, "chain", chain, "addr", addr, "d", d, "expires",
+			  (json_int_t)pm->expires_ms, "due", (json_int_t)pm->due_ms, "past", pm->past,
+			  "notice", notice, "lang", job->recipient.lang ? job->recipient.lang : "",
+			  "why", !notice ? "offset" : pm->due_ms > pm->at_ms ? "quiet" : "")
 	      : NULL;
 	free(d);
 	if (m != NULL && token[0] != '\0')
@@ -900,7 +920,8 @@ static int send_claimed(struct intake *in, struct intake_batch *b, const char *m
 			const char *channel, const char *entry)
 {
 	/* The flat record's fields; the addresses are CHANNEL_COUNT from SMS on. */
-	enum { E, ID, CONTACT, CHAIN, SMS, URGENT = SMS + CHANNEL_COUNT, EXPIRES, DUE, QZ, PAYLOAD, N };
+	enum { E, ID, CONTACT, CHAIN, SMS, URGENT = SMS + CHANNEL_COUNT, EXPIRES, DUE, QZ, LANG, WHY,
+	       PAYLOAD, N };
 	char *f[N], *copy = NULL, *p;
 	int ch = channel_from_name(channel), rc = -1, n = 0;
 	size_t el = strlen(entry);

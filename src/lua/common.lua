@@ -265,7 +265,9 @@ end
 -- every field of a hash costs on each write and read), urgent ('0'/'1'),
 -- expires (ms or 0), due (ms or 0), rp (seconds a reply is matched to
 -- this message, when its job has reply keywords; else nil), lane
--- ('answer' for the answers to inbound texts; else nil: by urgent).
+-- ('answer' for the answers to inbound texts; else nil: by urgent), lang
+-- (the recipient's language tag, or nil), why (why one due later waits:
+-- quiet, send_at or offset; else nil).
 -- Message ids are "m<job seq>.<n>", the seq being the job's first jobs
 -- entry id (unique, and no counter to keep).
 --
@@ -317,6 +319,14 @@ local function create_message(m, mid)
 	if m.rp then f[n + 1], f[n + 2], n = 'rp', m.rp, n + 2 end
 	if m.qz and m.qz ~= '' then f[n + 1], f[n + 2], n = 'qz', m.qz, n + 2 end
 	if m.lane then f[n + 1], f[n + 2], n = 'lane', m.lane, n + 2 end
+	-- The recipient's language, for the answer to an English STOP from
+	-- this address (result keeps it in lj:, inbound reads it there).
+	if m.lang and m.lang ~= '' then f[n + 1], f[n + 2], n = 'lang', m.lang, n + 2 end
+	-- Why a message created waiting waits (quiet, send_at, offset), for
+	-- `pregon status`; hold and result set quiet and retry.
+	if status == 'scheduled' and m.why and m.why ~= '' then
+		f[n + 1], f[n + 2], n = 'why', m.why, n + 2
+	end
 	redis.call('HSET', unpack(f))
 	-- Kept for the retention period after it is due (a reminder weeks
 	-- ahead must not expire before it is sent).
@@ -352,7 +362,7 @@ end
 -- (contract section 2): a new message of the same job.
 local function fall_back(mkey, mid, job, kind, contact, channel)
 	if stopped_by(job) then return end
-	local g = redis.call('HMGET', mkey, 'd', 'urgent', 'expires', 'rp', 'qz')
+	local g = redis.call('HMGET', mkey, 'd', 'urgent', 'expires', 'rp', 'qz', 'lang')
 	if not g[1] or g[1] == '' then return end	-- gone, or erased with its contact
 	local d = cjson.decode(g[1])
 	local rest, after = {}, false
@@ -372,7 +382,8 @@ local function fall_back(mkey, mid, job, kind, contact, channel)
 		local fallback_mid = string.match(mid, '^(.*)%.%d+$') .. '.' .. int_s(n)
 		create_message({ job = job, kind = kind, contact = contact, chain = rest,
 			addr = d.addr, d = g[1], urgent = g[2] or '0',
-			expires = tonumber(g[3]) or 0, due = 0, rp = g[4], qz = g[5] }, fallback_mid)
+			expires = tonumber(g[3]) or 0, due = 0, rp = g[4], qz = g[5], lang = g[6] },
+			fallback_mid)
 	end
 end
 

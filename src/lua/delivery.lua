@@ -96,7 +96,7 @@ end)
 --: each channel lane entry mid attempt outcome detail delay
 -- lane is "urgent", "normal", or "job" for a message claimed at intake
 -- (its jobs entry holds it); delay is ms before the retry (temp, defer).
--- Outcomes: sent; temp (retried, the attempt counts); defer (not
+-- Outcomes: sent; temp (retried, the attempt counts; why retry); defer (not
 -- attempted: the provider's circuit is open; retried without counting);
 -- perm (failed, falls back to the next channel); optout (perm, and the
 -- provider says the recipient opted out at the carrier: the address is
@@ -120,7 +120,7 @@ register('result', function(a)
 		local detail, due = a[i + @each.detail], tonumber(a[i + @each.delay])
 		local mkey = P .. 'msg:' .. mid
 		local f = redis.call('HMGET', mkey, 'job', 'kind', 'contact', 'channel', 'status', 'attempt',
-			'to', 'rp')
+			'to', 'rp', 'lang')
 		local job, kind, contact, status = f[1], f[2], f[3], f[5]
 		local r = 'stale'
 		if job and f[4] == channel and status == 'sending' and tonumber(f[6]) == attempt then
@@ -151,10 +151,12 @@ register('result', function(a)
 				end
 				if detail ~= mid and detail ~= '' and addr then
 					redis.call('SET', P .. 'pid:' .. detail, mid, 'EX', retention_s)
-					-- The contact and job last sent to this address, for
-					-- the replies that come from it: "<contact>\t<job>".
-					redis.call('SET', P .. 'lj:' .. channel .. ':' .. addr,
-						(contact or '') .. '\t' .. job, 'EX', retention_s)
+					-- The contact, job and recipient language last sent
+					-- to this address, for the replies that come from it:
+					-- "<contact>\t<job>" and "\t<lang>" when known.
+					local lj = (contact or '') .. '\t' .. job
+					if f[9] then lj = lj .. '\t' .. f[9] end
+					redis.call('SET', P .. 'lj:' .. channel .. ':' .. addr, lj, 'EX', retention_s)
 					-- A callback may beat this result here. fb:any says
 					-- whether any is kept at all, so that the common case
 					-- costs one EXISTS per call, not one read per message.
@@ -171,12 +173,13 @@ register('result', function(a)
 					end
 				end
 			elseif outcome == 'temp' then
-				set_status(mkey, job, kind, channel, status, 'scheduled', 'error', detail)
+				set_status(mkey, job, kind, channel, status, 'scheduled', 'error', detail,
+					'why', 'retry')
 				redis.call('ZADD', P .. 'scheduled', now + due, mid)
 				event(job, kind, mid, contact, channel, 'scheduled', attempt, nil, detail)
 			elseif outcome == 'defer' then
 				set_status(mkey, job, kind, channel, status, 'scheduled', 'error', detail,
-					'attempt', attempt - 1)
+					'attempt', attempt - 1, 'why', 'retry')
 				redis.call('ZADD', P .. 'scheduled', now + due, mid)
 				event(job, kind, mid, contact, channel, 'scheduled', attempt - 1, nil, detail)
 			else
@@ -206,8 +209,8 @@ end)
 --: each channel lane entry mid due
 -- Ready entries the engine read inside their recipient's quiet hours: the
 -- message goes back to the schedule until the window opens (due, ms),
--- without being claimed (no `sending`, no attempt), and the entry is
--- acknowledged. A message no longer waiting (cancelled, final) is only
+-- without being claimed (no `sending`, no attempt; why quiet, for pregon
+-- status), and the entry is acknowledged. A message no longer waiting (cancelled, final) is only
 -- acknowledged. A court reminder is never held past its appearance (a late
 -- text beats none: a missed date means a warrant): when the window opens
 -- only after it expires, it loses its zone and is queued again to go now.
@@ -229,7 +232,8 @@ register('hold', function(a)
 			redis.call('HSET', mkey, 'qz', '')
 			queue_ready(channel, f[8], mid, nil)
 		else
-			set_status(mkey, f[1], f[2], channel, f[5], 'scheduled', 'error', 'held by quiet hours')
+			set_status(mkey, f[1], f[2], channel, f[5], 'scheduled', 'error', 'held by quiet hours',
+				'why', 'quiet')
 			redis.call('ZADD', P .. 'scheduled', due, mid)
 			event(f[1], f[2], mid, f[3], channel, 'scheduled', f[6], nil, 'held by quiet hours')
 			held = held + 1

@@ -89,12 +89,18 @@ end)
 local CONFIRM_EVERY_S = '86400'
 
 --: op inbound
---: head channel from text provider_id intent keyword answer answer_kind norm help_interval
+--: head channel from text provider_id intent keyword answer answer_kind norm help_interval answer_tpl
 -- An inbound message. intent: none, stop, start, help; keyword: the word
 -- that decided; answer: the text to send back ('' for none), as a job of
 -- kind answer_kind; norm: the text as reply keywords are matched
 -- (trimmed, case-folded; see match_reply); help_interval: seconds in which
--- HELP is answered at most once per address ([<channel>] help_interval).
+-- HELP is answered at most once per address ([<channel>] help_interval);
+-- answer_tpl: for an English keyword, the template of the answer
+-- (consent_stop, consent_start, consent_help), '' otherwise. With it, and
+-- a language known for the address (the recipient's lang of the message
+-- last sent to it, else its contact's), the answer's payload names the
+-- template and the language, and the engine renders it in that language
+-- when it is sent (answer is the text when that fails).
 -- Once per provider message id (providers retry webhooks): a repeat
 -- returns 'duplicate'. Consent words change consent (source keyword)
 -- and are answered at most once per address and channel a day
@@ -131,7 +137,10 @@ register('inbound', function(a)
 	local last = {}
 	local lj = redis.call('GET', P .. 'lj:' .. channel .. ':' .. addr)
 	if lj then
+		-- (and "\t<lang>" after the job when the message had one)
 		last[1], last[2] = string.match(lj, '^([^\t]*)\t(.*)$')
+		local job, lang = string.match(last[2] or '', '^([^\t]*)\t(.*)$')
+		if job then last[2], last[3] = job, lang end
 	else
 		last = redis.call('HMGET', P .. 'last:' .. channel .. ':' .. addr, 'contact', 'job')
 	end
@@ -191,10 +200,19 @@ register('inbound', function(a)
 		redis.call('SET', P .. 'seen:' .. id, seq, 'EX', retention_s)
 		local to = {}
 		to[channel] = from
-		local d = cjson.encode({ body = answer, subject = '', chain = { channel }, addr = to })
+		-- The language known for the address: the answer keeps it too, so
+		-- that lj: still has it once the answer is sent.
+		local lang = last[3]
+		if (not lang or lang == '') and last[1] and last[1] ~= '' then
+			lang = redis.call('HGET', P .. 'contact:' .. last[1], 'lang') or nil
+		end
+		local msg = { body = answer, subject = '', chain = { channel }, addr = to }
+		local tpl = a[@head.answer_tpl]
+		if tpl and tpl ~= '' and lang and lang ~= '' then msg.ans, msg.lang = tpl, lang end
+		local d = cjson.encode(msg)
 		create_message({ job = id, kind = answer_kind, contact = last[1] or '', chain = { channel },
 			addr = to, d = d, urgent = '0', lane = 'answer', expires = now + 86400000, due = 0,
-			bypass = true }, 'm' .. seq .. '.1')
+			bypass = true, lang = lang }, 'm' .. seq .. '.1')
 	end
 	return result
 end)

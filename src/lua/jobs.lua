@@ -193,11 +193,12 @@ end
 -- fields after "M", tab-separated, the payload last. Returns a table of
 -- the shape cjson gives the JSON record.
 local function flat_message(rec)
-	local e, id, contact, chain, sms, email, signal, urgent, expires, due, qz, d = string.match(rec,
-		'^M\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$')
+	local e, id, contact, chain, sms, email, signal, urgent, expires, due, qz, lang, why, d =
+		string.match(rec,
+		'^M\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$')
 	if not e then return nil end
 	local m = { contact = contact, chain = {}, addr = {}, d = d, urgent = urgent,
-		expires = tonumber(expires), due = tonumber(due) }
+		expires = tonumber(expires), due = tonumber(due), lang = lang, why = why }
 	if not string.find(chain, ',', 1, true) then
 		m.chain[1] = chain
 	else
@@ -221,7 +222,7 @@ end
 --   {"e": entry id, "id": job id or null, "kind": kind or null,
 --    "gone": true (entry deleted before we read it: acknowledge only),
 --    "msgs": [{"contact","chain":[...],"addr":{...},"d": payload JSON,
---              "urgent":0|1,"expires":ms,"due":ms}],
+--              "urgent":0|1,"expires":ms,"due":ms,"lang","why"}],
 --    or, for an action alert, "alert": {"urgent", "expires", "tx" (texts by
 --    language, JSON), "tf" (the first language), "sj"/"sf" (subjects, the
 --    same), "dl" (default language), "replies" (JSON or absent), "rw" (reply

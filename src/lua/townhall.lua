@@ -175,12 +175,14 @@ local function townhall_cancel(id, kind, ref, jk, seq)
 		-- never heard of the event.
 		if j[1] and j[4] and taken ~= 'first' and at > now then
 			local sq = redis.call('HINCRBY', qk, rid, 1)
+			local lang = cjson.decode(j[1]).lang
 			for _, nt in ipairs(cjson.decode(j[4])) do
 				local d = cjson.encode({ tpl = 'townhall_cancel', chain = nt.chain,
 					addr = nt.addr, v = j[1], sq = sq })
 				msgs[#msgs + 1] = { job = id, kind = kind, contact = rid, chain = nt.chain,
 					addr = nt.addr, d = d, urgent = '0', expires = at, due = 0,
-					qz = j[3] ~= '' and j[3] or nil }
+					qz = j[3] ~= '' and j[3] or nil,
+					lang = type(lang) == 'string' and lang or nil }
 			end
 			if at > keep then keep = at end
 		end

@@ -661,6 +661,29 @@ int templates_lang(const struct templates *set, const char *name, const char *la
 	return 0;
 }
 
+/* The value of help_text in an answer (templates_render_answer). */
+static const char *answer_lookup(void *data, const char *name)
+{
+	const char *help_text = data;
+
+	return strcmp(name, "help_text") == 0 && help_text != NULL && help_text[0] != '\0' ?
+		       help_text : NULL;
+}
+
+char *templates_render_answer(const struct templates *set, const char *name, const char *lang,
+			      enum channel ch, const char *help_text, struct err *err)
+{
+	struct templates_text t;
+	char *body;
+
+	if (templates_render(set, name, lang, ch, answer_lookup, (void *)help_text, &t, err) != 0)
+		return NULL;
+	body = t.body;
+	t.body = NULL;
+	templates_text_free(&t);
+	return body;
+}
+
 void templates_text_free(struct templates_text *t)
 {
 	free(t->subject);

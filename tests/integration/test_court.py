@@ -730,6 +730,9 @@ def test_status_says_why_a_message_waits_and_why_a_job_was_rejected():
         wait_for(lambda: len(c.events("why-retry", "scheduled")) == 1, what="the retry")
         wait_for(lambda: c.events("why-bad", "rejected"), what="the rejection")
         wait_for(lambda: c.scheduled("why-later"), what="send_at scheduled")
+        # The records say why (the status below reads it).
+        assert c.msg(c.first_message("why-retry"))["why"] == "retry"
+        assert c.msg(c.first_message("why-later"))["why"] == "send_at"
 
         out = harness.run_cli(c.cfg, "status", "why-retry")
         assert out.returncode == 0, out.stderr
@@ -773,6 +776,51 @@ def test_status_says_why_a_message_waits_and_why_a_job_was_rejected():
                          out.stdout), out.stdout
         js = json.loads(harness.run_cli(c.cfg, "status", "--json", "why-quiet").stdout)
         assert js["finished"].startswith("2027-01-12T16:00:"), js
+    finally:
+        c.stop()
+
+
+def test_status_reads_why_from_the_record_and_infers_it_only_for_older_records():
+    # Issue 13, item 12: the reason a message waits is kept where it was
+    # decided (intake, court planning, the engine's hold, a retry), so
+    # status says it without guessing: a court enrolment notice held at
+    # night says quiet hours (not "a reminder"), a reminder its offset.
+    c = Court(now=ms("2027-01-12T07:00:00Z"),          # 23:00 PST
+              sections={"sms": {"provider": "faulty"}})
+    try:
+        c.xadd(reminder("why-court", "2027-01-20T09:00:00", offsets=["P1D"]))
+        c.xadd({"id": "why-night", "kind": "message", "body": "Meeting tomorrow.",
+                "recipient": {"id": "m5", "phone": "+13235550115"}})
+        c.xadd({"id": "why-at", "kind": "message", "body": "Town hall.",
+                "send_at": "2027-01-13T10:00:00-08:00",
+                "recipient": {"id": "m6", "phone": "+13235550116"}})
+        wait_for(lambda: len(c.scheduled("why-court")) == 2, what="notice and reminder")
+        wait_for(lambda: c.scheduled("why-night") and c.scheduled("why-at"),
+                 what="both messages scheduled")
+        whys = sorted(c.msg(mid).get("why") for mid in c.scheduled("why-court"))
+        assert whys == ["offset", "quiet"], whys
+        night, = c.scheduled("why-night")
+        at, = c.scheduled("why-at")
+        assert (c.msg(night)["why"], c.msg(at)["why"]) == ("quiet", "send_at")
+        out = harness.run_cli(c.cfg, "status", "why-court")
+        assert out.returncode == 0, out.stderr
+        assert re.search(r"sms +scheduled +until 2027-01-12 08:00:00 UTC-08:00 "
+                         r"America/Los_Angeles: quiet hours \(21:00-08:00 in "
+                         r"America/Los_Angeles\)\n", out.stdout), out.stdout
+        assert re.search(r"sms +scheduled +at 2027-01-19 09:00:00 UTC-08:00 "
+                         r"America/Los_Angeles: a reminder 1d 00h00m before the hearing\n",
+                         out.stdout), out.stdout
+        out = harness.run_cli(c.cfg, "status", "why-night")
+        assert re.search(r"sms +scheduled +until 2027-01-12 08:00:00 UTC-08:00 "
+                         r"America/Los_Angeles: quiet hours", out.stdout), out.stdout
+        # A record written before records kept why: inferred as before.
+        c.r.hdel(c.cfg.key("msg:" + night), "why")
+        out = harness.run_cli(c.cfg, "status", "why-night")
+        assert re.search(r"sms +scheduled +until 2027-01-12 08:00:00 UTC-08:00 "
+                         r"America/Los_Angeles: quiet hours", out.stdout), out.stdout
+        out = harness.run_cli(c.cfg, "status", "why-at")
+        assert re.search(r"sms +scheduled +at 2027-01-13 10:00:00 UTC-08:00 "
+                         r"America/Los_Angeles: send_at\n", out.stdout), out.stdout
     finally:
         c.stop()
 

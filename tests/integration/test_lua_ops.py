@@ -209,7 +209,7 @@ def nth(mid, n):
 FORMS = ("flat", "json")      # of a message job's record
 
 def message_record(entry, jid, contact="p1", chain=("sms",), addr=None, body="Hello",
-                   subject="", due=0, expires=0, qz=None, urgent=0):
+                   subject="", due=0, expires=0, qz=None, urgent=0, lang=None, why=None):
     """message_record(): one message; d is the payload as JSON."""
     addr = dict(addr) if addr is not None else {"sms": PHONE}
     d = js({"body": body, "subject": subject, "chain": list(chain), "addr": addr})
@@ -217,6 +217,10 @@ def message_record(entry, jid, contact="p1", chain=("sms",), addr=None, body="He
          "expires": expires, "due": due}
     if qz:
         m["qz"] = qz
+    if lang:
+        m["lang"] = lang
+    if why:
+        m["why"] = why
     return {"e": entry, "id": jid, "kind": "message", "msgs": [m]}
 
 
@@ -227,13 +231,14 @@ def is_message(rec):
 def flat_record(rec):
     """flat_message(): message_record() as intake sends it now: "M", entry,
     job id, contact, channels (comma-separated), the sms, email and signal
-    addresses, urgent, expires, due, zone and the payload, tab-separated."""
+    addresses, urgent, expires, due, zone, lang, why and the payload,
+    tab-separated."""
     m, = rec["msgs"]
     addr = m["addr"]
     return "\t".join(["M", rec["e"], rec["id"], m["contact"], ",".join(m["chain"]),
                       addr.get("sms", ""), addr.get("email", ""), addr.get("signal", ""),
                       "%d" % m["urgent"], "%d" % m["expires"], "%d" % m["due"],
-                      m.get("qz", ""), m["d"]])
+                      m.get("qz", ""), m.get("lang", ""), m.get("why", ""), m["d"]])
 
 
 def court_record(entry, jid, ref, rid, at, plan, sig=None, contact=None, chain=("sms",),
@@ -1030,6 +1035,8 @@ def test_result_temp_schedules_a_retry_and_counts_the_attempt_and_defer_does_not
     m1, m2 = b.msg(i1), b.msg(i2)
     assert (m1["status"], m1["attempt"], m1["error"]) == ("scheduled", "1", "HTTP 503"), m1
     assert (m2["status"], m2["attempt"], m2["error"]) == ("scheduled", "0", "circuit open"), m2
+    # Both wait for a retry, said by the record (pregon status reads it).
+    assert (m1["why"], m2["why"]) == ("retry", "retry")
     assert b.scheduled() == {i1: T0 + 30000, i2: T0 + 60000}
     ev = b.new_events()
     assert [(e["message"], e["status"], e["attempt"], e["error"]) for e in ev] == [
@@ -1165,6 +1172,7 @@ def test_hold_puts_a_message_read_in_quiet_hours_back_on_the_schedule_without_cl
                   "sms", "normal", got[m2], m2, due) == 1
     m = b.msg(m1)
     assert (m["status"], m["attempt"], m["error"]) == ("scheduled", "0", "held by quiet hours"), m
+    assert m["why"] == "quiet", m
     assert b.msg(m2)["status"] == "sent"
     assert b.scheduled() == {m1: due}
     ev = b.new_events()
@@ -1282,9 +1290,9 @@ def test_consent_opts_an_address_out_and_in_with_a_ledger_entry_for_every_reques
 # ---- inbound ----
 
 def inbound(b, sid, text, intent="none", keyword="", answer="", kind="consent", frm=PHONE,
-            norm=None, help_interval=86400):
+            norm=None, help_interval=86400, tpl=""):
     return b.call("inbound", "sms", frm, text, sid, intent, keyword, answer, kind,
-                  text.strip().lower() if norm is None else norm, help_interval)
+                  text.strip().lower() if norm is None else norm, help_interval, tpl)
 
 
 def test_inbound_stop_and_start_change_consent_and_are_answered_once_a_day():
@@ -1330,6 +1338,67 @@ def test_inbound_stop_and_start_change_consent_and_are_answered_once_a_day():
         ("out", "keyword", "STOP SM5", True)], ledger
     assert b.r.xlen(b.k("inbound")) == 0
     assert not b.r.exists(b.k("job:consent-SM1"))      # a job of one message
+
+
+def test_an_english_stop_names_its_template_and_the_language_known_for_the_address():
+    """Issue 13, item 9: the result keeps the recipient's language in lj:
+    beside the contact and job; an English STOP (answer_tpl given) makes an
+    answer whose payload names the template and that language (the engine
+    renders it), else the contact's language; unknown, or a keyword in
+    another language (no answer_tpl): the answer as given."""
+    b = Box(clock=real_ms())
+    s = claimed(b, message_record(b.job_entry(), "job-1", contact="p1", lang="es"))
+    assert b.msg(s["mid"])["lang"] == "es"
+    assert b.result(("sms", "job", s["entry"], s["mid"], 1, "sent", "SM0", 0)) == ["sent"]
+    assert b.r.get(b.k("lj:sms:" + PHONE)) == "p1\tjob-1\tes"
+    assert inbound(b, "SM1", "STOP", "stop", "STOP", "You are unsubscribed.",
+                   tpl="consent_stop") == "stop"
+    d = json.loads(b.msg("mi1.1")["d"])
+    assert (d["body"], d["ans"], d["lang"]) == ("You are unsubscribed.", "consent_stop", "es"), d
+    # The answer keeps the language, so that lj: has it after it is sent.
+    assert b.msg("mi1.1")["lang"] == "es"
+    # No language kept with the message (an older lj: value too): the
+    # contact's.
+    b.r.set(b.k("lj:sms:" + PHONE2), "p2\tjob-2")
+    b.r.hset(b.k("contact:p2"), mapping={"phone": PHONE2, "lang": "ko"})
+    assert inbound(b, "SM2", "STOP", "stop", "STOP", "You are unsubscribed.", frm=PHONE2,
+                   tpl="consent_stop") == "stop"
+    d = json.loads(b.msg("mi2.1")["d"])
+    assert (d["ans"], d["lang"]) == ("consent_stop", "ko"), d
+    # Nothing known of the address: the answer as given.
+    assert inbound(b, "SM3", "STOP", "stop", "STOP", "You are unsubscribed.", frm=PHONE3,
+                   tpl="consent_stop") == "stop"
+    d = json.loads(b.msg("mi3.1")["d"])
+    assert "ans" not in d and "lang" not in d, d
+    assert "lang" not in b.msg("mi3.1")
+    # A keyword in another language is answered in it (no answer_tpl).
+    b.r.delete(b.k("ca:sms:" + PHONE))
+    assert inbound(b, "SM4", "START", "start", "START", "Welcome back.") == "start"
+    b.r.delete(b.k("ca:sms:" + PHONE))
+    assert inbound(b, "SM5", "停止", "stop", "停止", "您已退订") == "stop"
+    d = json.loads(b.msg("mi5.1")["d"])
+    assert d["body"] == "您已退订" and "ans" not in d, d
+    # A message without a language writes lj: as before.
+    other = "+15550100009"
+    s = claimed(b, message_record(b.job_entry(), "job-6", contact="p6", addr={"sms": other}))
+    assert "lang" not in b.msg(s["mid"])
+    assert b.result(("sms", "job", s["entry"], s["mid"], 1, "sent", "SM6", 0)) == ["sent"]
+    assert b.r.get(b.k("lj:sms:" + other)) == "p6\tjob-6"
+
+
+def test_a_message_created_waiting_keeps_why():
+    """Issue 13, item 12: why a message created scheduled waits (intake
+    and court decide it: quiet, send_at, offset) is on its record; one due
+    now keeps none."""
+    for form in FORMS:
+        b = Box()
+        e1, e2, e3 = b.job_entry(), b.job_entry(), b.job_entry()
+        b.accept(message_record(e1, "j1", due=T0 + DAY, why="send_at"),
+                 message_record(e2, "j2", due=T0 + DAY, why="quiet", addr={"sms": PHONE2}),
+                 message_record(e3, "j3", why="", addr={"sms": PHONE3}), form=form)
+        assert b.msg(msg_id(e1))["why"] == "send_at", form
+        assert b.msg(msg_id(e2))["why"] == "quiet", form
+        assert "why" not in b.msg(msg_id(e3)), form
 
 
 def test_inbound_help_is_answered_once_per_interval_also_when_opted_out():

@@ -360,6 +360,70 @@ def test_stop_words_in_chinese_korean_and_vietnamese_opt_out_and_are_answered_in
         g.stop()
 
 
+def test_an_english_stop_is_answered_in_the_language_pregon_knows_for_the_client():
+    """Issue 13, item 9: carriers teach the English STOP, so a client who
+    reads Spanish or Korean sends it too. An English word is answered in
+    the language of the recipient of the latest message sent to that
+    number (a court client's, a message's, else the contact's), else in
+    the default language; a word in another language in that language."""
+    g = Gateway(extra={"templates": {"sender": "La Defensa"}})
+    try:
+        es, ko, nobody, es_zh, vi = ("+13235550171", "+13235550172", "+13235550173",
+                                     "+13235550174", "+13235550175")
+        day = time.strftime("%Y-%m-%dT10:00:00", time.gmtime(time.time() + 30 * 86400))
+        g.r.xadd(g.cfg.key("jobs"), {"job": json.dumps(
+            {"id": "court-es", "kind": "court_reminder", "offsets": ["P1D"],
+             "case": {"ref": "LA-1", "court": "Foltz CJC", "address": "210 W Temple St",
+                      "department": "Dept. 30", "tz": "America/Los_Angeles"},
+             "appearance": day,
+             "recipient": {"id": "client-es", "name": "Ana", "phone": es, "lang": "es"}})})
+        for jid, phone, lang in (("msg-ko", ko, "ko"), ("msg-es", es_zh, "es")):
+            g.r.xadd(g.cfg.key("jobs"), {"job": json.dumps(
+                {"id": jid, "kind": "message", "body": "Hello.",
+                 "recipient": {"id": "c-" + jid, "phone": phone, "lang": lang}})})
+        # A contact whose messages name no language: the contact's.
+        g.r.xadd(g.cfg.key("jobs"), {"job": json.dumps(
+            {"id": "up-vi", "kind": "contact_upsert",
+             "contact": {"id": "c-vi", "phone": vi, "lang": "vi"}})})
+        wait_for(lambda: g.r.hget(g.cfg.key("contact:c-vi"), "lang") == "vi", what="contact")
+        g.r.xadd(g.cfg.key("jobs"), {"job": json.dumps(
+            {"id": "msg-vi", "kind": "message", "body": "Hello.",
+             "recipient": {"id": "c-vi", "phone": vi}})})
+        for phone in (es, ko, es_zh, vi):
+            wait_for(lambda: g.r.get(g.cfg.key("lj:sms:" + phone)), what="sent to " + phone)
+        assert g.r.get(g.cfg.key("lj:sms:" + es)) == "client-es\tcourt-es\tes"
+        assert g.r.get(g.cfg.key("lj:sms:" + vi)) == "c-vi\tmsg-vi"
+        g.r.sadd(g.cfg.key("optout:sms"), ko)       # so that START changes something
+        cases = [(es, "STOP", "La Defensa: Ya no le enviaremos mensajes."),
+                 (ko, "START", "[La Defensa] 메시지 수신이 다시 시작되었습니다."),
+                 (nobody, "STOP", "La Defensa: You are unsubscribed"),
+                 (es_zh, "停止", "【La Defensa】您已退订"),
+                 (vi, "stop", "La Defensa: Quý vị sẽ không nhận tin nhắn")]
+        before = {phone: len(sent_to(phone)) for phone, _, _ in cases}
+        for phone, word, _ in cases:
+            assert g.inbound(phone, word)["status"] == 200
+        for phone, word, want in cases:
+            wait_for(lambda: len(sent_to(phone)) == before[phone] + 1,
+                     what="the answer to " + word)
+            body = sent_to(phone)[-1]["params"]["Body"]
+            assert body.startswith(want), (phone, word, body)
+        assert g.r.sismember(g.cfg.key("optout:sms"), es)
+        assert not g.r.sismember(g.cfg.key("optout:sms"), ko)
+        # The answer, once sent, is the latest message to the number: it
+        # keeps the language, so what the client sends next is answered in
+        # it too.
+        wait_for(lambda: "\tconsent-" in g.r.get(g.cfg.key("lj:sms:" + es)),
+                 what="the answer's result")
+        assert g.r.get(g.cfg.key("lj:sms:" + es)).endswith("\tes")
+        # HELP too, with [sms] help_text in the client's language.
+        assert g.inbound(es, "HELP")["status"] == 200
+        wait_for(lambda: len(sent_to(es)) == before[es] + 2, what="the answer to HELP")
+        assert sent_to(es)[-1]["params"]["Body"].startswith(
+            "La Defensa: Recordatorios de su equipo legal."), sent_to(es)[-1]
+    finally:
+        g.stop()
+
+
 def test_a_stop_taken_while_shutting_down_is_written_before_exit():
     """SIGTERM while a STOP's write waits on Redis: pregond answers the
     webhook, writes the STOP and only then closes its Redis connection

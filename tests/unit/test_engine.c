@@ -55,13 +55,13 @@ static void valid_message_job_becomes_one_message_record(void **state)
 	assert_int_equal(intake_build_record(&c, NULL, 0, "1-0", raw, strlen(raw), &rec), 0);
 	assert_string_equal(rec.reason, "");
 	/* The flat record (intake.c flat_message): tab-separated, payload last. */
-	char *f[13], *copy = strdup(rec.meta), *p = copy;
+	char *f[15], *copy = strdup(rec.meta), *p = copy;
 	int n = 0;
 
 	assert_non_null(copy);
-	for (char *t; n < 13 && (t = strsep(&p, "\t")) != NULL;)
+	for (char *t; n < 15 && (t = strsep(&p, "\t")) != NULL;)
 		f[n++] = t;
-	assert_int_equal(n, 13);
+	assert_int_equal(n, 15);
 	assert_null(p);	/* nothing after the payload */
 	assert_string_equal(f[0], "M");
 	assert_string_equal(f[1], "1-0");
@@ -73,7 +73,9 @@ static void valid_message_job_becomes_one_message_record(void **state)
 	assert_string_equal(f[7], "");
 	assert_string_equal(f[8], "0");
 	assert_string_equal(f[9], "0");
-	json_t *d = json_loads(f[12], 0, NULL);
+	assert_string_equal(f[12], "");	/* no lang */
+	assert_string_equal(f[13], "");	/* due now: no reason to wait */
+	json_t *d = json_loads(f[14], 0, NULL);
 	assert_non_null(d);
 	assert_string_equal(json_string_value(json_object_get(d, "subject")), "s");
 	assert_string_equal(json_string_value(json_object_get(d, "body")), "hi");

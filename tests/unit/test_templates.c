@@ -920,6 +920,36 @@ static void consent_answers_exist_in_every_language_and_fit(void **state)
 	}
 }
 
+/* The answer to an English STOP for a client whose language pregon knows
+ * (the engine renders it at send): the templates' own fallback, help_text
+ * as the channel has it, and "no template" for a name that is none. */
+static void answers_render_for_the_readers_language(void **state)
+{
+	const struct templates *set = *state;
+	struct err err = { "" };
+	char *body;
+
+	body = templates_render_answer(set, "consent_stop", "zh-TW", CHANNEL_SMS, NULL, &err);
+	assert_non_null(body);
+	assert_true(has(body, "您已退訂"));
+	free(body);
+	body = templates_render_answer(set, "consent_stop", "fil", CHANNEL_SMS, "", &err);
+	assert_non_null(body);
+	assert_true(has(body, "Hindi na po kayo"));
+	free(body);
+	body = templates_render_answer(set, "consent_help", "en-US", CHANNEL_SMS, "Call 555-0100.",
+				       &err);
+	assert_non_null(body);
+	assert_true(has(body, "Call 555-0100."));
+	free(body);
+	body = templates_render_answer(set, "consent_help", "de", CHANNEL_SMS, NULL, &err);
+	assert_non_null(body);
+	assert_true(has(body, "Reminders from your legal team."));
+	free(body);
+	assert_null(templates_render_answer(set, "consent_nope", "es", CHANNEL_SMS, NULL, &err));
+	assert_true(has(err.msg, "no template"));
+}
+
 /* [templates] sender heads every SMS: one short line, checked at load. */
 static void sender_is_checked_at_load(void **state)
 {
@@ -1235,6 +1265,7 @@ int main(void)
 		cmocka_unit_test(zh_tw_zh_hk_and_yue_choose_traditional_and_fil_tagalog),
 		cmocka_unit_test(every_text_names_its_sender_and_reads_well_without),
 		cmocka_unit_test(consent_answers_exist_in_every_language_and_fit),
+		cmocka_unit_test(answers_render_for_the_readers_language),
 		cmocka_unit_test(sender_is_checked_at_load),
 	};
 	return cmocka_run_group_tests(tests, setup_shipped, teardown_shipped);
