@@ -102,7 +102,7 @@ static void invalid_job_keeps_reason_and_hides_value_from_events(void **state)
 	free(rec.meta);
 }
 
-static void later_kinds_are_validated_then_held_back(void **state)
+static void townhall_without_templates_is_refused_with_the_reason(void **state)
 {
 	struct config c;
 	struct intake_record rec;
@@ -114,9 +114,10 @@ static void later_kinds_are_validated_then_held_back(void **state)
 	(void)state;
 	config_defaults(&c);
 	assert_int_equal(intake_build_record(&c, NULL, 0, "3-0", raw, strlen(raw), &rec), 0);
-	assert_string_equal(rec.reason, "kind: \"townhall_confirmation\" is valid but not "
-			    "implemented yet in this version");
+	assert_string_equal(rec.reason, "kind: townhall_confirmation needs the templates, which are "
+			    "not loaded");
 	assert_int_equal(rec.kind, JOB_TOWNHALL_CONFIRMATION);
+	assert_null(strstr(rec.meta, "townhall\":"));
 	free(rec.meta);
 }
 
@@ -236,7 +237,7 @@ int main(void)
 		cmocka_unit_test(backoff_honours_retry_after),
 		cmocka_unit_test(valid_message_job_becomes_one_message_record),
 		cmocka_unit_test(invalid_job_keeps_reason_and_hides_value_from_events),
-		cmocka_unit_test(later_kinds_are_validated_then_held_back),
+		cmocka_unit_test(townhall_without_templates_is_refused_with_the_reason),
 		cmocka_unit_test(court_reminder_without_templates_is_refused_with_the_reason),
 		cmocka_unit_test(cancel_job_carries_its_case_ref),
 		cmocka_unit_test(entry_without_job_field_is_rejected),
