@@ -408,24 +408,32 @@ static int time_prop(struct buf *out, struct buf *line, const char *name, const 
 
 #define VTZ_SUBS_MAX 256
 
+/* A wall time as seconds, read as UTC (a year's precision is all that is
+ * asked of it). Not icaltime_as_timet: it answers -1 before 1902, which
+ * would sort the zone's 1854 rule after its 1945 one. */
+static int64_t wall_seconds(struct icaltimetype t)
+{
+	return tz_days_from_civil(t.year, t.month, t.day) * 86400 + t.hour * 3600 + t.minute * 60 +
+	       t.second;
+}
+
 /* The last instant a STANDARD/DAYLIGHT sub-component starts an offset
- * (seconds, its wall clock read as UTC: a year's precision is all that is
- * asked of it): INT64_MAX for an RRULE without UNTIL. */
+ * (wall_seconds): INT64_MAX for an RRULE without UNTIL. */
 static int64_t last_onset(icalcomponent *sub)
 {
 	icalproperty *p = icalcomponent_get_first_property(sub, ICAL_RRULE_PROPERTY);
-	int64_t last = (int64_t)icaltime_as_timet(icalcomponent_get_dtstart(sub));
+	int64_t last = wall_seconds(icalcomponent_get_dtstart(sub));
 
 	if (p != NULL) {
 		struct icalrecurrencetype r = icalproperty_get_rrule(p);
 
-		return icaltime_is_null_time(r.until) ? INT64_MAX : (int64_t)icaltime_as_timet(r.until);
+		return icaltime_is_null_time(r.until) ? INT64_MAX : wall_seconds(r.until);
 	}
 	for (p = icalcomponent_get_first_property(sub, ICAL_RDATE_PROPERTY); p != NULL;
 	     p = icalcomponent_get_next_property(sub, ICAL_RDATE_PROPERTY)) {
 		struct icaldatetimeperiodtype d = icalproperty_get_rdate(p);
 		struct icaltimetype t = icaltime_is_null_time(d.time) ? d.period.start : d.time;
-		int64_t s = (int64_t)icaltime_as_timet(t);
+		int64_t s = wall_seconds(t);
 
 		if (s > last)
 			last = s;
@@ -454,7 +462,7 @@ static int trim_vtimezone(icalcomponent *vtz, int64_t from)
 			return -1;
 		subs[n] = c;
 		keep[n] = last >= from;
-		if (keep[n] && (int64_t)icaltime_as_timet(icalcomponent_get_dtstart(c)) <= from)
+		if (keep[n] && wall_seconds(icalcomponent_get_dtstart(c)) <= from)
 			kept_before = true;
 		if (!keep[n] && last > latest_onset) {
 			latest_onset = last;
