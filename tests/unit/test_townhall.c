@@ -8,12 +8,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 #include <libical/ical.h>
@@ -83,17 +80,27 @@ static struct townhall_plan plan_of(const struct config *cfg, const struct job *
 	return plan;
 }
 
+/* The plan of job with reminders r (n of them; 0: the config's) under the
+ * default config, at now. */
+static struct townhall_plan plan_with(struct job *job, const char *const *r, int n,
+				      const char *now)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	reminders(job, r, n);
+	return plan_of(&cfg, job, at(now));
+}
+
 /* ---- the plan ---- */
 
 static void the_notice_goes_now_and_reminders_a_day_and_an_hour_before(void **state)
 {
-	struct config cfg;
 	struct job job = th_job("2026-12-05T18:00:00", NULL, NULL);	/* 02:00Z on the 6th */
-	struct townhall_plan p;
+	/* [townhall] reminders = P1D,PT1H; now 12:00 PST */
+	struct townhall_plan p = plan_with(&job, NULL, 0, "2026-11-20T20:00:00Z");
 
 	(void)state;
-	config_defaults(&cfg);	/* [townhall] reminders = P1D,PT1H */
-	p = plan_of(&cfg, &job, at("2026-11-20T20:00:00Z"));	/* 12:00 PST */
 	assert_int_equal(p.n, 3);
 	assert_string_equal(p.quiet_tz, LA);
 	assert_int_equal(p.msgs[0].kind, TOWNHALL_MSG_NOTICE);
@@ -114,16 +121,12 @@ static void the_notice_goes_now_and_reminders_a_day_and_an_hour_before(void **st
 static void the_jobs_reminders_replace_the_defaults_as_calendar_days(void **state)
 {
 	static const char *const r[] = { "P7D", "P1D", "PT24H", "PT30M" };
-	struct config cfg;
 	/* 18:00 PDT on the Sunday clocks go forward: a calendar day before is
 	 * 18:00 PST, 24 hours before is 17:00 PST. */
 	struct job job = th_job("2027-03-14T18:00:00", "2027-03-14T19:00:00", NULL);
-	struct townhall_plan p;
+	struct townhall_plan p = plan_with(&job, r, 4, "2027-03-01T20:00:00Z");
 
 	(void)state;
-	config_defaults(&cfg);
-	reminders(&job, r, 4);
-	p = plan_of(&cfg, &job, at("2027-03-01T20:00:00Z"));
 	assert_int_equal(p.n, 5);
 	assert_int_equal(p.msgs[1].due_ms, at("2027-03-08T02:00:00Z"));	/* 03-07 18:00 PST */
 	assert_int_equal(p.msgs[2].due_ms, at("2027-03-14T02:00:00Z"));	/* 03-13 18:00 PST */
@@ -135,14 +138,10 @@ static void the_jobs_reminders_replace_the_defaults_as_calendar_days(void **stat
 static void a_reminder_in_quiet_hours_moves_to_the_minute_before_them(void **state)
 {
 	static const char *const r[] = { "P1D", "PT3H", "PT2H" };
-	struct config cfg;
 	struct job job = th_job("2026-12-05T09:00:00", NULL, NULL);
-	struct townhall_plan p;
+	struct townhall_plan p = plan_with(&job, r, 3, "2026-11-20T20:00:00Z");
 
 	(void)state;
-	config_defaults(&cfg);
-	reminders(&job, r, 3);
-	p = plan_of(&cfg, &job, at("2026-11-20T20:00:00Z"));
 	/* 06:00 and 07:00 PST are quiet: both move to 20:59 the evening
 	 * before, and are one reminder. */
 	assert_int_equal(p.n, 3);
@@ -192,23 +191,21 @@ static void the_notice_waits_for_morning_but_never_past_the_start(void **state)
 
 static void past_reminders_are_marked_and_the_notice_lasts_until_the_end(void **state)
 {
-	struct config cfg;
 	struct job job = th_job("2026-12-05T18:00:00", "2026-12-05T19:30:00", NULL);
-	struct townhall_plan p;
+	/* 17:30: half an hour before */
+	struct townhall_plan p = plan_with(&job, NULL, 0, "2026-12-06T01:30:00Z");
 
 	(void)state;
-	config_defaults(&cfg);
-	p = plan_of(&cfg, &job, at("2026-12-06T01:30:00Z"));	/* 17:30: half an hour before */
 	assert_int_equal(p.n, 3);
 	assert_false(p.msgs[0].past);
 	assert_true(p.msgs[1].past);
 	assert_true(p.msgs[2].past);
 	/* Registered during the meeting: the notice (with its link) still goes. */
-	p = plan_of(&cfg, &job, at("2026-12-06T02:30:00Z"));
+	p = plan_with(&job, NULL, 0, "2026-12-06T02:30:00Z");
 	assert_false(p.msgs[0].past);
 	assert_int_equal(p.msgs[0].due_ms, at("2026-12-06T02:30:00Z"));
 	/* After the end: nothing. */
-	p = plan_of(&cfg, &job, at("2026-12-06T03:30:00Z"));
+	p = plan_with(&job, NULL, 0, "2026-12-06T03:30:00Z");
 	for (int i = 0; i < p.n; i++)
 		assert_true(p.msgs[i].past);
 }
@@ -284,33 +281,13 @@ static void a_job_without_reminders_leaves_them_to_the_config(void **state)
 
 /* ---- the texts ---- */
 
-static char shipped_dir[PATH_MAX];
-
-static void find_shipped_dir(void)
+/* The shipped set: run from the checkout's root (as test_review.c), or
+ * PREGON_TEMPLATES_DIR. */
+static const char *shipped_dir(void)
 {
 	const char *env = getenv("PREGON_TEMPLATES_DIR");
-	struct stat st;
-	char exe[PATH_MAX];
-	ssize_t n;
 
-	if (env != NULL && env[0] != '\0') {
-		snprintf(shipped_dir, sizeof(shipped_dir), "%s", env);
-		return;
-	}
-	snprintf(shipped_dir, sizeof(shipped_dir), "config/templates");
-	if (stat(shipped_dir, &st) == 0 && S_ISDIR(st.st_mode))
-		return;
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);	/* <root>/<build>/tests/x */
-	if (n <= 0)
-		return;
-	exe[n] = '\0';
-	for (int up = 0; up < 3; up++) {
-		char *slash = strrchr(exe, '/');
-
-		if (slash != NULL)
-			*slash = '\0';
-	}
-	snprintf(shipped_dir, sizeof(shipped_dir), "%s/config/templates", exe);
+	return env != NULL && env[0] != '\0' ? env : "config/templates";
 }
 
 static struct templates *shipped(const char *sender)
@@ -318,9 +295,8 @@ static struct templates *shipped(const char *sender)
 	struct templates *set;
 	struct err err;
 
-	find_shipped_dir();
-	if (templates_load(shipped_dir, "en", sender, &set, &err) != 0)
-		fail_msg("%s", err.msg);
+	if (templates_load(shipped_dir(), "en", sender, &set, &err) != 0)
+		fail_msg("%s: %s (run from the checkout's root)", shipped_dir(), err.msg);
 	return set;
 }
 
@@ -397,56 +373,81 @@ static void every_text_renders_in_english_and_spanish_on_every_channel(void **st
 	templates_free(set);
 }
 
+#define LINK "https://pregon.example.org/j/Zq3xT7bK9mWv2LpR8nYc4d"
+
+/* One rendering and a text it must hold. */
+struct says {
+	const char *name, *lang;
+	enum channel ch;
+	const char *now;	/* ISO-8601, or NULL: the epoch (another day) */
+	const char *link;
+	char part;		/* 'b'ody, 's'ubject, 'h'tml */
+	const char *want;
+};
+
+static const struct says says[] = {
+	{ TOWNHALL_TEMPLATE_CONFIRMATION, "en", CHANNEL_SMS, NULL, LINK, 'b',
+	  "Hi Ana, you are registered for Re-Imagine LA Town Hall, Saturday, December 5 at "
+	  "6:00 PM, Online. Reply 1 if you are coming, 2 if you cannot. Reply STOP to stop "
+	  "these texts." },
+	{ TOWNHALL_TEMPLATE_CONFIRMATION, "es", CHANNEL_SMS, NULL, LINK, 'b',
+	  "Responda 1 si viene, 2 si no puede" },
+	{ TOWNHALL_TEMPLATE_CONFIRMATION, "en", CHANNEL_EMAIL, NULL, LINK, 'b',
+	  "Time: 6:00 PM to 7:30 PM" },
+	{ TOWNHALL_TEMPLATE_CONFIRMATION, "en", CHANNEL_EMAIL, NULL, LINK, 'b', "Join: " LINK },
+	{ TOWNHALL_TEMPLATE_CONFIRMATION, "en", CHANNEL_EMAIL, NULL, LINK, 'h',
+	  "<a href=\"" LINK "\">" },
+	/* Reminders carry the link; the day before and the same day say so. */
+	{ TOWNHALL_TEMPLATE_REMINDER, "en", CHANNEL_SMS, "2026-12-04T20:00:00Z", LINK, 'b',
+	  "is tomorrow, Saturday, December 5, at 6:00 PM" },
+	{ TOWNHALL_TEMPLATE_REMINDER, "en", CHANNEL_SMS, NULL, LINK, 'b', "Join: " LINK },
+	{ TOWNHALL_TEMPLATE_REMINDER, "es", CHANNEL_SMS, "2026-12-05T20:00:00Z", LINK, 'b',
+	  "es hoy, s\u00e1bado, 5 de diciembre" },
+	{ TOWNHALL_TEMPLATE_REMINDER, "es", CHANNEL_SMS, NULL, LINK, 'b', "Para entrar: " LINK },
+	{ TOWNHALL_TEMPLATE_REMINDER, "en", CHANNEL_EMAIL, "2026-12-04T20:00:00Z", LINK, 's',
+	  "Reminder: Re-Imagine LA Town Hall, tomorrow at 6:00 PM" },
+	{ TOWNHALL_TEMPLATE_CHANGE, "en", CHANNEL_SMS, NULL, LINK, 'b',
+	  "CHANGED: Re-Imagine LA Town Hall is now Saturday, December 5 at 6:00 PM" },
+	{ TOWNHALL_TEMPLATE_CHANGE, "es", CHANNEL_EMAIL, NULL, LINK, 'b', "HA CAMBIADO" },
+	{ TOWNHALL_TEMPLATE_CANCEL, "en", CHANNEL_SMS, NULL, LINK, 'b', "is CANCELLED" },
+	{ TOWNHALL_TEMPLATE_CANCEL, "es", CHANNEL_EMAIL, NULL, LINK, 's',
+	  "Cancelado: Re-Imagine LA Town Hall" },
+	{ TOWNHALL_TEMPLATE_CANCEL, "es", CHANNEL_EMAIL, NULL, LINK, 'b', "fue CANCELADO" },
+};
+
 static void each_text_says_what_it_is_for(void **state)
 {
 	struct templates *set = shipped("");
-	char *en = vars_of("en"), *es = vars_of("es");
-	const char *link = "https://pregon.example.org/j/Zq3xT7bK9mWv2LpR8nYc4d";
-	struct templates_text t;
 
 	(void)state;
-	render_ok(set, TOWNHALL_TEMPLATE_CONFIRMATION, en, CHANNEL_SMS, 0, link, &t);
-	contains(t.body, "Reply 1 if you are coming, 2 if you cannot");
-	contains(t.body, "Online");
-	assert_string_equal(t.body, "Hi Ana, you are registered for Re-Imagine LA Town Hall, "
-			    "Saturday, December 5 at 6:00 PM, Online. Reply 1 if you are coming, 2 if "
-			    "you cannot. Reply STOP to stop these texts.");
-	templates_text_free(&t);
-	render_ok(set, TOWNHALL_TEMPLATE_CONFIRMATION, es, CHANNEL_SMS, 0, link, &t);
-	contains(t.body, "Responda 1 si viene, 2 si no puede");
-	templates_text_free(&t);
-	render_ok(set, TOWNHALL_TEMPLATE_CONFIRMATION, en, CHANNEL_EMAIL, 0, link, &t);
-	contains(t.body, "Time: 6:00 PM to 7:30 PM");
-	contains(t.body, link);
-	contains(t.html, "<a href=\"https://pregon.example.org/j/Zq3xT7bK9mWv2LpR8nYc4d\">");
-	templates_text_free(&t);
-	/* A reminder the day before carries the link. */
-	render_ok(set, TOWNHALL_TEMPLATE_REMINDER, en, CHANNEL_SMS, at("2026-12-04T20:00:00Z"), link,
-		  &t);
-	contains(t.body, "is tomorrow, Saturday, December 5, at 6:00 PM");
-	contains(t.body, "Join: https://pregon.example.org/j/");
-	templates_text_free(&t);
-	render_ok(set, TOWNHALL_TEMPLATE_REMINDER, es, CHANNEL_SMS, at("2026-12-05T20:00:00Z"), link,
-		  &t);
-	contains(t.body, "es hoy, sábado, 5 de diciembre");
-	contains(t.body, "Para entrar: https://pregon.example.org/j/");
-	templates_text_free(&t);
-	/* Without a link, nothing about joining. */
-	render_ok(set, TOWNHALL_TEMPLATE_REMINDER, en, CHANNEL_SMS, 0, NULL, &t);
-	assert_null(strstr(t.body, "Join"));
-	templates_text_free(&t);
-	render_ok(set, TOWNHALL_TEMPLATE_CHANGE, en, CHANNEL_SMS, 0, link, &t);
-	contains(t.body, "CHANGED: Re-Imagine LA Town Hall is now Saturday, December 5 at 6:00 PM");
-	templates_text_free(&t);
-	render_ok(set, TOWNHALL_TEMPLATE_CANCEL, en, CHANNEL_SMS, 0, link, &t);
-	contains(t.body, "is CANCELLED");
-	templates_text_free(&t);
-	render_ok(set, TOWNHALL_TEMPLATE_CANCEL, es, CHANNEL_EMAIL, 0, link, &t);
-	contains(t.subject, "Cancelado: Re-Imagine LA Town Hall");
-	contains(t.body, "fue CANCELADO");
-	templates_text_free(&t);
-	free(en);
-	free(es);
+	for (size_t i = 0; i < sizeof(says) / sizeof(says[0]); i++) {
+		const struct says *c = &says[i];
+		char *vars = vars_of(c->lang);
+		struct templates_text t;
+
+		render_ok(set, c->name, vars, c->ch, c->now ? at(c->now) : 0, c->link, &t);
+		contains(c->part == 'b' ? t.body : c->part == 's' ? t.subject : t.html, c->want);
+		templates_text_free(&t);
+		free(vars);
+	}
+	templates_free(set);
+}
+
+static void without_a_link_nothing_is_said_about_joining(void **state)
+{
+	struct templates *set = shipped("");
+	char *vars = vars_of("en");
+
+	(void)state;
+	for (size_t n = 0; n < 4; n++) {
+		struct templates_text t;
+
+		render_ok(set, names[n], vars, CHANNEL_EMAIL, 0, NULL, &t);
+		assert_null(strstr(t.body, "Join"));
+		assert_null(strstr(t.html, "href"));
+		templates_text_free(&t);
+	}
+	free(vars);
 	templates_free(set);
 }
 
@@ -836,14 +837,16 @@ static void a_cancel_has_method_cancel_the_same_uid_and_a_higher_sequence(void *
 	a.organizer = NULL;
 	assert_null(townhall_ical(&a, &err));
 	assert_string_equal(err.pub, "invitation: organizer: missing");
-	a.organizer = "a@example.org\r\nX-EVIL:1";
+	a.organizer = "a@example.org\r\nX-EVIL:1";	/* a line of its own */
 	assert_null(townhall_ical(&a, &err));
+	assert_string_equal(err.pub, "invitation: organizer: a space, quote or control character");
 	a.organizer = "a@example.org";
 	a.vars_json = "{\"title\":\"T\",\"starts\":1,\"tz\":\"Mars/Olympus\"}";
 	assert_null(townhall_ical(&a, &err));
 	assert_string_equal(err.pub, "invitation: unknown time zone");
 	a.vars_json = "{\"title\":\"\",\"starts\":1,\"tz\":\"UTC\"}";
 	assert_null(townhall_ical(&a, &err));
+	assert_string_equal(err.pub, "invitation: the event has no title");
 	free(vars);
 }
 
@@ -940,6 +943,7 @@ int main(void)
 		cmocka_unit_test(a_job_without_reminders_leaves_them_to_the_config),
 		cmocka_unit_test(every_text_renders_in_english_and_spanish_on_every_channel),
 		cmocka_unit_test(each_text_says_what_it_is_for),
+		cmocka_unit_test(without_a_link_nothing_is_said_about_joining),
 		cmocka_unit_test(a_record_that_is_not_one_is_refused),
 		cmocka_unit_test(every_sms_fits_in_two_segments_with_long_values),
 		cmocka_unit_test(the_uid_is_stable_opaque_and_per_registration),
