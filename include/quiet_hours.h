@@ -35,6 +35,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "duration.h"
 #include "err.h"
 
 struct quiet_hours {
@@ -72,5 +73,13 @@ int quiet_hours_next_allowed(const struct quiet_hours *q, const char *zone,
 int quiet_hours_last_allowed_before(const struct quiet_hours *q,
 				    const char *zone, int64_t ms, int64_t *out,
 				    struct err *err);
+
+/* A reminder `d` before the instant ms (a court appearance, a town hall's
+ * start): *at is ms minus d as calendar arithmetic in event_zone
+ * (tz_add_duration), *due that instant moved out of quiet hours in
+ * quiet_zone by quiet_hours_last_allowed_before. */
+int quiet_hours_reminder(const struct quiet_hours *q, const char *event_zone,
+			 const char *quiet_zone, int64_t ms, const struct duration *d,
+			 int64_t *at, int64_t *due, struct err *err);
 
 #endif

@@ -51,7 +51,7 @@
 
 /* The sample value of a variable that is the same in every case the
  * loader's checks and the review sheet render (sender, help_text, name,
- * court, address, department), or NULL. */
+ * court, address, department, title, location, join_url), or NULL. */
 const char *templates_sample_value(const char *name);
 
 /* A template name pregon renders, and the variables it supplies (any other
@@ -67,7 +67,10 @@ struct template_name {
  * consent_stop, consent_start, consent_help: the answers to STOP, START and
  * HELP in the sender's language (SMS and Signal only; optional, so that a
  * template folder from before them still loads: consent.c's English and
- * Spanish texts and [<channel>] help_text answer where a language has none). */
+ * Spanish texts and [<channel>] help_text answer where a language has none);
+ * townhall_confirmation, townhall_reminder, townhall_change,
+ * townhall_cancel: a town hall's notices (townhall.h; optional, for the
+ * same reason: templates_has says whether a set can send them). */
 extern const struct template_name template_names[];
 extern const size_t template_names_count;
 

@@ -49,10 +49,8 @@ int court_plan_make(const struct config *cfg, const struct job *job, int64_t now
 	for (int i = 0; i < n_offsets; i++) {
 		struct court_msg m = { .kind = COURT_MSG_REMINDER };
 
-		if (tz_add_duration(job->case_tz, job->appearance_ms, &offsets[i], -1, &m.at_ms,
-				    err) != 0)
-			return -1;
-		if (quiet_hours_last_allowed_before(&cfg->quiet, zone, m.at_ms, &m.due_ms, err) != 0)
+		if (quiet_hours_reminder(&cfg->quiet, job->case_tz, zone, job->appearance_ms,
+					 &offsets[i], &m.at_ms, &m.due_ms, err) != 0)
 			return -1;
 		if (same_due(plan, m.due_ms))
 			continue;

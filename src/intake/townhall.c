@@ -59,10 +59,8 @@ int townhall_plan_make(const struct config *cfg, const struct job *job, int64_t 
 	for (int i = 0; i < n_offsets && plan->n < TOWNHALL_MSGS_MAX; i++) {
 		struct townhall_msg m = { .kind = TOWNHALL_MSG_REMINDER, .expires_ms = job->starts_ms };
 
-		if (tz_add_duration(job->event_tz ? job->event_tz : zone, job->starts_ms, &offsets[i],
-				    -1, &m.at_ms, err) != 0)
-			return -1;
-		if (quiet_hours_last_allowed_before(&cfg->quiet, zone, m.at_ms, &m.due_ms, err) != 0)
+		if (quiet_hours_reminder(&cfg->quiet, job->event_tz ? job->event_tz : zone, zone,
+					 job->starts_ms, &offsets[i], &m.at_ms, &m.due_ms, err) != 0)
 			return -1;
 		if (same_due(plan, m.due_ms))
 			continue;
@@ -79,6 +77,15 @@ static const char *or_empty(const char *s)
 	return s ? s : "";
 }
 
+/* v as compact JSON, malloc'd; v released. NULL when out of memory. */
+static char *dump_compact(json_t *v)
+{
+	char *out = v ? json_dumps(v, JSON_COMPACT) : NULL;
+
+	json_decref(v);
+	return out;
+}
+
 char *townhall_vars_json(const struct job *job)
 {
 	json_t *v = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s}",
@@ -90,10 +97,8 @@ char *townhall_vars_json(const struct job *job)
 			      "location", or_empty(job->location),
 			      "join_url", or_empty(job->join_url),
 			      "ref", or_empty(job->event_ref), "rid", or_empty(job->recipient.id));
-	char *out = v ? json_dumps(v, JSON_COMPACT) : NULL;
 
-	json_decref(v);
-	return out;
+	return dump_compact(v);
 }
 
 char *townhall_sig(const struct job *job)
@@ -101,42 +106,42 @@ char *townhall_sig(const struct job *job)
 	json_t *v = json_pack("[I, I, s, s, s, s]", (json_int_t)job->starts_ms,
 			      (json_int_t)job->ends_ms, or_empty(job->event_tz),
 			      or_empty(job->location), or_empty(job->join_url), or_empty(job->title));
-	char *out = v ? json_dumps(v, JSON_COMPACT) : NULL;
 
-	json_decref(v);
-	return out;
+	return dump_compact(v);
 }
 
 /* ---- rendering ---- */
 
+/* The event's time as the texts write it, in the template's language. */
+struct townhall_when {
+	char date[128];		/* of the start, in the event's zone */
+	char time[48];
+	char end_time[48];	/* "" without an end */
+	const char *today;	/* "yes" or "", the start's day against the send time's */
+	const char *tomorrow;
+};
+
 /* The values one rendering sees. */
 struct townhall_values {
-	json_t *vars;
-	char date[128];
-	char time[48];
-	char end_time[48];
-	const char *join_link;
-	const char *today;
-	const char *tomorrow;
+	json_t *vars;		/* the record (townhall_vars_json) */
+	const char *join_link;	/* NULL: none */
+	struct townhall_when when;
 };
 
 static const char *townhall_lookup(void *data, const char *name)
 {
 	struct townhall_values *tv = data;
+	const struct townhall_when *w = &tv->when;
+	const struct { const char *name, *value; } own[] = {
+		{ "date", w->date }, { "time", w->time },
+		{ "end_time", w->end_time[0] ? w->end_time : NULL },
+		{ "join_url", tv->join_link }, { "today", w->today }, { "tomorrow", w->tomorrow },
+	};
 	const char *s;
 
-	if (strcmp(name, "date") == 0)
-		return tv->date;
-	if (strcmp(name, "time") == 0)
-		return tv->time;
-	if (strcmp(name, "end_time") == 0)
-		return tv->end_time[0] ? tv->end_time : NULL;
-	if (strcmp(name, "join_url") == 0)
-		return tv->join_link;
-	if (strcmp(name, "today") == 0)
-		return tv->today;
-	if (strcmp(name, "tomorrow") == 0)
-		return tv->tomorrow;
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (strcmp(name, own[i].name) == 0)
+			return own[i].value;
 	if (strcmp(name, "name") != 0 && strcmp(name, "title") != 0 &&
 	    strcmp(name, "location") != 0)
 		return NULL;
@@ -161,25 +166,25 @@ static int read_when(json_t *vars, int64_t *starts, int64_t *ends, const char **
 }
 
 /* Date, times, today/tomorrow in the event's zone, in language lang. */
-static int format_when(struct townhall_values *tv, const char *lang, const char *tz,
+static int format_when(struct townhall_when *w, const char *lang, const char *tz,
 		       int64_t starts, int64_t ends, int64_t now_ms, struct err *err)
 {
 	struct tz_wall at, end, today;
-	int64_t d_at, d_now;
+	int64_t days_ahead;
 
 	if (tz_utc_to_local(tz, starts, &at, err) != 0 ||
 	    tz_utc_to_local(tz, now_ms, &today, err) != 0 ||
 	    (ends > 0 && tz_utc_to_local(tz, ends, &end, err) != 0))
 		return -1;
-	if (datefmt_date(lang, &at, tv->date, sizeof(tv->date)) != 0 ||
-	    datefmt_time(lang, &at, tv->time, sizeof(tv->time)) != 0 ||
-	    (ends > 0 && datefmt_time(lang, &end, tv->end_time, sizeof(tv->end_time)) != 0))
+	if (datefmt_date(lang, &at, w->date, sizeof(w->date)) != 0 ||
+	    datefmt_time(lang, &at, w->time, sizeof(w->time)) != 0 ||
+	    (ends > 0 && datefmt_time(lang, &end, w->end_time, sizeof(w->end_time)) != 0))
 		return err_detail(err, "town hall: cannot format the date in the recipient's language",
 				  "town hall: cannot format the date in %s", lang);
-	d_at = tz_days_from_civil(at.year, at.month, at.day);
-	d_now = tz_days_from_civil(today.year, today.month, today.day);
-	tv->today = d_at == d_now ? "yes" : "";
-	tv->tomorrow = d_at == d_now + 1 ? "yes" : "";
+	days_ahead = tz_days_from_civil(at.year, at.month, at.day) -
+		     tz_days_from_civil(today.year, today.month, today.day);
+	w->today = days_ahead == 0 ? "yes" : "";
+	w->tomorrow = days_ahead == 1 ? "yes" : "";
 	return 0;
 }
 
@@ -187,7 +192,7 @@ int townhall_render(const struct templates *set, const char *name, const char *v
 		    enum channel ch, int64_t now_ms, const char *join_link,
 		    struct templates_text *out, struct err *err)
 {
-	struct townhall_values tv = { .today = "", .tomorrow = "" };
+	struct townhall_values tv = { .when = { .today = "", .tomorrow = "" } };
 	char lang[LANG_TAG_MAX];
 	const char *tz, *want_lang;
 	int64_t starts, ends;
@@ -206,7 +211,7 @@ int townhall_render(const struct templates *set, const char *name, const char *v
 		err_public(err, "%s: no template for %s", name, channel_name(ch));	/* names of ours */
 		goto done;
 	}
-	if (format_when(&tv, lang, tz, starts, ends, now_ms, err) != 0)
+	if (format_when(&tv.when, lang, tz, starts, ends, now_ms, err) != 0)
 		goto done;
 	rc = templates_render(set, name, want_lang, ch, townhall_lookup, &tv, out, err);
 done:
@@ -263,6 +268,8 @@ static int add_folded(struct buf *out, const char *line, size_t len)
 
 		while (cut > 0 && ((unsigned char)line[cut] & 0xc0) == 0x80)
 			cut--;
+		if (cut == 0)	/* not UTF-8 (callers check): cut anywhere, but go on */
+			cut = room;
 		rc = buf_add(out, line, cut) | buf_adds(out, "\r\n ");
 		line += cut;
 		len -= cut;
@@ -408,24 +415,32 @@ static int time_prop(struct buf *out, struct buf *line, const char *name, const 
 
 #define VTZ_SUBS_MAX 256
 
+/* A wall time as seconds, read as UTC (a year's precision is all that is
+ * asked of it). Not icaltime_as_timet: it answers -1 before 1902, which
+ * would sort the zone's 1854 rule after its 1945 one. */
+static int64_t wall_seconds(struct icaltimetype t)
+{
+	return tz_days_from_civil(t.year, t.month, t.day) * 86400 + t.hour * 3600 + t.minute * 60 +
+	       t.second;
+}
+
 /* The last instant a STANDARD/DAYLIGHT sub-component starts an offset
- * (seconds, its wall clock read as UTC: a year's precision is all that is
- * asked of it): INT64_MAX for an RRULE without UNTIL. */
+ * (wall_seconds): INT64_MAX for an RRULE without UNTIL. */
 static int64_t last_onset(icalcomponent *sub)
 {
 	icalproperty *p = icalcomponent_get_first_property(sub, ICAL_RRULE_PROPERTY);
-	int64_t last = (int64_t)icaltime_as_timet(icalcomponent_get_dtstart(sub));
+	int64_t last = wall_seconds(icalcomponent_get_dtstart(sub));
 
 	if (p != NULL) {
 		struct icalrecurrencetype r = icalproperty_get_rrule(p);
 
-		return icaltime_is_null_time(r.until) ? INT64_MAX : (int64_t)icaltime_as_timet(r.until);
+		return icaltime_is_null_time(r.until) ? INT64_MAX : wall_seconds(r.until);
 	}
 	for (p = icalcomponent_get_first_property(sub, ICAL_RDATE_PROPERTY); p != NULL;
 	     p = icalcomponent_get_next_property(sub, ICAL_RDATE_PROPERTY)) {
 		struct icaldatetimeperiodtype d = icalproperty_get_rdate(p);
 		struct icaltimetype t = icaltime_is_null_time(d.time) ? d.period.start : d.time;
-		int64_t s = (int64_t)icaltime_as_timet(t);
+		int64_t s = wall_seconds(t);
 
 		if (s > last)
 			last = s;
@@ -454,7 +469,7 @@ static int trim_vtimezone(icalcomponent *vtz, int64_t from)
 			return -1;
 		subs[n] = c;
 		keep[n] = last >= from;
-		if (keep[n] && (int64_t)icaltime_as_timet(icalcomponent_get_dtstart(c)) <= from)
+		if (keep[n] && wall_seconds(icalcomponent_get_dtstart(c)) <= from)
 			kept_before = true;
 		if (!keep[n] && last > latest_onset) {
 			latest_onset = last;

@@ -170,3 +170,12 @@ int quiet_hours_last_allowed_before(const struct quiet_hours *q,
 {
 	return walk_out(q, zone, ms, false, out, err);
 }
+
+int quiet_hours_reminder(const struct quiet_hours *q, const char *event_zone,
+			 const char *quiet_zone, int64_t ms, const struct duration *d,
+			 int64_t *at, int64_t *due, struct err *err)
+{
+	if (tz_add_duration(event_zone, ms, d, -1, at, err) != 0)
+		return -1;
+	return quiet_hours_last_allowed_before(q, quiet_zone, *at, due, err);
+}

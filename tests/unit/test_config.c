@@ -166,6 +166,35 @@ static void schedule_and_reminder_values_are_parsed_at_load(void **state)
 	unlink(path);
 }
 
+static void townhall_reminders_and_track_join_are_read(void **state)
+{
+	struct config c;
+	struct err err;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(c.n_townhall_offsets, 2);	/* P1D,PT1H */
+	assert_int_equal(c.townhall_offsets[0].days, 1);
+	assert_int_equal(c.townhall_offsets[1].hours, 1);
+	assert_true(c.townhall_track_join);
+	assert_int_equal(config_load(&c, write_conf("[townhall]\nreminders = P2D, PT30M, PT5M\n"
+						    "track_join = no\n"), &err), 0);
+	assert_int_equal(c.n_townhall_offsets, 3);
+	assert_int_equal(c.townhall_offsets[1].minutes, 30);
+	assert_false(c.townhall_track_join);
+	assert_int_equal(c.n_court_offsets, 4);	/* the court's are their own */
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[townhall]\nreminders = 1 day\n"), &err), -1);
+	assert_non_null(strstr(err.msg, "[townhall] reminders: \"1 day\": not an ISO-8601 duration"));
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[townhall]\nreminders =\n"), &err), -1);
+	assert_non_null(strstr(err.msg, "[townhall] reminders: give at least one duration"));
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, write_conf("[townhall]\ntrack_join = maybe\n"), &err), -1);
+	assert_non_null(strstr(err.msg, "[townhall] track_join: must be yes or no"));
+	unlink(path);
+}
+
 static void missing_file_is_an_error(void **state)
 {
 	struct config c;
@@ -494,6 +523,7 @@ int main(void)
 		cmocka_unit_test(unknown_key_is_an_error),
 		cmocka_unit_test(bad_duration_and_bool_are_explained),
 		cmocka_unit_test(schedule_and_reminder_values_are_parsed_at_load),
+		cmocka_unit_test(townhall_reminders_and_track_join_are_read),
 		cmocka_unit_test(missing_file_is_an_error),
 		cmocka_unit_test(shipped_config_file_loads),
 		cmocka_unit_test(secret_comes_from_file_or_environment),

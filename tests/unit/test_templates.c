@@ -308,7 +308,7 @@ static int teardown_shipped(void **state)
 	return 0;
 }
 
-static void shipped_set_loads_72_files_without_warnings(void **state)
+static void shipped_set_loads_96_files_without_warnings(void **state)
 {
 	struct tmpset t;
 	struct templates *set = NULL;
@@ -324,9 +324,10 @@ static void shipped_set_loads_72_files_without_warnings(void **state)
 		fail_msg("%s: %s", shipped_dir, err.msg);
 	}
 	log_close();
-	/* 2 court texts x 8 languages x (sms, email, email.html), and the
-	 * 3 consent answers x 8 languages (sms). */
-	assert_int_equal(templates_count(set), 2 * 8 * 3 + 3 * 8);
+	/* 2 court texts x 8 languages x (sms, email, email.html), the
+	 * 3 consent answers x 8 languages (sms), and the 4 town-hall texts x
+	 * 2 languages x (sms, email, email.html). */
+	assert_int_equal(templates_count(set), 2 * 8 * 3 + 3 * 8 + 4 * 2 * 3);
 	for (size_t i = 0; i < N_NAMES; i++)
 		assert_true(templates_has(set, names[i]));
 	templates_free(set);
@@ -1199,7 +1200,9 @@ static void compile_file_checks_name_channel_and_file(void **state)
 	assert_int_equal(templates_compile_file(shipped_dir, "court", "en", "sms", &subject, &body,
 						&err), -1);
 	assert_string_equal(err.msg, "NAME: unknown template \"court\" (court_reminder, "
-				     "court_enrolment, consent_stop, consent_start, consent_help)");
+				     "court_enrolment, consent_stop, consent_start, consent_help, "
+				     "townhall_confirmation, townhall_reminder, townhall_change, "
+				     "townhall_cancel)");
 	assert_null(subject);
 	assert_null(body);
 	assert_int_equal(templates_compile_file(shipped_dir, "court_reminder", "en", "txt",
@@ -1241,7 +1244,7 @@ static void compile_file_checks_name_channel_and_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(shipped_set_loads_72_files_without_warnings),
+		cmocka_unit_test(shipped_set_loads_96_files_without_warnings),
 		cmocka_unit_test(every_name_language_and_channel_renders),
 		cmocka_unit_test(flags_change_the_text),
 		cmocka_unit_test(sms_fit_their_segments_on_every_weekday),
