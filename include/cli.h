@@ -98,6 +98,8 @@ int cli_template(struct cli *c, const struct cli_args *a);
 int cli_lists(struct cli *c, const struct cli_args *a);
 /* cli_event.c: `status --event REF`, a town hall's figures. */
 int cli_status_event(struct cli *c, const struct cli_args *a, const char *ref);
+/* The same for any caller (status of a registration shows its event's). */
+int cli_event_show(struct cli *c, const char *ref, bool json);
 
 /* cli_status_why.c: what `status` says beyond counts. cli_status_absent
  * answers for a job with no record (queued, rejected, or "no such job":

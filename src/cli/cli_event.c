@@ -20,6 +20,11 @@ static long long field(const redisReply *r, int i)
 
 int cli_status_event(struct cli *c, const struct cli_args *a, const char *ref)
 {
+	return cli_event_show(c, ref, a->json);
+}
+
+int cli_event_show(struct cli *c, const char *ref, bool json)
+{
 	const char *args[LUA_EVENT_FIGURES_NHEAD];
 	const redisReply *cancelled;
 	redisReply *r;
@@ -50,7 +55,7 @@ int cli_status_event(struct cli *c, const struct cli_args *a, const char *ref)
 		freeReplyObject(r);
 		return cli_fail(c, 1, "no such event: %s (no registration for it is kept)", ref);
 	}
-	if (a->json) {
+	if (json) {
 		json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s*}", "event", ref,
 				      "registered", registered, "confirmations_sent", sent,
 				      "confirmations_delivered", delivered, "attending", attending,

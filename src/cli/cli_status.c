@@ -567,6 +567,28 @@ static long long redis_now_ms(struct cli *c)
 	return -1;
 }
 
+/* A town-hall registration: its event's figures after its own messages
+ * (issue 14: "pregon status <job>" shows them too). */
+static int print_event(struct cli *c, const char *id)
+{
+	char key[CLI_KEY_MAX], suffix[8 + JOB_ID_MAX];
+	redisReply *r;
+	int rc = 0;
+
+	snprintf(suffix, sizeof(suffix), "job:%s", id);
+	if (cli_key(c, key, suffix) != 0)
+		return -1;
+	r = cli_cmd(c, "HGET %s event", key);
+	if (r == NULL)
+		return -1;
+	if (r->type == REDIS_REPLY_STRING) {
+		putchar('\n');
+		rc = cli_event_show(c, r->str, false);
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
 /* One status of the job; *settled: nothing about it will change any more
  * (every message final and the audience expanded, or no record at all),
  * which ends --watch. */
@@ -657,6 +679,8 @@ static int status_once(struct cli *c, const struct cli_args *a, const char *id, 
 			result = print_messages(c, st.kind, st.seq, st.messages);
 		else if (result == 0)
 			print_reasons_text(&sr);	/* listed one by one above otherwise */
+		if (result == 0 && strcmp(st.kind, "townhall_confirmation") == 0)
+			result = print_event(c, id);
 	}
 out:
 	free(st.ai.replies);

@@ -150,6 +150,9 @@ def test_a_registration_sends_an_invitation_and_a_text_then_reminders_at_their_i
         assert "/j/" in t.texts()[2], t.texts()[2]
         f = t.figures("th-1")
         assert (f["registered"], f["confirmations_sent"], f["reminders_pending"]) == (1, 2, 0), f
+        # The registration's own status ends with its event's figures.
+        st = harness.run_cli(t.cfg, "status", "reg-1").stdout
+        assert "event     th-1" in st and "registered           1" in st, st
         for e in t.events("reg-1"):
             assert EMAIL not in json.dumps(e) and PHONE not in json.dumps(e)
     finally:
