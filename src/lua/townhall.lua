@@ -161,7 +161,9 @@ end
 local function townhall_cancel(id, kind, ref, jk, seq)
 	local ek = ev_key('event', ref)
 	local qk = ev_key('evq', ref)
-	local regs = redis.call('HGETALL', ek)
+	local already = redis.call('GET', ev_key('evx', ref))
+	-- Cancelled already: everyone was told; a second cancel says nothing.
+	local regs = already and {} or redis.call('HGETALL', ek)
 	local n, msgs = 0, {}
 	local keep = 0
 	for i = 1, #regs, 2 do
@@ -189,10 +191,13 @@ local function townhall_cancel(id, kind, ref, jk, seq)
 	end
 	local ttl = keep_until(keep)
 	redis.call('HSET', jk, 'kind', kind, 'created', now_s, 'seq', seq, 'messages', #msgs,
-		'event', ref, 'result', string.format('%d', n))
+		'event', ref, 'result', already and ('already cancelled by job ' .. already)
+			or string.format('%d', n))
 	for k, m in ipairs(msgs) do create_message(m, 'm' .. seq .. '.' .. int_s(k)) end
 	redis.call('EXPIRE', jk, math.max(ttl, retention))
-	redis.call('SET', ev_key('evx', ref), id, 'EX', math.max(ttl, retention))
+	if not already then
+		redis.call('SET', ev_key('evx', ref), id, 'EX', math.max(ttl, retention))
+	end
 	event(id, kind, nil, nil, nil, 'accepted', 0)
 	return n
 end

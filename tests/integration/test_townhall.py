@@ -234,6 +234,12 @@ def test_cancelling_the_event_cancels_reminders_and_sends_method_cancel():
         assert f["cancelled_by"] == "cancel-th-1" and f["reminders_pending"] == 0, f
         r = harness.run_cli(t.cfg, "status", "--event", "th-1")
         assert "CANCELLED by job cancel-th-1" in r.stdout, r.stdout
+        # A second cancel tells nobody again.
+        t.xadd({"id": "cancel-th-1b", "kind": "cancel", "event_ref": "th-1"})
+        wait_for(lambda: t.r.hget(t.cfg.key("job:cancel-th-1b"), "result") ==
+                 "already cancelled by job cancel-th-1", what="the second cancel")
+        time.sleep(0.3)
+        assert len(t.emails()) == 4 and len(t.texts()) == 2
     finally:
         t.stop()
 
