@@ -162,7 +162,8 @@ def test_garbage_entries_are_dead_lettered_not_dropped():
         xadd(cfg, job("big", body="x" * 400))
         xadd(cfg, {"id": "th", "kind": "townhall_confirmation",
                    "event": {"ref": "th-1", "title": "Town Hall", "tz": "America/Los_Angeles",
-                             "starts_at": "2026-12-05T18:00:00"},
+                             "starts_at": "2026-12-05T18:00:00",
+                             "ends_at": "2026-12-05T17:00:00"},
                    "recipient": {"id": "c", "phone": PHONE}})
         d = wait_for(lambda: len(dead_entries(cfg)) == 5 and dead_entries(cfg), what="5 dead letters")
         reasons = [x["reason"] for x in d]
@@ -171,7 +172,7 @@ def test_garbage_entries_are_dead_lettered_not_dropped():
                                      '0 "job" fields and 1 other'), reasons
         assert reasons[2] == 'kind: unknown kind "fax"', reasons
         assert reasons[3].startswith("job: larger than 300 bytes"), reasons
-        assert "not implemented yet" in reasons[4], reasons
+        assert reasons[4] == "event.ends_at: must be after event.starts_at", reasons
         assert not outbox_lines(cfg)
     finally:
         stop_ok(p)
