@@ -365,24 +365,32 @@ static void qp_part(struct buf *out, const char *type, const char *text)
 	smtp_mime_qp(out, text, strlen(text));
 }
 
+/* A boundary delimiter line (RFC 2046 5.1.1). The CRLF in front of it is
+ * part of it, so the line end that closes the part before stays that
+ * part's. */
+static void delimiter(struct buf *out, char tag, const char *unique, bool last)
+{
+	buf_addf(out, "\r\n--=_%c%s%s\r\n", tag, unique, last ? "--" : "");
+}
+
 /* The text, the HTML and the invitation as alternatives of each other. */
 static void alternative(struct buf *out, const struct smtp_mail *m)
 {
-	buf_addf(out, "Content-Type: multipart/alternative; boundary=\"=_a%s\"\r\n\r\n", m->unique);
-	buf_addf(out, "--=_a%s\r\n", m->unique);
+	buf_addf(out, "Content-Type: multipart/alternative;\r\n boundary=\"=_a%s\"\r\n", m->unique);
+	delimiter(out, 'a', m->unique, false);
 	qp_part(out, "text/plain", m->text);
 	if (m->html != NULL) {
-		buf_addf(out, "--=_a%s\r\n", m->unique);
+		delimiter(out, 'a', m->unique, false);
 		qp_part(out, "text/html", m->html);
 	}
 	if (m->calendar != NULL) {
 		char type[64];
 
 		snprintf(type, sizeof(type), "text/calendar; method=%s", m->calendar_method);
-		buf_addf(out, "--=_a%s\r\n", m->unique);
+		delimiter(out, 'a', m->unique, false);
 		qp_part(out, type, m->calendar);
 	}
-	buf_addf(out, "--=_a%s--\r\n", m->unique);
+	delimiter(out, 'a', m->unique, true);
 }
 
 int smtp_mime_build(struct buf *out, const struct smtp_mail *m, struct err *err)
@@ -391,15 +399,15 @@ int smtp_mime_build(struct buf *out, const struct smtp_mail *m, struct err *err)
 		return -1;
 	headers(out, m);
 	if (m->calendar != NULL) {
-		buf_addf(out, "Content-Type: multipart/mixed; boundary=\"=_m%s\"\r\n\r\n", m->unique);
-		buf_addf(out, "--=_m%s\r\n", m->unique);
+		buf_addf(out, "Content-Type: multipart/mixed;\r\n boundary=\"=_m%s\"\r\n", m->unique);
+		delimiter(out, 'm', m->unique, false);
 		alternative(out, m);
-		buf_addf(out, "--=_m%s\r\n", m->unique);
+		delimiter(out, 'm', m->unique, false);
 		buf_adds(out, "Content-Type: application/ics; name=\"invite.ics\"\r\n"
 			 "Content-Disposition: attachment; filename=\"invite.ics\"\r\n"
 			 "Content-Transfer-Encoding: base64\r\n\r\n");
 		smtp_mime_base64(out, m->calendar, strlen(m->calendar));
-		buf_addf(out, "--=_m%s--\r\n", m->unique);
+		delimiter(out, 'm', m->unique, true);
 	} else if (m->html != NULL) {
 		alternative(out, m);
 	} else {
