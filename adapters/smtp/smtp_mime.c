@@ -260,8 +260,9 @@ static int check_url(const char *u, struct err *err)
 
 	if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
 		return err_public(err, "unsubscribe_url: must be an http(s) URL");
-	if (n > 900 || !printable_ascii(u) || strcspn(u, " <>,\"") != n)
-		return err_public(err, "unsubscribe_url: over 900 bytes, or a space, <, >, \" or comma");
+	if (n > 900 || !printable_ascii(u) || strcspn(u, " <>,\"") != n || strstr(u, "=?") != NULL)
+		return err_public(err, "unsubscribe_url: over 900 bytes, or a space, <, >, \", comma "
+				  "or =?");
 	return 0;
 }
 
@@ -305,7 +306,22 @@ void smtp_mime_date(char *out, size_t out_len, int64_t t)
 		 tm.tm_sec);
 }
 
-/* From: "Name" <addr>, an encoded name when it is not printable ASCII. */
+/* Whether name can be a quoted-string (RFC 5322 3.2.4) of at most room
+ * characters with its quotes and escapes: printable ASCII, nothing that
+ * reads as an encoded-word. */
+static bool quoted_fits(const char *name, size_t room)
+{
+	size_t n = 2;
+
+	if (!printable_ascii(name) || strstr(name, "=?") != NULL)
+		return false;
+	for (const char *p = name; *p; p++)
+		n += *p == '"' || *p == '\\' ? 2 : 1;
+	return n <= room;
+}
+
+/* From: "Name" <addr>, an encoded name when it is not printable ASCII
+ * or too long for a quoted one on the line. */
 static void from_header(struct buf *out, const struct smtp_mail *m)
 {
 	size_t col = 6;
@@ -316,11 +332,13 @@ static void from_header(struct buf *out, const struct smtp_mail *m)
 		buf_add(out, "\r\n", 2);
 		return;
 	}
-	if (printable_ascii(m->from_name) && strlen(m->from_name) < 64) {
+	if (quoted_fits(m->from_name, SMTP_MIME_LINE_MAX - col)) {
 		buf_add(out, "\"", 1);
 		for (const char *p = m->from_name; *p; p++) {
-			if (*p == '"' || *p == '\\')
+			if (*p == '"' || *p == '\\') {
 				buf_add(out, "\\", 1);
+				col++;
+			}
 			buf_add(out, p, 1);
 			col++;
 		}
