@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,6 +92,7 @@ struct smtp_slot {
 	bool finished, exited;		/* thread -> loop, under mu */
 	CURLcode rc;			/* the transfer's, with finished */
 	atomic_int cancel;		/* stop the transfer (closing) */
+	curl_socket_t sock;		/* the connection's socket, or -1; under mu */
 	struct buf msg;
 	size_t off;			/* bytes of msg handed to libcurl */
 	struct curl_slist *rcpt;
@@ -205,6 +207,7 @@ static int open_slots(struct smtp *s, struct err *err)
 	for (int i = 0; i < s->n_slots; i++) {
 		s->slots[i].s = s;
 		s->slots[i].msg.max = SMTP_MESSAGE_MAX;
+		s->slots[i].sock = -1;
 		if (uv_mutex_init(&s->slots[i].mu) != 0 || uv_cond_init(&s->slots[i].cv) != 0)
 			return err_set(err, "[email] smtp: cannot make a mutex");
 	}
@@ -371,6 +374,44 @@ static int on_progress(void *data, curl_off_t dt, curl_off_t dn, curl_off_t ut, 
 	return atomic_load(&sl->cancel) ? 1 : 0;
 }
 
+/* The connection's socket is known to the slot, so that a closing
+ * daemon can shut it down from the loop thread (shutdown(2), not close:
+ * the fd stays libcurl's) and no wait of libcurl's on a silent server
+ * outlasts the shutdown grace: a QUIT's, say, which libcurl sends when it
+ * gives a connection up and waits for without calling on_progress. */
+static curl_socket_t on_open_socket(void *data, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct smtp_slot *sl = data;
+	curl_socket_t fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+
+	if (fd != CURL_SOCKET_BAD && purpose == CURLSOCKTYPE_IPCXN) {
+		uv_mutex_lock(&sl->mu);
+		sl->sock = fd;
+		uv_mutex_unlock(&sl->mu);
+	}
+	return fd;
+}
+
+static int on_close_socket(void *data, curl_socket_t fd)
+{
+	struct smtp_slot *sl = data;
+
+	uv_mutex_lock(&sl->mu);
+	if (sl->sock == fd)
+		sl->sock = -1;
+	uv_mutex_unlock(&sl->mu);
+	return close(fd);
+}
+
+/* Cuts the slot's connection, whatever libcurl is waiting for on it. */
+static void slot_cut(struct smtp_slot *sl)
+{
+	uv_mutex_lock(&sl->mu);
+	if (sl->sock >= 0)
+		shutdown(sl->sock, SHUT_RDWR);
+	uv_mutex_unlock(&sl->mu);
+}
+
 /* The slot's thread: one transfer at a time, for the life of the
  * adapter; at the end it closes its connection (QUIT, which may wait on
  * the server: here, not on the loop). */
@@ -435,6 +476,10 @@ static int slot_start(struct smtp_slot *sl)
 	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(e, CURLOPT_XFERINFODATA, sl);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, sl);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, sl);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)s->conf->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)(s->conf->timeout_ms < 10000 ? s->conf->timeout_ms : 10000));
@@ -590,6 +635,9 @@ static void transfer_done(struct smtp_slot *sl, CURLcode rc)
 		.tls_wanted = s->use_ssl == CURLUSESSL_ALL,
 	};
 
+	/* A transfer cut at shutdown ends as a broken connection. */
+	if (atomic_load(&sl->cancel))
+		end.rc = CURLE_ABORTED_BY_CALLBACK;
 	health(s, smtp_reply_classify(&end, &res), &res);
 	sl->failed = res.status != SEND_SENT;
 	if (res.status == SEND_SENT)
@@ -707,6 +755,10 @@ static void shut(struct smtp *s)
 	for (int i = 0; i < s->n_slots; i++) {
 		struct smtp_slot *sl = &s->slots[i];
 
+		/* A connection in good order gets its QUIT; one whose last
+		 * message failed may not answer it. */
+		if (sl->failed)
+			slot_cut(sl);
 		uv_mutex_lock(&sl->mu);
 		sl->quit = true;
 		uv_cond_signal(&sl->cv);
@@ -735,8 +787,11 @@ static void smtp_close(struct adapter *a, adapter_closed_cb closed)
 		answer_later(sd, SEND_TEMP_FAIL, "smtp: cancelled (shutting down)");
 	}
 	s->wait_tail = NULL;
-	for (int i = 0; i < s->n_slots; i++)
+	for (int i = 0; i < s->n_slots; i++) {
 		atomic_store(&s->slots[i].cancel, 1);
+		if (s->slots[i].send != NULL)
+			slot_cut(&s->slots[i]);
+	}
 }
 
 static const struct config_key smtp_keys[] = {

@@ -12,9 +12,11 @@ attempts with no connection left open, and connection reuse."""
 import asyncio
 import email
 import email.policy
+import http.client
 import json
 import logging
 import os
+import re
 import ssl
 import subprocess
 import threading
@@ -73,6 +75,7 @@ class Handler:
         self.messages = []          # (rcpt list, raw bytes)
         self.rcpt, self.data, self.stall = {}, {}, {}
         self.stall_s = 5.0
+        self.stall_started = []
         self.lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, options):
@@ -93,6 +96,7 @@ class Handler:
             if stall:
                 self.stall[to] = stall - 1
         if stall:
+            self.stall_started.append(time.monotonic())
             await asyncio.sleep(self.stall_s)
             return "451 4.4.2 too slow"
         if reply:
@@ -207,6 +211,17 @@ class Gateway:
         wait_for(lambda: "starting" in self.log_text() or self.proc.poll() is not None,
                  what="pregond start")
         assert self.proc.poll() is None, self.log_text()
+
+    def get(self, path):
+        """GET on pregond's HTTP listener (its port is in the log)."""
+        port = int(re.search(r"http: listening on \S+ \(port (\d+)\)", self.log_text()).group(1))
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            c.request("GET", path)
+            r = c.getresponse()
+            return r.status, r.read().decode()
+        finally:
+            c.close()
 
     def log_text(self):
         try:
@@ -444,6 +459,13 @@ def test_a_stall_inside_data_times_out_and_is_retried():
     g = Gateway(sink, email_conf={"username": "", "starttls": "off", "timeout": "1500ms"})
     try:
         g.job("e-stall", "ia@example.org")
+        # While the server holds the answer to the message's end, the
+        # daemon's loop is free: libcurl's blocking wait is in the
+        # slot's thread. /healthz answers at once.
+        wait_for(lambda: len(sink.h.stall_started) == 1, what="the stall")
+        t0 = time.monotonic()
+        assert g.get("/healthz")[0] == 200
+        assert time.monotonic() - t0 < 0.5, "loop blocked %.2fs" % (time.monotonic() - t0)
         m = g.wait_status("e-stall", "sent", timeout=30)
         assert int(m["attempt"]) == 2, m
         ev = [json.loads(f["event"]) for _, f in g.r.xrange(g.cfg.key("events"))
@@ -453,6 +475,29 @@ def test_a_stall_inside_data_times_out_and_is_retried():
         # The stalled connection was given up; the server closes it when
         # its sleep ends.
         wait_for(lambda: sink.open <= 2, timeout=10, what="at most 2 connections")
+        no_connection_left(sink, g, 2)
+    finally:
+        sink.stop()
+
+
+def test_sigterm_during_a_stall_stops_the_transfer_and_loses_nothing():
+    sink = Sink(starttls=False)
+    sink.h.stall["ka@example.org"] = 1
+    sink.h.stall_s = 20.0
+    g = Gateway(sink, email_conf={"username": "", "starttls": "off", "timeout": "30s"},
+                extra={"shutdown": {"grace": "500ms"}, "jobs": {"reclaim_after": "3"}})
+    try:
+        g.job("e-term", "ka@example.org")
+        wait_for(lambda: len(sink.h.stall_started) == 1, what="the stall")
+        t0 = time.monotonic()
+        g.stop()   # exit 0, within the grace and the progress callback's second
+        assert time.monotonic() - t0 < 5, "shutdown took %.1fs" % (time.monotonic() - t0)
+        # Not lost: still claimed (sending), for the next instance to take
+        # over after [jobs] reclaim_after (the consumer name has the pid).
+        assert g.status("e-term") in ("sending", "scheduled"), g.message("e-term")
+        g.proc = harness.start_daemon(g.cfg)
+        g.wait_status("e-term", "sent", timeout=30)
+        assert len(sink.parsed("ka@example.org")) == 1
         no_connection_left(sink, g, 2)
     finally:
         sink.stop()
