@@ -12,13 +12,11 @@ attempts with no connection left open, and connection reuse."""
 import asyncio
 import email
 import email.policy
-import http.client
 import json
 import logging
 import os
 import re
 import ssl
-import subprocess
 import threading
 import time
 import warnings
@@ -42,20 +40,7 @@ def certs():
     """A CA and a server certificate for 127.0.0.1, made once."""
     global _certs
     if _certs is None:
-        d = harness.tempdir("pregon-smtp-ca-")
-
-        def ossl(*args):
-            subprocess.run(["openssl"] + list(args), check=True, capture_output=True, cwd=d)
-        ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-             "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
-             "-subj", "/CN=pregon smtp test CA")
-        ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
-        with open(os.path.join(d, "san.cnf"), "w") as f:
-            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-        ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-             "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.cnf")
-        _certs = {k: os.path.join(d, k) for k in ("ca.crt", "server.crt", "server.key")}
+        _certs = harness.make_certs(harness.tempdir("pregon-smtp-ca-"))
     return _certs
 
 
@@ -215,13 +200,7 @@ class Gateway:
     def get(self, path):
         """GET on pregond's HTTP listener (its port is in the log)."""
         port = int(re.search(r"http: listening on \S+ \(port (\d+)\)", self.log_text()).group(1))
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        try:
-            c.request("GET", path)
-            r = c.getresponse()
-            return r.status, r.read().decode()
-        finally:
-            c.close()
+        return harness.http_get(port, path)
 
     def log_text(self):
         try:
@@ -268,6 +247,14 @@ def no_connection_left(sink, g, most):
     assert sink.open <= most, "%d connections open, at most %d expected" % (sink.open, most)
     g.stop()
     wait_for(lambda: sink.open == 0, timeout=5, what="connections closed (open %d)" % sink.open)
+
+
+def sent_once(sink, g, jid, to, timeout=20):
+    """Job jid's message ends `sent` and the server has it once; returns
+    its record."""
+    m = g.wait_status(jid, "sent", timeout=timeout)
+    assert len(sink.parsed(to)) == 1, "%d messages to %s" % (len(sink.parsed(to)), to)
+    return m
 
 
 # ---- delivery ----
@@ -353,8 +340,7 @@ def test_starttls_opportunistic_sends_in_the_clear_when_not_offered():
     g = Gateway(sink, email_conf={"username": "", "starttls": "opportunistic"})
     try:
         g.job("e-opp", "di@example.org")
-        g.wait_status("e-opp", "sent")
-        assert len(sink.parsed("di@example.org")) == 1
+        sent_once(sink, g, "e-opp", "di@example.org")
         no_connection_left(sink, g, 2)
     finally:
         sink.stop()
@@ -392,9 +378,8 @@ def test_server_down_then_up_is_retried_and_sent():
                  what="two attempts while the server is down")
         assert "cannot connect" in g.message("e-down")["error"]
         sink = Sink(starttls=False, port=port)
-        m = g.wait_status("e-down", "sent")
+        m = sent_once(sink, g, "e-down", "fa@example.org")
         assert int(m["attempt"]) >= 2, m
-        assert len(sink.parsed("fa@example.org")) == 1
         no_connection_left(sink, g, 2)
     finally:
         if sink:
@@ -444,34 +429,41 @@ def test_550_at_rcpt_fails_bounces_and_suppresses_the_next_email():
         m = g.wait_status("e-554", "failed")
         assert m["error"].startswith("smtp 554 at RCPT"), m
         g.job("e-554b", "policy@example.org")
-        g.wait_status("e-554b", "sent")
-        assert len(sink.parsed("policy@example.org")) == 1
+        sent_once(sink, g, "e-554b", "policy@example.org")
         assert sink.parsed("nobody@example.org") == []
         no_connection_left(sink, g, 2)
     finally:
         sink.stop()
 
 
-def test_a_stall_inside_data_times_out_and_is_retried():
+def stalled(jid, to, stall_s, timeout, extra=None):
+    """A sink that holds its answer to the end of the first message to `to`
+    for stall_s, and a pregond with that [email] timeout; returns them once
+    job jid's message is stalled there."""
     sink = Sink(starttls=False)
-    sink.h.stall["ia@example.org"] = 1
-    sink.h.stall_s = 6.0
-    g = Gateway(sink, email_conf={"username": "", "starttls": "off", "timeout": "1500ms"})
+    sink.h.stall[to] = 1
+    sink.h.stall_s = stall_s
+    g = Gateway(sink, email_conf={"username": "", "starttls": "off", "timeout": timeout},
+                extra=extra)
+    g.job(jid, to)
+    wait_for(lambda: len(sink.h.stall_started) == 1, what="the stall")
+    return sink, g
+
+
+def test_a_stall_inside_data_times_out_and_is_retried():
+    sink, g = stalled("e-stall", "ia@example.org", 6.0, "1500ms")
     try:
-        g.job("e-stall", "ia@example.org")
         # While the server holds the answer to the message's end, the
         # daemon's loop is free: libcurl's blocking wait is in the
         # slot's thread. /healthz answers at once.
-        wait_for(lambda: len(sink.h.stall_started) == 1, what="the stall")
         t0 = time.monotonic()
         assert g.get("/healthz")[0] == 200
         assert time.monotonic() - t0 < 0.5, "loop blocked %.2fs" % (time.monotonic() - t0)
-        m = g.wait_status("e-stall", "sent", timeout=30)
+        m = sent_once(sink, g, "e-stall", "ia@example.org", timeout=30)
         assert int(m["attempt"]) == 2, m
         ev = [json.loads(f["event"]) for _, f in g.r.xrange(g.cfg.key("events"))
               if json.loads(f["event"])["job"] == "e-stall"]
         assert any("timed out at end of data" in (e.get("error") or "") for e in ev), ev
-        assert len(sink.parsed("ia@example.org")) == 1
         # The stalled connection was given up; the server closes it when
         # its sleep ends.
         wait_for(lambda: sink.open <= 2, timeout=10, what="at most 2 connections")
@@ -481,14 +473,9 @@ def test_a_stall_inside_data_times_out_and_is_retried():
 
 
 def test_sigterm_during_a_stall_stops_the_transfer_and_loses_nothing():
-    sink = Sink(starttls=False)
-    sink.h.stall["ka@example.org"] = 1
-    sink.h.stall_s = 20.0
-    g = Gateway(sink, email_conf={"username": "", "starttls": "off", "timeout": "30s"},
-                extra={"shutdown": {"grace": "500ms"}, "jobs": {"reclaim_after": "3"}})
+    sink, g = stalled("e-term", "ka@example.org", 20.0, "30s",
+                      extra={"shutdown": {"grace": "500ms"}, "jobs": {"reclaim_after": "3"}})
     try:
-        g.job("e-term", "ka@example.org")
-        wait_for(lambda: len(sink.h.stall_started) == 1, what="the stall")
         t0 = time.monotonic()
         g.stop()   # exit 0, within the grace and the progress callback's second
         assert time.monotonic() - t0 < 5, "shutdown took %.1fs" % (time.monotonic() - t0)
@@ -496,8 +483,7 @@ def test_sigterm_during_a_stall_stops_the_transfer_and_loses_nothing():
         # over after [jobs] reclaim_after (the consumer name has the pid).
         assert g.status("e-term") in ("sending", "scheduled"), g.message("e-term")
         g.proc = harness.start_daemon(g.cfg)
-        g.wait_status("e-term", "sent", timeout=30)
-        assert len(sink.parsed("ka@example.org")) == 1
+        sent_once(sink, g, "e-term", "ka@example.org", timeout=30)
         no_connection_left(sink, g, 2)
     finally:
         sink.stop()
