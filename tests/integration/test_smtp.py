@@ -365,6 +365,28 @@ def test_wrong_password_is_temporary_and_logged_once():
         sink.stop()
 
 
+def test_unusable_settings_stop_the_start_naming_the_key():
+    # Each case is checked before the next key is read (smtp_open's order).
+    cases = [({"url": "smtp://user:secret@127.0.0.1:2525"}, "[email] url"),
+             ({"url": "http://127.0.0.1:2525"}, "[email] url"),
+             ({"starttls": "maybe"}, "[email] starttls"),
+             ({"from": "not-an-address"}, "[email] from"),
+             ({"password_file": "/nonexistent/smtp.pw"}, "[email] password_file"),
+             ({"ca_file": "/nonexistent/ca.pem"}, "[email] ca_file")]
+    for conf, key in cases:
+        g = Gateway.__new__(Gateway)
+        d = harness.tempdir("pregon-smtp-bad-")
+        full = {"provider": "smtp", "url": "smtp://127.0.0.1:2525", "from": FROM,
+                "username": USER, "password_file": os.path.join(d, "none")}
+        full.update(conf)
+        g.cfg = harness.write_config(sections={"email": full}, directory=d)
+        g.log = os.path.join(d, "pregond.log")
+        p = harness.start_daemon(g.cfg)
+        assert p.wait(20) != 0, (conf, g.log_text())
+        assert key in g.log_text(), (key, g.log_text())
+        assert "secret" not in g.log_text(), g.log_text()
+
+
 # ---- failures ----
 
 def test_server_down_then_up_is_retried_and_sent():
