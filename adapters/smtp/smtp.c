@@ -354,8 +354,15 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
 	} else if (type == CURLINFO_DATA_OUT) {
 		sl->phase = SMTP_PHASE_BODY;
 	} else if (type == CURLINFO_HEADER_IN) {
+		const char *nl;
+
 		while (size > 0 && (data[size - 1] == '\n' || data[size - 1] == '\r'))
 			size--;
+		/* The last line of a multi-line reply says it all. */
+		while ((nl = memchr(data, '\n', size)) != NULL) {
+			size -= (size_t)(nl + 1 - data);
+			data = (char *)nl + 1;
+		}
 		if (size > SMTP_REPLY_MAX)
 			size = SMTP_REPLY_MAX;
 		memcpy(sl->reply, data, size);

@@ -174,8 +174,12 @@ enum smtp_health smtp_reply_classify(const struct smtp_transfer_end *e,
 		     e->tls_wanted ? " and [email] starttls is required" : "");
 		return SMTP_HEALTH_FAILURE;
 	case CURLE_LOGIN_DENIED:
-		temp(out, "smtp %d at AUTH: authentication refused (check [email] username and "
-		     "password_file)", code);
+		if (code == 0)	/* no reply to quote: no mechanism in common, say */
+			temp(out, "smtp: authentication refused (check [email] username and "
+			     "password_file)");
+		else
+			temp(out, "smtp %d at AUTH: authentication refused (check [email] username "
+			     "and password_file)", code);
 		return SMTP_HEALTH_FAILURE;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
