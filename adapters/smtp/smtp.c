@@ -223,6 +223,8 @@ static int smtp_open(struct adapter *a, const struct adapter_env *env, struct er
 	int url_len;
 	struct err e = { 0 };
 
+	/* The curl loop's creation ran curl_global_init(), before any of the
+	 * slots' threads can start. */
 	if (env->curl == NULL)
 		return err_set(err, "[email] provider smtp: no curl loop");
 	if ((url_len = check_url(c->url, &smtps, err)) < 0)
@@ -488,6 +490,9 @@ static int slot_start(struct smtp_slot *sl)
 	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
 	curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, sl);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)s->conf->timeout_ms);
+	/* Also what a QUIT may wait when libcurl gives a connection up
+	 * (libcurl's own default is 120 s). */
+	curl_easy_setopt(e, CURLOPT_SERVER_RESPONSE_TIMEOUT, (long)(s->conf->timeout_ms / 1000));
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)(s->conf->timeout_ms < 10000 ? s->conf->timeout_ms : 10000));
 	/* One connection per slot: a broken one is replaced, not added to. */
@@ -647,11 +652,10 @@ static void transfer_done(struct smtp_slot *sl, CURLcode rc)
 		end.rc = CURLE_ABORTED_BY_CALLBACK;
 	health(s, smtp_reply_classify(&end, &res), &res);
 	sl->failed = res.status != SEND_SENT;
+	/* (The engine logs each outcome with the message id.) */
 	if (res.status == SEND_SENT)
 		snprintf(res.provider_id, sizeof(res.provider_id), "%s.%s", sd->req->message_id,
 			 sl->unique);
-	else
-		log_info("email: msg=%s %s", sd->req->message_id, res.error);
 	curl_slist_free_all(sl->rcpt);
 	sl->rcpt = NULL;
 	sl->send = NULL;
