@@ -46,6 +46,7 @@
 #include "clock.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 #include "validate.h"
 
@@ -129,6 +130,9 @@ struct smtp {
 	uv_async_t async;		/* a slot finished or exited */
 	int handles;			/* uv handles not yet closed */
 	bool finalizing;		/* closing them */
+	int busy;			/* slots with a transfer on the wire */
+	int waiting;			/* sends in the waiting queue */
+	uint64_t connects, bounces;	/* for /metrics */
 	int pending;			/* sends whose done has not run */
 	bool closing;
 	bool setup_warned;		/* a setup failure was logged */
@@ -554,6 +558,7 @@ static void start(struct smtp_slot *sl, struct smtp_send *sd)
 	 * would read the late answer to the last message. */
 	curl_easy_setopt(sl->easy, CURLOPT_FRESH_CONNECT, sl->failed ? 1L : 0L);
 	sl->send = sd;
+	s->busy++;
 	uv_mutex_lock(&sl->mu);
 	sl->work = true;
 	uv_cond_signal(&sl->cv);
@@ -580,6 +585,7 @@ static void pump(struct smtp *s)
 		if (s->wait_head == NULL)
 			s->wait_tail = NULL;
 		sd->next = NULL;
+		s->waiting--;
 		start(sl, sd);
 	}
 }
@@ -656,9 +662,18 @@ static void transfer_done(struct smtp_slot *sl, CURLcode rc)
 	if (res.status == SEND_SENT)
 		snprintf(res.provider_id, sizeof(res.provider_id), "%s.%s", sd->req->message_id,
 			 sl->unique);
+	if (res.bounced)
+		s->bounces++;
+	{
+		long made = 0;
+
+		if (curl_easy_getinfo(sl->easy, CURLINFO_NUM_CONNECTS, &made) == CURLE_OK && made > 0)
+			s->connects += (uint64_t)made;
+	}
 	curl_slist_free_all(sl->rcpt);
 	sl->rcpt = NULL;
 	sl->send = NULL;
+	s->busy--;
 	pump(s);
 	finish(sd, &res);
 }
@@ -721,6 +736,7 @@ static int smtp_send(struct adapter *a, struct send_req *req, adapter_done_cb do
 	else
 		s->wait_head = sd;
 	s->wait_tail = sd;
+	s->waiting++;
 	return 0;
 }
 
@@ -798,11 +814,40 @@ static void smtp_close(struct adapter *a, adapter_closed_cb closed)
 		answer_later(sd, SEND_TEMP_FAIL, "smtp: cancelled (shutting down)");
 	}
 	s->wait_tail = NULL;
+	s->waiting = 0;
 	for (int i = 0; i < s->n_slots; i++) {
 		atomic_store(&s->slots[i].cancel, 1);
 		if (s->slots[i].send != NULL)
 			slot_cut(&s->slots[i]);
 	}
+}
+
+/* ---- metrics ---- */
+
+static int64_t read_breaker_open(const void *p)
+{
+	return ((const struct breaker *)p)->state != BREAKER_CLOSED;
+}
+
+static int smtp_metrics(struct adapter *a, struct metrics *m)
+{
+	static const struct metric_family connects = { "pregon_smtp_connects_total", METRIC_COUNTER,
+		"Connections opened to the SMTP relay (each is kept for the next message)." };
+	static const struct metric_family bounces = { "pregon_smtp_bounces_total", METRIC_COUNTER,
+		"Addresses the relay refused at RCPT as not existing (opted out of email)." };
+	static const struct metric_family busy = { "pregon_smtp_busy", METRIC_GAUGE,
+		"Messages on the wire, at most [email] connections." };
+	static const struct metric_family waiting = { "pregon_smtp_waiting", METRIC_GAUGE,
+		"Messages waiting for a free connection." };
+	static const struct metric_family open = { "pregon_smtp_breaker_open", METRIC_GAUGE,
+		"Whether the circuit breaker keeps messages from the relay now (1) or not (0)." };
+	struct smtp *s = a->state;
+
+	return metrics_counter(m, &connects, &s->connects, NULL) ||
+	       metrics_counter(m, &bounces, &s->bounces, NULL) ||
+	       metrics_gauge(m, &busy, metrics_read_int, &s->busy, NULL) ||
+	       metrics_gauge(m, &waiting, metrics_read_int, &s->waiting, NULL) ||
+	       metrics_gauge(m, &open, read_breaker_open, &s->breaker, NULL) ? -1 : 0;
 }
 
 static const struct config_key smtp_keys[] = {
@@ -833,5 +878,5 @@ const struct adapter_ops smtp_adapter_ops = {
 	.send = smtp_send,
 	.reopen = NULL,
 	.close = smtp_close,
-	.metrics = NULL,
+	.metrics = smtp_metrics,
 };

@@ -442,6 +442,7 @@ def test_550_at_rcpt_fails_bounces_and_suppresses_the_next_email():
         assert "User unknown" in m["error"] and "@" not in m["error"], m
         g.job("e-550b", "nobody@example.org")
         g.wait_status("e-550b", "suppressed")
+        assert harness.metric(g.log, r"pregon_smtp_bounces_total (\d+)") == 1
         r = harness.run_cli(g.cfg, "optout", "history", "nobody@example.org")
         assert r.returncode == 0, r.stderr
         assert '"source":"bounce"' in r.stdout.replace(" ", ""), r.stdout
@@ -522,6 +523,9 @@ def test_messages_reuse_at_most_connections_connections():
             g.wait_status("e-many-%d" % i, "sent")
         assert len(sink.parsed()) == n
         assert sink.total <= 3, "%d connections for %d messages" % (sink.total, n)
+        assert harness.metric(g.log, r"pregon_smtp_connects_total (\d+)") == sink.total
+        assert harness.metric(g.log, r"pregon_smtp_busy (\d+)") == 0
+        assert harness.metric(g.log, r"pregon_smtp_breaker_open (\d+)") == 0
         no_connection_left(sink, g, 3)
     finally:
         sink.stop()
