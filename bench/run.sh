@@ -8,6 +8,8 @@
 #   bash bench/run.sh alerts          action alerts through the Twilio
 #                                     adapter to an nginx mock, and the
 #                                     urgent lane (bench_alerts.py)
+#   bash bench/run.sh smtp            email through the SMTP provider to a
+#                                     C sink, beside nodemailer (bench_smtp.py)
 #
 # The server runs WITHOUT AOF (appendonly no, no RDB saves) unless AOF=1:
 # the peer's reference figures (../shared/bench-peers/README.md) were taken
@@ -21,7 +23,8 @@ case "$what" in
 outbox) script=bench/bench_outbox.py ;;
 alerts) script=bench/bench_alerts.py ;;
 schedule) script=bench/bench_schedule.py ;;	# court reminders: N=250000 jobs (bench_schedule.py)
-*) echo "usage: bash bench/run.sh [outbox|alerts|schedule]" >&2; exit 2 ;;
+smtp) script=bench/bench_smtp.py ;;	# email: N=20000 (bench_smtp.py)
+*) echo "usage: bash bench/run.sh [outbox|alerts|schedule|smtp]" >&2; exit 2 ;;
 esac
 
 for cmd in redis-server redis-cli /usr/bin/python3; do
