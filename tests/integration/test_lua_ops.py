@@ -2145,6 +2145,12 @@ def test_every_reply_has_the_number_of_fields_its_declaration_gives():
     check("mqtt_read", b.call("mqtt_read", "0-0", 0, 5))
     assert check("click", b.call("click", "A" * 22)) is None
     assert check("event_figures", b.call("event_figures", "th-x")) == [0, 0, 0, 0, 0, 0, 0, ""]
+    out, entry = check("api_submit", b.call("api_submit", "api-1", '{"id":"api-1"}'))
+    assert out == "queued" and entry
+    assert check("api_submit", b.call("api_submit", "j1", "{}"))[0] == "seen"
+    first, job, msg = check("job_state", b.call("job_state", "j1"))
+    assert first and job == [] and ["status", "delivered"] == msg[msg.index("status"):][:2], msg
+    assert "to" not in msg[::2] and "d" not in msg[::2]
     assert seen == set(spec["ops"]), set(spec["ops"]) - seen
 
 
