@@ -8,10 +8,12 @@
 
 #include <jansson.h>
 
+#include "form.h"
 #include "job.h"
 #include "log.h"
 #include "lua_lib.h"
 #include "metrics.h"
+#include "seal.h"
 #include "validate.h"
 
 /* ---- answers ---- */
@@ -414,6 +416,352 @@ static void on_job_post(struct http_exchange *x, const struct http_req *req, voi
 	}
 }
 
+/* ---- lists: jobs, a job's messages, a case ---- */
+
+/* A list answer made in Redis: {"<name>": <json>, "next": cursor|null}. */
+struct list_call {
+	struct api *api;
+	struct http_exchange *x;
+	const char *name;	/* "jobs", "messages", "recipients" */
+	char id[JOB_ID_MAX + 1];
+};
+
+/* Cursors are opaque to clients: base64url of the op's own next value. */
+static json_t *cursor_json(const char *next)
+{
+	char out[256];
+
+	if (next == NULL || next[0] == '\0' || strlen(next) > 180)
+		return json_null();
+	seal_b64url_encode((const unsigned char *)next, strlen(next), out);
+	return json_string(out);
+}
+
+static int cursor_decode(const char *in, char *out, size_t out_len)
+{
+	long n = in ? seal_b64url_decode(in, strlen(in), (unsigned char *)out, out_len - 1) : -1;
+
+	if (n <= 0)
+		return -1;
+	out[n] = '\0';
+	for (long i = 0; i < n; i++)
+		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
+			return -1;
+	return 0;
+}
+
+/* The reply's JSON text (made by cjson, ids and counts only) wrapped. */
+static void reply_list(struct http_exchange *x, const char *name, const redisReply *json,
+		       const char *next, const char *id)
+{
+	char *body;
+	json_t *cur = cursor_json(next);
+	char *cs = json_dumps(cur, JSON_ENCODE_ANY);
+	int n;
+
+	json_decref(cur);
+	if (cs == NULL) {
+		reply_error(x, 503, "out of memory", NULL);
+		return;
+	}
+	if (id != NULL) {
+		json_t *j = json_string(id);
+		char *ids = json_dumps(j, JSON_ENCODE_ANY);
+
+		json_decref(j);
+		n = ids ? asprintf(&body, "{\"id\":%s,\"%s\":%.*s,\"next\":%s}", ids, name,
+				   (int)json->len, json->str, cs) : -1;
+		free(ids);
+	} else {
+		n = asprintf(&body, "{\"%s\":%.*s,\"next\":%s}", name, (int)json->len, json->str, cs);
+	}
+	free(cs);
+	if (n < 0) {
+		reply_error(x, 503, "out of memory", NULL);
+		return;
+	}
+	http_reply(x, 200, "application/json", NULL, body, (size_t)n);
+	free(body);
+}
+
+static bool list_reply_ok(struct list_call *lc, const redisReply *r, size_t want, const char *op)
+{
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == want &&
+	    r->element[0]->type == REDIS_REPLY_STRING)
+		return true;
+	if (r != NULL && r->type == REDIS_REPLY_ERROR)
+		store_reply_error(lc->api->store, r, op);
+	reply_error(lc->x, 503, "Redis did not answer; try again", NULL);
+	return false;
+}
+
+static void on_jobs(struct rconn *c, redisReply *r, void *data)
+{
+	struct list_call *lc = data;
+
+	(void)c;
+	if (list_reply_ok(lc, r, LUA_API_JOBS_NREPLY, "api_jobs"))
+		reply_list(lc->x, "jobs", r->element[LUA_API_JOBS_REPLY_JSON],
+			   reply_str(r->element[LUA_API_JOBS_REPLY_NEXT]), NULL);
+	free(lc);
+}
+
+static void on_messages(struct rconn *c, redisReply *r, void *data)
+{
+	struct list_call *lc = data;
+
+	(void)c;
+	if (list_reply_ok(lc, r, LUA_API_MESSAGES_NREPLY, "api_messages")) {
+		if (r->element[LUA_API_MESSAGES_REPLY_FOUND]->integer == 0)
+			reply_error(lc->x, 404, "no such job", NULL);
+		else
+			reply_list(lc->x, "messages", r->element[LUA_API_MESSAGES_REPLY_JSON],
+				   reply_str(r->element[LUA_API_MESSAGES_REPLY_NEXT]), lc->id);
+	}
+	free(lc);
+}
+
+static void on_case(struct rconn *c, redisReply *r, void *data)
+{
+	struct list_call *lc = data;
+
+	(void)c;
+	if (list_reply_ok(lc, r, LUA_API_CASE_NREPLY, "api_case")) {
+		if (r->element[LUA_API_CASE_REPLY_JSON]->len == 0)
+			reply_error(lc->x, 404, "no such case (none of its reminders is pending)", NULL);
+		else
+			reply_list(lc->x, "recipients", r->element[LUA_API_CASE_REPLY_JSON], NULL,
+				   lc->id);
+	}
+	free(lc);
+}
+
+static struct list_call *list_new(struct api *api, struct http_exchange *x, const char *id)
+{
+	struct list_call *lc = calloc(1, sizeof(*lc));
+
+	if (lc != NULL) {
+		lc->api = api;
+		lc->x = x;
+		snprintf(lc->id, sizeof(lc->id), "%s", id ? id : "");
+	}
+	return lc;
+}
+
+/* The query's pairs; 400 answered on a bad one. */
+static bool query_parse(struct http_exchange *x, const struct http_req *req, struct form *q)
+{
+	struct form_limits lim;
+	struct err err = { "" };
+
+	form_limits_default(&lim);
+	lim.max_input = 2048;
+	lim.max_pairs = 16;
+	lim.max_value = 256;
+	if (form_parse(q, req->query, strlen(req->query), &lim, &err) != 0) {
+		reply_error(x, 400, "query: not a valid query string", NULL);
+		return false;
+	}
+	return true;
+}
+
+/* limit=N within 1..max, default def; 400 answered when bad. */
+static bool query_limit(struct http_exchange *x, const struct form *q, int def, int max, char *out)
+{
+	const char *v = form_get(q, "limit");
+	char *end;
+	long n = def;
+
+	if (v != NULL) {
+		n = strtol(v, &end, 10);
+		if (*v == '\0' || *end != '\0' || n < 1 || n > max) {
+			char msg[64];
+
+			snprintf(msg, sizeof(msg), "limit: a number from 1 to %d", max);
+			reply_error(x, 400, msg, NULL);
+			return false;
+		}
+	}
+	snprintf(out, 16, "%ld", n);
+	return true;
+}
+
+static void on_jobs_list(struct http_exchange *x, const struct http_req *req, void *data)
+{
+	struct api *api = data;
+	struct form q = { 0 };
+	struct list_call *lc;
+	const char *args[LUA_API_JOBS_NHEAD], *kind, *since, *cursor;
+	char limit[16], since_ms[24] = "", before[200] = "";
+	enum api_role role;
+
+	if (!authorize(api, x, req, API_ROLE_READ, &role) || !query_parse(x, req, &q))
+		goto out;
+	if (!query_limit(x, &q, 50, 200, limit))
+		goto out;
+	kind = form_get(&q, "kind");
+	if (kind != NULL && kind[0] != '\0' && job_kind_from_name(kind) < 0) {
+		reply_error(x, 400, "kind: not a job kind", NULL);
+		goto out;
+	}
+	since = form_get(&q, "since");
+	if (since != NULL) {
+		int64_t ms;
+		struct err err;
+
+		if (time_parse_iso8601(since, NULL, &ms, &err) != 0) {
+			reply_error(x, 400, "since: an ISO-8601 time with an offset or Z", NULL);
+			goto out;
+		}
+		snprintf(since_ms, sizeof(since_ms), "%lld", (long long)ms);
+	}
+	cursor = form_get(&q, "cursor");
+	if (cursor != NULL && (cursor_decode(cursor, before, sizeof(before)) != 0 ||
+			       strspn(before, "0123456789") == 0 ||
+			       before[strspn(before, "0123456789")] != ':' ||
+			       before[strspn(before, "0123456789") + 1] == '\0')) {
+		reply_error(x, 400, "cursor: not one this API gave", NULL);
+		goto out;
+	}
+	lc = list_new(api, x, NULL);
+	args[LUA_API_JOBS_HEAD_BEFORE] = before;
+	args[LUA_API_JOBS_HEAD_SINCE] = since_ms;
+	args[LUA_API_JOBS_HEAD_LIMIT] = limit;
+	args[LUA_API_JOBS_HEAD_KIND] = kind ? kind : "";
+	if (lc == NULL || store_call(api->store, LUA_FN_API_JOBS, LUA_API_JOBS_NHEAD, args, NULL,
+				     on_jobs, lc) != 0) {
+		free(lc);
+		reply_error(x, 503, "Redis is not reachable; try again", NULL);
+	}
+out:
+	form_free(&q);
+}
+
+static void on_job_messages(struct http_exchange *x, const struct http_req *req, void *data)
+{
+	struct api *api = data;
+	struct form q = { 0 };
+	struct list_call *lc;
+	const char *args[LUA_API_MESSAGES_NHEAD], *cursor, *reveal;
+	char limit[16], from[48] = "1";
+	enum api_role role;
+
+	if (!authorize(api, x, req, API_ROLE_READ, &role) || !query_parse(x, req, &q))
+		goto out;
+	if (req->n_params != 1 || !id_ok(req->params[0])) {
+		reply_error(x, 400, "id: a job id has 1 to 128 printable characters", NULL);
+		goto out;
+	}
+	if (!query_limit(x, &q, 100, 1000, limit))
+		goto out;
+	cursor = form_get(&q, "cursor");
+	if (cursor != NULL && (cursor_decode(cursor, from, sizeof(from)) != 0 ||
+			       from[strspn(from, "0123456789")] != '\0')) {
+		reply_error(x, 400, "cursor: not one this API gave", NULL);
+		goto out;
+	}
+	reveal = form_get(&q, "reveal");
+	if (reveal != NULL && strcmp(reveal, "1") == 0 && role != API_ROLE_ADMIN) {
+		reply_error(x, 403, "reveal: addresses are shown to admin tokens only", NULL);
+		goto out;
+	}
+	lc = list_new(api, x, req->params[0]);
+	args[LUA_API_MESSAGES_HEAD_ID] = req->params[0];
+	args[LUA_API_MESSAGES_HEAD_FROM] = from;
+	args[LUA_API_MESSAGES_HEAD_LIMIT] = limit;
+	args[LUA_API_MESSAGES_HEAD_REVEAL] = reveal != NULL && strcmp(reveal, "1") == 0 ? "1" : "0";
+	if (lc == NULL || store_call(api->store, LUA_FN_API_MESSAGES, LUA_API_MESSAGES_NHEAD, args,
+				     NULL, on_messages, lc) != 0) {
+		free(lc);
+		reply_error(x, 503, "Redis is not reachable; try again", NULL);
+	}
+out:
+	form_free(&q);
+}
+
+static void on_case_get(struct http_exchange *x, const struct http_req *req, void *data)
+{
+	struct api *api = data;
+	struct list_call *lc;
+	const char *args[LUA_API_CASE_NHEAD];
+	enum api_role role;
+
+	if (!authorize(api, x, req, API_ROLE_READ, &role))
+		return;
+	if (req->n_params != 1 || !id_ok(req->params[0])) {
+		reply_error(x, 400, "ref: a case ref has 1 to 128 printable characters", NULL);
+		return;
+	}
+	lc = list_new(api, x, req->params[0]);
+	args[LUA_API_CASE_HEAD_REF] = req->params[0];
+	if (lc == NULL || store_call(api->store, LUA_FN_API_CASE, LUA_API_CASE_NHEAD, args, NULL,
+				     on_case, lc) != 0) {
+		free(lc);
+		reply_error(x, 503, "Redis is not reachable; try again", NULL);
+	}
+}
+
+/* GET /v1/townhalls/{ref}: the figures of `pregon status --event`. */
+static void on_townhall(struct rconn *c, redisReply *r, void *data)
+{
+	struct list_call *lc = data;
+	static const char *const names[LUA_EVENT_FIGURES_NREPLY] = {
+		[LUA_EVENT_FIGURES_REPLY_REGISTERED] = "registered",
+		[LUA_EVENT_FIGURES_REPLY_SENT] = "confirmations_sent",
+		[LUA_EVENT_FIGURES_REPLY_DELIVERED] = "confirmations_delivered",
+		[LUA_EVENT_FIGURES_REPLY_ATTENDING] = "attending",
+		[LUA_EVENT_FIGURES_REPLY_CANCEL] = "cancel",
+		[LUA_EVENT_FIGURES_REPLY_JOINED] = "joined",
+		[LUA_EVENT_FIGURES_REPLY_PENDING] = "reminders_pending",
+		[LUA_EVENT_FIGURES_REPLY_CANCELLED] = "cancelled_by",
+	};
+
+	(void)c;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != LUA_EVENT_FIGURES_NREPLY) {
+		if (r != NULL && r->type == REDIS_REPLY_ERROR)
+			store_reply_error(lc->api->store, r, "event_figures");
+		reply_error(lc->x, 503, "Redis did not answer; try again", NULL);
+	} else if (r->element[LUA_EVENT_FIGURES_REPLY_REGISTERED]->integer == 0 &&
+		   r->element[LUA_EVENT_FIGURES_REPLY_CANCELLED]->len == 0) {
+		reply_error(lc->x, 404, "no such town hall (no registration for it is kept)", NULL);
+	} else {
+		json_t *o = json_pack("{s:s}", "event", lc->id);
+
+		for (size_t i = 0; o != NULL && i < LUA_EVENT_FIGURES_NREPLY; i++) {
+			const redisReply *e = r->element[i];
+
+			if (e->type == REDIS_REPLY_INTEGER)
+				json_object_set_new(o, names[i], json_integer(e->integer));
+			else
+				json_object_set_new(o, names[i], e->len ? json_string(e->str) : json_null());
+		}
+		reply_json(lc->x, 200, o, NULL);
+	}
+	free(lc);
+}
+
+static void on_townhall_get(struct http_exchange *x, const struct http_req *req, void *data)
+{
+	struct api *api = data;
+	struct list_call *lc;
+	const char *args[LUA_EVENT_FIGURES_NHEAD];
+	enum api_role role;
+
+	if (!authorize(api, x, req, API_ROLE_READ, &role))
+		return;
+	if (req->n_params != 1 || !id_ok(req->params[0])) {
+		reply_error(x, 400, "ref: an event ref has 1 to 128 printable characters", NULL);
+		return;
+	}
+	lc = list_new(api, x, req->params[0]);
+	args[LUA_EVENT_FIGURES_HEAD_REF] = req->params[0];
+	if (lc == NULL || store_call(api->store, LUA_FN_EVENT_FIGURES, LUA_EVENT_FIGURES_NHEAD, args,
+				     NULL, on_townhall, lc) != 0) {
+		free(lc);
+		reply_error(x, 503, "Redis is not reachable; try again", NULL);
+	}
+}
+
 /* ---- tokens ---- */
 
 static void tokens_take(struct api *api, struct api_tokens *t, const struct err *err)
@@ -492,7 +840,11 @@ int api_init(struct api *api, uv_loop_t *loop, struct http_server *s, struct sto
 	}
 	if (http_server_route_max_body(s, "POST", "/v1/jobs", (size_t)cfg->jobs_max_bytes,
 				       on_job_post, api) != 0 ||
-	    http_server_route(s, "GET", "/v1/jobs/{id}", on_job_get, api) != 0)
+	    http_server_route(s, "GET", "/v1/jobs", on_jobs_list, api) != 0 ||
+	    http_server_route(s, "GET", "/v1/jobs/{id}", on_job_get, api) != 0 ||
+	    http_server_route(s, "GET", "/v1/jobs/{id}/messages", on_job_messages, api) != 0 ||
+	    http_server_route(s, "GET", "/v1/townhalls/{ref}", on_townhall_get, api) != 0 ||
+	    http_server_route(s, "GET", "/v1/cases/{ref}", on_case_get, api) != 0)
 		return err_set(err, "api: cannot add routes");
 	return 0;
 }

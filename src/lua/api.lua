@@ -63,3 +63,152 @@ register('job_state', function(a)
 	end
 	return { [@reply.seen] = seen, [@reply.job] = out, [@reply.msg] = msg }
 end, { 'no-writes' })
+
+-- A JSON array of already encoded items (cjson writes an empty table as
+-- an object).
+local function json_list(items)
+	return '[' .. table.concat(items, ',') .. ']'
+end
+
+-- The public fields of a hash's flat HGETALL, filtered by allow, as a
+-- table; counters (c:, r:) only when with_counts.
+local function public_of(flat, allow, with_counts)
+	local t = {}
+	for i = 1, #flat, 2 do
+		local k = flat[i]
+		if allow[k] or (with_counts and (string.sub(k, 1, 2) == 'c:' or string.sub(k, 1, 2) == 'r:')) then
+			t[k] = flat[i + 1]
+		end
+	end
+	return t
+end
+
+--: op api_jobs
+--: head before since limit kind
+--: reply json next
+-- GET /v1/jobs: the jobs accepted (<p>recent), newest first: after the
+-- cursor `before` ("<score>:<id>" of the last one given; '' for the
+-- newest), at or after `since` (ms; '' for the retention's start), at
+-- most `limit`, only of `kind` when given. Jobs of one batch share a
+-- score: Redis gives equal scores in reverse order of the id, so the
+-- cursor skips those of its score whose id is not below its own. Each
+-- job: id, its public fields and counters (a job of one message: its
+-- record's kind, status, channel). next: the cursor of the next page,
+-- or '' at the end.
+register('api_jobs', function(a)
+	local max, bs, bid = '+inf', nil, nil
+	if a[@head.before] ~= '' then
+		bs, bid = string.match(a[@head.before], '^(%d+):(.+)$')
+		if not bs then return redis.error_reply('api_jobs: bad cursor') end
+		max = bs
+	end
+	local since = a[@head.since] ~= '' and a[@head.since] or '-inf'
+	local limit = tonumber(a[@head.limit]) or 50
+	local kind = a[@head.kind]
+	local items, nxt, offset = {}, '', 0
+	-- Pages of the index until limit jobs of the kind are found (a kind
+	-- filter may skip many), reading at most 10 pages.
+	for _ = 1, 10 do
+		local ids = redis.call('ZREVRANGEBYSCORE', P .. 'recent', max, since, 'WITHSCORES',
+			'LIMIT', offset, limit)
+		offset = offset + #ids / 2
+		for i = 1, #ids, 2 do
+			local id, at = ids[i], ids[i + 1]
+			if not (bs and at == bs and id >= bid) then
+				local t = public_of(redis.call('HGETALL', P .. 'job:' .. id), job_public, true)
+				if not t.kind then
+					local seq = redis.call('GET', P .. 'seen:' .. id)
+					if seq then
+						local m = public_of(redis.call('HGETALL', P .. 'msg:m' .. seq .. '.1'),
+							msg_public, false)
+						t.kind, t.status, t.channel = m.kind, m.status, m.channel
+					end
+				end
+				if t.kind and (kind == '' or t.kind == kind) then
+					t.id = id
+					t.created = t.created or at
+					items[#items + 1] = cjson.encode(t)
+					if #items == limit then
+						nxt = at .. ':' .. id
+						break
+					end
+				end
+			end
+		end
+		if #items == limit or #ids < 2 * limit then break end
+	end
+	return { [@reply.json] = json_list(items), [@reply.next] = nxt }
+end, { 'no-writes' })
+
+--: op api_messages
+--: head id from limit reveal
+--: reply json next found
+-- GET /v1/jobs/{id}/messages: the job's messages from number `from` (1
+-- first), at most `limit`: id, channel, status, attempts, error,
+-- provider id, contact, created, updated; the address (`to`) only with
+-- reveal = '1' (an admin token). next: the `from` of the next page, or
+-- ''. found: 0 for a job never accepted.
+register('api_messages', function(a)
+	local seq, total = job_messages(a[@head.id])
+	if not seq then
+		return { [@reply.json] = '[]', [@reply.next] = '', [@reply.found] = 0 }
+	end
+	local from, limit = tonumber(a[@head.from]) or 1, tonumber(a[@head.limit]) or 100
+	local reveal = a[@head.reveal] == '1'
+	local items, last = {}, from - 1
+	for k = from, math.min(total, from + limit - 1) do
+		local mid = 'm' .. seq .. '.' .. int_s(k)
+		local flat = redis.call('HGETALL', P .. 'msg:' .. mid)
+		last = k
+		if #flat > 0 then
+			local t = public_of(flat, msg_public, false)
+			t.id = mid
+			t.attempts = tonumber(t.attempt) or 0
+			t.attempt = nil
+			if reveal then
+				for i = 1, #flat, 2 do
+					if flat[i] == 'to' then t.to = flat[i + 1] end
+				end
+			end
+			local due = redis.call('ZSCORE', P .. 'scheduled', mid)
+			if due then t.due = due end
+			items[#items + 1] = cjson.encode(t)
+		end
+	end
+	return { [@reply.json] = json_list(items),
+		[@reply.next] = last < total and int_s(last + 1) or '', [@reply.found] = 1 }
+end, { 'no-writes' })
+
+--: op api_case
+--: head ref
+--: reply json
+-- GET /v1/cases/{ref}: per recipient of the case, the job whose
+-- reminders are pending (case:<ref>), its appearance, and each message:
+-- id, channel, status, what (reminder or notice), due when scheduled.
+-- '' for a case pregon does not know (or that was cancelled).
+register('api_case', function(a)
+	local regs = redis.call('HGETALL', P .. 'case:' .. a[@head.ref])
+	if #regs == 0 then return { [@reply.json] = '' } end
+	local people = {}
+	for i = 1, #regs, 2 do
+		local job = regs[i + 1]
+		local at = redis.call('HGET', P .. 'job:' .. job, 'at')
+		local seq, total = job_messages(job)
+		local msgs = {}
+		for k = 1, (seq and total or 0) do
+			local mid = 'm' .. seq .. '.' .. int_s(k)
+			local f = redis.call('HMGET', P .. 'msg:' .. mid, 'channel', 'status', 'd', 'updated')
+			if f[1] then
+				local m = { id = mid, channel = f[1], status = f[2],
+					what = (f[3] and string.find(f[3], '"tpl":"court_enrolment"', 1, true))
+						and 'notice' or 'reminder', updated = f[4] }
+				local due = redis.call('ZSCORE', P .. 'scheduled', mid)
+				if due then m.due = due end
+				msgs[#msgs + 1] = cjson.encode(m)
+			end
+		end
+		people[#people + 1] = string.sub(cjson.encode({ contact = regs[i], job = job,
+			appearance = at }), 1, -2) .. ',"messages":' .. json_list(msgs) .. '}'
+	end
+	return { [@reply.json] = json_list(people) }
+end, { 'no-writes' })

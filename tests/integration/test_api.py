@@ -207,5 +207,97 @@ def test_an_alerts_state_counts_replies_and_the_audience():
         a.stop()
 
 
+
+def test_lists_page_to_the_end_and_show_addresses_to_admins_only():
+    a = Api()
+    try:
+        recips = [{"id": "p%d" % i, "phone": "+1323555%04d" % i} for i in range(20)]
+        job = {"id": "al-2", "kind": "action_alert", "audience": {"recipients": recips},
+               "message": "Meeting moved."}
+        assert a.json_call("POST", "/v1/jobs", job, token=STANDARD)[0] == 202
+        for i in range(3):
+            assert a.json_call("POST", "/v1/jobs", message_job("ml-%d" % i), token=STANDARD)[0] \
+                == 202
+        wait_for(lambda: a.json_call("GET", "/v1/jobs/al-2", token=READ)[1]
+                 .get("statuses", {}).get("sent") == 20, what="20 sent")
+        # The messages, 7 a page, to the end; no address without reveal.
+        seen, cursor = [], None
+        while True:
+            path = "/v1/jobs/al-2/messages?limit=7" + ("&cursor=" + cursor if cursor else "")
+            status, page, _ = a.json_call("GET", path, token=READ)
+            assert status == 200 and page["id"] == "al-2", page
+            seen += page["messages"]
+            cursor = page["next"]
+            if cursor is None:
+                break
+        assert len(seen) == 20 and len({m["id"] for m in seen}) == 20
+        assert all(m["status"] == "sent" and m["attempts"] == 1 and m["channel"] == "sms"
+                   for m in seen), seen[0]
+        assert "+1323" not in json.dumps(seen)
+        assert a.json_call("GET", "/v1/jobs/al-2/messages?reveal=1", token=STANDARD)[0] == 403
+        status, page, _ = a.json_call("GET", "/v1/jobs/al-2/messages?reveal=1&limit=3",
+                                      token=ADMIN)
+        assert status == 200 and page["messages"][0]["to"].startswith("+1323"), page
+        assert a.json_call("GET", "/v1/jobs/al-2/messages?cursor=zz!", token=READ)[0] == 400
+        assert a.json_call("GET", "/v1/jobs/nope/messages", token=READ)[0] == 404
+        # Recent jobs, newest first, two a page; a kind filter.
+        wait_for(lambda: len(a.json_call("GET", "/v1/jobs?limit=200", token=READ)[1]["jobs"]) == 4,
+                 what="four jobs listed")
+        ids, cursor = [], None
+        while True:
+            path = "/v1/jobs?limit=2" + ("&cursor=" + cursor if cursor else "")
+            status, page, _ = a.json_call("GET", path, token=READ)
+            assert status == 200, page
+            ids += [j["id"] for j in page["jobs"]]
+            cursor = page["next"]
+            if cursor is None:
+                break
+        assert sorted(ids) == ["al-2", "ml-0", "ml-1", "ml-2"], ids
+        assert ids.index("al-2") == 3 or ids[-1] == "al-2"
+        alerts = a.json_call("GET", "/v1/jobs?kind=action_alert", token=READ)[1]["jobs"]
+        assert [j["id"] for j in alerts] == ["al-2"] and alerts[0]["c:sms:sent"] == "20", alerts
+        assert a.json_call("GET", "/v1/jobs?kind=fax", token=READ)[0] == 400
+        assert a.json_call("GET", "/v1/jobs?cursor=QUJD", token=READ)[0] == 400   # "ABC"
+        assert a.json_call("GET", "/v1/jobs?limit=0", token=READ)[0] == 400
+        assert a.json_call("GET", "/v1/jobs?since=yesterday", token=READ)[0] == 400
+        future = a.json_call("GET", "/v1/jobs?since=2099-01-01T00:00:00Z", token=READ)[1]
+        assert future == {"jobs": [], "next": None}
+    finally:
+        a.stop()
+
+
+def test_a_case_and_a_town_hall():
+    a = Api()
+    try:
+        case = {"id": "evt-9", "kind": "court_reminder",
+                "case": {"ref": "LA-9", "court": "Foltz CJC", "tz": "America/Los_Angeles"},
+                "appearance": "2031-03-03T08:30:00",
+                "recipient": {"id": "client-9", "phone": PHONE}, "offsets": ["P1D", "PT3H"]}
+        assert a.json_call("POST", "/v1/jobs", case, token=STANDARD)[0] == 202
+        wait_for(lambda: a.json_call("GET", "/v1/cases/LA-9", token=READ)[0] == 200,
+                 what="the case")
+        c = a.json_call("GET", "/v1/cases/LA-9", token=READ)[1]
+        (person,) = c["recipients"]
+        assert (person["contact"], person["job"]) == ("client-9", "evt-9"), c
+        whats = sorted(m["what"] for m in person["messages"])
+        assert whats == ["notice", "reminder", "reminder"], person
+        assert all("due" in m for m in person["messages"] if m["what"] == "reminder")
+        assert PHONE not in json.dumps(c)
+        assert a.json_call("GET", "/v1/cases/LA-0", token=READ)[0] == 404
+        th = {"id": "reg-9", "kind": "townhall_confirmation",
+              "event": {"ref": "th-9", "title": "Town Hall", "starts_at": "2031-03-05T18:00:00",
+                        "tz": "America/Los_Angeles"},
+              "recipient": {"id": "m-9", "phone": PHONE}}
+        assert a.json_call("POST", "/v1/jobs", th, token=STANDARD)[0] == 202
+        wait_for(lambda: a.json_call("GET", "/v1/townhalls/th-9", token=READ)[0] == 200,
+                 what="the town hall")
+        f = a.json_call("GET", "/v1/townhalls/th-9", token=READ)[1]
+        assert (f["event"], f["registered"], f["reminders_pending"], f["cancelled_by"]) == \
+            ("th-9", 1, 2, None), f
+        assert a.json_call("GET", "/v1/townhalls/th-0", token=READ)[0] == 404
+    finally:
+        a.stop()
+
+
 if __name__ == "__main__":
     harness.main(globals())

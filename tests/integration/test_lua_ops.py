@@ -2151,6 +2151,12 @@ def test_every_reply_has_the_number_of_fields_its_declaration_gives():
     first, job, msg = check("job_state", b.call("job_state", "j1"))
     assert first and job == [] and ["status", "delivered"] == msg[msg.index("status"):][:2], msg
     assert "to" not in msg[::2] and "d" not in msg[::2]
+    listed, _ = check("api_jobs", b.call("api_jobs", "", "", 10, ""))
+    # The accept op filled <p>recent: j1 and j2, and the alert.
+    assert {"j1", "j2", "al-1"} <= {j["id"] for j in json.loads(listed)}, listed
+    rows, nxt, found = check("api_messages", b.call("api_messages", "j1", 1, 10, "0"))
+    assert found == 1 and nxt == "" and [m["status"] for m in json.loads(rows)] == ["delivered"]
+    assert check("api_case", b.call("api_case", "LA-none")) == [""]
     assert seen == set(spec["ops"]), set(spec["ops"]) - seen
 
 
