@@ -375,6 +375,8 @@ static int call_setup(struct http_call *call, const struct http_request *req, st
 	ok &= curl_easy_setopt(e, CURLOPT_WRITEDATA, call) == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_HEADERDATA, call) == CURLE_OK;
+	if (req->unix_socket != NULL)
+		ok &= curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket) == CURLE_OK;
 	if (req->username != NULL) {
 		ok &= curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC) == CURLE_OK;
 		ok &= curl_easy_setopt(e, CURLOPT_USERNAME, req->username) == CURLE_OK;
