@@ -405,8 +405,9 @@ static void decide(struct signal_cli *sc, const struct send_req *req,
 		break;
 	case SCO_NETWORK:
 		out->status = SEND_TEMP_FAIL;
+		/* A result says NETWORK_FAILURE; an error without one, -3 or -32603. */
 		snprintf(out->error, sizeof(out->error), "signal-cli: %s: Signal not reachable",
-			 an->rpc_code ? "IO error" : "NETWORK_FAILURE");
+			 an->timestamp > 0 ? "NETWORK_FAILURE" : "IO error");
 		breaker_failure(&sc->breaker, now);
 		return;
 	default:

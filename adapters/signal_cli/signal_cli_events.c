@@ -281,6 +281,31 @@ static void on_line(struct signal_cli_stream *s, const char *l, size_t len)
 	}
 }
 
+static void stream_up(struct signal_cli_stream *s)
+{
+	s->up = true;
+	s->up_since = uv_now(s->env->loop);
+	s->n.connects++;
+	log_info("signal: event stream connected");
+	s->logged_down = false;
+}
+
+/* The end of the headers: signal-cli flushes them at once, so a 200 here
+ * is the stream open, before its first event or keep-alive (15 s). */
+static size_t on_header(char *p, size_t size, size_t nmemb, void *data)
+{
+	struct signal_cli_stream *s = data;
+	size_t len = size * nmemb;
+	long code = 0;
+
+	if (!s->up && (len == 2 || len == 1) && (p[0] == '\r' || p[0] == '\n')) {
+		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
+		if (code == 200)
+			stream_up(s);
+	}
+	return len;
+}
+
 /* Cuts what arrived into lines (\n, \r\n or \r), each at most SSE_LINE_MAX. */
 static size_t on_bytes(char *p, size_t size, size_t nmemb, void *data)
 {
@@ -292,11 +317,7 @@ static size_t on_bytes(char *p, size_t size, size_t nmemb, void *data)
 		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
 		if (code != 200)
 			return 0;	/* not the stream: ends the transfer */
-		s->up = true;
-		s->up_since = uv_now(s->env->loop);
-		s->n.connects++;
-		log_info("signal: event stream connected");
-		s->logged_down = false;
+		stream_up(s);
 	}
 	for (size_t i = 0; i < len;) {
 		size_t run = 0;
@@ -409,6 +430,8 @@ static int connect_stream(struct signal_cli_stream *s, struct err *err)
 	ok &= curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, SILENCE_S) == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_bytes) == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_WRITEDATA, s) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_HEADERDATA, s) == CURLE_OK;
 	if (s->unix_socket[0] != '\0')
 		ok &= curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, s->unix_socket) == CURLE_OK;
 	if (!ok) {
