@@ -30,7 +30,7 @@ int phone_check_e164(const char *in, char out[PHONE_E164_MAX + 1], struct err *e
  * expected. */
 #define SIGNAL_ADDRESS_MAX 42	/* 32 + '.' + 9 */
 #define SIGNAL_ADDRESS_EXPECTED \
-	"expected an E.164 number (+15551234567), a Signal username (name.01) or an ACI UUID"
+	"expected an E.164 number (+ and country code), a Signal username (name.01) or an ACI UUID"
 int signal_address_check(const char *in, char out[SIGNAL_ADDRESS_MAX + 1], struct err *err);
 
 /* A sane address: one '@', local part 1..64 printable ASCII without spaces

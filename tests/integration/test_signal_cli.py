@@ -117,7 +117,7 @@ def test_a_signal_address_of_no_known_form_is_rejected_naming_the_forms():
         for jid in ("bad-1", "bad-2", "bad-3"):
             wait_for(lambda: "rejected" in g.statuses(jid), what=jid + " rejected")
             err = [e for e in g.events(jid) if e["status"] == "rejected"][0]["error"]
-            assert err.startswith("recipient.signal: expected an E.164 number (+15551234567), "
+            assert err.startswith("recipient.signal: expected an E.164 number (+ and country code), "
                                   "a Signal username (name.01) or an ACI UUID"), err
         wait_for(lambda: "rejected" in g.statuses("bad-4"), what="bad-4 rejected")
         err = [e for e in g.events("bad-4") if e["status"] == "rejected"][0]["error"]
