@@ -243,6 +243,12 @@ def test_stop_by_signal_opts_out_of_signal_only():
                                  "channels": ["signal", "sms"]})
         wait_for(lambda: len(test_sms.sent_to(num)) == 1, what="the job by SMS")
         assert len(sends_to(num)) == 1, "Signal sent after STOP"
+        # HELP is answered by Signal, once per [signal] help_interval.
+        helper = "+13235550162"
+        g.message_from(helper, "HELP")
+        g.message_from(helper, "help")
+        wait_for(lambda: len(sends_to(helper)) == 1, what="the HELP answer")
+        assert "Reply STOP" in sends_to(helper)[0]["message"], sends_to(helper)
         # A STOP written in a group is not addressed to pregon.
         other = "+13235550161"
         g.message_from(other, "STOP", group=True)
