@@ -280,6 +280,10 @@ class RpcError(Exception):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The headers and the body are two writes: without TCP_NODELAY the body
+    # waits for the client's delayed ACK (40 ms on Linux) on a kept-alive
+    # connection, which would be the fake's latency, not signal-cli's.
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         if self.server.verbose:
