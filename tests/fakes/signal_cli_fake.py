@@ -52,6 +52,7 @@ import os
 import re
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
 import threading
@@ -285,6 +286,11 @@ class Handler(BaseHTTPRequestHandler):
     # connection, which would be the fake's latency, not signal-cli's.
     disable_nagle_algorithm = True
 
+    def setup(self):
+        if self.request.family == socket.AF_UNIX:
+            self.disable_nagle_algorithm = False   # no Nagle on a unix socket
+        BaseHTTPRequestHandler.setup(self)
+
     def log_message(self, fmt, *args):
         if self.server.verbose:
             sys.stderr.write("signal_cli_fake: " + fmt % args + "\n")
@@ -313,6 +319,8 @@ class Handler(BaseHTTPRequestHandler):
             name, _, port = host.rpartition(":") if ":" in host else (host, "", None)
             if port is not None and not port.isdigit():
                 name, port = host, None
+        if isinstance(self.server.server_address, str):   # a unix socket
+            return name.lower() == "localhost" and port is None
         allowed = {"localhost", "127.0.0.1", "::1", self.server.server_address[0]}
         if name.lower() not in allowed:
             return False
@@ -526,8 +534,21 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
+class UnixServer(socketserver.ThreadingUnixStreamServer):
+    """The same on a unix socket, as a proxy in front of signal-cli would
+    serve it (signal-cli's --http binds TCP only)."""
+    daemon_threads = True
+
+    def get_request(self):
+        conn, _ = self.socket.accept()
+        return conn, ("unix", 0)   # BaseHTTPRequestHandler wants a host and port
+
+
 def serve(args):
-    srv = Server((args.host, args.port), Handler)
+    if args.unix:
+        srv = UnixServer(args.unix, Handler)
+    else:
+        srv = Server((args.host, args.port), Handler)
     accounts = [a for a in args.account.split(",") if a]
     srv.fake = Fake(accounts, args.multi_account, args.receipt_delay, args.keepalive,
                     args.receive_mode)
@@ -538,7 +559,7 @@ def serve(args):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(srv.server_address[1], flush=True)
+    print(0 if args.unix else srv.server_address[1], flush=True)
     srv.serve_forever(poll_interval=0.1)
     srv.server_close()
 
@@ -584,6 +605,7 @@ def main(argv=None):
                     help="seconds between ':' keep-alives (default 15, as signal-cli)")
     ap.add_argument("--receive-mode", choices=("on-connection", "on-start"),
                     default="on-connection")
+    ap.add_argument("--unix", default="", help="serve on this unix socket instead (prints 0)")
     ap.add_argument("--verbose", action="store_true")
     serve(ap.parse_args(argv))
     return 0

@@ -378,6 +378,25 @@ def test_a_receipt_before_the_send_result_is_kept_and_applied():
         g.stop()
 
 
+def test_a_unix_socket_url_sends_and_streams_through_the_socket():
+    d = harness.tempdir("pregon-sg-unix-")
+    sock = os.path.join(d, "signal-cli.sock")
+    proc, _ = signal_cli_fake.start(["--account", ACCOUNT, "--unix", sock, "--keepalive", "1"],
+                                    popen=harness.spawn)
+    g = None
+    try:
+        g = Gateway(signal={"url": "unix:" + sock})
+        num = "+13235550190"
+        g.sjob("sg-unix", {"id": "c-x", "signal": num})
+        m = g.wait_status("sg-unix", "read")
+        assert m["attempt"] == "1", m
+        assert g.health()[1]["signal"]["stream"] == "up"
+    finally:
+        if g:
+            g.stop()
+        harness.stop(proc)
+
+
 def test_a_remote_http_url_is_refused_at_start():
     for url, want in (("http://192.0.2.10:8080", "[signal] url: http:// is allowed only to "
                        "this machine"),
