@@ -33,6 +33,7 @@
 #include "http_client.h"
 #include "log.h"
 #include "metrics.h"
+#include "provider_sends.h"
 #include "util.h"
 #include "validate.h"
 
@@ -48,8 +49,6 @@
 
 enum throttle_reason { THROTTLE_NONE, THROTTLE_RATE_LIMIT, THROTTLE_CAPTCHA };
 
-struct signal_cli_send;
-
 struct signal_cli {
 	struct adapter *a;
 	const struct signal_cli_config *conf;
@@ -58,10 +57,7 @@ struct signal_cli {
 	struct signal_cli_stream *stream;
 	struct breaker breaker;
 	uint64_t next_id;		/* JSON-RPC request ids */
-	int inflight;			/* requests out and answers queued */
-	struct signal_cli_send *sends;
-	struct signal_cli_send *deferred_head;	/* answered from the loop */
-	uv_timer_t defer_timer;
+	struct provider_sends sends;	/* requests out and answers queued */
 	/* Signal's throttle of the account. */
 	uint64_t throttled_until;	/* uv_now ms; the throttle is on before it */
 	int64_t throttled_since;	/* Unix ms of the first answer, or 0 */
@@ -76,14 +72,9 @@ struct signal_cli {
 };
 
 struct signal_cli_send {
+	struct provider_send base;	/* first: the books keep it */
 	struct signal_cli *sc;
-	struct send_req *req;
-	adapter_done_cb done;
-	struct http_call *call;
-	uint64_t id;
-	struct send_result res;		/* for an answer from the loop */
-	struct signal_cli_send *prev, *next;
-	struct signal_cli_send *next_deferred;
+	uint64_t id;			/* the JSON-RPC request's */
 };
 
 /* ---- setup ---- */
@@ -124,7 +115,7 @@ static void on_check(void *data, const struct http_response *res)
 			 res->error == HTTP_OK ? res->status : (long)res->error);
 }
 
-static void on_defer_timer(uv_timer_t *h);
+static void after_send(void *owner);
 
 static int signal_cli_open(struct adapter *a, const struct adapter_env *env, struct err *err)
 {
@@ -159,8 +150,7 @@ static int signal_cli_open(struct adapter *a, const struct adapter_env *env, str
 		return -1;
 	}
 	sc->stream_open = true;
-	uv_timer_init(env->loop, &sc->defer_timer);
-	sc->defer_timer.data = sc;
+	provider_sends_init(&sc->sends, env->loop, after_send, sc);
 	a->state = sc;
 
 	char check_url[CONFIG_STR_MAX + 32];
@@ -244,11 +234,9 @@ static void unthrottle(struct signal_cli *sc, uint64_t now)
 
 /* ---- sending ---- */
 
-static void on_stream_closed(void *data);
-
-static void on_timer_closed(uv_handle_t *h)
+static void on_sends_closed(void *owner)
 {
-	struct signal_cli *sc = h->data;
+	struct signal_cli *sc = owner;
 	struct adapter *a = sc->a;
 	adapter_closed_cb closed = sc->closed;
 
@@ -257,12 +245,18 @@ static void on_timer_closed(uv_handle_t *h)
 	closed(a);
 }
 
+/* Closed once no send is out and the stream is gone. */
 static void maybe_shut(struct signal_cli *sc)
 {
-	if (!sc->closing || sc->inflight > 0 || sc->stream_open)
+	if (!sc->closing || sc->sends.inflight > 0 || sc->stream_open)
 		return;
 	sc->closing = false;
-	uv_close((uv_handle_t *)&sc->defer_timer, on_timer_closed);
+	provider_sends_close(&sc->sends, on_sends_closed);
+}
+
+static void after_send(void *owner)
+{
+	maybe_shut(owner);
 }
 
 static void on_stream_closed(void *data)
@@ -271,54 +265,6 @@ static void on_stream_closed(void *data)
 
 	sc->stream_open = false;
 	maybe_shut(sc);
-}
-
-static void forget(struct signal_cli_send *s)
-{
-	struct signal_cli *sc = s->sc;
-
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		sc->sends = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	free(s);
-	sc->inflight--;
-}
-
-static void finish(struct signal_cli_send *s, const struct send_result *res)
-{
-	struct signal_cli *sc = s->sc;
-	struct send_req *req = s->req;
-	adapter_done_cb done = s->done;
-
-	forget(s);
-	done(req, res);
-	maybe_shut(sc);
-}
-
-/* The answer comes from the loop (done never runs inside send()). */
-static void answer_later(struct signal_cli_send *s)
-{
-	struct signal_cli *sc = s->sc;
-
-	s->next_deferred = sc->deferred_head;
-	sc->deferred_head = s;
-	uv_timer_start(&sc->defer_timer, on_defer_timer, 0, 0);
-}
-
-static void on_defer_timer(uv_timer_t *h)
-{
-	struct signal_cli *sc = h->data;
-
-	while (sc->deferred_head) {
-		struct signal_cli_send *s = sc->deferred_head;
-		struct send_result res = s->res;
-
-		sc->deferred_head = s->next_deferred;
-		finish(s, &res);
-	}
 }
 
 static void sent(struct signal_cli *sc, const struct send_req *req,
@@ -436,7 +382,7 @@ static void on_response(void *data, const struct http_response *res)
 	struct send_result out = { 0 };
 	struct signal_cli_answer an;
 
-	s->call = NULL;
+	s->base.call = NULL;
 	if (res->error != HTTP_OK || res->status != 200) {
 		out.status = SEND_TEMP_FAIL;
 		sc->http_errors++;
@@ -453,19 +399,19 @@ static void on_response(void *data, const struct http_response *res)
 				 "connection failed");
 		if (res->error != HTTP_ERR_CANCELLED)
 			breaker_failure(&sc->breaker, uv_now(sc->a->env->loop));
-		finish(s, &out);
+		provider_sends_finish(&sc->sends, &s->base, &out);
 		return;
 	}
 	signal_cli_answer_parse(res->body, res->body_len, s->id, &an);
-	decide(sc, s->req, &an, &out);
+	decide(sc, s->base.req, &an, &out);
 	if (out.status == SEND_SENT || out.status == SEND_PERM_FAIL)
 		sc->rpc_warned = false;
-	finish(s, &out);
+	provider_sends_finish(&sc->sends, &s->base, &out);
 }
 
 /* Turned away without an attempt: the breaker is open, or Signal
  * throttles the account. Returns true when s is answered so. */
-static bool turned_away(struct signal_cli *sc, struct signal_cli_send *s)
+static bool turned_away(struct signal_cli *sc, struct provider_send *s)
 {
 	uint64_t now = uv_now(sc->a->env->loop);
 	int64_t retry_in = 0;
@@ -501,7 +447,7 @@ static bool turned_away(struct signal_cli *sc, struct signal_cli_send *s)
 static int signal_cli_send(struct adapter *a, struct send_req *req, adapter_done_cb done)
 {
 	struct signal_cli *sc = a->state;
-	struct signal_cli_send *s = calloc(1, sizeof(*s));
+	struct signal_cli_send *s = provider_sends_new(&sc->sends, sizeof(*s), req, done);
 	struct buf body = { 0 };
 	struct err err;
 	int rc;
@@ -509,21 +455,14 @@ static int signal_cli_send(struct adapter *a, struct send_req *req, adapter_done
 	if (s == NULL)
 		return -1;
 	s->sc = sc;
-	s->req = req;
-	s->done = done;
-	s->next = sc->sends;
-	if (sc->sends)
-		sc->sends->prev = s;
-	sc->sends = s;
-	sc->inflight++;
-	if (turned_away(sc, s)) {
-		answer_later(s);
+	if (turned_away(sc, &s->base)) {
+		provider_sends_later(&sc->sends, &s->base);
 		return 0;
 	}
 	s->id = sc->next_id++;
 	if (signal_cli_send_body(&body, s->id, req->to, sc->conf->account, req->body) != 0) {
 		buf_free(&body);
-		forget(s);
+		provider_sends_forget(&sc->sends, &s->base);
 		return -1;
 	}
 	static const char *const headers[] = {
@@ -541,11 +480,11 @@ static int signal_cli_send(struct adapter *a, struct send_req *req, adapter_done
 		.max_response_bytes = 64 * 1024,
 		.unix_socket = sc->where.unix_socket[0] ? sc->where.unix_socket : NULL,
 	};
-	rc = http_client_request(a->env->http, &hr, on_response, s, &s->call, &err);
+	rc = http_client_request(a->env->http, &hr, on_response, s, &s->base.call, &err);
 	buf_free(&body);
 	if (rc != 0) {
 		log_error("signal: %s", err.msg);
-		forget(s);
+		provider_sends_forget(&sc->sends, &s->base);
 		return -1;
 	}
 	return 0;
@@ -557,13 +496,7 @@ static void signal_cli_close(struct adapter *a, adapter_closed_cb closed)
 
 	sc->closed = closed;
 	sc->closing = true;
-	/* Requests still out are cancelled: their messages stay claimed in
-	 * Redis and are reclaimed (the shutdown grace is over). */
-	for (struct signal_cli_send *s = sc->sends; s; s = s->next)
-		if (s->call)
-			http_call_cancel(s->call);
-	if (sc->deferred_head)
-		uv_timer_start(&sc->defer_timer, on_defer_timer, 0, 0);
+	provider_sends_cancel(&sc->sends);
 	signal_cli_stream_close(sc->stream, on_stream_closed, sc);
 }
 
