@@ -108,7 +108,6 @@ def main():
                     xadd_ms[len(xadd_ms)] = int(eid.split("-")[0])
         for eid in pipe.execute():
             xadd_ms[len(xadd_ms)] = int(eid.split("-")[0])
-        want = "read" if RECEIPTS else "sent"
         seen, moved = 0, time.time()
         while True:
             d.check()

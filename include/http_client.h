@@ -77,6 +77,11 @@ struct http_response {
 
 typedef void (*http_done_cb)(void *data, const struct http_response *res);
 
+/* A few words for an error, for a message's `error`: "timed out",
+ * "cannot connect", "answer too big", "cancelled (shutting down)",
+ * "connection failed". */
+const char *http_error_words(enum http_error e);
+
 /* opts may be NULL (all defaults); a 0 field means its default. Fails with
  * err on a negative or absurd value. */
 int http_client_new(struct http_client **out, uv_loop_t *loop,

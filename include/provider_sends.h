@@ -23,6 +23,7 @@
 #include "adapter.h"
 
 struct http_call;
+struct http_response;
 
 struct provider_send {
 	struct send_req *req;
@@ -60,6 +61,14 @@ void provider_sends_forget(struct provider_sends *ps, struct provider_send *s);
 /* Frees s, then calls its done with res and ps->after. */
 void provider_sends_finish(struct provider_sends *ps, struct provider_send *s,
 			   const struct send_result *res);
+
+struct http_client;
+struct http_request;
+/* Starts s's request (s->call kept for provider_sends_cancel); cb gets s.
+ * On failure logs "<who>: <why>", forgets s and returns -1. */
+int provider_sends_request(struct provider_sends *ps, struct provider_send *s,
+			   struct http_client *c, const struct http_request *hr,
+			   void (*cb)(void *data, const struct http_response *res), const char *who);
 
 /* Answers s with s->res from the loop. */
 void provider_sends_later(struct provider_sends *ps, struct provider_send *s);

@@ -392,11 +392,7 @@ static void on_response(void *data, const struct http_response *res)
 				 "the address signal-cli listens on)" : "");
 		else
 			snprintf(out.error, sizeof(out.error), "signal-cli: %s",
-				 res->error == HTTP_ERR_TIMEOUT ? "timed out" :
-				 res->error == HTTP_ERR_CONNECT ? "cannot connect" :
-				 res->error == HTTP_ERR_TOO_BIG ? "answer too big" :
-				 res->error == HTTP_ERR_CANCELLED ? "cancelled (shutting down)" :
-				 "connection failed");
+				 http_error_words(res->error));
 		if (res->error != HTTP_ERR_CANCELLED)
 			breaker_failure(&sc->breaker, uv_now(sc->a->env->loop));
 		provider_sends_finish(&sc->sends, &s->base, &out);
@@ -449,7 +445,6 @@ static int signal_cli_send(struct adapter *a, struct send_req *req, adapter_done
 	struct signal_cli *sc = a->state;
 	struct signal_cli_send *s = provider_sends_new(&sc->sends, sizeof(*s), req, done);
 	struct buf body = { 0 };
-	struct err err;
 	int rc;
 
 	if (s == NULL)
@@ -480,14 +475,10 @@ static int signal_cli_send(struct adapter *a, struct send_req *req, adapter_done
 		.max_response_bytes = 64 * 1024,
 		.unix_socket = sc->where.unix_socket[0] ? sc->where.unix_socket : NULL,
 	};
-	rc = http_client_request(a->env->http, &hr, on_response, s, &s->base.call, &err);
+	rc = provider_sends_request(&sc->sends, &s->base, a->env->http, &hr, on_response,
+				    "signal");
 	buf_free(&body);
-	if (rc != 0) {
-		log_error("signal: %s", err.msg);
-		provider_sends_forget(&sc->sends, &s->base);
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 static void signal_cli_close(struct adapter *a, adapter_closed_cb closed)

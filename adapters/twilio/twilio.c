@@ -316,12 +316,7 @@ static void on_response(void *data, const struct http_response *res)
 	s->base.call = NULL;
 	if (res->error != HTTP_OK) {
 		out.status = SEND_TEMP_FAIL;
-		snprintf(out.error, sizeof(out.error), "twilio: %s",
-			 res->error == HTTP_ERR_TIMEOUT ? "timed out" :
-			 res->error == HTTP_ERR_CONNECT ? "cannot connect" :
-			 res->error == HTTP_ERR_TOO_BIG ? "answer too big" :
-			 res->error == HTTP_ERR_CANCELLED ? "cancelled (shutting down)" :
-			 "connection failed");
+		snprintf(out.error, sizeof(out.error), "twilio: %s", http_error_words(res->error));
 		if (res->error != HTTP_ERR_CANCELLED)
 			breaker_failure(&t->breaker, now);
 	} else if (res->status >= 200 && res->status < 300) {
@@ -366,7 +361,6 @@ static int twilio_send(struct adapter *a, struct send_req *req, adapter_done_cb 
 	struct twilio *t = a->state;
 	struct twilio_send *s;
 	struct buf form = { 0 };
-	struct err err;
 	int64_t retry_in = 0;
 	const struct twilio_config *tc = t->conf;
 	int rc;
@@ -428,14 +422,9 @@ static int twilio_send(struct adapter *a, struct send_req *req, adapter_done_cb 
 		.timeout_ms = tc->timeout_ms,
 		.max_response_bytes = 64 * 1024,
 	};
-	rc = http_client_request(a->env->http, &hr, on_response, s, &s->base.call, &err);
+	rc = provider_sends_request(&t->sends, &s->base, a->env->http, &hr, on_response, "sms");
 	buf_free(&form);
-	if (rc != 0) {
-		log_error("sms: %s", err.msg);
-		provider_sends_forget(&t->sends, &s->base);
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 static void twilio_close(struct adapter *a, adapter_closed_cb closed)

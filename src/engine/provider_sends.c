@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "http_client.h"
+#include "log.h"
 
 static void on_later(uv_timer_t *h)
 {
@@ -69,6 +70,19 @@ void provider_sends_finish(struct provider_sends *ps, struct provider_send *s,
 	provider_sends_forget(ps, s);
 	done(req, res);
 	ps->after(ps->owner);
+}
+
+int provider_sends_request(struct provider_sends *ps, struct provider_send *s,
+			   struct http_client *c, const struct http_request *hr,
+			   void (*cb)(void *data, const struct http_response *res), const char *who)
+{
+	struct err err;
+
+	if (http_client_request(c, hr, cb, s, &s->call, &err) == 0)
+		return 0;
+	log_error("%s: %s", who, err.msg);
+	provider_sends_forget(ps, s);
+	return -1;
 }
 
 void provider_sends_later(struct provider_sends *ps, struct provider_send *s)

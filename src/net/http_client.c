@@ -406,6 +406,19 @@ static int call_setup(struct http_call *call, const struct http_request *req, st
 
 /* ---- the interface ---- */
 
+const char *http_error_words(enum http_error e)
+{
+	switch (e) {
+	case HTTP_OK: return "ok";
+	case HTTP_ERR_TIMEOUT: return "timed out";
+	case HTTP_ERR_CONNECT: return "cannot connect";
+	case HTTP_ERR_TOO_BIG: return "answer too big";
+	case HTTP_ERR_CANCELLED: return "cancelled (shutting down)";
+	case HTTP_ERR_TRANSFER: break;
+	}
+	return "connection failed";
+}
+
 static int opt_check(long v, long max, const char *name, struct err *err)
 {
 	if (v < 0 || v > max)

@@ -46,7 +46,6 @@ Standard library only, for Debian's /usr/bin/python3.
 """
 
 import argparse
-import http.client
 import json
 import os
 import re
@@ -60,6 +59,9 @@ import time
 import urllib.parse
 import uuid as uuidlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fakeproc  # noqa: E402  (beside this file)
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -567,28 +569,12 @@ def serve(args):
 def start(extra=(), popen=subprocess.Popen):
     """Starts the fake as a child process (popen: harness.spawn in tests);
     returns (process, port)."""
-    p = popen([sys.executable, os.path.abspath(__file__), "--port", "0"] + list(extra),
-              stdout=subprocess.PIPE)
-    line = p.stdout.readline()
-    if not line.strip().isdigit():
-        raise RuntimeError("signal_cli_fake did not start (exit %s)" % p.poll())
-    return p, int(line)
+    return fakeproc.start(os.path.abspath(__file__), ["--port", "0"] + list(extra), popen)
 
 
 def control(port, method, path, obj=None, timeout=30):
     """One control call (path under /_fake/); returns the decoded JSON."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        body = json.dumps(obj) if obj is not None else None
-        conn.request(method, "/_fake/" + path.lstrip("/"), body=body,
-                     headers={"Content-Type": "application/json"})
-        r = conn.getresponse()
-        data = json.loads(r.read() or b"null")
-        if r.status != 200:
-            raise RuntimeError("signal_cli_fake %s %s: %s %s" % (method, path, r.status, data))
-        return data
-    finally:
-        conn.close()
+    return fakeproc.control("signal_cli_fake", port, method, path, obj, timeout)
 
 
 def main(argv=None):
