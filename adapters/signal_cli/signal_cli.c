@@ -31,6 +31,7 @@
 #include "breaker.h"
 #include "clock.h"
 #include "http_client.h"
+#include "inbound.h"
 #include "log.h"
 #include "metrics.h"
 #include "provider_sends.h"

@@ -1,7 +1,8 @@
 /* signal_cli.h: what the files of the signal-cli provider share
  * (adapters/signal_cli/): its [signal] keys, the JSON-RPC `send` and what
- * its answer means (signal_cli_rpc.c), and the event stream of receipts
- * and messages (signal_cli_events.c). signal_cli.c is the adapter.
+ * its answer means (signal_cli_rpc.c), the event stream of receipts and
+ * messages (signal_cli_events.c) and what its envelopes mean
+ * (signal_cli_envelope.c). signal_cli.c is the adapter.
  *
  * signal-cli's HTTP daemon (`signal-cli daemon --http`, man page
  * signal-cli-jsonrpc(5)) serves POST /api/v1/rpc (JSON-RPC 2.0), GET
@@ -16,7 +17,7 @@
 
 #include "adapter.h"
 #include "config.h"
-#include "inbound.h"
+#include "inbound_item.h"
 #include "util.h"
 
 /* Its keys, all in [signal] (config/pregon.conf explains each). */
@@ -94,7 +95,7 @@ const char *signal_cli_outcome_name(enum signal_cli_outcome o);
  * timestamps) map back, and no address is written in events. */
 void signal_cli_provider_id(int64_t timestamp, const char *who, char out[64]);
 
-/* ---- signal_cli_events.c ---- */
+/* ---- signal_cli_envelope.c, signal_cli_events.c ---- */
 
 /* What the event stream found, for the provider's metrics. */
 struct signal_cli_stream_counts {
