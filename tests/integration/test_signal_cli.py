@@ -378,6 +378,21 @@ def test_a_receipt_before_the_send_result_is_kept_and_applied():
         g.stop()
 
 
+def test_the_signal_rate_paces_sends():
+    """[signal] rate is the channel's shared rate (the engine's, through
+    Redis, as for SMS): 10 messages at 4 a second take over 2 s."""
+    g = Gateway(signal={"rate": "4", "burst": "1"})
+    try:
+        for i in range(10):
+            g.sjob("sg-rate-%d" % i, {"id": "c-r%d" % i, "signal": "+1323555%04d" % (200 + i)})
+        wait_for(lambda: len(sctl("GET", "sends")["sends"]) == 10, what="10 sends", timeout=20)
+        at = sorted(s["at"] for s in sctl("GET", "sends")["sends"])
+        assert at[-1] - at[0] >= 2.0, at[-1] - at[0]
+        assert g.r.exists(g.cfg.key("rate:signal"))
+    finally:
+        g.stop()
+
+
 def test_a_unix_socket_url_sends_and_streams_through_the_socket():
     d = harness.tempdir("pregon-sg-unix-")
     sock = os.path.join(d, "signal-cli.sock")
