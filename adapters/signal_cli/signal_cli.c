@@ -202,22 +202,25 @@ static void throttle(struct signal_cli *sc, enum throttle_reason why, int64_t ms
 {
 	uint64_t now = uv_now(sc->a->env->loop);
 	bool began = !throttled(sc, now);
+	/* A captcha is told about whenever it is new, also in a rate limit. */
+	bool told = began || (why == THROTTLE_CAPTCHA && sc->reason != THROTTLE_CAPTCHA);
 
 	if (now + (uint64_t)ms > sc->throttled_until)
 		sc->throttled_until = now + (uint64_t)ms;
 	if (began || why == THROTTLE_CAPTCHA)
 		sc->reason = why;
-	if (!began)
-		return;
-	sc->throttles++;
-	if (sc->throttled_since == 0)
+	if (began) {
+		sc->throttles++;
 		sc->throttled_since = clock_now_ms();
+	}
+	if (!told)
+		return;
 	if (why == THROTTLE_CAPTCHA)
 		log_error("signal: Signal asks for a captcha (challenge %s): urgent messages go to "
 			  "their next channel, others wait %lld s; solve it at "
-			  "https://signalcaptchas.org/challenge/generate.html, then run signal-cli "
-			  "submitRateLimitChallenge --challenge %s --captcha TOKEN", token,
-			  (long long)(ms / 1000), token);
+			  "https://signalcaptchas.org/challenge/generate.html and send signal-cli "
+			  "submitRateLimitChallenge (README: Signal through signal-cli)", token,
+			  (long long)(ms / 1000));
 	else
 		log_warn("signal: Signal rate-limits the account for %lld s: urgent messages go to "
 			 "their next channel, others wait", (long long)(ms / 1000));
@@ -328,7 +331,7 @@ static void decide(struct signal_cli *sc, const struct send_req *req,
 		ms = an->retry_after_s > 0 ? an->retry_after_s * 1000 : PROOF_DEFAULT_MS;
 		throttle(sc, THROTTLE_CAPTCHA, ms, an->token);
 		snprintf(out->error, sizeof(out->error),
-			 "signal-cli: proof required (captcha, challenge %s): solve it and run "
+			 "signal-cli: proof required (captcha, challenge %s): solve it and send "
 			 "signal-cli submitRateLimitChallenge (README: Signal)", an->token);
 		breaker_neutral(&sc->breaker);
 		return;
@@ -343,7 +346,7 @@ static void decide(struct signal_cli *sc, const struct send_req *req,
 	case SCO_IDENTITY:
 		snprintf(out->error, sizeof(out->error),
 			 "signal-cli: IDENTITY_FAILURE: the recipient's safety number changed; "
-			 "verify it, then signal-cli trust (README: Signal)");
+			 "verify it, then send signal-cli trust (README: Signal)");
 		break;
 	case SCO_INVALID_PRE_KEY:
 		snprintf(out->error, sizeof(out->error),
