@@ -11,6 +11,8 @@
 #   bash bench/run.sh alerts          action alerts through the Twilio
 #                                     adapter to an nginx mock, and the
 #                                     urgent lane (bench_alerts.py)
+#   bash bench/run.sh smtp            email through the SMTP provider to a
+#                                     C sink, beside nodemailer (bench_smtp.py)
 #
 # The server runs WITHOUT AOF (appendonly no, no RDB saves) unless AOF=1:
 # the peer's reference figures (../shared/bench-peers/README.md) were taken
@@ -25,7 +27,8 @@ outbox) script=bench/bench_outbox.py ;;
 alerts) script=bench/bench_alerts.py ;;
 schedule) script=bench/bench_schedule.py ;;	# court reminders: N=250000 jobs (bench_schedule.py)
 signal) script=bench/bench_signal.py; SKIP_PEER=1 ;;	# Signal through signal-cli's fake (bench_signal.py)
-*) echo "usage: bash bench/run.sh [outbox|alerts|schedule|signal]" >&2; exit 2 ;;
+smtp) script=bench/bench_smtp.py ;;	# email: N=20000 (bench_smtp.py)
+*) echo "usage: bash bench/run.sh [outbox|alerts|schedule|smtp|signal]" >&2; exit 2 ;;
 esac
 
 for cmd in redis-server redis-cli /usr/bin/python3; do

@@ -131,9 +131,8 @@ struct adapter {
 /* The adapter named `name` ("outbox", "faulty", ...), or NULL. */
 const struct adapter_ops *adapter_find(const char *name);
 
-/* The providers' key tables (each one's .config), then the keys the
- * shipped config names for providers of later versions: the i-th, or NULL
- * past the last. config.c reads them, so no provider's key is spelt out
+/* The providers' key tables (each one's .config): the i-th, or NULL past
+ * the last. config.c reads them, so no provider's key is spelt out
  * there. */
 const struct config_module *adapter_config_at(size_t i);
 

@@ -228,7 +228,10 @@ static void flush_results(struct engine *e)
 			a[LUA_RESULT_EACH_DELAY] = nums[n][1];
 			break;
 		default:
-			a[LUA_RESULT_EACH_OUTCOME] = f->res.opted_out ? "optout" : "perm";
+			/* bounce: the address does not exist (an SMTP 550 at
+			 * RCPT); optout: the carrier says the person opted out. */
+			a[LUA_RESULT_EACH_OUTCOME] = f->res.bounced ? "bounce" :
+						     f->res.opted_out ? "optout" : "perm";
 			a[LUA_RESULT_EACH_DETAIL] = f->res.error[0] ? f->res.error : "permanent failure";
 			a[LUA_RESULT_EACH_DELAY] = "0";
 			break;
