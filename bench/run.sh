@@ -5,6 +5,9 @@
 #   bash bench/run.sh                 N=100000, both sides
 #   N=20000 SKIP_PEER=1 bash bench/run.sh
 #   AOF=1 bash bench/run.sh           the same with AOF (appendfsync everysec)
+#   bash bench/run.sh signal          Signal sends through the signal-cli
+#                                     provider to its Python fake
+#                                     (bench_signal.py; no peer)
 #   bash bench/run.sh alerts          action alerts through the Twilio
 #                                     adapter to an nginx mock, and the
 #                                     urgent lane (bench_alerts.py)
@@ -23,8 +26,9 @@ case "$what" in
 outbox) script=bench/bench_outbox.py ;;
 alerts) script=bench/bench_alerts.py ;;
 schedule) script=bench/bench_schedule.py ;;	# court reminders: N=250000 jobs (bench_schedule.py)
+signal) script=bench/bench_signal.py; SKIP_PEER=1 ;;	# Signal through signal-cli's fake (bench_signal.py)
 smtp) script=bench/bench_smtp.py ;;	# email: N=20000 (bench_smtp.py)
-*) echo "usage: bash bench/run.sh [outbox|alerts|schedule|smtp]" >&2; exit 2 ;;
+*) echo "usage: bash bench/run.sh [outbox|alerts|schedule|smtp|signal]" >&2; exit 2 ;;
 esac
 
 for cmd in redis-server redis-cli /usr/bin/python3; do

@@ -494,6 +494,13 @@ static int health_in_flight(void *data)
 	return engine_in_flight(&d->engine);
 }
 
+static void health_more(void *data, struct buf *out)
+{
+	struct pregond *d = data;
+
+	engine_health(&d->engine, out);
+}
+
 static int64_t info_one(const void *data)
 {
 	(void)data;
@@ -552,6 +559,7 @@ static int start_http(struct pregond *d, struct err *err)
 	struct http_metrics_health health = { .version = PREGON_VERSION,
 					      .instance = d->cfg.redis_consumer,
 					      .up = health_up, .in_flight = health_in_flight,
+					      .more = health_more,
 					      .data = d };
 
 	if (metrics_new(&d->metrics) != 0)

@@ -1403,6 +1403,16 @@ int engine_metrics(struct engine *e, struct metrics *m)
 	return rc ? -1 : 0;
 }
 
+void engine_health(struct engine *e, struct buf *out)
+{
+	for (int c = 0; c < CHANNEL_COUNT; c++) {
+		struct adapter *a = &e->ch[c].adapter;
+
+		if (e->ch[c].open && a->ops->health != NULL)
+			a->ops->health(a, out);
+	}
+}
+
 /* ---- life cycle ---- */
 
 static void on_rate_tokens(void *data)

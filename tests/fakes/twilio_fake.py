@@ -46,6 +46,9 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fakeproc  # noqa: E402  (beside this file)
+
 API = "2010-04-01"
 E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 MESSAGES = re.compile(r"^/2010-04-01/Accounts/([^/]+)/Messages\.json$")
@@ -521,29 +524,13 @@ def serve(args):
 def start(account_sid, auth_token, extra=(), popen=subprocess.Popen):
     """Starts the fake as a child process (popen: harness.spawn in tests);
     returns (process, port)."""
-    p = popen([sys.executable, os.path.abspath(__file__), "--port", "0",
-               "--account-sid", account_sid, "--auth-token", auth_token] + list(extra),
-              stdout=subprocess.PIPE)
-    line = p.stdout.readline()
-    if not line.strip().isdigit():
-        raise RuntimeError("twilio_fake did not start (exit %s)" % p.poll())
-    return p, int(line)
+    args = ["--port", "0", "--account-sid", account_sid, "--auth-token", auth_token]
+    return fakeproc.start(os.path.abspath(__file__), args + list(extra), popen)
 
 
 def control(port, method, path, obj=None, timeout=30):
     """One control call (path under /_fake/); returns the decoded JSON."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        body = json.dumps(obj) if obj is not None else None
-        conn.request(method, "/_fake/" + path.lstrip("/"), body=body,
-                     headers={"Content-Type": "application/json"})
-        r = conn.getresponse()
-        data = json.loads(r.read() or b"null")
-        if r.status != 200:
-            raise RuntimeError("twilio_fake %s %s: %s %s" % (method, path, r.status, data))
-        return data
-    finally:
-        conn.close()
+    return fakeproc.control("twilio_fake", port, method, path, obj, timeout)
 
 
 def main(argv=None):
