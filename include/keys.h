@@ -80,6 +80,9 @@
  *                            of those who joined; the cancel job that
  *                            cancelled it (src/lua/townhall.lua)
  *   <p>jt:<token>            the message a tracked join link was sent in
+ *   <p>recent                zset: the jobs accepted, by when (ms, each
+ *                            batch's sharing one); the API's job list;
+ *                            trimmed to [events] retention_days
  *   <p>secret:links          the key of the tokens in links (seal.h), hex;
  *                            made once by the first instance (SET NX)
  *
