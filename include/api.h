@@ -35,6 +35,8 @@
 #define API_AUTH_FAILURES 10		/* per peer per minute, then 429 */
 #define API_PEERS 256			/* peers whose failures are counted */
 
+struct sse_client;
+
 struct api_peer {
 	char addr[64];			/* without the port */
 	int64_t window_ms;		/* start of its minute */
@@ -53,11 +55,35 @@ struct api {
 	struct err load_err;
 	struct api_peer peers[API_PEERS];
 	uint64_t unauthorized, limited;	/* 401/403 answered; 429 answered */
+	/* GET /v1/events (events.c) */
+	struct sse_client *sse;		/* the streams open */
+	int sse_count;
+	uv_timer_t sse_timer;		/* polls and beats while any is open */
+	bool sse_timer_on, sse_timer_ready;
+	int64_t sse_beat_ms;
+	uint64_t sse_dropped;		/* readers dropped for taking nothing */
 };
+
+#define API_EVENTS_POLL_MS 200
+#define API_EVENTS_PAGE 256
+#define API_EVENTS_HEARTBEAT_MS 15000
+#define API_EVENTS_CLIENTS 64
+#define API_EVENTS_PACE_BYTES (64 * 1024)	/* unsent bytes before a stream waits */
+#define API_EVENTS_STALL_MS 10000		/* a stream waiting this long is dropped */
+
+/* events.c */
+void api_events_init(struct api *api);
+void api_events_get(struct http_exchange *x, const struct http_req *req, struct api *api);
+/* Closes the poll timer (after the listener closed every stream). */
+void api_events_close(struct api *api);
 
 /* Loads the tokens (blocking: before the loop runs) and adds the routes. */
 int api_init(struct api *api, uv_loop_t *loop, struct http_server *s, struct store *store,
 	     const struct config *cfg, struct err *err);
+
+/* Closes what api_init opened on the loop (the event streams' timer);
+ * after the listener closed. */
+void api_close(struct api *api);
 
 /* SIGHUP: re-reads the tokens file in the thread pool. */
 void api_reload(struct api *api);

@@ -123,6 +123,9 @@ void http_reply_json(struct http_exchange *x, int status, const char *json);
 int http_stream_start(struct http_exchange *x, int status, const char *content_type,
 		      void (*on_gone)(void *data), void *data);
 int http_stream_write(struct http_exchange *x, const char *buf, size_t len);
+/* Bytes written to a stream that the peer has not taken yet (its socket
+ * send buffer is kept small: 64 KiB), so a writer can pace itself. */
+size_t http_stream_queued(const struct http_exchange *x);
 void http_stream_end(struct http_exchange *x);
 
 struct http_server_stats {

@@ -780,6 +780,8 @@ int main(int argc, char **argv)
 	uv_run(d->loop, UV_RUN_DEFAULT);
 	/* Everything else is closed: the handles that outlive the close
 	 * sequence go now, and one more run calls their close callbacks. */
+	if (d->http_server != NULL)
+		api_close(&d->api);
 	uv_close((uv_handle_t *)&d->deadline_timer, on_closed_handle);
 	uv_close((uv_handle_t *)&d->sig_term, on_closed_handle);
 	uv_close((uv_handle_t *)&d->sig_int, on_closed_handle);

@@ -819,6 +819,20 @@ void api_reload(struct api *api)
 		api->reloading = false;
 }
 
+static void on_events(struct http_exchange *x, const struct http_req *req, void *data)
+{
+	struct api *api = data;
+	enum api_role role;
+
+	if (authorize(api, x, req, API_ROLE_READ, &role))
+		api_events_get(x, req, api);
+}
+
+void api_close(struct api *api)
+{
+	api_events_close(api);
+}
+
 int api_init(struct api *api, uv_loop_t *loop, struct http_server *s, struct store *store,
 	     const struct config *cfg, struct err *err)
 {
@@ -826,6 +840,7 @@ int api_init(struct api *api, uv_loop_t *loop, struct http_server *s, struct sto
 	api->loop = loop;
 	api->store = store;
 	api->cfg = cfg;
+	api_events_init(api);
 	if (cfg->http_tokens_file[0] == '\0') {
 		snprintf(api->tokens_problem, sizeof(api->tokens_problem),
 			 "no [http] tokens_file is set");
@@ -844,7 +859,8 @@ int api_init(struct api *api, uv_loop_t *loop, struct http_server *s, struct sto
 	    http_server_route(s, "GET", "/v1/jobs/{id}", on_job_get, api) != 0 ||
 	    http_server_route(s, "GET", "/v1/jobs/{id}/messages", on_job_messages, api) != 0 ||
 	    http_server_route(s, "GET", "/v1/townhalls/{ref}", on_townhall_get, api) != 0 ||
-	    http_server_route(s, "GET", "/v1/cases/{ref}", on_case_get, api) != 0)
+	    http_server_route(s, "GET", "/v1/cases/{ref}", on_case_get, api) != 0 ||
+	    http_server_route(s, "GET", "/v1/events", on_events, api) != 0)
 		return err_set(err, "api: cannot add routes");
 	return 0;
 }
@@ -854,10 +870,20 @@ static const struct metric_family api_refused = {
 	"API requests refused: unauthorized (401, 403) or limited (429, too many failures).",
 };
 
+static const struct metric_family api_streams = {
+	"pregon_api_event_streams", METRIC_GAUGE, "GET /v1/events streams open.",
+};
+static const struct metric_family api_streams_dropped = {
+	"pregon_api_event_streams_dropped_total", METRIC_COUNTER,
+	"Event streams dropped because their reader took nothing for 10 s.",
+};
+
 int api_metrics(struct api *api, struct metrics *m)
 {
 	return metrics_counter(m, &api_refused, &api->unauthorized, "why=\"unauthorized\"") |
-	       metrics_counter(m, &api_refused, &api->limited, "why=\"limited\"");
+	       metrics_counter(m, &api_refused, &api->limited, "why=\"limited\"") |
+	       metrics_gauge(m, &api_streams, metrics_read_int, &api->sse_count, NULL) |
+	       metrics_counter(m, &api_streams_dropped, &api->sse_dropped, NULL);
 }
 
 void api_free(struct api *api)

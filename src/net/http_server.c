@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "http_parse.h"
 #include "http_peers.h"
@@ -62,6 +63,7 @@
 #define READ_BUF_SIZE (16 * 1024)
 /* A stream whose reader falls this far behind is dropped (dashboard SSE). */
 #define STREAM_MAX_QUEUED (1024 * 1024)
+#define STREAM_SNDBUF (64 * 1024)	/* a stream's socket send buffer */
 #define LINGER_MS 1000
 /* No connection is closed to make room before it has had one turn of the
  * loop to be read (uv_now is the loop's time, in ms): libuv accepts a
@@ -1077,7 +1079,26 @@ int http_stream_start(struct http_exchange *x, int status, const char *content_t
 	rc = conn_write(c, b.p, b.len, NULL, 0);
 	buf_free(&b);
 	c->served++;
+	/* A stream needs no large kernel buffer, and a reader that stops
+	 * reading must show in the write queue (http_stream_queued), not
+	 * disappear into megabytes of socket buffer. */
+	{
+		uv_os_fd_t fd;
+		int sndbuf = STREAM_SNDBUF;
+
+		if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	}
 	return rc;
+}
+
+size_t http_stream_queued(const struct http_exchange *x)
+{
+	const struct conn *c = x->c;
+
+	if (c == NULL || c->state != C_HANDLING || !x->streaming)
+		return 0;
+	return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
 }
 
 int http_stream_write(struct http_exchange *x, const char *buf, size_t len)

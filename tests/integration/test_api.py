@@ -299,5 +299,124 @@ def test_a_case_and_a_town_hall():
         a.stop()
 
 
+
+class Sse:
+    """A server-sent events reader on pregond's /v1/events."""
+
+    def __init__(self, api, query="", last=None, token=READ, rcvbuf=None):
+        import socket
+        self.c = http.client.HTTPConnection("127.0.0.1", api.port, timeout=10)
+        if rcvbuf:
+            self.c.sock = socket.create_connection(("127.0.0.1", api.port), timeout=10)
+            self.c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        h = {"Authorization": "Bearer " + token, "Accept": "text/event-stream"}
+        if last is not None:
+            h["Last-Event-ID"] = last
+        self.c.request("GET", "/v1/events" + query, headers=h)
+        self.r = self.c.getresponse()
+
+    def next(self):
+        """The next event: (id, parsed data); heartbeats and retry skipped."""
+        eid, data = None, None
+        while True:
+            line = self.r.readline().decode()
+            if line == "":
+                raise EOFError("stream closed")
+            line = line.rstrip("\n")
+            if line.startswith("id: "):
+                eid = line[4:]
+            elif line.startswith("data: "):
+                data = json.loads(line[6:])
+            elif line == "" and data is not None:
+                return eid, data
+
+    def close(self):
+        self.c.close()
+
+
+def stream_events(a, job):
+    """(entry id, event) of job in the stream, in order."""
+    out = []
+    for eid, f in a.r.xrange(a.cfg.key("events")):
+        e = json.loads(f["event"])
+        if e["job"] == job:
+            out.append((eid, e))
+    return out
+
+
+def test_events_stream_resumes_after_a_drop_with_none_missed_and_none_twice():
+    a = Api()
+    try:
+        status, body, _ = a.json_call("GET", "/v1/events")
+        assert status == 401, body
+        s = Sse(a, "?job=al-3")
+        assert s.r.status == 200 and s.r.getheader("Content-Type") == "text/event-stream"
+        recips = [{"id": "p%d" % i, "phone": "+1323555%04d" % i} for i in range(30)]
+        assert a.json_call("POST", "/v1/jobs", {"id": "al-3", "kind": "action_alert",
+                                                "audience": {"recipients": recips},
+                                                "message": "Go."}, token=STANDARD)[0] == 202
+        assert a.json_call("POST", "/v1/jobs", message_job("other-1"), token=STANDARD)[0] == 202
+        got = [s.next() for _ in range(25)]
+        s.close()
+        assert all(e["job"] == "al-3" for _, e in got)
+        # Resume from the last id seen, while events keep coming.
+        s2 = Sse(a, "?job=al-3", last=got[-1][0])
+        wait_for(lambda: len([1 for _, e in stream_events(a, "al-3") if e["status"] == "sent"])
+                 == 30, what="30 sent")
+        want = stream_events(a, "al-3")
+        rest = [s2.next() for _ in range(len(want) - len(got))]
+        s2.close()
+        ids = [i for i, _ in got + rest]
+        assert ids == [i for i, _ in want], "missed or repeated events"
+        assert len(set(ids)) == len(ids)
+        # A kind filter, and Last-Event-ID 0 replays what the stream holds.
+        s3 = Sse(a, "?kind=message", last="0")
+        eid, e = s3.next()
+        s3.close()
+        assert e["job"] == "other-1" and e["kind"] == "message", e
+        for bad in ("abc", "1-2-x"):
+            st, raw, _ = a.call("GET", "/v1/events", token=READ, headers={"Last-Event-ID": bad})
+            assert st == 400 and json.loads(raw)["error"].startswith("Last-Event-ID"), raw
+    finally:
+        a.stop()
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_a_slow_event_reader_is_dropped_and_memory_stays_flat():
+    a = Api(extra={"jobs": {"max_bytes": "262144"}})
+    try:
+        for k in range(2):     # (an inline audience has at most 1,000)
+            recips = [{"id": "p%d" % i, "phone": "+1323555%04d" % i}
+                      for i in range(k * 1000, k * 1000 + 1000)]
+            assert a.json_call("POST", "/v1/jobs", {"id": "al-4%d" % k, "kind": "action_alert",
+                                                    "audience": {"recipients": recips},
+                                                    "message": "Go."}, token=STANDARD)[0] == 202
+        for k in range(2):
+            wait_for(lambda: a.json_call("GET", "/v1/jobs/al-4%d" % k, token=READ)[1]
+                     .get("statuses", {}).get("sent") == 1000, timeout=60, what="1000 sent")
+        before = rss_kb(a.proc.pid)
+        # A reader that reads nothing, with a small receive buffer, asks
+        # for every event the stream holds (about 8,000).
+        slow = Sse(a, "", last="0", rcvbuf=4096)
+        log = os.path.join(a.cfg.dir, "pregond.log")
+        wait_for(lambda: "event stream reader took nothing" in open(log).read(), timeout=30,
+                 what="the slow reader dropped")
+        after = rss_kb(a.proc.pid)
+        slow.close()
+        assert "pregon_api_event_streams_dropped_total 1" in a.call("GET", "/metrics")[1]
+        assert after - before < 8 * 1024, (before, after)
+        # The API still answers.
+        assert a.json_call("GET", "/v1/jobs/al-40", token=READ)[0] == 200
+    finally:
+        a.stop()
+
+
 if __name__ == "__main__":
     harness.main(globals())
