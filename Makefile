@@ -15,7 +15,9 @@
 
 # libmosquitto: MQTT; libssl: SSL_is_init_finished, to finish the MQTT TLS
 # handshake before the loop takes the socket (src/net/mqtt_conn.c).
-PKGS      := libuv hiredis jansson inih libical libcurl libcrypto libmosquitto libssl
+# libsignal-protocol-c: [signal] provider native (adapters/signal_native/).
+PKGS      := libuv hiredis jansson inih libical libcurl libcrypto libmosquitto libssl \
+             libsignal-protocol-c
 TEST_PKGS := cmocka
 
 BUILD     ?= build
