@@ -13,11 +13,13 @@
 extern const struct adapter_ops outbox_adapter_ops;
 extern const struct adapter_ops faulty_adapter_ops;
 extern const struct adapter_ops twilio_adapter_ops;
+extern const struct adapter_ops signal_native_adapter_ops;
 
 static const struct adapter_ops *const adapters[] = {
 	&outbox_adapter_ops,
 	&faulty_adapter_ops,
 	&twilio_adapter_ops,
+	&signal_native_adapter_ops,
 };
 
 #define N_ADAPTERS (sizeof(adapters) / sizeof(adapters[0]))
