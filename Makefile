@@ -84,7 +84,15 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpregon.a
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags $(TEST_PKGS)) -MMD -MP -o $@ $< \
 		$(BUILD)/libpregon.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs $(TEST_PKGS))
 
-unit: $(UNIT_BINS)
+# Test programs that are not unit tests (the native Signal transport's
+# test recipient, tests/tools/signal_recipient.c), built with them.
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
+
+$(BUILD)/tests/tools/%: tests/tools/%.c $(BUILD)/libpregon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libpregon.a $(LDFLAGS) $(LDLIBS)
+
+unit: $(UNIT_BINS) $(TOOL_BINS)
 
 $(BUILD)/template-review: tools/template_review.c $(BUILD)/libpregon.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libpregon.a $(LDFLAGS) $(LDLIBS)
