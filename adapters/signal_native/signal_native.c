@@ -31,6 +31,7 @@
  * after Retry-After; 401 and 403 temporary (our credentials: every message
  * would fail alike). Logs and errors carry message ids and codes only. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,8 @@
 /* Waiting for another instance's lock on a recipient: tries 20-60 ms
  * apart, for at most [signal] timeout. */
 #define LOCK_RETRY_MS 20
+/* lib_call: a length that says "a C string" (binary arguments have theirs). */
+#define TEXT SIZE_MAX
 
 struct sn_send;
 
@@ -193,7 +196,7 @@ static int lib_call(struct sn_send *s, const char *fn, int nargs, const char **a
 		argvlen[i] = strlen(argv[i]);
 	for (int i = 0; i < nargs; i++) {
 		argv[head + i] = args[i];
-		argvlen[head + i] = lens ? lens[i] : strlen(args[i]);
+		argvlen[head + i] = lens && lens[i] != TEXT ? lens[i] : strlen(args[i]);
 	}
 	return rconn_command(&s->n->redis, cb, s, 0, head + nargs, argv, argvlen);
 }
@@ -226,8 +229,8 @@ static void on_released(struct rconn *c, redisReply *r, void *data)
  * failed step learnt: a refused key), then finishes with s->res. */
 static void release_and_finish(struct sn_send *s)
 {
-	const char *args[LUA_SIGNAL_COMMIT_NHEAD] = { "" };
-	size_t lens[LUA_SIGNAL_COMMIT_NHEAD] = { 0 };
+	const char *args[LUA_SIGNAL_COMMIT_NHEAD];
+	size_t lens[LUA_SIGNAL_COMMIT_NHEAD];
 
 	if (!s->locked || s->n->closing) {
 		finish_later(s);
@@ -245,7 +248,7 @@ static void release_and_finish(struct sn_send *s)
 		args[LUA_SIGNAL_COMMIT_HEAD_REFUSED] = (const char *)s->mem.refused.p;
 	}
 	for (int i = 0; i < LUA_SIGNAL_COMMIT_NHEAD; i++)
-		lens[i] = strlen(args[i]);
+		lens[i] = TEXT;
 	lens[LUA_SIGNAL_COMMIT_HEAD_REFUSED] = s->mem.refused.len;
 	if (lib_call(s, LUA_FN_SIGNAL_COMMIT, LUA_SIGNAL_COMMIT_NHEAD, args, lens, on_released) != 0)
 		finish_later(s);
@@ -460,7 +463,7 @@ static void encrypt_and_commit(struct sn_send *s, signal_protocol_store_context 
 		args[LUA_SIGNAL_COMMIT_HEAD_ENVELOPE] = s->envelope;
 		args[LUA_SIGNAL_COMMIT_HEAD_TTL_S] = ttl;
 		for (int i = 0; i < LUA_SIGNAL_COMMIT_NHEAD; i++)
-			lens[i] = strlen(args[i]);
+			lens[i] = TEXT;
 		lens[LUA_SIGNAL_COMMIT_HEAD_SESSION] = sess ? sess->len : 0;
 		lens[LUA_SIGNAL_COMMIT_HEAD_IDENTITY] = id ? id->len : 0;
 		if (lib_call(s, LUA_FN_SIGNAL_COMMIT, LUA_SIGNAL_COMMIT_NHEAD, args, lens,
@@ -702,7 +705,7 @@ static void start(struct sn_send *s)
 	args[LUA_SIGNAL_BEGIN_HEAD_PRIV] = (const char *)n->self.priv.p;
 	args[LUA_SIGNAL_BEGIN_HEAD_REGID] = n->regid;
 	for (int i = 0; i < LUA_SIGNAL_BEGIN_NHEAD; i++)
-		lens[i] = strlen(args[i]);
+		lens[i] = TEXT;
 	lens[LUA_SIGNAL_BEGIN_HEAD_PUB] = n->self.pub.len;
 	lens[LUA_SIGNAL_BEGIN_HEAD_PRIV] = n->self.priv.len;
 	if (lib_call(s, LUA_FN_SIGNAL_BEGIN, LUA_SIGNAL_BEGIN_NHEAD, args, lens, on_begin) != 0) {

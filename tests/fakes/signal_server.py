@@ -36,7 +36,8 @@ Control API (JSON, no auth) under /_fake/:
   GET  /_fake/envelopes/{number}    {"envelopes": [{"source", "type",
                                     "content", "timestamp", "at"}]} in order
   GET  /_fake/requests              {"requests": [{"method", "path",
-                                    "status"}]}
+                                    "status", "body"}]} (body: of a PUT
+                                    answered 200 or by a rule)
   POST /_fake/rules                 the next answers to PUT /v1/messages:
                                     {"count": N, "status": 429,
                                     "retry_after": S, "delay": S}
@@ -63,7 +64,7 @@ def b64_nopad(s):
 
 class State:
     def __init__(self, account, password):
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.account, self.password = account, password
         self.reset()
 
@@ -82,7 +83,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.verbose:
             sys.stderr.write("signal_server: " + fmt % args + "\n")
 
-    def answer(self, status, obj=None, headers=()):
+    def answer(self, status, obj=None, headers=(), sent=b""):
         body = json.dumps(obj).encode() if obj is not None else b""
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -94,7 +95,8 @@ class Handler(BaseHTTPRequestHandler):
         if not self.path.startswith("/_fake/"):
             with self.server.state.lock:
                 self.server.state.requests.append(
-                    {"method": self.command, "path": self.path, "status": status})
+                    {"method": self.command, "path": self.path, "status": status,
+                     "body": sent.decode("utf-8", "replace")})
 
     def body(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -151,7 +153,7 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(rule.get("delay", 0))
             if rule.get("status"):
                 hdrs = [("Retry-After", str(rule["retry_after"]))] if "retry_after" in rule else []
-                return self.answer(rule["status"], {"error": "rule"}, hdrs)
+                return self.answer(rule["status"], {"error": "rule"}, hdrs, data)
         try:
             doc = json.loads(data)
             msgs = doc["messages"]
@@ -176,7 +178,7 @@ class Handler(BaseHTTPRequestHandler):
             st.envelopes.setdefault(m.group(1), []).append(
                 {"source": st.account, "type": msgs[0]["type"], "content": msgs[0]["content"],
                  "timestamp": ts, "at": time.time()})
-        return self.answer(200, {"needsSync": False})
+        return self.answer(200, {"needsSync": False}, sent=data)
 
     def do_POST(self):
         if self.path.startswith("/_fake/"):

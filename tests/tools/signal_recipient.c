@@ -13,7 +13,8 @@
  *   signal_recipient decrypt STATE
  *       reads envelopes, one JSON object a line on stdin ({"source",
  *       "type": 1 or 3, "content": b64}: the server's record of a PUT),
- *       and prints one JSON line each: {"type", "body", "timestamp"}, or
+ *       and prints one JSON line each: {"type", "body", "timestamp",
+ *       "counter" (the ratchet message's number in its chain)}, or
  *       {"error": code} (SG_ERR_*, e.g. -1001 for a duplicate). STATE is
  *       saved after each.
  *
@@ -205,6 +206,7 @@ static int decrypt_one(json_t *env, struct signal_mem *m, signal_protocol_store_
 	signal_protocol_address addr = { src, src ? strlen(src) : 0, 1 };
 	session_cipher *c = NULL;
 	signal_buffer *plain = NULL;
+	uint32_t counter = 0;
 	int rc;
 
 	(void)m;
@@ -218,15 +220,20 @@ static int decrypt_one(json_t *env, struct signal_mem *m, signal_protocol_store_
 		pre_key_signal_message *pm = NULL;
 
 		rc = pre_key_signal_message_deserialize(&pm, ct.p, ct.len, ctx);
-		if (rc == 0)
+		if (rc == 0) {
+			counter = signal_message_get_counter(
+				pre_key_signal_message_get_signal_message(pm));
 			rc = session_cipher_decrypt_pre_key_signal_message(c, pm, NULL, &plain);
+		}
 		SIGNAL_UNREF(pm);
 	} else {
 		signal_message *sm = NULL;
 
 		rc = signal_message_deserialize(&sm, ct.p, ct.len, ctx);
-		if (rc == 0)
+		if (rc == 0) {
+			counter = signal_message_get_counter(sm);
 			rc = session_cipher_decrypt_signal_message(c, sm, NULL, &plain);
+		}
 		SIGNAL_UNREF(sm);
 	}
 	if (rc == 0) {
@@ -238,8 +245,8 @@ static int decrypt_one(json_t *env, struct signal_mem *m, signal_protocol_store_
 					  &body_len, &ts) != 0)
 			*out = json_pack("{s:s}", "error", "not a Content");
 		else
-			*out = json_pack("{s:i,s:s%,s:I}", "type", type, "body", body, body_len,
-					 "timestamp", (json_int_t)ts);
+			*out = json_pack("{s:i,s:s%,s:I,s:I}", "type", type, "body", body, body_len,
+					 "timestamp", (json_int_t)ts, "counter", (json_int_t)counter);
 	} else {
 		*out = json_pack("{s:i}", "error", rc);
 	}
