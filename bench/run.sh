@@ -5,6 +5,8 @@
 #   bash bench/run.sh                 N=100000, both sides
 #   N=20000 SKIP_PEER=1 bash bench/run.sh
 #   AOF=1 bash bench/run.sh           the same with AOF (appendfsync everysec)
+#   bash bench/run.sh signal          native Signal sends to the loopback
+#                                     Signal-protocol server (bench_signal_native.py)
 #   bash bench/run.sh alerts          action alerts through the Twilio
 #                                     adapter to an nginx mock, and the
 #                                     urgent lane (bench_alerts.py)
@@ -21,13 +23,14 @@ case "$what" in
 outbox) script=bench/bench_outbox.py ;;
 alerts) script=bench/bench_alerts.py ;;
 schedule) script=bench/bench_schedule.py ;;	# court reminders: N=250000 jobs (bench_schedule.py)
-*) echo "usage: bash bench/run.sh [outbox|alerts|schedule]" >&2; exit 2 ;;
+signal) script=bench/bench_signal_native.py ;;	# native Signal to the loopback server (N=2000 R=50)
+*) echo "usage: bash bench/run.sh [outbox|alerts|schedule|signal]" >&2; exit 2 ;;
 esac
 
 for cmd in redis-server redis-cli /usr/bin/python3; do
 	command -v "$cmd" >/dev/null || { echo "bench: $cmd not found (make deps)" >&2; exit 1; }
 done
-if [ "${SKIP_PEER:-}" != 1 ]; then
+if [ "$what" != signal ] && [ "${SKIP_PEER:-}" != 1 ]; then
 	for cmd in node npm; do
 		command -v "$cmd" >/dev/null ||
 			{ echo "bench: $cmd not found: install Node.js, or SKIP_PEER=1" >&2; exit 1; }

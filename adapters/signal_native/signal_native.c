@@ -64,9 +64,9 @@
  * are not addressed (README.md, "Signal, native"). */
 #define DEVICE 1
 #define DEVICE_S "1"
-/* Waiting for another instance's lock on a recipient: tries 20-60 ms
+/* Waiting for another instance's lock on a recipient: tries 5-15 ms
  * apart, for at most [signal] timeout. */
-#define LOCK_RETRY_MS 20
+#define LOCK_RETRY_MS 5
 /* lib_call: a length that says "a C string" (binary arguments have theirs). */
 #define TEXT SIZE_MAX
 

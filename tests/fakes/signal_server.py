@@ -78,6 +78,9 @@ class State:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "signal-fake/1"
+    # Headers and body go out in two writes: without TCP_NODELAY the
+    # second waits for the client's delayed ACK (40 ms a request).
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         if self.server.verbose:
@@ -214,6 +217,13 @@ class Handler(BaseHTTPRequestHandler):
         return self.answer(404, {"error": "no such control path"})
 
 
+class Server(ThreadingHTTPServer):
+    # pregond opens up to [signal] concurrency connections at once; the
+    # default backlog of 5 drops SYNs (a 1 s, 3 s ... retransmit each).
+    request_queue_size = 256
+    daemon_threads = True
+
+
 def start(account, password, extra=(), popen=subprocess.Popen):
     """Starts the fake as a child process (popen: harness.spawn in tests);
     returns (process, port)."""
@@ -250,8 +260,7 @@ def main():
     ap.add_argument("--password", required=True)
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
-    srv = ThreadingHTTPServer((args.host, args.port), Handler)
-    srv.daemon_threads = True
+    srv = Server((args.host, args.port), Handler)
     srv.state = State(args.account, args.password)
     srv.verbose = args.verbose
 
