@@ -106,6 +106,7 @@ struct sn_send {
 	uint64_t wait_until;		/* loop ms: stop waiting for the lock */
 	int restarts;			/* after 409/410 */
 	bool locked;			/* we hold the recipient's lock */
+	bool lock_wait;			/* the timer will try for the lock again */
 	struct signal_mem mem;
 	char *envelope;
 	struct send_result res;		/* the outcome, once decided */
@@ -591,7 +592,10 @@ static void fetch_bundle(struct sn_send *s)
 
 static void on_lock_timer(uv_timer_t *h)
 {
-	start(h->data);
+	struct sn_send *s = h->data;
+
+	s->lock_wait = false;
+	start(s);
 }
 
 static bool reply_str(redisReply *r, int i, const char **p, size_t *len)
@@ -669,6 +673,7 @@ static void on_begin(struct rconn *c, redisReply *r, void *data)
 		uint32_t jitter = 0;
 
 		RAND_bytes((unsigned char *)&jitter, sizeof(jitter));
+		s->lock_wait = true;
 		uv_timer_start(&s->timer, on_lock_timer, LOCK_RETRY_MS + jitter % (2 * LOCK_RETRY_MS), 0);
 		return;
 	}
@@ -857,7 +862,8 @@ static void sn_close(struct adapter *a, adapter_closed_cb closed)
 	for (struct sn_send *s = n->sends; s; s = s->next) {
 		if (s->call)
 			http_call_cancel(s->call);
-		if (uv_is_active((uv_handle_t *)&s->timer) && s->res.status != SEND_TEMP_FAIL) {
+		if (s->lock_wait) {
+			s->lock_wait = false;
 			set_result(s, SEND_TEMP_FAIL, 0, "signal: shutting down");
 			uv_timer_start(&s->timer, on_finish_timer, 0, 0);
 		}
