@@ -46,5 +46,5 @@ int cli_signal(struct cli *c, const struct cli_args *a)
 {
 	if (a->npos == 2 && strcmp(a->pos[0], "trust") == 0)
 		return signal_trust(c, a->pos[1]);
-	return cli_fail(c, CLI_EXIT_USAGE, "usage: pregon signal trust ADDRESS");
+	return cli_fail(c, CLI_EXIT_USAGE, "signal: usage: signal trust ADDRESS");
 }

@@ -217,6 +217,11 @@ def test_a_changed_identity_key_is_refused_until_pregon_signal_trust():
         changed, key = g.r.execute_command("HMGET", ids, "changed", "key", NEVER_DECODE=True)
         assert len(changed) == 33 and changed != key
 
+        r = harness.run_cli(g.cfg, "signal", "trust")
+        assert r.returncode == 2
+        assert harness.one_line_error(r) == "signal: usage: signal trust ADDRESS"
+        r = harness.run_cli(g.cfg, "signal", "trust", "323-555")
+        assert harness.one_line_error(r).startswith("address: not an E.164 number")
         r = harness.run_cli(g.cfg, "signal", "trust", bob.number)
         assert r.returncode == 0, r.stderr
         assert "trusted" in r.stdout
