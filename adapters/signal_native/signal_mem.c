@@ -210,45 +210,29 @@ static int key_remove(struct signal_mem_table *t, uint32_t id)
 	return 0;
 }
 
-static int pre_key_load(signal_buffer **rec, uint32_t id, void *ud)
-{
-	return key_load(&((struct signal_mem *)ud)->pre_keys, id, rec);
+/* The library's four callbacks of a store keyed by id, for the table
+ * `field` of struct signal_mem: the pre-key and signed pre-key stores have
+ * the same shape. */
+#define KEY_STORE(prefix, field)							\
+static int prefix##_load(signal_buffer **rec, uint32_t id, void *ud)			\
+{											\
+	return key_load(&((struct signal_mem *)ud)->field, id, rec);			\
+}											\
+static int prefix##_store(uint32_t id, uint8_t *rec, size_t len, void *ud)		\
+{											\
+	return mem_store(&((struct signal_mem *)ud)->field, "", 0, id, rec, len);	\
+}											\
+static int prefix##_contains(uint32_t id, void *ud)					\
+{											\
+	return signal_mem_find(&((struct signal_mem *)ud)->field, "", 0, id) != NULL;	\
+}											\
+static int prefix##_remove(uint32_t id, void *ud)					\
+{											\
+	return key_remove(&((struct signal_mem *)ud)->field, id);			\
 }
 
-static int pre_key_store(uint32_t id, uint8_t *rec, size_t len, void *ud)
-{
-	return mem_store(&((struct signal_mem *)ud)->pre_keys, "", 0, id, rec, len);
-}
-
-static int pre_key_contains(uint32_t id, void *ud)
-{
-	return signal_mem_find(&((struct signal_mem *)ud)->pre_keys, "", 0, id) != NULL;
-}
-
-static int pre_key_remove(uint32_t id, void *ud)
-{
-	return key_remove(&((struct signal_mem *)ud)->pre_keys, id);
-}
-
-static int spk_load(signal_buffer **rec, uint32_t id, void *ud)
-{
-	return key_load(&((struct signal_mem *)ud)->signed_pre_keys, id, rec);
-}
-
-static int spk_store(uint32_t id, uint8_t *rec, size_t len, void *ud)
-{
-	return mem_store(&((struct signal_mem *)ud)->signed_pre_keys, "", 0, id, rec, len);
-}
-
-static int spk_contains(uint32_t id, void *ud)
-{
-	return signal_mem_find(&((struct signal_mem *)ud)->signed_pre_keys, "", 0, id) != NULL;
-}
-
-static int spk_remove(uint32_t id, void *ud)
-{
-	return key_remove(&((struct signal_mem *)ud)->signed_pre_keys, id);
-}
+KEY_STORE(pre_key, pre_keys)
+KEY_STORE(spk, signed_pre_keys)
 
 /* ---- identity ---- */
 

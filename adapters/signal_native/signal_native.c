@@ -255,6 +255,53 @@ static void release_and_finish(struct sn_send *s)
 		finish_later(s);
 }
 
+/* ---- the server ---- */
+
+/* Why no answer came, in pregon's words. */
+static const char *no_answer(const struct http_response *res)
+{
+	switch (res->error) {
+	case HTTP_ERR_TIMEOUT: return "timed out";
+	case HTTP_ERR_CONNECT: return "cannot connect";
+	case HTTP_ERR_CANCELLED: return "cancelled (shutting down)";
+	default: return "connection failed";
+	}
+}
+
+/* One request to the server with our credentials: path after the base
+ * URL, body (JSON) or NULL. When it cannot start, s ends (holding the
+ * lock: released first) with a temporary failure. */
+static void request(struct sn_send *s, const char *method, const char *path, const char *body,
+		    http_done_cb done)
+{
+	struct sn *n = s->n;
+	char url[CONFIG_STR_MAX + 64];
+	struct err err;
+	static const char *const json_headers[] = {
+		"Content-Type: application/json",
+		"Accept: application/json",
+		NULL,
+	};
+
+	snprintf(url, sizeof(url), "%.*s%s", n->base_len, n->base, path);
+	struct http_request hr = {
+		.method = method,
+		.url = url,
+		.headers = body ? json_headers : json_headers + 1,
+		.body = body,
+		.body_len = body ? strlen(body) : 0,
+		.username = n->conf->account,
+		.password = n->password,
+		.timeout_ms = n->conf->timeout_ms,
+		.max_response_bytes = 64 * 1024,
+	};
+	if (http_client_request(n->a->env->http, &hr, done, s, &s->call, &err) != 0) {
+		log_error("signal: msg=%s %s", s->req->message_id, err.msg);
+		set_result(s, SEND_TEMP_FAIL, 0, "signal: request not started");
+		release_and_finish(s);
+	}
+}
+
 /* ---- step 4: the envelope to the server ---- */
 
 static void on_forgotten(struct rconn *c, redisReply *r, void *data)
@@ -292,11 +339,7 @@ static void on_put(void *data, const struct http_response *res)
 
 	s->call = NULL;
 	if (res->error != HTTP_OK) {
-		set_result(s, SEND_TEMP_FAIL, 0, "signal: %s",
-			   res->error == HTTP_ERR_TIMEOUT ? "timed out" :
-			   res->error == HTTP_ERR_CONNECT ? "cannot connect" :
-			   res->error == HTTP_ERR_CANCELLED ? "cancelled (shutting down)" :
-			   "connection failed");
+		set_result(s, SEND_TEMP_FAIL, 0, "signal: %s", no_answer(res));
 		finish(s);	/* the envelope stays: a retry sends it again */
 		return;
 	}
@@ -351,32 +394,10 @@ static void on_put(void *data, const struct http_response *res)
 
 static void put_envelope(struct sn_send *s)
 {
-	struct sn *n = s->n;
-	char url[CONFIG_STR_MAX + 64];
-	struct err err;
-	static const char *const headers[] = {
-		"Content-Type: application/json",
-		"Accept: application/json",
-		NULL,
-	};
+	char path[64];
 
-	snprintf(url, sizeof(url), "%.*s/v1/messages/%s", n->base_len, n->base, s->to);
-	struct http_request hr = {
-		.method = "PUT",
-		.url = url,
-		.headers = headers,
-		.body = s->envelope,
-		.body_len = strlen(s->envelope),
-		.username = n->conf->account,
-		.password = n->password,
-		.timeout_ms = n->conf->timeout_ms,
-		.max_response_bytes = 64 * 1024,
-	};
-	if (http_client_request(n->a->env->http, &hr, on_put, s, &s->call, &err) != 0) {
-		log_error("signal: msg=%s %s", s->req->message_id, err.msg);
-		set_result(s, SEND_TEMP_FAIL, 0, "signal: request not started");
-		finish_later(s);
-	}
+	snprintf(path, sizeof(path), "/v1/messages/%s", s->to);
+	request(s, "PUT", path, s->envelope, on_put);
 }
 
 /* ---- step 3: encrypt, write back, then send ---- */
@@ -539,11 +560,7 @@ static void on_bundle(void *data, const struct http_response *res)
 
 	s->call = NULL;
 	if (res->error != HTTP_OK) {
-		set_result(s, SEND_TEMP_FAIL, 0, "signal: keys: %s",
-			   res->error == HTTP_ERR_TIMEOUT ? "timed out" :
-			   res->error == HTTP_ERR_CONNECT ? "cannot connect" :
-			   res->error == HTTP_ERR_CANCELLED ? "cancelled (shutting down)" :
-			   "connection failed");
+		set_result(s, SEND_TEMP_FAIL, 0, "signal: keys: %s", no_answer(res));
 	} else if (res->status == 200) {
 		if (signal_bundle_parse(res->body, res->body_len, DEVICE, s->n->ctx, &bundle,
 					&err) == 0) {
@@ -566,26 +583,10 @@ static void on_bundle(void *data, const struct http_response *res)
 
 static void fetch_bundle(struct sn_send *s)
 {
-	struct sn *n = s->n;
-	char url[CONFIG_STR_MAX + 64];
-	struct err err;
-	static const char *const headers[] = { "Accept: application/json", NULL };
+	char path[64];
 
-	snprintf(url, sizeof(url), "%.*s/v2/keys/%s/%d", n->base_len, n->base, s->to, DEVICE);
-	struct http_request hr = {
-		.method = "GET",
-		.url = url,
-		.headers = headers,
-		.username = n->conf->account,
-		.password = n->password,
-		.timeout_ms = n->conf->timeout_ms,
-		.max_response_bytes = 64 * 1024,
-	};
-	if (http_client_request(n->a->env->http, &hr, on_bundle, s, &s->call, &err) != 0) {
-		log_error("signal: msg=%s %s", s->req->message_id, err.msg);
-		set_result(s, SEND_TEMP_FAIL, 0, "signal: request not started");
-		release_and_finish(s);
-	}
+	snprintf(path, sizeof(path), "/v2/keys/%s/%d", s->to, DEVICE);
+	request(s, "GET", path, NULL, on_bundle);
 }
 
 /* ---- step 1: what Redis holds ---- */

@@ -57,6 +57,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import fakelib
+
 
 def b64_nopad(s):
     return s.rstrip("=")
@@ -112,14 +114,23 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- the service ----
 
-    def do_GET(self):
+    def dispatch(self):
+        """Every request: the control API, else one of the service's two
+        routes (with basic auth), else 404."""
+        data = self.body()
         if self.path.startswith("/_fake/"):
-            return self.control("GET")
-        m = re.fullmatch(r"/v2/keys/([^/]+)/(\d+|\*)", self.path)
-        if not m:
-            return self.answer(404, {"error": "no such path"})
-        if not self.authed():
-            return self.answer(401)
+            return self.control(self.command, data)
+        for method, pattern, handler in ROUTES:
+            m = re.fullmatch(pattern, self.path)
+            if m and self.command == method:
+                if not self.authed():
+                    return self.answer(401)
+                return handler(self, m, data)
+        return self.answer(404, {"error": "no such path"})
+
+    do_GET = do_PUT = do_POST = dispatch
+
+    def keys(self, m, data):
         st = self.server.state
         with st.lock:
             acct = st.accounts.get(m.group(1))
@@ -135,15 +146,7 @@ class Handler(BaseHTTPRequestHandler):
             resp = {"identityKey": b64_nopad(acct["identityKey"]), "devices": [item]}
         return self.answer(200, resp)
 
-    def do_PUT(self):
-        if self.path.startswith("/_fake/"):
-            return self.control("PUT")
-        m = re.fullmatch(r"/v1/messages/([^/]+)", self.path)
-        data = self.body()
-        if not m:
-            return self.answer(404, {"error": "no such path"})
-        if not self.authed():
-            return self.answer(401)
+    def messages(self, m, data):
         st = self.server.state
         with st.lock:
             rule = None
@@ -183,18 +186,11 @@ class Handler(BaseHTTPRequestHandler):
                  "timestamp": ts, "at": time.time()})
         return self.answer(200, {"needsSync": False}, sent=data)
 
-    def do_POST(self):
-        if self.path.startswith("/_fake/"):
-            return self.control("POST")
-        self.body()
-        return self.answer(404, {"error": "no such path"})
-
     # ---- control ----
 
-    def control(self, method):
+    def control(self, method, data):
         st = self.server.state
         path = self.path[len("/_fake/"):]
-        data = self.body()
         with st.lock:
             if method == "POST" and path == "reset":
                 st.reset()
@@ -217,6 +213,12 @@ class Handler(BaseHTTPRequestHandler):
         return self.answer(404, {"error": "no such control path"})
 
 
+ROUTES = (
+    ("GET", r"/v2/keys/([^/]+)/(\d+|\*)", Handler.keys),
+    ("PUT", r"/v1/messages/([^/]+)", Handler.messages),
+)
+
+
 class Server(ThreadingHTTPServer):
     # pregond opens up to [signal] concurrency connections at once; the
     # default backlog of 5 drops SYNs (a 1 s, 3 s ... retransmit each).
@@ -227,29 +229,11 @@ class Server(ThreadingHTTPServer):
 def start(account, password, extra=(), popen=subprocess.Popen):
     """Starts the fake as a child process (popen: harness.spawn in tests);
     returns (process, port)."""
-    p = popen([sys.executable, os.path.abspath(__file__), "--port", "0", "--account", account,
-               "--password", password] + list(extra), stdout=subprocess.PIPE)
-    line = p.stdout.readline()
-    if not line.strip().isdigit():
-        raise RuntimeError("signal_server did not start (exit %s)" % p.poll())
-    return p, int(line)
+    return fakelib.start(os.path.abspath(__file__),
+                         ["--account", account, "--password", password] + list(extra), popen)
 
 
-def control(port, method, path, obj=None, timeout=30):
-    """One control call (path under /_fake/); returns the decoded JSON."""
-    import http.client
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        body = json.dumps(obj) if obj is not None else None
-        conn.request(method, "/_fake/" + path.lstrip("/"), body=body,
-                     headers={"Content-Type": "application/json"})
-        r = conn.getresponse()
-        data = json.loads(r.read() or b"null")
-        if r.status != 200:
-            raise RuntimeError("signal_server %s %s: %s %s" % (method, path, r.status, data))
-        return data
-    finally:
-        conn.close()
+control = fakelib.control
 
 
 def main():

@@ -46,6 +46,8 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import fakelib
+
 API = "2010-04-01"
 E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 MESSAGES = re.compile(r"^/2010-04-01/Accounts/([^/]+)/Messages\.json$")
@@ -521,29 +523,12 @@ def serve(args):
 def start(account_sid, auth_token, extra=(), popen=subprocess.Popen):
     """Starts the fake as a child process (popen: harness.spawn in tests);
     returns (process, port)."""
-    p = popen([sys.executable, os.path.abspath(__file__), "--port", "0",
-               "--account-sid", account_sid, "--auth-token", auth_token] + list(extra),
-              stdout=subprocess.PIPE)
-    line = p.stdout.readline()
-    if not line.strip().isdigit():
-        raise RuntimeError("twilio_fake did not start (exit %s)" % p.poll())
-    return p, int(line)
+    return fakelib.start(os.path.abspath(__file__),
+                         ["--account-sid", account_sid, "--auth-token", auth_token] + list(extra),
+                         popen)
 
 
-def control(port, method, path, obj=None, timeout=30):
-    """One control call (path under /_fake/); returns the decoded JSON."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        body = json.dumps(obj) if obj is not None else None
-        conn.request(method, "/_fake/" + path.lstrip("/"), body=body,
-                     headers={"Content-Type": "application/json"})
-        r = conn.getresponse()
-        data = json.loads(r.read() or b"null")
-        if r.status != 200:
-            raise RuntimeError("twilio_fake %s %s: %s %s" % (method, path, r.status, data))
-        return data
-    finally:
-        conn.close()
+control = fakelib.control
 
 
 def main(argv=None):
