@@ -36,7 +36,7 @@ Control API (JSON, no auth) under /_fake/:
   GET  /_fake/envelopes/{number}    {"envelopes": [{"source", "type",
                                     "content", "timestamp", "at"}]} in order
   GET  /_fake/requests              {"requests": [{"method", "path",
-                                    "status", "body"}]} (body: of a PUT
+                                    "status", "body", "at"}]} (body: of a PUT
                                     answered 200 or by a rule)
   POST /_fake/rules                 the next answers to PUT /v1/messages:
                                     {"count": N, "status": 429,
@@ -101,7 +101,7 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.state.lock:
                 self.server.state.requests.append(
                     {"method": self.command, "path": self.path, "status": status,
-                     "body": sent.decode("utf-8", "replace")})
+                     "body": sent.decode("utf-8", "replace"), "at": time.time()})
 
     def body(self):
         n = int(self.headers.get("Content-Length") or 0)

@@ -257,13 +257,39 @@ def test_a_retry_sends_the_same_ciphertext():
         g.stop()
 
 
-def test_an_unregistered_number_fails_at_once():
+def test_an_unregistered_number_fails_and_falls_back_to_sms():
     fake_port()
     g = Gateway()
     try:
-        g.send("un-1", "+13235550199", "nobody there")
+        number = "+13235550199"
+        g.r.xadd(g.cfg.key("jobs"), {"job": json.dumps(
+            {"id": "un-1", "kind": "message", "body": "nobody there on Signal",
+             "recipient": {"id": "c-un", "signal": number, "phone": number,
+                           "channels": ["signal", "sms"]}})})
         m = g.wait_status("un-1", "failed")
         assert "not registered" in m.get("error", ""), m
+        outbox = os.path.join(g.cfg.outbox, "sms.jsonl")
+        wait_for(lambda: os.path.exists(outbox) and "nobody there on Signal" in open(outbox).read(),
+                 timeout=10, what="the SMS fallback in the outbox")
+    finally:
+        g.stop()
+
+
+def test_a_429_waits_for_retry_after_and_sends_the_same_envelope():
+    fake_port()
+    bob = Recipient("+13235550166")
+    g = Gateway()
+    try:
+        ctl("POST", "rules", {"count": 1, "status": 429, "retry_after": 1})
+        g.send("rl-1", bob.number, "after the rate limit")
+        m = g.wait_status("rl-1", "sent")
+        puts = [q for q in ctl("GET", "requests")["requests"] if q["method"] == "PUT"]
+        assert [q["status"] for q in puts] == [429, 200], puts
+        assert json.loads(puts[0]["body"]) == json.loads(puts[1]["body"])
+        assert puts[1]["at"] - puts[0]["at"] >= 0.95, "Retry-After: 1 not waited for"
+        assert int(m["attempt"]) == 2, m
+        assert harness.metric(g.log, r"pregon_signal_native_rate_limited_total (\d+)") == 1
+        assert [x.get("body") for x in bob.read()] == ["after the rate limit"]
     finally:
         g.stop()
 
