@@ -26,8 +26,9 @@
  *
  * Answers (Signal-Server's MessageController): 200 sent; 404 not
  * registered, permanent; 409 (devices missing or extra) and 410 (stale
- * devices: the recipient reinstalled) drop the session and the envelope
- * and start again once from a fresh bundle; 413, 429 and 5xx temporary,
+ * devices: the recipient reinstalled) drop the envelope and start again
+ * once, under the lock, from a fresh bundle whose session replaces the
+ * stored one; 413, 429 and 5xx temporary,
  * after Retry-After; 401 and 403 temporary (our credentials: every message
  * would fail alike). Logs and errors carry message ids and codes only. */
 #include <stdarg.h>
@@ -105,6 +106,7 @@ struct sn_send {
 	char token[64];
 	uint64_t wait_until;		/* loop ms: stop waiting for the lock */
 	int restarts;			/* after 409/410 */
+	bool fresh;			/* restarted: a new bundle, not the stored session */
 	bool locked;			/* we hold the recipient's lock */
 	bool lock_wait;			/* the timer will try for the lock again */
 	struct signal_mem mem;
@@ -317,14 +319,12 @@ static void on_forgotten(struct rconn *c, redisReply *r, void *data)
 	finish(s);
 }
 
-/* Drops the envelope (and with drop_session the session) of s, then
- * finishes, or starts again when s->restarts was just raised. */
-static void forget(struct sn_send *s, bool drop_session)
+/* Drops the envelope of s, then finishes, or starts again (from a fresh
+ * bundle) when s->restarts was just raised. */
+static void forget(struct sn_send *s)
 {
 	const char *args[LUA_SIGNAL_FORGET_NHEAD];
 
-	args[LUA_SIGNAL_FORGET_HEAD_ADDRESS] = drop_session ? s->to : "";
-	args[LUA_SIGNAL_FORGET_HEAD_DEVICE] = DEVICE_S;
 	args[LUA_SIGNAL_FORGET_HEAD_MSG] = s->req->message_id;
 	if (s->n->closing ||
 	    lib_call(s, LUA_FN_SIGNAL_FORGET, LUA_SIGNAL_FORGET_NHEAD, args, NULL, on_forgotten) != 0)
@@ -352,26 +352,30 @@ static void on_put(void *data, const struct http_response *res)
 		n->sent++;
 		if (strstr(s->envelope, "\"type\":3") != NULL)
 			n->prekey_sent++;
-		forget(s, false);
+		forget(s);
 		return;
 	}
 	switch (res->status) {
 	case 404:
 		set_result(s, SEND_PERM_FAIL, 0, "signal: not registered (HTTP 404)");
-		forget(s, false);
+		forget(s);
 		return;
 	case 409:
 	case 410:
 		n->stale_devices++;
+		/* The session (and the envelope made with it) is for devices
+		 * that are gone: the next try, under the lock, builds a new one
+		 * from a fresh bundle, which replaces it. Once per send. */
+		s->fresh = true;
 		if (s->restarts++ == 0) {
 			set_result(s, SEND_TEMP_FAIL, 0, "signal: HTTP %ld devices changed", res->status);
-			forget(s, true);
+			forget(s);
 			return;
 		}
 		set_result(s, SEND_TEMP_FAIL, 0, "signal: HTTP %ld devices changed again; "
 			   "linked devices are not supported", res->status);
-		forget(s, true);
 		s->restarts = 0;	/* finish, do not start again */
+		forget(s);
 		return;
 	case 413:
 	case 429:
@@ -626,7 +630,7 @@ static int load_state(struct sn_send *s, redisReply *r)
 	if (signal_blob_set(&s->mem.pub, (const uint8_t *)pub, pub_len) != 0 ||
 	    signal_blob_set(&s->mem.priv, (const uint8_t *)priv, priv_len) != 0)
 		return -1;
-	if (sess_len > 0 && signal_mem_put(&s->mem.sessions, s->to, strlen(s->to), DEVICE,
+	if (sess_len > 0 && !s->fresh && signal_mem_put(&s->mem.sessions, s->to, strlen(s->to), DEVICE,
 					   (const uint8_t *)sess, sess_len) != 0)
 		return -1;
 	if (id_len > 0 && signal_mem_put(&s->mem.identities, s->to, strlen(s->to), 0,

@@ -80,16 +80,12 @@ register('signal_commit', function(a)
 end)
 
 --: op signal_forget
---: head address device msg
--- Drops a message's envelope (sent, or refused by the server as meant for
--- a stale device) and, when address is not '', the session of device:
--- the next attempt fetches a fresh pre-key bundle (a 410 after the
--- recipient reinstalled). Returns 1.
+--: head msg
+-- Drops a message's envelope: sent, refused for good, or meant for devices
+-- the server says changed (409/410: the caller starts again from a fresh
+-- bundle, under the lock). Returns 1.
 register('signal_forget', function(a)
-	if a[@head.msg] ~= '' then redis.call('DEL', sig_key('env', a[@head.msg])) end
-	if a[@head.address] ~= '' then
-		redis.call('HDEL', sig_key('session', a[@head.address]), a[@head.device])
-	end
+	redis.call('DEL', sig_key('env', a[@head.msg]))
 	return 1
 end)
 

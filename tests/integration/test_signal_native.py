@@ -324,6 +324,8 @@ def test_lua_ops_lock_and_write_back():
     assert r.hget(cfg.key("signal:identity:" + addr), "key") == "NEWK"
     assert not r.exists(cfg.key("signal:session:" + addr))
     assert lib.call("signal_trust", addr) == ["none"]
+    assert lib.call("signal_forget", "m1") == 1
+    assert not r.exists(cfg.key("signal:env:m1"))
     # The lock expires when its holder dies.
     st = lib.call("signal_begin", addr, "1", "tok-d", "50", "m4", b"X", b"Y", "1")
     assert st[0] == "ok"
