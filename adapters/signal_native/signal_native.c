@@ -388,10 +388,13 @@ static void on_put(void *data, const struct http_response *res)
 			   "password_file", res->status);
 		break;
 	default:
-		if (res->status >= 500)
-			set_result(s, SEND_TEMP_FAIL, after, "signal: HTTP %ld", res->status);
-		else
+		if (res->status < 500) {
+			/* Never to be sent: its envelope goes too. */
 			set_result(s, SEND_PERM_FAIL, 0, "signal: HTTP %ld", res->status);
+			forget(s);
+			return;
+		}
+		set_result(s, SEND_TEMP_FAIL, after, "signal: HTTP %ld", res->status);
 	}
 	finish(s);
 }
