@@ -758,15 +758,9 @@ static int sn_send(struct adapter *a, struct send_req *req, adapter_done_cb done
 
 static int sn_prepare(struct adapter *a, const struct send_req *req, struct err *err)
 {
-	char e164[PHONE_E164_MAX + 1];
-
 	(void)a;
-	if (phone_check_e164(req->to, e164, err) != 0) {
-		err_prefix(err, "to");
+	if (phone_text_check(req->to, req->body, err) != 0)
 		return -1;
-	}
-	if (req->body[0] == '\0')
-		return err_public(err, "body: empty");
 	if (strlen(req->body) > SIGNAL_BODY_MAX)
 		return err_public(err, "body: over %d bytes (native Signal sends no long-text "
 				  "attachments)", SIGNAL_BODY_MAX);
