@@ -1,11 +1,14 @@
-"""fakelib.py: what the fakes' Python callers share: starting a fake as a
-child process (it prints its port on its first stdout line) and one call
-of its JSON control API under /_fake/. Standard library only."""
+"""fakelib.py: what the fakes and their Python callers share: serving
+until SIGTERM or SIGINT with the port on the first stdout line, starting a
+fake as a child process, and one call of its JSON control API under
+/_fake/. Standard library only."""
 
 import http.client
 import json
+import signal
 import subprocess
 import sys
+import threading
 
 
 def start(script, args, popen=subprocess.Popen):
@@ -33,3 +36,16 @@ def control(port, method, path, obj=None, timeout=30):
         return data
     finally:
         conn.close()
+
+
+def serve(srv):
+    """Prints srv's port on the first stdout line and serves until SIGTERM
+    or SIGINT, then closes srv (the fake exits 0)."""
+    def stop(sig, frame):
+        threading.Thread(target=srv.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(srv.server_address[1], flush=True)
+    srv.serve_forever(poll_interval=0.1)
+    srv.server_close()

@@ -50,7 +50,6 @@ import base64
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -247,13 +246,7 @@ def main():
     srv = Server((args.host, args.port), Handler)
     srv.state = State(args.account, args.password)
     srv.verbose = args.verbose
-
-    def stop(sig, frame):
-        threading.Thread(target=srv.shutdown, daemon=True).start()
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print(srv.server_address[1], flush=True)
-    srv.serve_forever()
+    fakelib.serve(srv)
     return 0
 
 
