@@ -13,19 +13,20 @@
 extern const struct adapter_ops outbox_adapter_ops;
 extern const struct adapter_ops faulty_adapter_ops;
 extern const struct adapter_ops twilio_adapter_ops;
+extern const struct adapter_ops signal_cli_adapter_ops;
 extern const struct adapter_ops signal_native_adapter_ops;
+extern const struct adapter_ops smtp_adapter_ops;
 
 static const struct adapter_ops *const adapters[] = {
 	&outbox_adapter_ops,
 	&faulty_adapter_ops,
 	&twilio_adapter_ops,
+	&signal_cli_adapter_ops,
 	&signal_native_adapter_ops,
+	&smtp_adapter_ops,
 };
 
 #define N_ADAPTERS (sizeof(adapters) / sizeof(adapters[0]))
-
-/* The keys kept for providers of later versions (later.c). */
-extern const struct config_module later_config;
 
 const struct adapter_ops *adapter_find(const char *name)
 {
@@ -43,5 +44,5 @@ const struct config_module *adapter_config_at(size_t i)
 		if (i-- == 0)
 			return adapters[a]->config;
 	}
-	return i == 0 ? &later_config : NULL;
+	return NULL;
 }

@@ -3,7 +3,7 @@
 transport (adapters/signal_native/) to the loopback Signal-protocol server
 (tests/fakes/signal_server.py), and pregond's peak RSS.
 
-    bash bench/run.sh signal          (N=2000 R=50)
+    bash bench/run.sh signal-native   (N=2000 R=50)
 
 N `message` jobs to R recipients in turn (each recipient's first message
 fetches a pre-key bundle and builds a session; the rest are ratchet steps:

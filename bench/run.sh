@@ -5,11 +5,16 @@
 #   bash bench/run.sh                 N=100000, both sides
 #   N=20000 SKIP_PEER=1 bash bench/run.sh
 #   AOF=1 bash bench/run.sh           the same with AOF (appendfsync everysec)
-#   bash bench/run.sh signal          native Signal sends to the loopback
+#   bash bench/run.sh signal          Signal sends through the signal-cli
+#                                     provider to its Python fake
+#                                     (bench_signal.py; no peer)
+#   bash bench/run.sh signal-native   native Signal sends to the loopback
 #                                     Signal-protocol server (bench_signal_native.py)
 #   bash bench/run.sh alerts          action alerts through the Twilio
 #                                     adapter to an nginx mock, and the
 #                                     urgent lane (bench_alerts.py)
+#   bash bench/run.sh smtp            email through the SMTP provider to a
+#                                     C sink, beside nodemailer (bench_smtp.py)
 #
 # The server runs WITHOUT AOF (appendonly no, no RDB saves) unless AOF=1:
 # the peer's reference figures (../shared/bench-peers/README.md) were taken
@@ -23,14 +28,16 @@ case "$what" in
 outbox) script=bench/bench_outbox.py ;;
 alerts) script=bench/bench_alerts.py ;;
 schedule) script=bench/bench_schedule.py ;;	# court reminders: N=250000 jobs (bench_schedule.py)
-signal) script=bench/bench_signal_native.py ;;	# native Signal to the loopback server (N=2000 R=50)
-*) echo "usage: bash bench/run.sh [outbox|alerts|schedule|signal]" >&2; exit 2 ;;
+signal) script=bench/bench_signal.py; SKIP_PEER=1 ;;	# Signal through signal-cli's fake (bench_signal.py)
+smtp) script=bench/bench_smtp.py ;;	# email: N=20000 (bench_smtp.py)
+signal-native) script=bench/bench_signal_native.py; SKIP_PEER=1 ;;	# native Signal to the loopback server (N=2000 R=50)
+*) echo "usage: bash bench/run.sh [outbox|alerts|schedule|smtp|signal|signal-native]" >&2; exit 2 ;;
 esac
 
 for cmd in redis-server redis-cli /usr/bin/python3; do
 	command -v "$cmd" >/dev/null || { echo "bench: $cmd not found (make deps)" >&2; exit 1; }
 done
-if [ "$what" != signal ] && [ "${SKIP_PEER:-}" != 1 ]; then
+if [ "${SKIP_PEER:-}" != 1 ]; then
 	for cmd in node npm; do
 		command -v "$cmd" >/dev/null ||
 			{ echo "bench: $cmd not found: install Node.js, or SKIP_PEER=1" >&2; exit 1; }

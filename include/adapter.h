@@ -25,6 +25,7 @@
 #include "channel.h"
 #include "err.h"
 
+struct buf;
 struct config;
 struct config_module;
 struct curl_loop;
@@ -115,6 +116,9 @@ struct adapter_ops {
 	void (*close)(struct adapter *a, adapter_closed_cb closed);
 	/* Registers its metrics (metrics.h) after the engine's. May be NULL. */
 	int (*metrics)(struct adapter *a, struct metrics *m);
+	/* What GET /healthz says of it: appends JSON members, each with a
+	 * leading ',' (`,"signal":{"throttled":true,...}`). May be NULL. */
+	void (*health)(struct adapter *a, struct buf *out);
 };
 
 struct adapter {
@@ -127,9 +131,8 @@ struct adapter {
 /* The adapter named `name` ("outbox", "faulty", ...), or NULL. */
 const struct adapter_ops *adapter_find(const char *name);
 
-/* The providers' key tables (each one's .config), then the keys the
- * shipped config names for providers of later versions: the i-th, or NULL
- * past the last. config.c reads them, so no provider's key is spelt out
+/* The providers' key tables (each one's .config): the i-th, or NULL past
+ * the last. config.c reads them, so no provider's key is spelt out
  * there. */
 const struct config_module *adapter_config_at(size_t i);
 

@@ -156,6 +156,10 @@ int engine_metrics(struct engine *e, struct metrics *m);
 /* Messages held by this instance, all channels. */
 int engine_in_flight(const struct engine *e);
 
+struct buf;
+/* Appends what the open adapters say for GET /healthz (adapter.h health). */
+void engine_health(struct engine *e, struct buf *out);
+
 /* While hold is set (an urgent alert's audience is being expanded), only
  * urgent lanes are read and nothing is claimed at intake, so the whole
  * audience is served before normal work resumes. */

@@ -49,6 +49,10 @@ struct http_request {
 	const char *password;
 	int64_t timeout_ms;		/* whole request; 0 = 30000 */
 	size_t max_response_bytes;	/* body kept; 0 = 1 MiB; more is HTTP_ERR_TOO_BIG */
+	/* Connect to this Unix socket instead of the URL's host (libcurl's
+	 * CURLOPT_UNIX_SOCKET_PATH; the URL still names the Host header and
+	 * path), or NULL. */
+	const char *unix_socket;
 };
 
 enum http_error {
@@ -72,6 +76,11 @@ struct http_response {
 };
 
 typedef void (*http_done_cb)(void *data, const struct http_response *res);
+
+/* A few words for an error, for a message's `error`: "timed out",
+ * "cannot connect", "answer too big", "cancelled (shutting down)",
+ * "connection failed". */
+const char *http_error_words(enum http_error e);
 
 /* opts may be NULL (all defaults); a 0 field means its default. Fails with
  * err on a negative or absurd value. */

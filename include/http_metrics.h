@@ -16,11 +16,16 @@
 #include "http_server.h"
 #include "metrics.h"
 
+struct buf;
+
 struct http_metrics_health {
 	const char *version;
 	const char *instance;		/* the consumer name */
 	bool (*up)(void *data);		/* Redis reachable and set up */
 	int (*in_flight)(void *data);	/* messages held by this instance */
+	/* More members for /healthz, each with a leading ',' (the providers':
+	 * adapter.h health), or NULL. */
+	void (*more)(void *data, struct buf *out);
 	void *data;
 };
 

@@ -40,32 +40,11 @@
 
 #include "channel.h"
 #include "config.h"
+#include "inbound_item.h"
 #include "spool.h"
 #include "store.h"
 
 struct templates;
-
-enum inbound_kind {
-	INBOUND_MESSAGE,	/* a person wrote to us */
-	INBOUND_RECEIPT,	/* the provider tells us about a message we sent */
-};
-
-/* An item; its strings are copied (they need live only during the call). */
-struct inbound_item {
-	enum inbound_kind kind;
-	enum channel channel;
-	/* The provider's id: of the message received (INBOUND_MESSAGE: each
-	 * one is handled once), or of the message we sent (INBOUND_RECEIPT). */
-	const char *provider_id;
-	/* INBOUND_MESSAGE: the sender, normalised as the channel writes
-	 * addresses (channel.h), and the text ("" for none: a picture). */
-	const char *from;
-	const char *text;
-	/* INBOUND_RECEIPT: "sent", "delivered", "undelivered", "failed" or
-	 * "read", and the provider's error code ("twilio 30007") or "". */
-	const char *status;
-	const char *error;
-};
 
 /* What inbound messages said, per channel (for the channel's metrics),
  * and the answers made (queued to be sent) or withheld by the limits. */

@@ -34,8 +34,9 @@ enum job_kind {
 	JOB_KIND_COUNT
 };
 
-/* A recipient (contract section 2). Addresses are normalised: phone and
- * signal in E.164, email trimmed. NULL when absent. */
+/* A recipient (contract section 2). Addresses are normalised: phone in E.164,
+ * signal as validate.h signal_address_check keeps it (E.164, a username or
+ * an ACI UUID, in lower case), email trimmed. NULL when absent. */
 struct recipient {
 	const char *id;
 	const char *name;

@@ -27,6 +27,17 @@ int phone_check_e164(const char *in, char out[PHONE_E164_MAX + 1], struct err *e
  * the field ("to.not an E.164 number", err_prefix's form; "body: empty"). */
 int phone_text_check(const char *to, const char *body, struct err *err);
 
+/* A Signal address, in the three forms signal-cli sends to: an E.164
+ * number (checked as above), a Signal username ("name.01": a nickname of
+ * 3..32 of a-z, 0-9, _ not starting with a digit, '.', 2..9 digits) or an
+ * ACI UUID. Usernames and UUIDs are copied in lower case into out
+ * (SIGNAL_ADDRESS_MAX + 1 bytes). The error says which forms were
+ * expected. */
+#define SIGNAL_ADDRESS_MAX 42	/* 32 + '.' + 9 */
+#define SIGNAL_ADDRESS_EXPECTED \
+	"expected an E.164 number (+ and country code), a Signal username (name.01) or an ACI UUID"
+int signal_address_check(const char *in, char out[SIGNAL_ADDRESS_MAX + 1], struct err *err);
+
 /* A sane address: one '@', local part 1..64 printable ASCII without spaces
  * or specials that need quoting, a domain of dot-separated LDH labels with at
  * least one dot, total at most 254 bytes. */

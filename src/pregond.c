@@ -25,6 +25,7 @@
 #include "nofile.h"
 #include "inbound.h"
 #include "intake.h"
+#include "api.h"
 #include "links.h"
 #include "log.h"
 #include "metrics.h"
@@ -60,6 +61,7 @@ struct pregond {
 	long nofile;				/* the open-file limit, raised at start */
 	struct inbound inbound;			/* what providers and people send back */
 	struct links links;			/* join and unsubscribe links (links.h) */
+	struct api api;				/* the JSON API (api.h) */
 	struct adapter_env env;			/* what the adapters get */
 	struct metrics *metrics;		/* what /metrics shows, with a listener */
 	struct http_metrics http_metrics;	/* /metrics and /healthz */
@@ -462,7 +464,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	struct pregond *d = h->data;
 
 	if (signum == SIGHUP) {
-		log_info("SIGHUP: reopening log and outbox files, reloading templates");
+		log_info("SIGHUP: reopening log and outbox files, reloading templates and API tokens");
 		/* A template load in the thread pool may be writing to the log:
 		 * the log is reopened when it is done. */
 		if (d->templates_loading)
@@ -471,6 +473,8 @@ static void on_signal(uv_signal_t *h, int signum)
 			log_reopen();
 		engine_reopen(&d->engine);
 		templates_reload(d);
+		if (d->http_server != NULL)
+			api_reload(&d->api);
 		return;
 	}
 	shutdown_start(d, signum);
@@ -488,6 +492,13 @@ static int health_in_flight(void *data)
 	struct pregond *d = data;
 
 	return engine_in_flight(&d->engine);
+}
+
+static void health_more(void *data, struct buf *out)
+{
+	struct pregond *d = data;
+
+	engine_health(&d->engine, out);
 }
 
 static int64_t info_one(const void *data)
@@ -548,15 +559,17 @@ static int start_http(struct pregond *d, struct err *err)
 	struct http_metrics_health health = { .version = PREGON_VERSION,
 					      .instance = d->cfg.redis_consumer,
 					      .up = health_up, .in_flight = health_in_flight,
+					      .more = health_more,
 					      .data = d };
 
 	if (metrics_new(&d->metrics) != 0)
 		return err_set(err, "http: out of memory");
 	if (http_metrics_mount(&d->http_metrics, d->http_server, d->loop, d->metrics, &health,
 			       err) != 0 ||
-	    links_mount(&d->links, d->http_server, &d->store, &d->cfg, err) != 0)
+	    links_mount(&d->links, d->http_server, &d->store, &d->cfg, err) != 0 ||
+	    api_init(&d->api, d->loop, d->http_server, &d->store, &d->cfg, err) != 0)
 		return -1;
-	if (links_metrics(&d->links, d->metrics) != 0)
+	if (links_metrics(&d->links, d->metrics) != 0 || api_metrics(&d->api, d->metrics) != 0)
 		return err_set(err, "metrics: out of memory");
 	if (register_metrics(d, d->metrics) != 0)
 		return err_set(err, "metrics: out of memory");
@@ -776,6 +789,7 @@ int main(int argc, char **argv)
 		log_warn("loop closed with handles still open");
 	templates_free(d->templates);
 	templates_free(d->templates_new);
+	api_free(&d->api);
 	metrics_free(d->metrics);
 	tz_shutdown();
 	curl_global_cleanup();

@@ -758,7 +758,16 @@ static int sn_send(struct adapter *a, struct send_req *req, adapter_done_cb done
 
 static int sn_prepare(struct adapter *a, const struct send_req *req, struct err *err)
 {
+	char addr[SIGNAL_ADDRESS_MAX + 1];
+	struct err e;
+
 	(void)a;
+	/* A username or an ACI is a Signal address, but not one this
+	 * transport can send to: the server's key and message routes are
+	 * addressed by number here. */
+	if (req->to[0] != '+' && signal_address_check(req->to, addr, &e) == 0)
+		return err_public(err, "to: the native Signal provider sends to E.164 numbers only "
+				  "(a username or ACI needs provider signal-cli)");
 	if (phone_text_check(req->to, req->body, err) != 0)
 		return -1;
 	if (strlen(req->body) > SIGNAL_BODY_MAX)
@@ -906,9 +915,10 @@ static const struct config_key signal_native_keys[] = {
 	CONFIG_STR(struct signal_native_config, "signal", "url", url, ""),
 	CONFIG_STR(struct signal_native_config, "signal", "account", account, ""),
 	CONFIG_SECRET(struct signal_native_config, "signal", "password_file", password_file, ""),
-	CONFIG_DURATION(struct signal_native_config, "signal", "timeout", timeout_ms, "15s", 100,
+	/* The same key and default as the signal-cli provider's. */
+	CONFIG_DURATION(struct signal_native_config, "signal", "timeout", timeout_ms, "30s", 100,
 			300000),
-	CONFIG_DURATION(struct signal_native_config, "signal", "lock_time", lock_time_ms, "30s",
+	CONFIG_DURATION(struct signal_native_config, "signal", "lock_time", lock_time_ms, "60s",
 			1000, 600000),
 	CONFIG_DURATION(struct signal_native_config, "signal", "envelope_ttl", envelope_ttl_ms,
 			"7d", 60000, 90LL * 86400000),

@@ -32,6 +32,7 @@
 #include "clock.h"
 #include "http_client.h"
 #include "log.h"
+#include "provider_sends.h"
 #include "util.h"
 #include "validate.h"
 
@@ -42,8 +43,6 @@
 #define TWILIO_MAX_BODY_CHARS 1600
 #define TWILIO_MAX_VALIDITY_S 36000
 
-struct twilio_send;
-
 struct twilio {
 	struct adapter *a;
 	const struct twilio_config *conf;
@@ -53,23 +52,15 @@ struct twilio {
 	char callback_url[CONFIG_STR_MAX + 32];
 	char token[256];
 	struct breaker breaker;
-	int inflight;			/* requests out and deferrals queued */
-	struct twilio_send *sends;	/* every send in progress */
-	struct twilio_send *deferred_head;	/* turned away by the breaker */
-	uv_timer_t defer_timer;
+	struct provider_sends sends;	/* requests out and deferrals queued */
 	adapter_closed_cb closed;
 	bool closing;
 	bool auth_warned;
 };
 
 struct twilio_send {
+	struct provider_send base;	/* first: the books keep it */
 	struct twilio *t;
-	struct send_req *req;
-	adapter_done_cb done;
-	struct http_call *call;
-	struct send_result res;		/* for a deferral */
-	struct twilio_send *prev, *next;	/* t->sends */
-	struct twilio_send *next_deferred;
 };
 
 /* ---- setup ---- */
@@ -84,7 +75,7 @@ static int check_sid(const char *sid, const char *prefix)
 	return 0;
 }
 
-static void on_defer_timer(uv_timer_t *h);
+static void after_send(void *owner);
 
 /* [http] public_url is where Twilio posts status callbacks and inbound
  * messages and what their signatures are checked against: without a
@@ -161,8 +152,7 @@ static int twilio_open(struct adapter *a, const struct adapter_env *env, struct 
 		}
 		t->webhooks_mounted = true;
 	}
-	uv_timer_init(env->loop, &t->defer_timer);
-	t->defer_timer.data = t;
+	provider_sends_init(&t->sends, env->loop, after_send, t);
 	t->a = a;
 	t->conf = tc;
 	a->state = t;
@@ -215,9 +205,9 @@ static void form_field(struct buf *b, const char *name, const char *value)
 	}
 }
 
-static void on_timer_closed(uv_handle_t *h)
+static void on_sends_closed(void *owner)
 {
-	struct twilio *t = h->data;
+	struct twilio *t = owner;
 	struct adapter *a = t->a;
 	adapter_closed_cb closed = t->closed;
 
@@ -229,33 +219,15 @@ static void on_timer_closed(uv_handle_t *h)
 static void shut(struct twilio *t)
 {
 	t->closing = false;
-	uv_close((uv_handle_t *)&t->defer_timer, on_timer_closed);
+	provider_sends_close(&t->sends, on_sends_closed);
 }
 
-/* Takes s off the list of sends and frees it. */
-static void forget(struct twilio_send *s)
+/* After each send is answered: a closing adapter shuts with its last. */
+static void after_send(void *owner)
 {
-	struct twilio *t = s->t;
+	struct twilio *t = owner;
 
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		t->sends = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	free(s);
-	t->inflight--;
-}
-
-static void finish(struct twilio_send *s, const struct send_result *res)
-{
-	struct twilio *t = s->t;
-	struct send_req *req = s->req;
-	adapter_done_cb done = s->done;
-
-	forget(s);
-	done(req, res);
-	if (t->closing && t->inflight == 0)
+	if (t->closing && t->sends.inflight == 0)
 		shut(t);
 }
 
@@ -335,15 +307,10 @@ static void on_response(void *data, const struct http_response *res)
 	uint64_t now = uv_now(t->a->env->loop);
 	long code;
 
-	s->call = NULL;
+	s->base.call = NULL;
 	if (res->error != HTTP_OK) {
 		out.status = SEND_TEMP_FAIL;
-		snprintf(out.error, sizeof(out.error), "twilio: %s",
-			 res->error == HTTP_ERR_TIMEOUT ? "timed out" :
-			 res->error == HTTP_ERR_CONNECT ? "cannot connect" :
-			 res->error == HTTP_ERR_TOO_BIG ? "answer too big" :
-			 res->error == HTTP_ERR_CANCELLED ? "cancelled (shutting down)" :
-			 "connection failed");
+		snprintf(out.error, sizeof(out.error), "twilio: %s", http_error_words(res->error));
 		if (res->error != HTTP_ERR_CANCELLED)
 			breaker_failure(&t->breaker, now);
 	} else if (res->status >= 200 && res->status < 300) {
@@ -380,20 +347,7 @@ static void on_response(void *data, const struct http_response *res)
 	}
 	if (out.status == SEND_SENT || out.status == SEND_PERM_FAIL)
 		t->auth_warned = false;
-	finish(s, &out);
-}
-
-static void on_defer_timer(uv_timer_t *h)
-{
-	struct twilio *t = h->data;
-
-	while (t->deferred_head) {
-		struct twilio_send *s = t->deferred_head;
-		struct send_result res = s->res;
-
-		t->deferred_head = s->next_deferred;
-		finish(s, &res);
-	}
+	provider_sends_finish(&t->sends, &s->base, &out);
 }
 
 static int twilio_send(struct adapter *a, struct send_req *req, adapter_done_cb done)
@@ -401,32 +355,22 @@ static int twilio_send(struct adapter *a, struct send_req *req, adapter_done_cb 
 	struct twilio *t = a->state;
 	struct twilio_send *s;
 	struct buf form = { 0 };
-	struct err err;
 	int64_t retry_in = 0;
 	const struct twilio_config *tc = t->conf;
 	int rc;
 
-	s = calloc(1, sizeof(*s));
+	s = provider_sends_new(&t->sends, sizeof(*s), req, done);
 	if (s == NULL)
 		return -1;
 	s->t = t;
-	s->req = req;
-	s->done = done;
-	s->next = t->sends;
-	if (t->sends)
-		t->sends->prev = s;
-	t->sends = s;
-	t->inflight++;
 	if (!breaker_allow(&t->breaker, uv_now(a->env->loop), &retry_in)) {
 		/* done must not run inside send(): answer from the loop. */
-		s->res.status = SEND_DEFERRED;
-		s->res.retry_after_ms = retry_in;
-		snprintf(s->res.error, sizeof(s->res.error),
+		s->base.res.status = SEND_DEFERRED;
+		s->base.res.retry_after_ms = retry_in;
+		snprintf(s->base.res.error, sizeof(s->base.res.error),
 			 "twilio: circuit %s after %d failures in a row; not attempted",
 			 breaker_state_name(t->breaker.state), t->breaker.failures);
-		s->next_deferred = t->deferred_head;
-		t->deferred_head = s;
-		uv_timer_start(&t->defer_timer, on_defer_timer, 0, 0);
+		provider_sends_later(&t->sends, &s->base);
 		return 0;
 	}
 	form_field(&form, "To", req->to);
@@ -453,7 +397,7 @@ static int twilio_send(struct adapter *a, struct send_req *req, adapter_done_cb 
 	}
 	if (form.err != 0) {
 		buf_free(&form);
-		forget(s);
+		provider_sends_forget(&t->sends, &s->base);
 		return -1;
 	}
 	static const char *const headers[] = {
@@ -472,14 +416,9 @@ static int twilio_send(struct adapter *a, struct send_req *req, adapter_done_cb 
 		.timeout_ms = tc->timeout_ms,
 		.max_response_bytes = 64 * 1024,
 	};
-	rc = http_client_request(a->env->http, &hr, on_response, s, &s->call, &err);
+	rc = provider_sends_request(&t->sends, &s->base, a->env->http, &hr, on_response, "sms");
 	buf_free(&form);
-	if (rc != 0) {
-		log_error("sms: %s", err.msg);
-		forget(s);
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 static void twilio_close(struct adapter *a, adapter_closed_cb closed)
@@ -487,17 +426,12 @@ static void twilio_close(struct adapter *a, adapter_closed_cb closed)
 	struct twilio *t = a->state;
 
 	t->closed = closed;
-	if (t->inflight == 0) {
+	if (t->sends.inflight == 0) {
 		shut(t);
 		return;
 	}
 	t->closing = true;
-	/* Requests still out are cancelled: their messages stay claimed in
-	 * Redis and are reclaimed (the shutdown grace is over). */
-	for (struct twilio_send *s = t->sends; s; s = s->next)
-		if (s->call)
-			http_call_cancel(s->call);
-	uv_timer_start(&t->defer_timer, on_defer_timer, 0, 0);
+	provider_sends_cancel(&t->sends);
 }
 
 static int twilio_metrics(struct adapter *a, struct metrics *m)

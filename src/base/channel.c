@@ -17,6 +17,8 @@ static const struct channel_info channels[CHANNEL_COUNT] = {
 	[CHANNEL_SIGNAL] = {
 		.name = "signal", .field = "signal", .address = ADDRESS_PHONE,
 		.provider = "outbox", .concurrency = "16",
+		.help_text = "Messages from your legal team. Reply STOP to stop Signal messages, "
+			     "START to resume.",
 	},
 };
 

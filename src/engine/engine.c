@@ -228,7 +228,10 @@ static void flush_results(struct engine *e)
 			a[LUA_RESULT_EACH_DELAY] = nums[n][1];
 			break;
 		default:
-			a[LUA_RESULT_EACH_OUTCOME] = f->res.opted_out ? "optout" : "perm";
+			/* bounce: the address does not exist (an SMTP 550 at
+			 * RCPT); optout: the carrier says the person opted out. */
+			a[LUA_RESULT_EACH_OUTCOME] = f->res.bounced ? "bounce" :
+						     f->res.opted_out ? "optout" : "perm";
 			a[LUA_RESULT_EACH_DETAIL] = f->res.error[0] ? f->res.error : "permanent failure";
 			a[LUA_RESULT_EACH_DELAY] = "0";
 			break;
@@ -1398,6 +1401,16 @@ int engine_metrics(struct engine *e, struct metrics *m)
 	if (m != NULL && !e->stopping)
 		uv_timer_start(&e->depth_timer, on_depth_timer, 200, 5000);
 	return rc ? -1 : 0;
+}
+
+void engine_health(struct engine *e, struct buf *out)
+{
+	for (int c = 0; c < CHANNEL_COUNT; c++) {
+		struct adapter *a = &e->ch[c].adapter;
+
+		if (e->ch[c].open && a->ops->health != NULL)
+			a->ops->health(a, out);
+	}
 }
 
 /* ---- life cycle ---- */

@@ -214,6 +214,19 @@ static char *flat_message(json_t *meta)
 	return buf_take(&b);
 }
 
+/* Warns when an SMS rendered with a job's own values needs more than
+ * TEMPLATES_SMS_SEGMENTS_WARN segments. */
+static void warn_segments(const struct job *job, const char *name, enum channel ch,
+			  const struct templates_text *t)
+{
+	struct sms_segments seg;
+
+	if (ch == CHANNEL_SMS && sms_segments_count(t->body, strlen(t->body), &seg) == 0 &&
+	    seg.segments > TEMPLATES_SMS_SEGMENTS_WARN)
+		log_warn("job %s: %s/%s.sms renders to %d SMS segments (%s)", job->id, name, t->lang,
+			 seg.segments, sms_encoding_name(seg.encoding));
+}
+
 /* Renders every text a court_reminder job will send, on every channel the
  * recipient has, so that a job whose text cannot be made is refused now
  * (with the template's own error) rather than failing weeks later. Warns
@@ -231,16 +244,12 @@ static int court_check(const struct config *cfg, const struct templates *set,
 
 		for (size_t k = 0; k < 2; k++) {
 			struct templates_text t;
-			struct sms_segments seg;
 
 			if (k == 1 && !cfg->court_reminder_confirm_on_enrol)
 				continue;
 			if (court_render(set, names[k], vars, ch, now_ms, false, &t, err) != 0)
 				return -1;
-			if (ch == CHANNEL_SMS && sms_segments_count(t.body, strlen(t.body), &seg) == 0 &&
-			    seg.segments > TEMPLATES_SMS_SEGMENTS_WARN)
-				log_warn("job %s: %s/%s.sms renders to %d SMS segments (%s)", job->id,
-					 names[k], t.lang, seg.segments, sms_encoding_name(seg.encoding));
+			warn_segments(job, names[k], ch, &t);
 			templates_text_free(&t);
 		}
 	}
@@ -326,14 +335,10 @@ static int townhall_check(const struct templates *set, const struct job *job, co
 
 		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
 			struct templates_text t;
-			struct sms_segments seg;
 
 			if (townhall_render(set, names[k], vars, ch, now_ms, job->join_url, &t, err) != 0)
 				return -1;
-			if (ch == CHANNEL_SMS && sms_segments_count(t.body, strlen(t.body), &seg) == 0 &&
-			    seg.segments > TEMPLATES_SMS_SEGMENTS_WARN)
-				log_warn("job %s: %s/%s.sms renders to %d SMS segments (%s)", job->id,
-					 names[k], t.lang, seg.segments, sms_encoding_name(seg.encoding));
+			warn_segments(job, names[k], ch, &t);
 			templates_text_free(&t);
 		}
 	}

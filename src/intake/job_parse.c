@@ -480,10 +480,13 @@ static int get_durations(struct parse *ps, json_t *obj, const char *key,
 
 /* ---- recipients ------------------------------------------------------- */
 
-static int get_phone(struct parse *ps, json_t *obj, const char *base,
-		     const char *key, const char **out)
+/* An address checked (and normalised) by check: phone_check_e164 for
+ * phone, signal_address_check for signal (norm holds either's form). */
+static int get_address(struct parse *ps, json_t *obj, const char *base, const char *key,
+		       int (*check)(const char *in, char *out, struct err *err),
+		       const char **out)
 {
-	char path[PATH_LEN], norm[PHONE_E164_MAX + 1];
+	char path[PATH_LEN], norm[SIGNAL_ADDRESS_MAX + PHONE_E164_MAX + 1];
 	const char *s;
 
 	if (get_string(ps, obj, base, key, 0, &s) < 0)
@@ -491,7 +494,7 @@ static int get_phone(struct parse *ps, json_t *obj, const char *base,
 	*out = NULL;
 	if (s == NULL)
 		return 0;
-	if (phone_check_e164(s, norm, ps->err) < 0)
+	if (check(s, norm, ps->err) < 0)
 		return fail_field(ps->err, path_key(path, base, key));
 	if (strcmp(norm, s) == 0) {
 		*out = s;
@@ -637,9 +640,9 @@ static int parse_recipient(struct parse *ps, json_t *obj, const char *path,
 		return -1;
 	if (r->tz != NULL && tz_check(r->tz, ps->err) < 0)
 		return fail_field(ps->err, path_key(fpath, path, "tz"));
-	if (get_phone(ps, obj, path, "phone", &r->phone) < 0 ||
+	if (get_address(ps, obj, path, "phone", phone_check_e164, &r->phone) < 0 ||
 	    get_email(ps, obj, path, &r->email) < 0 ||
-	    get_phone(ps, obj, path, "signal", &r->signal) < 0)
+	    get_address(ps, obj, path, "signal", signal_address_check, &r->signal) < 0)
 		return -1;
 	if (r->phone == NULL && r->email == NULL && r->signal == NULL)
 		return fail(ps->err, path, "needs at least one address (phone, email or signal)");

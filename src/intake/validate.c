@@ -147,6 +147,88 @@ int phone_check_e164(const char *in, char out[PHONE_E164_MAX + 1], struct err *e
 	return 0;
 }
 
+/* ---- Signal ----------------------------------------------------------- */
+
+/* An ACI: a UUID, 8-4-4-4-12 hex digits (RFC 9562 4), kept in lower case
+ * as signal-cli writes them. */
+static int signal_uuid(const char *in, char *out)
+{
+	static const int dash[] = { 8, 13, 18, 23 };
+	size_t d = 0;
+
+	if (strlen(in) != 36)
+		return -1;
+	for (size_t i = 0; i < 36; i++) {
+		char c = in[i];
+
+		if (d < 4 && (int)i == dash[d]) {
+			if (c != '-')
+				return -1;
+			d++;
+		} else if (is_digit(c) || (c >= 'a' && c <= 'f')) {
+		} else if (c >= 'A' && c <= 'F') {
+			c = (char)(c - 'A' + 'a');
+		} else {
+			return -1;
+		}
+		out[i] = c;
+	}
+	out[36] = '\0';
+	return 0;
+}
+
+/* A username as Signal's apps and libsignal (usernames crate) accept it:
+ * a nickname of 3..32 of [a-z0-9_] not starting with a digit, '.', and a
+ * discriminator of 2..9 digits that is not zero and has no leading zero
+ * beyond two digits ("01" yes, "001" and "00" no). Usernames are case
+ * insensitive: kept in lower case. */
+static int signal_username(const char *in, char *out)
+{
+	const char *dot = strrchr(in, '.');
+	size_t nick, disc;
+
+	if (dot == NULL)
+		return -1;
+	nick = (size_t)(dot - in);
+	disc = strlen(dot + 1);
+	if (nick < 3 || nick > 32 || is_digit(in[0]) || disc < 2 || disc > 9)
+		return -1;
+	for (size_t i = 0; i < nick; i++) {
+		char c = in[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= 'a' && c <= 'z') || is_digit(c) || c == '_'))
+			return -1;
+		out[i] = c;
+	}
+	for (size_t i = 0; i < disc; i++)
+		if (!is_digit(dot[1 + i]))
+			return -1;
+	if (strspn(dot + 1, "0") == disc || (disc > 2 && dot[1] == '0'))
+		return -1;
+	memcpy(out + nick, dot, disc + 2);
+	return 0;
+}
+
+int signal_address_check(const char *in, char out[SIGNAL_ADDRESS_MAX + 1], struct err *err)
+{
+	char e164[PHONE_E164_MAX + 1];
+
+	if (in == NULL)
+		return fail_quoted(err, SIGNAL_ADDRESS_EXPECTED ":", in);
+	if (in[0] == '+') {
+		if (phone_check_e164(in, e164, err) != 0)
+			return -1;
+		memcpy(out, e164, strlen(e164) + 1);
+		return 0;
+	}
+	if (strlen(in) <= SIGNAL_ADDRESS_MAX &&
+	    (signal_uuid(in, out) == 0 || signal_username(in, out) == 0))
+		return 0;
+	return fail_quoted(err, SIGNAL_ADDRESS_EXPECTED ":", in);
+}
+
 /* ---- email ------------------------------------------------------------ */
 
 /* atext of RFC 5322 3.2.3: what a dot-atom local part may hold unquoted. */

@@ -223,9 +223,10 @@ int links_mount(struct links *l, struct http_server *s, struct store *store,
 	l->cfg = cfg;
 	if (http_server_route_max_body(s, "GET", "/j/{token}", 0, on_join, l) != 0 ||
 	    http_server_route_max_body(s, "GET", "/unsubscribe/{token}", 0, on_unsubscribe, l) != 0 ||
-	    /* RFC 8058's body is "List-Unsubscribe=One-Click"; nothing in it
-	     * is needed, and nothing more is taken. */
-	    http_server_route_max_body(s, "POST", "/unsubscribe/{token}", 256, on_unsubscribe,
+	    /* RFC 8058's body is "List-Unsubscribe=One-Click", form-encoded
+	     * or as multipart/form-data; nothing in it is needed, and little
+	     * more than that is taken. */
+	    http_server_route_max_body(s, "POST", "/unsubscribe/{token}", 1024, on_unsubscribe,
 				       l) != 0)
 		return err_set(err, "links: cannot add routes");
 	return 0;

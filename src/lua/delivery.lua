@@ -100,7 +100,9 @@ end)
 -- attempted: the provider's circuit is open; retried without counting);
 -- perm (failed, falls back to the next channel); optout (perm, and the
 -- provider says the recipient opted out at the carrier: the address is
--- opted out of the channel too); cancel (never handed to the provider:
+-- opted out of the channel too); bounce (perm, and the address does not
+-- exist, an SMTP 550-class answer at RCPT: it is opted out of the channel
+-- with ledger source "bounce", so later mail to it is suppressed); cancel (never handed to the provider:
 -- its job was stopped while it waited in the engine; detail names the
 -- cancel job). A job stopped since (<p>stop:) turns temp and defer into
 -- cancelled too, and gets no fallback. A provider id other than the message id
@@ -129,6 +131,7 @@ register('result', function(a)
 				detail = 'gave up after ' .. attempt .. ' attempts: ' .. detail
 			end
 			local stop = outcome ~= 'sent' and outcome ~= 'perm' and outcome ~= 'optout' and
+				outcome ~= 'bounce' and
 				stopped_by(job)
 			if stop or outcome == 'cancel' then
 				-- Not handed to the provider after its job was stopped
@@ -183,8 +186,9 @@ register('result', function(a)
 				redis.call('ZADD', P .. 'scheduled', now + due, mid)
 				event(job, kind, mid, contact, channel, 'scheduled', attempt - 1, nil, detail)
 			else
-				if outcome == 'optout' then
-					consent_change(channel, f[7] or '', 'out', 'carrier', detail)
+				if outcome == 'optout' or outcome == 'bounce' then
+					consent_change(channel, f[7] or '', 'out',
+						outcome == 'bounce' and 'bounce' or 'carrier', detail)
 				end
 				set_status(mkey, job, kind, channel, status, 'failed', 'error', detail)
 				event(job, kind, mid, contact, channel, 'failed', attempt, nil, detail)

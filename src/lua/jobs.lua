@@ -246,6 +246,7 @@ end
 -- the id, which also names the job's messages: m<entry>.1, m<entry>.2 ...
 register('accept', function(a)
 	local out, sends = {}, {}
+	local recent = {}	-- <p>recent: the jobs accepted, by when (the API's list)
 	local stops_here = false	-- a cancel by job id among the entries
 	local room = {}
 	for ch, n in string.gmatch(a[@head.room], '(%a+)=(%d+)') do room[ch] = tonumber(n) end
@@ -360,10 +361,20 @@ register('accept', function(a)
 			if type(r.unknown) == 'string' and st ~= 'duplicate' and st ~= 'retried' then
 				redis.call('HSET', jk, 'unknown', r.unknown)
 			end
+			if st ~= 'duplicate' and st ~= 'retried' then
+				recent[#recent + 1] = now_s
+				recent[#recent + 1] = id
+			end
 		end
 		if ack then
 			redis.call('XACK', P .. 'jobs', group, r.e)
 		end
+	end
+	-- One write per batch; what is older than the retention goes.
+	if #recent > 0 then
+		local rk = P .. 'recent'
+		redis.call('ZADD', rk, unpack(recent))
+		redis.call('ZREMRANGEBYSCORE', rk, '-inf', string.format('(%d', now - retention * 1000))
 	end
 	-- A cancel in this very batch may have stopped a job whose message
 	-- was claimed at once above: it has reached no adapter yet (this

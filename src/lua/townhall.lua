@@ -128,6 +128,10 @@ end
 local function townhall_answer(job, meaning)
 	local j = redis.call('HMGET', P .. 'job:' .. job, 'event', 'rid')
 	if not j[1] then return end
+	-- The message answered may be an earlier job's (a replacement that
+	-- had nothing new to say sent nothing): the reminders are the
+	-- registration's current job's.
+	job = redis.call('HGET', ev_key('event', j[1]), j[2]) or job
 	local rk = ev_key('evr', j[1])
 	local before = redis.call('HGET', rk, j[2])
 	redis.call('HSET', rk, j[2], meaning)

@@ -375,6 +375,8 @@ static int call_setup(struct http_call *call, const struct http_request *req, st
 	ok &= curl_easy_setopt(e, CURLOPT_WRITEDATA, call) == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_HEADERDATA, call) == CURLE_OK;
+	if (req->unix_socket != NULL)
+		ok &= curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket) == CURLE_OK;
 	if (req->username != NULL) {
 		ok &= curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC) == CURLE_OK;
 		ok &= curl_easy_setopt(e, CURLOPT_USERNAME, req->username) == CURLE_OK;
@@ -403,6 +405,19 @@ static int call_setup(struct http_call *call, const struct http_request *req, st
 }
 
 /* ---- the interface ---- */
+
+const char *http_error_words(enum http_error e)
+{
+	switch (e) {
+	case HTTP_OK: return "ok";
+	case HTTP_ERR_TIMEOUT: return "timed out";
+	case HTTP_ERR_CONNECT: return "cannot connect";
+	case HTTP_ERR_TOO_BIG: return "answer too big";
+	case HTTP_ERR_CANCELLED: return "cancelled (shutting down)";
+	case HTTP_ERR_TRANSFER: break;
+	}
+	return "connection failed";
+}
 
 static int opt_check(long v, long max, const char *name, struct err *err)
 {

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 static void on_metrics(struct http_exchange *x, const struct http_req *req, void *data)
 {
 	struct http_metrics *hm = data;
@@ -23,17 +25,24 @@ static void on_healthz(struct http_exchange *x, const struct http_req *req, void
 {
 	struct http_metrics *hm = data;
 	const struct http_metrics_health *h = &hm->health;
-	char body[512];
+	struct buf body = { 0 };
 	bool up = h->up(h->data);
 
 	(void)req;
-	snprintf(body, sizeof(body),
+	buf_addf(&body,
 		 "{\"status\":\"%s\",\"redis\":\"%s\",\"version\":\"%s\",\"instance\":\"%s\","
-		 "\"uptime_s\":%llu,\"in_flight\":%d}",
+		 "\"uptime_s\":%llu,\"in_flight\":%d",
 		 up ? "ok" : "unavailable", up ? "up" : "down", h->version, h->instance,
 		 (unsigned long long)((uv_now(hm->loop) - hm->started_ms) / 1000),
 		 h->in_flight(h->data));
-	http_reply_json(x, up ? 200 : 503, body);
+	if (h->more != NULL)
+		h->more(h->data, &body);
+	buf_adds(&body, "}");
+	if (body.err != 0)
+		http_reply_json(x, 503, "{\"error\":\"out of memory\"}");
+	else
+		http_reply_json(x, up ? 200 : 503, body.p);
+	buf_free(&body);
 }
 
 int http_metrics_mount(struct http_metrics *hm, struct http_server *s, uv_loop_t *loop,

@@ -56,7 +56,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import fakelib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fakeproc  # noqa: E402  (beside this file)
 
 
 def b64_nopad(s):
@@ -228,11 +229,13 @@ class Server(ThreadingHTTPServer):
 def start(account, password, extra=(), popen=subprocess.Popen):
     """Starts the fake as a child process (popen: harness.spawn in tests);
     returns (process, port)."""
-    return fakelib.start(os.path.abspath(__file__),
-                         ["--account", account, "--password", password] + list(extra), popen)
+    return fakeproc.start(os.path.abspath(__file__), ["--port", "0", "--account", account,
+                                                      "--password", password] + list(extra), popen)
 
 
-control = fakelib.control
+def control(port, method, path, obj=None, timeout=30):
+    """One control call (path under /_fake/); returns the decoded JSON."""
+    return fakeproc.control("signal_server", port, method, path, obj, timeout)
 
 
 def main():
@@ -246,7 +249,7 @@ def main():
     srv = Server((args.host, args.port), Handler)
     srv.state = State(args.account, args.password)
     srv.verbose = args.verbose
-    fakelib.serve(srv)
+    fakeproc.serve(srv)
     return 0
 
 

@@ -36,6 +36,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -45,7 +46,8 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import fakelib
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fakeproc  # noqa: E402  (beside this file)
 
 API = "2010-04-01"
 E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
@@ -508,18 +510,19 @@ def serve(args):
     srv.fake = Fake(args.account_sid, args.auth_token,
                     [n for n in args.from_numbers.split(",") if n], args.callback_delay)
     srv.verbose = args.verbose
-    fakelib.serve(srv)
+    fakeproc.serve(srv)
 
 
 def start(account_sid, auth_token, extra=(), popen=subprocess.Popen):
     """Starts the fake as a child process (popen: harness.spawn in tests);
     returns (process, port)."""
-    return fakelib.start(os.path.abspath(__file__),
-                         ["--account-sid", account_sid, "--auth-token", auth_token] + list(extra),
-                         popen)
+    args = ["--port", "0", "--account-sid", account_sid, "--auth-token", auth_token]
+    return fakeproc.start(os.path.abspath(__file__), args + list(extra), popen)
 
 
-control = fakelib.control
+def control(port, method, path, obj=None, timeout=30):
+    """One control call (path under /_fake/); returns the decoded JSON."""
+    return fakeproc.control("twilio_fake", port, method, path, obj, timeout)
 
 
 def main(argv=None):

@@ -419,6 +419,38 @@ def main(namespace):
     sys.exit(0)
 
 
+# ---- TLS and HTTP for test servers ----
+
+def make_certs(d):
+    """A CA and a server certificate it signed (subjectAltName IP:127.0.0.1
+    and DNS:localhost), made by openssl in d; returns the paths of
+    "ca.crt", "server.crt" and "server.key"."""
+    def ossl(*args):
+        subprocess.run(["openssl"] + list(args), check=True, capture_output=True, cwd=d)
+    ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+         "-subj", "/CN=pregon test CA")
+    ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+    with open(os.path.join(d, "san.cnf"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+         "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.cnf")
+    return {k: os.path.join(d, k) for k in ("ca.crt", "server.crt", "server.key")}
+
+
+def http_get(port, path):
+    """GET http://127.0.0.1:port/path; returns (status, body text)."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read().decode()
+    finally:
+        c.close()
+
+
 # ---- mosquitto (MQTT broker) ----
 
 class MosquittoServer:
@@ -461,20 +493,7 @@ class MosquittoServer:
             raise AssertionError("mosquitto did not start: %s; log: %s" % (last, self.tail_log()))
 
     def _make_certs(self):
-        d = self.dir
-
-        def ossl(*args):
-            subprocess.run(["openssl"] + list(args), check=True, capture_output=True, cwd=d)
-        ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-             "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
-             "-subj", "/CN=pregon test CA")
-        ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
-        with open(os.path.join(d, "san.cnf"), "w") as f:
-            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-        ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-             "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.cnf")
-        self.cafile = os.path.join(d, "ca.crt")
+        self.cafile = make_certs(self.dir)["ca.crt"]
 
     def _write_conf(self, extra):
         lines = [

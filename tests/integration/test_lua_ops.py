@@ -2145,6 +2145,18 @@ def test_every_reply_has_the_number_of_fields_its_declaration_gives():
     check("mqtt_read", b.call("mqtt_read", "0-0", 0, 5))
     assert check("click", b.call("click", "A" * 22)) is None
     assert check("event_figures", b.call("event_figures", "th-x")) == [0, 0, 0, 0, 0, 0, 0, ""]
+    out, entry = check("api_submit", b.call("api_submit", "api-1", '{"id":"api-1"}'))
+    assert out == "queued" and entry
+    assert check("api_submit", b.call("api_submit", "j1", "{}"))[0] == "seen"
+    first, job, msg = check("job_state", b.call("job_state", "j1"))
+    assert first and job == [] and ["status", "delivered"] == msg[msg.index("status"):][:2], msg
+    assert "to" not in msg[::2] and "d" not in msg[::2]
+    listed, _ = check("api_jobs", b.call("api_jobs", "", "", 10, ""))
+    # The accept op filled <p>recent: j1 and j2, and the alert.
+    assert {"j1", "j2", "al-1"} <= {j["id"] for j in json.loads(listed)}, listed
+    rows, nxt, found = check("api_messages", b.call("api_messages", "j1", 1, 10, "0"))
+    assert found == 1 and nxt == "" and [m["status"] for m in json.loads(rows)] == ["delivered"]
+    assert check("api_case", b.call("api_case", "LA-none")) == [""]
     # The native Signal transport's stores (test_signal_native.py tests them).
     check("signal_begin", b.call("signal_begin", PHONE3, "1", "t1", 5000, "m1", "P", "Q", "7"))
     check("signal_begin", b.call("signal_begin", PHONE3, "1", "t2", 5000, "m2", "P", "Q", "7"))

@@ -275,6 +275,18 @@ def test_an_unregistered_number_fails_and_falls_back_to_sms():
         g.stop()
 
 
+def test_a_username_is_refused_as_not_a_number():
+    fake_port()
+    g = Gateway()
+    try:
+        g.send("usr-1", "alice.01", "to a username")
+        m = g.wait_status("usr-1", "failed")
+        assert "E.164 numbers only" in m.get("error", ""), m
+        assert ctl("GET", "requests")["requests"] == []
+    finally:
+        g.stop()
+
+
 def test_a_429_waits_for_retry_after_and_sends_the_same_envelope():
     fake_port()
     bob = Recipient("+13235550166")

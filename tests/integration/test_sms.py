@@ -69,13 +69,7 @@ class Gateway:
             return False
 
     def get(self, path):
-        c = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=5)
-        try:
-            c.request("GET", path)
-            r = c.getresponse()
-            return r.status, r.read().decode()
-        finally:
-            c.close()
+        return harness.http_get(self.http_port, path)
 
     def stop(self):
         assert harness.stop(self.proc) == 0

@@ -162,14 +162,18 @@ def test_a_registration_sends_an_invitation_and_a_text_then_reminders_at_their_i
 def test_a_2_cancels_the_reminders_and_a_later_1_puts_them_back():
     t = TownHall(now=ms("2027-01-04T20:00:00Z"))
     try:
-        t.xadd(registration("reg-2"))
+        t.xadd(registration("reg-2a"))
         wait_for(lambda: len(t.texts()) == 1, what="the confirmation text")
+        # The CRM sends it again, unchanged: nothing is sent, and the
+        # reminders are the new job's; the 2 answers the first job's text.
+        t.xadd(registration("reg-2"))
         wait_for(lambda: len(t.scheduled("reg-2")) == 2, what="two reminders")
         t.inbound(PHONE, " 2 ")
         wait_for(lambda: len(t.scheduled("reg-2")) == 0, what="the reminders cancelled")
+        assert len(t.texts()) == 1
         f = t.figures("th-1")
         assert (f["cancel"], f["attending"], f["reminders_pending"]) == (1, 0, 0), f
-        replied = [e for e in t.events("reg-2") if e["status"] == "replied"]
+        replied = [e for e in t.events("reg-2a") if e["status"] == "replied"]
         assert replied and replied[-1]["meaning"] == "cancel"
         t.inbound(PHONE, "1")
         wait_for(lambda: len(t.scheduled("reg-2")) == 2, what="the reminders back")

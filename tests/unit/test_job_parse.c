@@ -379,6 +379,25 @@ static void job_rejects_bad_phone_and_signal_numbers(void **state)
 	rejected(RCP("'phone':''"), "recipient.phone: not an E.164 number: \"\"");
 }
 
+static void job_takes_signal_numbers_usernames_and_acis_and_names_the_forms(void **state)
+{
+	struct job job;
+
+	(void)state;
+	parse_ok(RCP("'signal':'Ana_Organiza.07'"), &job);
+	assert_string_equal(job.recipient.signal, "ana_organiza.07");
+	job_free(&job);
+	parse_ok(RCP("'signal':'3F2504E0-4F89-41D3-9A0C-0305E82C3301'"), &job);
+	assert_string_equal(job.recipient.signal, "3f2504e0-4f89-41d3-9a0c-0305e82c3301");
+	job_free(&job);
+	rejected(RCP("'signal':'ana'"),
+		 "recipient.signal: expected an E.164 number (+ and country code), a Signal username "
+		 "(name.01) or an ACI UUID: \"ana\"");
+	rejected(RCP("'signal':'3235550100'"),
+		 "recipient.signal: expected an E.164 number (+ and country code), a Signal username "
+		 "(name.01) or an ACI UUID: \"3235550100\"");
+}
+
 static void job_rejects_bad_email(void **state)
 {
 	(void)state;
@@ -1268,6 +1287,7 @@ int main(void)
 		cmocka_unit_test(job_rejects_missing_or_unknown_kind),
 		cmocka_unit_test(job_rejects_phone_without_plus),
 		cmocka_unit_test(job_rejects_bad_phone_and_signal_numbers),
+		cmocka_unit_test(job_takes_signal_numbers_usernames_and_acis_and_names_the_forms),
 		cmocka_unit_test(job_rejects_bad_email),
 		cmocka_unit_test(job_normalises_addresses_and_language_into_the_document),
 		cmocka_unit_test(job_accepts_language_tags_of_template_shapes),

@@ -297,6 +297,62 @@ static void email_rejects_malformed_addresses(void **state)
 	email_ok(longtotal);
 }
 
+static void signal_ok(const char *in, const char *want)
+{
+	char out[SIGNAL_ADDRESS_MAX + 1];
+	struct err err = { { 0 } };
+
+	if (signal_address_check(in, out, &err) != 0)
+		fail_msg("%s rejected: %s", in, err.msg);
+	assert_string_equal(out, want);
+}
+
+static void signal_bad(const char *in)
+{
+	char out[SIGNAL_ADDRESS_MAX + 1];
+	struct err err = { { 0 } };
+
+	if (signal_address_check(in, out, &err) == 0)
+		fail_msg("%s accepted as %s", in, out);
+	if (in[0] != '+')
+		assert_string_equal(err.pub, "expected an E.164 number (+ and country code), a Signal "
+				    "username (name.01) or an ACI UUID");
+}
+
+/* libsignal's usernames rules: nickname 3..32 of [a-z0-9_], not starting
+ * with a digit; discriminator 2..9 digits, not zero, no leading zero past
+ * two digits. */
+static void signal_accepts_numbers_usernames_and_acis(void **state)
+{
+	(void)state;
+	signal_ok("+13235550100", "+13235550100");
+	signal_ok("+5215512345678", "+525512345678");
+	signal_ok("ana.01", "ana.01");
+	signal_ok("_Ana_Org.123456789", "_ana_org.123456789");
+	signal_ok("abcdefghijklmnopqrstuvwxyz_01234.99", "abcdefghijklmnopqrstuvwxyz_01234.99");
+	signal_ok("3F2504E0-4F89-41D3-9A0C-0305E82C3301", "3f2504e0-4f89-41d3-9a0c-0305e82c3301");
+}
+
+static void signal_rejects_other_shapes_naming_the_forms(void **state)
+{
+	(void)state;
+	signal_bad("ana");			/* no discriminator */
+	signal_bad("an.01");			/* nickname too short */
+	signal_bad("abcdefghijklmnopqrstuvwxyz_012345.01");	/* 33 */
+	signal_bad("1ana.01");			/* starts with a digit */
+	signal_bad("an-a.01");
+	signal_bad("ana.1");			/* one digit */
+	signal_bad("ana.00");
+	signal_bad("ana.001");			/* leading zero past two digits */
+	signal_bad("ana.1234567890");		/* ten digits */
+	signal_bad("ana.0x");
+	signal_bad("3f2504e0-4f89-41d3-9a0c-0305e82c330");
+	signal_bad("3f2504e0x4f89-41d3-9a0c-0305e82c3301");
+	signal_bad("3235550100");
+	signal_bad("+1323");
+	signal_bad("");
+}
+
 static void email_rejects_null(void **state)
 {
 	struct err err = { { 0 } };
@@ -722,6 +778,8 @@ int main(void)
 		cmocka_unit_test(phone_applies_north_american_rules),
 		cmocka_unit_test(phone_normalises_old_mexican_mobile_prefix),
 		cmocka_unit_test(phone_error_quotes_control_characters_and_truncates),
+		cmocka_unit_test(signal_accepts_numbers_usernames_and_acis),
+		cmocka_unit_test(signal_rejects_other_shapes_naming_the_forms),
 		cmocka_unit_test(email_accepts_ordinary_addresses),
 		cmocka_unit_test(email_rejects_malformed_addresses),
 		cmocka_unit_test(email_rejects_null),

@@ -1,0 +1,303 @@
+"""The JSON API (issue 16, first part) against a real pregond and
+redis-server: tokens and roles (none, bad, read, standard, admin; 401, 403,
+503 with no tokens file, 429 after repeated failures, re-read on SIGHUP),
+POST /v1/jobs (202, then the job runs; 400 with the field's reason; 413;
+a repeated id: 200 with its state) and GET /v1/jobs/{id}. Every answer is
+JSON."""
+
+import http.client
+import json
+import os
+import signal
+import time
+
+import harness
+from harness import wait_for
+
+STANDARD = "standard-token-0123456789abcdef"
+ADMIN = "admin-token-0123456789abcdef0000"
+READ = "read-token-0123456789abcdef11111"
+PHONE = "+13235550100"
+
+
+class Api:
+    def __init__(self, tokens=True, extra=None):
+        self.port = harness.free_port()
+        d = harness.tempdir("pregon-api-")
+        http_conf = {"listen": "127.0.0.1:%d" % self.port}
+        if tokens:
+            self.tokens_file = os.path.join(d, "tokens")
+            self.write_tokens("# test tokens\n%s\n%s admin\n%s read\n" % (STANDARD, ADMIN, READ))
+            http_conf["tokens_file"] = self.tokens_file
+        sections = {"http": http_conf, "schedule": {"tick": "20ms", "quiet_hours": "none"}}
+        for k, v in (extra or {}).items():
+            sections.setdefault(k, {}).update(v)
+        self.cfg = harness.write_config(sections=sections, directory=d)
+        self.r = self.cfg.server.client
+        self.proc = harness.start_daemon(self.cfg)
+        wait_for(self.healthy, what="pregond /healthz")
+
+    def healthy(self):
+        try:
+            return self.call("GET", "/healthz")[0] == 200
+        except OSError:
+            return False
+
+    def write_tokens(self, text):
+        with open(self.tokens_file, "w") as f:
+            f.write(text)
+        os.chmod(self.tokens_file, 0o600)
+
+    def call(self, method, path, body=None, token=None, headers=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = "Bearer " + token
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+        if body is not None:
+            h.setdefault("Content-Type", "application/json")
+        try:
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            raw = r.read().decode()
+            return r.status, raw, dict(r.getheaders())
+        finally:
+            c.close()
+
+    def json_call(self, *a, **kw):
+        status, raw, h = self.call(*a, **kw)
+        if status != 200 or not a[1].startswith(("/metrics", "/healthz")):
+            assert h.get("Content-Type", "").startswith("application/json"), (status, h, raw)
+        return status, json.loads(raw), h
+
+    def stop(self):
+        assert harness.stop(self.proc) == 0
+
+
+def message_job(jid, body="Your hearing is on Monday."):
+    return {"id": jid, "kind": "message", "recipient": {"id": "c-" + jid, "phone": PHONE},
+            "body": body}
+
+
+def test_tokens_and_roles():
+    a = Api()
+    try:
+        status, body, h = a.json_call("GET", "/v1/jobs/x")
+        assert status == 401 and "bearer token" in body["error"]
+        assert h.get("WWW-Authenticate", "").startswith("Bearer")
+        assert a.json_call("GET", "/v1/jobs/x", token="wrong-token-0123456789")[0] == 401
+        assert a.json_call("GET", "/v1/jobs/x", headers={"Authorization": "Basic Zm9vOmJhcg=="})[0] \
+            == 401
+        # A read token reads, and may not send.
+        assert a.json_call("GET", "/v1/jobs/x", token=READ)[0] == 404
+        status, body, _ = a.json_call("POST", "/v1/jobs", message_job("r-1"), token=READ)
+        assert status == 403 and "read token" in body["error"], body
+        assert a.r.xlen(a.cfg.key("jobs")) == 0
+        for t in (STANDARD, ADMIN):
+            assert a.json_call("GET", "/v1/jobs/x", token=t)[0] == 404
+        # The token file is re-read on SIGHUP: the read token is gone.
+        a.write_tokens("%s\n" % STANDARD)
+        a.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: a.json_call("GET", "/v1/jobs/x", token=READ)[0] == 401,
+                 what="the token file re-read")
+        assert a.json_call("GET", "/v1/jobs/x", token=STANDARD)[0] == 404
+        # A file that no longer parses keeps the tokens in force.
+        a.write_tokens("%s writer\n" % STANDARD)
+        a.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert a.json_call("GET", "/v1/jobs/x", token=STANDARD)[0] == 404
+    finally:
+        a.stop()
+
+
+def test_repeated_failures_from_one_address_are_limited():
+    a = Api()
+    try:
+        for _ in range(10):
+            assert a.json_call("GET", "/v1/jobs/x", token="bad-token-0123456789abc")[0] == 401
+        status, body, h = a.json_call("GET", "/v1/jobs/x", token=STANDARD)
+        assert status == 429 and int(h["Retry-After"]) > 0, (status, body, h)
+        metrics = a.call("GET", "/metrics")[1]
+        assert 'pregon_api_refused_total{why="limited"} 1' in metrics, metrics
+    finally:
+        a.stop()
+
+
+def test_without_a_tokens_file_the_api_is_refused_never_open():
+    a = Api(tokens=False)
+    try:
+        status, body, _ = a.json_call("GET", "/v1/jobs/x", token=STANDARD)
+        assert status == 503 and "tokens_file" in body["error"], body
+        assert a.json_call("POST", "/v1/jobs", message_job("n-1"))[0] == 503
+        assert a.r.xlen(a.cfg.key("jobs")) == 0
+        assert a.call("GET", "/healthz")[0] == 200
+    finally:
+        a.stop()
+
+
+def test_post_a_job_then_read_its_state_and_post_it_again():
+    a = Api()
+    try:
+        status, body, _ = a.json_call("POST", "/v1/jobs", message_job("m-1"), token=STANDARD)
+        assert (status, body) == (202, {"id": "m-1"})
+        outbox = os.path.join(a.cfg.outbox, "sms.jsonl")
+        wait_for(lambda: os.path.exists(outbox) and "m-1" in open(outbox).read(),
+                 what="the job sent")
+        status, st, _ = a.json_call("GET", "/v1/jobs/m-1", token=READ)
+        assert status == 200, st
+        assert (st["id"], st["kind"], st["messages"]) == ("m-1", "message", 1), st
+        assert st["statuses"] == {"sent": 1} and st["channels"] == {"sms": {"sent": 1}}, st
+        assert st["created"].endswith("Z")
+        assert PHONE not in json.dumps(st) and "hearing" not in json.dumps(st)
+        # The same id again: not queued, 200 with its state.
+        n = a.r.xlen(a.cfg.key("jobs"))
+        status, again, _ = a.json_call("POST", "/v1/jobs", message_job("m-1"), token=STANDARD)
+        assert status == 200 and again["duplicate"] is True and again["statuses"] == {"sent": 1}
+        assert a.r.xlen(a.cfg.key("jobs")) == n
+        # POST, then the same job on the stream: one job.
+        a.r.xadd(a.cfg.key("jobs"), {"job": json.dumps(message_job("m-1"))})
+        wait_for(lambda: any(json.loads(f["event"])["status"] == "duplicate"
+                             for _, f in a.r.xrange(a.cfg.key("events"))), what="duplicate")
+        assert open(outbox).read().count('"m-1"') == 1
+    finally:
+        a.stop()
+
+
+def test_bad_jobs_get_the_fields_reason_and_size_limits_hold():
+    a = Api(extra={"jobs": {"max_bytes": "2048"}})
+    try:
+        bad = message_job("b-1")
+        bad["recipient"]["phone"] = "323-555"
+        status, body, _ = a.json_call("POST", "/v1/jobs", bad, token=STANDARD)
+        assert status == 400 and body["error"] == "recipient.phone: not an E.164 number", body
+        assert "323-555" not in body["error"]
+        status, body, _ = a.json_call("POST", "/v1/jobs", "{not json", token=STANDARD)
+        assert status == 400 and body["error"].startswith("job: not valid JSON"), body
+        status, body, _ = a.json_call("POST", "/v1/jobs", {"id": "k", "kind": "fax"},
+                                      token=STANDARD)
+        assert status == 400 and "kind" in body["error"], body
+        big = message_job("b-2", body="x" * 4000)
+        status, raw, _ = a.call("POST", "/v1/jobs", big, token=STANDARD)
+        assert status == 413, (status, raw)
+        assert a.r.xlen(a.cfg.key("jobs")) == 0
+        status, body, _ = a.json_call("GET", "/v1/jobs/" + "x" * 129, token=STANDARD)
+        assert status == 400 and body["error"].startswith("id:"), body
+        status, body, _ = a.json_call("GET", "/v1/jobs/never-seen", token=STANDARD)
+        assert status == 404 and "no such job" in body["error"]
+    finally:
+        a.stop()
+
+
+def test_an_alerts_state_counts_replies_and_the_audience():
+    a = Api()
+    try:
+        recips = [{"id": "p%d" % i, "phone": "+1323555%04d" % i} for i in range(20)]
+        job = {"id": "al-1", "kind": "action_alert", "urgent": True,
+               "audience": {"recipients": recips}, "message": "Go now.",
+               "replies": {"1": "responding"}}
+        assert a.json_call("POST", "/v1/jobs", job, token=STANDARD)[0] == 202
+        wait_for(lambda: a.json_call("GET", "/v1/jobs/al-1", token=READ)[1]
+                 .get("statuses", {}).get("sent") == 20, what="20 sent")
+        st = a.json_call("GET", "/v1/jobs/al-1", token=READ)[1]
+        assert st["kind"] == "action_alert" and st["messages"] == 20, st
+        assert st["audience"] == {"state": "done", "expanded": 20, "duplicates_skipped": 0}, st
+        assert st["replies"] == {}
+    finally:
+        a.stop()
+
+
+
+def test_lists_page_to_the_end_and_show_addresses_to_admins_only():
+    a = Api()
+    try:
+        recips = [{"id": "p%d" % i, "phone": "+1323555%04d" % i} for i in range(20)]
+        job = {"id": "al-2", "kind": "action_alert", "audience": {"recipients": recips},
+               "message": "Meeting moved."}
+        assert a.json_call("POST", "/v1/jobs", job, token=STANDARD)[0] == 202
+        for i in range(3):
+            assert a.json_call("POST", "/v1/jobs", message_job("ml-%d" % i), token=STANDARD)[0] \
+                == 202
+        wait_for(lambda: a.json_call("GET", "/v1/jobs/al-2", token=READ)[1]
+                 .get("statuses", {}).get("sent") == 20, what="20 sent")
+        # The messages, 7 a page, to the end; no address without reveal.
+        seen, cursor = [], None
+        while True:
+            path = "/v1/jobs/al-2/messages?limit=7" + ("&cursor=" + cursor if cursor else "")
+            status, page, _ = a.json_call("GET", path, token=READ)
+            assert status == 200 and page["id"] == "al-2", page
+            seen += page["messages"]
+            cursor = page["next"]
+            if cursor is None:
+                break
+        assert len(seen) == 20 and len({m["id"] for m in seen}) == 20
+        assert all(m["status"] == "sent" and m["attempts"] == 1 and m["channel"] == "sms"
+                   for m in seen), seen[0]
+        assert "+1323" not in json.dumps(seen)
+        assert a.json_call("GET", "/v1/jobs/al-2/messages?reveal=1", token=STANDARD)[0] == 403
+        status, page, _ = a.json_call("GET", "/v1/jobs/al-2/messages?reveal=1&limit=3",
+                                      token=ADMIN)
+        assert status == 200 and page["messages"][0]["to"].startswith("+1323"), page
+        assert a.json_call("GET", "/v1/jobs/al-2/messages?cursor=zz!", token=READ)[0] == 400
+        assert a.json_call("GET", "/v1/jobs/nope/messages", token=READ)[0] == 404
+        # Recent jobs, newest first, two a page; a kind filter.
+        wait_for(lambda: len(a.json_call("GET", "/v1/jobs?limit=200", token=READ)[1]["jobs"]) == 4,
+                 what="four jobs listed")
+        ids, cursor = [], None
+        while True:
+            path = "/v1/jobs?limit=2" + ("&cursor=" + cursor if cursor else "")
+            status, page, _ = a.json_call("GET", path, token=READ)
+            assert status == 200, page
+            ids += [j["id"] for j in page["jobs"]]
+            cursor = page["next"]
+            if cursor is None:
+                break
+        assert sorted(ids) == ["al-2", "ml-0", "ml-1", "ml-2"], ids
+        assert ids.index("al-2") == 3 or ids[-1] == "al-2"
+        alerts = a.json_call("GET", "/v1/jobs?kind=action_alert", token=READ)[1]["jobs"]
+        assert [j["id"] for j in alerts] == ["al-2"] and alerts[0]["c:sms:sent"] == "20", alerts
+        assert a.json_call("GET", "/v1/jobs?kind=fax", token=READ)[0] == 400
+        assert a.json_call("GET", "/v1/jobs?cursor=QUJD", token=READ)[0] == 400   # "ABC"
+        assert a.json_call("GET", "/v1/jobs?limit=0", token=READ)[0] == 400
+        assert a.json_call("GET", "/v1/jobs?since=yesterday", token=READ)[0] == 400
+        future = a.json_call("GET", "/v1/jobs?since=2099-01-01T00:00:00Z", token=READ)[1]
+        assert future == {"jobs": [], "next": None}
+    finally:
+        a.stop()
+
+
+def test_a_case_and_a_town_hall():
+    a = Api()
+    try:
+        case = {"id": "evt-9", "kind": "court_reminder",
+                "case": {"ref": "LA-9", "court": "Foltz CJC", "tz": "America/Los_Angeles"},
+                "appearance": "2031-03-03T08:30:00",
+                "recipient": {"id": "client-9", "phone": PHONE}, "offsets": ["P1D", "PT3H"]}
+        assert a.json_call("POST", "/v1/jobs", case, token=STANDARD)[0] == 202
+        wait_for(lambda: a.json_call("GET", "/v1/cases/LA-9", token=READ)[0] == 200,
+                 what="the case")
+        c = a.json_call("GET", "/v1/cases/LA-9", token=READ)[1]
+        (person,) = c["recipients"]
+        assert (person["contact"], person["job"]) == ("client-9", "evt-9"), c
+        whats = sorted(m["what"] for m in person["messages"])
+        assert whats == ["notice", "reminder", "reminder"], person
+        assert all("due" in m for m in person["messages"] if m["what"] == "reminder")
+        assert PHONE not in json.dumps(c)
+        assert a.json_call("GET", "/v1/cases/LA-0", token=READ)[0] == 404
+        th = {"id": "reg-9", "kind": "townhall_confirmation",
+              "event": {"ref": "th-9", "title": "Town Hall", "starts_at": "2031-03-05T18:00:00",
+                        "tz": "America/Los_Angeles"},
+              "recipient": {"id": "m-9", "phone": PHONE}}
+        assert a.json_call("POST", "/v1/jobs", th, token=STANDARD)[0] == 202
+        wait_for(lambda: a.json_call("GET", "/v1/townhalls/th-9", token=READ)[0] == 200,
+                 what="the town hall")
+        f = a.json_call("GET", "/v1/townhalls/th-9", token=READ)[1]
+        assert (f["event"], f["registered"], f["reminders_pending"], f["cancelled_by"]) == \
+            ("th-9", 1, 2, None), f
+        assert a.json_call("GET", "/v1/townhalls/th-0", token=READ)[0] == 404
+    finally:
+        a.stop()
+
+
+if __name__ == "__main__":
+    harness.main(globals())
