@@ -15,7 +15,9 @@
 
 # libmosquitto: MQTT; libssl: SSL_is_init_finished, to finish the MQTT TLS
 # handshake before the loop takes the socket (src/net/mqtt_conn.c).
-PKGS      := libuv hiredis jansson inih libical libcurl libcrypto libmosquitto libssl
+# libsignal-protocol-c: [signal] provider native (adapters/signal_native/).
+PKGS      := libuv hiredis jansson inih libical libcurl libcrypto libmosquitto libssl \
+             libsignal-protocol-c
 TEST_PKGS := cmocka
 
 BUILD     ?= build
@@ -82,7 +84,15 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpregon.a
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags $(TEST_PKGS)) -MMD -MP -o $@ $< \
 		$(BUILD)/libpregon.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs $(TEST_PKGS))
 
-unit: $(UNIT_BINS)
+# Test programs that are not unit tests (the native Signal transport's
+# test recipient, tests/tools/signal_recipient.c), built with them.
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
+
+$(BUILD)/tests/tools/%: tests/tools/%.c $(BUILD)/libpregon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libpregon.a $(LDFLAGS) $(LDLIBS)
+
+unit: $(UNIT_BINS) $(TOOL_BINS)
 
 $(BUILD)/template-review: tools/template_review.c $(BUILD)/libpregon.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libpregon.a $(LDFLAGS) $(LDLIBS)

@@ -14,6 +14,7 @@ extern const struct adapter_ops outbox_adapter_ops;
 extern const struct adapter_ops faulty_adapter_ops;
 extern const struct adapter_ops twilio_adapter_ops;
 extern const struct adapter_ops signal_cli_adapter_ops;
+extern const struct adapter_ops signal_native_adapter_ops;
 extern const struct adapter_ops smtp_adapter_ops;
 
 static const struct adapter_ops *const adapters[] = {
@@ -21,6 +22,7 @@ static const struct adapter_ops *const adapters[] = {
 	&faulty_adapter_ops,
 	&twilio_adapter_ops,
 	&signal_cli_adapter_ops,
+	&signal_native_adapter_ops,
 	&smtp_adapter_ops,
 };
 

@@ -8,6 +8,8 @@
 #   bash bench/run.sh signal          Signal sends through the signal-cli
 #                                     provider to its Python fake
 #                                     (bench_signal.py; no peer)
+#   bash bench/run.sh signal-native   native Signal sends to the loopback
+#                                     Signal-protocol server (bench_signal_native.py)
 #   bash bench/run.sh alerts          action alerts through the Twilio
 #                                     adapter to an nginx mock, and the
 #                                     urgent lane (bench_alerts.py)
@@ -28,7 +30,8 @@ alerts) script=bench/bench_alerts.py ;;
 schedule) script=bench/bench_schedule.py ;;	# court reminders: N=250000 jobs (bench_schedule.py)
 signal) script=bench/bench_signal.py; SKIP_PEER=1 ;;	# Signal through signal-cli's fake (bench_signal.py)
 smtp) script=bench/bench_smtp.py ;;	# email: N=20000 (bench_smtp.py)
-*) echo "usage: bash bench/run.sh [outbox|alerts|schedule|smtp|signal]" >&2; exit 2 ;;
+signal-native) script=bench/bench_signal_native.py; SKIP_PEER=1 ;;	# native Signal to the loopback server (N=2000 R=50)
+*) echo "usage: bash bench/run.sh [outbox|alerts|schedule|smtp|signal|signal-native]" >&2; exit 2 ;;
 esac
 
 for cmd in redis-server redis-cli /usr/bin/python3; do

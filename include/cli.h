@@ -96,6 +96,8 @@ int cli_optout(struct cli *c, const struct cli_args *a);
 int cli_contacts(struct cli *c, const struct cli_args *a);
 int cli_template(struct cli *c, const struct cli_args *a);
 int cli_lists(struct cli *c, const struct cli_args *a);
+/* cli_signal.c: `signal trust ADDRESS` (the native Signal transport). */
+int cli_signal(struct cli *c, const struct cli_args *a);
 /* cli_event.c: `status --event REF`, a town hall's figures. */
 int cli_status_event(struct cli *c, const struct cli_args *a, const char *ref);
 /* The same for any caller (status of a registration shows its event's). */

@@ -85,6 +85,12 @@
  *                            trimmed to [events] retention_days
  *   <p>secret:links          the key of the tokens in links (seal.h), hex;
  *                            made once by the first instance (SET NX)
+ *   <p>signal:self, <p>signal:session:<addr>, <p>signal:identity:<addr>,
+ *   <p>signal:lock:<addr>, <p>signal:env:<msg>
+ *                            the native Signal transport's stores: our
+ *                            identity; sessions by device; trusted and
+ *                            changed keys; a recipient's lock; a message's
+ *                            envelope for its retries (src/lua/signal.lua)
  *
  * All writes that change a message's state, and the event that reports it,
  * happen in one call of the Redis library (src/lua/), so the event stream

@@ -22,6 +22,11 @@
  * is Mexico's abolished mobile prefix: +52 1 + 10 digits becomes +52 + 10 digits. */
 int phone_check_e164(const char *in, char out[PHONE_E164_MAX + 1], struct err *err);
 
+/* What every text provider addressed by phone number checks first (an
+ * adapter's prepare): `to` is E.164 and `body` not empty. The error names
+ * the field ("to.not an E.164 number", err_prefix's form; "body: empty"). */
+int phone_text_check(const char *to, const char *body, struct err *err);
+
 /* A Signal address, in the three forms signal-cli sends to: an E.164
  * number (checked as above), a Signal username ("name.01": a nickname of
  * 3..32 of a-z, 0-9, _ not starting with a digit, '.', 2..9 digits) or an

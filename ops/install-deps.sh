@@ -7,12 +7,13 @@
 set -eu
 RUN_PKGS="build-essential pkg-config libuv1-dev libhiredis-dev libcurl4-openssl-dev
 libmosquitto-dev libjansson-dev libinih-dev libhttp-parser-dev libical-dev libssl-dev
-redis-server redis-tools"
-# libsignal-protocol-c-dev: for the Signal issue to come; nothing links it yet.
+libsignal-protocol-c-dev redis-server redis-tools"
+# libsignal-protocol-c-dev: pregond links it for [signal] provider native
+# (its runtime library, libsignal-protocol-c2.3.2 in Debian 12, comes with it).
 # systemd: its systemd-analyze checks the units in test_install.py (a
 # bare Debian root, as fresh-check.sh builds, has none); procps: /bin/kill,
 # the units' ExecReload, which systemd-analyze verify insists exists.
-TEST_PKGS="libcmocka-dev libsignal-protocol-c-dev mosquitto mosquitto-clients python3
+TEST_PKGS="libcmocka-dev mosquitto mosquitto-clients python3
 python3-redis python3-aiosmtpd python3-paho-mqtt systemd procps"
 list=no
 if [ "${1:-}" = "--list" ]; then list=yes; shift; fi

@@ -174,15 +174,9 @@ static size_t utf8_chars(const char *s)
 
 static int twilio_prepare(struct adapter *a, const struct send_req *req, struct err *err)
 {
-	char e164[PHONE_E164_MAX + 1];
-
 	(void)a;
-	if (phone_check_e164(req->to, e164, err) != 0) {
-		err_prefix(err, "to");
+	if (phone_text_check(req->to, req->body, err) != 0)
 		return -1;
-	}
-	if (req->body[0] == '\0')
-		return err_public(err, "body: empty");
 	if (utf8_chars(req->body) > TWILIO_MAX_BODY_CHARS)
 		return err_public(err, "body: over Twilio's %d characters", TWILIO_MAX_BODY_CHARS);
 	return 0;

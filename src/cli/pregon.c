@@ -132,6 +132,7 @@ static const char usage_main[] =
 	"commands:\n"
 	"  send FILE|-                put a job on the queue, print its id\n"
 	"  cancel JOB_ID              stop a running or waiting job (an alert)\n"
+	"  signal trust ADDRESS       accept a Signal recipient's changed identity key\n"
 	"  status JOB_ID [--json]     counts per status and channel\n"
 	"  status --event REF [--json]  a town hall's figures\n"
 	"  tail [--job ID] [-n N|--from ID|--all] [--count N] [--no-follow]\n"
@@ -269,6 +270,13 @@ static const char usage_dead[] =
 	"                 present when the command starts\n"
 	"  delete ID      drops the entry (it may hold addresses and texts)\n";
 
+static const char usage_signal[] =
+	"usage: pregon signal trust ADDRESS\n"
+	"The native Signal transport refuses a recipient whose identity key changed\n"
+	"(the message fails with \"identity changed\"). After checking the new key\n"
+	"with the person (the safety number in their Signal app), trust accepts it:\n"
+	"it replaces the old key and the old session, and later messages are sent.\n";
+
 static const char usage_cancel[] =
 	"usage: pregon cancel [-c FILE] JOB_ID\n"
 	"Stops a job that is running or waiting (contract 1.1): an alert being\n"
@@ -331,6 +339,7 @@ static const struct cli_command commands[] = {
 	{ "template", 0, 5, usage_template, cli_template },
 	{ "lists", CLI_OPT_JSON, 0, usage_lists, cli_lists },
 	{ "cancel", 0, 1, usage_cancel, cli_cancel },
+	{ "signal", 0, 2, usage_signal, cli_signal },
 };
 
 /* The usage, then which config file a command would read (-c given

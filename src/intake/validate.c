@@ -102,6 +102,19 @@ static int nanp_ok(const char *d)
 	return 1;
 }
 
+int phone_text_check(const char *to, const char *body, struct err *err)
+{
+	char e164[PHONE_E164_MAX + 1];
+
+	if (phone_check_e164(to, e164, err) != 0) {
+		err_prefix(err, "to");
+		return -1;
+	}
+	if (body[0] == '\0')
+		return err_public(err, "body: empty");
+	return 0;
+}
+
 int phone_check_e164(const char *in, char out[PHONE_E164_MAX + 1], struct err *err)
 {
 	char num[PHONE_E164_MAX + 1];

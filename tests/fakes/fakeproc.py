@@ -1,11 +1,27 @@
-"""fakeproc.py: what the fakes' Python helpers share: starting one as a
+"""fakeproc.py: what the fakes and their Python helpers share: serving
+until SIGTERM or SIGINT with the port printed first, starting one as a
 child process that prints its port first, and one call of its /_fake/
 control API. Standard library only."""
 
 import http.client
 import json
+import signal
 import subprocess
 import sys
+import threading
+
+
+def serve(srv, port=None):
+    """Prints port (default: srv's) on the first stdout line, serves until
+    SIGTERM or SIGINT, then closes srv: the fake exits 0."""
+    def stop(sig, frame):
+        threading.Thread(target=srv.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(srv.server_address[1] if port is None else port, flush=True)
+    srv.serve_forever(poll_interval=0.1)
+    srv.server_close()
 
 
 def start(script, args, popen=subprocess.Popen):

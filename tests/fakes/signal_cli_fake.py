@@ -555,15 +555,7 @@ def serve(args):
     srv.fake = Fake(accounts, args.multi_account, args.receipt_delay, args.keepalive,
                     args.receive_mode)
     srv.verbose = args.verbose
-
-    def stop(sig, frame):
-        threading.Thread(target=srv.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print(0 if args.unix else srv.server_address[1], flush=True)
-    srv.serve_forever(poll_interval=0.1)
-    srv.server_close()
+    fakeproc.serve(srv, 0 if args.unix else None)
 
 
 def start(extra=(), popen=subprocess.Popen):

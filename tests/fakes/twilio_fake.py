@@ -510,15 +510,7 @@ def serve(args):
     srv.fake = Fake(args.account_sid, args.auth_token,
                     [n for n in args.from_numbers.split(",") if n], args.callback_delay)
     srv.verbose = args.verbose
-
-    def stop(sig, frame):
-        threading.Thread(target=srv.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print(srv.server_address[1], flush=True)
-    srv.serve_forever(poll_interval=0.1)
-    srv.server_close()
+    fakeproc.serve(srv)
 
 
 def start(account_sid, auth_token, extra=(), popen=subprocess.Popen):

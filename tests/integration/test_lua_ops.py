@@ -2157,6 +2157,14 @@ def test_every_reply_has_the_number_of_fields_its_declaration_gives():
     rows, nxt, found = check("api_messages", b.call("api_messages", "j1", 1, 10, "0"))
     assert found == 1 and nxt == "" and [m["status"] for m in json.loads(rows)] == ["delivered"]
     assert check("api_case", b.call("api_case", "LA-none")) == [""]
+    # The native Signal transport's stores (test_signal_native.py tests them).
+    check("signal_begin", b.call("signal_begin", PHONE3, "1", "t1", 5000, "m1", "P", "Q", "7"))
+    check("signal_begin", b.call("signal_begin", PHONE3, "1", "t2", 5000, "m2", "P", "Q", "7"))
+    assert check("signal_commit", b.call("signal_commit", PHONE3, "1", "t1", "m1", "S", "I", "",
+                                         "E", 60)) == 1
+    check("signal_begin", b.call("signal_begin", PHONE3, "1", "t3", 5000, "m1", "P", "Q", "7"))
+    assert check("signal_forget", b.call("signal_forget", "m1")) == 1
+    assert check("signal_trust", b.call("signal_trust", PHONE3)) == ["none"]
     assert seen == set(spec["ops"]), set(spec["ops"]) - seen
 
 

@@ -751,10 +751,25 @@ static int teardown_all(void **state)
 	return 0;
 }
 
+/* An adapter's first check: the field named, no value in the public text. */
+static void phone_text_check_names_to_or_body(void **state)
+{
+	struct err err;
+
+	(void)state;
+	assert_int_equal(phone_text_check("+13235550100", "hi", &err), 0);
+	assert_int_equal(phone_text_check("323-555", "hi", &err), -1);
+	assert_true(strncmp(err.msg, "to.not an E.164 number", 22) == 0);
+	assert_null(strstr(err.pub, "323"));
+	assert_int_equal(phone_text_check("+13235550100", "", &err), -1);
+	assert_string_equal(err.pub, "body: empty");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(phone_accepts_fictional_us_number),
+		cmocka_unit_test(phone_text_check_names_to_or_body),
 		cmocka_unit_test(phone_accepts_numbers_of_other_countries),
 		cmocka_unit_test(phone_rejects_number_without_plus),
 		cmocka_unit_test(phone_rejects_formatting_characters),

@@ -1,0 +1,310 @@
+/* signal_recipient.c: a Signal recipient for the native transport's tests,
+ * decrypting with libsignal-protocol-c, the same library the sender uses
+ * but a state of its own (a JSON file), so that what pregond sends is
+ * shown to decrypt to the exact text.
+ *
+ *   signal_recipient init STATE [PRE_KEYS]
+ *       a new identity, PRE_KEYS one-time pre-keys (default 20) and a
+ *       signed pre-key; writes STATE and prints the keys to upload:
+ *       {"identityKey", "registrationId", "signedPreKey": {"keyId",
+ *       "publicKey", "signature"}, "preKeys": [{"keyId", "publicKey"}]}
+ *       (base64), which the test server (tests/fakes/signal_server.py)
+ *       hands out as Signal-Server's PreKeyResponse.
+ *   signal_recipient decrypt STATE
+ *       reads envelopes, one JSON object a line on stdin ({"source",
+ *       "type": 1 or 3, "content": b64}: the server's record of a PUT),
+ *       and prints one JSON line each: {"type", "body", "timestamp",
+ *       "counter" (the ratchet message's number in its chain)}, or
+ *       {"error": code} (SG_ERR_*, e.g. -1001 for a duplicate). STATE is
+ *       saved after each.
+ *
+ * Exit 0, or 1 with a line on stderr. A test tool: it trusts its input
+ * files. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include <curve.h>
+#include <protocol.h>
+#include <session_cipher.h>
+#include <session_pre_key.h>
+
+#include "../../adapters/signal_native/signal_content.h"
+#include "../../adapters/signal_native/signal_crypto.h"
+#include "../../adapters/signal_native/signal_mem.h"
+
+#define SPK_ID 1
+
+static int fail(const char *what)
+{
+	fprintf(stderr, "signal_recipient: %s\n", what);
+	return 1;
+}
+
+static json_t *b64(const uint8_t *p, size_t n)
+{
+	char *s = malloc(4 * ((n + 2) / 3) + 1);
+	json_t *j;
+
+	signal_b64_encode(p, n, s);
+	j = json_string(s);
+	free(s);
+	return j;
+}
+
+static int unb64(json_t *j, struct signal_blob *out)
+{
+	const char *s = json_string_value(j);
+	size_t max = s ? strlen(s) : 0;
+	uint8_t *tmp = malloc(max + 1);
+	long n = s ? signal_b64_decode(s, tmp, max + 1) : -1;
+	int rc = n < 0 ? -1 : signal_blob_set(out, tmp, (size_t)n);
+
+	free(tmp);
+	return rc;
+}
+
+/* ---- the state file ---- */
+
+static json_t *table_json(const struct signal_mem_table *t)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < t->n; i++)
+		json_array_append_new(a, json_pack("{s:s,s:I,s:o}", "name", t->v[i].name, "id",
+						   (json_int_t)t->v[i].id, "data",
+						   b64(t->v[i].data.p, t->v[i].data.len)));
+	return a;
+}
+
+static int table_load(json_t *a, struct signal_mem_table *t)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(a, i, e) {
+		struct signal_blob b = { 0 };
+		const char *name = json_string_value(json_object_get(e, "name"));
+		int rc;
+
+		if (name == NULL || unb64(json_object_get(e, "data"), &b) != 0)
+			return -1;
+		rc = signal_mem_put(t, name, strlen(name),
+				    (uint32_t)json_integer_value(json_object_get(e, "id")), b.p, b.len);
+		free(b.p);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int save(const char *path, struct signal_mem *m)
+{
+	json_t *doc = json_pack("{s:o,s:o,s:I,s:o,s:o,s:o,s:o}",
+				"pub", b64(m->pub.p, m->pub.len), "priv", b64(m->priv.p, m->priv.len),
+				"regid", (json_int_t)m->reg_id,
+				"sessions", table_json(&m->sessions),
+				"identities", table_json(&m->identities),
+				"pre_keys", table_json(&m->pre_keys),
+				"signed_pre_keys", table_json(&m->signed_pre_keys));
+	int rc = json_dump_file(doc, path, JSON_COMPACT);
+
+	json_decref(doc);
+	return rc;
+}
+
+static int load(const char *path, struct signal_mem *m)
+{
+	json_error_t jerr;
+	json_t *doc = json_load_file(path, 0, &jerr);
+	int rc = -1;
+
+	if (doc == NULL)
+		return -1;
+	if (unb64(json_object_get(doc, "pub"), &m->pub) == 0 &&
+	    unb64(json_object_get(doc, "priv"), &m->priv) == 0 &&
+	    table_load(json_object_get(doc, "sessions"), &m->sessions) == 0 &&
+	    table_load(json_object_get(doc, "identities"), &m->identities) == 0 &&
+	    table_load(json_object_get(doc, "pre_keys"), &m->pre_keys) == 0 &&
+	    table_load(json_object_get(doc, "signed_pre_keys"), &m->signed_pre_keys) == 0) {
+		m->reg_id = (uint32_t)json_integer_value(json_object_get(doc, "regid"));
+		rc = 0;
+	}
+	json_decref(doc);
+	return rc;
+}
+
+/* ---- init: the keys to upload ---- */
+
+static json_t *public_of(const struct signal_mem_rec *r, signal_context *ctx, bool is_signed)
+{
+	signal_buffer *pub = NULL;
+	json_t *j = NULL;
+
+	if (is_signed) {
+		session_signed_pre_key *k = NULL;
+
+		if (session_signed_pre_key_deserialize(&k, r->data.p, r->data.len, ctx) != 0)
+			return NULL;
+		ec_public_key_serialize(&pub, ec_key_pair_get_public(session_signed_pre_key_get_key_pair(k)));
+		j = json_pack("{s:I,s:o,s:o}", "keyId", (json_int_t)r->id,
+			      "publicKey", b64(signal_buffer_data(pub), signal_buffer_len(pub)),
+			      "signature", b64(session_signed_pre_key_get_signature(k),
+					       session_signed_pre_key_get_signature_len(k)));
+		SIGNAL_UNREF(k);
+	} else {
+		session_pre_key *k = NULL;
+
+		if (session_pre_key_deserialize(&k, r->data.p, r->data.len, ctx) != 0)
+			return NULL;
+		ec_public_key_serialize(&pub, ec_key_pair_get_public(session_pre_key_get_key_pair(k)));
+		j = json_pack("{s:I,s:o}", "keyId", (json_int_t)r->id,
+			      "publicKey", b64(signal_buffer_data(pub), signal_buffer_len(pub)));
+		SIGNAL_UNREF(k);
+	}
+	signal_buffer_free(pub);
+	return j;
+}
+
+static int cmd_init(const char *path, unsigned count, signal_context *ctx)
+{
+	struct signal_mem m = { 0 };
+	json_t *pre = json_array(), *doc;
+	int rc = 1;
+
+	if (signal_mem_generate_identity(&m, ctx) != 0 ||
+	    signal_mem_generate_keys(&m, ctx, 1, count, SPK_ID) != 0)
+		goto out;
+	for (size_t i = 0; i < m.pre_keys.n; i++)
+		json_array_append_new(pre, public_of(&m.pre_keys.v[i], ctx, false));
+	doc = json_pack("{s:o,s:I,s:o,s:O}", "identityKey", b64(m.pub.p, m.pub.len),
+			"registrationId", (json_int_t)m.reg_id,
+			"signedPreKey", public_of(&m.signed_pre_keys.v[0], ctx, true),
+			"preKeys", pre);
+	if (doc == NULL || save(path, &m) != 0)
+		goto out;
+	json_dumpf(doc, stdout, JSON_COMPACT);
+	putchar('\n');
+	json_decref(doc);
+	rc = 0;
+out:
+	json_decref(pre);
+	signal_mem_free(&m);
+	return rc ? fail("init failed") : 0;
+}
+
+/* ---- decrypt ---- */
+
+static int decrypt_one(json_t *env, struct signal_mem *m, signal_protocol_store_context *store,
+		       signal_context *ctx, json_t **out)
+{
+	const char *src = json_string_value(json_object_get(env, "source"));
+	int type = (int)json_integer_value(json_object_get(env, "type"));
+	struct signal_blob ct = { 0 };
+	signal_protocol_address addr = { src, src ? strlen(src) : 0, 1 };
+	session_cipher *c = NULL;
+	signal_buffer *plain = NULL;
+	uint32_t counter = 0;
+	int rc;
+
+	(void)m;
+	if (src == NULL || unb64(json_object_get(env, "content"), &ct) != 0)
+		return -1;
+	if (session_cipher_create(&c, store, &addr, ctx) != 0) {
+		free(ct.p);
+		return -1;
+	}
+	if (type == 3) {
+		pre_key_signal_message *pm = NULL;
+
+		rc = pre_key_signal_message_deserialize(&pm, ct.p, ct.len, ctx);
+		if (rc == 0) {
+			counter = signal_message_get_counter(
+				pre_key_signal_message_get_signal_message(pm));
+			rc = session_cipher_decrypt_pre_key_signal_message(c, pm, NULL, &plain);
+		}
+		SIGNAL_UNREF(pm);
+	} else {
+		signal_message *sm = NULL;
+
+		rc = signal_message_deserialize(&sm, ct.p, ct.len, ctx);
+		if (rc == 0) {
+			counter = signal_message_get_counter(sm);
+			rc = session_cipher_decrypt_signal_message(c, sm, NULL, &plain);
+		}
+		SIGNAL_UNREF(sm);
+	}
+	if (rc == 0) {
+		const char *body;
+		size_t body_len;
+		uint64_t ts;
+
+		if (signal_content_decode(signal_buffer_data(plain), signal_buffer_len(plain), &body,
+					  &body_len, &ts) != 0)
+			*out = json_pack("{s:s}", "error", "not a Content");
+		else
+			*out = json_pack("{s:i,s:s%,s:I,s:I}", "type", type, "body", body, body_len,
+					 "timestamp", (json_int_t)ts, "counter", (json_int_t)counter);
+	} else {
+		*out = json_pack("{s:i}", "error", rc);
+	}
+	signal_buffer_free(plain);
+	session_cipher_free(c);
+	free(ct.p);
+	return 0;
+}
+
+static int cmd_decrypt(const char *path, signal_context *ctx)
+{
+	struct signal_mem m = { 0 };
+	signal_protocol_store_context *store = NULL;
+	char line[65536];
+	int rc = 1;
+
+	if (load(path, &m) != 0)
+		return fail("cannot read the state");
+	if (signal_protocol_store_context_create(&store, ctx) != 0 || signal_mem_attach(&m, store) != 0)
+		goto out;
+	while (fgets(line, sizeof(line), stdin)) {
+		json_error_t jerr;
+		json_t *env = json_loads(line, 0, &jerr), *res = NULL;
+
+		if (env == NULL || decrypt_one(env, &m, store, ctx, &res) != 0) {
+			json_decref(env);
+			fail("bad envelope line");
+			goto out;
+		}
+		json_dumpf(res, stdout, JSON_COMPACT);
+		putchar('\n');
+		json_decref(res);
+		json_decref(env);
+		if (save(path, &m) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	signal_protocol_store_context_destroy(store);
+	signal_mem_free(&m);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	signal_context *ctx = NULL;
+	int rc;
+
+	if (argc < 3)
+		return fail("usage: signal_recipient init|decrypt STATE [PRE_KEYS]");
+	if (signal_crypto_context(&ctx) != 0)
+		return fail("no signal context");
+	if (strcmp(argv[1], "init") == 0)
+		rc = cmd_init(argv[2], argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 20, ctx);
+	else if (strcmp(argv[1], "decrypt") == 0)
+		rc = cmd_decrypt(argv[2], ctx);
+	else
+		rc = fail("unknown command");
+	signal_context_destroy(ctx);
+	return rc;
+}
