@@ -45,7 +45,7 @@ LDFLAGS   += $(SAN)
 
 # Every .c under src/ and adapters/ but the two programs' mains.
 LIB_SRCS  := $(filter-out src/pregond.c src/cli/pregon.c,$(sort $(shell find src adapters -name '*.c')))
-LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(BUILD)/gen/lua_lib.o
+LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(BUILD)/gen/lua_lib.o $(BUILD)/gen/openapi.o
 LUA_SRCS  := $(sort $(wildcard src/lua/*.lua))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
@@ -66,8 +66,16 @@ $(BUILD)/gen/lua_lib.c $(BUILD)/gen/lua_lib.h &: $(LUA_SRCS) src/lua/LIBRARY too
 $(BUILD)/gen/lua_lib.o: $(BUILD)/gen/lua_lib.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# The API's OpenAPI document, kept in YAML, served as JSON (api.c).
+$(BUILD)/gen/openapi.c: docs/openapi.yaml tools/openapi_embed.py
+	@mkdir -p $(dir $@)
+	/usr/bin/python3 tools/openapi_embed.py docs/openapi.yaml $@
+
+$(BUILD)/gen/openapi.o: $(BUILD)/gen/openapi.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
 # Every object may include the generated header.
-$(LIB_OBJS:$(BUILD)/gen/lua_lib.o=) $(BUILD)/src/pregond.o $(BUILD)/src/cli/pregon.o: $(BUILD)/gen/lua_lib.h
+$(filter-out $(BUILD)/gen/%,$(LIB_OBJS)) $(BUILD)/src/pregond.o $(BUILD)/src/cli/pregon.o: $(BUILD)/gen/lua_lib.h
 
 $(BUILD)/libpregon.a: $(LIB_OBJS)
 	@rm -f $@

@@ -819,6 +819,19 @@ void api_reload(struct api *api)
 		api->reloading = false;
 }
 
+/* GET /v1/openapi.json: docs/openapi.yaml as JSON, made at build time
+ * (tools/openapi_embed.py). Open, as the contract allows: the document
+ * names routes, not data. */
+extern const char openapi_json[];
+extern const size_t openapi_json_len;
+
+static void on_openapi(struct http_exchange *x, const struct http_req *req, void *data)
+{
+	(void)req;
+	(void)data;
+	http_reply(x, 200, "application/json", NULL, openapi_json, openapi_json_len);
+}
+
 static void on_events(struct http_exchange *x, const struct http_req *req, void *data)
 {
 	struct api *api = data;
@@ -860,7 +873,8 @@ int api_init(struct api *api, uv_loop_t *loop, struct http_server *s, struct sto
 	    http_server_route(s, "GET", "/v1/jobs/{id}/messages", on_job_messages, api) != 0 ||
 	    http_server_route(s, "GET", "/v1/townhalls/{ref}", on_townhall_get, api) != 0 ||
 	    http_server_route(s, "GET", "/v1/cases/{ref}", on_case_get, api) != 0 ||
-	    http_server_route(s, "GET", "/v1/events", on_events, api) != 0)
+	    http_server_route(s, "GET", "/v1/events", on_events, api) != 0 ||
+	    http_server_route(s, "GET", "/v1/openapi.json", on_openapi, api) != 0)
 		return err_set(err, "api: cannot add routes");
 	return 0;
 }

@@ -192,7 +192,7 @@ register('api_case', function(a)
 	local people = {}
 	for i = 1, #regs, 2 do
 		local job = regs[i + 1]
-		local at = redis.call('HGET', P .. 'job:' .. job, 'at')
+		local at = redis.call('HGET', P .. 'job:' .. job, 'at') or nil
 		local seq, total = job_messages(job)
 		local msgs = {}
 		for k = 1, (seq and total or 0) do
@@ -201,7 +201,7 @@ register('api_case', function(a)
 			if f[1] then
 				local m = { id = mid, channel = f[1], status = f[2],
 					what = (f[3] and string.find(f[3], '"tpl":"court_enrolment"', 1, true))
-						and 'notice' or 'reminder', updated = f[4] }
+						and 'notice' or 'reminder', updated = f[4] or nil }
 				local due = redis.call('ZSCORE', P .. 'scheduled', mid)
 				if due then m.due = due end
 				msgs[#msgs + 1] = cjson.encode(m)

@@ -9,10 +9,62 @@ import http.client
 import json
 import os
 import signal
+import re
 import time
 
 import harness
 from harness import wait_for
+
+import yaml
+from jsonschema import Draft202012Validator, RefResolver
+
+# Every request and answer of these tests is checked against the API's
+# OpenAPI document: a route, a status or a field the document does not
+# describe fails the test (issue 16).
+with open(os.path.join(harness.ROOT, "docs", "openapi.yaml"), encoding="utf-8") as _f:
+    OPENAPI = yaml.safe_load(_f)
+_RESOLVER = RefResolver.from_schema(OPENAPI)
+SEEN_ROUTES = set()
+
+
+def _operation(method, path):
+    """The document's operation for method and a concrete path."""
+    for template, item in OPENAPI["paths"].items():
+        rx = "^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(rx, path) and method.lower() in item:
+            return template, item[method.lower()]
+    raise AssertionError("%s %s: not in docs/openapi.yaml" % (method, path))
+
+
+def _resolve(obj):
+    while "$ref" in obj:
+        obj = _RESOLVER.resolve(obj["$ref"])[1]
+    return obj
+
+
+def _validate(schema, value, what):
+    errors = list(Draft202012Validator(schema, resolver=_RESOLVER).iter_errors(value))
+    assert not errors, "%s: %s" % (what, "; ".join(e.message for e in errors[:3]))
+
+
+def check_openapi(method, path, status, raw, headers, body=None):
+    template, op = _operation(method, path.split("?")[0])
+    SEEN_ROUTES.add((method.upper(), template))
+    what = "%s %s -> %d" % (method, path, status)
+    # (Requests refused with 4xx are wrong on purpose.)
+    if body is not None and "requestBody" in op and status < 400:
+        schema = _resolve(op["requestBody"])["content"]["application/json"]["schema"]
+        try:
+            _validate(schema, json.loads(body), what + " (request)")
+        except ValueError:
+            pass    # a body that is not JSON is the point of that request
+    responses = op["responses"]
+    assert str(status) in responses, "%s: status not in docs/openapi.yaml" % what
+    content = _resolve(responses[str(status)]).get("content", {})
+    ctype = headers.get("Content-Type", "").split(";")[0]
+    assert ctype in content, "%s: %s not documented" % (what, ctype)
+    if ctype == "application/json":
+        _validate(content[ctype]["schema"], json.loads(raw), what)
 
 STANDARD = "standard-token-0123456789abcdef"
 ADMIN = "admin-token-0123456789abcdef0000"
@@ -61,9 +113,13 @@ class Api:
             c.request(method, path, body=body, headers=h)
             r = c.getresponse()
             raw = r.read().decode()
-            return r.status, raw, dict(r.getheaders())
+            headers = dict(r.getheaders())
         finally:
             c.close()
+        if path.startswith("/v1/"):
+            check_openapi(method, path, r.status, raw, headers,
+                          body.decode() if isinstance(body, bytes) else body)
+        return r.status, raw, headers
 
     def json_call(self, *a, **kw):
         status, raw, h = self.call(*a, **kw)
@@ -416,6 +472,24 @@ def test_a_slow_event_reader_is_dropped_and_memory_stays_flat():
         assert a.json_call("GET", "/v1/jobs/al-40", token=READ)[0] == 200
     finally:
         a.stop()
+
+def test_the_served_document_is_the_repositorys_and_every_route_was_used():
+    a = Api()
+    try:
+        # Open: no token needed, JSON, the YAML's content.
+        status, raw, h = a.call("GET", "/v1/openapi.json")
+        assert status == 200 and json.loads(raw) == OPENAPI
+        s = Sse(a, "?job=none")
+        s.close()
+        SEEN_ROUTES.add(("GET", "/v1/events"))
+    finally:
+        a.stop()
+    documented = {(m.upper(), p) for p, item in OPENAPI["paths"].items() for m in item}
+    # (This file runs its tests in order: the others came first.)
+    if os.environ.get("PREGON_TEST"):
+        return
+    assert documented <= SEEN_ROUTES, "routes never exercised: %s" % sorted(
+        documented - SEEN_ROUTES)
 
 
 if __name__ == "__main__":
