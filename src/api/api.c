@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 
+#include "clock.h"
+#include "eta.h"
 #include "form.h"
 #include "job.h"
 #include "log.h"
@@ -165,8 +167,61 @@ static void iso_field(json_t *o, const char *key, const char *ms)
 	json_object_set_new(o, key, json_string(out));
 }
 
+/* An alert's ETA (eta.h) from its counts per channel. */
+static json_t *eta_json(const struct config *cfg, json_t *channels, const char *created,
+			int64_t now_ms)
+{
+	struct eta_channel ch[CHANNEL_COUNT];
+	struct eta e;
+	long long made = 0, remaining = 0;
+	json_t *o, *per;
+	char at[32];
+
+	memset(ch, 0, sizeof(ch));
+	for (int c = 0; c < CHANNEL_COUNT; c++) {
+		json_t *counts = json_object_get(channels, channel_name((enum channel)c));
+		const char *st;
+		json_t *n;
+
+		ch[c].rate_cfg = cfg->channel[c].rate;
+		json_object_foreach(counts, st, n) {
+			if (eta_status_final(st))
+				ch[c].done += json_integer_value(n);
+			else
+				ch[c].remaining += json_integer_value(n);
+		}
+		remaining += ch[c].remaining;
+	}
+	if (created != NULL)
+		sscanf(created, "%lld", &made);
+	eta_estimate(ch, made > 0 ? now_ms - made : 0, &e);
+	o = json_pack("{s:I}", "remaining", (json_int_t)remaining);
+	per = json_object();
+	if (o == NULL || per == NULL) {
+		json_decref(o);
+		json_decref(per);
+		return NULL;
+	}
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		if (ch[c].remaining > 0)
+			json_object_set_new(per, channel_name((enum channel)c),
+					    json_pack("{s:I, s:f}", "remaining", (json_int_t)ch[c].remaining,
+						      "rate_per_s", e.rate[c]));
+	json_object_set_new(o, "channels", per);
+	/* seconds: 0 once nothing remains; null while no rate is known. */
+	if (remaining > 0 && e.ms >= 0) {
+		time_format_utc(now_ms + e.ms, at);
+		json_object_set_new(o, "last_message_at", json_string(at));
+		json_object_set_new(o, "seconds", json_integer((e.ms + 999) / 1000));
+	} else {
+		json_object_set_new(o, "last_message_at", json_null());
+		json_object_set_new(o, "seconds", remaining > 0 ? json_null() : json_integer(0));
+	}
+	return o;
+}
+
 /* The JSON of a job_state reply. */
-static json_t *state_json(const char *id, const redisReply *r)
+static json_t *state_json(const struct api *api, const char *id, const redisReply *r)
 {
 	const redisReply *job = r->element[LUA_JOB_STATE_REPLY_JOB];
 	const redisReply *msg = r->element[LUA_JOB_STATE_REPLY_MSG];
@@ -263,6 +318,13 @@ static json_t *state_json(const char *id, const redisReply *r)
 	json_object_set_new(o, "replies", replies);
 	if (audience != NULL)
 		json_object_set_new(o, "audience", audience);
+	/* An alert's: when its last message will leave (issue 16). */
+	if (kind != NULL && strcmp(kind, "action_alert") == 0) {
+		json_t *eta = eta_json(api->cfg, channels, created, clock_now_ms());
+
+		if (eta != NULL)
+			json_object_set_new(o, "eta", eta);
+	}
 	return o;
 oom:
 	json_decref(o);
@@ -286,7 +348,7 @@ static void on_state(struct rconn *c, redisReply *r, void *data)
 		reply_error(call->x, 404, "no such job (not accepted: it may still be queued, or was "
 			    "rejected: pregon status names the reason)", NULL);
 	} else {
-		json_t *o = state_json(call->id, r);
+		json_t *o = state_json(call->api, call->id, r);
 
 		if (o != NULL && call->resubmitted)
 			json_object_set_new(o, "duplicate", json_true());

@@ -1,6 +1,7 @@
 /* cli_status.c: `pregon status JOB_ID [--json]`: the job hash
  * <prefix>job:<id> (keys.h) as counts per status and per channel. */
 #include "cli.h"
+#include "eta.h"
 
 #include <limits.h>
 #include <signal.h>
@@ -132,39 +133,43 @@ static int add_unanswered(struct alert_info *ai)
 	return 0;
 }
 
-/* Statuses a message does not leave (contract section 3; delivered and
- * read may still follow sent, but the send is done). */
-static bool status_final(const char *s)
-{
-	static const char *const final[] = { "sent", "delivered", "read", "failed", "undelivered",
-					     "suppressed", "expired", "cancelled" };
-
-	for (size_t i = 0; i < sizeof(final) / sizeof(final[0]); i++)
-		if (strcmp(s, final[i]) == 0)
-			return true;
-	return false;
-}
-
-/* An alert's progress: messages final out of all, and when the rest
- * should be done at the rate so far (since the job was created). */
+/* An alert's progress: messages final out of all, and when the last
+ * will leave (eta.h: per channel, at the rate measured so far held to
+ * the channel's shared rate), as the API's GET /v1/jobs/{id} says. */
 struct progress {
 	long long final, total;
 	double percent;
-	long long eta_ms;	/* -1: unknown (nothing final yet) or done */
+	long long eta_ms;	/* -1: unknown (no rate yet) or done */
 };
 
-static struct progress alert_progress(const struct count *cs, size_t n, long long messages,
-				      long long created, long long now_ms)
+static struct progress alert_progress(const struct config *cfg, const struct count *cs, size_t n,
+				      long long messages, long long created, long long now_ms)
 {
 	struct progress p = { .eta_ms = -1, .total = messages };
+	struct eta_channel ch[CHANNEL_COUNT];
+	struct eta e;
 
-	for (size_t i = 0; i < n; i++)
-		if (cs[i].channel[0] == '\0' && status_final(cs[i].status))
+	memset(ch, 0, sizeof(ch));
+	for (int c = 0; c < CHANNEL_COUNT; c++)
+		ch[c].rate_cfg = cfg->channel[c].rate;
+	for (size_t i = 0; i < n; i++) {
+		int c = cs[i].channel[0] ? channel_from_name(cs[i].channel) : -1;
+
+		if (cs[i].channel[0] == '\0' && eta_status_final(cs[i].status))
 			p.final += cs[i].n;
+		if (c < 0)
+			continue;
+		if (eta_status_final(cs[i].status))
+			ch[c].done += cs[i].n;
+		else
+			ch[c].remaining += cs[i].n;
+	}
 	p.percent = p.total > 0 ? 100.0 * (double)p.final / (double)p.total : 0.0;
-	if (p.final > 0 && p.final < p.total && created >= 0 && now_ms > created)
-		p.eta_ms = now_ms + (long long)((double)(now_ms - created) *
-						(double)(p.total - p.final) / (double)p.final);
+	if (p.final < p.total && created >= 0 && now_ms > created) {
+		eta_estimate(ch, now_ms - created, &e);
+		if (e.ms > 0)
+			p.eta_ms = now_ms + e.ms;
+	}
 	return p;
 }
 
@@ -230,7 +235,7 @@ static int print_status_json(struct cli *c, const char *id, const char *kind,
 		for (size_t i = 0; i < ai->n_replies && !oom; i++)
 			jset(rp, ai->replies[i].meaning, json_integer(ai->replies[i].n), &oom);
 		jset(root, "free_text_replies", json_integer(ai->free_text), &oom);
-		struct progress p = alert_progress(cs, n, messages, created, now_ms);
+		struct progress p = alert_progress(&c->cfg, cs, n, messages, created, now_ms);
 		char eta[40];
 
 		cli_format_ms(p.eta_ms, eta, sizeof(eta));
@@ -313,7 +318,7 @@ static int print_status_text(const struct cli *c, const char *id, const char *ki
 	{
 		/* One message per person at expansion; each fallback to another
 		 * channel is a second message for the same person. */
-		struct progress p = alert_progress(cs, n, messages, created, now_ms);
+		struct progress p = alert_progress(&c->cfg, cs, n, messages, created, now_ms);
 		char eta[128];
 
 		printf("people    %lld people, %lld messages (%lld fallbacks)\n", ai->expanded,
@@ -650,7 +655,7 @@ static int status_once(struct cli *c, const struct cli_args *a, const char *id, 
 	if (st.ai.expansion != NULL && (now_ms = redis_now_ms(c)) < 0)
 		goto out;
 	{
-		struct progress p = alert_progress(st.cs, st.n, st.messages, st.created, now_ms);
+		struct progress p = alert_progress(&c->cfg, st.cs, st.n, st.messages, st.created, now_ms);
 
 		*settled = p.final >= p.total &&
 			   (st.ai.expansion == NULL || strcmp(st.ai.expansion, "done") == 0);

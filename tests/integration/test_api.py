@@ -257,6 +257,8 @@ def test_an_alerts_state_counts_replies_and_the_audience():
                  .get("statuses", {}).get("sent") == 20, what="20 sent")
         st = a.json_call("GET", "/v1/jobs/al-1", token=READ)[1]
         assert st["kind"] == "action_alert" and st["messages"] == 20, st
+        assert st["eta"] == {"remaining": 0, "channels": {}, "last_message_at": None,
+                             "seconds": 0}, st
         assert st["audience"] == {"state": "done", "expanded": 20, "duplicates_skipped": 0}, st
         assert st["replies"] == {}
     finally:
@@ -472,6 +474,25 @@ def test_a_slow_event_reader_is_dropped_and_memory_stays_flat():
         assert a.json_call("GET", "/v1/jobs/al-40", token=READ)[0] == 200
     finally:
         a.stop()
+
+def test_an_alerts_eta_follows_the_channels_rate_and_falls_to_zero():
+    # 40 texts at the shared rate of 10 a second: about 4 s in all.
+    a = Api(extra={"sms": {"rate": "10", "burst": "1"}})
+    try:
+        recips = [{"id": "p%d" % i, "phone": "+1323555%04d" % i} for i in range(40)]
+        assert a.json_call("POST", "/v1/jobs", {"id": "al-5", "kind": "action_alert",
+                                                "audience": {"recipients": recips},
+                                                "message": "Go."}, token=STANDARD)[0] == 202
+        wait_for(lambda: 5 <= a.json_call("GET", "/v1/jobs/al-5", token=READ)[1]
+                 .get("statuses", {}).get("sent", 0) <= 25, what="sending under way")
+        eta = a.json_call("GET", "/v1/jobs/al-5", token=READ)[1]["eta"]
+        assert eta["remaining"] > 0 and eta["channels"]["sms"]["rate_per_s"] <= 10.0, eta
+        assert eta["last_message_at"] is not None and 0 < eta["seconds"] <= 5, eta
+        wait_for(lambda: a.json_call("GET", "/v1/jobs/al-5", token=READ)[1]["eta"]["seconds"]
+                 == 0, timeout=15, what="the ETA at zero")
+    finally:
+        a.stop()
+
 
 def test_the_served_document_is_the_repositorys_and_every_route_was_used():
     a = Api()
