@@ -122,6 +122,8 @@ void http_reply_json(struct http_exchange *x, int status, const char *json);
  * http_stream_end(). http_stream_write returns -1 once the client is gone. */
 int http_stream_start(struct http_exchange *x, int status, const char *content_type,
 		      void (*on_gone)(void *data), void *data);
+/* (On -1, on_gone is never called: the caller ends the exchange with
+ * http_stream_end.) */
 int http_stream_write(struct http_exchange *x, const char *buf, size_t len);
 /* Bytes written to a stream that the peer has not taken yet (its socket
  * send buffer is kept small: 64 KiB), so a writer can pace itself. */

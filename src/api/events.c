@@ -242,6 +242,7 @@ void api_events_get(struct http_exchange *x, const struct http_req *req, struct 
 	snprintf(cl->last, sizeof(cl->last), "%s", last ? (strcmp(last, "0") == 0 ? "0-0" : last) : "");
 	form_free(&q);
 	if (http_stream_start(x, 200, "text/event-stream", on_client_gone, cl) != 0) {
+		http_stream_end(x);
 		free(cl);
 		return;
 	}

@@ -1073,11 +1073,16 @@ int http_stream_start(struct http_exchange *x, int status, const char *content_t
 	buf_addf(&b, "\r\n");
 	if (b.err != 0) {
 		buf_free(&b);
+		x->on_gone = NULL;	/* -1: the caller ends it; no callback */
 		conn_abort(c);
 		return -1;
 	}
 	rc = conn_write(c, b.p, b.len, NULL, 0);
 	buf_free(&b);
+	if (rc != 0) {
+		x->on_gone = NULL;
+		return -1;
+	}
 	c->served++;
 	/* A stream needs no large kernel buffer, and a reader that stops
 	 * reading must show in the write queue (http_stream_queued), not
