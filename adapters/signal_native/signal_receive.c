@@ -90,6 +90,8 @@ struct signal_receive {
 	char from[PHONE_E164_MAX + 1];
 	uint32_t device;
 	int type;
+	int64_t timestamp;		/* the envelope's (the sender's message id) */
+	bool locked;			/* we hold the sender's lock */
 	struct signal_blob ct;
 	char token[64];
 	char msg[GUID_MAX + 8];		/* signal_begin's message key: "in:<guid>" */
@@ -143,6 +145,7 @@ static void envelope_clear(struct signal_receive *r)
 	r->ct.len = 0;
 	r->fed = 0;
 	r->guid[0] = '\0';
+	r->locked = false;
 }
 
 static void page_drop(struct signal_receive *r)
@@ -256,6 +259,7 @@ static void on_committed(struct rconn *c, redisReply *rep, void *data)
 
 	(void)c;
 	r->redis_out = false;
+	r->locked = false;
 	if (closing(r))
 		return;
 	if (rep == NULL || rep->type != REDIS_REPLY_INTEGER) {
@@ -283,7 +287,8 @@ static struct signal_blob *changed(struct signal_mem_table *t, const char *name,
 }
 
 /* Writes back the session and identity the library changed (with_state),
- * a refused key in any case, and releases the lock; then `then`. */
+ * a refused key in any case, and releases the lock; then `then`. Without
+ * the lock (a server receipt needs none), `then` at once. */
 static void commit(struct signal_receive *r, bool with_state, enum then then)
 {
 	struct signal_blob *sess = with_state ? changed(&r->mem.sessions, r->from, r->device) : NULL;
@@ -292,6 +297,13 @@ static void commit(struct signal_receive *r, bool with_state, enum then then)
 	size_t lens[LUA_SIGNAL_COMMIT_NHEAD];
 	char device[16];
 
+	if (!r->locked) {
+		if (then == THEN_ACK)
+			ack(r);
+		else
+			page_abort(r, false);
+		return;
+	}
 	snprintf(device, sizeof(device), "%u", r->device);
 	for (int i = 0; i < LUA_SIGNAL_COMMIT_NHEAD; i++) {
 		args[i] = "";
@@ -483,7 +495,8 @@ static void on_begin(struct rconn *c, redisReply *rep, void *data)
 		page_abort(r, true);
 		return;
 	}
-	if (!state_is(rep, "ok") || signal_native_load(&r->mem, rep, r->from, r->device, true) != 0) {
+	r->locked = state_is(rep, "ok");
+	if (!r->locked || signal_native_load(&r->mem, rep, r->from, r->device, true) != 0) {
 		log_error("signal: receive: signal_begin: unexpected reply");
 		commit(r, false, THEN_ABORT);
 		return;
@@ -547,15 +560,17 @@ static bool guid_ok(const char *g)
 	return strspn(g, "0123456789abcdefABCDEF-") == n;
 }
 
-/* Reads one OutgoingMessageEntity into r. Returns 0 (to decrypt), 1 (to
- * acknowledge and drop: counted, logged) or -1 (no guid: cannot even be
- * acknowledged; skipped). */
+/* Reads one OutgoingMessageEntity into r. Returns 0 (to decrypt), 2 (a
+ * SERVER_DELIVERY_RECEIPT: nothing to decrypt), 1 (to acknowledge and
+ * drop: counted, logged) or -1 (no guid: cannot even be acknowledged;
+ * skipped). */
 static int envelope_read(struct signal_receive *r, json_t *m)
 {
 	const char *guid = json_string_value(json_object_get(m, "guid"));
 	const char *src = json_string_value(json_object_get(m, "source"));
 	const char *content = json_string_value(json_object_get(m, "content"));
 	json_t *type = json_object_get(m, "type"), *dev = json_object_get(m, "sourceDevice");
+	json_t *ts = json_object_get(m, "timestamp");
 	const char *bad = NULL;
 	struct err err;
 	long n;
@@ -569,14 +584,20 @@ static int envelope_read(struct signal_receive *r, json_t *m)
 	snprintf(r->guid, sizeof(r->guid), "%s", guid);
 	r->type = json_is_integer(type) ? (int)json_integer_value(type) : -1;
 	r->device = json_is_integer(dev) ? (uint32_t)json_integer_value(dev) : 1;
-	if (r->type != SIGNAL_ENVELOPE_CIPHERTEXT && r->type != SIGNAL_ENVELOPE_PREKEY_BUNDLE)
-		bad = "type: not 1 (ciphertext) or 3 (pre-key bundle); sealed sender is not "
-		      "supported";
+	r->timestamp = json_is_integer(ts) ? json_integer_value(ts) : 0;
+	if (r->type != SIGNAL_ENVELOPE_CIPHERTEXT && r->type != SIGNAL_ENVELOPE_PREKEY_BUNDLE &&
+	    r->type != SIGNAL_ENVELOPE_SERVER_RECEIPT)
+		bad = "type: not 1 (ciphertext), 3 (pre-key bundle) or 5 (server delivery "
+		      "receipt); sealed sender is not supported";
 	else if (src == NULL || phone_check_e164(src, r->from, &err) != 0)
 		bad = "source: missing or not an E.164 number";
 	else if (dev != NULL && (!json_is_integer(dev) || json_integer_value(dev) < 1 ||
 				 json_integer_value(dev) > INT32_MAX))
 		bad = "sourceDevice: not a device id";
+	else if (r->type == SIGNAL_ENVELOPE_SERVER_RECEIPT && r->timestamp <= 0)
+		bad = "timestamp: missing or not positive";
+	else if (r->type == SIGNAL_ENVELOPE_SERVER_RECEIPT)
+		return 2;
 	else if (content == NULL || strlen(content) > CONTENT_MAX_BYTES / 3 * 4 + 4)
 		bad = "content: missing or too long";
 	if (bad == NULL) {
@@ -605,6 +626,18 @@ static void next_envelope(struct signal_receive *r)
 		}
 		if (rc == 1) {
 			ack(r);
+			return;
+		}
+		if (rc == 2) {
+			/* The server's own word that the sender's device took
+			 * our message `timestamp` (it sends one when the
+			 * device acknowledges): delivered. */
+			memset(&r->content, 0, sizeof(r->content));
+			r->content.kind = SIGNAL_CONTENT_RECEIPT;
+			r->content.receipt_type = SIGNAL_RECEIPT_DELIVERY;
+			r->content.timestamps[0] = (uint64_t)r->timestamp;
+			r->content.n_timestamps = 1;
+			feed_next(r);
 			return;
 		}
 	}

@@ -5,12 +5,23 @@
  *
  * Signal-Server's REST shapes (signalapp/Signal-Server,
  * service/src/main/java/org/whispersystems/textsecuregcm/:
- * controllers/MessageController, entities/OutgoingMessageEntity[List]):
+ * controllers/MessageController getPendingMessages and
+ * removePendingMessage, entities/OutgoingMessageEntity[List]), as they
+ * were while envelopes still named the sender's number (before commit
+ * 3d2f7e731, "Remove `Envelope.source`", 2022-07-29; Signal-Server has
+ * since removed REST retrieval altogether, d69027ce5):
  *
  *   GET /v1/messages   -> { "messages": [ { "guid", "type", "timestamp",
- *       "source" (E.164), "sourceUuid", "sourceDevice", "content" (b64),
- *       "serverTimestamp", ... } ], "more": bool }
- *   DELETE /v1/messages/uuid/{guid}   the acknowledgement: gone for good
+ *       "source" (E.164), "sourceUuid", "sourceDevice", "destinationUuid",
+ *       "content" (b64), "serverTimestamp" } ], "more": bool }
+ *   DELETE /v1/messages/uuid/{guid}   the acknowledgement (204): gone for
+ *       good; the server then sends the sender a SERVER_DELIVERY_RECEIPT
+ *       (type 5, no content, the message's timestamp), which this side
+ *       takes as `delivered` too.
+ *
+ * A sender named by ACI only (no "source") cannot be mapped to the
+ * number pregon sent to: such an envelope is acknowledged and counted
+ * invalid.
  *
  * signal_receive.c says what happens to each envelope and in which
  * order. One receiver per provider instance; it owns a timer and at most

@@ -379,12 +379,16 @@ def test_after_a_reply_the_next_message_is_a_ratchet_message_and_receipts_move_i
             [(1, "Now a ratchet message. ¿Preguntas?")], got
         env = ctl("GET", "envelopes/" + bob.number)["envelopes"][-1]
         assert env["type"] == 1
+        # The server's own delivery receipt (type 5, no content), as
+        # Signal-Server sends the sender when a device acknowledges.
+        bob.put(5, "", got[0]["timestamp"])
+        g.wait_status("rx-3", "delivered")
         # The session pregond wrote back carries on: Bob's next reply too.
         bob.say({"text": "Got it"})
         wait_for(lambda: inbound_texts(g)[-1:] == ["Got it"], timeout=10, what="the second reply")
         pat = r'pregon_signal_native_received_total\{outcome="%s"\} (\d+)'
         wait_for(lambda: harness.metric(g.log, pat % "message") == 2, timeout=5, what="metrics")
-        assert harness.metric(g.log, pat % "receipt") == 3
+        assert harness.metric(g.log, pat % "receipt") == 4
         assert harness.metric(g.log, pat % "undecryptable") == 0
         logs = open(g.log).read()
         assert bob.number not in logs and "Got it" not in logs
