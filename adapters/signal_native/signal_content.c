@@ -70,42 +70,61 @@ int signal_content_encode(const char *body, size_t len, uint64_t timestamp_ms, u
 	return 0;
 }
 
-/* The next field of msg[*i..len): its number, wire type, and its value
- * (varint in *v; length-delimited in *val, *val_len). 0; 1 at the end;
- * -1 on a malformed field. */
-static int next_field(const uint8_t *msg, size_t len, size_t *i, uint64_t *field, uint64_t *v,
-		      const uint8_t **val, size_t *val_len)
-{
-	uint64_t key;
+/* A walk over the fields of one protobuf message. */
+struct pb {
+	const uint8_t *m;
+	size_t len, i;
+	uint64_t key;		/* the field's number << 3 | wire type */
+	uint64_t v;		/* a varint's value, or a length */
+	const uint8_t *p;	/* a length-delimited field's bytes, v of them */
+	int rc;			/* 0 while fields come; 1 at the end; -1 malformed */
+};
 
-	if (*i >= len)
-		return 1;
-	if (read_varint(msg, len, i, &key) != 0)
-		return -1;
-	*field = key;
-	switch (key & 7) {
-	case 0:
-		return read_varint(msg, len, i, v);
-	case 2:
-		if (read_varint(msg, len, i, v) != 0 || *v > len - *i)
-			return -1;
-		*val = msg + *i;
-		*val_len = (size_t)*v;
-		*i += (size_t)*v;
-		return 0;
-	case 1:
-		if (len - *i < 8)
-			return -1;
-		*i += 8;
-		return 0;
-	case 5:
-		if (len - *i < 4)
-			return -1;
-		*i += 4;
-		return 0;
-	default:
-		return -1;
+static void pb_start(struct pb *f, const uint8_t *m, size_t len)
+{
+	memset(f, 0, sizeof(*f));
+	f->m = m;
+	f->len = len;
+}
+
+/* Steps to the next field; false at the end or on a malformed one
+ * (f->rc says which). */
+static bool pb_next(struct pb *f)
+{
+	size_t skip = 0;
+
+	f->rc = -1;
+	if (f->i >= f->len) {
+		f->rc = 1;
+		return false;
 	}
+	if (read_varint(f->m, f->len, &f->i, &f->key) != 0)
+		return false;
+	switch (f->key & 7) {
+	case 0:
+		if (read_varint(f->m, f->len, &f->i, &f->v) != 0)
+			return false;
+		break;
+	case 2:
+		if (read_varint(f->m, f->len, &f->i, &f->v) != 0 || f->v > f->len - f->i)
+			return false;
+		f->p = f->m + f->i;
+		skip = (size_t)f->v;
+		break;
+	case 1:
+		skip = 8;
+		break;
+	case 5:
+		skip = 4;
+		break;
+	default:
+		return false;
+	}
+	if (f->len - f->i < skip)
+		return false;
+	f->i += skip;
+	f->rc = 0;
+	return true;
 }
 
 /* The first field `field` of msg[0..len): a length-delimited one into
@@ -113,21 +132,19 @@ static int next_field(const uint8_t *msg, size_t len, size_t *i, uint64_t *field
 static int find_field(const uint8_t *msg, size_t len, unsigned field, const uint8_t **val,
 		      size_t *val_len, uint64_t *varint_out)
 {
-	size_t i = 0;
-	uint64_t key, v;
-	const uint8_t *p;
-	size_t n;
+	struct pb f;
 
-	while (next_field(msg, len, &i, &key, &v, &p, &n) == 0) {
-		if ((key >> 3) != field)
+	pb_start(&f, msg, len);
+	while (pb_next(&f)) {
+		if ((f.key >> 3) != field)
 			continue;
-		if ((key & 7) == 2 && val) {
-			*val = p;
-			*val_len = n;
+		if ((f.key & 7) == 2 && val) {
+			*val = f.p;
+			*val_len = (size_t)f.v;
 			return 0;
 		}
-		if ((key & 7) == 0 && !val && varint_out) {
-			*varint_out = v;
+		if ((f.key & 7) == 0 && !val && varint_out) {
+			*varint_out = f.v;
 			return 0;
 		}
 	}
@@ -165,68 +182,61 @@ int signal_content_decode(const uint8_t *in, size_t len, const char **body, size
  * varint field or all in one packed field). */
 static int parse_receipt(const uint8_t *m, size_t len, struct signal_content *out)
 {
-	size_t i = 0;
-	uint64_t key, v;
-	const uint8_t *p;
-	size_t n;
-	int rc;
+	struct pb f;
 
 	out->kind = SIGNAL_CONTENT_RECEIPT;
-	while ((rc = next_field(m, len, &i, &key, &v, &p, &n)) == 0) {
-		if (key == TAG_VARINT(1)) {
-			out->receipt_type = v;
-		} else if (key == TAG_VARINT(2)) {
+	pb_start(&f, m, len);
+	while (pb_next(&f)) {
+		if (f.key == TAG_VARINT(1)) {
+			out->receipt_type = f.v;
+		} else if (f.key == TAG_VARINT(2)) {
 			if (out->n_timestamps < SIGNAL_RECEIPT_TIMESTAMPS_MAX)
-				out->timestamps[out->n_timestamps++] = v;
-		} else if (key == TAG_LEN(2)) {
+				out->timestamps[out->n_timestamps++] = f.v;
+		} else if (f.key == TAG_LEN(2)) {
 			size_t j = 0;
+			uint64_t v;
 
-			while (j < n && out->n_timestamps < SIGNAL_RECEIPT_TIMESTAMPS_MAX) {
-				if (read_varint(p, n, &j, &v) != 0)
+			while (j < f.v && out->n_timestamps < SIGNAL_RECEIPT_TIMESTAMPS_MAX) {
+				if (read_varint(f.p, (size_t)f.v, &j, &v) != 0)
 					return -1;
 				out->timestamps[out->n_timestamps++] = v;
 			}
 		}
 	}
-	return rc == 1 ? 0 : -1;
+	return f.rc == 1 ? 0 : -1;
 }
 
+/* DataMessage: the body, and whether it went to a group. */
 static int parse_data(const uint8_t *m, size_t len, struct signal_content *out)
 {
-	size_t i = 0;
-	uint64_t key, v;
-	const uint8_t *p;
-	size_t n;
-	int rc;
+	struct pb f;
 
 	out->kind = SIGNAL_CONTENT_TEXT;
-	while ((rc = next_field(m, len, &i, &key, &v, &p, &n)) == 0) {
-		if (key == TAG_LEN(1)) {
-			out->body = (const char *)p;
-			out->body_len = n;
-		} else if (key == TAG_LEN(3) || key == TAG_LEN(15)) {
+	pb_start(&f, m, len);
+	while (pb_next(&f)) {
+		if (f.key == TAG_LEN(1)) {
+			out->body = (const char *)f.p;
+			out->body_len = (size_t)f.v;
+		} else if (f.key == TAG_LEN(3) || f.key == TAG_LEN(15)) {
 			out->kind = SIGNAL_CONTENT_GROUP;
 		}
 	}
-	return rc == 1 ? 0 : -1;
+	return f.rc == 1 ? 0 : -1;
 }
 
 int signal_content_parse(const uint8_t *in, size_t len, struct signal_content *out)
 {
-	size_t end = unpadded(in, len), i = 0;
-	uint64_t key, v;
-	const uint8_t *p;
-	size_t n;
-	int rc;
+	struct pb f;
 
 	memset(out, 0, sizeof(*out));
-	while ((rc = next_field(in, end, &i, &key, &v, &p, &n)) == 0) {
-		if (key == TAG_LEN(1))
-			return parse_data(p, n, out);
-		if (key == TAG_LEN(5))
-			return parse_receipt(p, n, out);
+	pb_start(&f, in, unpadded(in, len));
+	while (pb_next(&f)) {
+		if (f.key == TAG_LEN(1))
+			return parse_data(f.p, (size_t)f.v, out);
+		if (f.key == TAG_LEN(5))
+			return parse_receipt(f.p, (size_t)f.v, out);
 	}
-	return rc == 1 ? 0 : -1;	/* OTHER */
+	return f.rc == 1 ? 0 : -1;	/* OTHER */
 }
 
 int signal_content_encode_receipt(enum signal_receipt_type type, const uint64_t *ts, size_t n,

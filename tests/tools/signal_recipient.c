@@ -207,7 +207,7 @@ out:
 
 /* ---- decrypt ---- */
 
-static int decrypt_one(json_t *env, struct signal_mem *m, signal_protocol_store_context *store,
+static int decrypt_one(json_t *env, signal_protocol_store_context *store,
 		       signal_context *ctx, json_t **out)
 {
 	const char *src = json_string_value(json_object_get(env, "source"));
@@ -219,7 +219,6 @@ static int decrypt_one(json_t *env, struct signal_mem *m, signal_protocol_store_
 	uint32_t counter = 0;
 	int rc;
 
-	(void)m;
 	if (src == NULL || unb64(json_object_get(env, "content"), &ct) != 0)
 		return -1;
 	if (session_cipher_create(&c, store, &addr, ctx) != 0) {
@@ -264,40 +263,6 @@ static int decrypt_one(json_t *env, struct signal_mem *m, signal_protocol_store_
 	session_cipher_free(c);
 	free(ct.p);
 	return 0;
-}
-
-static int cmd_decrypt(const char *path, signal_context *ctx)
-{
-	struct signal_mem m = { 0 };
-	signal_protocol_store_context *store = NULL;
-	char line[65536];
-	int rc = 1;
-
-	if (load(path, &m) != 0)
-		return fail("cannot read the state");
-	if (signal_protocol_store_context_create(&store, ctx) != 0 || signal_mem_attach(&m, store) != 0)
-		goto out;
-	while (fgets(line, sizeof(line), stdin)) {
-		json_error_t jerr;
-		json_t *env = json_loads(line, 0, &jerr), *res = NULL;
-
-		if (env == NULL || decrypt_one(env, &m, store, ctx, &res) != 0) {
-			json_decref(env);
-			fail("bad envelope line");
-			goto out;
-		}
-		json_dumpf(res, stdout, JSON_COMPACT);
-		putchar('\n');
-		json_decref(res);
-		json_decref(env);
-		if (save(path, &m) != 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	signal_protocol_store_context_destroy(store);
-	signal_mem_free(&m);
-	return rc;
 }
 
 /* ---- encrypt: replies and receipts to pregond ---- */
@@ -365,7 +330,13 @@ static json_t *encrypt_one(json_t *line, const char *to, signal_protocol_store_c
 	return res;
 }
 
-static int cmd_encrypt(const char *path, const char *to, signal_context *ctx)
+/* The decrypt and encrypt commands: STATE loaded, one JSON line in, one
+ * out (from `one`, NULL: a line it cannot take, the end), STATE saved
+ * after each. */
+typedef json_t *(*line_cb)(json_t *in, signal_protocol_store_context *store, signal_context *ctx,
+			   const char *arg);
+
+static int each_line(const char *path, signal_context *ctx, line_cb one, const char *arg)
 {
 	struct signal_mem m = { 0 };
 	signal_protocol_store_context *store = NULL;
@@ -378,18 +349,17 @@ static int cmd_encrypt(const char *path, const char *to, signal_context *ctx)
 		goto out;
 	while (fgets(line, sizeof(line), stdin)) {
 		json_error_t jerr;
-		json_t *in = json_loads(line, 0, &jerr), *res;
+		json_t *in = json_loads(line, 0, &jerr), *res = in ? one(in, store, ctx, arg) : NULL;
 
-		if (in == NULL) {
+		json_decref(in);
+		if (res == NULL) {
 			fail("bad line");
 			goto out;
 		}
-		res = encrypt_one(in, to, store, ctx);
 		json_dumpf(res, stdout, JSON_COMPACT);
 		putchar('\n');
 		fflush(stdout);
 		json_decref(res);
-		json_decref(in);
 		if (save(path, &m) != 0)
 			goto out;
 	}
@@ -398,6 +368,21 @@ out:
 	signal_protocol_store_context_destroy(store);
 	signal_mem_free(&m);
 	return rc;
+}
+
+static json_t *decrypt_line(json_t *in, signal_protocol_store_context *store, signal_context *ctx,
+			    const char *arg)
+{
+	json_t *res = NULL;
+
+	(void)arg;
+	return decrypt_one(in, store, ctx, &res) == 0 ? res : NULL;
+}
+
+static json_t *encrypt_line(json_t *in, signal_protocol_store_context *store, signal_context *ctx,
+			    const char *to)
+{
+	return encrypt_one(in, to, store, ctx);
 }
 
 int main(int argc, char **argv)
@@ -413,9 +398,9 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "init") == 0)
 		rc = cmd_init(argv[2], argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 20, ctx);
 	else if (strcmp(argv[1], "decrypt") == 0)
-		rc = cmd_decrypt(argv[2], ctx);
+		rc = each_line(argv[2], ctx, decrypt_line, NULL);
 	else if (strcmp(argv[1], "encrypt") == 0 && argc > 3)
-		rc = cmd_encrypt(argv[2], argv[3], ctx);
+		rc = each_line(argv[2], ctx, encrypt_line, argv[3]);
 	else
 		rc = fail("unknown command");
 	signal_context_destroy(ctx);
