@@ -11,7 +11,8 @@
  *   1. signal_begin (src/lua/signal.lua) for the sender's address and
  *      device: its lock (the same one a send takes: one ratchet, one
  *      writer), our identity, the session and the trusted key. A lock
- *      held elsewhere ends the page; it is polled again shortly.
+ *      held elsewhere is tried again 50-150 ms later, for at most
+ *      [signal] timeout (then the page ends, to be polled again).
  *   2. The library decrypts against the in-memory store (signal_mem.h):
  *      a PREKEY_BUNDLE (3) or CIPHERTEXT (1) envelope. Nothing is
  *      written yet.
@@ -54,7 +55,8 @@
 #include "signal_receive.h"
 #include "signal_service.h"
 
-/* A locked sender: the page is polled again after 50-150 ms. */
+/* A locked sender: its envelope is tried again after 50-150 ms, for at
+ * most [signal] timeout; then the page ends and is polled again later. */
 #define LOCK_RETRY_MS 50
 /* One page of GET /v1/messages: Signal-Server sends at most 100
  * envelopes of at most 256 KiB of content each; texts are far smaller. */
@@ -92,6 +94,8 @@ struct signal_receive {
 	int type;
 	int64_t timestamp;		/* the envelope's (the sender's message id) */
 	bool locked;			/* we hold the sender's lock */
+	bool lock_wait;			/* the timer tries for the lock again */
+	uint64_t lock_wait_until;	/* loop ms: stop trying */
 	struct signal_blob ct;
 	char token[64];
 	char msg[GUID_MAX + 8];		/* signal_begin's message key: "in:<guid>" */
@@ -107,12 +111,20 @@ struct signal_receive {
 
 static void poll_queue(struct signal_receive *r);
 static void next_envelope(struct signal_receive *r);
+static void begin(struct signal_receive *r);
 
 /* ---- the timer, backoff and closing ---- */
 
 static void on_timer(uv_timer_t *h)
 {
-	poll_queue(h->data);
+	struct signal_receive *r = h->data;
+
+	if (r->lock_wait) {
+		r->lock_wait = false;
+		begin(r);
+		return;
+	}
+	poll_queue(r);
 }
 
 static void poll_in(struct signal_receive *r, uint64_t ms)
@@ -146,6 +158,7 @@ static void envelope_clear(struct signal_receive *r)
 	r->fed = 0;
 	r->guid[0] = '\0';
 	r->locked = false;
+	r->lock_wait_until = 0;
 }
 
 static void page_drop(struct signal_receive *r)
@@ -178,19 +191,31 @@ static bool closing(struct signal_receive *r)
 }
 
 /* Ends the page early: the rest stays on the server for the next poll,
- * soon for a locked sender, after the backoff for a failure. */
-static void page_abort(struct signal_receive *r, bool locked)
+ * after the backoff. */
+static void page_abort(struct signal_receive *r)
 {
-	uint32_t jitter = 0;
-
 	envelope_clear(r);
 	page_drop(r);
-	if (!locked) {
-		back_off(r);
+	back_off(r);
+}
+
+/* The sender is locked (a send, or another instance on the same
+ * envelope): the same envelope again shortly, until [signal] timeout. */
+static void lock_retry(struct signal_receive *r)
+{
+	uint64_t now = uv_now(r->e.env->loop);
+	uint32_t jitter = 0;
+
+	if (r->lock_wait_until == 0)
+		r->lock_wait_until = now + (uint64_t)r->e.conf->timeout_ms;
+	if (r->closing || now >= r->lock_wait_until) {
+		log_warn("signal: receive: guid=%s the sender stays locked; trying later", r->guid);
+		page_abort(r);
 		return;
 	}
 	RAND_bytes((unsigned char *)&jitter, sizeof(jitter));
-	poll_in(r, LOCK_RETRY_MS + jitter % (2 * LOCK_RETRY_MS));
+	r->lock_wait = true;
+	uv_timer_start(&r->timer, on_timer, LOCK_RETRY_MS + jitter % (2 * LOCK_RETRY_MS), 0);
 }
 
 /* ---- requests ---- */
@@ -235,7 +260,7 @@ static void on_ack(void *data, const struct http_response *res)
 		log_warn("signal: receive: guid=%s acknowledgement failed: %s http=%ld", r->guid,
 			 res->error != HTTP_OK ? http_error_words(res->error) : "answer",
 			 res->status);
-		page_abort(r, false);
+		page_abort(r);
 		return;
 	}
 	envelope_clear(r);
@@ -248,7 +273,7 @@ static void ack(struct signal_receive *r)
 
 	snprintf(path, sizeof(path), "/v1/messages/uuid/%s", r->guid);
 	if (request(r, "DELETE", path, 16 * 1024, on_ack) != 0)
-		page_abort(r, false);
+		page_abort(r);
 }
 
 /* ---- 4: the session written back, the lock released ---- */
@@ -263,20 +288,20 @@ static void on_committed(struct rconn *c, redisReply *rep, void *data)
 	if (closing(r))
 		return;
 	if (rep == NULL || rep->type != REDIS_REPLY_INTEGER) {
-		page_abort(r, false);		/* the lock expires */
+		page_abort(r);		/* the lock expires */
 		return;
 	}
 	if (rep->integer != 1) {
 		/* The lock expired and another instance may have used the
 		 * session: this envelope is handled again from the start. */
 		log_warn("signal: receive: guid=%s lost the sender's lock", r->guid);
-		page_abort(r, true);
+		page_abort(r);
 		return;
 	}
 	if (r->then == THEN_ACK)
 		ack(r);
 	else
-		page_abort(r, false);
+		page_abort(r);
 }
 
 static struct signal_blob *changed(struct signal_mem_table *t, const char *name, uint32_t id)
@@ -301,7 +326,7 @@ static void commit(struct signal_receive *r, bool with_state, enum then then)
 		if (then == THEN_ACK)
 			ack(r);
 		else
-			page_abort(r, false);
+			page_abort(r);
 		return;
 	}
 	snprintf(device, sizeof(device), "%u", r->device);
@@ -329,7 +354,7 @@ static void commit(struct signal_receive *r, bool with_state, enum then then)
 	r->then = then;
 	if (signal_native_call(r->e.redis, r->e.lib, LUA_FN_SIGNAL_COMMIT, LUA_SIGNAL_COMMIT_NHEAD,
 			       args, lens, on_committed, r) != 0) {
-		page_abort(r, false);
+		page_abort(r);
 		return;
 	}
 	r->redis_out = true;
@@ -488,11 +513,11 @@ static void on_begin(struct rconn *c, redisReply *rep, void *data)
 		if (rep != NULL)
 			log_error("signal: receive: signal_begin failed: %.*s",
 				  (int)(rep->len > 200 ? 200 : rep->len), rep->str);
-		page_abort(r, false);
+		page_abort(r);
 		return;
 	}
 	if (state_is(rep, "locked")) {
-		page_abort(r, true);
+		lock_retry(r);
 		return;
 	}
 	r->locked = state_is(rep, "ok");
@@ -543,7 +568,7 @@ static void begin(struct signal_receive *r)
 	lens[LUA_SIGNAL_BEGIN_HEAD_PRIV] = e->self->priv.len;
 	if (signal_native_call(e->redis, e->lib, LUA_FN_SIGNAL_BEGIN, LUA_SIGNAL_BEGIN_NHEAD, args,
 			       lens, on_begin, r) != 0) {
-		page_abort(r, false);
+		page_abort(r);
 		return;
 	}
 	r->redis_out = true;
@@ -720,6 +745,7 @@ void signal_receive_close(struct signal_receive *r, void (*closed)(void *data), 
 	r->closed = closed;
 	r->closed_data = data;
 	r->closing = true;
+	r->lock_wait = false;
 	uv_timer_stop(&r->timer);
 	if (r->call)
 		http_call_cancel(r->call);
