@@ -38,6 +38,14 @@ int phone_text_check(const char *to, const char *body, struct err *err);
 	"expected an E.164 number (+ and country code), a Signal username (name.01) or an ACI UUID"
 int signal_address_check(const char *in, char out[SIGNAL_ADDRESS_MAX + 1], struct err *err);
 
+/* The provider id of a Signal message sent at `timestamp` (its id on the
+ * service) to the account `who` (its ACI or number, as the provider that
+ * receives the receipts names the sender): "<timestamp>-<24 hex>", the hex
+ * a SHA-256 of who, so that receipts (which name the sender and the
+ * timestamps) map back, two recipients' messages of one millisecond stay
+ * apart, and no address is written in events. Both Signal providers. */
+void signal_provider_id(int64_t timestamp, const char *who, char out[64]);
+
 /* A sane address: one '@', local part 1..64 printable ASCII without spaces
  * or specials that need quoting, a domain of dot-separated LDH labels with at
  * least one dot, total at most 254 bytes. */

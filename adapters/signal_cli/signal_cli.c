@@ -278,7 +278,7 @@ static void sent(struct signal_cli *sc, const struct send_req *req,
 
 	out->status = SEND_SENT;
 	if (an->timestamp > 0)
-		signal_cli_provider_id(an->timestamp, who, out->provider_id);
+		signal_provider_id(an->timestamp, who, out->provider_id);
 	else
 		log_warn("signal: signal-cli took a message but gave no timestamp: its receipts "
 			 "cannot be matched");

@@ -89,11 +89,6 @@ void signal_cli_answer_parse(const char *body, size_t len, uint64_t id,
 /* The outcome's name for logs and metric labels ("unregistered", ...). */
 const char *signal_cli_outcome_name(enum signal_cli_outcome o);
 
-/* The provider id of a message sent at `timestamp` to the account whose
- * ACI (or, without one, number) is `who`: "<timestamp>-<24 hex>", the hex
- * a SHA-256 of who, so that receipts (which name the sender and the
- * timestamps) map back, and no address is written in events. */
-void signal_cli_provider_id(int64_t timestamp, const char *who, char out[64]);
 
 /* ---- signal_cli_envelope.c, signal_cli_events.c ---- */
 

@@ -57,7 +57,7 @@ static int receipt_items(json_t *env, json_t *rm, enum channel ch, signal_cli_fe
 
 		if (i >= SSE_TIMESTAMPS_MAX || !json_is_integer(t) || json_integer_value(t) <= 0)
 			break;
-		signal_cli_provider_id(json_integer_value(t), who, pid);
+		signal_provider_id(json_integer_value(t), who, pid);
 		struct inbound_item item = { .kind = INBOUND_RECEIPT, .channel = ch,
 					     .provider_id = pid, .status = status, .error = "" };
 		if (feed(data, &item) != 0)
@@ -100,7 +100,7 @@ static int message_item(json_t *env, json_t *dm, enum channel ch, signal_cli_fee
 		n->bad++;
 		return 0;
 	}
-	signal_cli_provider_id(json_integer_value(ts), sender_key(env), pid);
+	signal_provider_id(json_integer_value(ts), sender_key(env), pid);
 	snprintf(id, sizeof(id), "in-%s", pid);
 	struct inbound_item item = { .kind = INBOUND_MESSAGE, .channel = ch, .provider_id = id,
 				     .from = from, .text = text };

@@ -32,7 +32,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "signal_cli.h"
 
@@ -181,19 +180,3 @@ const char *signal_cli_outcome_name(enum signal_cli_outcome o)
 	return (unsigned)o < SCO_COUNT ? names[o] : "unknown";
 }
 
-void signal_cli_provider_id(int64_t timestamp, const char *who, char out[64])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	char h[25];
-
-	if (EVP_Digest(who, strlen(who), md, &n, EVP_sha256(), NULL) != 1 || n < 12)
-		memset(md, 0, 12);
-	for (int i = 0; i < 12; i++) {
-		h[2 * i] = hex[md[i] >> 4];
-		h[2 * i + 1] = hex[md[i] & 15];
-	}
-	h[24] = '\0';
-	snprintf(out, 64, "%lld-%s", (long long)timestamp, h);
-}

@@ -51,6 +51,7 @@
 #include "redis_conn.h"
 #include "redis_lib.h"
 #include "redis_url.h"
+#include "inbound.h"
 #include "validate.h"
 
 #include "util.h"
@@ -59,6 +60,7 @@
 #include "signal_crypto.h"
 #include "signal_mem.h"
 #include "signal_native.h"
+#include "signal_receive.h"
 #include "signal_service.h"
 
 /* The device messages go to: the recipient's primary. Linked devices
@@ -68,8 +70,7 @@
 /* Waiting for another instance's lock on a recipient: tries 5-15 ms
  * apart, for at most [signal] timeout. */
 #define LOCK_RETRY_MS 5
-/* lib_call: a length that says "a C string" (binary arguments have theirs). */
-#define TEXT SIZE_MAX
+#define TEXT SIGNAL_NATIVE_TEXT
 
 struct sn_send;
 
@@ -89,6 +90,7 @@ struct sn {
 	char token_base[33];		/* random per instance */
 	struct sn_send *sends;
 	int inflight;
+	struct signal_receive *recv;	/* the queue's poller (signal_receive.h) */
 	bool closing;
 	adapter_closed_cb closed;
 	/* /metrics */
@@ -124,7 +126,7 @@ static void maybe_shut(struct sn *n)
 	struct adapter *a = n->a;
 	adapter_closed_cb closed = n->closed;
 
-	if (!n->closing || n->inflight > 0 || !n->redis_closed)
+	if (!n->closing || n->inflight > 0 || !n->redis_closed || n->recv != NULL)
 		return;
 	signal_mem_free(&n->self);
 	signal_context_destroy(n->ctx);
@@ -188,20 +190,28 @@ static void finish_later(struct sn_send *s)
 
 /* ---- Redis ---- */
 
-static int lib_call(struct sn_send *s, const char *fn, int nargs, const char **args,
-		    const size_t *lens, rconn_reply_cb cb)
+int signal_native_call(struct rconn *c, struct redis_lib *lib, const char *fn, int nargs,
+		       const char **args, const size_t *lens, rconn_reply_cb cb, void *data)
 {
 	const char *argv[REDIS_LIB_HEAD + 16];
 	size_t argvlen[REDIS_LIB_HEAD + 16];
-	int head = redis_lib_head(&s->n->lib, fn, argv);
+	int head = redis_lib_head(lib, fn, argv);
 
+	if (nargs > 16)
+		return -1;
 	for (int i = 0; i < head; i++)
 		argvlen[i] = strlen(argv[i]);
 	for (int i = 0; i < nargs; i++) {
 		argv[head + i] = args[i];
-		argvlen[head + i] = lens && lens[i] != TEXT ? lens[i] : strlen(args[i]);
+		argvlen[head + i] = lens && lens[i] != SIGNAL_NATIVE_TEXT ? lens[i] : strlen(args[i]);
 	}
-	return rconn_command(&s->n->redis, cb, s, 0, head + nargs, argv, argvlen);
+	return rconn_command(c, cb, data, 0, head + nargs, argv, argvlen);
+}
+
+static int lib_call(struct sn_send *s, const char *fn, int nargs, const char **args,
+		    const size_t *lens, rconn_reply_cb cb)
+{
+	return signal_native_call(&s->n->redis, &s->n->lib, fn, nargs, args, lens, cb, s);
 }
 
 /* A reply that is an error or missing: the outcome is a temporary failure. */
@@ -346,9 +356,13 @@ static void on_put(void *data, const struct http_response *res)
 	if (res->status >= 200 && res->status < 300) {
 		uint64_t ts = signal_envelope_timestamp(s->envelope);
 
+		char pid[64];
+
+		/* Receipts name the sender (s->to) and this timestamp
+		 * (signal_receive.c maps them back the same way). */
+		signal_provider_id((int64_t)ts, s->to, pid);
 		s->res.status = SEND_SENT;
-		snprintf(s->res.provider_id, sizeof(s->res.provider_id), "%llu",
-			 (unsigned long long)ts);
+		snprintf(s->res.provider_id, sizeof(s->res.provider_id), "%s", pid);
 		n->sent++;
 		if (strstr(s->envelope, "\"type\":3") != NULL)
 			n->prekey_sent++;
@@ -616,8 +630,8 @@ static bool reply_str(redisReply *r, int i, const char **p, size_t *len)
 	return true;
 }
 
-/* Fills s->mem from signal_begin's reply; -1 on a malformed reply. */
-static int load_state(struct sn_send *s, redisReply *r)
+int signal_native_load(struct signal_mem *m, redisReply *r, const char *addr, uint32_t device,
+		       bool with_session)
 {
 	const char *pub, *priv, *regid, *sess, *id;
 	size_t pub_len, priv_len, regid_len, sess_len, id_len;
@@ -629,14 +643,14 @@ static int load_state(struct sn_send *s, redisReply *r)
 	    !reply_str(r, LUA_SIGNAL_BEGIN_REPLY_SESSION, &sess, &sess_len) ||
 	    !reply_str(r, LUA_SIGNAL_BEGIN_REPLY_IDENTITY, &id, &id_len) || regid_len == 0)
 		return -1;
-	s->mem.reg_id = (uint32_t)strtoul(regid, &end, 10);
-	if (signal_blob_set(&s->mem.pub, (const uint8_t *)pub, pub_len) != 0 ||
-	    signal_blob_set(&s->mem.priv, (const uint8_t *)priv, priv_len) != 0)
+	m->reg_id = (uint32_t)strtoul(regid, &end, 10);
+	if (signal_blob_set(&m->pub, (const uint8_t *)pub, pub_len) != 0 ||
+	    signal_blob_set(&m->priv, (const uint8_t *)priv, priv_len) != 0)
 		return -1;
-	if (sess_len > 0 && !s->fresh && signal_mem_put(&s->mem.sessions, s->to, strlen(s->to), DEVICE,
+	if (sess_len > 0 && with_session && signal_mem_put(&m->sessions, addr, strlen(addr), device,
 					   (const uint8_t *)sess, sess_len) != 0)
 		return -1;
-	if (id_len > 0 && signal_mem_put(&s->mem.identities, s->to, strlen(s->to), 0,
+	if (id_len > 0 && signal_mem_put(&m->identities, addr, strlen(addr), 0,
 					 (const uint8_t *)id, id_len) != 0)
 		return -1;
 	return 0;
@@ -687,7 +701,7 @@ static void on_begin(struct rconn *c, redisReply *r, void *data)
 	}
 	s->locked = true;
 	signal_mem_free(&s->mem);
-	if (load_state(s, r) != 0) {
+	if (signal_native_load(&s->mem, r, s->to, DEVICE, !s->fresh) != 0) {
 		set_result(s, SEND_TEMP_FAIL, 0, "signal: redis: unexpected reply");
 		release_and_finish(s);
 		return;
@@ -800,6 +814,27 @@ static void on_redis_state(struct rconn *c, bool up, void *data)
 	rconn_command(c, on_library_loaded, NULL, 0, 4, argv, NULL);
 }
 
+/* The receiving side: what the spool kept from before is written first
+ * (inbound.h), then the poller starts. */
+static int start_receiving(struct sn *n, struct err *err)
+{
+	const struct adapter_env *env = n->a->env;
+	struct signal_receive_env re = {
+		.env = env, .channel = n->a->channel, .conf = n->conf, .redis = &n->redis,
+		.lib = &n->lib, .ctx = n->ctx, .self = &n->self, .regid = n->regid,
+		.base = n->base, .base_len = n->base_len, .password = n->password,
+		.token_base = n->token_base,
+	};
+
+	if (env->inbound == NULL)
+		return err_set(err, "[signal] provider native: no inbound path");
+	if (inbound_open_spool(env->inbound, err) != 0)
+		return -1;
+	if (signal_receive_open(&n->recv, &re) != 0)
+		return err_set(err, "[signal] native: out of memory");
+	return 0;
+}
+
 static int sn_open(struct adapter *a, const struct adapter_env *env, struct err *err)
 {
 	const struct signal_native_config *sc = config_module_get(env->cfg, &signal_native_config);
@@ -818,6 +853,8 @@ static int sn_open(struct adapter *a, const struct adapter_env *env, struct err 
 		return err_set(err, "[signal] account: set it (our number, the basic-auth user)");
 	if (sc->lock_time_ms <= sc->timeout_ms)
 		return err_set(err, "[signal] lock_time: must be longer than [signal] timeout");
+	if (sc->poll_max_ms < sc->poll_interval_ms)
+		return err_set(err, "[signal] poll_max: must be at least [signal] poll_interval");
 	if (redis_url_from_config(env->cfg, &url, err) != 0)
 		return -1;
 	n = calloc(1, sizeof(*n));
@@ -844,6 +881,13 @@ static int sn_open(struct adapter *a, const struct adapter_env *env, struct err 
 	n->base_len = config_url_base_len(n->base);
 	n->conf = sc;
 	n->a = a;
+	/* Its first poll runs on the loop, after the connection below. */
+	if (start_receiving(n, err) != 0) {
+		signal_mem_free(&n->self);
+		signal_context_destroy(n->ctx);
+		free(n);
+		return -1;
+	}
 	redis_lib_init(&n->lib, env->cfg);
 	rconn_init(&n->redis, env->loop, "signal", &url, env->cfg->redis_connect_timeout_ms,
 		   env->cfg->redis_command_timeout_ms, on_redis_state, n);
@@ -858,6 +902,14 @@ static void on_redis_closed(struct rconn *c)
 	struct sn *n = container_of(c, struct sn, redis);
 
 	n->redis_closed = true;
+	maybe_shut(n);
+}
+
+static void on_recv_closed(void *data)
+{
+	struct sn *n = data;
+
+	n->recv = NULL;
 	maybe_shut(n);
 }
 
@@ -879,6 +931,7 @@ static void sn_close(struct adapter *a, adapter_closed_cb closed)
 			uv_timer_start(&s->timer, on_finish_timer, 0, 0);
 		}
 	}
+	signal_receive_close(n->recv, on_recv_closed, n);
 	rconn_close(&n->redis, on_redis_closed);
 }
 
@@ -906,7 +959,8 @@ static int sn_metrics(struct adapter *a, struct metrics *m)
 	       metrics_counter(m, &refused, &n->identity_refused, NULL) ||
 	       metrics_counter(m, &limited, &n->rate_limited, NULL) ||
 	       metrics_counter(m, &waits, &n->lock_waits, NULL) ||
-	       metrics_counter(m, &stale, &n->stale_devices, NULL) ? -1 : 0;
+	       metrics_counter(m, &stale, &n->stale_devices, NULL) ||
+	       signal_receive_metrics(n->recv, m) ? -1 : 0;
 }
 
 /* Its keys, in [signal]; the others of [signal] (provider, rate, burst,
@@ -922,6 +976,10 @@ static const struct config_key signal_native_keys[] = {
 			1000, 600000),
 	CONFIG_DURATION(struct signal_native_config, "signal", "envelope_ttl", envelope_ttl_ms,
 			"7d", 60000, 90LL * 86400000),
+	CONFIG_DURATION(struct signal_native_config, "signal", "poll_interval", poll_interval_ms,
+			"1s", 100, 600000),
+	CONFIG_DURATION(struct signal_native_config, "signal", "poll_max", poll_max_ms, "30s", 100,
+			3600000),
 };
 
 const struct config_module signal_native_config = {

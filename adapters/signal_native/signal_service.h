@@ -30,6 +30,7 @@
 
 #define SIGNAL_ENVELOPE_CIPHERTEXT 1
 #define SIGNAL_ENVELOPE_PREKEY_BUNDLE 3
+#define SIGNAL_ENVELOPE_SERVER_RECEIPT 5	/* SERVER_DELIVERY_RECEIPT: no content */
 
 /* Reads the entry of device `device` of a PreKeyResponse into a bundle
  * the library can build a session from (the caller SIGNAL_UNREFs it).

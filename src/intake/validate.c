@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "tz.h"
 #include "quote.h"
 
@@ -497,4 +499,21 @@ int lang_tag_normalise(const char *s, char out[LANG_TAG_MAX])
 		return -1;
 	out[n] = '\0';
 	return 0;
+}
+
+void signal_provider_id(int64_t timestamp, const char *who, char out[64])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	char h[25];
+
+	if (EVP_Digest(who, strlen(who), md, &n, EVP_sha256(), NULL) != 1 || n < 12)
+		memset(md, 0, 12);
+	for (int i = 0; i < 12; i++) {
+		h[2 * i] = hex[md[i] >> 4];
+		h[2 * i + 1] = hex[md[i] & 15];
+	}
+	h[24] = '\0';
+	snprintf(out, 64, "%lld-%s", (long long)timestamp, h);
 }

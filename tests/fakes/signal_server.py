@@ -25,6 +25,15 @@ pre-PQXDH protocol, with HTTP basic auth (the account and its password):
   named, 410 {"staleDevices": [1]} when the registration id is not the
   device's (the recipient reinstalled), 400 for a malformed body, else 200
   {"needsSync": false} and the envelope is recorded.
+- GET /v1/messages (as the account): what test recipients sent to it,
+  an OutgoingMessageEntityList, {"messages": [{"guid", "type",
+  "timestamp", "source", "sourceUuid", "sourceDevice", "destinationUuid",
+  "content", "serverTimestamp", "urgent"}], "more"}, the oldest first, at
+  most 100; each stays until DELETE /v1/messages/uuid/{guid} (204; 404
+  for one not queued), as Signal-Server's MessageController does.
+- PUT /v1/messages/{account} by a test recipient (basic auth: its number
+  and the server's password): the envelope is queued for the account
+  (no registration id check: the account uploaded no keys here).
 - 401 without the right credentials.
 
 Control API (JSON, no auth) under /_fake/:
@@ -40,7 +49,11 @@ Control API (JSON, no auth) under /_fake/:
                                     answered 200 or by a rule)
   POST /_fake/rules                 the next answers to PUT /v1/messages:
                                     {"count": N, "status": 429,
-                                    "retry_after": S, "delay": S}
+                                    "retry_after": S, "delay": S}; with
+                                    "route": "get", to GET /v1/messages
+  GET  /_fake/queue                 {"queue": [entity], "acked": [guid]}
+  POST /_fake/requeue               {"guid"}: an acknowledged envelope is
+                                    queued again (a redelivery)
 
 Standard library only, for Debian's /usr/bin/python3.
 """
@@ -54,6 +67,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -75,6 +89,8 @@ class State:
         self.envelopes = {}   # number -> [envelope]
         self.requests = []
         self.rules = []
+        self.queue = []       # the account's OutgoingMessageEntity list
+        self.acked = {}       # guid -> entity, for /_fake/requeue
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -108,9 +124,28 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(n) if n else b""
 
     def authed(self):
+        """The authenticated number: the account, or a test recipient
+        (its number, the server's password); None otherwise."""
         st = self.server.state
-        want = "Basic " + base64.b64encode(("%s:%s" % (st.account, st.password)).encode()).decode()
-        return self.headers.get("Authorization") == want
+        try:
+            kind, cred = self.headers.get("Authorization", "").split(" ", 1)
+            user, pw = base64.b64decode(cred).decode().split(":", 1)
+        except ValueError:
+            return None
+        with st.lock:
+            known = user == st.account or user in st.accounts
+        return user if kind == "Basic" and pw == st.password and known else None
+
+    def take_rule(self, route):
+        st = self.server.state
+        with st.lock:
+            for i, rule in enumerate(st.rules):
+                if rule.get("route", "put") == route:
+                    rule["count"] -= 1
+                    if rule["count"] <= 0:
+                        st.rules.pop(i)
+                    return rule
+        return None
 
     # ---- the service ----
 
@@ -123,12 +158,13 @@ class Handler(BaseHTTPRequestHandler):
         for method, pattern, handler in ROUTES:
             m = re.fullmatch(pattern, self.path)
             if m and self.command == method:
-                if not self.authed():
+                self.user = self.authed()
+                if self.user is None:
                     return self.answer(401)
                 return handler(self, m, data)
         return self.answer(404, {"error": "no such path"})
 
-    do_GET = do_PUT = do_POST = dispatch
+    do_GET = do_PUT = do_POST = do_DELETE = dispatch
 
     def keys(self, m, data):
         st = self.server.state
@@ -148,13 +184,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def messages(self, m, data):
         st = self.server.state
-        with st.lock:
-            rule = None
-            if st.rules:
-                rule = st.rules[0]
-                rule["count"] -= 1
-                if rule["count"] <= 0:
-                    st.rules.pop(0)
+        rule = self.take_rule("put")
         if rule:
             time.sleep(rule.get("delay", 0))
             if rule.get("status"):
@@ -171,6 +201,8 @@ class Handler(BaseHTTPRequestHandler):
                 base64.b64decode(x["content"], validate=True)
         except (ValueError, KeyError, TypeError, AssertionError):
             return self.answer(400, {"error": "malformed IncomingMessageList"})
+        if m.group(1) == st.account and self.user != st.account:
+            return self.queue_for_account(msgs[0], doc)
         with st.lock:
             acct = st.accounts.get(m.group(1))
             if acct is None:
@@ -185,6 +217,48 @@ class Handler(BaseHTTPRequestHandler):
                 {"source": st.account, "type": msgs[0]["type"], "content": msgs[0]["content"],
                  "timestamp": ts, "at": time.time()})
         return self.answer(200, {"needsSync": False}, sent=data)
+
+    def queue_for_account(self, msg, doc):
+        st = self.server.state
+        entity = {"guid": str(uuid.uuid4()), "type": msg["type"], "timestamp": int(doc["timestamp"]),
+                  "source": self.user, "sourceUuid": str(uuid.uuid5(uuid.NAMESPACE_OID, self.user)),
+                  "sourceDevice": 1,
+                  "destinationUuid": str(uuid.uuid5(uuid.NAMESPACE_OID, st.account)),
+                  "content": msg["content"], "serverTimestamp": int(time.time() * 1000),
+                  "urgent": bool(doc.get("urgent", True))}
+        with st.lock:
+            st.queue.append(entity)
+        return self.answer(200, {"needsSync": False})
+
+    def get_messages(self, m, data):
+        st = self.server.state
+        if self.user != st.account:
+            return self.answer(403)
+        rule = self.take_rule("get")
+        if rule:
+            time.sleep(rule.get("delay", 0))
+            if rule.get("status"):
+                return self.answer(rule["status"], {"error": "rule"})
+        with st.lock:
+            page = list(st.queue[:100])
+            more = len(st.queue) > 100
+        return self.answer(200, {"messages": page, "more": more})
+
+    def delete_message(self, m, data):
+        st = self.server.state
+        with st.lock:
+            for i, e in enumerate(st.queue):
+                if e["guid"] == m.group(1) and self.user == st.account:
+                    st.acked[e["guid"]] = st.queue.pop(i)
+                    break
+            else:
+                return self.answer(404)
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        with st.lock:
+            st.requests.append({"method": "DELETE", "path": self.path, "status": 204, "body": "",
+                                "at": time.time()})
 
     # ---- control ----
 
@@ -203,6 +277,12 @@ class Handler(BaseHTTPRequestHandler):
             m = re.fullmatch(r"envelopes/([^/]+)", path)
             if method == "GET" and m:
                 return self.answer(200, {"envelopes": st.envelopes.get(m.group(1), [])})
+            if method == "GET" and path == "queue":
+                return self.answer(200, {"queue": st.queue, "acked": list(st.acked)})
+            if method == "POST" and path == "requeue":
+                guid = json.loads(data)["guid"]
+                st.queue.append(st.acked.pop(guid))
+                return self.answer(200, {})
             if method == "GET" and path == "requests":
                 return self.answer(200, {"requests": st.requests})
             if method == "POST" and path == "rules":
@@ -216,6 +296,8 @@ class Handler(BaseHTTPRequestHandler):
 ROUTES = (
     ("GET", r"/v2/keys/([^/]+)/(\d+|\*)", Handler.keys),
     ("PUT", r"/v1/messages/([^/]+)", Handler.messages),
+    ("GET", r"/v1/messages", Handler.get_messages),
+    ("DELETE", r"/v1/messages/uuid/([0-9a-f-]+)", Handler.delete_message),
 )
 
 

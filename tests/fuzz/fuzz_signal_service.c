@@ -1,12 +1,14 @@
 /* fuzz_signal_service.c: libFuzzer target for what the native Signal
  * provider reads from outside: a Signal-protocol server's PreKeyResponse
  * (adapters/signal_native/signal_service.c), and a decrypted Content
- * (signal_content.c, the test recipient's side), and the base64 of both.
+ * (signal_content.c: the test recipient's decode, and the receiving
+ * side's parse of what a sender wrote), and the base64 of both.
  *
  * Input: any bytes, taken as the JSON, as the Content and as base64.
  * Beyond "no crash, no leak, no UB": a refused response names a field
  * (err.pub not empty, no control characters: it becomes a message's
- * error), and a Content body found lies inside the input. */
+ * error), a Content body found lies inside the input, and a receipt
+ * holds at most SIGNAL_RECEIPT_TIMESTAMPS_MAX timestamps. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (signal_content_decode(data, size, &body, &body_len, &ts) == 0 &&
 	    (body < (const char *)data || body + body_len > (const char *)data + size))
 		abort();
+	{
+		struct signal_content c;
+
+		if (signal_content_parse(data, size, &c) == 0 &&
+		    ((c.body && (c.body < (const char *)data ||
+				 c.body + c.body_len > (const char *)data + size)) ||
+		     c.n_timestamps > SIGNAL_RECEIPT_TIMESTAMPS_MAX))
+			abort();
+	}
 	text = malloc(size + 1);
 	if (text == NULL)
 		return 0;

@@ -2,14 +2,19 @@
 libsignal-protocol-c against stores in Redis and PUTs envelopes to the
 loopback Signal-protocol server (tests/fakes/signal_server.py); a test
 recipient (tests/tools/signal_recipient.c, the same library with a state
-of its own) decrypts them to the exact text. Also the Lua ops of the
-stores (signal.lua) and the lock, directly."""
+of its own) decrypts them to the exact text, and replies, STOPs and
+receipts the other way, which pregond polls from the server's queue
+(adapters/signal_native/signal_receive.c). Also the Lua ops of the stores
+(signal.lua) and the lock, directly."""
 
+import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import time
+import urllib.request
 
 import harness
 from harness import wait_for
@@ -65,6 +70,32 @@ class Recipient:
         out = self.tool("decrypt", self.state, input="".join(json.dumps(e) + "\n" for e in envs))
         return [json.loads(x) for x in out.splitlines()]
 
+    def say(self, *lines):
+        """Encrypts each line ({"text"} or {"receipt", "timestamps"}) to
+        pregond's account with this recipient's session and PUTs it to
+        the server, as a Signal client does; returns the envelopes."""
+        out = self.tool("encrypt", self.state, ACCOUNT,
+                        input="".join(json.dumps(x) + "\n" for x in lines))
+        envs = [json.loads(x) for x in out.splitlines()]
+        for e in envs:
+            assert "error" not in e, e
+            self.put(e["type"], e["content"], e["timestamp"])
+        return envs
+
+    def put(self, type_, content, timestamp):
+        """PUT /v1/messages/{pregond's account}, authenticated as this
+        recipient."""
+        auth = base64.b64encode(("%s:%s" % (self.number, PASSWORD)).encode()).decode()
+        body = json.dumps({"messages": [{"type": type_, "destinationDeviceId": 1,
+                                         "destinationRegistrationId": 1, "content": content}],
+                           "online": False, "urgent": True, "timestamp": timestamp})
+        req = urllib.request.Request("http://127.0.0.1:%d/v1/messages/%s" % (_fake[1], ACCOUNT),
+                                     data=body.encode(), method="PUT",
+                                     headers={"Authorization": "Basic " + auth,
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert r.status == 200
+
 
 class Gateway:
     """A pregond on the native Signal provider."""
@@ -78,7 +109,8 @@ class Gateway:
         os.chmod(pw, 0o600)
         sections = {"signal": {"provider": "native", "url": "http://127.0.0.1:%d" % port,
                                "account": ACCOUNT, "password_file": pw, "timeout": "2s",
-                               "lock_time": "5s"},
+                               "lock_time": "5s", "poll_interval": "100ms",
+                               "poll_max": "400ms"},
                     "retry": {"base_delay": "100ms", "max_delay": "500ms", "max_attempts": "5"},
                     "schedule": {"tick": "20ms"}}
         for k, v in (extra or {}).items():
@@ -133,7 +165,7 @@ def test_first_message_is_a_pre_key_message_and_later_ones_advance_the_ratchet()
         for i, t in enumerate(texts):
             g.send("nat-%d" % i, bob.number, t)
             m = g.wait_status("nat-%d" % i, "sent")
-            assert m.get("provider_id", "").isdigit(), m
+            assert re.fullmatch(r"\d+-[0-9a-f]{24}", m.get("provider_id", "")), m
         got = bob.read()
         assert [x.get("body") for x in got] == texts, got
         # The first carries the X3DH pre-key material; the sender keeps
@@ -282,7 +314,7 @@ def test_a_username_is_refused_as_not_a_number():
         g.send("usr-1", "alice.01", "to a username")
         m = g.wait_status("usr-1", "failed")
         assert "E.164 numbers only" in m.get("error", ""), m
-        assert ctl("GET", "requests")["requests"] == []
+        assert [q for q in ctl("GET", "requests")["requests"] if q["path"] != "/v1/messages"] == []
     finally:
         g.stop()
 
@@ -302,6 +334,184 @@ def test_a_429_waits_for_retry_after_and_sends_the_same_envelope():
         assert int(m["attempt"]) == 2, m
         assert harness.metric(g.log, r"pregon_signal_native_rate_limited_total (\d+)") == 1
         assert [x.get("body") for x in bob.read()] == ["after the rate limit"]
+    finally:
+        g.stop()
+
+
+def queue_empty():
+    q = ctl("GET", "queue")
+    return q["queue"] == [] and q
+
+def inbound_texts(g):
+    return [f.get("text") for _, f in g.r.xrange(g.cfg.key("inbound"))]
+
+
+def test_after_a_reply_the_next_message_is_a_ratchet_message_and_receipts_move_it_on():
+    fake_port()
+    bob = Recipient("+13235550211")
+    g = Gateway()
+    try:
+        g.send("rx-1", bob.number, "Court moved to Dept 12.")
+        g.wait_status("rx-1", "sent")
+        g.send("rx-2", bob.number, "Still a pre-key message.")
+        g.wait_status("rx-2", "sent")
+        first = bob.read()
+        assert [(x["type"], x["body"]) for x in first] == \
+            [(3, "Court moved to Dept 12."), (3, "Still a pre-key message.")], first
+        # Bob replies (a ratchet message: his session came from pregond's
+        # pre-key message) and sends a delivery receipt, then a read one.
+        sent = bob.say({"text": "Thanks, I will be there."},
+                       {"receipt": "delivery", "timestamps": [first[0]["timestamp"]]},
+                       {"receipt": "read", "timestamps": [first[0]["timestamp"],
+                                                          first[1]["timestamp"]]})
+        assert [e["type"] for e in sent] == [1, 1, 1]
+        wait_for(lambda: inbound_texts(g) == ["Thanks, I will be there."], timeout=10,
+                 what="the reply in pregon:inbound")
+        g.wait_status("rx-1", "read")
+        g.wait_status("rx-2", "read")
+        wait_for(queue_empty, timeout=5, what="every envelope acknowledged")
+        # pregond has heard from Bob: its next message is a ratchet
+        # (CIPHERTEXT, type 1) message, and decrypts to the exact text.
+        g.send("rx-3", bob.number, "Now a ratchet message. ¿Preguntas?")
+        g.wait_status("rx-3", "sent")
+        got = bob.read()
+        assert [(x.get("type"), x.get("body")) for x in got] == \
+            [(1, "Now a ratchet message. ¿Preguntas?")], got
+        env = ctl("GET", "envelopes/" + bob.number)["envelopes"][-1]
+        assert env["type"] == 1
+        # The server's own delivery receipt (type 5, no content), as
+        # Signal-Server sends the sender when a device acknowledges.
+        bob.put(5, "", got[0]["timestamp"])
+        g.wait_status("rx-3", "delivered")
+        # The session pregond wrote back carries on: Bob's next reply too.
+        bob.say({"text": "Got it"})
+        wait_for(lambda: inbound_texts(g)[-1:] == ["Got it"], timeout=10, what="the second reply")
+        pat = r'pregon_signal_native_received_total\{outcome="%s"\} (\d+)'
+        wait_for(lambda: harness.metric(g.log, pat % "message") == 2, timeout=5, what="metrics")
+        assert harness.metric(g.log, pat % "receipt") == 4
+        assert harness.metric(g.log, pat % "undecryptable") == 0
+        logs = open(g.log).read()
+        assert bob.number not in logs and "Got it" not in logs
+    finally:
+        g.stop()
+
+
+def test_a_stop_by_native_signal_opts_out_of_signal_only_and_an_alert_reply_counts():
+    fake_port()
+    bob = Recipient("+13235550222")
+    ann = Recipient("+13235550223")
+    g = Gateway()
+    try:
+        g.r.xadd(g.cfg.key("jobs"), {"job": json.dumps(
+            {"id": "ice-nat", "kind": "action_alert",
+             "audience": {"recipients": [{"id": "r-ann", "signal": ann.number}]},
+             "message": "ICE activity at 5th & Main. Reply 1 if responding, 2 if you cannot.",
+             "replies": {"1": "responding", "2": "cannot"}})})
+        g.send("stop-1", bob.number, "Hello Bob")
+        g.wait_status("stop-1", "sent")
+        wait_for(lambda: g.r.hget(g.cfg.key("job:ice-nat"), "c:signal:sent") == "1",
+                 timeout=10, what="the alert sent")
+        assert [x.get("body") for x in bob.read()] == ["Hello Bob"]
+        assert len(ann.read()) == 1
+        ann.say({"text": "1"})
+        bob.say({"text": "STOP"})
+        wait_for(lambda: g.r.sismember(g.cfg.key("optout:signal"), bob.number), timeout=10,
+                 what="opted out of Signal")
+        assert not g.r.sismember(g.cfg.key("optout:sms"), bob.number)
+        ledger = [json.loads(x) for x in g.r.lrange(g.cfg.key("consent:" + bob.number), 0, -1)]
+        assert [(x["action"], x["source"]) for x in ledger] == [("out", "keyword")], ledger
+        wait_for(lambda: g.r.hget(g.cfg.key("job:ice-nat"), "r:responding") == "1",
+                 timeout=10, what="the alert reply counted")
+        assert inbound_texts(g) == []
+        # The confirmation goes back by native Signal, and decrypts.
+        wait_for(lambda: len(ctl("GET", "envelopes/" + bob.number)["envelopes"]) == 2,
+                 timeout=10, what="the STOP confirmation")
+        conf = bob.read()
+        assert conf[0]["type"] == 1 and conf[0]["body"], conf
+    finally:
+        g.stop()
+
+
+def test_a_redelivered_envelope_is_applied_once():
+    fake_port()
+    bob = Recipient("+13235550233")
+    g = Gateway()
+    try:
+        g.send("rd-1", bob.number, "hello")
+        g.wait_status("rd-1", "sent")
+        bob.read()
+        bob.say({"text": "only once"})
+        wait_for(lambda: inbound_texts(g) == ["only once"], timeout=10, what="the reply")
+        q = wait_for(queue_empty, timeout=5, what="acknowledged")
+        # The server gives it again (its acknowledgement was lost).
+        ctl("POST", "requeue", {"guid": q["acked"][0]})
+        wait_for(queue_empty, timeout=5, what="acknowledged again")
+        pat = r'pregon_signal_native_received_total\{outcome="duplicate"\} (\d+)'
+        wait_for(lambda: harness.metric(g.log, pat) == 1, timeout=5, what="the duplicate counted")
+        assert inbound_texts(g) == ["only once"]
+        # What cannot be decrypted (here: from someone pregond has no
+        # session with) is acknowledged and dropped, never retried.
+        mallory = Recipient("+13235550234")
+        mallory.put(1, base64.b64encode(b"\x33" + os.urandom(80)).decode(), 1)
+        wait_for(queue_empty, timeout=5, what="the undecryptable one dropped")
+        pat = r'pregon_signal_native_received_total\{outcome="undecryptable"\} (\d+)'
+        wait_for(lambda: harness.metric(g.log, pat) == 1, timeout=5, what="counted")
+        assert inbound_texts(g) == ["only once"]
+    finally:
+        g.stop()
+
+
+def test_two_instances_polling_one_queue_apply_each_reply_once():
+    fake_port()
+    bob = Recipient("+13235550255")
+    a = Gateway()
+    b = Gateway(prefix=a.cfg.prefix)
+    try:
+        a.send("two-rx-0", bob.number, "hello")
+        a.wait_status("two-rx-0", "sent")
+        bob.read()
+        texts = ["reply %d" % i for i in range(8)]
+        bob.say(*({"text": t} for t in texts))
+        wait_for(lambda: sorted(inbound_texts(a)) == sorted(texts), timeout=20,
+                 what="every reply once")
+        wait_for(queue_empty, timeout=5, what="all acknowledged")
+        time.sleep(0.5)
+        assert sorted(inbound_texts(a)) == sorted(texts)
+        # The session both wrote back is whole: Bob's next one decrypts.
+        bob.say({"text": "after"})
+        wait_for(lambda: "after" in inbound_texts(a), timeout=10, what="the next reply")
+        pat = r'pregon_signal_native_received_total\{outcome="undecryptable"\} (\d+)'
+        assert harness.metric(a.log, pat) + harness.metric(b.log, pat) == 0
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_the_poller_backs_off_while_the_server_is_down_and_recovers():
+    fake_port()
+    bob = Recipient("+13235550244")
+    g = Gateway()
+    try:
+        g.send("bo-1", bob.number, "hello")
+        g.wait_status("bo-1", "sent")
+        bob.read()
+        ctl("POST", "rules", {"route": "get", "status": 503, "count": 5})
+        t0 = time.time()
+        bob.say({"text": "while it was down"})
+        wait_for(lambda: inbound_texts(g) == ["while it was down"], timeout=15,
+                 what="the reply once the server is back")
+        gets = [q for q in ctl("GET", "requests")["requests"]
+                if q["method"] == "GET" and q["path"] == "/v1/messages" and q["at"] >= t0 - 1]
+        failed = [q for q in gets if q["status"] == 503]
+        assert len(failed) == 5, gets
+        gaps = [b["at"] - a["at"] for a, b in zip(failed, failed[1:])]
+        # Doubling from poll_interval (100 ms; where it stood when the
+        # server went down) to poll_max (400 ms), with up to 25% jitter:
+        # the failures do not hammer the server, nor wait past poll_max.
+        assert min(gaps[2:]) >= 0.38 and max(gaps) < 0.4 * 1.25 + 0.2, gaps
+        pat = r'pregon_signal_native_polls_total\{outcome="failed"\} (\d+)'
+        assert harness.metric(g.log, pat) >= 5
+        wait_for(queue_empty, timeout=5, what="acknowledged")
     finally:
         g.stop()
 

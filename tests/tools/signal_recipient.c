@@ -17,12 +17,21 @@
  *       "counter" (the ratchet message's number in its chain)}, or
  *       {"error": code} (SG_ERR_*, e.g. -1001 for a duplicate). STATE is
  *       saved after each.
+ *   signal_recipient encrypt STATE TO
+ *       the other way, to pregond's account TO (device 1), with the
+ *       session the decrypted messages built: reads one JSON object a
+ *       line ({"text": "..."}, or {"receipt": "delivery" or "read",
+ *       "timestamps": [ms...]}) and prints {"type" (the service's: 1
+ *       ciphertext, 3 pre-key bundle), "content": b64, "timestamp"}, an
+ *       IncomingMessageList entry for PUT /v1/messages/TO, or {"error":
+ *       code}. STATE is saved after each.
  *
  * Exit 0, or 1 with a line on stderr. A test tool: it trusts its input
  * files. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -34,6 +43,7 @@
 #include "../../adapters/signal_native/signal_content.h"
 #include "../../adapters/signal_native/signal_crypto.h"
 #include "../../adapters/signal_native/signal_mem.h"
+#include "../../adapters/signal_native/signal_service.h"
 
 #define SPK_ID 1
 
@@ -197,7 +207,7 @@ out:
 
 /* ---- decrypt ---- */
 
-static int decrypt_one(json_t *env, struct signal_mem *m, signal_protocol_store_context *store,
+static int decrypt_one(json_t *env, signal_protocol_store_context *store,
 		       signal_context *ctx, json_t **out)
 {
 	const char *src = json_string_value(json_object_get(env, "source"));
@@ -209,7 +219,6 @@ static int decrypt_one(json_t *env, struct signal_mem *m, signal_protocol_store_
 	uint32_t counter = 0;
 	int rc;
 
-	(void)m;
 	if (src == NULL || unb64(json_object_get(env, "content"), &ct) != 0)
 		return -1;
 	if (session_cipher_create(&c, store, &addr, ctx) != 0) {
@@ -256,7 +265,78 @@ static int decrypt_one(json_t *env, struct signal_mem *m, signal_protocol_store_
 	return 0;
 }
 
-static int cmd_decrypt(const char *path, signal_context *ctx)
+/* ---- encrypt: replies and receipts to pregond ---- */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The padded Content a line asks for; 0 or -1. */
+static int content_of(json_t *line, uint64_t ts, uint8_t **out, size_t *out_len)
+{
+	const char *text = json_string_value(json_object_get(line, "text"));
+	const char *receipt = json_string_value(json_object_get(line, "receipt"));
+	json_t *stamps = json_object_get(line, "timestamps"), *t;
+	uint64_t v[SIGNAL_RECEIPT_TIMESTAMPS_MAX];
+	size_t i, n = 0;
+
+	if (text != NULL)
+		return signal_content_encode(text, strlen(text), ts, out, out_len);
+	if (receipt == NULL || !json_is_array(stamps))
+		return -1;
+	json_array_foreach(stamps, i, t) {
+		if (n == SIGNAL_RECEIPT_TIMESTAMPS_MAX)
+			return -1;
+		v[n++] = (uint64_t)json_integer_value(t);
+	}
+	return signal_content_encode_receipt(strcmp(receipt, "read") == 0 ? SIGNAL_RECEIPT_READ :
+					     SIGNAL_RECEIPT_DELIVERY, v, n, out, out_len);
+}
+
+static json_t *encrypt_one(json_t *line, const char *to, signal_protocol_store_context *store,
+			   signal_context *ctx)
+{
+	signal_protocol_address addr = { to, strlen(to), 1 };
+	session_cipher *c = NULL;
+	ciphertext_message *msg = NULL;
+	uint8_t *plain = NULL;
+	size_t plain_len;
+	uint64_t ts = now_ms();
+	json_t *res;
+	int rc = -1;
+
+	if (content_of(line, ts, &plain, &plain_len) != 0)
+		return json_pack("{s:s}", "error", "bad line");
+	if (session_cipher_create(&c, store, &addr, ctx) == 0)
+		rc = session_cipher_encrypt(c, plain, plain_len, &msg);
+	if (rc == 0) {
+		signal_buffer *ct = ciphertext_message_get_serialized(msg);
+		int type = ciphertext_message_get_type(msg) == CIPHERTEXT_PREKEY_TYPE ?
+			   SIGNAL_ENVELOPE_PREKEY_BUNDLE : SIGNAL_ENVELOPE_CIPHERTEXT;
+
+		res = json_pack("{s:i,s:o,s:I}", "type", type, "content",
+				b64(signal_buffer_data(ct), signal_buffer_len(ct)),
+				"timestamp", (json_int_t)ts);
+	} else {
+		res = json_pack("{s:i}", "error", rc);
+	}
+	SIGNAL_UNREF(msg);
+	session_cipher_free(c);
+	free(plain);
+	return res;
+}
+
+/* The decrypt and encrypt commands: STATE loaded, one JSON line in, one
+ * out (from `one`, NULL: a line it cannot take, the end), STATE saved
+ * after each. */
+typedef json_t *(*line_cb)(json_t *in, signal_protocol_store_context *store, signal_context *ctx,
+			   const char *arg);
+
+static int each_line(const char *path, signal_context *ctx, line_cb one, const char *arg)
 {
 	struct signal_mem m = { 0 };
 	signal_protocol_store_context *store = NULL;
@@ -269,17 +349,17 @@ static int cmd_decrypt(const char *path, signal_context *ctx)
 		goto out;
 	while (fgets(line, sizeof(line), stdin)) {
 		json_error_t jerr;
-		json_t *env = json_loads(line, 0, &jerr), *res = NULL;
+		json_t *in = json_loads(line, 0, &jerr), *res = in ? one(in, store, ctx, arg) : NULL;
 
-		if (env == NULL || decrypt_one(env, &m, store, ctx, &res) != 0) {
-			json_decref(env);
-			fail("bad envelope line");
+		json_decref(in);
+		if (res == NULL) {
+			fail("bad line");
 			goto out;
 		}
 		json_dumpf(res, stdout, JSON_COMPACT);
 		putchar('\n');
+		fflush(stdout);
 		json_decref(res);
-		json_decref(env);
 		if (save(path, &m) != 0)
 			goto out;
 	}
@@ -290,19 +370,37 @@ out:
 	return rc;
 }
 
+static json_t *decrypt_line(json_t *in, signal_protocol_store_context *store, signal_context *ctx,
+			    const char *arg)
+{
+	json_t *res = NULL;
+
+	(void)arg;
+	return decrypt_one(in, store, ctx, &res) == 0 ? res : NULL;
+}
+
+static json_t *encrypt_line(json_t *in, signal_protocol_store_context *store, signal_context *ctx,
+			    const char *to)
+{
+	return encrypt_one(in, to, store, ctx);
+}
+
 int main(int argc, char **argv)
 {
 	signal_context *ctx = NULL;
 	int rc;
 
 	if (argc < 3)
-		return fail("usage: signal_recipient init|decrypt STATE [PRE_KEYS]");
+		return fail("usage: signal_recipient init STATE [PRE_KEYS] | decrypt STATE | "
+			    "encrypt STATE TO");
 	if (signal_crypto_context(&ctx) != 0)
 		return fail("no signal context");
 	if (strcmp(argv[1], "init") == 0)
 		rc = cmd_init(argv[2], argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 20, ctx);
 	else if (strcmp(argv[1], "decrypt") == 0)
-		rc = cmd_decrypt(argv[2], ctx);
+		rc = each_line(argv[2], ctx, decrypt_line, NULL);
+	else if (strcmp(argv[1], "encrypt") == 0 && argc > 3)
+		rc = each_line(argv[2], ctx, encrypt_line, argv[3]);
 	else
 		rc = fail("unknown command");
 	signal_context_destroy(ctx);

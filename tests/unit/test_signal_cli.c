@@ -16,6 +16,8 @@
 
 #include "../../adapters/signal_cli/signal_cli.h"
 
+#include "validate.h"
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char uuid[] = "1bb68c4e-a6a4-538a-a63c-1cd67907bf81";
@@ -123,9 +125,9 @@ static void provider_ids_are_the_timestamp_and_a_hash_of_the_recipient(void **st
 	char a[64], b[64], c[64];
 
 	(void)state;
-	signal_cli_provider_id(1796661267348, uuid, a);
-	signal_cli_provider_id(1796661267348, uuid, b);
-	signal_cli_provider_id(1796661267348, "3f2504e0-4f89-41d3-9a0c-0305e82c3301", c);
+	signal_provider_id(1796661267348, uuid, a);
+	signal_provider_id(1796661267348, uuid, b);
+	signal_provider_id(1796661267348, "3f2504e0-4f89-41d3-9a0c-0305e82c3301", c);
 	assert_string_equal(a, b);
 	assert_string_not_equal(a, c);
 	assert_int_equal(strlen(a), 13 + 1 + 24);
@@ -173,7 +175,7 @@ static void receipts_become_one_item_per_timestamp(void **state)
 				   "\"isRead\":false,\"isViewed\":false,\"timestamps\":[11,12]}"),
 			       &f, &n), 0);
 	assert_int_equal(f.n, 2);
-	signal_cli_provider_id(12, uuid, want);
+	signal_provider_id(12, uuid, want);
 	assert_string_equal(f.ids[1], want);
 	assert_string_equal(f.status[0], "delivered");
 	assert_int_equal(f.items[0].kind, INBOUND_RECEIPT);

@@ -70,6 +70,50 @@ static void content_decode_refuses_what_is_not_a_padded_content(void **state)
 	assert_int_equal(signal_content_decode(zeros, sizeof(zeros), &body, &len, &ts), -1);
 }
 
+static void received_contents_are_read_as_texts_receipts_or_neither(void **state)
+{
+	static const uint64_t ts[] = { 1733600000123ULL, 1733600000999ULL, 1 };
+	/* Content{receiptMessage{type READ, timestamp packed [5, 300]}}, unpadded */
+	static const uint8_t packed[] = { 0x2a, 0x07, 0x08, 0x01, 0x12, 0x03, 0x05, 0xac, 0x02 };
+	/* Content{dataMessage{body "hi", groupV2{}}} */
+	static const uint8_t group[] = { 0x0a, 0x06, 0x0a, 0x02, 'h', 'i', 0x7a, 0x00, 0x80 };
+	/* Content{typingMessage{}} */
+	static const uint8_t typing[] = { 0x32, 0x00, 0x80, 0x00 };
+	static const uint8_t cut[] = { 0x2a, 0x09, 0x08, 0x01 };
+	struct signal_content c;
+	uint8_t *p;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(signal_content_encode_receipt(SIGNAL_RECEIPT_DELIVERY, ts, 3, &p, &len), 0);
+	assert_int_equal(len % 160, 159);
+	assert_int_equal(signal_content_parse(p, len, &c), 0);
+	assert_int_equal(c.kind, SIGNAL_CONTENT_RECEIPT);
+	assert_int_equal(c.receipt_type, SIGNAL_RECEIPT_DELIVERY);
+	assert_int_equal(c.n_timestamps, 3);
+	assert_memory_equal(c.timestamps, ts, sizeof(ts));
+	free(p);
+
+	assert_int_equal(signal_content_parse(packed, sizeof(packed), &c), 0);
+	assert_int_equal(c.kind, SIGNAL_CONTENT_RECEIPT);
+	assert_int_equal(c.receipt_type, SIGNAL_RECEIPT_READ);
+	assert_int_equal(c.n_timestamps, 2);
+	assert_true(c.timestamps[0] == 5 && c.timestamps[1] == 300);
+
+	assert_int_equal(signal_content_encode("¿Sí?", strlen("¿Sí?"), 7, &p, &len), 0);
+	assert_int_equal(signal_content_parse(p, len, &c), 0);
+	assert_int_equal(c.kind, SIGNAL_CONTENT_TEXT);
+	assert_int_equal(c.body_len, strlen("¿Sí?"));
+	assert_memory_equal(c.body, "¿Sí?", c.body_len);
+	free(p);
+
+	assert_int_equal(signal_content_parse(group, sizeof(group), &c), 0);
+	assert_int_equal(c.kind, SIGNAL_CONTENT_GROUP);
+	assert_int_equal(signal_content_parse(typing, sizeof(typing), &c), 0);
+	assert_int_equal(c.kind, SIGNAL_CONTENT_OTHER);
+	assert_int_equal(signal_content_parse(cut, sizeof(cut), &c), -1);
+}
+
 /* A PreKeyResponse for a generated recipient, as Signal-Server writes it
  * (base64 without padding), for the tests to spoil one field at a time. */
 static json_t *response_for(struct signal_mem *m, signal_context *ctx)
@@ -287,6 +331,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(content_round_trips_and_is_padded_to_160_byte_classes),
 		cmocka_unit_test(content_decode_refuses_what_is_not_a_padded_content),
+		cmocka_unit_test(received_contents_are_read_as_texts_receipts_or_neither),
 		cmocka_unit_test(a_pre_key_response_is_read_and_every_bad_field_named),
 		cmocka_unit_test(a_response_without_a_one_time_pre_key_is_a_bundle),
 		cmocka_unit_test(the_envelope_has_the_service_types_and_fields),
