@@ -741,6 +741,54 @@ out:
 	form_free(&q);
 }
 
+static void on_replies(struct rconn *c, redisReply *r, void *data)
+{
+	struct list_call *lc = data;
+
+	(void)c;
+	if (list_reply_ok(lc, r, LUA_API_REPLIES_NREPLY, "api_replies"))
+		reply_list(lc->x, "replies", r->element[LUA_API_REPLIES_REPLY_JSON],
+			   reply_str(r->element[LUA_API_REPLIES_REPLY_NEXT]), lc->id);
+	free(lc);
+}
+
+/* GET /v1/jobs/{id}/replies: what people wrote back (admin tokens only). */
+static void on_job_replies(struct http_exchange *x, const struct http_req *req, void *data)
+{
+	struct api *api = data;
+	struct form q = { 0 };
+	struct list_call *lc;
+	const char *args[LUA_API_REPLIES_NHEAD], *cursor;
+	char limit[16], after[64] = "";
+	enum api_role role;
+
+	if (!authorize(api, x, req, API_ROLE_ADMIN, &role) || !query_parse(x, req, &q))
+		goto out;
+	if (req->n_params != 1 || !id_ok(req->params[0])) {
+		reply_error(x, 400, "id: a job id has 1 to 128 printable characters", NULL);
+		goto out;
+	}
+	if (!query_limit(x, &q, 100, 1000, limit))
+		goto out;
+	cursor = form_get(&q, "cursor");
+	if (cursor != NULL && (cursor_decode(cursor, after, sizeof(after)) != 0 ||
+			       after[strspn(after, "0123456789-")] != '\0')) {
+		reply_error(x, 400, "cursor: not one this API gave", NULL);
+		goto out;
+	}
+	lc = list_new(api, x, req->params[0]);
+	args[LUA_API_REPLIES_HEAD_ID] = req->params[0];
+	args[LUA_API_REPLIES_HEAD_AFTER] = after;
+	args[LUA_API_REPLIES_HEAD_LIMIT] = limit;
+	if (lc == NULL || store_call(api->store, LUA_FN_API_REPLIES, LUA_API_REPLIES_NHEAD, args,
+				     NULL, on_replies, lc) != 0) {
+		free(lc);
+		reply_error(x, 503, "Redis is not reachable; try again", NULL);
+	}
+out:
+	form_free(&q);
+}
+
 static void on_case_get(struct http_exchange *x, const struct http_req *req, void *data)
 {
 	struct api *api = data;
@@ -933,6 +981,7 @@ int api_init(struct api *api, uv_loop_t *loop, struct http_server *s, struct sto
 	    http_server_route(s, "GET", "/v1/jobs", on_jobs_list, api) != 0 ||
 	    http_server_route(s, "GET", "/v1/jobs/{id}", on_job_get, api) != 0 ||
 	    http_server_route(s, "GET", "/v1/jobs/{id}/messages", on_job_messages, api) != 0 ||
+	    http_server_route(s, "GET", "/v1/jobs/{id}/replies", on_job_replies, api) != 0 ||
 	    http_server_route(s, "GET", "/v1/townhalls/{ref}", on_townhall_get, api) != 0 ||
 	    http_server_route(s, "GET", "/v1/cases/{ref}", on_case_get, api) != 0 ||
 	    http_server_route(s, "GET", "/v1/events", on_events, api) != 0 ||

@@ -212,3 +212,29 @@ register('api_case', function(a)
 	end
 	return { [@reply.json] = json_list(people) }
 end, { 'no-writes' })
+
+--: op api_replies
+--: head id after limit
+--: reply json next
+-- GET /v1/jobs/{id}/replies (admin tokens only): the free-text replies to
+-- a job (<p>replies:<job>, kept with the job): entry id, message,
+-- contact, channel, text, at, after entry `after` ('' for the first), at
+-- most `limit`. The only route that returns what people wrote.
+register('api_replies', function(a)
+	local from = a[@head.after] ~= '' and '(' .. a[@head.after] or '-'
+	local limit = tonumber(a[@head.limit]) or 100
+	local rows = redis.call('XRANGE', P .. 'replies:' .. a[@head.id], from, '+', 'COUNT', limit)
+	local items, last = {}, ''
+	for _, e in ipairs(rows) do
+		local t = { id = e[1] }
+		for i = 1, #e[2], 2 do
+			local k = e[2][i]
+			if k == 'message' or k == 'contact' or k == 'channel' or k == 'text' or k == 'at' then
+				t[k] = e[2][i + 1]
+			end
+		end
+		items[#items + 1] = cjson.encode(t)
+		last = e[1]
+	end
+	return { [@reply.json] = json_list(items), [@reply.next] = #rows == limit and last or '' }
+end, { 'no-writes' })

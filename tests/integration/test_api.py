@@ -261,6 +261,17 @@ def test_an_alerts_state_counts_replies_and_the_audience():
                              "seconds": 0}, st
         assert st["audience"] == {"state": "done", "expanded": 20, "duplicates_skipped": 0}, st
         assert st["replies"] == {}
+        # Replies through the Twilio fake are test_sms's; here, what the
+        # inbound op keeps (pregon:replies:<job>) is read back, admin only.
+        a.r.xadd(a.cfg.key("replies:al-1"), {"message": "m1.1", "contact": "p1", "channel": "sms",
+                                             "text": "can I bring my daughter?",
+                                             "at": "2026-12-07T10:00:00.000Z", "provider_id": "SMx"})
+        assert a.json_call("GET", "/v1/jobs/al-1/replies", token=STANDARD)[0] == 403
+        status, page, _ = a.json_call("GET", "/v1/jobs/al-1/replies", token=ADMIN)
+        assert status == 200 and page["next"] is None, page
+        (rep,) = page["replies"]
+        assert rep["text"] == "can I bring my daughter?" and rep["contact"] == "p1", rep
+        assert "provider_id" not in rep
     finally:
         a.stop()
 

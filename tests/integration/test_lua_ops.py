@@ -2157,6 +2157,7 @@ def test_every_reply_has_the_number_of_fields_its_declaration_gives():
     rows, nxt, found = check("api_messages", b.call("api_messages", "j1", 1, 10, "0"))
     assert found == 1 and nxt == "" and [m["status"] for m in json.loads(rows)] == ["delivered"]
     assert check("api_case", b.call("api_case", "LA-none")) == [""]
+    assert check("api_replies", b.call("api_replies", "al-none", "", 10)) == ["[]", ""]
     # The native Signal transport's stores (test_signal_native.py tests them).
     check("signal_begin", b.call("signal_begin", PHONE3, "1", "t1", 5000, "m1", "P", "Q", "7"))
     check("signal_begin", b.call("signal_begin", PHONE3, "1", "t2", 5000, "m2", "P", "Q", "7"))
