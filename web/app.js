@@ -265,7 +265,8 @@
     counts($("a-statuses"), statuses, "st_", "");
     channels($("a-channels"), st.channels || {});
     counts($("a-replies"), st.replies || {}, "m_", t("no_replies"));
-    $("a-freetext").textContent = st.free_text_replies ? t("free_text", num(st.free_text_replies)) : "";
+    $("a-freetext").textContent = !st.free_text_replies ? "" :
+      t(st.free_text_replies === 1 ? "free_text_one" : "free_text", num(st.free_text_replies));
     $("a-updated").textContent = new Date().toLocaleTimeString(lang);
   }
   function counts(dl, obj, prefix, empty) {

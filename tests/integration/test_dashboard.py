@@ -29,10 +29,10 @@ def tokens_file(d):
     return path
 
 
-def get(port, path):
+def get(port, path, token=None):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        c.request("GET", path)
+        c.request("GET", path, headers={"Authorization": "Bearer " + token} if token else {})
         r = c.getresponse()
         return r.status, r.read().decode(), dict(r.getheaders())
     finally:
@@ -112,6 +112,27 @@ def alert(jid, n, first):
             "replies": {"1": "responding"}}
 
 
+PHONE_CASE = "+13235557001"
+PHONE_TOWNHALL = "+13235557002"
+
+
+def court_and_townhall(g):
+    """A client's court reminders and a town-hall registration, for the
+    page's other two views; returns when the API has both."""
+    jobs = [{"id": "dash-court", "kind": "court_reminder",
+             "case": {"ref": "LA-77", "court": "Foltz CJC", "tz": "America/Los_Angeles"},
+             "appearance": "2031-03-03T08:30:00",
+             "recipient": {"id": "client-77", "phone": PHONE_CASE}, "offsets": ["P1D", "PT3H"]},
+            {"id": "dash-reg", "kind": "townhall_confirmation",
+             "event": {"ref": "th-77", "title": "Town Hall", "starts_at": "2031-03-05T18:00:00",
+                       "tz": "America/Los_Angeles"},
+             "recipient": {"id": "m-77", "phone": PHONE_TOWNHALL}}]
+    for j in jobs:
+        g.r.xadd(g.cfg.key("jobs"), {"job": json.dumps(j)})
+    for path in ("/v1/cases/LA-77", "/v1/townhalls/th-77"):
+        harness.wait_for(lambda: get(g.http_port, path, READ)[0] == 200, what=path)
+
+
 def test_a_browser_watches_an_alert_land_on_a_laptop_and_on_a_phone():
     if not os.access(CHROMIUM, os.X_OK):
         harness.skip("no %s: make deps installs Debian's chromium" % CHROMIUM)
@@ -126,11 +147,13 @@ def test_a_browser_watches_an_alert_land_on_a_laptop_and_on_a_phone():
                          extra={"http": {"tokens_file": tokens_file(d)}})
     try:
         os.makedirs(ARTIFACTS, exist_ok=True)
+        court_and_townhall(g)
         cfg = {"base": g.public, "token": STANDARD, "chromium": CHROMIUM,
                "profile": os.path.join(d, "chromium"), "artifacts": ARTIFACTS,
                "fake": "http://127.0.0.1:%d" % test_sms._fake[1],
                "inbound_url": g.public + "/webhooks/sms/inbound", "from": test_sms.FROM,
-               "replies": 7,
+               "replies": 7, "cases": "LA-77", "townhall": "th-77",
+               "numbers": [PHONE_CASE, PHONE_TOWNHALL],
                "runs": [
                    {"name": "desktop-en", "viewport": {"width": 1280, "height": 900},
                     "locale": "en-US", "tokenLabel": "Access token", "job": alert("dash-en", 500, 0),
@@ -163,6 +186,9 @@ def test_a_browser_watches_an_alert_land_on_a_laptop_and_on_a_phone():
             assert s["lang"] == lang, s
             assert s["final"]["delivered"] == 500 and s["final"]["eta"] == "0", s
             assert s["final"]["bar"] == "100" and s["final"]["responding"] == 7, s
+            # The two reminders (and the notice, if it left today), by id.
+            assert set(s["court"]) == {"client-77"} and len(s["court"]) >= 2, s
+            assert s["townhall"] == "1", s
             # The ETA was shown while messages remained, then fell to zero.
             assert s["etas_seen"] > 0 and s["eta_max"] > 0, s
             assert s["outside"] == [] and s["problems"] == [], s
@@ -175,7 +201,8 @@ def test_a_browser_watches_an_alert_land_on_a_laptop_and_on_a_phone():
                     (name == "desktop-en" and f.startswith("net::ERR_")), s
         # Nothing wider than the phone's screen.
         assert seen["phone-es"]["scroll_width"] <= 360, seen["phone-es"]
-        for name in ("desktop-en-alert", "desktop-en-reconnecting", "phone-es-alert", "phone-es-jobs"):
+        for name in ("desktop-en-alert", "desktop-en-reconnecting", "desktop-en-court",
+                     "phone-es-alert", "phone-es-jobs", "phone-es-court", "phone-es-townhall"):
             assert os.path.getsize(os.path.join(ARTIFACTS, name + ".png")) > 1000
     finally:
         g.stop()

@@ -70,8 +70,12 @@ async function run(ctx, run) {
 	page.on('response', (r) => { if (r.status() >= 400) failed.push(`${r.status()} ${new URL(r.url()).pathname}`); });
 	page.on('requestfailed', (r) => failed.push(`${r.failure().errorText} ${new URL(r.url()).pathname}`));
 	page.on('pageerror', (e) => problems.push(String(e)));
-	const shot = (name) => page.screenshot({ path: path.join(cfg.artifacts, `${run.name}-${name}.png`),
-		fullPage: true });
+	// Each view is shot, and measured: nothing may be wider than the screen.
+	let width = 0;
+	const shot = async (name) => {
+		await page.screenshot({ path: path.join(cfg.artifacts, `${run.name}-${name}.png`), fullPage: true });
+		width = Math.max(width, await page.evaluate(() => document.documentElement.scrollWidth));
+	};
 
 	// 1. Sign in.
 	await page.goto(cfg.base + '/');
@@ -131,16 +135,29 @@ async function run(ctx, run) {
 	await page.goto(cfg.base + '/#jobs');
 	await page.waitForSelector('#jobs-list li a');
 	await shot('jobs');
-	if (cfg.townhall) {
-		await page.goto(cfg.base + '/#townhall/' + encodeURIComponent(cfg.townhall));
-		await page.waitForSelector('#th-figures:not([hidden])');
-		await shot('townhall');
-	}
+	// Court reminders by day: the recipient by id, never a number.
+	await page.goto(cfg.base + '/#court/' + encodeURIComponent(cfg.cases));
+	await page.waitForSelector('#court-days .day li');
+	await shot('court');
+	const court = await page.$$eval('#court-days li', (lis) =>
+		lis.map((li) => (/client-\d+/.exec(li.textContent) || [''])[0]));
+	const numbersShown = async () => {
+		const text = await page.evaluate(() => document.body.innerText);
+		for (const n of cfg.numbers)
+			if (text.includes(n) || text.includes(n.slice(2)))
+				throw new Error(`${run.name}: a number on the page`);
+	};
+	await numbersShown();
+	// The town hall's figures.
+	await page.goto(cfg.base + '/#townhall/' + encodeURIComponent(cfg.townhall));
+	await page.waitForSelector('#th-figures:not([hidden])');
+	await shot('townhall');
+	const townhall = await page.textContent('#th-figures dd[data-key="th_registered"]');
+	await numbersShown();
 	// Keyboard: the tabs are reachable and the focused one is outlined.
 	await page.keyboard.press('Tab');
 	const focused = await page.evaluate(() => document.activeElement && document.activeElement.tagName);
-	const width = await page.evaluate(() => document.documentElement.scrollWidth);
-	seen[run.name] = { final, etas_seen: etas.length, eta_max: Math.max(...etas, 0), outside, failed,
+	seen[run.name] = { final, court, townhall, etas_seen: etas.length, eta_max: Math.max(...etas, 0), outside, failed,
 		problems, focused, scroll_width: width, lang: await page.evaluate(() => document.documentElement.lang) };
 }
 
