@@ -45,7 +45,7 @@ LDFLAGS   += $(SAN)
 
 # Every .c under src/ and adapters/ but the two programs' mains.
 LIB_SRCS  := $(filter-out src/pregond.c src/cli/pregon.c,$(sort $(shell find src adapters -name '*.c')))
-LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(BUILD)/gen/lua_lib.o $(BUILD)/gen/openapi.o
+LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(BUILD)/gen/lua_lib.o $(BUILD)/gen/openapi.o $(BUILD)/gen/web.o
 LUA_SRCS  := $(sort $(wildcard src/lua/*.lua))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
@@ -72,6 +72,15 @@ $(BUILD)/gen/openapi.c: docs/openapi.yaml tools/openapi_embed.py
 	/usr/bin/python3 tools/openapi_embed.py docs/openapi.yaml $@
 
 $(BUILD)/gen/openapi.o: $(BUILD)/gen/openapi.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The dashboard's files, embedded the same way (src/api/web.c).
+WEB_FILES := $(sort $(wildcard web/*.html web/*.js web/*.css web/*.svg))
+$(BUILD)/gen/web.c: $(WEB_FILES) tools/web_embed.py
+	@mkdir -p $(dir $@)
+	/usr/bin/python3 tools/web_embed.py $@ $(WEB_FILES)
+
+$(BUILD)/gen/web.o: $(BUILD)/gen/web.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # Every object may include the generated header.

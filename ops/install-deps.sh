@@ -16,8 +16,10 @@ libsignal-protocol-c-dev redis-server redis-tools python3-yaml"
 # systemd: its systemd-analyze checks the units in test_install.py (a
 # bare Debian root, as fresh-check.sh builds, has none); procps: /bin/kill,
 # the units' ExecReload, which systemd-analyze verify insists exists.
+# chromium: the browser test_dashboard.py drives with playwright-core
+# (tests/node), rather than a browser Playwright would download.
 TEST_PKGS="libcmocka-dev mosquitto mosquitto-clients python3
-python3-redis python3-aiosmtpd python3-paho-mqtt python3-jsonschema systemd procps"
+python3-redis python3-aiosmtpd python3-paho-mqtt python3-jsonschema systemd procps chromium"
 list=no
 if [ "${1:-}" = "--list" ]; then list=yes; shift; fi
 case "${1:-test}" in
@@ -54,9 +56,10 @@ if [ "${1:-test}" = test ]; then
 	# Pinned by tests/node/package-lock.json; install scripts are not run.
 	node_dir="$(dirname "$0")/../tests/node"
 	if [ ! -x "$node_dir/node_modules/.bin/spectral" ] ||
+	   [ ! -d "$node_dir/node_modules/playwright-core" ] ||
 	   [ "$node_dir/package-lock.json" -nt "$node_dir/node_modules" ]; then
 		npm ci --prefix "$node_dir" --ignore-scripts --no-audit --no-fund --loglevel=error ||
-			echo "make deps: npm ci in tests/node failed: the OpenAPI lint test will be skipped" >&2
+			echo "make deps: npm ci in tests/node failed: the OpenAPI lint and dashboard tests will be skipped" >&2
 	fi
 fi
 # Debian starts redis-server and mosquitto as services on install; pregon's

@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "seal.h"
 #include "validate.h"
+#include "web.h"
 
 /* ---- answers ---- */
 
@@ -985,7 +986,8 @@ int api_init(struct api *api, uv_loop_t *loop, struct http_server *s, struct sto
 	    http_server_route(s, "GET", "/v1/townhalls/{ref}", on_townhall_get, api) != 0 ||
 	    http_server_route(s, "GET", "/v1/cases/{ref}", on_case_get, api) != 0 ||
 	    http_server_route(s, "GET", "/v1/events", on_events, api) != 0 ||
-	    http_server_route(s, "GET", "/v1/openapi.json", on_openapi, api) != 0)
+	    http_server_route(s, "GET", "/v1/openapi.json", on_openapi, api) != 0 ||
+	    web_mount(api, s) != 0)
 		return err_set(err, "api: cannot add routes");
 	return 0;
 }

@@ -614,6 +614,10 @@ static bool route_match(const struct route *r, const char *path, size_t off[], s
 
 	if (*p != '/')
 		return false;
+	if (r->n_segs == 0 && strcmp(path, "/") == 0) {	/* "/" has no segment */
+		*n_params = 0;
+		return true;
+	}
 	for (i = 0; i < r->n_segs; i++) {
 		const char *seg, *end;
 		size_t n;

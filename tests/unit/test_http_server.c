@@ -544,6 +544,26 @@ static void get_is_routed_with_decoded_params_and_raw_query(void **state)
 	stop_server(t);
 }
 
+/* "/" has no segment: it matches the root and nothing else (the
+ * dashboard's route). */
+static void the_root_route_matches_only_the_root(void **state)
+{
+	struct t *t = new_t(NULL);
+
+	(void)state;
+	run_one(t, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 1, false);
+	assert_int_equal(t->r[0].status, 404);
+	assert_int_equal(http_server_route(t->s, "GET", "/", h_hello, t), 0);
+	run_one(t, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+		"GET // HTTP/1.1\r\nHost: a\r\n\r\n"
+		"GET /?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", 3, false);
+	assert_int_equal(t->r[0].status, 200);
+	assert_string_equal(t->r[0].body, "hello");
+	assert_int_equal(t->r[1].status, 404);
+	assert_int_equal(t->r[2].status, 200);
+	stop_server(t);
+}
+
 static void unknown_path_gets_404_json(void **state)
 {
 	struct t *t = new_t(NULL);
@@ -1688,6 +1708,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(get_is_routed_with_decoded_params_and_raw_query),
 		cmocka_unit_test(unknown_path_gets_404_json),
+		cmocka_unit_test(the_root_route_matches_only_the_root),
 		cmocka_unit_test(other_method_gets_405_with_allow),
 		cmocka_unit_test(post_body_is_delivered_intact),
 		cmocka_unit_test(chunked_post_body_is_reassembled),
