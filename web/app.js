@@ -267,7 +267,34 @@
     counts($("a-replies"), st.replies || {}, "m_", t("no_replies"));
     $("a-freetext").textContent = !st.free_text_replies ? "" :
       t(st.free_text_replies === 1 ? "free_text_one" : "free_text", num(st.free_text_replies));
+    freeTexts(st.id, st.free_text_replies || 0);
     $("a-updated").textContent = new Date().toLocaleTimeString(lang);
+  }
+  /* What people wrote back: only an admin token may read it (the API
+   * answers 403 to the others, and the count alone is shown). Read again
+   * only when the count changed. */
+  let freeShown = "";
+  async function freeTexts(id, n) {
+    const list = $("a-freetext-list");
+    const key = id + ":" + n;
+    if (!n) { list.textContent = ""; freeShown = key; return; }
+    if (key === freeShown) return;
+    freeShown = key;
+    let page;
+    try {
+      page = await api("/v1/jobs/" + encodeURIComponent(id) + "/replies?limit=50");
+    } catch (e) {
+      list.textContent = "";
+      return;
+    }
+    list.textContent = "";
+    $("a-freetext").textContent = t(n === 1 ? "free_text_admin_one" : "free_text_admin", num(n));
+    for (const r of page.replies.slice(-20).reverse()) {
+      const li = el("li", "", "");
+      li.appendChild(el("q", "", r.text));
+      li.appendChild(el("span", "muted", " · " + (r.contact || "") + " · " + label("ch_", r.channel || "")));
+      list.appendChild(li);
+    }
   }
   function counts(dl, obj, prefix, empty) {
     dl.textContent = "";

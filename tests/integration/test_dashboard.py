@@ -16,6 +16,7 @@ import harness
 
 STANDARD = "dash-standard-token-0123456789abcd"
 READ = "dash-read-token-0123456789abcdef01"
+ADMIN = "dash-admin-token-0123456789abcdef0"
 CHROMIUM = "/usr/bin/chromium"
 NODE_DIR = os.path.join(harness.ROOT, "tests", "node")
 ARTIFACTS = os.path.join(harness.ROOT, "tests", "artifacts")
@@ -24,7 +25,7 @@ ARTIFACTS = os.path.join(harness.ROOT, "tests", "artifacts")
 def tokens_file(d):
     path = os.path.join(d, "tokens")
     with open(path, "w") as f:
-        f.write("%s\n%s read\n" % (STANDARD, READ))
+        f.write("%s\n%s read\n%s admin\n" % (STANDARD, READ, ADMIN))
     os.chmod(path, 0o600)
     return path
 
@@ -148,7 +149,8 @@ def test_a_browser_watches_an_alert_land_on_a_laptop_and_on_a_phone():
     try:
         os.makedirs(ARTIFACTS, exist_ok=True)
         court_and_townhall(g)
-        cfg = {"base": g.public, "token": STANDARD, "chromium": CHROMIUM,
+        # An organizer's admin token: the free-text replies are shown.
+        cfg = {"base": g.public, "token": ADMIN, "chromium": CHROMIUM,
                "profile": os.path.join(d, "chromium"), "artifacts": ARTIFACTS,
                "fake": "http://127.0.0.1:%d" % test_sms._fake[1],
                "inbound_url": g.public + "/webhooks/sms/inbound", "from": test_sms.FROM,

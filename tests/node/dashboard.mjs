@@ -126,8 +126,10 @@ async function run(ctx, run) {
 		from: run.job.audience.recipients[cfg.replies].phone, to: cfg.from, body: 'running late' });
 	await page.waitForFunction((want) => {
 		const dd = document.querySelector('#a-replies dd[data-key="responding"]');
+		// (An admin token: what the person wrote is on the page.)
 		return dd && Number(dd.dataset.n) === want &&
-			document.querySelector('#a-freetext').textContent !== '';
+			document.querySelector('#a-freetext').textContent !== '' &&
+			document.querySelector('#a-freetext-list').textContent.includes('running late');
 	}, cfg.replies, { timeout: 30000 });
 	const final = await alertNumbers(page);
 	await shot('alert');
