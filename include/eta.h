@@ -21,7 +21,6 @@ struct eta_channel {
 struct eta {
 	long long ms;			/* from now until the last one leaves; -1 unknown */
 	double rate[CHANNEL_COUNT];	/* the rate used per channel (0: none left) */
-	long long ms_channel[CHANNEL_COUNT];	/* per channel, -1 unknown */
 };
 
 /* elapsed_ms: since the job was created (its measured rates' base). */

@@ -20,20 +20,17 @@
 
 #include <stdint.h>
 
-#include "config.h"
 #include "err.h"
 #include "http_server.h"
 #include "store.h"
 
 struct links {
 	struct store *store;
-	const struct config *cfg;
 	uint64_t clicks, unsubscribes, refused;	/* answered 302 / opted out / 404 */
 };
 
 /* Adds the routes. Returns 0, or -1 with err. */
-int links_mount(struct links *l, struct http_server *s, struct store *store,
-		const struct config *cfg, struct err *err);
+int links_mount(struct links *l, struct http_server *s, struct store *store, struct err *err);
 
 struct metrics;
 /* pregon_link_requests_total{outcome}. */

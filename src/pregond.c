@@ -566,7 +566,7 @@ static int start_http(struct pregond *d, struct err *err)
 		return err_set(err, "http: out of memory");
 	if (http_metrics_mount(&d->http_metrics, d->http_server, d->loop, d->metrics, &health,
 			       err) != 0 ||
-	    links_mount(&d->links, d->http_server, &d->store, &d->cfg, err) != 0 ||
+	    links_mount(&d->links, d->http_server, &d->store, err) != 0 ||
 	    api_init(&d->api, d->loop, d->http_server, &d->store, &d->cfg, err) != 0)
 		return -1;
 	if (links_metrics(&d->links, d->metrics) != 0 || api_metrics(&d->api, d->metrics) != 0)

@@ -141,7 +141,6 @@ struct api_call {
 	struct api *api;
 	struct http_exchange *x;
 	char id[JOB_ID_MAX + 1];
-	int status;		/* to answer with the state: 200 */
 	bool resubmitted;	/* POST of an id already accepted */
 };
 
@@ -353,7 +352,7 @@ static void on_state(struct rconn *c, redisReply *r, void *data)
 
 		if (o != NULL && call->resubmitted)
 			json_object_set_new(o, "duplicate", json_true());
-		reply_json(call->x, call->status, o, NULL);
+		reply_json(call->x, 200, o, NULL);
 	}
 	free(call);
 }
@@ -375,7 +374,6 @@ static struct api_call *call_new(struct api *api, struct http_exchange *x, const
 		return NULL;
 	call->api = api;
 	call->x = x;
-	call->status = 200;
 	snprintf(call->id, sizeof(call->id), "%s", id);
 	return call;
 }
@@ -599,7 +597,10 @@ static void on_case(struct rconn *c, redisReply *r, void *data)
 	free(lc);
 }
 
-static struct list_call *list_new(struct api *api, struct http_exchange *x, const char *id)
+/* Calls op fn for request x (id: the job, case or event it names, or
+ * NULL); cb answers. Answers 503 itself when Redis cannot be asked. */
+static void list_ask(struct api *api, struct http_exchange *x, const char *id, const char *fn,
+		     int nargs, const char **args, rconn_reply_cb cb)
 {
 	struct list_call *lc = calloc(1, sizeof(*lc));
 
@@ -608,7 +609,10 @@ static struct list_call *list_new(struct api *api, struct http_exchange *x, cons
 		lc->x = x;
 		snprintf(lc->id, sizeof(lc->id), "%s", id ? id : "");
 	}
-	return lc;
+	if (lc == NULL || store_call(api->store, fn, nargs, args, NULL, cb, lc) != 0) {
+		free(lc);
+		reply_error(x, 503, "Redis is not reachable; try again", NULL);
+	}
 }
 
 /* The query's pairs; 400 answered on a bad one. */
@@ -653,7 +657,6 @@ static void on_jobs_list(struct http_exchange *x, const struct http_req *req, vo
 {
 	struct api *api = data;
 	struct form q = { 0 };
-	struct list_call *lc;
 	const char *args[LUA_API_JOBS_NHEAD], *kind, *since, *cursor;
 	char limit[16], since_ms[24] = "", before[200] = "";
 	enum api_role role;
@@ -686,16 +689,11 @@ static void on_jobs_list(struct http_exchange *x, const struct http_req *req, vo
 		reply_error(x, 400, "cursor: not one this API gave", NULL);
 		goto out;
 	}
-	lc = list_new(api, x, NULL);
 	args[LUA_API_JOBS_HEAD_BEFORE] = before;
 	args[LUA_API_JOBS_HEAD_SINCE] = since_ms;
 	args[LUA_API_JOBS_HEAD_LIMIT] = limit;
 	args[LUA_API_JOBS_HEAD_KIND] = kind ? kind : "";
-	if (lc == NULL || store_call(api->store, LUA_FN_API_JOBS, LUA_API_JOBS_NHEAD, args, NULL,
-				     on_jobs, lc) != 0) {
-		free(lc);
-		reply_error(x, 503, "Redis is not reachable; try again", NULL);
-	}
+	list_ask(api, x, NULL, LUA_FN_API_JOBS, LUA_API_JOBS_NHEAD, args, on_jobs);
 out:
 	form_free(&q);
 }
@@ -704,7 +702,6 @@ static void on_job_messages(struct http_exchange *x, const struct http_req *req,
 {
 	struct api *api = data;
 	struct form q = { 0 };
-	struct list_call *lc;
 	const char *args[LUA_API_MESSAGES_NHEAD], *cursor, *reveal;
 	char limit[16], from[48] = "1";
 	enum api_role role;
@@ -728,16 +725,11 @@ static void on_job_messages(struct http_exchange *x, const struct http_req *req,
 		reply_error(x, 403, "reveal: addresses are shown to admin tokens only", NULL);
 		goto out;
 	}
-	lc = list_new(api, x, req->params[0]);
 	args[LUA_API_MESSAGES_HEAD_ID] = req->params[0];
 	args[LUA_API_MESSAGES_HEAD_FROM] = from;
 	args[LUA_API_MESSAGES_HEAD_LIMIT] = limit;
 	args[LUA_API_MESSAGES_HEAD_REVEAL] = reveal != NULL && strcmp(reveal, "1") == 0 ? "1" : "0";
-	if (lc == NULL || store_call(api->store, LUA_FN_API_MESSAGES, LUA_API_MESSAGES_NHEAD, args,
-				     NULL, on_messages, lc) != 0) {
-		free(lc);
-		reply_error(x, 503, "Redis is not reachable; try again", NULL);
-	}
+	list_ask(api, x, req->params[0], LUA_FN_API_MESSAGES, LUA_API_MESSAGES_NHEAD, args, on_messages);
 out:
 	form_free(&q);
 }
@@ -758,7 +750,6 @@ static void on_job_replies(struct http_exchange *x, const struct http_req *req, 
 {
 	struct api *api = data;
 	struct form q = { 0 };
-	struct list_call *lc;
 	const char *args[LUA_API_REPLIES_NHEAD], *cursor;
 	char limit[16], after[64] = "";
 	enum api_role role;
@@ -777,15 +768,10 @@ static void on_job_replies(struct http_exchange *x, const struct http_req *req, 
 		reply_error(x, 400, "cursor: not one this API gave", NULL);
 		goto out;
 	}
-	lc = list_new(api, x, req->params[0]);
 	args[LUA_API_REPLIES_HEAD_ID] = req->params[0];
 	args[LUA_API_REPLIES_HEAD_AFTER] = after;
 	args[LUA_API_REPLIES_HEAD_LIMIT] = limit;
-	if (lc == NULL || store_call(api->store, LUA_FN_API_REPLIES, LUA_API_REPLIES_NHEAD, args,
-				     NULL, on_replies, lc) != 0) {
-		free(lc);
-		reply_error(x, 503, "Redis is not reachable; try again", NULL);
-	}
+	list_ask(api, x, req->params[0], LUA_FN_API_REPLIES, LUA_API_REPLIES_NHEAD, args, on_replies);
 out:
 	form_free(&q);
 }
@@ -793,7 +779,6 @@ out:
 static void on_case_get(struct http_exchange *x, const struct http_req *req, void *data)
 {
 	struct api *api = data;
-	struct list_call *lc;
 	const char *args[LUA_API_CASE_NHEAD];
 	enum api_role role;
 
@@ -803,13 +788,8 @@ static void on_case_get(struct http_exchange *x, const struct http_req *req, voi
 		reply_error(x, 400, "ref: a case ref has 1 to 128 printable characters", NULL);
 		return;
 	}
-	lc = list_new(api, x, req->params[0]);
 	args[LUA_API_CASE_HEAD_REF] = req->params[0];
-	if (lc == NULL || store_call(api->store, LUA_FN_API_CASE, LUA_API_CASE_NHEAD, args, NULL,
-				     on_case, lc) != 0) {
-		free(lc);
-		reply_error(x, 503, "Redis is not reachable; try again", NULL);
-	}
+	list_ask(api, x, req->params[0], LUA_FN_API_CASE, LUA_API_CASE_NHEAD, args, on_case);
 }
 
 /* GET /v1/townhalls/{ref}: the figures of `pregon status --event`. */
@@ -854,7 +834,6 @@ static void on_townhall(struct rconn *c, redisReply *r, void *data)
 static void on_townhall_get(struct http_exchange *x, const struct http_req *req, void *data)
 {
 	struct api *api = data;
-	struct list_call *lc;
 	const char *args[LUA_EVENT_FIGURES_NHEAD];
 	enum api_role role;
 
@@ -864,13 +843,8 @@ static void on_townhall_get(struct http_exchange *x, const struct http_req *req,
 		reply_error(x, 400, "ref: an event ref has 1 to 128 printable characters", NULL);
 		return;
 	}
-	lc = list_new(api, x, req->params[0]);
 	args[LUA_EVENT_FIGURES_HEAD_REF] = req->params[0];
-	if (lc == NULL || store_call(api->store, LUA_FN_EVENT_FIGURES, LUA_EVENT_FIGURES_NHEAD, args,
-				     NULL, on_townhall, lc) != 0) {
-		free(lc);
-		reply_error(x, 503, "Redis is not reachable; try again", NULL);
-	}
+	list_ask(api, x, req->params[0], LUA_FN_EVENT_FIGURES, LUA_EVENT_FIGURES_NHEAD, args, on_townhall);
 }
 
 /* ---- tokens ---- */

@@ -22,7 +22,8 @@ void eta_estimate(const struct eta_channel ch[CHANNEL_COUNT], long long elapsed_
 	for (int c = 0; c < CHANNEL_COUNT; c++) {
 		double measured = 0, rate;
 
-		out->ms_channel[c] = 0;
+		long long ms;
+
 		if (ch[c].remaining <= 0)
 			continue;
 		if (ch[c].done > 0 && elapsed_ms > 0)
@@ -31,10 +32,10 @@ void eta_estimate(const struct eta_channel ch[CHANNEL_COUNT], long long elapsed_
 		if (ch[c].rate_cfg > 0 && (rate <= 0 || rate > ch[c].rate_cfg))
 			rate = ch[c].rate_cfg;
 		out->rate[c] = rate;
-		out->ms_channel[c] = rate > 0 ? (long long)((double)ch[c].remaining * 1000.0 / rate) : -1;
-		if (out->ms_channel[c] < 0)
+		ms = rate > 0 ? (long long)((double)ch[c].remaining * 1000.0 / rate) : -1;
+		if (ms < 0)
 			out->ms = -1;
-		else if (out->ms >= 0 && out->ms_channel[c] > out->ms)
-			out->ms = out->ms_channel[c];
+		else if (out->ms >= 0 && ms > out->ms)
+			out->ms = ms;
 	}
 }

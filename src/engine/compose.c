@@ -87,8 +87,9 @@ static int townhall_invitation(const struct compose_env *env, const char *tpl, c
 	a.attendee_name = name != NULL && name[0] != '\0' ? name : NULL;
 	townhall_uid(json_string_value(json_object_get(v, "ref")),
 		     json_string_value(json_object_get(v, "rid")), domain, uid, sizeof(uid));
+	/* (SMTP refuses to start without [email] from; the outbox may.) */
 	if (from[0] == '\0')
-		snprintf(from, sizeof(from), "pregon@%s", "pregon.invalid");
+		snprintf(from, sizeof(from), "pregon@pregon.invalid");
 	c->calendar = townhall_ical(&a, err);
 	c->calendar_method = a.method;
 	json_decref(v);
@@ -186,8 +187,7 @@ int compose(const struct compose_env *env, enum channel ch, const char *to, cons
 			c->subject = json_string_value(json_object_get(c->doc, "subject"));
 		compose_answer(env, ch, c);
 	}
-	if (ch == CHANNEL_EMAIL && (tpl != NULL || json_is_true(json_object_get(c->doc, "ls")) ||
-				    json_integer_value(json_object_get(c->doc, "ls")) == 1))
+	if (ch == CHANNEL_EMAIL && (tpl != NULL || json_object_get(c->doc, "ls") != NULL))
 		return unsubscribe_link(env, to, c);
 	return 0;
 }

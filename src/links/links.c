@@ -215,12 +215,10 @@ static void on_unsubscribe(struct http_exchange *x, const struct http_req *req, 
 	}
 }
 
-int links_mount(struct links *l, struct http_server *s, struct store *store,
-		const struct config *cfg, struct err *err)
+int links_mount(struct links *l, struct http_server *s, struct store *store, struct err *err)
 {
 	memset(l, 0, sizeof(*l));
 	l->store = store;
-	l->cfg = cfg;
 	if (http_server_route_max_body(s, "GET", "/j/{token}", 0, on_join, l) != 0 ||
 	    http_server_route_max_body(s, "GET", "/unsubscribe/{token}", 0, on_unsubscribe, l) != 0 ||
 	    /* RFC 8058's body is "List-Unsubscribe=One-Click", form-encoded
